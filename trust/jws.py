@@ -1,0 +1,167 @@
+"""Compact JWS (RFC 7515) signing and a lean, strict verification path.
+
+Signing goes through pyjwt (``PyJWS.encode``) with a payload we serialise ourselves: compact
+JSON without ``\\u`` escapes, so Chinese text costs 3 bytes a character, not 6.
+
+Verification does its own parse because it is the hot path and because it must be strict:
+- only ES256 and EdDSA; ``none``, HMAC and anything else is UNSUPPORTED (RFC 8725 §3.1);
+- the header ``alg`` must match the key's algorithm (no algorithm confusion, RFC 8725 §2.1);
+- any ``crit`` header is rejected: we understand no extensions (RFC 7515 §4.1.11);
+- the ``kid`` is only a hint: every trusted key it matches is tried (full or short form);
+- sizes are bounded before anything is decoded.
+
+It does not interpret claims (dates, status, types): that is the caller's business.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+from jwt.exceptions import PyJWTError
+
+from trust.encoding import b64url_decode
+from trust.errors import DataError, SignatureError
+from trust.keys import ALGORITHMS, PublicKey, SigningKey
+
+MAX_TOKEN_LENGTH = 8192
+MAX_HEADER_LENGTH = 512
+_ALLOWED_HEADERS = frozenset({"alg", "kid", "typ", "crit", "cty"})
+
+
+class MalformedToken(SignatureError):
+    """Not a compact JWS we can parse (structure, base64url, JSON, size)."""
+
+
+class UnsupportedToken(SignatureError):
+    """A well-formed token we refuse by policy: algorithm, ``crit`` or ``typ``."""
+
+
+class UnknownKey(SignatureError):
+    """No trusted key matches the token's ``kid``."""
+
+
+class BadSignature(SignatureError):
+    """A trusted key matches the ``kid`` but the signature does not verify."""
+
+
+@dataclass(frozen=True)
+class VerifiedJWS:
+    header: dict[str, Any]
+    payload: dict[str, Any]
+    key: PublicKey
+
+
+def dumps_compact(obj: Mapping[str, Any]) -> bytes:
+    """Compact UTF-8 JSON: no white space, no ``\\u`` escapes."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def sign_compact(
+    payload: Mapping[str, Any],
+    key: SigningKey,
+    *,
+    typ: str,
+    kid: str | None = None,
+    extra_headers: Mapping[str, Any] | None = None,
+) -> str:
+    """Sign ``payload`` as a compact JWS with pyjwt; ``kid`` defaults to the full thumbprint."""
+    headers: dict[str, Any] = {"typ": typ, "kid": kid or key.kid, **(extra_headers or {})}
+    try:
+        return jwt.api_jws.encode(
+            dumps_compact(payload),
+            key.private,
+            algorithm=key.alg,
+            headers=headers,
+            sort_headers=False,
+        )
+    except PyJWTError as exc:  # pragma: no cover - only on a key/alg mismatch we never build
+        raise SignatureError(f"signing failed: {exc}") from exc
+
+
+def _unverified_header(segment: str) -> dict[str, Any]:
+    if len(segment) > MAX_HEADER_LENGTH:
+        raise MalformedToken(
+            f"JWS header is {len(segment)} characters, at most {MAX_HEADER_LENGTH} allowed"
+        )
+    try:
+        header = json.loads(b64url_decode(segment))
+    except (DataError, ValueError) as exc:
+        raise MalformedToken(f"JWS header is not base64url JSON: {exc}") from exc
+    if not isinstance(header, dict):
+        raise MalformedToken(f"JWS header must be a JSON object, found {type(header).__name__}")
+    return header
+
+
+def verify_compact(
+    token: str,
+    keys_for_kid: Callable[[str], Iterable[PublicKey]],
+    *,
+    typ: str | frozenset[str],
+    max_length: int = MAX_TOKEN_LENGTH,
+) -> VerifiedJWS:
+    """Verify a compact JWS against trusted keys; raise a :class:`SignatureError` subclass.
+
+    ``keys_for_kid`` maps the token's (untrusted) ``kid`` hint to the trusted keys it may name.
+    """
+    if len(token) > max_length:
+        raise MalformedToken(f"token is {len(token)} characters, at most {max_length} allowed")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedToken(f"a compact JWS has 3 dot-separated parts, found {len(parts)}")
+    h64, p64, s64 = parts
+    header = _unverified_header(h64)
+
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise UnsupportedToken(f"algorithm must be one of {', '.join(ALGORITHMS)}, found {alg!r}")
+    if "crit" in header:
+        raise UnsupportedToken(f"critical header extensions are not supported: {header['crit']!r}")
+    unknown = set(header) - _ALLOWED_HEADERS
+    if unknown:
+        raise UnsupportedToken(f"unexpected JWS header parameters: {sorted(unknown)}")
+    wanted = frozenset({typ}) if isinstance(typ, str) else typ
+    if header.get("typ") not in wanted:
+        raise UnsupportedToken(
+            f"token typ must be {' or '.join(sorted(wanted))}, found {header.get('typ')!r}"
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise MalformedToken("JWS header has no kid")
+
+    try:
+        signature = b64url_decode(s64)
+    except DataError as exc:
+        raise MalformedToken(f"JWS signature is not base64url: {exc}") from exc
+    signing_input = f"{h64}.{p64}".encode("ascii")
+
+    candidates = [k for k in keys_for_kid(kid) if k.alg == alg]
+    if not candidates:
+        raise UnknownKey(f"no trusted {alg} key has kid {kid!r}")
+    key = next((k for k in candidates if k.verify(signature, signing_input)), None)
+    if key is None:
+        raise BadSignature(f"signature does not verify with the trusted key(s) for kid {kid!r}")
+
+    try:
+        payload = json.loads(b64url_decode(p64))
+    except (DataError, ValueError) as exc:
+        raise MalformedToken(f"JWS payload is not base64url JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MalformedToken(f"JWS payload must be a JSON object, found {type(payload).__name__}")
+    return VerifiedJWS(header=header, payload=payload, key=key)
+
+
+class KeyIndex:
+    """Trusted keys indexed by full ``kid`` and by short ``kid`` (first 8 bytes)."""
+
+    def __init__(self, keys: Iterable[PublicKey]) -> None:
+        self._by_kid: dict[str, list[PublicKey]] = {}
+        for key in keys:
+            self._by_kid.setdefault(key.kid, []).append(key)
+            self._by_kid.setdefault(key.short_kid, []).append(key)
+
+    def __call__(self, kid: str) -> list[PublicKey]:
+        return self._by_kid.get(kid, [])

@@ -1,0 +1,185 @@
+"""Credential and federation signing keys.
+
+- ES256 (P-256) by default, EdDSA (Ed25519) supported (RFC 7518 §3.4, RFC 8037).
+- ``kid`` is the RFC 7638 JWK thumbprint (SHA-256, base64url); a QR token carries its short
+  form, the first 8 bytes, and verifiers try every key whose thumbprint starts with it.
+- Private keys leave this module only as encrypted PKCS#8 PEM (``BestAvailableEncryption``).
+
+Key metadata (who owns a key, its validity window, compromise time) lives elsewhere: this module
+knows only keys.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.hazmat.primitives.asymmetric.utils import (
+    decode_dss_signature,
+    encode_dss_signature,
+)
+
+from trust.encoding import b64url_decode, b64url_encode
+from trust.errors import KeyError_
+
+ES256 = "ES256"
+EDDSA = "EdDSA"
+ALGORITHMS = (ES256, EDDSA)
+SHORT_KID_BYTES = 8
+_P256_COORD = 32
+
+PublicKeyObject = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
+PrivateKeyObject = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
+
+
+def _thumbprint_digest(jwk: dict[str, str]) -> bytes:
+    # RFC 7638 §3.2: only the required members, lexicographic order, no white space.
+    if jwk.get("kty") == "EC":
+        members = {k: jwk[k] for k in ("crv", "kty", "x", "y")}
+    elif jwk.get("kty") == "OKP":
+        members = {k: jwk[k] for k in ("crv", "kty", "x")}
+    else:
+        raise KeyError_(f"expected a JWK with kty EC or OKP, found kty {jwk.get('kty')!r}")
+    canonical = json.dumps(members, separators=(",", ":"), sort_keys=True).encode()
+    return hashlib.sha256(canonical).digest()
+
+
+def short_kid(kid: str) -> str:
+    """The short form of a thumbprint ``kid`` carried in QR tokens (first 8 bytes)."""
+    return b64url_encode(b64url_decode(kid)[:SHORT_KID_BYTES])
+
+
+@dataclass(frozen=True)
+class PublicKey:
+    """A verification key with its algorithm and RFC 7638 ``kid``."""
+
+    alg: str
+    key: PublicKeyObject = field(repr=False)
+    jwk: dict[str, str] = field(compare=False)
+    kid: str
+
+    @classmethod
+    def from_object(cls, key: PublicKeyObject) -> PublicKey:
+        if isinstance(key, ec.EllipticCurvePublicKey):
+            if not isinstance(key.curve, ec.SECP256R1):
+                raise KeyError_(f"expected a P-256 key for ES256, found curve {key.curve.name}")
+            nums = key.public_numbers()
+            jwk = {
+                "kty": "EC",
+                "crv": "P-256",
+                "x": b64url_encode(nums.x.to_bytes(_P256_COORD, "big")),
+                "y": b64url_encode(nums.y.to_bytes(_P256_COORD, "big")),
+            }
+            alg = ES256
+        elif isinstance(key, ed25519.Ed25519PublicKey):
+            raw = key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+            jwk = {"kty": "OKP", "crv": "Ed25519", "x": b64url_encode(raw)}
+            alg = EDDSA
+        else:
+            raise KeyError_(f"expected a P-256 or Ed25519 key, found {type(key).__name__}")
+        kid = b64url_encode(_thumbprint_digest(jwk))
+        return cls(alg=alg, key=key, jwk={**jwk, "kid": kid, "alg": alg, "use": "sig"}, kid=kid)
+
+    @classmethod
+    def from_jwk(cls, jwk: dict[str, Any]) -> PublicKey:
+        """Load a public JWK; the ``kid`` is recomputed, never taken from the input."""
+        try:
+            if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
+                x = int.from_bytes(b64url_decode(jwk["x"]), "big")
+                y = int.from_bytes(b64url_decode(jwk["y"]), "big")
+                obj: PublicKeyObject = ec.EllipticCurvePublicNumbers(
+                    x, y, ec.SECP256R1()
+                ).public_key()
+            elif jwk.get("kty") == "OKP" and jwk.get("crv") == "Ed25519":
+                obj = ed25519.Ed25519PublicKey.from_public_bytes(b64url_decode(jwk["x"]))
+            else:
+                raise KeyError_(
+                    "expected a JWK with kty EC/crv P-256 or kty OKP/crv Ed25519, found "
+                    f"kty {jwk.get('kty')!r} crv {jwk.get('crv')!r}"
+                )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise KeyError_(f"malformed public JWK: {exc}") from exc
+        key = cls.from_object(obj)
+        if "kid" in jwk and jwk["kid"] != key.kid:
+            raise KeyError_(f"JWK kid {jwk['kid']!r} is not its RFC 7638 thumbprint {key.kid!r}")
+        return key
+
+    @property
+    def short_kid(self) -> str:
+        return short_kid(self.kid)
+
+    def verify(self, signature: bytes, signing_input: bytes) -> bool:
+        """Check a raw JWS signature (RFC 7518 §3.4: ES256 is R || S, 64 bytes)."""
+        try:
+            if isinstance(self.key, ec.EllipticCurvePublicKey):
+                if len(signature) != 2 * _P256_COORD:
+                    return False
+                der = encode_dss_signature(
+                    int.from_bytes(signature[:_P256_COORD], "big"),
+                    int.from_bytes(signature[_P256_COORD:], "big"),
+                )
+                self.key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+            else:
+                self.key.verify(signature, signing_input)
+        except InvalidSignature:
+            return False
+        return True
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    """A private signing key. ``repr`` never shows key material."""
+
+    private: PrivateKeyObject = field(repr=False)
+    public: PublicKey
+
+    @classmethod
+    def generate(cls, alg: str = ES256) -> SigningKey:
+        if alg == ES256:
+            private: PrivateKeyObject = ec.generate_private_key(ec.SECP256R1())
+        elif alg == EDDSA:
+            private = ed25519.Ed25519PrivateKey.generate()
+        else:
+            raise KeyError_(f"expected an algorithm in {ALGORITHMS}, found {alg!r}")
+        return cls(private=private, public=PublicKey.from_object(private.public_key()))
+
+    @classmethod
+    def from_encrypted_pem(cls, pem: bytes, passphrase: str) -> SigningKey:
+        try:
+            private = serialization.load_pem_private_key(pem, password=passphrase.encode())
+        except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+            raise KeyError_(
+                "could not decrypt the private key: wrong passphrase or damaged PEM"
+            ) from exc
+        if not isinstance(private, ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey):
+            raise KeyError_(f"expected a P-256 or Ed25519 key, found {type(private).__name__}")
+        return cls(private=private, public=PublicKey.from_object(private.public_key()))
+
+    def to_encrypted_pem(self, passphrase: str) -> bytes:
+        if not passphrase:
+            raise KeyError_("a passphrase is required to store a private key")
+        return self.private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(passphrase.encode()),
+        )
+
+    @property
+    def alg(self) -> str:
+        return self.public.alg
+
+    @property
+    def kid(self) -> str:
+        return self.public.kid
+
+    def sign(self, signing_input: bytes) -> bytes:
+        """Raw JWS signature bytes over ``signing_input``."""
+        if isinstance(self.private, ec.EllipticCurvePrivateKey):
+            r, s = decode_dss_signature(self.private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+            return r.to_bytes(_P256_COORD, "big") + s.to_bytes(_P256_COORD, "big")
+        return self.private.sign(signing_input)

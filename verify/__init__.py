@@ -1,0 +1,1 @@
+"""Verification of scanned certificates: pure, offline-capable, never imports ``issuers``."""

@@ -1,0 +1,60 @@
+"""The fixed list of verification reason codes, with counter-ready zh-CN and English text.
+
+Every verification answer carries exactly one of these. The list is part of the public API:
+codes are never renamed, only added.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Reason(StrEnum):
+    VALID = "VALID"
+    EXPIRED = "EXPIRED"
+    NOT_YET_VALID = "NOT_YET_VALID"
+    BAD_SIGNATURE = "BAD_SIGNATURE"
+    UNKNOWN_ISSUER = "UNKNOWN_ISSUER"
+    KEY_NOT_VALID_AT_ISSUANCE = "KEY_NOT_VALID_AT_ISSUANCE"
+    ISSUER_NOT_AUTHORISED = "ISSUER_NOT_AUTHORISED"
+    REVOKED = "REVOKED"
+    SUSPENDED = "SUSPENDED"
+    STATUS_UNAVAILABLE = "STATUS_UNAVAILABLE"
+    TRUST_LIST_STALE = "TRUST_LIST_STALE"
+    MALFORMED = "MALFORMED"
+    UNSUPPORTED = "UNSUPPORTED"
+    NOT_ACCEPTED_BY_POLICY = "NOT_ACCEPTED_BY_POLICY"
+
+
+# (zh-CN, English): short headline a clerk reads at a glance.
+MESSAGES: dict[Reason, tuple[str, str]] = {
+    Reason.VALID: ("证照有效", "Certificate is valid"),
+    Reason.EXPIRED: ("证照已过有效期", "Certificate has expired"),
+    Reason.NOT_YET_VALID: ("证照尚未生效", "Certificate is not yet valid"),
+    Reason.BAD_SIGNATURE: ("签名无效，证照可能被篡改", "Signature invalid: the certificate may be forged"),
+    Reason.UNKNOWN_ISSUER: ("签发机构不在信任列表中", "Issuer is not in the trust list"),
+    Reason.KEY_NOT_VALID_AT_ISSUANCE: (
+        "签发时所用密钥已失效或已泄露",
+        "The signing key was not valid when this was issued (retired or compromised)",
+    ),
+    Reason.ISSUER_NOT_AUTHORISED: (
+        "签发机构无权签发此类证照",
+        "Issuer is not authorised for this certificate type",
+    ),
+    Reason.REVOKED: ("证照已被撤销", "Certificate has been revoked"),
+    Reason.SUSPENDED: ("证照已被暂扣（暂停使用）", "Certificate is suspended"),
+    Reason.STATUS_UNAVAILABLE: (
+        "无法获取证照状态，请稍后重试",
+        "Certificate status is unavailable; try again later",
+    ),
+    Reason.TRUST_LIST_STALE: (
+        "信任列表已过期，无法判断",
+        "Trust list has expired; cannot decide",
+    ),
+    Reason.MALFORMED: ("二维码内容无法识别", "QR content is not a certificate"),
+    Reason.UNSUPPORTED: ("不支持的证照格式或算法", "Unsupported certificate format or algorithm"),
+    Reason.NOT_ACCEPTED_BY_POLICY: (
+        "本地区政策不接受此类证照",
+        "Not accepted under this region's policy",
+    ),
+}
