@@ -1,0 +1,1 @@
+"""Issuing certificates: schemas, identifiers, signing, status changes and QR codes."""

@@ -1,0 +1,148 @@
+"""QR codes for signed certificates: the QR text, and PNG/SVG renderings of it.
+
+The QR text is ``{public_url}/v#{digits}`` where ``digits`` is the compact JWS in the numeric
+form of :func:`trust.encoding.jws_to_numeric` (two digits a character, as SMART Health Cards
+do). zxing-cpp's writer segments modes by itself: byte mode for the URL prefix, numeric mode
+(3.33 bits a digit) for the token, so a business licence fits version 17 at ECC level M.
+A phone camera opens the verify page with the token in the fragment, which browsers never send
+to a server; scanners hand the whole text to :func:`verify.scan.extract_token`.
+
+This module does no I/O and knows nothing of HTTP: it returns bytes and strings. It does not
+sign or parse tokens.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import zxingcpp
+from PIL import Image
+
+from trust.encoding import jws_to_numeric
+from trust.errors import DataError
+
+EC_LEVELS = ("L", "M", "Q", "H")
+# ISO/IEC 18004 Table 7: the most any QR code holds is 7,089 numeric characters (version 40-L);
+# each character is at least one byte of UTF-8, so longer text is rejected before encoding.
+MAX_TEXT_BYTES = 7089
+MAX_VERSION = 40
+QUIET_ZONE = 4  # modules each side (ISO/IEC 18004 §6.3.8); zxing-cpp adds it to images
+MAX_SCALE = 20  # pixels a module; version 40 at 20 is 3,700 px square
+_VERIFY_PATH = "/v#"
+
+
+def qr_text(public_url: str, token: str) -> str:
+    """The text a certificate's QR carries: ``{public_url}/v#{digits}``."""
+    base = public_url.rstrip("/")
+    if not base.startswith(("https://", "http://")):
+        raise DataError(f"public URL must start with https:// or http://, found {public_url!r}")
+    if "#" in base or "?" in base:
+        raise DataError(f"public URL must have no query or fragment, found {public_url!r}")
+    return f"{base}{_VERIFY_PATH}{jws_to_numeric(token)}"
+
+
+@dataclass(frozen=True)
+class QrCode:
+    """An encoded QR symbol. ``modules`` is the matrix without quiet zone, ``True`` = dark."""
+
+    text: str
+    version: int
+    ec_level: str
+    modules: tuple[tuple[bool, ...], ...]
+
+    @property
+    def size(self) -> int:
+        """Modules a side, without quiet zone: ``17 + 4 * version``."""
+        return len(self.modules)
+
+
+def _check_ec_level(ec_level: str) -> None:
+    if ec_level not in EC_LEVELS:
+        raise DataError(f"ECC level must be one of {', '.join(EC_LEVELS)}, found {ec_level!r}")
+
+
+def _create(text: str, ec_level: str) -> zxingcpp.Barcode:
+    _check_ec_level(ec_level)
+    if not text:
+        raise DataError("QR text must not be empty")
+    size = len(text.encode("utf-8"))
+    if size > MAX_TEXT_BYTES:
+        raise DataError(
+            f"QR text is {size} bytes; no QR code holds more than {MAX_TEXT_BYTES} characters"
+        )
+    try:
+        return zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=ec_level)
+    except ValueError as exc:
+        raise DataError(
+            f"QR text of {size} bytes does not fit any QR version at ECC level {ec_level}: {exc}"
+        ) from exc
+
+
+def _version_of(side: int) -> int:
+    # ISO/IEC 18004 §6.3.1: a version-v symbol is 17 + 4v modules a side.
+    return (side - 17) // 4
+
+
+def encode(text: str, *, ec_level: str = "M", max_version: int = MAX_VERSION) -> QrCode:
+    """Encode ``text``; raise :class:`DataError` if it needs a version above ``max_version``."""
+    if not 1 <= max_version <= MAX_VERSION:
+        raise DataError(f"max_version must be between 1 and {MAX_VERSION}, found {max_version}")
+    barcode = _create(text, ec_level)
+    image = barcode.to_image(scale=1, add_quiet_zones=False)
+    side = image.shape[0]
+    version = _version_of(side)
+    if version > max_version:
+        raise DataError(
+            f"QR text of {len(text)} characters needs version {version} at ECC level {ec_level}, "
+            f"at most {max_version} allowed"
+        )
+    cells = Image.fromarray(image).tobytes()
+    modules = tuple(
+        tuple(value < 128 for value in cells[row : row + side])
+        for row in range(0, side * side, side)
+    )
+    return QrCode(text=text, version=version, ec_level=ec_level, modules=modules)
+
+
+def qr_version(text: str, ec_level: str = "M") -> int:
+    """The smallest QR version that holds ``text`` at ``ec_level``."""
+    barcode = _create(text, ec_level)
+    return _version_of(barcode.to_image(scale=1, add_quiet_zones=False).shape[0])
+
+
+def render_png(text: str, *, scale: int = 6, ec_level: str = "M") -> bytes:
+    """A 1-bit PNG of the QR code, ``scale`` pixels a module, with the 4-module quiet zone."""
+    if not 1 <= scale <= MAX_SCALE:
+        raise DataError(f"scale must be between 1 and {MAX_SCALE} pixels a module, found {scale}")
+    barcode = _create(text, ec_level)
+    image = Image.fromarray(barcode.to_image(scale=scale)).convert("1", dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+def render_svg(text: str, *, ec_level: str = "M") -> str:
+    """A standalone SVG of the QR code with the quiet zone; it scales to any size (viewBox).
+
+    One path, one horizontal run of dark modules a sub-path, one unit a module.
+    """
+    code = encode(text, ec_level=ec_level)
+    side = code.size + 2 * QUIET_ZONE
+    runs: list[str] = []
+    for y, row in enumerate(code.modules):
+        x = 0
+        while x < code.size:
+            if not row[x]:
+                x += 1
+                continue
+            start = x
+            while x < code.size and row[x]:
+                x += 1
+            runs.append(f"M{start + QUIET_ZONE} {y + QUIET_ZONE}h{x - start}v1h-{x - start}z")
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {side} {side}" '
+        f'shape-rendering="crispEdges" role="img" aria-label="QR code">'
+        f'<rect width="{side}" height="{side}" fill="#fff"/>'
+        f'<path fill="#000" d="{"".join(runs)}"/></svg>'
+    )
