@@ -38,6 +38,30 @@ _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _MAX_ROWS = 10_000
 
 
+class RegionCodeError(DataError):
+    """A region code that is malformed, unknown, or not in use on the date asked about.
+
+    ``reason`` is one of ``malformed``, ``unknown``, ``abolished``, ``not_yet_created``,
+    ``before_history``, ``not_in_use``; ``region`` is the version the message refers to and
+    ``changed_on`` the date of the abolition or creation, where they apply.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        reason: str,
+        region: Region | None = None,
+        changed_on: date | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.reason = reason
+        self.region = region
+        self.changed_on = changed_on
+
+
 def _level_of(code: str) -> str:
     # GB/T 2260: digits 1-2 province, 3-4 prefecture, 5-6 county; "00" pads a higher level.
     if code.endswith("0000"):
@@ -180,32 +204,53 @@ class RegionTable:
         """
         if not isinstance(code, str) or not _CODE.fullmatch(code):
             found = repr(code[:20]) if isinstance(code, str) else type(code).__name__
-            raise DataError(f"a region code (GB/T 2260) has 6 digits, found {found}")
+            raise RegionCodeError(
+                f"a region code (GB/T 2260) has 6 digits, found {found}",
+                code=str(code)[:20],
+                reason="malformed",
+            )
         versions = self._by_code.get(code)
         if not versions:
-            raise DataError(f"region code {code} is not a known GB/T 2260 code in the region table")
+            raise RegionCodeError(
+                f"region code {code} is not a known GB/T 2260 code in the region table",
+                code=code,
+                reason="unknown",
+            )
         if on is None:
             return versions[-1]
         for region in versions:
             if region.valid_on(on):
                 if region.valid_from is None and on < HISTORY_FROM:
-                    raise DataError(
+                    raise RegionCodeError(
                         f"the region table records validity from {HISTORY_FROM} only; "
-                        f"cannot tell whether region code {code} was in use on {on}"
+                        f"cannot tell whether region code {code} was in use on {on}",
+                        code=code,
+                        reason="before_history",
+                        region=region,
                     )
                 return region
         first, last = versions[0], versions[-1]
         if last.valid_to is not None and on >= last.valid_to:
-            raise DataError(
+            raise RegionCodeError(
                 f"region code {code} ({last.name_zh}) was abolished on {last.valid_to}; "
-                f"it is not valid on {on}"
+                f"it is not valid on {on}",
+                code=code,
+                reason="abolished",
+                region=last,
+                changed_on=last.valid_to,
             )
         if first.valid_from is not None and on < first.valid_from:
-            raise DataError(
+            raise RegionCodeError(
                 f"region code {code} ({first.name_zh}) was created on {first.valid_from}; "
-                f"it is not valid on {on}"
+                f"it is not valid on {on}",
+                code=code,
+                reason="not_yet_created",
+                region=first,
+                changed_on=first.valid_from,
             )
-        raise DataError(f"region code {code} was not in use on {on}")
+        raise RegionCodeError(
+            f"region code {code} was not in use on {on}", code=code, reason="not_in_use"
+        )
 
     def full_name_zh(self, region: Region) -> str:
         """Province + prefecture + own name, e.g. 浙江省杭州市下城区 (skipping 市辖区)."""

@@ -1,0 +1,441 @@
+"""Credential types as data, and the check of a subject against its type.
+
+Each type is one JSON file in ``issuers/types/`` (file name = ``code``), loaded at start-up into
+a :class:`TypeRegistry`. A file names the type (GB/T 36903 证照名称, GB/T 36904 证照类型代码),
+says who holds it (持证主体代码类型 ``001`` USCC / ``111`` ID number and which field carries it),
+and lists the subject fields with a JSON Schema fragment and a visibility:
+
+- ``qr``: public and signed into the QR token (kept to the minimum: the QR budget is version 17);
+- ``public``: may be shown by the gateway online;
+- ``personal``: never in a QR, never shown without the holder's authorisation.
+
+Extension keys inside a field schema drive checks JSON Schema cannot express: ``x-check``
+(``uscc``, ``id_number``, ``date``, ``region``), ``x-not-future`` (a date not after today),
+``x-id-part`` (``birth_date`` / ``sex``: must agree with the holder's ID number) and ``x-hint``
+(a zh/en description of the expected format, used in error messages).
+
+The registry checks its invariants when built and names the offending file. This module does not
+sign, store or display anything; it knows types and subjects only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import SchemaError, relevance
+
+from issuers.regions import RegionTable
+from issuers.validation import (
+    check_extension,
+    fail,
+    field_problem,
+    normalise_value,
+    schema_problems,
+    validate_id_number,
+    validate_uscc,
+)
+from trust.errors import DataError, FieldError
+
+SHIPPED_TYPES = Path(__file__).parent / "types"
+VISIBILITIES = ("qr", "public", "personal")
+MAX_QR_FIELDS = 3  # QR version ≤ 17 at ECC M leaves room for a few short public fields only
+MAX_TYPE_FILE_BYTES = 256 * 1024
+MAX_SUBJECT_KEYS = 64
+_CODE = re.compile(r"[a-z][a-z0-9-]{1,47}")
+_QR_CODE = re.compile(r"[A-Z]{2,3}")
+_HOLDER_CHECK = {"001": "uscc", "111": "id_number"}  # GB/T 36903 持证主体代码类型
+
+_TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
+_LOCALISED = {
+    "type": "object",
+    "properties": {"zh": _TEXT, "en": _TEXT},
+    "required": ["zh", "en"],
+    "additionalProperties": False,
+}
+META_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "code": {"type": "string", "pattern": "^[a-z][a-z0-9-]{1,47}$"},
+        "qr_code": {"type": "string", "pattern": "^[A-Z]{2,3}$"},
+        "type_code": {"type": "string", "pattern": "^[0-9A-HJ-NP-RTUW-Y]{18}[0-9]{3}$"},
+        "name": _LOCALISED,
+        "holder_code_type": {"enum": sorted(_HOLDER_CHECK)},
+        "holder_code_field": {"type": "string"},
+        "holder_name_field": {"type": "string"},
+        "personal": {"type": "boolean"},
+        "signed_qr": {"type": "boolean"},
+        "default_validity_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 36500},
+        "fields": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 64,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["name", "label", "schema", "required", "visibility"],
+                "properties": {
+                    "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
+                    "label": _LOCALISED,
+                    "required": {"type": "boolean"},
+                    "visibility": {"enum": list(VISIBILITIES)},
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "x-check": {"enum": ["uscc", "id_number", "date", "region"]},
+                            "x-not-future": {"type": "boolean"},
+                            "x-id-part": {"enum": ["birth_date", "sex"]},
+                            "x-hint": _LOCALISED,
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+META_SCHEMA["required"] = sorted(META_SCHEMA["properties"])  # every key, always
+_META_VALIDATOR = Draft202012Validator(META_SCHEMA)
+
+
+def _unbounded(schema: Mapping[str, Any], where: str) -> str | None:
+    """The first string or array in ``schema`` without an upper bound (every size is bounded)."""
+    types = schema.get("type", [])
+    types = [types] if isinstance(types, str) else types
+    if "enum" in schema or "const" in schema:
+        return None
+    if "string" in types and "maxLength" not in schema:
+        return f"{where} is a string without maxLength"
+    if "array" in types:
+        if "maxItems" not in schema:
+            return f"{where} is an array without maxItems"
+        items = schema.get("items")
+        return _unbounded(items, f"{where}[]") if isinstance(items, Mapping) else None
+    return None
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """One subject field of a credential type."""
+
+    name: str
+    label_zh: str
+    label_en: str
+    schema: Mapping[str, Any] = field(hash=False)
+    required: bool
+    visibility: str
+    validator: Draft202012Validator = field(repr=False, compare=False, hash=False)
+
+    @property
+    def check(self) -> str | None:
+        value = self.schema.get("x-check")
+        return value if isinstance(value, str) else None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FieldSpec:
+        schema = dict(data["schema"])
+        try:
+            Draft202012Validator.check_schema(schema)
+        except SchemaError as exc:
+            raise DataError(f"field {data['name']!r}: invalid JSON Schema: {exc.message}") from exc
+        return cls(
+            name=data["name"],
+            label_zh=data["label"]["zh"],
+            label_en=data["label"]["en"],
+            schema=schema,
+            required=data["required"],
+            visibility=data["visibility"],
+            validator=Draft202012Validator(schema),
+        )
+
+
+@dataclass(frozen=True)
+class CredentialType:
+    """A credential type: names, codes, holder, fields. Checks its invariants when built."""
+
+    code: str
+    qr_code: str
+    type_code: str
+    name_zh: str
+    name_en: str
+    holder_code_type: str
+    holder_code_field: str
+    holder_name_field: str
+    personal: bool
+    signed_qr: bool
+    default_validity_days: int | None
+    fields: tuple[FieldSpec, ...]
+
+    def __post_init__(self) -> None:
+        if not _CODE.fullmatch(self.code):
+            raise DataError(f"type code must be a lower-case slug, found {self.code!r}")
+        if not _QR_CODE.fullmatch(self.qr_code):
+            raise DataError(f"qr_code must be 2-3 upper-case letters, found {self.qr_code!r}")
+        validate_uscc(self.type_code[:18], field="type_code")  # GB/T 36904: USCC + sequence
+        names = [f.name for f in self.fields]
+        if len(set(names)) != len(names):
+            raise DataError(f"field names must be unique, found {names}")
+        by_name = {f.name: f for f in self.fields}
+        for role in ("holder_code_field", "holder_name_field"):
+            holder = by_name.get(getattr(self, role))
+            if holder is None or not holder.required:
+                raise DataError(
+                    f"{role} {getattr(self, role)!r} must name a required field; fields: {names}"
+                )
+        wanted = _HOLDER_CHECK.get(self.holder_code_type)
+        if by_name[self.holder_code_field].check != wanted:
+            raise DataError(
+                f"holder_code_type {self.holder_code_type} needs holder_code_field "
+                f"{self.holder_code_field!r} to have x-check {wanted!r}"
+            )
+        for spec in self.fields:
+            unbounded = _unbounded(spec.schema, f"field {spec.name!r}")
+            if unbounded:
+                raise DataError(f"{unbounded}: every size must be bounded")
+            if spec.check == "id_number" and spec.visibility != "personal":
+                raise DataError(f"field {spec.name!r} holds an ID number: it must be personal")
+            part = spec.schema.get("x-id-part")
+            if part is not None and wanted != "id_number":
+                raise DataError(f"field {spec.name!r} has x-id-part but the holder has no ID")
+            if part == "birth_date" and spec.check != "date":
+                raise DataError(f"field {spec.name!r} has x-id-part birth_date: needs x-check date")
+            if part == "sex" and not set(spec.schema.get("enum", ["?"])) <= {"男", "女"}:
+                raise DataError(f"field {spec.name!r} has x-id-part sex: needs enum 男/女")
+        qr = self.qr_fields
+        if self.personal and (self.signed_qr or qr):
+            raise DataError(
+                "a personal type is shown by reference QR only: signed_qr must be false and no "
+                f"field may be 'qr'; found signed_qr={self.signed_qr}, qr fields "
+                f"{[f.name for f in qr]}"
+            )
+        if self.signed_qr != bool(qr):
+            raise DataError(
+                f"signed_qr is {self.signed_qr} but the type has {len(qr)} 'qr' field(s): "
+                "a signed QR needs at least one and only a signed QR may have any"
+            )
+        if len(qr) > MAX_QR_FIELDS or any(not f.required for f in qr):
+            raise DataError(
+                f"at most {MAX_QR_FIELDS} 'qr' fields, all required (QR version ≤ 17); found "
+                f"{[(f.name, f.required) for f in qr]}"
+            )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CredentialType:
+        """Build from a type file's parsed JSON; checks it against :data:`META_SCHEMA` first."""
+        errors = sorted(_META_VALIDATOR.iter_errors(data), key=relevance)
+        if errors:
+            first = errors[0]
+            path = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+            raise DataError(f"at {path}: {first.message}")
+        return cls(
+            code=data["code"],
+            qr_code=data["qr_code"],
+            type_code=data["type_code"],
+            name_zh=data["name"]["zh"],
+            name_en=data["name"]["en"],
+            holder_code_type=data["holder_code_type"],
+            holder_code_field=data["holder_code_field"],
+            holder_name_field=data["holder_name_field"],
+            personal=data["personal"],
+            signed_qr=data["signed_qr"],
+            default_validity_days=data["default_validity_days"],
+            fields=tuple(FieldSpec.from_dict(f) for f in data["fields"]),
+        )
+
+    def field(self, name: str) -> FieldSpec:
+        for spec in self.fields:
+            if spec.name == name:
+                return spec
+        raise DataError(f"type {self.code} has no field {name!r}")
+
+    @property
+    def qr_fields(self) -> tuple[FieldSpec, ...]:
+        """Fields signed into the QR token (public too)."""
+        return tuple(f for f in self.fields if f.visibility == "qr")
+
+    @property
+    def public_fields(self) -> tuple[FieldSpec, ...]:
+        """Fields the gateway may show online: ``qr`` and ``public``."""
+        return tuple(f for f in self.fields if f.visibility in ("qr", "public"))
+
+    @property
+    def personal_fields(self) -> tuple[FieldSpec, ...]:
+        return tuple(f for f in self.fields if f.visibility == "personal")
+
+    @property
+    def labels(self) -> dict[str, dict[str, str]]:
+        return {f.name: {"zh": f.label_zh, "en": f.label_en} for f in self.fields}
+
+
+class TypeRegistry:
+    """The loaded credential types; codes, QR codes and type codes are unique."""
+
+    def __init__(self, types: Iterable[CredentialType]) -> None:
+        self._by_code: dict[str, CredentialType] = {}
+        self._by_qr: dict[str, CredentialType] = {}
+        seen_type_codes: dict[str, str] = {}
+        for ctype in types:
+            for index, key, what in (
+                (self._by_code, ctype.code, "code"),
+                (self._by_qr, ctype.qr_code, "qr_code"),
+            ):
+                if key in index:
+                    raise DataError(f"{what} {key!r} is used by {index[key].code} and {ctype.code}")
+                index[key] = ctype
+            if ctype.type_code in seen_type_codes:
+                raise DataError(
+                    f"type_code {ctype.type_code} is used by {seen_type_codes[ctype.type_code]} "
+                    f"and {ctype.code}"
+                )
+            seen_type_codes[ctype.type_code] = ctype.code
+
+    @classmethod
+    def load(cls, directory: Path | None = None) -> TypeRegistry:
+        """Load every ``*.json`` in ``directory`` (the shipped types by default)."""
+        directory = directory or SHIPPED_TYPES
+        try:
+            paths = sorted(directory.glob("*.json"))
+        except OSError as exc:
+            raise DataError(f"cannot list credential types in {directory}: {exc}") from exc
+        if not paths:
+            raise DataError(f"no credential type files (*.json) in {directory}")
+        types = []
+        for path in paths:
+            try:
+                raw = path.read_bytes()
+                if len(raw) > MAX_TYPE_FILE_BYTES:
+                    raise DataError(f"{len(raw)} bytes, at most {MAX_TYPE_FILE_BYTES} allowed")
+                ctype = CredentialType.from_dict(json.loads(raw))
+                if ctype.code != path.stem:
+                    raise DataError(f"code {ctype.code!r} must equal the file name {path.stem!r}")
+            except (OSError, ValueError, DataError) as exc:
+                raise DataError(f"credential type file {path.name}: {exc}") from exc
+            types.append(ctype)
+        return cls(types)
+
+    def get(self, code: str) -> CredentialType:
+        try:
+            return self._by_code[code]
+        except (KeyError, TypeError):
+            raise DataError(
+                f"unknown credential type {code!r}; known types: {', '.join(sorted(self._by_code))}"
+            ) from None
+
+    def by_qr_code(self, qr_code: str) -> CredentialType:
+        """The type a QR token's ``t`` claim names."""
+        try:
+            return self._by_qr[qr_code]
+        except (KeyError, TypeError):
+            raise DataError(
+                f"unknown QR type code {qr_code!r}; known: {', '.join(sorted(self._by_qr))}"
+            ) from None
+
+    def __iter__(self) -> Iterator[CredentialType]:
+        return iter(self._by_code.values())
+
+    def __len__(self) -> int:
+        return len(self._by_code)
+
+    def __contains__(self, code: object) -> bool:
+        return code in self._by_code
+
+
+def validate_subject(
+    ctype: CredentialType,
+    subject: object,
+    *,
+    uscc_allowlist: frozenset[str] = frozenset(),
+    today: date,
+    regions: RegionTable | None = None,
+) -> dict[str, Any]:
+    """Return the normalised subject, or raise :class:`FieldError` listing every problem.
+
+    Strings are NFC-normalised and stripped; USCCs and ID numbers are upper-cased; the result
+    holds the type's fields in the type's order.
+    """
+    if not isinstance(subject, dict):
+        raise fail("subject", "subject_type", found=type(subject).__name__)
+    if len(subject) > MAX_SUBJECT_KEYS:
+        raise fail("subject", "too_many_fields", found=len(subject), limit=MAX_SUBJECT_KEYS)
+    known = [f.name for f in ctype.fields]
+    problems = [
+        field_problem(
+            name, "unknown_field", found=name, known_zh="、".join(known), known_en=", ".join(known)
+        )
+        for name in (
+            k[:40] if isinstance(k, str) else f"<{type(k).__name__}>"
+            for k in subject
+            if k not in known
+        )
+    ]
+    out: dict[str, Any] = {}
+    for spec in ctype.fields:
+        if spec.name not in subject:
+            if spec.required:
+                problems.append(
+                    field_problem(
+                        spec.name,
+                        "required",
+                        name=spec.name,
+                        label_zh=spec.label_zh,
+                        label_en=spec.label_en,
+                    )
+                )
+            continue
+        try:
+            value = normalise_value(spec.name, subject[spec.name], upper=spec.check is not None)
+        except FieldError as exc:
+            problems.extend(exc.errors)
+            continue
+        found = schema_problems(spec.name, spec.schema, spec.validator.iter_errors(value))
+        if found:
+            problems.extend(found)
+            continue
+        try:
+            out[spec.name] = check_extension(
+                spec.name,
+                spec.schema,
+                value,
+                allowlist=uscc_allowlist,
+                today=today,
+                regions=regions,
+            )
+        except FieldError as exc:
+            problems.extend(exc.errors)
+    problems.extend(_id_agreement(ctype, out))
+    if problems:
+        raise FieldError(problems)
+    return out
+
+
+def _id_agreement(ctype: CredentialType, out: Mapping[str, Any]) -> list[dict[str, str]]:
+    """GB 11643: a birth date or sex written on a licence must match the holder's ID number."""
+    holder = out.get(ctype.holder_code_field)
+    if ctype.holder_code_type != "111" or holder is None:
+        return []
+    info = validate_id_number(holder)
+    found = []
+    for spec in ctype.fields:
+        part, value = spec.schema.get("x-id-part"), out.get(spec.name)
+        if value is None or part is None:
+            continue
+        expected = info.birth_date.isoformat() if part == "birth_date" else info.sex
+        if value != expected:
+            found.append(
+                field_problem(
+                    spec.name,
+                    "id_mismatch",
+                    found=value,
+                    expected=expected,
+                    name=spec.name,
+                    label_zh=spec.label_zh,
+                )
+            )
+    return found
