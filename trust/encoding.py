@@ -26,7 +26,10 @@ def b64url_encode(data: bytes) -> str:
 
 def b64url_decode(text: str | bytes) -> bytes:
     """Decode base64url without padding; rejects padding and characters outside the alphabet."""
-    raw = text.encode("ascii", "strict") if isinstance(text, str) else text
+    try:
+        raw = text.encode("ascii", "strict") if isinstance(text, str) else text
+    except UnicodeEncodeError as exc:
+        raise DataError("base64url text must be ASCII") from exc
     if len(raw) % 4 == 1:
         raise DataError(f"base64url text has an impossible length {len(raw)}")
     if b"=" in raw or b"+" in raw or b"/" in raw:
@@ -51,7 +54,8 @@ def numeric_to_jws(digits: str) -> str:
     """Digits (two per character) → compact JWS; the inverse of :func:`jws_to_numeric`."""
     if len(digits) % 2 or not digits.isascii() or not digits.isdigit():
         raise DataError(
-            f"numeric QR text must be an even number of ASCII digits, found {len(digits)} characters"
+            "numeric QR text must be an even number of ASCII digits, "
+            f"found {len(digits)} characters"
         )
     chars = [chr(int(digits[i : i + 2]) + _NUMERIC_OFFSET) for i in range(0, len(digits), 2)]
     token = "".join(chars)

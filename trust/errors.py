@@ -32,6 +32,13 @@ class FieldError(DataError):
         summary = "; ".join(f"{e['field']}: {e.get('message_en') or e['message']}" for e in errors)
         super().__init__(summary or "invalid input")
 
+    @classmethod
+    def single(cls, field: str, code: str, message_zh: str, message_en: str) -> FieldError:
+        """One problem with one field."""
+        return cls(
+            [{"field": field, "code": code, "message": message_zh, "message_en": message_en}]
+        )
+
 
 class SignatureError(DataError):
     """A signature, header or token structure did not verify."""

@@ -1,0 +1,85 @@
+"""Keys: RFC 7638 thumbprints, short kids, encrypted storage, raw JWS signatures."""
+
+from __future__ import annotations
+
+import pytest
+
+from trust.errors import KeyError_
+from trust.keys import EDDSA, ES256, PublicKey, SigningKey, short_kid
+
+
+def test_ed25519_thumbprint_matches_rfc8037_appendix_a3() -> None:
+    jwk = {"kty": "OKP", "crv": "Ed25519", "x": "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo"}
+    assert PublicKey.from_jwk(jwk).kid == "kPrK_qmxVWaYVA9wwBF6Iuo3vVzz7TxHCTwXBygrS4k"
+
+
+@pytest.mark.parametrize("alg", [ES256, EDDSA])
+def test_jwk_round_trip_keeps_kid(alg: str) -> None:
+    key = SigningKey.generate(alg)
+    again = PublicKey.from_jwk(key.public.jwk)
+    assert again.kid == key.kid
+    assert again.alg == alg
+
+
+def test_short_kid_is_first_8_bytes() -> None:
+    key = SigningKey.generate()
+    assert len(key.public.short_kid) == 11
+    assert short_kid(key.kid) == key.public.short_kid
+    assert key.kid.startswith(key.public.short_kid[:10])
+
+
+def test_jwk_with_a_lying_kid_is_refused() -> None:
+    jwk = dict(SigningKey.generate().public.jwk)
+    jwk["kid"] = "not-the-thumbprint"
+    with pytest.raises(KeyError_, match="not its RFC 7638 thumbprint"):
+        PublicKey.from_jwk(jwk)
+
+
+@pytest.mark.parametrize(
+    "jwk",
+    [
+        {"kty": "RSA", "n": "x", "e": "AQAB"},
+        {"kty": "EC", "crv": "P-384", "x": "AA", "y": "AA"},
+        {"kty": "EC", "crv": "P-256", "x": "AA"},
+        {"kty": "OKP", "crv": "Ed25519", "x": "!!"},
+    ],
+    ids=["rsa", "p384", "missing-y", "bad-base64"],
+)
+def test_unusable_jwks_raise_our_error(jwk: dict[str, str]) -> None:
+    with pytest.raises(KeyError_):
+        PublicKey.from_jwk(jwk)
+
+
+@pytest.mark.parametrize("alg", [ES256, EDDSA])
+def test_encrypted_pem_round_trip(alg: str) -> None:
+    key = SigningKey.generate(alg)
+    pem = key.to_encrypted_pem("correct horse battery")
+    assert b"ENCRYPTED PRIVATE KEY" in pem
+    assert SigningKey.from_encrypted_pem(pem, "correct horse battery").kid == key.kid
+
+
+def test_wrong_passphrase_is_a_clear_error() -> None:
+    pem = SigningKey.generate().to_encrypted_pem("correct horse battery")
+    with pytest.raises(KeyError_, match="wrong passphrase"):
+        SigningKey.from_encrypted_pem(pem, "wrong passphrase!!")
+
+
+def test_repr_never_shows_private_material() -> None:
+    key = SigningKey.generate()
+    assert "private" not in repr(key).lower().replace("private=", "")
+    assert "BEGIN" not in repr(key)
+
+
+@pytest.mark.parametrize("alg", [ES256, EDDSA])
+def test_raw_signature_verifies_and_tampering_fails(alg: str) -> None:
+    key = SigningKey.generate(alg)
+    sig = key.sign(b"payload")
+    assert len(sig) == 64
+    assert key.public.verify(sig, b"payload")
+    assert not key.public.verify(sig, b"payloaD")
+    assert not key.public.verify(sig[:-1], b"payload")
+
+
+def test_unknown_algorithm_is_refused() -> None:
+    with pytest.raises(KeyError_, match="expected an algorithm"):
+        SigningKey.generate("RS256")
