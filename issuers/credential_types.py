@@ -50,6 +50,8 @@ MAX_TYPE_FILE_BYTES = 256 * 1024
 MAX_SUBJECT_KEYS = 64
 _CODE = re.compile(r"[a-z][a-z0-9-]{1,47}")
 _QR_CODE = re.compile(r"[A-Z]{2,3}")
+_TYPE_CODE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{18}[0-9]{3}")
+_FIELD_NAME = re.compile(r"[a-z][a-z0-9_]{0,31}")
 _HOLDER_CHECK = {"001": "uscc", "111": "id_number"}  # GB/T 36903 持证主体代码类型
 
 _TEXT = {"type": "string", "minLength": 1, "maxLength": 200}
@@ -133,6 +135,15 @@ class FieldSpec:
     visibility: str
     validator: Draft202012Validator = field(repr=False, compare=False, hash=False)
 
+    def __post_init__(self) -> None:
+        if not _FIELD_NAME.fullmatch(self.name):
+            raise DataError(f"a field name is a lower-case identifier, found {self.name!r}")
+        if self.visibility not in VISIBILITIES:
+            raise DataError(
+                f"field {self.name!r}: visibility must be one of {VISIBILITIES}, "
+                f"found {self.visibility!r}"
+            )
+
     @property
     def check(self) -> str | None:
         value = self.schema.get("x-check")
@@ -178,7 +189,15 @@ class CredentialType:
             raise DataError(f"type code must be a lower-case slug, found {self.code!r}")
         if not _QR_CODE.fullmatch(self.qr_code):
             raise DataError(f"qr_code must be 2-3 upper-case letters, found {self.qr_code!r}")
-        validate_uscc(self.type_code[:18], field="type_code")  # GB/T 36904: USCC + sequence
+        # GB/T 36904 证照类型代码: the defining authority's USCC + a 3-digit sequence.
+        if not _TYPE_CODE.fullmatch(self.type_code):
+            raise DataError(f"type_code must be a USCC + 3 digits, found {self.type_code!r}")
+        validate_uscc(self.type_code[:18], field="type_code")
+        if self.holder_code_type not in _HOLDER_CHECK:
+            raise DataError(
+                f"holder_code_type must be one of {sorted(_HOLDER_CHECK)}, "
+                f"found {self.holder_code_type!r}"
+            )
         names = [f.name for f in self.fields]
         if len(set(names)) != len(names):
             raise DataError(f"field names must be unique, found {names}")
@@ -233,7 +252,7 @@ class CredentialType:
         if errors:
             first = errors[0]
             path = "/".join(str(p) for p in first.absolute_path) or "(top level)"
-            raise DataError(f"at {path}: {first.message}")
+            raise DataError(f"does not match the credential type schema at {path}: {first.message}")
         return cls(
             code=data["code"],
             qr_code=data["qr_code"],
@@ -390,7 +409,9 @@ def validate_subject(
                 )
             continue
         try:
-            value = normalise_value(spec.name, subject[spec.name], upper=spec.check is not None)
+            value = normalise_value(
+                spec.name, subject[spec.name], upper=spec.check in ("uscc", "id_number")
+            )
         except FieldError as exc:
             problems.extend(exc.errors)
             continue
