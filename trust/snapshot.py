@@ -1,0 +1,141 @@
+"""The in-memory trust a verifier decides with: issuers, their keys, credential types.
+
+A ``TrustSnapshot`` is immutable and built whole, then swapped in atomically by whoever holds it
+(the gateway, a kiosk loading a trust file). The verify hot path reads it and nothing else.
+
+This module defines the data and its invariants; it does not load, fetch or persist anything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from trust.errors import DataError
+from trust.keys import PublicKey
+
+ISSUER_CHAIN_MAX = 8
+
+
+@dataclass(frozen=True)
+class ChainLink:
+    """One step of an issuer's chain of trust, agency first: (name, role, id)."""
+
+    name: str
+    role: str  # "agency" | "city" | "region"
+    id: str
+
+
+@dataclass(frozen=True)
+class IssuerRecord:
+    """An issuing agency as verifiers know it."""
+
+    id: str
+    name: str
+    uscc: str
+    region_code: str
+    types: frozenset[str]
+    chain: tuple[ChainLink, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.chain) > ISSUER_CHAIN_MAX:
+            raise DataError(
+                f"issuer chain has {len(self.chain)} links, at most {ISSUER_CHAIN_MAX} allowed"
+            )
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """A credential-signing key, its owner and its life (all times are Unix seconds).
+
+    - ``not_before``: the key was created; nothing it signed earlier is genuine.
+    - ``retired_at``: the key stopped signing; what it signed before keeps verifying.
+    - ``compromised_at``: from then on anyone may hold it. Because a thief can forge ``iat``,
+      a token under a compromised key passes only if it is in ``confirmed_hashes``: the issuing
+      gateway's own issuance record, which confirms the exact token (SHA-256) as issued before
+      the compromise. Everyone else fails closed.
+    """
+
+    key: PublicKey
+    issuer_id: str
+    not_before: int
+    retired_at: int | None = None
+    compromised_at: int | None = None
+    confirmed_hashes: frozenset[bytes] = field(default=frozenset(), repr=False)
+
+
+@dataclass(frozen=True)
+class FieldLabel:
+    name: str
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class TypeInfo:
+    """What a verifier needs to know of a credential type to show it (no issuing rules)."""
+
+    code: str
+    qr_code: str
+    type_code: str
+    name_zh: str
+    name_en: str
+    labels: tuple[FieldLabel, ...]
+
+    def label(self, name: str) -> FieldLabel:
+        return next((f for f in self.labels if f.name == name), FieldLabel(name, name, name))
+
+
+@dataclass(frozen=True)
+class TrustSnapshot:
+    """Issuers, keys and types a verifier trusts, with the snapshot's own freshness."""
+
+    issuers: Mapping[str, IssuerRecord]
+    keys: tuple[KeyRecord, ...]
+    types: Mapping[str, TypeInfo]  # by qr_code
+    as_of: int
+    expires_at: int | None = None
+    _by_kid: Mapping[str, tuple[KeyRecord, ...]] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        issuers: Iterable[IssuerRecord],
+        keys: Iterable[KeyRecord],
+        types: Iterable[TypeInfo],
+        as_of: int,
+        expires_at: int | None = None,
+    ) -> TrustSnapshot:
+        issuer_map = {i.id: i for i in issuers}
+        key_list = tuple(keys)
+        for rec in key_list:
+            if rec.issuer_id not in issuer_map:
+                raise DataError(f"key {rec.key.kid} belongs to unknown issuer {rec.issuer_id!r}")
+        by_kid: dict[str, list[KeyRecord]] = {}
+        for rec in key_list:
+            by_kid.setdefault(rec.key.kid, []).append(rec)
+            by_kid.setdefault(rec.key.short_kid, []).append(rec)
+        type_map: dict[str, TypeInfo] = {}
+        for t in types:
+            if t.qr_code in type_map:
+                raise DataError(f"two credential types share the QR code {t.qr_code!r}")
+            type_map[t.qr_code] = t
+        return cls(
+            issuers=issuer_map,
+            keys=key_list,
+            types=type_map,
+            as_of=as_of,
+            expires_at=expires_at,
+            _by_kid={k: tuple(v) for k, v in by_kid.items()},
+        )
+
+    def key_records(self, kid: str) -> tuple[KeyRecord, ...]:
+        """Trusted key records whose full or short ``kid`` equals the (untrusted) hint."""
+        return self._by_kid.get(kid, ())
+
+    def public_keys(self, kid: str) -> list[PublicKey]:
+        return [r.key for r in self.key_records(kid)]
+
+    def record_for(self, key: PublicKey) -> KeyRecord:
+        return next(r for r in self.key_records(key.kid) if r.key == key)

@@ -1,0 +1,238 @@
+"""The pure credential verifier: scanned text + trust snapshot + status lists + ``now`` → result.
+
+No I/O: the caller loads the snapshot and the status lists and keeps them fresh. The checks run
+in a fixed order, and the first failure decides the one reason code:
+
+1. parse the scanned text (URL, digits or bare token)             → MALFORMED
+2. trust snapshot past its expiry                                 → TRUST_LIST_STALE
+3. JWS structure, algorithm, ``crit``, ``typ``                    → MALFORMED / UNSUPPORTED
+4. a trusted key for the ``kid`` hint, then the signature         → UNKNOWN_ISSUER / BAD_SIGNATURE
+5. claims shape and a known credential type                       → MALFORMED / UNSUPPORTED
+6. the key was valid when the token was issued (created, retired,
+   compromised unless the issuance record confirms the token)     → KEY_NOT_VALID_AT_ISSUANCE
+7. the issuer is authorised for the type                          → ISSUER_NOT_AUTHORISED
+8. validity window                                                → NOT_YET_VALID / EXPIRED
+9. Token Status List                                              → STATUS_UNAVAILABLE /
+                                                                    REVOKED / SUSPENDED
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from trust import statuslist
+from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP, MAX_QR_FIELDS
+from trust.errors import DataError
+from trust.identifiers import LicenceIdentifier
+from trust.jws import (
+    BadSignature,
+    MalformedToken,
+    UnknownKey,
+    UnsupportedToken,
+    VerifiedJWS,
+    verify_compact,
+)
+from trust.snapshot import IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
+from verify.reasons import Reason
+from verify.result import CredentialView, IssuerView, ShownField, VerificationResult
+from verify.scan import extract_token
+
+MAX_FIELD_VALUE = 1024
+
+
+@dataclass(frozen=True)
+class StatusSource:
+    """A status list the verifier may consult, and the issuer whose key signed it."""
+
+    issuer_id: str
+    snapshot: statuslist.StatusListSnapshot
+
+
+class _Fail(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def _int_claim(payload: Mapping[str, Any], name: str, *, required: bool) -> int | None:
+    value = payload.get(name)
+    if value is None and not required:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise _Fail(
+            Reason.MALFORMED, f"claim {name!r} must be a non-negative integer, found {value!r}"
+        )
+    return value
+
+
+def _shown_fields(ctype: TypeInfo, raw: object) -> tuple[ShownField, ...]:
+    if not isinstance(raw, dict) or len(raw) > MAX_QR_FIELDS:
+        raise _Fail(
+            Reason.MALFORMED,
+            f"claim {CLAIM_FIELDS!r} must be an object of at most {MAX_QR_FIELDS} fields",
+        )
+    shown = []
+    for name, value in raw.items():
+        if not isinstance(value, str | int | float) or len(str(value)) > MAX_FIELD_VALUE:
+            raise _Fail(Reason.MALFORMED, f"field {name!r} has an unusable value")
+        label = ctype.label(name)
+        shown.append(ShownField(name=name, label_zh=label.zh, label_en=label.en, value=value))
+    return tuple(shown)
+
+
+def _identifier(ctype: TypeInfo, issuer: IssuerRecord, jti: object) -> str:
+    if not isinstance(jti, str):
+        raise _Fail(Reason.MALFORMED, f"claim {CLAIM_SERIAL!r} must be a string, found {jti!r}")
+    try:
+        return str(LicenceIdentifier.from_jti(ctype.type_code, issuer.uscc, jti))
+    except DataError as exc:
+        raise _Fail(Reason.MALFORMED, f"cannot rebuild the 证照标识: {exc}") from exc
+
+
+def _check_key_at_issuance(rec: KeyRecord, iat: int, token_hash: bytes) -> None:
+    if iat < rec.not_before:
+        raise _Fail(
+            Reason.KEY_NOT_VALID_AT_ISSUANCE,
+            f"token claims issuance at {iat}, before its key existed ({rec.not_before})",
+        )
+    if rec.compromised_at is not None:
+        if token_hash not in rec.confirmed_hashes:
+            raise _Fail(
+                Reason.KEY_NOT_VALID_AT_ISSUANCE,
+                f"key {rec.key.kid} was compromised at {rec.compromised_at} and the issuance "
+                "record does not confirm this token as issued before then",
+            )
+    elif rec.retired_at is not None and iat >= rec.retired_at:
+        raise _Fail(
+            Reason.KEY_NOT_VALID_AT_ISSUANCE,
+            f"token claims issuance at {iat}, after its key was retired ({rec.retired_at})",
+        )
+
+
+def _check_status(
+    payload: Mapping[str, Any],
+    issuer: IssuerRecord,
+    statuses: Mapping[str, StatusSource],
+    now: int,
+) -> int:
+    try:
+        ref = statuslist.StatusReference.from_claims(payload)
+    except DataError as exc:
+        raise _Fail(Reason.MALFORMED, f"bad status reference: {exc}") from exc
+    if ref is None:
+        raise _Fail(Reason.MALFORMED, "token has no status reference")
+    source = statuses.get(ref.uri)
+    if source is None:
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"no status list held for {ref.uri}")
+    if source.issuer_id != issuer.id:
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {ref.uri} is not {issuer.id}'s")
+    if not source.snapshot.is_fresh(now):
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {ref.uri} expired")
+    try:
+        value = source.snapshot.status(ref.idx)
+    except DataError as exc:
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status index unusable: {exc}") from exc
+    if value == statuslist.INVALID:
+        raise _Fail(Reason.REVOKED, f"status list {ref.uri} index {ref.idx} is INVALID")
+    if value == statuslist.SUSPENDED:
+        raise _Fail(Reason.SUSPENDED, f"status list {ref.uri} index {ref.idx} is SUSPENDED")
+    if value != statuslist.VALID:
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"unknown status value {value}")
+    return source.snapshot.iat
+
+
+def _open(token: str, trust: TrustSnapshot) -> VerifiedJWS:
+    try:
+        return verify_compact(token, trust.public_keys, typ=CREDENTIAL_TYP)
+    except MalformedToken as exc:
+        raise _Fail(Reason.MALFORMED, str(exc)) from exc
+    except UnsupportedToken as exc:
+        raise _Fail(Reason.UNSUPPORTED, str(exc)) from exc
+    except UnknownKey as exc:
+        raise _Fail(Reason.UNKNOWN_ISSUER, str(exc)) from exc
+    except BadSignature as exc:
+        raise _Fail(Reason.BAD_SIGNATURE, str(exc)) from exc
+
+
+def verify_scanned(
+    scanned: str,
+    *,
+    trust: TrustSnapshot,
+    statuses: Mapping[str, StatusSource],
+    now: int,
+    leeway: int = 0,
+) -> VerificationResult:
+    """Verify what a scanner, camera or API client handed over. Never raises for bad input."""
+    credential: CredentialView | None = None
+    issuer_view: IssuerView | None = None
+    token_hash: bytes | None = None
+    status_as_of: int | None = None
+    try:
+        try:
+            token = extract_token(scanned)
+        except DataError as exc:
+            raise _Fail(Reason.MALFORMED, str(exc)) from exc
+        if trust.expires_at is not None and now >= trust.expires_at:
+            raise _Fail(Reason.TRUST_LIST_STALE, f"trust data expired at {trust.expires_at}")
+        token_hash = hashlib.sha256(token.encode("ascii")).digest()
+        verified = _open(token, trust)
+        payload = verified.payload
+        rec = trust.record_for(verified.key)
+        issuer = trust.issuers[rec.issuer_id]
+        issuer_view = IssuerView(id=issuer.id, name=issuer.name, chain=issuer.chain)
+
+        iat = _int_claim(payload, "iat", required=True)
+        nbf = _int_claim(payload, "nbf", required=False)
+        exp = _int_claim(payload, "exp", required=False)
+        assert iat is not None  # required=True
+        code = payload.get(CLAIM_TYPE)
+        ctype = trust.types.get(code) if isinstance(code, str) else None
+        if ctype is None:
+            raise _Fail(Reason.UNSUPPORTED, f"unknown credential type {code!r}")
+        credential = CredentialView(
+            type=ctype.code,
+            type_name_zh=ctype.name_zh,
+            type_name_en=ctype.name_en,
+            identifier=_identifier(ctype, issuer, payload.get(CLAIM_SERIAL)),
+            fields=_shown_fields(ctype, payload.get(CLAIM_FIELDS, {})),
+            issued_at=iat,
+            valid_from=nbf if nbf is not None else iat,
+            valid_until=exp,
+        )
+
+        _check_key_at_issuance(rec, iat, token_hash)
+        if ctype.code not in issuer.types:
+            raise _Fail(
+                Reason.ISSUER_NOT_AUTHORISED,
+                f"{issuer.name} is authorised for {sorted(issuer.types)}, not {ctype.code!r}",
+            )
+        if credential.valid_from > now + leeway:
+            raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")
+        if exp is not None and exp <= now - leeway:
+            raise _Fail(Reason.EXPIRED, f"expired at {exp}, now {now}")
+        status_as_of = _check_status(payload, issuer, statuses, now)
+    except _Fail as fail:
+        return VerificationResult(
+            reason=fail.reason,
+            detail=fail.detail,
+            checked_at=now,
+            credential=credential,
+            issuer=issuer_view,
+            trust_as_of=trust.as_of,
+            status_as_of=status_as_of,
+            token_hash=token_hash,
+        )
+    return VerificationResult(
+        reason=Reason.VALID,
+        detail="signature, key, authorisation, validity and status all check out",
+        checked_at=now,
+        credential=credential,
+        issuer=issuer_view,
+        trust_as_of=trust.as_of,
+        status_as_of=status_as_of,
+        token_hash=token_hash,
+    )
