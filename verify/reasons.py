@@ -31,7 +31,10 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.VALID: ("证照有效", "Certificate is valid"),
     Reason.EXPIRED: ("证照已过有效期", "Certificate has expired"),
     Reason.NOT_YET_VALID: ("证照尚未生效", "Certificate is not yet valid"),
-    Reason.BAD_SIGNATURE: ("签名无效，证照可能被篡改", "Signature invalid: the certificate may be forged"),
+    Reason.BAD_SIGNATURE: (
+        "签名无效，证照可能被篡改",
+        "Signature invalid: the certificate may be forged",
+    ),
     Reason.UNKNOWN_ISSUER: ("签发机构不在信任列表中", "Issuer is not in the trust list"),
     Reason.KEY_NOT_VALID_AT_ISSUANCE: (
         "签发时所用密钥已失效或已泄露",

@@ -216,7 +216,8 @@ def test_reason(case: Case) -> None:
 
 def test_valid_result_shows_fields_issuer_chain_identifier_and_freshness() -> None:
     result = verify_scanned(_token(), trust=TRUST, statuses=STATUSES, now=NOW)
-    assert result.credential is not None and result.issuer is not None
+    assert result.credential is not None
+    assert result.issuer is not None
     assert [(f.name, f.label_zh, f.value) for f in result.credential.fields] == [
         ("name", "名称", "杭州西湖龙井茶业有限公司"),
         ("uscc", "统一社会信用代码", "91330106MA2B3C4D5X"),
