@@ -29,7 +29,8 @@ from trust.errors import DataError
 ROOT = "1.2.156.3005.2"
 WRONG_ROOT = "1.2.156.3003.2"  # seen in the wild; never valid
 MAX_SERIAL_LENGTH = 32
-MAX_IDENTIFIER_LENGTH = len(ROOT) + 1 + 21 + 1 + 18 + 1 + MAX_SERIAL_LENGTH + 1 + 3 + 1 + 1
+# A bound on untrusted input before it is split; well above the longest valid form (94).
+MAX_IDENTIFIER_LENGTH = 256
 _ROOT_ARCS = len(ROOT.split("."))
 
 # GB 32100-2015 code structure: 18 characters, digits and upper-case letters but I, O, Z, S, V.
