@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
@@ -143,7 +144,5 @@ def test_malformed_structures(token: str) -> None:
 
 @given(st.text(max_size=300))
 def test_any_text_raises_only_our_errors(text: str) -> None:
-    try:
+    with contextlib.suppress(DataError):
         verify_compact(text, INDEX, typ=TYP)
-    except DataError:
-        pass

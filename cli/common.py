@@ -1,0 +1,46 @@
+"""Shared CLI plumbing: options, opening the gateway, printing JSON."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from gateway.core import Gateway
+from gateway.settings import load_settings
+
+DEMO_MARKER = "DEMO"
+
+DataDir = Annotated[
+    Path,
+    typer.Option(
+        "--data-dir",
+        envvar="ECERT_DATA_DIR",
+        help="Data directory (SQLite database, generated passphrase). 数据目录",
+    ),
+]
+JsonOut = Annotated[bool, typer.Option("--json", help="Machine-readable JSON output.")]
+DEFAULT_DATA_DIR = Path(".ecert")
+
+
+def is_demo(data_dir: Path) -> bool:
+    return (data_dir / DEMO_MARKER).exists()
+
+
+def open_gateway(data_dir: Path, *, public_url: str | None = None) -> Gateway:
+    settings = load_settings(data_dir=data_dir, demo=True if is_demo(data_dir) else None)
+    if public_url is not None:
+        settings = settings.model_copy(update={"public_url": public_url})
+    return Gateway.open(settings)
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
+
+
+def say(text: str) -> None:
+    """Human output goes to stderr when --json owns stdout; here, to stdout."""
+    typer.echo(text)

@@ -1,0 +1,57 @@
+"""Entry point of ``ecert``: one-line errors, ``--verbose`` for the trace, usage errors exit 2."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+import typer
+
+from cli import admin, credentials, serve, verify_cmd
+from trust.errors import EcertError
+
+app = typer.Typer(
+    name="ecert",
+    help="ecert-gateway: issue, show and verify signed e-certificates. 电子证照网关",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("init")(admin.init)
+app.command("serve")(serve.serve)
+app.command("demo")(serve.demo_cmd)
+app.command("issue")(credentials.issue)
+app.command("issue-batch")(credentials.issue_batch)
+app.command("suspend")(credentials.suspend)
+app.command("reinstate")(credentials.reinstate)
+app.command("revoke")(credentials.revoke)
+app.command("verify")(verify_cmd.verify)
+app.add_typer(admin.agency_app, name="agency")
+app.add_typer(admin.key_app, name="key")
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in args
+    args = [a for a in args if a != "--verbose"]
+    try:
+        code = app(args=args, prog_name="ecert", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(2)
+    except (EcertError, OSError) as exc:
+        if verbose:
+            traceback.print_exc()
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+if __name__ == "__main__":
+    main()

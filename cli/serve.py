@@ -1,0 +1,76 @@
+"""``ecert serve`` and ``ecert demo``."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+import uvicorn
+
+from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, open_gateway, say
+from gateway import agencies, demo
+from gateway.app import create_app
+from gateway.core import Gateway
+
+Host = Annotated[str, typer.Option("--host")]
+Port = Annotated[int, typer.Option("--port", min=1, max=65535)]
+PublicUrl = Annotated[
+    str | None,
+    typer.Option("--public-url", envvar="ECERT_PUBLIC_URL", help="URL put into QR codes"),
+]
+
+
+def _url(host: str, port: int, public_url: str | None) -> str:
+    if public_url:
+        return public_url.rstrip("/")
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only a display name
+    return f"http://{shown}:{port}"
+
+
+def _run(gw: Gateway, host: str, port: int) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    uvicorn.run(create_app(gw), host=host, port=port, log_level="info", access_log=False)
+
+
+def serve(
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    public_url: PublicUrl = None,
+) -> None:
+    """Serve the gateway over HTTP. 启动网关"""
+    gw = open_gateway(data_dir)
+    try:
+        with gw.transaction() as session:
+            city = gw.city(session)
+            city.public_url = _url(host, port, public_url)
+        say(f"{city.name} ({city.code}) gateway on {city.public_url} · 网关已启动")
+        _run(gw, host, port)
+    finally:
+        gw.close()
+
+
+def demo_cmd(
+    data_dir: Annotated[Path, typer.Option("--data-dir", envvar="ECERT_DATA_DIR")] = Path(
+        ".ecert/demo"
+    ),
+    host: Host = "127.0.0.1",
+    port: Port = 8000,
+    public_url: PublicUrl = None,
+) -> None:
+    """A throw-away 杭州市 demo with two agencies and sample certificates. 演示"""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    (data_dir / DEMO_MARKER).write_text(
+        "throw-away demo data: not for production\n", encoding="utf-8"
+    )
+    url = _url(host, port, public_url)
+    gw = open_gateway(data_dir)
+    try:
+        agencies.init_city(gw, code="330100", name="杭州市", public_url=url, actor="demo")
+        info = demo.ensure_demo(gw, data_dir / "demo.json")
+        say(demo.banner(info, url))
+        _run(gw, host, port)
+    finally:
+        gw.close()

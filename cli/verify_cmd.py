@@ -1,0 +1,128 @@
+"""``ecert verify``.
+
+Exit codes: 0 valid, 1 not valid, 2 usage error or unreadable input, 3 gateway unreachable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from gateway.schemas import verification_json
+from trust.errors import DataError
+from verify.scan import decode_image
+from verify.verifier import verify_scanned
+
+EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+MAX_IMAGE = 10 * 1024 * 1024
+TIMEOUT = 15.0
+
+
+class UsageProblem(DataError):
+    """Bad arguments or unreadable input: exit 2."""
+
+
+class Unreachable(DataError):
+    """The gateway could not be asked: exit 3."""
+
+
+def _remote(gateway: str, qr_text: str | None, image: bytes | None, name: str) -> dict[str, Any]:
+    base = gateway.rstrip("/")
+    try:
+        with httpx.Client(timeout=TIMEOUT) as client:
+            if qr_text is not None:
+                response = client.post(f"{base}/api/v1/verify", json={"qr": qr_text})
+            else:
+                assert image is not None
+                response = client.post(f"{base}/api/v1/verify/image", files={"file": (name, image)})
+    except httpx.HTTPError as exc:
+        raise Unreachable(f"could not reach {base}: {exc}") from exc
+    if response.status_code == 200:
+        body: dict[str, Any] = response.json()
+        return body
+    try:
+        detail = response.json().get("detail")
+    except ValueError:
+        detail = response.text[:200]
+    if response.status_code in (400, 413, 422):
+        message = detail.get("message_en") if isinstance(detail, dict) else detail
+        raise UsageProblem(f"the gateway refused the input ({response.status_code}): {message}")
+    raise Unreachable(f"{base} answered {response.status_code}: {detail}")
+
+
+def _local(data_dir: Path, qr_text: str) -> dict[str, Any]:
+    gw = open_gateway(data_dir)
+    try:
+        state = gw.reload()
+        result = verify_scanned(qr_text, trust=state.trust, statuses=state.statuses, now=gw.clock())
+    finally:
+        gw.close()
+    return verification_json(result)
+
+
+def _show(result: dict[str, Any]) -> None:
+    mark = "✓" if result["valid"] else "✗"
+    say(f"{mark} {result['message']['zh']} · {result['message']['en']} [{result['reason']}]")
+    cred = result.get("credential")
+    if cred:
+        say(
+            f"  {cred['type_name']['zh']} {cred['type_name']['en']}  {cred.get('identifier') or ''}"
+        )
+        for f in cred["fields"]:
+            say(f"  {f['label']['zh']} {f['label']['en']}: {f['value']}")
+        say(f"  有效期 valid: {cred['valid_from']} → {cred['valid_until'] or '长期 no expiry'}")
+    issuer = result.get("issuer")
+    if issuer:
+        say("  签发 issuer: " + " → ".join(c["name"] for c in issuer["chain"]))
+
+
+def verify(
+    qr_text: Annotated[
+        str | None, typer.Option("--qr-text", help="scanned QR text or token")
+    ] = None,
+    image: Annotated[
+        Path | None, typer.Option("--image", help="photo or screenshot of a QR")
+    ] = None,
+    gateway: Annotated[
+        str | None, typer.Option("--gateway", help="verify at this gateway URL (else locally)")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """Verify a certificate's QR. 核验证照"""
+    try:
+        if (qr_text is None) == (image is None):
+            raise UsageProblem("give exactly one of --qr-text or --image")
+        data = None
+        if image is not None:
+            try:
+                data = image.read_bytes()
+            except OSError as exc:
+                raise UsageProblem(f"cannot read {image}: {exc.strerror}") from exc
+            if len(data) > MAX_IMAGE:
+                raise UsageProblem(f"{image} is over {MAX_IMAGE // 1048576} MiB")
+        if gateway is not None:
+            result = _remote(gateway, qr_text, data, image.name if image else "qr.png")
+        else:
+            if data is not None:
+                texts = decode_image(data)
+                if not texts:
+                    raise UsageProblem(f"no QR code found in {image}")
+                qr_text = texts[0]
+            assert qr_text is not None
+            result = _local(data_dir, qr_text)
+    except UsageProblem as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    except Unreachable as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_UNREACHABLE) from exc
+    if as_json:
+        emit_json(result)
+    else:
+        _show(result)
+    raise typer.Exit(EXIT_VALID if result["valid"] else EXIT_INVALID)

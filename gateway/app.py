@@ -1,0 +1,191 @@
+"""The FastAPI application of one city gateway.
+
+Error answers have one shape: ``{"detail": {"code", "message" (zh-CN), "message_en",
+"errors"?}}``. Request bodies are bounded before they are read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+
+from gateway.core import Gateway
+from gateway.errors import Conflict, Forbidden, NotFound, Unauthorised, Unprocessable
+from gateway.publish import StatusListPublisher
+from gateway.routes import credentials, pages, public, verify
+from trust.errors import DataError, EcertError, FetchError, FieldError
+
+log = logging.getLogger("ecert.http")
+
+JSON_BODY_LIMIT = 256 * 1024
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class BodyLimit:
+    """Refuse request bodies over a bound (413), whether or not Content-Length is sent."""
+
+    def __init__(self, app: ASGIApp, *, json_limit: int, upload_limit: int) -> None:
+        self.app = app
+        self.json_limit = json_limit
+        self.upload_limit = upload_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.upload_limit if scope["path"].endswith("/image") else self.json_limit
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await _too_large(send, limit)
+            return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > limit:
+                raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, counted, send)
+        except _BodyTooLarge:
+            await _too_large(send, limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send: Send, limit: int) -> None:
+    response = JSONResponse(
+        status_code=413,
+        content=_problem(
+            "too_large", f"请求内容过大（上限 {limit} 字节）", f"request body over {limit} bytes"
+        ),
+    )
+    await response({"type": "http"}, _no_receive, send)
+
+
+async def _no_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+def _problem(code: str, zh: str, en: str, **extra: Any) -> dict[str, Any]:
+    return {"detail": {"code": code, "message": zh, "message_en": en, **extra}}
+
+
+_STATUS: list[tuple[type[EcertError], int, str, str]] = [
+    (Unauthorised, 401, "unauthorised", "身份验证失败"),
+    (Forbidden, 403, "forbidden", "无权执行此操作"),
+    (NotFound, 404, "not_found", "未找到"),
+    (Conflict, 409, "conflict", "与当前状态冲突"),
+    (FetchError, 503, "unavailable", "暂时无法获取数据"),
+    (DataError, 400, "bad_request", "请求数据无效"),
+]
+
+
+def _install_errors(app: FastAPI) -> None:
+    @app.exception_handler(FieldError)
+    async def field_error(_: Request, exc: FieldError) -> JSONResponse:
+        return JSONResponse(
+            status_code=422,
+            content=_problem(
+                "invalid_input", "输入有误，请检查各字段", str(exc), errors=exc.errors
+            ),
+        )
+
+    @app.exception_handler(Unprocessable)
+    async def unprocessable(_: Request, exc: Unprocessable) -> JSONResponse:
+        return JSONResponse(
+            status_code=422, content=_problem("unprocessable", exc.message_zh, exc.message_en)
+        )
+
+    @app.exception_handler(EcertError)
+    async def ecert_error(_: Request, exc: EcertError) -> JSONResponse:
+        for kind, status, code, zh in _STATUS:
+            if isinstance(exc, kind):
+                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                return JSONResponse(
+                    status_code=status,
+                    content=_problem(code, f"{zh}：{exc}", str(exc)),
+                    headers=headers,
+                )
+        log.exception("unclassified error", exc_info=exc)
+        return JSONResponse(status_code=500, content=_problem("internal", "内部错误", str(exc)))
+
+    @app.exception_handler(RequestValidationError)
+    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
+                "code": e["type"],
+                "message": f"字段无效：{e['msg']}",
+                "message_en": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        en = "; ".join(f"{e['field']}: {e['message_en']}" for e in errors)
+        return JSONResponse(
+            status_code=422,
+            content=_problem("invalid_input", "请求格式有误", en, errors=errors),
+        )
+
+
+async def _refresher(gw: Gateway) -> None:
+    """Pick up changes made by other processes sharing the database (and keep lists fresh)."""
+    while True:
+        await asyncio.sleep(gw.settings.refresh_interval)
+        try:
+            await asyncio.to_thread(gw.refresh_if_changed)
+        except Exception:  # keep serving the last good state; say so in the log
+            log.exception("state refresh failed; still serving the previous state")
+
+
+def create_app(gw: Gateway) -> FastAPI:
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        gw.reload()
+        task = asyncio.create_task(_refresher(gw))
+        try:
+            yield
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    app = FastAPI(
+        title="ecert-gateway 电子证照网关",
+        version="0.1.0",
+        description=(
+            "Issue, show and verify signed electronic certificates (电子证照) across cities. "
+            "签发、亮证、核验跨城市电子证照。"
+        ),
+        lifespan=lifespan,
+    )
+    app.state.gateway = gw
+    app.state.publisher = StatusListPublisher(gw)
+    _install_errors(app)
+    for module in (credentials, verify, public, pages):
+        app.include_router(module.router)
+    app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
+    app.add_middleware(
+        BodyLimit,
+        json_limit=JSON_BODY_LIMIT,
+        upload_limit=gw.settings.max_request_bytes,
+    )
+    return app

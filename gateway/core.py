@@ -1,0 +1,146 @@
+"""``Gateway``: settings, database, credential types, signing keys and live state, in one place.
+
+The CLI and the HTTP app both build one with :meth:`Gateway.open` and call the service modules
+(``agencies``, ``keystore``, ``issuance``, ``status``) with it. It owns no route code.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.clock import Clock, system_clock
+from gateway.db import make_engine, make_sessionmaker
+from gateway.errors import NotFound
+from gateway.migrate import upgrade
+from gateway.models import CityRow, SigningKeyRow
+from gateway.settings import Settings
+from gateway.slots import SlotAllocator
+from gateway.state import BUMPED, LiveState, build_state, mark_changed
+from issuers.credential_types import TypeRegistry
+from trust.keys import SigningKey
+
+log = logging.getLogger("ecert.gateway")
+
+
+class NotInitialised(NotFound):
+    """The data directory or database has no city yet."""
+
+
+class Gateway:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        engine: Engine,
+        types: TypeRegistry,
+        clock: Clock = system_clock,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
+        self.types = types
+        self.clock = clock
+        self._state: LiveState | None = None
+        self._keys: dict[str, SigningKey] = {}
+        self._lock = threading.RLock()
+        self.slots = SlotAllocator(settings.status_list_size)
+
+    @classmethod
+    def open(
+        cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
+    ) -> Gateway:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        if migrate:
+            upgrade(settings.db_url)
+        return cls(
+            settings=settings,
+            engine=make_engine(settings.db_url),
+            types=TypeRegistry.load(),
+            clock=clock,
+        )
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """One unit of work: commit on success, roll back everything on any error.
+
+        If the work called :meth:`bump`, the live state is rebuilt after the commit.
+        """
+        with self.sessions() as session:
+            with session.begin():
+                yield session
+            bumped = session.info.pop(BUMPED, False)
+        if bumped:
+            self.reload()
+
+    # --- city -----------------------------------------------------------------------------
+    def city(self, session: Session) -> CityRow:
+        city = session.get(CityRow, 1)
+        if city is None:
+            raise NotInitialised("this gateway is not initialised: run `ecert init` first")
+        return city
+
+    @property
+    def public_url(self) -> str:
+        with self.sessions() as session:
+            return self.city(session).public_url
+
+    # --- live state -------------------------------------------------------------------------
+    bump = staticmethod(mark_changed)
+
+    @property
+    def state(self) -> LiveState:
+        state = self._state
+        if state is None:
+            return self.reload()
+        return state
+
+    def reload(self) -> LiveState:
+        with self._lock, self.sessions() as session:
+            state = build_state(
+                session,
+                types=self.types,
+                now=self.clock(),
+                status_ttl=self.settings.status_ttl,
+                status_validity=self.settings.status_list_validity,
+            )
+            self._state = state
+            return state
+
+    def refresh_if_changed(self) -> bool:
+        """Poll the shared version; rebuild when another process (or time) made it stale."""
+        with self.sessions() as session:
+            version = session.scalar(select(CityRow.state_version).where(CityRow.id == 1))
+        current = self._state
+        half_life = self.settings.status_list_validity // 2
+        if (
+            current is None
+            or version != current.version
+            or self.clock() - current.built_at > half_life
+        ):
+            self.reload()
+            return True
+        return False
+
+    # --- signing keys -----------------------------------------------------------------------
+    def signing_key(self, row: SigningKeyRow) -> SigningKey:
+        """The decrypted private key for ``row`` (decrypted once, then held in memory)."""
+        with self._lock:
+            key = self._keys.get(row.kid)
+            if key is None:
+                key = SigningKey.from_encrypted_pem(row.private_pem, self.settings.passphrase)
+                self._keys[row.kid] = key
+            return key
+
+    def forget_key(self, kid: str) -> None:
+        with self._lock:
+            self._keys.pop(kid, None)

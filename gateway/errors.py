@@ -1,0 +1,30 @@
+"""Errors the service layer raises for the HTTP and CLI faces to translate."""
+
+from __future__ import annotations
+
+from trust.errors import DataError, EcertError
+
+
+class NotFound(EcertError):
+    """No such record (or not visible to the caller)."""
+
+
+class Forbidden(EcertError):
+    """The caller is authenticated but may not do this."""
+
+
+class Unauthorised(EcertError):
+    """No valid credentials were presented."""
+
+
+class Conflict(DataError):
+    """The request contradicts the current state (e.g. reinstating a revoked certificate)."""
+
+
+class Unprocessable(DataError):
+    """Input that parsed but cannot be used; carries a zh-CN and an English message."""
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en

@@ -1,0 +1,303 @@
+"""Issuing credentials: validate, number, sign, persist, all in one transaction per call.
+
+``issue`` serves the API (one credential, optional idempotency key); ``issue_many`` serves
+batch issuance (many credentials in one transaction; rows whose ``batch_ref`` was already issued
+are skipped, so a re-run resumes). A rejected request persists nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway import keystore, slots
+from gateway.clock import CHINA_TZ, end_of_day, start_of_day, today_in_china
+from gateway.core import Gateway
+from gateway.errors import Conflict, Forbidden, NotFound
+from gateway.models import AgencyRow, CredentialRow, IdempotencyRow
+from issuers.credential_types import CredentialType, validate_subject
+from issuers.qr import qr_text
+from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP
+from trust.errors import FieldError
+from trust.identifiers import LicenceIdentifier
+from trust.jws import sign_compact
+
+FIRST_VERSION = "001"
+MAX_BATCH = 5000
+_RETRIES = 3
+
+
+@dataclass(frozen=True)
+class IssueRequest:
+    type: str
+    subject: Any
+    valid_from: str | None = None
+    valid_until: str | None = None
+    batch_ref: str | None = None
+
+    def fingerprint(self) -> str:
+        body = {
+            "type": self.type,
+            "subject": self.subject,
+            "valid_from": self.valid_from,
+            "valid_until": self.valid_until,
+        }
+        return hashlib.sha256(
+            json.dumps(body, sort_keys=True, ensure_ascii=False).encode()
+        ).hexdigest()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    request: IssueRequest
+    ctype: CredentialType
+    subject: dict[str, Any]
+    valid_from: int
+    valid_until: int | None
+
+
+def _parse_when(value: str | None, field: str, *, end: bool) -> int | None:
+    """``YYYY-MM-DD`` (a whole day in China time) or an ISO 8601 date-time with offset."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise FieldError.single(field, "date", "日期格式应为 YYYY-MM-DD", "expected YYYY-MM-DD")
+    try:
+        if len(value) == 10:
+            day = date.fromisoformat(value)
+            return end_of_day(day) if end else start_of_day(day)
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise FieldError.single(
+            field,
+            "date",
+            f"日期格式应为 YYYY-MM-DD 或 ISO 8601，实际为 {value!r}",
+            f"expected YYYY-MM-DD or an ISO 8601 date-time, found {value!r}",
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=CHINA_TZ)
+    return int(moment.timestamp())
+
+
+def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> Prepared:
+    """Every check that needs no lock: type, authorisation, subject, validity window."""
+    ctype = gw.types.get(request.type)
+    if ctype.code not in agency.types:
+        raise Forbidden(
+            f"agency {agency.name} is not authorised to issue {ctype.code!r}; "
+            f"it may issue {agency.types}"
+        )
+    subject = validate_subject(
+        ctype, request.subject, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
+    )
+    start = _parse_when(request.valid_from, "valid_from", end=False)
+    until = _parse_when(request.valid_until, "valid_until", end=True)
+    valid_from = now if start is None else start
+    if until is None and ctype.default_validity_days is not None:
+        until = valid_from + ctype.default_validity_days * 86_400
+    if until is not None and until <= max(valid_from, now):
+        raise FieldError.single(
+            "valid_until",
+            "range",
+            "有效期截止日期须晚于起始日期和当前时间",
+            "valid_until must be later than valid_from and now",
+        )
+    return Prepared(request, ctype, subject, valid_from, until)
+
+
+def claims_for(
+    ctype: CredentialType,
+    subject: dict[str, Any],
+    *,
+    jti: str,
+    now: int,
+    valid_from: int | None,
+    valid_until: int | None,
+    idx: int,
+    uri: str,
+) -> dict[str, Any]:
+    """The short credential payload (see ``trust.claims``)."""
+    claims: dict[str, Any] = {CLAIM_TYPE: ctype.qr_code, CLAIM_SERIAL: jti, "iat": now}
+    if valid_from is not None:
+        claims["nbf"] = valid_from
+    if valid_until is not None:
+        claims["exp"] = valid_until
+    claims["status"] = {"status_list": {"idx": idx, "uri": uri}}
+    fields = {f.name: subject[f.name] for f in ctype.qr_fields if f.name in subject}
+    if fields:
+        claims[CLAIM_FIELDS] = fields
+    return claims
+
+
+def _write(
+    gw: Gateway, session: Session, agency: AgencyRow, items: Sequence[Prepared], now: int
+) -> list[dict[str, Any]]:
+    key_row = keystore.active_key(session, agency.id)
+    key = gw.signing_key(key_row)
+    public_url = gw.city(session).public_url
+    year = today_in_china(now).year
+    first = slots.reserve_serials(session, agency_id=agency.id, year=year, count=len(items))
+    taken = gw.slots.allocate(
+        session, agency_id=agency.id, count=len(items), public_url=public_url, now=now
+    )
+    rows = []
+    for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True)):
+        serial = slots.serial_text(year, first + offset)
+        ident = LicenceIdentifier(
+            type_code=p.ctype.type_code,
+            agency_code=agency.uscc,
+            serial=serial,
+            version=FIRST_VERSION,
+        )
+        claims = claims_for(
+            p.ctype,
+            p.subject,
+            jti=f"{serial}.{FIRST_VERSION}",
+            now=now,
+            valid_from=p.valid_from if p.request.valid_from is not None else None,
+            valid_until=p.valid_until,
+            idx=idx,
+            uri=list_row.uri,
+        )
+        token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=key.public.short_kid)
+        rows.append(
+            {
+                "id": secrets.token_hex(10),
+                "agency_id": agency.id,
+                "type": p.ctype.code,
+                "identifier": str(ident),
+                "serial": serial,
+                "version": FIRST_VERSION,
+                "subject": p.subject,
+                "holder_code": str(p.subject.get(p.ctype.holder_code_field, "")),
+                "holder_name": str(p.subject.get(p.ctype.holder_name_field, "")),
+                "token": token,
+                "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+                "kid": key_row.kid,
+                "issued_at": now,
+                "valid_from": p.valid_from,
+                "valid_until": p.valid_until,
+                "status_code": "01",
+                "status_list_id": list_row.id,
+                "status_idx": idx,
+                "batch_ref": p.request.batch_ref,
+                "supersedes": None,
+            }
+        )
+    session.execute(insert(CredentialRow), rows)
+    return rows
+
+
+def load_agency(session: Session, agency_id: str) -> AgencyRow:
+    agency = session.get(AgencyRow, agency_id)
+    if agency is None:
+        raise NotFound(f"no agency {agency_id!r}")
+    return agency
+
+
+def issue(
+    gw: Gateway, *, agency_id: str, request: IssueRequest, idempotency_key: str | None = None
+) -> tuple[CredentialRow, bool]:
+    """Issue one credential; returns ``(row, created)`` (``created`` is False on a replay)."""
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise FieldError.single(
+            "Idempotency-Key", "length", "幂等键长度须为 1–200", "must be 1-200 chars"
+        )
+    for attempt in range(_RETRIES):
+        now = gw.clock()
+        try:
+            with gw.transaction() as session:
+                agency = load_agency(session, agency_id)
+                if idempotency_key is not None:
+                    seen = session.get(IdempotencyRow, (agency_id, idempotency_key))
+                    if seen is not None:
+                        if seen.request_hash != request.fingerprint():
+                            raise Conflict("this Idempotency-Key was used for a different request")
+                        row = session.get(CredentialRow, seen.credential_id)
+                        assert row is not None  # foreign key
+                        return row, False
+                prepared = prepare(gw, agency, request, now)
+                written = _write(gw, session, agency, [prepared], now)[0]
+                if idempotency_key is not None:
+                    session.add(
+                        IdempotencyRow(
+                            agency_id=agency_id,
+                            key=idempotency_key,
+                            request_hash=request.fingerprint(),
+                            credential_id=written["id"],
+                            created_at=now,
+                        )
+                    )
+                    session.flush()
+                row = session.get(CredentialRow, written["id"])
+                assert row is not None
+                return row, True
+        except IntegrityError:
+            # A slot or idempotency key taken concurrently by another process: start over.
+            gw.slots.forget()
+            if attempt == _RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def issue_many(
+    gw: Gateway, *, agency_id: str, requests: Sequence[IssueRequest]
+) -> tuple[list[dict[str, Any]], int]:
+    """Issue a chunk in one transaction; returns ``(issued rows, skipped already-issued)``.
+
+    Every request is validated before anything is written; one bad row rejects the chunk with
+    all its errors (``FieldError`` entries prefixed with ``[n]``, the row's position).
+    """
+    if len(requests) > MAX_BATCH:
+        raise FieldError.single(
+            "batch", "size", f"每批最多 {MAX_BATCH} 条", f"at most {MAX_BATCH} rows"
+        )
+    for attempt in range(_RETRIES):
+        now = gw.clock()
+        try:
+            with gw.transaction() as session:
+                agency = load_agency(session, agency_id)
+                refs = [r.batch_ref for r in requests if r.batch_ref]
+                done = (
+                    set(
+                        session.scalars(
+                            select(CredentialRow.batch_ref).where(
+                                CredentialRow.agency_id == agency_id,
+                                CredentialRow.batch_ref.in_(refs),
+                            )
+                        )
+                    )
+                    if refs
+                    else set()
+                )
+                todo = [r for r in requests if not (r.batch_ref and r.batch_ref in done)]
+                prepared: list[Prepared] = []
+                errors: list[dict[str, str]] = []
+                for position, request in enumerate(todo):
+                    try:
+                        prepared.append(prepare(gw, agency, request, now))
+                    except FieldError as exc:
+                        label = request.batch_ref or str(position)
+                        errors.extend({**e, "field": f"[{label}] {e['field']}"} for e in exc.errors)
+                if errors:
+                    raise FieldError(errors)
+                written = _write(gw, session, agency, prepared, now) if prepared else []
+                return written, len(requests) - len(todo)
+        except IntegrityError:
+            gw.slots.forget()
+            if attempt == _RETRIES - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def qr_text_for(gw: Gateway, row: CredentialRow) -> str:
+    return qr_text(gw.public_url, row.token)

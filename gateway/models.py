@@ -1,0 +1,153 @@
+"""SQLAlchemy 2 table models. Times are Unix seconds (UTC) in BIGINT columns.
+
+Rows holding secrets (``ApiKeyRow.secret_hash``, ``SigningKeyRow.private_pem``) are never
+returned by the API: routes answer with schemas from ``gateway.schemas``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[str]: JSON, int: BigInteger}  # noqa: RUF012
+
+
+class CityRow(Base):
+    """The one city this gateway serves (id is always 1)."""
+
+    __tablename__ = "city"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(6))
+    name: Mapped[str] = mapped_column(String(64))
+    public_url: Mapped[str] = mapped_column(String(256))
+    state_version: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[int]
+
+
+class AgencyRow(Base):
+    __tablename__ = "agencies"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    region_code: Mapped[str] = mapped_column(String(6))
+    types: Mapped[list[str]]
+    created_at: Mapped[int]
+
+
+class ApiKeyRow(Base):
+    __tablename__ = "api_keys"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    scopes: Mapped[list[str]]
+    label: Mapped[str] = mapped_column(String(128), default="")
+    created_at: Mapped[int]
+    revoked_at: Mapped[int | None]
+
+
+class SigningKeyRow(Base):
+    __tablename__ = "signing_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    alg: Mapped[str] = mapped_column(String(16))
+    public_jwk: Mapped[dict[str, Any]]
+    private_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int]
+    retired_at: Mapped[int | None]
+    compromised_at: Mapped[int | None]
+    note: Mapped[str] = mapped_column(String(500), default="")
+
+
+class StatusListRow(Base):
+    __tablename__ = "status_lists"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    uri: Mapped[str] = mapped_column(String(300), unique=True)
+    bits: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    used: Mapped[int] = mapped_column(default=0)
+    updated_at: Mapped[int]
+
+
+class CredentialRow(Base):
+    __tablename__ = "credentials"
+    __table_args__ = (
+        UniqueConstraint("status_list_id", "status_idx", name="uq_credentials_status_slot"),
+        Index("ix_credentials_agency_type", "agency_id", "type"),
+    )
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
+    type: Mapped[str] = mapped_column(String(64))
+    identifier: Mapped[str] = mapped_column(String(128), unique=True)
+    serial: Mapped[str] = mapped_column(String(32))
+    version: Mapped[str] = mapped_column(String(3))
+    subject: Mapped[dict[str, Any]]
+    holder_code: Mapped[str] = mapped_column(String(32), index=True)
+    holder_name: Mapped[str] = mapped_column(String(256))
+    token: Mapped[str] = mapped_column(Text)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    kid: Mapped[str] = mapped_column(ForeignKey("signing_keys.kid"), index=True)
+    issued_at: Mapped[int]
+    valid_from: Mapped[int]
+    valid_until: Mapped[int | None]
+    status_code: Mapped[str] = mapped_column(String(2), default="01")
+    status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
+    status_idx: Mapped[int]
+    batch_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    supersedes: Mapped[str | None] = mapped_column(String(40))
+
+
+class StatusChangeRow(Base):
+    __tablename__ = "status_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    from_code: Mapped[str] = mapped_column(String(2))
+    to_code: Mapped[str] = mapped_column(String(2))
+    reason: Mapped[str] = mapped_column(String(500))
+    actor: Mapped[str] = mapped_column(String(80))
+    at: Mapped[int]
+
+
+class SerialCounterRow(Base):
+    """Next 流水号 per agency and year; blocks are reserved with an atomic UPDATE."""
+
+    __tablename__ = "serial_counters"
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    year: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_value: Mapped[int]
+
+
+class IdempotencyRow(Base):
+    __tablename__ = "idempotency_keys"
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"))
+    created_at: Mapped[int]
+
+
+class AuditRow(Base):
+    """Who changed what, when: keys, agencies, API keys (status changes have their own table)."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[int]
+    actor: Mapped[str] = mapped_column(String(80))
+    action: Mapped[str] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(128))
+    detail: Mapped[dict[str, Any]]

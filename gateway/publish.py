@@ -1,0 +1,59 @@
+"""Signed status list tokens, as served at ``GET /statuslists/{id}``.
+
+Each list is signed by its agency's active key (``typ: statuslist+jwt``), with ``ttl`` telling
+caches how long to keep it and ``exp`` bounding how long it may be trusted. Tokens are cached
+and re-signed when the list changes or the cached one is older than ``ttl``.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from gateway import keystore
+from gateway.core import Gateway
+from gateway.errors import NotFound
+from gateway.models import StatusListRow
+from trust import statuslist
+
+
+@dataclass(frozen=True)
+class SignedList:
+    token: str
+    iat: int
+    updated_at: int
+
+
+class StatusListPublisher:
+    def __init__(self, gw: Gateway) -> None:
+        self.gw = gw
+        self._cache: dict[int, SignedList] = {}
+        self._lock = threading.Lock()
+
+    def token(self, list_id: int) -> SignedList:
+        now = self.gw.clock()
+        ttl = self.gw.settings.status_ttl
+        with self.gw.sessions() as session:
+            row = session.get(StatusListRow, list_id)
+            if row is None:
+                raise NotFound(f"no status list {list_id}")
+            cached = self._cache.get(list_id)
+            if (
+                cached is not None
+                and cached.updated_at == row.updated_at
+                and now - cached.iat < ttl
+            ):
+                return cached
+            key = self.gw.signing_key(keystore.active_key(session, row.agency_id))
+            token = statuslist.sign_status_list_token(
+                uri=row.uri,
+                status_list=statuslist.StatusList(bits=row.bits, size=row.size, data=row.data),
+                key=key,
+                iat=now,
+                exp=now + self.gw.settings.status_list_validity,
+                ttl=ttl,
+            )
+            signed = SignedList(token=token, iat=now, updated_at=row.updated_at)
+        with self._lock:
+            self._cache[list_id] = signed
+        return signed

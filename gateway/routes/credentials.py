@@ -1,0 +1,175 @@
+"""Issuing agencies' API: issue, read, QR images, suspend / reinstate / revoke."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Response, status
+from sqlalchemy.orm import Session
+
+from gateway import issuance
+from gateway import status as status_service
+from gateway.clock import iso
+from gateway.core import Gateway
+from gateway.deps import GatewayDep, Issuer, Reader, SessionDep, StatusAdmin
+from gateway.models import CredentialRow, StatusListRow
+from gateway.schemas import CredentialDetail, IssueBody, IssuedCredential, ReasonBody
+from issuers.qr import render_png, render_svg
+
+router = APIRouter(prefix="/api/v1/credentials", tags=["credentials 证照"])
+
+
+def _issued(gw: Gateway, row: CredentialRow) -> dict[str, Any]:
+    base = f"/api/v1/credentials/{row.id}"
+    return {
+        "id": row.id,
+        "identifier": row.identifier,
+        "type": row.type,
+        "token": row.token,
+        "qr_text": issuance.qr_text_for(gw, row),
+        "status": status_service.STATUS_NAMES[row.status_code][1],
+        "status_code": row.status_code,
+        "issued_at": iso(row.issued_at),
+        "valid_from": iso(row.valid_from),
+        "valid_until": iso(row.valid_until),
+        "qr_png": f"{base}/qr.png",
+        "qr_svg": f"{base}/qr.svg",
+    }
+
+
+def _detail(gw: Gateway, session: Session, row: CredentialRow) -> dict[str, Any]:
+    history = [
+        {
+            "from": h.from_code,
+            "to": h.to_code,
+            "reason": h.reason,
+            "actor": h.actor,
+            "at": iso(h.at),
+        }
+        for h in status_service.history(session, row.id)
+    ]
+    status_list = session.get(StatusListRow, row.status_list_id)
+    return {
+        **_issued(gw, row),
+        "agency_id": row.agency_id,
+        "subject": row.subject,
+        "holder_code": row.holder_code,
+        "holder_name": row.holder_name,
+        "kid": row.kid,
+        "status_list": status_list.uri if status_list is not None else "",
+        "status_history": history,
+    }
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=IssuedCredential,
+    summary="Issue a credential 签发证照",
+)
+def issue_credential(
+    body: IssueBody,
+    gw: GatewayDep,
+    principal: Issuer,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> dict[str, Any]:
+    row, created = issuance.issue(
+        gw,
+        agency_id=principal.agency_id,
+        request=issuance.IssueRequest(
+            type=body.type,
+            subject=body.subject,
+            valid_from=body.valid_from,
+            valid_until=body.valid_until,
+        ),
+        idempotency_key=idempotency_key,
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    return _issued(gw, row)
+
+
+@router.get(
+    "/{credential_id}", response_model=CredentialDetail, summary="Read a credential 查询证照"
+)
+def read_credential(
+    credential_id: str, gw: GatewayDep, session: SessionDep, principal: Reader
+) -> dict[str, Any]:
+    row = status_service.get_credential(session, credential_id, principal.agency_id)
+    return _detail(gw, session, row)
+
+
+@router.get("/{credential_id}/qr.png", summary="QR code as PNG 二维码图片", response_class=Response)
+def qr_png(credential_id: str, gw: GatewayDep, session: SessionDep, principal: Reader) -> Response:
+    row = status_service.get_credential(session, credential_id, principal.agency_id)
+    return Response(render_png(issuance.qr_text_for(gw, row)), media_type="image/png")
+
+
+@router.get(
+    "/{credential_id}/qr.svg", summary="QR code as SVG 二维码矢量图", response_class=Response
+)
+def qr_svg(credential_id: str, gw: GatewayDep, session: SessionDep, principal: Reader) -> Response:
+    row = status_service.get_credential(session, credential_id, principal.agency_id)
+    return Response(render_svg(issuance.qr_text_for(gw, row)), media_type="image/svg+xml")
+
+
+def _change(
+    gw: Gateway,
+    session: Session,
+    credential_id: str,
+    action: str,
+    body: ReasonBody,
+    actor: str,
+    agency_id: str,
+) -> dict[str, Any]:
+    row = status_service.change(
+        gw,
+        credential_id=credential_id,
+        action=action,
+        reason=body.reason,
+        actor=actor,
+        agency_id=agency_id,
+        code=body.code,
+    )
+    return _detail(gw, session, row)
+
+
+@router.post("/{credential_id}/suspend", response_model=CredentialDetail, summary="Suspend 暂扣")
+def suspend(
+    credential_id: str,
+    body: ReasonBody,
+    gw: GatewayDep,
+    session: SessionDep,
+    principal: StatusAdmin,
+) -> dict[str, Any]:
+    return _change(
+        gw, session, credential_id, "suspend", body, principal.actor, principal.agency_id
+    )
+
+
+@router.post(
+    "/{credential_id}/reinstate", response_model=CredentialDetail, summary="Reinstate 恢复"
+)
+def reinstate(
+    credential_id: str,
+    body: ReasonBody,
+    gw: GatewayDep,
+    session: SessionDep,
+    principal: StatusAdmin,
+) -> dict[str, Any]:
+    return _change(
+        gw, session, credential_id, "reinstate", body, principal.actor, principal.agency_id
+    )
+
+
+@router.post("/{credential_id}/revoke", response_model=CredentialDetail, summary="Revoke 撤销")
+def revoke(
+    credential_id: str,
+    body: ReasonBody,
+    gw: GatewayDep,
+    session: SessionDep,
+    principal: StatusAdmin,
+) -> dict[str, Any]:
+    return _change(gw, session, credential_id, "revoke", body, principal.actor, principal.agency_id)

@@ -1,0 +1,39 @@
+"""HTML pages: the home page and the verify page a phone opens after scanning a QR."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from gateway.deps import GatewayDep
+
+WEB = Path(__file__).resolve().parent.parent / "web"
+_env = Environment(
+    loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"])
+)
+router = APIRouter(include_in_schema=False)
+
+
+def _city(gw: GatewayDep) -> tuple[str, str, str]:
+    with gw.sessions() as session:
+        city = gw.city(session)
+        return city.name, city.code, city.public_url
+
+
+@router.get("/", response_class=HTMLResponse)
+def index(gw: GatewayDep, request: Request) -> HTMLResponse:
+    name, code, url = _city(gw)
+    html = _env.get_template("index.html").render(city_name=name, city_code=code, public_url=url)
+    return HTMLResponse(html)
+
+
+@router.get("/v", response_class=HTMLResponse)
+def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+    name, _code, _url = _city(gw)
+    html = _env.get_template("verify.html").render(
+        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
+    )
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})

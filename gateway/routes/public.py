@@ -1,0 +1,61 @@
+"""Public documents any verifier or CDN may fetch: JWKS, status lists, health."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from gateway import keystore
+from gateway.clock import iso
+from gateway.deps import GatewayDep, SessionDep
+from gateway.models import StatusListRow
+from gateway.publish import StatusListPublisher
+
+router = APIRouter(tags=["public 公开"])
+
+
+@router.get("/.well-known/jwks.json", summary="Public credential keys 公钥集")
+def jwks(gw: GatewayDep) -> dict[str, Any]:
+    return keystore.jwks(gw)
+
+
+@router.get("/statuslists", summary="Index of status lists 状态列表索引")
+def list_status_lists(session: SessionDep) -> dict[str, Any]:
+    rows = session.scalars(select(StatusListRow).order_by(StatusListRow.id))
+    return {
+        "status_lists": [
+            {"id": r.id, "uri": r.uri, "agency_id": r.agency_id, "bits": r.bits, "size": r.size}
+            for r in rows
+        ]
+    }
+
+
+@router.get(
+    "/statuslists/{list_id}",
+    summary="Signed Token Status List 证照状态列表",
+    response_class=Response,
+    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+)
+def status_list(list_id: int, request: Request, gw: GatewayDep) -> Response:
+    publisher: StatusListPublisher = request.app.state.publisher
+    signed = publisher.token(list_id)
+    return Response(
+        signed.token,
+        media_type="application/statuslist+jwt",
+        headers={"Cache-Control": f"public, max-age={gw.settings.status_ttl}"},
+    )
+
+
+@router.get("/healthz", summary="Health 健康检查")
+def health(gw: GatewayDep) -> dict[str, Any]:
+    state = gw.state
+    return {
+        "status": "ok",
+        "state_version": state.version,
+        "state_built_at": iso(state.built_at),
+        "issuers": len(state.trust.issuers),
+        "keys": len(state.trust.keys),
+        "status_lists": len(state.statuses),
+    }

@@ -1,0 +1,107 @@
+"""Request and response bodies of the HTTP API (pydantic, separate from table models)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.clock import iso
+from verify.result import VerificationResult
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IssueBody(Strict):
+    type: str = Field(max_length=64, examples=["business-licence"])
+    subject: dict[str, Any] = Field(
+        examples=[
+            {
+                "name": "杭州西湖龙井茶业有限公司",
+                "uscc": "91330106MA2B0XXXXX",
+                "entity_type": "有限责任公司",
+                "legal_representative": "王建国",
+                "registered_capital": "100万元人民币",
+                "established_on": "2020-05-18",
+                "address": "浙江省杭州市西湖区龙井路1号",
+                "business_scope": "茶叶种植、加工、销售",
+            }
+        ]
+    )
+    valid_from: str | None = Field(default=None, max_length=40, examples=["2026-01-01"])
+    valid_until: str | None = Field(default=None, max_length=40, examples=["2046-12-31"])
+
+
+class ReasonBody(Strict):
+    reason: str = Field(min_length=1, max_length=500, examples=["经营异常，依法暂扣"])
+    code: str | None = Field(
+        default=None,
+        pattern=r"^(03|04|05|06|07|99)$",
+        description="revoke only: precise final status code (default 03 撤销)",
+    )
+
+
+class VerifyBody(Strict):
+    qr: str = Field(min_length=1, max_length=8192, description="what the scanner or camera read")
+
+
+class IssuedCredential(BaseModel):
+    id: str
+    identifier: str
+    type: str
+    token: str
+    qr_text: str
+    status: str
+    status_code: str
+    issued_at: str | None
+    valid_from: str | None
+    valid_until: str | None
+    qr_png: str
+    qr_svg: str
+
+
+class CredentialDetail(IssuedCredential):
+    agency_id: str
+    subject: dict[str, Any]
+    holder_code: str
+    holder_name: str
+    kid: str
+    status_list: str
+    status_history: list[dict[str, Any]]
+
+
+def verification_json(result: VerificationResult) -> dict[str, Any]:
+    """The public JSON of a verification (shape documented in the README)."""
+    cred = result.credential
+    issuer = result.issuer
+    return {
+        "valid": result.valid,
+        "reason": result.reason.value,
+        "message": {"zh": result.message_zh, "en": result.message_en},
+        "detail": result.detail,
+        "credential": None
+        if cred is None
+        else {
+            "type": cred.type,
+            "type_name": {"zh": cred.type_name_zh, "en": cred.type_name_en},
+            "identifier": cred.identifier,
+            "fields": [
+                {"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en}, "value": f.value}
+                for f in cred.fields
+            ],
+            "issued_at": iso(cred.issued_at),
+            "valid_from": iso(cred.valid_from),
+            "valid_until": iso(cred.valid_until),
+        },
+        "issuer": None
+        if issuer is None
+        else {
+            "id": issuer.id,
+            "name": issuer.name,
+            "chain": [{"name": c.name, "role": c.role, "id": c.id} for c in issuer.chain],
+        },
+        "checked_at": iso(result.checked_at),
+        "freshness": {"trust": iso(result.trust_as_of), "status": iso(result.status_as_of)},
+    }

@@ -1,0 +1,104 @@
+"""Settings from the environment (``ECERT_*``), built by a factory, never at import time."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field, ValidationError, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from trust.errors import EcertError
+
+DEMO_PASSPHRASE = "ecert-demo-passphrase-not-for-production"  # noqa: S105 - refused outside demo
+MIN_PASSPHRASE = 12
+
+
+class SettingsError(EcertError):
+    """The configuration is unusable."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ECERT_", extra="ignore")
+
+    data_dir: Path = Field(default=Path(".ecert"))
+    database_url: str | None = None
+    public_url: str | None = None
+    key_passphrase: str | None = None
+    demo: bool = False
+    status_ttl: int = Field(default=300, ge=1, le=86_400)
+    status_list_validity: int = Field(default=86_400, ge=60, le=31 * 86_400)
+    status_list_size: int = Field(default=131_072, ge=1024, le=1 << 22)
+    uscc_allowlist: str = ""  # comma-separated pilot codes that fail the GB 32100 check
+    refresh_interval: float = Field(default=2.0, gt=0, le=3600)
+    max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    @model_validator(mode="after")
+    def _refuse_default_secret(self) -> Settings:
+        if self.key_passphrase is None:
+            return self
+        if not self.demo and self.key_passphrase == DEMO_PASSPHRASE:
+            raise ValueError(
+                "ECERT_KEY_PASSPHRASE is the built-in demo passphrase; set a real one "
+                "(or ECERT_DEMO=1 for a throw-away demo)"
+            )
+        if len(self.key_passphrase) < MIN_PASSPHRASE:
+            raise ValueError(
+                f"ECERT_KEY_PASSPHRASE must be at least {MIN_PASSPHRASE} characters, "
+                f"found {len(self.key_passphrase)}"
+            )
+        return self
+
+    @property
+    def passphrase_file(self) -> Path:
+        return self.data_dir / "key-passphrase"
+
+    @property
+    def passphrase(self) -> str:
+        """The key passphrase: ``ECERT_KEY_PASSPHRASE``, else the data dir's generated one,
+        else (demo only) the built-in demo passphrase."""
+        if self.key_passphrase is not None:
+            return self.key_passphrase
+        if self.passphrase_file.exists():
+            text = self.passphrase_file.read_text(encoding="utf-8").strip()
+            if len(text) < MIN_PASSPHRASE:
+                raise SettingsError(f"{self.passphrase_file} holds no usable passphrase")
+            return text
+        if self.demo:
+            return DEMO_PASSPHRASE
+        raise SettingsError(
+            "no key passphrase: set ECERT_KEY_PASSPHRASE (or run `ecert init` to generate one "
+            f"in {self.passphrase_file})"
+        )
+
+    def ensure_passphrase(self) -> bool:
+        """Generate a random passphrase file when none is configured; True if one was made."""
+        if self.key_passphrase is not None or self.demo or self.passphrase_file.exists():
+            return False
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.passphrase_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+        return True
+
+    @property
+    def db_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'gateway.db').resolve()}"
+
+    @property
+    def allowlist(self) -> frozenset[str]:
+        return frozenset(c.strip().upper() for c in self.uscc_allowlist.split(",") if c.strip())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment plus explicit overrides (CLI flags)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,113 @@
+"""Status-list slots and 流水号 serials: allocated inside the issuing transaction.
+
+Status indexes are random and never reused (Token Status List §13.2, herd privacy): a slot is
+taken by the credential row's unique ``(status_list_id, status_idx)``; if another process took
+the same slot first, the insert fails and the caller retries the whole transaction.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway.models import CredentialRow, SerialCounterRow, StatusListRow
+from gateway.state import mark_changed
+from trust import statuslist
+
+STATUS_BITS = 2
+_rng = secrets.SystemRandom()
+
+
+class SlotAllocator:
+    """Per-process cache of used indexes, checked against the database by unique constraint."""
+
+    def __init__(self, list_size: int) -> None:
+        self.list_size = list_size
+        self._used: dict[int, set[int]] = {}
+        self._lock = threading.Lock()
+
+    def forget(self) -> None:
+        with self._lock:
+            self._used.clear()
+
+    def _used_set(self, session: Session, list_id: int) -> set[int]:
+        used = self._used.get(list_id)
+        if used is None:
+            used = set(
+                session.scalars(
+                    select(CredentialRow.status_idx).where(CredentialRow.status_list_id == list_id)
+                )
+            )
+            self._used[list_id] = used
+        return used
+
+    def _open_list(
+        self, session: Session, agency_id: str, public_url: str, now: int
+    ) -> StatusListRow:
+        row = session.scalar(
+            select(StatusListRow)
+            .where(StatusListRow.agency_id == agency_id, StatusListRow.used < StatusListRow.size)
+            .order_by(StatusListRow.id.desc())
+            .limit(1)
+        )
+        if row is not None:
+            return row
+        empty = statuslist.StatusList(bits=STATUS_BITS, size=self.list_size)
+        row = StatusListRow(
+            agency_id=agency_id,
+            uri="pending:" + secrets.token_hex(8),
+            bits=STATUS_BITS,
+            size=self.list_size,
+            data=bytes(empty.data),
+            used=0,
+            updated_at=now,
+        )
+        session.add(row)
+        session.flush()
+        row.uri = f"{public_url.rstrip('/')}/statuslists/{row.id}"
+        mark_changed(session)  # verifiers must learn the new list
+        return row
+
+    def allocate(
+        self, session: Session, *, agency_id: str, count: int, public_url: str, now: int
+    ) -> list[tuple[StatusListRow, int]]:
+        """``count`` random free slots, spread over as many lists as needed."""
+        out: list[tuple[StatusListRow, int]] = []
+        with self._lock:
+            while len(out) < count:
+                row = self._open_list(session, agency_id, public_url, now)
+                used = self._used_set(session, row.id)
+                take = min(count - len(out), row.size - len(used))
+                for _ in range(take):
+                    idx = statuslist.random_free_index(used, size=row.size, rng=_rng)
+                    used.add(idx)
+                    out.append((row, idx))
+                session.execute(
+                    update(StatusListRow)
+                    .where(StatusListRow.id == row.id)
+                    .values(used=StatusListRow.used + take)
+                )
+                session.refresh(row)
+                if take == 0:  # another process filled the list behind our cache
+                    row.used = row.size
+        return out
+
+
+def reserve_serials(session: Session, *, agency_id: str, year: int, count: int) -> int:
+    """Reserve ``count`` consecutive serial numbers for ``(agency, year)``; return the first."""
+    row = session.get(SerialCounterRow, (agency_id, year), with_for_update=True)
+    if row is None:
+        session.add(SerialCounterRow(agency_id=agency_id, year=year, next_value=1 + count))
+        session.flush()
+        return 1
+    first = row.next_value
+    row.next_value = first + count
+    return first
+
+
+def serial_text(year: int, number: int) -> str:
+    """流水号: the year, then a 7-digit counter (more digits once it passes 9,999,999)."""
+    return f"{year}{number:07d}"

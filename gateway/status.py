@@ -1,0 +1,134 @@
+"""Suspend, reinstate and revoke: the precise GB/T status code in the record, the Token Status
+List bit for verifiers, and a change record with reason, actor and time.
+
+Status codes (national specs): 01 有效, 02 暂扣 (suspended), 03 撤销, 04 注销, 05 失效,
+06 办理转出, 07 吊销, 99 其他. 01 → VALID, 02 → SUSPENDED, all others → INVALID (final).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.core import Gateway
+from gateway.errors import Conflict, Forbidden, NotFound
+from gateway.models import CredentialRow, StatusChangeRow, StatusListRow
+from trust import statuslist
+from trust.errors import FieldError
+
+STATUS_NAMES: dict[str, tuple[str, str]] = {
+    "01": ("有效", "valid"),
+    "02": ("暂扣", "suspended"),
+    "03": ("撤销", "revoked"),
+    "04": ("注销", "cancelled"),
+    "05": ("失效", "lapsed"),
+    "06": ("办理转出", "transferred out"),
+    "07": ("吊销", "revoked as a penalty"),
+    "99": ("其他", "other"),
+}
+FINAL_CODES = frozenset(STATUS_NAMES) - {"01", "02"}
+MAX_REASON = 500
+
+
+def status_bit(code: str) -> int:
+    if code == "01":
+        return statuslist.VALID
+    if code == "02":
+        return statuslist.SUSPENDED
+    return statuslist.INVALID
+
+
+def get_credential(session: Session, credential_id: str, agency_id: str | None) -> CredentialRow:
+    """The credential, if it exists and (when ``agency_id`` is given) belongs to that agency."""
+    row = session.get(CredentialRow, credential_id)
+    if row is None:
+        raise NotFound(f"no credential {credential_id!r}")
+    if agency_id is not None and row.agency_id != agency_id:
+        raise Forbidden("this credential belongs to another agency")
+    return row
+
+
+def _check_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise FieldError.single(
+            "reason",
+            "length",
+            f"须填写原因（1–{MAX_REASON} 字）",
+            f"reason must be 1 to {MAX_REASON} characters, found {len(reason)}",
+        )
+    return reason
+
+
+def change(
+    gw: Gateway,
+    *,
+    credential_id: str,
+    action: str,
+    reason: str,
+    actor: str,
+    agency_id: str | None,
+    code: str | None = None,
+) -> CredentialRow:
+    """Apply ``suspend``, ``reinstate`` or ``revoke`` (``code`` picks the precise final code)."""
+    reason = _check_reason(reason)
+    now = gw.clock()
+    with gw.transaction() as session:
+        row = get_credential(session, credential_id, agency_id)
+        current = row.status_code
+        if current in FINAL_CODES:
+            raise Conflict(
+                f"credential is {current} {STATUS_NAMES[current][1]}: revocation is final"
+            )
+        if action == "suspend":
+            if current != "01":
+                raise Conflict(
+                    f"only a valid (01) credential can be suspended, this one is {current}"
+                )
+            target = "02"
+        elif action == "reinstate":
+            if current != "02":
+                raise Conflict(
+                    f"only a suspended (02) credential can be reinstated, this one is {current}"
+                )
+            target = "01"
+        elif action == "revoke":
+            target = code or "03"
+            if target not in FINAL_CODES:
+                raise FieldError.single(
+                    "code",
+                    "status_code",
+                    f"撤销类状态码应为 {sorted(FINAL_CODES)} 之一",
+                    f"expected one of {sorted(FINAL_CODES)}, found {target!r}",
+                )
+        else:
+            raise FieldError.single("action", "action", "未知操作", f"unknown action {action!r}")
+        lst_row = session.get(StatusListRow, row.status_list_id, with_for_update=True)
+        assert lst_row is not None  # foreign key
+        lst = statuslist.StatusList(bits=lst_row.bits, size=lst_row.size, data=lst_row.data)
+        lst.set(row.status_idx, status_bit(target))
+        lst_row.data = bytes(lst.data)
+        lst_row.updated_at = now
+        row.status_code = target
+        session.add(
+            StatusChangeRow(
+                credential_id=row.id,
+                from_code=current,
+                to_code=target,
+                reason=reason,
+                actor=actor,
+                at=now,
+            )
+        )
+        gw.bump(session)
+    return row
+
+
+def history(session: Session, credential_id: str) -> list[StatusChangeRow]:
+    return list(
+        session.scalars(
+            select(StatusChangeRow)
+            .where(StatusChangeRow.credential_id == credential_id)
+            .order_by(StatusChangeRow.id)
+        )
+    )
