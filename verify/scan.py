@@ -54,20 +54,20 @@ def _describe(text: str) -> str:
     return f"{shown!r} ({len(text)} characters)"
 
 
-def _token_from(payload: str, *, where: str) -> str:
+def _token_from(payload: str, *, what: str) -> str:
     if _DIGITS.fullmatch(payload):
         token = numeric_to_jws(payload)
         if not _JWS.fullmatch(token):
             raise DataError(
-                f"expected {where} digits encoding a compact JWS, found digits that decode to "
-                f"{_describe(token)}"
+                f"expected {what} to be digits encoding a compact JWS, found digits that decode "
+                f"to {_describe(token)}"
             )
         return token
     if _JWS.fullmatch(payload):
         return payload
     raise DataError(
-        f"expected {where} QR digits or a compact JWS (three base64url parts joined by '.'), "
-        f"found {_describe(payload)}"
+        f"expected {what} to be QR digits or a compact JWS (three base64url parts joined by "
+        f"'.'), found {_describe(payload)}"
     )
 
 
@@ -90,8 +90,8 @@ def extract_token(scanned: str) -> str:
                 "expected a verify URL with the certificate after '#', found a URL without "
                 f"one: {_describe(text)}"
             )
-        return _token_from(fragment, where="after '#'")
-    return _token_from(text, where="")
+        return _token_from(fragment, what="the text after '#'")
+    return _token_from(text, what="the scanned text")
 
 
 def _open(data: bytes, *, max_bytes: int, max_pixels: int) -> Image.Image:

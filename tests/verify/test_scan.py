@@ -56,7 +56,9 @@ def test_extract_token_accepts(scanned: str) -> None:
         pytest.param(f"{HOST}/v", "URL without one", id="url-no-fragment"),
         pytest.param(f"{HOST}/v#", "URL without one", id="url-empty-fragment"),
         pytest.param("https://example.com/page", "URL without one", id="other-url"),
-        pytest.param(f"{HOST}/v#hello", "after '#' QR digits or a compact JWS", id="url-junk"),
+        pytest.param(
+            f"{HOST}/v#hello", "text after '#' to be QR digits or a compact JWS", id="url-junk"
+        ),
         pytest.param("http://[::1/v#12", "malformed URL", id="broken-url"),
         pytest.param("hello world", "found 'helloworld'", id="words"),
         pytest.param("a.b", "compact JWS", id="two-parts"),
