@@ -366,6 +366,13 @@ class TypeRegistry:
         return code in self._by_code
 
 
+def _key_name(key: object) -> str:
+    """A printable, bounded name for an unexpected subject key."""
+    if isinstance(key, str):
+        return key[:40] if key else "<empty>"
+    return f"<{type(key).__name__}>"
+
+
 def validate_subject(
     ctype: CredentialType,
     subject: object,
@@ -388,11 +395,7 @@ def validate_subject(
         field_problem(
             name, "unknown_field", found=name, known_zh="、".join(known), known_en=", ".join(known)
         )
-        for name in (
-            k[:40] if isinstance(k, str) else f"<{type(k).__name__}>"
-            for k in subject
-            if k not in known
-        )
+        for name in (_key_name(k) for k in subject if k not in known)
     ]
     out: dict[str, Any] = {}
     for spec in ctype.fields:
