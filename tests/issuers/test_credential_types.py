@@ -166,7 +166,8 @@ def without(sample: dict[str, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in sample.items() if k not in names}
 
 
-NON_TEXT_KEY: dict[object, Any] = {7: "x", **BL_SAMPLE}
+NON_TEXT_KEY: dict[object, Any] = {7: "x"}
+NON_TEXT_KEY.update(BL_SAMPLE)
 SUBJECT_CASES: dict[str, tuple[CredentialType, object, set[tuple[str, str]]]] = {
     "not_an_object": (BL, ["name"], {("subject", "subject_type")}),
     "null_subject": (BL, None, {("subject", "subject_type")}),
