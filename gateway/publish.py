@@ -2,7 +2,7 @@
 
 Each list is signed by its agency's active key (``typ: statuslist+jwt``), with ``ttl`` telling
 caches how long to keep it and ``exp`` bounding how long it may be trusted. Tokens are cached
-and re-signed when the list changes or the cached one is older than ``ttl``.
+and re-signed when the list content changes or the cached one is older than ``ttl``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from trust import statuslist
 class SignedList:
     token: str
     iat: int
-    updated_at: int
+    data: bytes  # the list content signed, so any change (even within a second) re-signs
 
 
 class StatusListPublisher:
@@ -38,11 +38,7 @@ class StatusListPublisher:
             if row is None:
                 raise NotFound(f"no status list {list_id}")
             cached = self._cache.get(list_id)
-            if (
-                cached is not None
-                and cached.updated_at == row.updated_at
-                and now - cached.iat < ttl
-            ):
+            if cached is not None and cached.data == row.data and now - cached.iat < ttl:
                 return cached
             key = self.gw.signing_key(keystore.active_key(session, row.agency_id))
             token = statuslist.sign_status_list_token(
@@ -53,7 +49,7 @@ class StatusListPublisher:
                 exp=now + self.gw.settings.status_list_validity,
                 ttl=ttl,
             )
-            signed = SignedList(token=token, iat=now, updated_at=row.updated_at)
+            signed = SignedList(token=token, iat=now, data=row.data)
         with self._lock:
             self._cache[list_id] = signed
         return signed

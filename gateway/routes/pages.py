@@ -15,6 +15,14 @@ _env = Environment(
     loader=FileSystemLoader(WEB / "templates"), autoescape=select_autoescape(["html"])
 )
 router = APIRouter(include_in_schema=False)
+# The pages load only their own script and style; the camera is for the verify page itself.
+PAGE_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'",
+    "Permissions-Policy": "camera=(self)",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
 
 
 def _city(gw: GatewayDep) -> tuple[str, str, str]:
@@ -27,7 +35,7 @@ def _city(gw: GatewayDep) -> tuple[str, str, str]:
 def index(gw: GatewayDep, request: Request) -> HTMLResponse:
     name, code, url = _city(gw)
     html = _env.get_template("index.html").render(city_name=name, city_code=code, public_url=url)
-    return HTMLResponse(html)
+    return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 @router.get("/v", response_class=HTMLResponse)
@@ -36,4 +44,4 @@ def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
     html = _env.get_template("verify.html").render(
         lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
     )
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
