@@ -125,7 +125,11 @@ def claims_for(
     idx: int,
     uri: str,
 ) -> dict[str, Any]:
-    """The short credential payload (see ``trust.claims``)."""
+    """The short credential payload (see ``trust.claims``).
+
+    ``nbf`` is written only for a start in the future: a past start changes nothing a verifier
+    decides, and the QR budget has no bytes to spare (the record keeps the exact date).
+    """
     claims: dict[str, Any] = {CLAIM_TYPE: ctype.qr_code, CLAIM_SERIAL: jti, "iat": now}
     if valid_from is not None:
         claims["nbf"] = valid_from
@@ -163,7 +167,7 @@ def _write(
             p.subject,
             jti=f"{serial}.{FIRST_VERSION}",
             now=now,
-            valid_from=p.valid_from if p.request.valid_from is not None else None,
+            valid_from=p.valid_from if p.valid_from > now else None,
             valid_until=p.valid_until,
             idx=idx,
             uri=list_row.uri,

@@ -62,7 +62,7 @@ def reissue(
                 old.subject,
                 jti=f"{old.serial}.{version}",
                 now=now,
-                valid_from=old.valid_from if old.valid_from != old.issued_at else None,
+                valid_from=old.valid_from if old.valid_from > now else None,
                 valid_until=old.valid_until,
                 idx=idx,
                 uri=list_row.uri,
