@@ -113,12 +113,13 @@ def _check_key_at_issuance(rec: KeyRecord, iat: int, token_hash: bytes) -> None:
         )
 
 
-def _check_status(
+def _status_of(
     payload: Mapping[str, Any],
     issuer: IssuerRecord,
     statuses: Mapping[str, StatusSource],
     now: int,
-) -> int:
+) -> tuple[int, int, statuslist.StatusReference]:
+    """The token's status value, the list's ``iat`` (freshness) and the reference used."""
     try:
         ref = statuslist.StatusReference.from_claims(payload)
     except DataError as exc:
@@ -136,13 +137,16 @@ def _check_status(
         value = source.snapshot.status(ref.idx)
     except DataError as exc:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"status index unusable: {exc}") from exc
+    return value, source.snapshot.iat, ref
+
+
+def _check_status_value(value: int, ref: statuslist.StatusReference) -> None:
     if value == statuslist.INVALID:
         raise _Fail(Reason.REVOKED, f"status list {ref.uri} index {ref.idx} is INVALID")
     if value == statuslist.SUSPENDED:
         raise _Fail(Reason.SUSPENDED, f"status list {ref.uri} index {ref.idx} is SUSPENDED")
     if value != statuslist.VALID:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"unknown status value {value}")
-    return source.snapshot.iat
 
 
 def _open(token: str, trust: TrustSnapshot) -> VerifiedJWS:
@@ -214,7 +218,8 @@ def verify_scanned(
             raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")
         if exp is not None and exp <= now - leeway:
             raise _Fail(Reason.EXPIRED, f"expired at {exp}, now {now}")
-        status_as_of = _check_status(payload, issuer, statuses, now)
+        value, status_as_of, ref = _status_of(payload, issuer, statuses, now)
+        _check_status_value(value, ref)
     except _Fail as fail:
         return VerificationResult(
             reason=fail.reason,

@@ -238,6 +238,13 @@ def test_bad_signature_shows_nothing_from_the_token() -> None:
     assert result.credential is None
 
 
+@pytest.mark.parametrize("idx", [7, 8], ids=["revoked", "suspended"])
+def test_revoked_and_suspended_answers_say_how_fresh_the_status_was(idx: int) -> None:
+    token = _token(status={"status_list": {"idx": idx, "uri": URI}})
+    result = verify_scanned(token, trust=TRUST, statuses=STATUSES, now=NOW)
+    assert result.status_as_of == NOW - 60
+
+
 def test_status_list_of_another_issuer_is_not_used() -> None:
     foreign = {URI: replace(STATUSES[URI], issuer_id="ag-other")}
     result = verify_scanned(_token(), trust=TRUST, statuses=foreign, now=NOW)
