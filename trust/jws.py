@@ -15,12 +15,14 @@ It does not interpret claims (dates, status, types): that is the caller's busine
 
 from __future__ import annotations
 
-import json
+import functools
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 import jwt
+import orjson
 from jwt.exceptions import PyJWTError
 
 from trust.encoding import b64url_decode
@@ -50,14 +52,14 @@ class BadSignature(SignatureError):
 
 @dataclass(frozen=True)
 class VerifiedJWS:
-    header: dict[str, Any]
+    header: Mapping[str, Any]
     payload: dict[str, Any]
     key: PublicKey
 
 
 def dumps_compact(obj: Mapping[str, Any]) -> bytes:
-    """Compact UTF-8 JSON: no white space, no ``\\u`` escapes."""
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
+    """Compact UTF-8 JSON: no white space, no ``\\u`` escapes (orjson writes exactly that)."""
+    return orjson.dumps(obj)
 
 
 def sign_compact(
@@ -82,18 +84,21 @@ def sign_compact(
         raise SignatureError(f"signing failed: {exc}") from exc
 
 
-def _unverified_header(segment: str) -> dict[str, Any]:
+@functools.lru_cache(maxsize=1024)
+def _unverified_header(segment: str) -> Mapping[str, Any]:
+    """Parse (not verify) a header segment. Cached: tokens of one key share one header, and
+    the result is read-only; parse errors are not cached."""
     if len(segment) > MAX_HEADER_LENGTH:
         raise MalformedToken(
             f"JWS header is {len(segment)} characters, at most {MAX_HEADER_LENGTH} allowed"
         )
     try:
-        header = json.loads(b64url_decode(segment))
-    except (DataError, ValueError) as exc:
+        header = orjson.loads(b64url_decode(segment))
+    except (DataError, orjson.JSONDecodeError) as exc:
         raise MalformedToken(f"JWS header is not base64url JSON: {exc}") from exc
     if not isinstance(header, dict):
         raise MalformedToken(f"JWS header must be a JSON object, found {type(header).__name__}")
-    return header
+    return MappingProxyType(header)
 
 
 def verify_compact(
@@ -146,8 +151,8 @@ def verify_compact(
         raise BadSignature(f"signature does not verify with the trusted key(s) for kid {kid!r}")
 
     try:
-        payload = json.loads(b64url_decode(p64))
-    except (DataError, ValueError) as exc:
+        payload = orjson.loads(b64url_decode(p64))
+    except (DataError, orjson.JSONDecodeError) as exc:
         raise MalformedToken(f"JWS payload is not base64url JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise MalformedToken(f"JWS payload must be a JSON object, found {type(payload).__name__}")

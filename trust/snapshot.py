@@ -96,6 +96,7 @@ class TrustSnapshot:
     as_of: int
     expires_at: int | None = None
     _by_kid: Mapping[str, tuple[KeyRecord, ...]] = field(default_factory=dict, repr=False)
+    _keys_by_kid: Mapping[str, tuple[PublicKey, ...]] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -128,14 +129,15 @@ class TrustSnapshot:
             as_of=as_of,
             expires_at=expires_at,
             _by_kid={k: tuple(v) for k, v in by_kid.items()},
+            _keys_by_kid={k: tuple(r.key for r in v) for k, v in by_kid.items()},
         )
 
     def key_records(self, kid: str) -> tuple[KeyRecord, ...]:
         """Trusted key records whose full or short ``kid`` equals the (untrusted) hint."""
         return self._by_kid.get(kid, ())
 
-    def public_keys(self, kid: str) -> list[PublicKey]:
-        return [r.key for r in self.key_records(kid)]
+    def public_keys(self, kid: str) -> tuple[PublicKey, ...]:
+        return self._keys_by_kid.get(kid, ())
 
     def record_for(self, key: PublicKey) -> KeyRecord:
         return next(r for r in self.key_records(key.kid) if r.key == key)

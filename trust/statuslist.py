@@ -73,7 +73,7 @@ def _check_uri(uri: object, what: str) -> str:
     if len(uri) > MAX_URI_LENGTH:
         raise StatusListError(f"{what} is {len(uri)} characters, at most {MAX_URI_LENGTH} allowed")
     # RFC 3986 §2: a URI is printable ASCII without spaces.
-    if not uri.isascii() or any(not "\x20" < ch < "\x7f" for ch in uri):
+    if not uri.isascii() or not uri.isprintable() or " " in uri:
         raise StatusListError(f"{what} must be printable ASCII without spaces, found {_show(uri)}")
     try:
         parts = urlsplit(uri)

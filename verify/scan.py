@@ -17,12 +17,11 @@ from __future__ import annotations
 import io
 import re
 import struct
-from urllib.parse import urlsplit
 
 import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from trust.encoding import numeric_to_jws
+from trust.encoding import is_ascii_digits, numeric_to_jws
 from trust.errors import DataError
 
 MAX_SCAN_LENGTH = 8192  # characters; the largest QR code holds 7,089
@@ -32,9 +31,7 @@ IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 _RETRY_LONGEST_SIDE = 1600  # second pass: phone photos are downscaled to this
 
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
-_DIGITS = re.compile(r"[0-9]+")
 _URL = re.compile(r"https?://", re.IGNORECASE)
-_WHITESPACE = re.compile(r"\s+")
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # What Pillow raises on damaged or hostile files, besides its own OSError subclasses.
 _PILLOW_ERRORS = (
@@ -55,7 +52,7 @@ def _describe(text: str) -> str:
 
 
 def _token_from(payload: str, *, what: str) -> str:
-    if _DIGITS.fullmatch(payload):
+    if is_ascii_digits(payload):
         token = numeric_to_jws(payload)
         if not _JWS.fullmatch(token):
             raise DataError(
@@ -77,14 +74,12 @@ def extract_token(scanned: str) -> str:
         raise DataError(
             f"scanned text is {len(scanned)} characters, at most {MAX_SCAN_LENGTH} allowed"
         )
-    text = _WHITESPACE.sub("", scanned)
+    text = "".join(scanned.split())  # scanner guns append CR, LF or Tab; pastes wrap
     if not text:
         raise DataError("expected a verify URL, QR digits or a compact JWS, found nothing")
     if _URL.match(text):
-        try:
-            fragment = urlsplit(text).fragment
-        except ValueError as exc:
-            raise DataError(f"expected a verify URL, found a malformed URL: {exc}") from exc
+        # RFC 3986 §3.5: the fragment is everything after the first '#'.
+        fragment = text.partition("#")[2]
         if not fragment:
             raise DataError(
                 "expected a verify URL with the certificate after '#', found a URL without "

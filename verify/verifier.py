@@ -18,6 +18,7 @@ in a fixed order, and the first failure decides the one reason code:
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from verify.result import CredentialView, IssuerView, ShownField, VerificationRe
 from verify.scan import extract_token
 
 MAX_FIELD_VALUE = 1024
+MAX_JTI = 64
 
 
 @dataclass(frozen=True)
@@ -84,11 +86,19 @@ def _shown_fields(ctype: TypeInfo, raw: object) -> tuple[ShownField, ...]:
     return tuple(shown)
 
 
+@functools.lru_cache(maxsize=8192)
+def _identifier_text(type_code: str, agency_code: str, jti: str) -> str:
+    # Cached: a counter scans the same certificates again and again; errors are not cached.
+    return str(LicenceIdentifier.from_jti(type_code, agency_code, jti))
+
+
 def _identifier(ctype: TypeInfo, issuer: IssuerRecord, jti: object) -> str:
-    if not isinstance(jti, str):
-        raise _Fail(Reason.MALFORMED, f"claim {CLAIM_SERIAL!r} must be a string, found {jti!r}")
+    if not isinstance(jti, str) or len(jti) > MAX_JTI:
+        raise _Fail(
+            Reason.MALFORMED, f"claim {CLAIM_SERIAL!r} must be a short string, found {jti!r}"
+        )
     try:
-        return str(LicenceIdentifier.from_jti(ctype.type_code, issuer.uscc, jti))
+        return _identifier_text(ctype.type_code, issuer.uscc, jti)
     except DataError as exc:
         raise _Fail(Reason.MALFORMED, f"cannot rebuild the 证照标识: {exc}") from exc
 

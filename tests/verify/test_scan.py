@@ -51,7 +51,9 @@ def test_extract_token_accepts(scanned: str) -> None:
         pytest.param("1" * (MAX_SCAN_LENGTH + 1), "at most 8192 allowed", id="too-long"),
         pytest.param(DIGITS[:-1], "even number of ASCII digits", id="odd-digits"),
         pytest.param(f"{HOST}/v#{DIGITS}1", "even number of ASCII digits", id="url-odd-digits"),
-        pytest.param("9999", "cannot appear in a compact JWS", id="digits-out-of-alphabet"),
+        pytest.param(
+            "9999", "stands for no character of a compact JWS", id="digits-out-of-alphabet"
+        ),
         pytest.param("1212", "digits that decode to '99'", id="digits-not-a-jws"),
         pytest.param(f"{HOST}/v", "URL without one", id="url-no-fragment"),
         pytest.param(f"{HOST}/v#", "URL without one", id="url-empty-fragment"),
