@@ -16,8 +16,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
 from gateway import issuance
 from gateway import status as status_service
-from gateway.clock import iso
-from gateway.core import Gateway
 from trust.errors import DataError, FieldError
 
 ACTOR = "cli"
@@ -25,20 +23,6 @@ MAX_BATCH_ROWS = 2_000_000
 MAX_LINE = 64 * 1024
 CHUNK = 1000
 META_COLUMNS = ("valid_from", "valid_until", "ref")
-
-
-def _summary(gw: Gateway, row: Any) -> dict[str, Any]:
-    return {
-        "id": row.id,
-        "identifier": row.identifier,
-        "type": row.type,
-        "token": row.token,
-        "qr_text": issuance.qr_text_for(gw, row),
-        "status": status_service.STATUS_NAMES[row.status_code][1],
-        "status_code": row.status_code,
-        "valid_from": iso(row.valid_from),
-        "valid_until": iso(row.valid_until),
-    }
 
 
 def issue(
@@ -63,7 +47,7 @@ def issue(
             agency_id=agency,
             request=issuance.IssueRequest(type_, body, valid_from, valid_until),
         )
-        out = _summary(gw, row)
+        out = issuance.credential_summary(gw, row)
     finally:
         gw.close()
     if as_json:
@@ -212,7 +196,7 @@ def _status(
             agency_id=None,
             code=code,
         )
-        out = _summary(gw, row)
+        out = issuance.credential_summary(gw, row)
     finally:
         gw.close()
     if as_json:

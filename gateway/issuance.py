@@ -20,16 +20,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import keystore, slots
-from gateway.clock import CHINA_TZ, end_of_day, start_of_day, today_in_china
+from gateway.clock import CHINA_TZ, end_of_day, iso, start_of_day, today_in_china
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
-from gateway.models import AgencyRow, CredentialRow, IdempotencyRow
+from gateway.models import AgencyRow, CredentialRow, IdempotencyRow, StatusListRow
+from gateway.status import STATUS_NAMES
 from issuers.credential_types import CredentialType, validate_subject
 from issuers.qr import qr_text
 from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP
 from trust.errors import FieldError
 from trust.identifiers import LicenceIdentifier
 from trust.jws import sign_compact
+from trust.keys import SigningKey
 
 FIRST_VERSION = "001"
 MAX_BATCH = 5000
@@ -142,6 +144,63 @@ def claims_for(
     return claims
 
 
+def mint(
+    key: SigningKey,
+    kid: str,
+    *,
+    agency: AgencyRow,
+    ctype: CredentialType,
+    subject: dict[str, Any],
+    serial: str,
+    version: str,
+    valid_from: int,
+    valid_until: int | None,
+    slot: tuple[StatusListRow, int],
+    now: int,
+    status_code: str = "01",
+    batch_ref: str | None = None,
+    supersedes: str | None = None,
+) -> dict[str, Any]:
+    """Sign one credential and return its row values (the caller inserts them)."""
+    list_row, idx = slot
+    ident = LicenceIdentifier(
+        type_code=ctype.type_code, agency_code=agency.uscc, serial=serial, version=version
+    )
+    claims = claims_for(
+        ctype,
+        subject,
+        jti=f"{serial}.{version}",
+        now=now,
+        valid_from=valid_from if valid_from > now else None,
+        valid_until=valid_until,
+        idx=idx,
+        uri=list_row.uri,
+    )
+    token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=key.public.short_kid)
+    return {
+        "id": secrets.token_hex(10),
+        "agency_id": agency.id,
+        "type": ctype.code,
+        "identifier": str(ident),
+        "serial": serial,
+        "version": version,
+        "subject": subject,
+        "holder_code": str(subject.get(ctype.holder_code_field, "")),
+        "holder_name": str(subject.get(ctype.holder_name_field, "")),
+        "token": token,
+        "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+        "kid": kid,
+        "issued_at": now,
+        "valid_from": valid_from,
+        "valid_until": valid_until,
+        "status_code": status_code,
+        "status_list_id": list_row.id,
+        "status_idx": idx,
+        "batch_ref": batch_ref,
+        "supersedes": supersedes,
+    }
+
+
 def _write(
     gw: Gateway, session: Session, agency: AgencyRow, items: Sequence[Prepared], now: int
 ) -> list[dict[str, Any]]:
@@ -153,50 +212,23 @@ def _write(
     taken = gw.slots.allocate(
         session, agency_id=agency.id, count=len(items), public_url=public_url, now=now
     )
-    rows = []
-    for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True)):
-        serial = slots.serial_text(year, first + offset)
-        ident = LicenceIdentifier(
-            type_code=p.ctype.type_code,
-            agency_code=agency.uscc,
-            serial=serial,
+    rows = [
+        mint(
+            key,
+            key_row.kid,
+            agency=agency,
+            ctype=p.ctype,
+            subject=p.subject,
+            serial=slots.serial_text(year, first + offset),
             version=FIRST_VERSION,
-        )
-        claims = claims_for(
-            p.ctype,
-            p.subject,
-            jti=f"{serial}.{FIRST_VERSION}",
-            now=now,
-            valid_from=p.valid_from if p.valid_from > now else None,
+            valid_from=p.valid_from,
             valid_until=p.valid_until,
-            idx=idx,
-            uri=list_row.uri,
+            slot=(list_row, idx),
+            now=now,
+            batch_ref=p.request.batch_ref,
         )
-        token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=key.public.short_kid)
-        rows.append(
-            {
-                "id": secrets.token_hex(10),
-                "agency_id": agency.id,
-                "type": p.ctype.code,
-                "identifier": str(ident),
-                "serial": serial,
-                "version": FIRST_VERSION,
-                "subject": p.subject,
-                "holder_code": str(p.subject.get(p.ctype.holder_code_field, "")),
-                "holder_name": str(p.subject.get(p.ctype.holder_name_field, "")),
-                "token": token,
-                "token_hash": hashlib.sha256(token.encode()).hexdigest(),
-                "kid": key_row.kid,
-                "issued_at": now,
-                "valid_from": p.valid_from,
-                "valid_until": p.valid_until,
-                "status_code": "01",
-                "status_list_id": list_row.id,
-                "status_idx": idx,
-                "batch_ref": p.request.batch_ref,
-                "supersedes": None,
-            }
-        )
+        for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
+    ]
     session.execute(insert(CredentialRow), rows)
     return rows
 
@@ -305,3 +337,19 @@ def issue_many(
 
 def qr_text_for(gw: Gateway, row: CredentialRow) -> str:
     return qr_text(gw.public_url, row.token)
+
+
+def credential_summary(gw: Gateway, row: CredentialRow) -> dict[str, Any]:
+    """What the API and the CLI answer about an issued credential (no subject data)."""
+    return {
+        "id": row.id,
+        "identifier": row.identifier,
+        "type": row.type,
+        "token": row.token,
+        "qr_text": qr_text_for(gw, row),
+        "status": STATUS_NAMES[row.status_code][1],
+        "status_code": row.status_code,
+        "issued_at": iso(row.issued_at),
+        "valid_from": iso(row.valid_from),
+        "valid_until": iso(row.valid_until),
+    }

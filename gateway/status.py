@@ -103,25 +103,37 @@ def change(
                 )
         else:
             raise FieldError.single("action", "action", "未知操作", f"unknown action {action!r}")
-        lst_row = session.get(StatusListRow, row.status_list_id, with_for_update=True)
-        assert lst_row is not None  # foreign key
-        lst = statuslist.StatusList(bits=lst_row.bits, size=lst_row.size, data=lst_row.data)
-        lst.set(row.status_idx, status_bit(target))
-        lst_row.data = bytes(lst.data)
-        lst_row.updated_at = now
-        row.status_code = target
-        session.add(
-            StatusChangeRow(
-                credential_id=row.id,
-                from_code=current,
-                to_code=target,
-                reason=reason,
-                actor=actor,
-                at=now,
-            )
-        )
+        record_change(session, row, target, reason=reason, actor=actor, now=now)
         gw.bump(session)
     return row
+
+
+def set_status_bit(session: Session, list_id: int, idx: int, code: str, now: int) -> None:
+    """Write the Token Status List value for GB status ``code`` at ``idx`` (row-locked)."""
+    lst_row = session.get(StatusListRow, list_id, with_for_update=True)
+    assert lst_row is not None  # foreign key
+    lst = statuslist.StatusList(bits=lst_row.bits, size=lst_row.size, data=lst_row.data)
+    lst.set(idx, status_bit(code))
+    lst_row.data = bytes(lst.data)
+    lst_row.updated_at = now
+
+
+def record_change(
+    session: Session, row: CredentialRow, target: str, *, reason: str, actor: str, now: int
+) -> None:
+    """Move ``row`` to status ``target``: status list bit, record, and change history."""
+    set_status_bit(session, row.status_list_id, row.status_idx, target, now)
+    session.add(
+        StatusChangeRow(
+            credential_id=row.id,
+            from_code=row.status_code,
+            to_code=target,
+            reason=reason[:MAX_REASON],
+            actor=actor,
+            at=now,
+        )
+    )
+    row.status_code = target
 
 
 def history(session: Session, credential_id: str) -> list[StatusChangeRow]:

@@ -185,6 +185,10 @@ def verify_scanned(
     issuer_view: IssuerView | None = None
     token_hash: bytes | None = None
     status_as_of: int | None = None
+    reason, detail = (
+        Reason.VALID,
+        "signature, key, authorisation, validity and status all check out",
+    )
     try:
         try:
             token = extract_token(scanned)
@@ -231,19 +235,10 @@ def verify_scanned(
         value, status_as_of, ref = _status_of(payload, issuer, statuses, now)
         _check_status_value(value, ref)
     except _Fail as fail:
-        return VerificationResult(
-            reason=fail.reason,
-            detail=fail.detail,
-            checked_at=now,
-            credential=credential,
-            issuer=issuer_view,
-            trust_as_of=trust.as_of,
-            status_as_of=status_as_of,
-            token_hash=token_hash,
-        )
+        reason, detail = fail.reason, fail.detail
     return VerificationResult(
-        reason=Reason.VALID,
-        detail="signature, key, authorisation, validity and status all check out",
+        reason=reason,
+        detail=detail,
         checked_at=now,
         credential=credential,
         issuer=issuer_view,

@@ -22,16 +22,7 @@ router = APIRouter(prefix="/api/v1/credentials", tags=["credentials 证照"])
 def _issued(gw: Gateway, row: CredentialRow) -> dict[str, Any]:
     base = f"/api/v1/credentials/{row.id}"
     return {
-        "id": row.id,
-        "identifier": row.identifier,
-        "type": row.type,
-        "token": row.token,
-        "qr_text": issuance.qr_text_for(gw, row),
-        "status": status_service.STATUS_NAMES[row.status_code][1],
-        "status_code": row.status_code,
-        "issued_at": iso(row.issued_at),
-        "valid_from": iso(row.valid_from),
-        "valid_until": iso(row.valid_until),
+        **issuance.credential_summary(gw, row),
         "qr_png": f"{base}/qr.png",
         "qr_svg": f"{base}/qr.svg",
     }
