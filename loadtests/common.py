@@ -1,0 +1,286 @@
+"""Shared helpers for the benchmark (``loadtests.bench``) and the load test (``run_load``).
+
+- A real gateway in a subprocess on a free loopback port: ``ecert init``, ``ecert agency add
+  --json``, ``ecert serve``; stopped (by its own process id) and cleaned up on every exit path.
+- Realistic request data: business-licence subjects with distinct names, and garbage QR texts
+  that a verifier must refuse (malformed, tampered, unknown key, ``alg: none``).
+- Small statistics: percentiles, medians.
+
+Light on purpose: the locustfile imports this module inside a gevent-patched process, so it
+imports neither the gateway nor any database code. Nothing here touches the network except
+127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.claims import CREDENTIAL_TYP
+from trust.encoding import jws_to_numeric, numeric_to_jws
+
+REPO = Path(__file__).resolve().parent.parent
+LOOPBACK = "127.0.0.1"
+CITY_CODE = "330100"
+CITY_NAME = "杭州市"
+PUBLIC_URL = "https://ecert.hangzhou.gov.cn"
+
+# The demo's two agencies (gateway/demo.py), with their USCC check characters computed once.
+AMR_NAME = "杭州市市场监督管理局"
+AMR_USCC = "11330100MB1958123M"
+AMR_TYPES = (
+    "business-licence",
+    "food-business-permit",
+    "drug-trading-permit",
+    "industrial-production-permit",
+)
+PSB_NAME = "杭州市公安局"
+PSB_USCC = "11330100002490365L"
+PSB_TYPES = ("resident-eid", "driving-licence", "no-housing-proof")
+
+LONG_NAME = "浙江省杭州市西湖区云栖小镇数字经济科技创新发展研究院有限公司"
+assert len(LONG_NAME) == 30  # the DOMAIN-CN QR budget case: a 30-character company name
+
+_READY_TIMEOUT = 60.0
+_STOP_TIMEOUT = 15.0
+_LOG_TAIL = 3000
+
+
+class SetupError(RuntimeError):
+    """The gateway under test could not be prepared or started."""
+
+
+def ecert_bin() -> Path:
+    """The ``ecert`` console script of the running interpreter's environment."""
+    return Path(sys.executable).parent / "ecert"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """This process's environment without any ``ECERT_*`` setting (a developer's database URL
+    or passphrase must not leak into a throw-away gateway), plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECERT_")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH", "")]))
+    env.update(extra)
+    return env
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((LOOPBACK, 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def licence_subject(n: int, *, name: str | None = None) -> dict[str, Any]:
+    """The sample business licence with a distinct company name for each ``n``."""
+    subject = dict(SAMPLE_SUBJECTS["business-licence"])
+    subject["name"] = name if name is not None else f"杭州云栖数字科技{n:06d}有限公司"
+    return subject
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The ``q``-th percentile (0-100) by linear interpolation; ``nan`` when empty."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def median(values: Sequence[float]) -> float:
+    return percentile(values, 50)
+
+
+# --- QR texts a verifier must refuse ----------------------------------------------------------
+
+
+def _b64(obj: dict[str, Any]) -> str:
+    raw = json.dumps(obj, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+
+
+def _flip(segment: str, at: int) -> str:
+    ch = segment[at]
+    return segment[:at] + ("A" if ch != "A" else "B") + segment[at + 1 :]
+
+
+def token_of(qr_text: str) -> str:
+    """The compact JWS inside ``{url}/v#{digits}``."""
+    return numeric_to_jws(qr_text.rsplit("#", 1)[1])
+
+
+def garbage_texts(valid_qr: str, *, seed: int = 7) -> list[str]:
+    """Scanned texts a verifier must answer with a non-VALID reason (never an error)."""
+    rng = random.Random(seed)
+    base = valid_qr.rsplit("#", 1)[0]
+    h64, p64, s64 = token_of(valid_qr).split(".")
+    unknown_kid = _b64({"typ": CREDENTIAL_TYP, "alg": "ES256", "kid": "AAAAAAAAAAA"})
+    alg_none = _b64({"typ": CREDENTIAL_TYP, "alg": "none", "kid": "AAAAAAAAAAA"})
+    random_digits = "".join(rng.choice("0123456789") for _ in range(900))
+    return [
+        "hello, this is not a certificate",  # MALFORMED
+        base,  # a verify URL without a fragment: MALFORMED
+        f"{base}#12345",  # odd number of digits: MALFORMED
+        f"{base}#{random_digits}",  # digits that decode to no JWS: MALFORMED
+        valid_qr[: len(valid_qr) - 40],  # a truncated scan: MALFORMED or BAD_SIGNATURE
+        f"{h64}.{p64}.{_flip(s64, 10)}",  # tampered signature: BAD_SIGNATURE
+        f"{base}#{jws_to_numeric(f'{h64}.{_flip(p64, 20)}.{s64}')}",  # tampered payload
+        f"{unknown_kid}.{p64}.{s64}",  # UNKNOWN_ISSUER
+        f"{alg_none}.{p64}.",  # UNSUPPORTED or MALFORMED, never VALID
+    ]
+
+
+# --- a real gateway in a subprocess -----------------------------------------------------------
+
+
+@dataclass
+class GatewayServer:
+    data_dir: Path
+    port: int
+    agency_id: str
+    api_key: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    def log_tail(self) -> str:
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return ""
+        return text[-_LOG_TAIL:]
+
+    def cpu_seconds(self) -> float | None:
+        """User + system CPU time of the server process so far (Linux ``/proc``), else None."""
+        try:
+            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        # proc(5): utime and stime are fields 14 and 15; fields[0] here is field 3 (state).
+        ticks = int(fields[11]) + int(fields[12])
+        return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def _ecert(args: list[str], data_dir: Path) -> str:
+    cmd = [str(ecert_bin()), *args, "--data-dir", str(data_dir)]
+    done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+        cmd, capture_output=True, text=True, env=child_env(), timeout=120, check=False
+    )
+    if done.returncode != 0:
+        raise SetupError(
+            f"`ecert {' '.join(args[:2])}` exited {done.returncode}: "
+            f"{(done.stderr or done.stdout).strip()[-_LOG_TAIL:]}"
+        )
+    return done.stdout
+
+
+def prepare_data_dir(data_dir: Path, *, types: Sequence[str] = AMR_TYPES) -> tuple[str, str]:
+    """``ecert init`` and ``ecert agency add --json``; returns ``(agency_id, api_key)``."""
+    _ecert(
+        ["init", "--city-code", CITY_CODE, "--city-name", CITY_NAME, "--public-url", PUBLIC_URL],
+        data_dir,
+    )
+    types_arg = [",".join(types)]
+    out = _ecert(
+        ["agency", "add", "--json", "--name", AMR_NAME, "--uscc", AMR_USCC, "--types", *types_arg],
+        data_dir,
+    )
+    try:
+        agency = json.loads(out)
+        return str(agency["id"]), str(agency["api_key"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise SetupError(f"`ecert agency add --json` printed no usable JSON: {out!r}") from exc
+
+
+def _wait_ready(server: GatewayServer, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    last = "no answer yet"
+    with httpx.Client(base_url=server.base_url, timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            if server.process.poll() is not None:
+                raise SetupError(
+                    f"`ecert serve` exited {server.process.returncode} before it was ready:\n"
+                    f"{server.log_tail()}"
+                )
+            try:
+                if client.get("/healthz").status_code == 200:
+                    return
+            except httpx.TransportError as exc:
+                last = str(exc) or type(exc).__name__
+            time.sleep(0.1)
+    raise SetupError(
+        f"`ecert serve` not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}"
+    )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = _STOP_TIMEOUT) -> None:
+    """Stop one child we started: SIGTERM (uvicorn shuts down gracefully), then SIGKILL."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout)
+
+
+@contextmanager
+def running_gateway(
+    root: Path, *, types: Sequence[str] = AMR_TYPES, ready_timeout: float = _READY_TIMEOUT
+) -> Iterator[GatewayServer]:
+    """A fresh data dir under ``root`` and ``ecert serve`` on a free loopback port."""
+    data_dir = root / "data"
+    agency_id, api_key = prepare_data_dir(data_dir, types=types)
+    port = free_port()
+    log_path = root / "serve.log"
+    serve_args = [str(ecert_bin()), "serve", "--data-dir", str(data_dir)]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+            [*serve_args, "--host", LOOPBACK, "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=child_env(),
+        )
+    server = GatewayServer(data_dir, port, agency_id, api_key, process, log_path)
+    try:
+        _wait_ready(server, ready_timeout)
+        yield server
+    finally:
+        stop(process)
+
+
+def issue_http(client: httpx.Client, server: GatewayServer, subject: dict[str, Any]) -> Any:
+    """Issue one business licence over HTTP; the response JSON (``id``, ``qr_text`` …)."""
+    response = client.post(
+        "/api/v1/credentials",
+        json={"type": "business-licence", "subject": subject},
+        headers=server.auth,
+    )
+    if response.status_code != 201:
+        raise SetupError(f"issue answered {response.status_code}: {response.text[:500]}")
+    return response.json()

@@ -1,0 +1,202 @@
+"""Locust load mix for a running ecert gateway: counters verifying, agencies issuing.
+
+Per 100 requests, roughly: 85 verifies (60 valid, 10 revoked, 15 garbage QR texts), 10 issues
+and 5 status changes (suspend, or reinstate what this user suspended). Every answer is checked:
+a verify must say VALID / REVOKED / not valid as expected, an issue must answer 201 with a QR
+text, a status change 200. Anything else counts as a failure.
+
+Configuration from the environment (``loadtests.run_load`` sets both):
+
+- ``ECERT_LOAD_HOST``: the gateway's base URL (``--host`` overrides it);
+- ``ECERT_LOAD_API_KEY``: an agency API key with the issue and status scopes, for a
+  business-licence issuer;
+- ``ECERT_LOAD_WAIT`` (optional): ``min,max`` seconds a user waits between requests
+  (default ``0.05,0.25``: a busy counter; ``0,0`` finds the server's capacity).
+
+At test start the file seeds its own pools over plain HTTP (not counted in the statistics):
+valid credentials, credentials it then revokes, and garbage derived from a valid QR text. Each
+simulated user changes the status only of credentials it issued itself, so users never race
+each other into a 409.
+
+Run: ``locust -f loadtests/locustfile.py --headless -u 20 -r 10 --run-time 30s --host URL``
+from the repository root with the two variables set, or ``python -m loadtests.run_load``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_REPO = str(Path(__file__).resolve().parent.parent)
+if _REPO not in sys.path:  # locust puts only this file's directory on the path
+    sys.path.insert(0, _REPO)
+
+import httpx  # noqa: E402
+from locust import FastHttpUser, between, events, task  # noqa: E402
+from locust.env import Environment  # noqa: E402
+
+from loadtests.common import garbage_texts, licence_subject  # noqa: E402
+
+log = logging.getLogger("ecert.load")
+
+SEED_VALID = 20
+SEED_REVOKED = 10
+VERIFY = "/api/v1/verify"
+ISSUE = "/api/v1/credentials"
+_names = itertools.count(random.randrange(1, 900_000) * 1_000)
+
+
+def _wait_range() -> tuple[float, float]:
+    text = os.environ.get("ECERT_LOAD_WAIT", "0.05,0.25")
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError as exc:
+        raise RuntimeError(f"ECERT_LOAD_WAIT must be 'min,max' seconds, found {text!r}") from exc
+    if not 0 <= low <= high:
+        raise RuntimeError(f"ECERT_LOAD_WAIT must have 0 <= min <= max, found {text!r}")
+    return low, high
+
+
+@dataclass
+class Pools:
+    valid: list[str] = field(default_factory=list)
+    revoked: list[str] = field(default_factory=list)
+    garbage: list[str] = field(default_factory=list)
+
+
+POOLS = Pools()
+
+
+def _api_key() -> str:
+    key = os.environ.get("ECERT_LOAD_API_KEY", "")
+    if not key:
+        raise RuntimeError("set ECERT_LOAD_API_KEY to an agency API key (issue + status scopes)")
+    return key
+
+
+def _auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {_api_key()}"}
+
+
+def _issue_body() -> dict[str, Any]:
+    return {"type": "business-licence", "subject": licence_subject(next(_names))}
+
+
+def _seed(host: str) -> Pools:
+    pools = Pools()
+    with httpx.Client(base_url=host, headers=_auth(), timeout=30.0) as client:
+        for n in range(SEED_VALID + SEED_REVOKED):
+            issued = client.post(ISSUE, json=_issue_body())
+            if issued.status_code != 201:
+                raise RuntimeError(f"seeding: issue answered {issued.status_code}: {issued.text}")
+            body = issued.json()
+            if n < SEED_VALID:
+                pools.valid.append(body["qr_text"])
+                continue
+            revoked = client.post(
+                f"{ISSUE}/{body['id']}/revoke", json={"reason": "负载测试：撤销样本"}
+            )
+            if revoked.status_code != 200:
+                raise RuntimeError(f"seeding: revoke answered {revoked.status_code}")
+            pools.revoked.append(body["qr_text"])
+    pools.garbage = garbage_texts(pools.valid[0])
+    return pools
+
+
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    host = environment.host or os.environ.get("ECERT_LOAD_HOST", "")
+    if not host:
+        raise RuntimeError("set ECERT_LOAD_HOST (or --host) to the gateway's base URL")
+    seeded = _seed(host.rstrip("/"))
+    POOLS.valid[:] = seeded.valid
+    POOLS.revoked[:] = seeded.revoked
+    POOLS.garbage[:] = seeded.garbage
+    log.info(
+        "seeded %d valid, %d revoked, %d garbage QR texts",
+        len(POOLS.valid),
+        len(POOLS.revoked),
+        len(POOLS.garbage),
+    )
+
+
+events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]  # locust is untyped
+
+
+class CounterAndAgency(FastHttpUser):
+    """A counter scanning QR codes, with its agency issuing and suspending now and then."""
+
+    host = os.environ.get("ECERT_LOAD_HOST") or None
+    wait_time = between(*_wait_range())
+
+    def on_start(self) -> None:
+        self.headers = _auth()
+        self.mine: dict[str, bool] = {}  # credential id → suspended?
+
+    def _verify(self, text: str, name: str, expect: str | None) -> None:
+        with self.client.post(VERIFY, json={"qr": text}, name=name, catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+                return
+            body = resp.json()
+            if expect is None and body.get("valid") is not False:
+                resp.failure(f"garbage accepted: {body.get('reason')}")
+            elif expect is not None and body.get("reason") != expect:
+                resp.failure(f"expected {expect}, found {body.get('reason')}: {body.get('detail')}")
+            else:
+                resp.success()
+
+    @task(60)
+    def verify_valid(self) -> None:
+        if POOLS.valid:
+            self._verify(random.choice(POOLS.valid), "verify: valid", "VALID")
+
+    @task(10)
+    def verify_revoked(self) -> None:
+        if POOLS.revoked:
+            self._verify(random.choice(POOLS.revoked), "verify: revoked", "REVOKED")
+
+    @task(15)
+    def verify_garbage(self) -> None:
+        if POOLS.garbage:
+            self._verify(random.choice(POOLS.garbage), "verify: garbage", None)
+
+    @task(10)
+    def issue(self) -> None:
+        with self.client.post(
+            ISSUE, json=_issue_body(), headers=self.headers, name="issue", catch_response=True
+        ) as resp:
+            if resp.status_code != 201:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+                return
+            body = resp.json()
+            if not str(body.get("qr_text", "")).startswith("http"):
+                resp.failure("no qr_text in the answer")
+                return
+            self.mine[body["id"]] = False
+            resp.success()
+
+    @task(5)
+    def change_status(self) -> None:
+        if not self.mine:
+            self.issue()
+            return
+        cid = random.choice(list(self.mine))
+        action = "reinstate" if self.mine[cid] else "suspend"
+        with self.client.post(
+            f"{ISSUE}/{cid}/{action}",
+            json={"reason": "负载测试：经营异常核查"},
+            headers=self.headers,
+            name=action,
+            catch_response=True,
+        ) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+                return
+            self.mine[cid] = action == "suspend"
+            resp.success()

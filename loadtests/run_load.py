@@ -1,0 +1,227 @@
+"""``make load``: the locust mix against a throw-away gateway on a free loopback port.
+
+Creates a temp data dir, runs ``ecert init`` and ``ecert agency add --json``, starts
+``ecert serve``, runs ``locust`` headless (``loadtests/locustfile.py``) for a bounded time, then
+prints requests/s, failures and p50/p95/p99 per request type and in total. The server and locust
+are stopped and the data dir removed on every exit path (normal end, failure, Ctrl-C, SIGTERM).
+
+Exit status: 0 when the failure ratio is at most ``--max-failure-ratio`` (default 1%), 1 when it
+is higher or nothing was measured, 2 when the run could not be set up, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+from loadtests.common import REPO, SetupError, child_env, running_gateway, stop
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+TOTAL = "Aggregated"
+_DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
+_GRACE = 120  # seconds on top of --run-time before locust is stopped by force
+_LOG_TAIL = 4000
+
+
+@dataclass(frozen=True)
+class Stat:
+    name: str
+    requests: int
+    failures: int
+    rps: float
+    p50: float
+    p95: float
+    p99: float
+
+    @property
+    def failure_ratio(self) -> float:
+        return self.failures / self.requests if self.requests else 0.0
+
+
+def parse_duration(text: str) -> int:
+    """Seconds in a locust ``--run-time`` (``30``, ``30s``, ``2m``, ``1h5m``)."""
+    match = _DURATION.fullmatch(text.strip())
+    if not text.strip() or match is None:
+        raise argparse.ArgumentTypeError(
+            f"expected a duration like 30s, 2m or 1h5m, found {text!r}"
+        )
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.groups())
+    total = hours * 3600 + minutes * 60 + seconds
+    if total <= 0:
+        raise argparse.ArgumentTypeError(f"run time must be positive, found {text!r}")
+    return total
+
+
+def _number(value: str) -> float:
+    try:
+        return float(value)
+    except ValueError:  # locust writes "N/A" for percentiles of a type with no requests
+        return float("nan")
+
+
+def read_stats(rows: Iterable[dict[str, str]]) -> list[Stat]:
+    """Per request type and total, from the rows of locust's ``<prefix>_stats.csv``."""
+    stats = []
+    for row in rows:
+        name = row["Name"] if row["Name"] == TOTAL else f"{row['Type']} {row['Name']}".strip()
+        stats.append(
+            Stat(
+                name=name,
+                requests=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                rps=_number(row["Requests/s"]),
+                p50=_number(row["50%"]),
+                p95=_number(row["95%"]),
+                p99=_number(row["99%"]),
+            )
+        )
+    return stats
+
+
+def format_stats(stats: list[Stat]) -> str:
+    head = (
+        f"{'request type':<28} {'requests':>9} {'share':>6} {'req/s':>8} {'failures':>9} "
+        f"{'fail %':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
+    )
+    total = next((s for s in stats if s.name == TOTAL), None)
+    whole = total.requests if total else sum(s.requests for s in stats)
+    lines = [head, "-" * len(head)]
+    for s in sorted(stats, key=lambda s: (s.name == TOTAL, -s.requests)):
+        if s.name == TOTAL:
+            lines.append("-" * len(head))
+        share = 100 * s.requests / whole if whole else 0.0
+        lines.append(
+            f"{s.name:<28} {s.requests:>9} {share:>5.1f}% {s.rps:>8.1f} {s.failures:>9} "
+            f"{100 * s.failure_ratio:>6.2f}% {s.p50:>7.0f} {s.p95:>7.0f} {s.p99:>7.0f}"
+        )
+    return "\n".join(lines)
+
+
+def _interrupt(signum: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _tail(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL:]
+    except OSError:
+        return "(no log)"
+
+
+def _run_locust(host: str, api_key: str, root: Path, args: argparse.Namespace) -> int:
+    prefix = root / "locust"
+    log_path = root / "locust.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        str(LOCUSTFILE),
+        "--headless",
+        "-u",
+        str(args.users),
+        "-r",
+        str(args.spawn_rate),
+        "--run-time",
+        f"{args.run_time}s",
+        "--stop-timeout",
+        "5",
+        "--host",
+        host,
+        "--only-summary",
+        "--csv",
+        str(prefix),
+        "--loglevel",
+        "WARNING",
+    ]
+    env = child_env(ECERT_LOAD_HOST=host, ECERT_LOAD_API_KEY=api_key, ECERT_LOAD_WAIT=args.wait)
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO
+        )
+        try:
+            process.wait(timeout=args.run_time + _GRACE)
+        except subprocess.TimeoutExpired:
+            print(f"locust still running {_GRACE} s after --run-time: stopping it", flush=True)
+        finally:
+            stop(process)
+    stats_csv = prefix.with_name(prefix.name + "_stats.csv")
+    # locust exits 1 when any request failed: judged below by the ratio instead.
+    if process.returncode not in (0, 1) or not stats_csv.exists():
+        print(f"locust exited {process.returncode}; its log:\n{_tail(log_path)}", flush=True)
+        return 2
+    with stats_csv.open(encoding="utf-8", newline="") as handle:
+        stats = read_stats(csv.DictReader(handle))
+    print(format_stats(stats), flush=True)
+    failures_csv = prefix.with_name(prefix.name + "_failures.csv")
+    if failures_csv.exists():
+        with failures_csv.open(encoding="utf-8", newline="") as handle:
+            failed = list(csv.DictReader(handle))
+        if failed:
+            print("\nfailures (first 10 kinds):")
+            for row in failed[:10]:
+                print(f"  {row['Occurrences']:>6} × {row['Method']} {row['Name']}: {row['Error']}")
+    total = next((s for s in stats if s.name == TOTAL), None)
+    if total is None or total.requests == 0:
+        print("\nRESULT: FAIL: no requests were measured", flush=True)
+        return 1
+    verdict = "PASS" if total.failure_ratio <= args.max_failure_ratio else "FAIL"
+    print(
+        f"\nRESULT: {verdict}: {total.requests} requests at {total.rps:.1f}/s, failure ratio "
+        f"{100 * total.failure_ratio:.2f}% (limit {100 * args.max_failure_ratio:.2f}%)",
+        flush=True,
+    )
+    return 0 if verdict == "PASS" else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtests.run_load", description=__doc__)
+    parser.add_argument(
+        "--run-time", type=parse_duration, default=30, help="locust run time (default 30s)"
+    )
+    parser.add_argument("--users", type=int, default=20, help="simulated users (default 20)")
+    parser.add_argument("--spawn-rate", type=float, default=10, help="users started a second")
+    parser.add_argument(
+        "--wait",
+        default="0.05,0.25",
+        help="min,max seconds a user waits between requests (default 0.05,0.25; 0,0 = flat out)",
+    )
+    parser.add_argument("--max-failure-ratio", type=float, default=0.01)
+    args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _interrupt)
+    try:
+        with tempfile.TemporaryDirectory(prefix="ecert-load-") as tmp:
+            root = Path(tmp)
+            print(f"starting a gateway in {root} ...", flush=True)
+            with running_gateway(root) as server:
+                print(
+                    f"gateway on {server.base_url}; locust: {args.users} users, spawn "
+                    f"{args.spawn_rate:g}/s, wait {args.wait} s, {args.run_time} s",
+                    flush=True,
+                )
+                code = _run_locust(server.base_url, server.api_key, root, args)
+                if server.process.poll() is not None:
+                    print(f"the gateway died during the run:\n{server.log_tail()}", flush=True)
+                    code = max(code, 1)
+            return code
+    except SetupError as exc:
+        print(f"setup failed: {exc}", file=sys.stderr, flush=True)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: gateway and locust stopped, data dir removed", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
