@@ -98,7 +98,9 @@ class CredentialRow(Base):
     version: Mapped[str] = mapped_column(String(3))
     subject: Mapped[dict[str, Any]]
     holder_code: Mapped[str] = mapped_column(String(32), index=True)
+    holder_code_type: Mapped[str] = mapped_column(String(3))  # 111 ID number, 001 USCC
     holder_name: Mapped[str] = mapped_column(String(256))
+    region_code: Mapped[str] = mapped_column(String(6))  # 管辖属地编码 (GB/T 2260)
     token: Mapped[str] = mapped_column(Text)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     kid: Mapped[str] = mapped_column(ForeignKey("signing_keys.kid"), index=True)

@@ -70,6 +70,7 @@ class CredentialDetail(IssuedCredential):
     kid: str
     status_list: str
     status_history: list[dict[str, Any]]
+    metadata: dict[str, Any] = Field(description="GB/T 36903 电子证照元数据")
 
 
 def verification_json(result: VerificationResult) -> dict[str, Any]:

@@ -12,7 +12,8 @@ from gateway import status as status_service
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.deps import GatewayDep, Issuer, Reader, SessionDep, StatusAdmin
-from gateway.models import CredentialRow, StatusListRow
+from gateway.metadata import gbt36903
+from gateway.models import AgencyRow, CredentialRow, StatusListRow
 from gateway.schemas import CredentialDetail, IssueBody, IssuedCredential, ReasonBody
 from issuers.qr import render_png, render_svg
 
@@ -40,6 +41,8 @@ def _detail(gw: Gateway, session: Session, row: CredentialRow) -> dict[str, Any]
         for h in status_service.history(session, row.id)
     ]
     status_list = session.get(StatusListRow, row.status_list_id)
+    agency = session.get(AgencyRow, row.agency_id)
+    assert agency is not None  # foreign key
     return {
         **_issued(gw, row),
         "agency_id": row.agency_id,
@@ -48,6 +51,7 @@ def _detail(gw: Gateway, session: Session, row: CredentialRow) -> dict[str, Any]
         "holder_name": row.holder_name,
         "kid": row.kid,
         "status_list": status_list.uri if status_list is not None else "",
+        "metadata": gbt36903(row, agency, gw.types.get(row.type)),
         "status_history": history,
     }
 

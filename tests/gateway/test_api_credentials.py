@@ -99,6 +99,35 @@ def test_suspend_reinstate_revoke_and_revocation_is_final(client: TestClient, am
     ]
 
 
+def test_record_carries_the_gbt_36903_metadata(
+    client: TestClient, amr: Agency, psb: Agency
+) -> None:
+    issued = _issue(client, amr, licence_body()).json()
+    meta = client.get(f"/api/v1/credentials/{issued['id']}", headers=auth(amr.api_key)).json()[
+        "metadata"
+    ]
+    subject = SAMPLE_SUBJECTS["business-licence"]
+    assert meta["licence_name"] == "营业执照"
+    assert meta["licence_identifier"] == issued["identifier"]
+    assert meta["licence_number"] == subject["uscc"]
+    assert meta["issuing_authority_code"] == amr.uscc
+    assert (meta["holder"], meta["holder_code"], meta["holder_code_type"]) == (
+        subject["name"],
+        subject["uscc"],
+        "001",
+    )
+    assert meta["status"] == {"code": "01", "zh": "有效", "en": "valid"}
+    assert meta["jurisdiction_code"] == "330100"
+    eid = _issue(
+        client, psb, {"type": "resident-eid", "subject": SAMPLE_SUBJECTS["resident-eid"]}
+    ).json()
+    eid_meta = client.get(f"/api/v1/credentials/{eid['id']}", headers=auth(psb.api_key)).json()[
+        "metadata"
+    ]
+    assert eid_meta["holder_code_type"] == "111"
+    assert eid_meta["holder_code"] == SAMPLE_SUBJECTS["resident-eid"]["id_number"]
+
+
 def test_status_change_needs_a_reason(client: TestClient, amr: Agency) -> None:
     cid = _issue(client, amr, licence_body()).json()["id"]
     r = client.post(

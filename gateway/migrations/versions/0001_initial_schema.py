@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-22 08:37:04.460597
+Create Date: 2026-11-22
 """
 
 from __future__ import annotations
@@ -122,7 +122,9 @@ def upgrade() -> None:
         sa.Column("version", sa.String(length=3), nullable=False),
         sa.Column("subject", sa.JSON(), nullable=False),
         sa.Column("holder_code", sa.String(length=32), nullable=False),
+        sa.Column("holder_code_type", sa.String(length=3), nullable=False),
         sa.Column("holder_name", sa.String(length=256), nullable=False),
+        sa.Column("region_code", sa.String(length=6), nullable=False),
         sa.Column("token", sa.Text(), nullable=False),
         sa.Column("token_hash", sa.String(length=64), nullable=False),
         sa.Column("kid", sa.String(length=64), nullable=False),
