@@ -28,7 +28,12 @@ class ChainLink:
 
 @dataclass(frozen=True)
 class IssuerRecord:
-    """An issuing agency as verifiers know it."""
+    """An issuing agency as verifiers know it.
+
+    ``types`` are the types its own chain of trust authorises it to issue. ``accepted`` narrows
+    them by the verifier's side: a region accepting only some of another region's types sets
+    ``accepted`` and names the agreement in ``policy``. ``None`` accepts every authorised type.
+    """
 
     id: str
     name: str
@@ -36,6 +41,8 @@ class IssuerRecord:
     region_code: str
     types: frozenset[str]
     chain: tuple[ChainLink, ...] = ()
+    accepted: frozenset[str] | None = None
+    policy: str = ""
 
     def __post_init__(self) -> None:
         if len(self.chain) > ISSUER_CHAIN_MAX:

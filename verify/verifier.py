@@ -10,7 +10,9 @@ in a fixed order, and the first failure decides the one reason code:
 5. claims shape and a known credential type                       → MALFORMED / UNSUPPORTED
 6. the key was valid when the token was issued (created, retired,
    compromised unless the issuance record confirms the token)     → KEY_NOT_VALID_AT_ISSUANCE
-7. the issuer is authorised for the type                          → ISSUER_NOT_AUTHORISED
+7. the issuer is authorised for the type, and the verifier's
+   policy accepts that type from that issuer                      → ISSUER_NOT_AUTHORISED /
+                                                                    NOT_ACCEPTED_BY_POLICY
 8. validity window                                                → NOT_YET_VALID / EXPIRED
 9. Token Status List                                              → STATUS_UNAVAILABLE /
                                                                     REVOKED / SUSPENDED
@@ -227,6 +229,12 @@ def verify_scanned(
             raise _Fail(
                 Reason.ISSUER_NOT_AUTHORISED,
                 f"{issuer.name} is authorised for {sorted(issuer.types)}, not {ctype.code!r}",
+            )
+        if issuer.accepted is not None and ctype.code not in issuer.accepted:
+            raise _Fail(
+                Reason.NOT_ACCEPTED_BY_POLICY,
+                f"policy {issuer.policy or '(unnamed)'} accepts {sorted(issuer.accepted)} from "
+                f"{issuer.name}, not {ctype.code!r}",
             )
         if credential.valid_from > now + leeway:
             raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")

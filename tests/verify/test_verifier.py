@@ -245,6 +245,15 @@ def test_revoked_and_suspended_answers_say_how_fresh_the_status_was(idx: int) ->
     assert result.status_as_of == NOW - 60
 
 
+def test_type_outside_the_acceptance_policy_names_the_policy() -> None:
+    narrow = replace(AMR, accepted=frozenset(), policy="长三角 accepts 京津冀: permits only")
+    trust = TrustSnapshot.build(issuers=[narrow], keys=TRUST.keys, types=[BL, EID], as_of=NOW)
+    result = verify_scanned(_token(), trust=trust, statuses=STATUSES, now=NOW)
+    assert result.reason is Reason.NOT_ACCEPTED_BY_POLICY
+    assert "长三角 accepts 京津冀" in result.detail
+    assert result.credential is not None  # what was refused is shown
+
+
 def test_status_list_of_another_issuer_is_not_used() -> None:
     foreign = {URI: replace(STATUSES[URI], issuer_id="ag-other")}
     result = verify_scanned(_token(), trust=TRUST, statuses=foreign, now=NOW)
