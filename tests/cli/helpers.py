@@ -1,0 +1,213 @@
+"""Run the installed ``ecert`` console script as a real subprocess, and serve with it.
+
+Every subprocess gets a bounded timeout and an environment without the caller's ``ECERT_*``
+variables (so ``ECERT_KEY_PASSPHRASE``, ``ECERT_DATABASE_URL`` and ``ECERT_DATA_DIR`` from the
+developer's shell cannot leak in); a test that wants one passes it explicitly. Servers listen on
+a free loopback port, are ready once ``/healthz`` answers, and are always stopped (SIGTERM, then
+SIGKILL) by whoever started them.
+
+Each ``ecert`` start costs about two seconds of imports, so independent commands run side by
+side through :func:`ecert_many`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import httpx
+
+ECERT = Path(sys.executable).with_name("ecert")
+TIMEOUT = 60  # seconds, for every ecert subprocess
+READY_TIMEOUT = 30  # seconds for a server to answer /healthz
+STOP_GRACE = 5  # seconds between SIGTERM and SIGKILL
+
+
+def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """``os.environ`` without any ``ECERT_*`` variable, plus ``extra``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ECERT_")}
+    env.update(extra or {})
+    return env
+
+
+@dataclass(frozen=True)
+class Result:
+    args: tuple[str, ...]
+    returncode: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        """stdout parsed as one JSON document (fails loudly with the whole output)."""
+        try:
+            return json.loads(self.stdout)
+        except ValueError as exc:
+            raise AssertionError(f"stdout of {self} is not JSON: {exc}") from exc
+
+    @property
+    def stderr_lines(self) -> list[str]:
+        return [line for line in self.stderr.splitlines() if line.strip()]
+
+    def one_error_line(self) -> str:
+        """The single ``error: …`` line a failing command must print to stderr."""
+        assert self.returncode == 1, self
+        assert len(self.stderr_lines) == 1, self
+        line = self.stderr_lines[0]
+        assert line.startswith("error: "), self
+        return line
+
+    def __str__(self) -> str:
+        return (
+            f"`ecert {' '.join(self.args)}` exited {self.returncode}\n"
+            f"--- stdout ---\n{self.stdout}\n--- stderr ---\n{self.stderr}"
+        )
+
+
+def _popen(
+    args: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None
+) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(ECERT), *args],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+        env=cli_env(env),
+        cwd=cwd,
+    )
+
+
+def _finish(proc: subprocess.Popen[str], args: Sequence[str], deadline: float) -> Result:
+    try:
+        out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        raise AssertionError(f"`ecert {' '.join(args)}` timed out\n{out}\n{err}") from None
+    return Result(tuple(args), proc.returncode, out, err)
+
+
+def ecert(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Result:
+    """Run ``ecert ARGS`` to completion (at most :data:`TIMEOUT` seconds)."""
+    return ecert_many([list(args)], env=env, cwd=cwd)[0]
+
+
+def ecert_many(
+    commands: Sequence[Sequence[str]],
+    *,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> list[Result]:
+    """Run independent ``ecert`` commands at the same time; results in the given order."""
+    deadline = time.monotonic() + TIMEOUT
+    procs = [_popen(args, env, cwd) for args in commands]
+    try:
+        return [_finish(p, a, deadline) for p, a in zip(procs, commands, strict=True)]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+                p.communicate()
+
+
+@contextmanager
+def side_by_side(chains: Mapping[str, Callable[[], Any]]) -> Iterator[dict[str, Future[Any]]]:
+    """Run independent chains of ``ecert`` runs in threads; waits for all of them on exit.
+
+    Each chain keeps its own order; a test takes its chain's outcome with :func:`outcome`, so a
+    failing chain fails only the tests that read it.
+    """
+    with ThreadPoolExecutor(max_workers=len(chains)) as pool:
+        yield {name: pool.submit(chain) for name, chain in chains.items()}
+
+
+def outcome(chains: Mapping[str, Future[Any]], name: str) -> Any:
+    return chains[name].result(timeout=4 * TIMEOUT)
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class Served:
+    """``ecert serve`` or ``ecert demo`` on a free loopback port; use as a context manager."""
+
+    def __init__(self, args: Sequence[str], log_dir: Path, *, port: int | None = None) -> None:
+        self.port = port or free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.args = [*args, "--host", "127.0.0.1", "--port", str(self.port)]
+        self.log = log_dir / f"ecert-{self.port}.log"
+        self._log_handle: IO[str] | None = None
+        self.proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> Served:
+        self._log_handle = self.log.open("w", encoding="utf-8")
+        self.proc = subprocess.Popen(
+            [str(ECERT), *self.args],
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_handle,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=cli_env(),
+        )
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def output(self) -> str:
+        return self.log.read_text(encoding="utf-8")
+
+    def _wait_ready(self) -> None:
+        assert self.proc is not None
+        deadline = time.monotonic() + READY_TIMEOUT
+        with httpx.Client(timeout=2.0) as client:
+            while time.monotonic() < deadline:
+                if self.proc.poll() is not None:
+                    raise AssertionError(
+                        f"`ecert {' '.join(self.args)}` exited {self.proc.returncode} before "
+                        f"it was ready:\n{self.output()}"
+                    )
+                try:
+                    if client.get(f"{self.url}/healthz").status_code == 200:
+                        return
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+        raise AssertionError(f"{self.url}/healthz did not answer in {READY_TIMEOUT}s")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL after :data:`STOP_GRACE` seconds."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=STOP_GRACE)
+                except subprocess.TimeoutExpired:
+                    self.proc.kill()
+                    self.proc.wait(timeout=STOP_GRACE)
+            self.proc = None
+        if self._log_handle is not None:
+            self._log_handle.close()
+            self._log_handle = None
