@@ -220,7 +220,8 @@ def key_compromise(
         say(
             f"key {kid} marked compromised at {iso(row.compromised_at)}; "
             f"{len(affected)} live certificate(s) were signed with it · "
-            f"受影响证照 {len(affected)} 张"
+            f"受影响证照 {len(affected)} 张",
+            err=as_json,
         )
         do_it = reissue_live
         if do_it is None and affected and not as_json:
@@ -235,7 +236,7 @@ def key_compromise(
                 actor=ACTOR,
                 reason=f"re-issued after key {kid} was compromised: {reason}",
             )
-            say(f"re-issued {len(fresh)} certificate(s) · 已重新签发")
+            say(f"re-issued {len(fresh)} certificate(s) · 已重新签发", err=as_json)
     finally:
         gw.close()
     if as_json:

@@ -41,6 +41,6 @@ def emit_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(obj, ensure_ascii=False, indent=2) + "\n")
 
 
-def say(text: str) -> None:
-    """Human output goes to stderr when --json owns stdout; here, to stdout."""
-    typer.echo(text)
+def say(text: str, *, err: bool = False) -> None:
+    """Human output: stdout, or stderr when ``--json`` owns stdout (pass ``err=as_json``)."""
+    typer.echo(text, err=err)

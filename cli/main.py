@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 import traceback
 
-import click
 import typer
+from sqlalchemy.exc import SQLAlchemyError
 
 from cli import admin, credentials, serve, verify_cmd
 from trust.errors import EcertError
@@ -37,20 +37,31 @@ def main(argv: list[str] | None = None) -> None:
     args = [a for a in args if a != "--verbose"]
     try:
         code = app(args=args, prog_name="ecert", standalone_mode=False)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         typer.echo("aborted", err=True)
         sys.exit(1)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(2)
-    except (EcertError, OSError) as exc:
+    except typer.TyperException as exc:  # usage errors: typer's own click exceptions
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        else:
+            typer.echo(f"error: {exc}", err=True)
+        sys.exit(int(getattr(exc, "exit_code", 2)))
+    except (EcertError, OSError, SQLAlchemyError) as exc:
         if verbose:
             traceback.print_exc()
-        typer.echo(f"error: {exc}", err=True)
+        typer.echo(f"error: {_one_line(exc)}", err=True)
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, SQLAlchemyError):
+        orig = getattr(exc, "orig", None)
+        return f"database: {orig or exc}".splitlines()[0]
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -109,7 +109,10 @@ def verify(
             result = _remote(gateway, qr_text, data, image.name if image else "qr.png")
         else:
             if data is not None:
-                texts = decode_image(data)
+                try:
+                    texts = decode_image(data)
+                except DataError as exc:
+                    raise UsageProblem(f"cannot read a QR code from {image}: {exc}") from exc
                 if not texts:
                     raise UsageProblem(f"no QR code found in {image}")
                 qr_text = texts[0]

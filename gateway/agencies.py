@@ -108,10 +108,8 @@ def add_agency(
         )
     try:
         uscc = validate_uscc(uscc, allowlist=gw.settings.allowlist)
-    except DataError as exc:
-        errors.append(
-            {"field": "uscc", "code": "uscc", "message": str(exc), "message_en": str(exc)}
-        )
+    except FieldError as exc:
+        errors.extend(exc.errors)
     known = {t.code for t in gw.types}
     bad = [t for t in types if t not in known]
     if bad or not types:

@@ -12,7 +12,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock, system_clock
@@ -24,6 +25,7 @@ from gateway.settings import Settings
 from gateway.slots import SlotAllocator
 from gateway.state import BUMPED, LiveState, build_state, mark_changed
 from issuers.credential_types import TypeRegistry
+from trust.errors import FetchError
 from trust.keys import SigningKey
 
 log = logging.getLogger("ecert.gateway")
@@ -57,14 +59,15 @@ class Gateway:
         cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
     ) -> Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        if migrate:
-            upgrade(settings.db_url)
-        return cls(
-            settings=settings,
-            engine=make_engine(settings.db_url),
-            types=TypeRegistry.load(),
-            clock=clock,
-        )
+        try:
+            if migrate:
+                upgrade(settings.db_url)
+            engine = make_engine(settings.db_url)
+        except SQLAlchemyError as exc:
+            where = make_url(settings.db_url).render_as_string(hide_password=True)
+            reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+            raise FetchError(f"cannot open the database {where}: {reason}") from exc
+        return cls(settings=settings, engine=engine, types=TypeRegistry.load(), clock=clock)
 
     def close(self) -> None:
         self.engine.dispose()

@@ -127,12 +127,6 @@ def test_agency_add_refuses_a_bad_uscc_or_an_unknown_type(
     assert city.query("SELECT count(*) FROM agencies") == [(1,)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gateway/agencies.py:111-114 (add_agency) puts str(FieldError) from "
-    "validate_uscc, which already starts with 'uscc: ', into another error for field 'uscc': "
-    "the CLI prints 'error: uscc: uscc: USCC check character …'",
-)
 def test_bad_uscc_error_names_the_field_once(
     rejected_agencies: tuple[City, Result, Result],
 ) -> None:
@@ -244,12 +238,6 @@ def test_verify_exit_codes_for_bad_usage_bad_input_and_no_gateway(
     assert garbage.json()["reason"] == "MALFORMED"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/verify_cmd.py:112: without --gateway, decode_image() raises DataError for a "
-    "file that is not an image; it is not turned into UsageProblem, so cli/main.py exits 1 "
-    "('not valid') instead of 2 ('unreadable input'); with --gateway the same file exits 2",
-)
 def test_local_verify_of_a_file_that_is_not_an_image_exits_2(city: City, tmp_path: Path) -> None:
     png = tmp_path / "qr.png"
     png.write_bytes(b"\x89PNG\r\n\x1a\n")

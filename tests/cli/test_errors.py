@@ -72,13 +72,6 @@ def test_an_unknown_option_is_refused_before_touching_anything(
     assert not untouched_dir.exists()  # `agency list` would have created it
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/main.py:40-47 catches click.exceptions.Exit/Abort and click.ClickException, "
-    "but typer 0.29 raises its vendored typer._click.exceptions.* (NoSuchOption, "
-    "NoArgsIsHelpError, MissingParameter, Abort), which are not click subclasses: they escape "
-    "main() as a traceback with exit 1 instead of the usage message and exit 2",
-)
 @pytest.mark.parametrize("case", ["no arguments", "unknown option"])
 def test_usage_errors_exit_2_without_a_traceback(runs: dict[str, Result], case: str) -> None:
     result = runs[case]
@@ -90,12 +83,5 @@ def test_usage_errors_exit_2_without_a_traceback(runs: dict[str, Result], case: 
         assert "No such option: --colour" in result.stderr, result
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="database errors are not translated where they enter: sqlalchemy.exc.DatabaseError "
-    "('file is not a database', raised in gateway/migrate.py:21 upgrade() called from "
-    "gateway/core.py:61 Gateway.open) is not an EcertError, so cli/main.py:48 lets it out as a "
-    "traceback instead of one 'error: …' line",
-)
 def test_an_unreadable_database_is_one_error_line(runs: dict[str, Result]) -> None:
     assert "not a database" in runs["unreadable database"].one_error_line()

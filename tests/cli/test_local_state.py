@@ -32,10 +32,9 @@ def verify(city: City, text: str) -> list[str]:
 
 
 def json_document(result: Result) -> Any:
-    """The JSON object on stdout, tolerating human lines printed before it (see the xfail)."""
+    """The JSON object on stdout: with --json, stdout holds nothing else."""
     assert result.returncode == 0, result
-    start = 0 if result.stdout.startswith("{") else result.stdout.index("\n{") + 1
-    return json.loads(result.stdout[start:])
+    return json.loads(result.stdout)
 
 
 # --- the chains -----------------------------------------------------------------------------
@@ -258,12 +257,6 @@ def test_compromise_with_reissue_supersedes_the_old_certificate(
     assert run.new_answer.json()["credential"]["identifier"] == fresh["identifier"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli/admin.py:220 and :238 (key_compromise) call say(), which writes to stdout "
-    "(cli/common.py:44), for 'key … marked compromised …' and 're-issued N certificate(s)' "
-    "before emit_json(), so with --json stdout is not one JSON document",
-)
 def test_compromise_json_stdout_is_only_json(chains: dict[str, Future[Any]]) -> None:
     run: Reissue = outcome(chains, "reissue")
     assert run.compromised.json()["kid"] == run.kid
