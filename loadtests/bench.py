@@ -413,7 +413,7 @@ def _micro(city: LocalCity, sizes: Sizes) -> tuple[Micro, list[str], list[str]]:
             samples.append(rate)
         log(
             f"round {n + 1}/{sizes.rounds}: raw verify {micro.raw_verify[-1]:,.0f}/s, "
-            f"token {micro.lib_bare[-1]:,.0f}/s, QR {micro.lib_qr[-1]:,.0f}/s, "
+            f"bare token {micro.lib_bare[-1]:,.0f}/s, QR text {micro.lib_qr[-1]:,.0f}/s, "
             f"raw sign {micro.raw_sign[-1]:,.0f}/s"
         )
     return micro, tokens, texts

@@ -2,8 +2,9 @@
 
 Creates a temp data dir, runs ``ecert init`` and ``ecert agency add --json``, starts
 ``ecert serve``, runs ``locust`` headless (``loadtests/locustfile.py``) for a bounded time, then
-prints requests/s, failures and p50/p95/p99 per request type and in total. The server and locust
-are stopped and the data dir removed on every exit path (normal end, failure, Ctrl-C, SIGTERM).
+prints requests/s, failures and p50/p95/p99 per request type and in total, then the first server
+traceback of each kind, if any. The server and locust are stopped and the data dir removed on
+every exit path (normal end, failure, Ctrl-C, SIGTERM).
 
 Exit status: 0 when the failure ratio is at most ``--max-failure-ratio`` (default 1%), 1 when it
 is higher or nothing was measured, 2 when the run could not be set up, 130 when interrupted.
@@ -104,6 +105,23 @@ def format_stats(stats: list[Stat]) -> str:
             f"{100 * s.failure_ratio:>6.2f}% {s.p50:>7.0f} {s.p95:>7.0f} {s.p99:>7.0f}"
         )
     return "\n".join(lines)
+
+
+def server_errors(log: str, limit: int = 3) -> list[str]:
+    """The first ``limit`` distinct tracebacks in a server log (by their last line)."""
+    found: dict[str, str] = {}
+    lines = log.splitlines()
+    for at, line in enumerate(lines):
+        if not line.startswith("Traceback"):
+            continue
+        end = at + 1
+        while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end]):
+            end += 1
+        block = lines[at : end + 1]
+        found.setdefault(block[-1], "\n".join(block))
+        if len(found) >= limit:
+            break
+    return list(found.values())
 
 
 def _interrupt(signum: int, _frame: FrameType | None) -> None:
@@ -209,6 +227,13 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 code = _run_locust(server.base_url, server.api_key, root, args)
+                errors = server_errors(
+                    server.log_path.read_text(encoding="utf-8", errors="replace")
+                )
+                if errors:
+                    print("\nserver errors (first traceback of each kind):", flush=True)
+                    for block in errors:
+                        print(block[-_LOG_TAIL:], flush=True)
                 if server.process.poll() is not None:
                     print(f"the gateway died during the run:\n{server.log_tail()}", flush=True)
                     code = max(code, 1)

@@ -13,7 +13,7 @@ import pytest
 
 from loadtests import bench
 from loadtests.common import PUBLIC_URL, garbage_texts, licence_subject, percentile
-from loadtests.run_load import TOTAL, format_stats, parse_duration, read_stats
+from loadtests.run_load import TOTAL, format_stats, parse_duration, read_stats, server_errors
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
 
@@ -128,3 +128,14 @@ def test_locust_stats_table() -> None:
 def test_percentile() -> None:
     assert percentile([3.0, 1.0, 2.0, 4.0], 50) == pytest.approx(2.5)
     assert percentile([1.0], 99) == 1.0
+
+
+def test_server_errors_keeps_one_traceback_per_kind() -> None:
+    boom = (
+        'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    g()\nValueError: boom'
+    )
+    lock = 'Traceback (most recent call last):\n  File "y.py", line 2, in h\nTimeoutError: pool'
+    log = "\n".join(["INFO started", boom, "INFO 500", boom, lock, "INFO done"])
+    found = server_errors(log)
+    assert [block.splitlines()[-1] for block in found] == ["ValueError: boom", "TimeoutError: pool"]
+    assert server_errors("INFO all quiet") == []
