@@ -2,8 +2,8 @@
 
 Creates a temp data dir, runs ``ecert init`` and ``ecert agency add --json``, starts
 ``ecert serve``, runs ``locust`` headless (``loadtests/locustfile.py``) for a bounded time, then
-prints requests/s, failures and p50/p95/p99 per request type and in total, then the first server
-traceback of each kind, if any. The server and locust are stopped and the data dir removed on
+prints requests/s, failures and p50/p95/p99 per request type and in total, then the server's
+exceptions (one of each kind), if any. The server and locust are stopped and the data dir removed on
 every exit path (normal end, failure, Ctrl-C, SIGTERM).
 
 Exit status: 0 when the failure ratio is at most ``--max-failure-ratio`` (default 1%), 1 when it
@@ -108,7 +108,8 @@ def format_stats(stats: list[Stat]) -> str:
 
 
 def server_errors(log: str, limit: int = 3) -> list[str]:
-    """The first ``limit`` distinct tracebacks in a server log (by their last line)."""
+    """The first ``limit`` distinct exceptions in a server log, each as its last line followed
+    by the deepest frames in this repository's own code (not its dependencies)."""
     found: dict[str, str] = {}
     lines = log.splitlines()
     for at, line in enumerate(lines):
@@ -117,8 +118,14 @@ def server_errors(log: str, limit: int = 3) -> list[str]:
         end = at + 1
         while end < len(lines) and (lines[end].startswith((" ", "\t")) or not lines[end]):
             end += 1
-        block = lines[at : end + 1]
-        found.setdefault(block[-1], "\n".join(block))
+        if end >= len(lines):
+            break
+        ours = [
+            f"    at {frame.strip()}"
+            for frame in lines[at + 1 : end]
+            if frame.lstrip().startswith("File ") and "site-packages" not in frame
+        ]
+        found.setdefault(lines[end], "\n".join([lines[end], *ours[-3:]]))
         if len(found) >= limit:
             break
     return list(found.values())
@@ -231,9 +238,9 @@ def main(argv: list[str] | None = None) -> int:
                     server.log_path.read_text(encoding="utf-8", errors="replace")
                 )
                 if errors:
-                    print("\nserver errors (first traceback of each kind):", flush=True)
+                    print("\nserver errors (first of each kind):", flush=True)
                     for block in errors:
-                        print(block[-_LOG_TAIL:], flush=True)
+                        print(f"  {block}", flush=True)
                 if server.process.poll() is not None:
                     print(f"the gateway died during the run:\n{server.log_tail()}", flush=True)
                     code = max(code, 1)

@@ -130,12 +130,23 @@ def test_percentile() -> None:
     assert percentile([1.0], 99) == 1.0
 
 
-def test_server_errors_keeps_one_traceback_per_kind() -> None:
-    boom = (
-        'Traceback (most recent call last):\n  File "x.py", line 1, in f\n    g()\nValueError: boom'
-    )
-    lock = 'Traceback (most recent call last):\n  File "y.py", line 2, in h\nTimeoutError: pool'
-    log = "\n".join(["INFO started", boom, "INFO 500", boom, lock, "INFO done"])
+def test_server_errors_keeps_one_per_kind_with_our_frames() -> None:
+    boom = [
+        "Traceback (most recent call last):",
+        '  File "/venv/lib/site-packages/fastapi/routing.py", line 9, in app',
+        "    await f()",
+        '  File "/repo/gateway/issuance.py", line 267, in issue',
+        "    _write()",
+        "ValueError: boom",
+    ]
+    pool = [
+        "Traceback (most recent call last):",
+        '  File "y.py", line 2, in h',
+        "TimeoutError: pool",
+    ]
+    log = "\n".join(["INFO started", *boom, "INFO 500", *boom, *pool, "INFO done"])
     found = server_errors(log)
-    assert [block.splitlines()[-1] for block in found] == ["ValueError: boom", "TimeoutError: pool"]
+    assert [block.splitlines()[0] for block in found] == ["ValueError: boom", "TimeoutError: pool"]
+    assert 'at File "/repo/gateway/issuance.py", line 267, in issue' in found[0]
+    assert "site-packages" not in found[0]
     assert server_errors("INFO all quiet") == []
