@@ -18,7 +18,7 @@ from issuers.credential_types import CredentialType, TypeRegistry
 from trust import statuslist
 from trust.keys import PublicKey
 from trust.snapshot import ChainLink, FieldLabel, IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
-from verify.verifier import StatusSource
+from trust.statuslist import StatusSource
 
 BUMPED = "ecert.state_bumped"
 

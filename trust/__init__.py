@@ -1,4 +1,4 @@
-"""Keys, JWS primitives, status lists and (later) federation statements and trust lists.
+"""Keys, JWS primitives, identifiers, status lists, federation statements and trust lists.
 
 Pure: no network, no database. Everything takes bytes, parsed objects and ``now``.
 """

@@ -300,6 +300,14 @@ class StatusListSnapshot:
         return now < self.exp
 
 
+@dataclass(frozen=True)
+class StatusSource:
+    """A status list the verifier may consult, and the issuer whose key signed it."""
+
+    issuer_id: str
+    snapshot: StatusListSnapshot
+
+
 def _check_times(iat: object, exp: object, ttl: object) -> tuple[int, int, int | None]:
     """``iat``, ``exp`` (both required, ``exp`` later) and an optional ``ttl`` (§5.1)."""
     if not _is_int(iat) or not _is_int(exp):

@@ -38,7 +38,7 @@ import orjson
 from trust.errors import DataError
 from trust.jws import KeyIndex
 from trust.snapshot import TrustSnapshot, TypeInfo
-from trust.statuslist import StatusListSnapshot, verify_status_list_token
+from trust.statuslist import StatusSource, verify_status_list_token
 from trust.trustlist import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList, verify_trust_list
 from trust.trustlist_errors import BundleError, RollbackError, RootError, TrustListError
 from trust.trustlist_json import Fields, load_json, show
@@ -56,17 +56,6 @@ BUNDLE_FORMAT = "ecert-trust-bundle/1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
 MAX_BUNDLE_STATUS_LISTS = 10_000
 _REQUIRED = frozenset({"format", "root", "root_history", "trust_list", "status_lists"})
-
-
-@dataclass(frozen=True)
-class StatusSource:
-    """A verified status list and the issuer whose key signed it.
-
-    The same shape as ``verify.verifier.StatusSource``, which trust/ may not import.
-    """
-
-    issuer_id: str
-    snapshot: StatusListSnapshot
 
 
 @dataclass(frozen=True)

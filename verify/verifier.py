@@ -23,7 +23,6 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from trust import statuslist
@@ -39,20 +38,13 @@ from trust.jws import (
     verify_compact,
 )
 from trust.snapshot import IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
+from trust.statuslist import StatusSource
 from verify.reasons import Reason
 from verify.result import CredentialView, IssuerView, ShownField, VerificationResult
 from verify.scan import extract_token
 
 MAX_FIELD_VALUE = 1024
 MAX_JTI = 64
-
-
-@dataclass(frozen=True)
-class StatusSource:
-    """A status list the verifier may consult, and the issuer whose key signed it."""
-
-    issuer_id: str
-    snapshot: statuslist.StatusListSnapshot
 
 
 class _Fail(Exception):
