@@ -222,7 +222,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--max-failure-ratio", type=float, default=0.01)
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # Both signals end the run through the same clean-up; SIGINT explicitly, since a shell
+    # starts background jobs with it ignored.
+    previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with tempfile.TemporaryDirectory(prefix="ecert-load-") as tmp:
             root = Path(tmp)
@@ -252,7 +254,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted: gateway and locust stopped, data dir removed", file=sys.stderr)
         return 130
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
 
 
 if __name__ == "__main__":
