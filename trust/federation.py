@@ -1,0 +1,153 @@
+"""Federated trust: the OpenID Federation 1.0 subset this gateway speaks. Import from here.
+
+Who is who: a region's **trust anchor** vouches for its **city gateways** (intermediates), which
+vouch for their **agencies** (leaf issuers, entity type ``ecert_issuer``) and **verifiers**
+(leaves, ``ecert_verifier``). Entity ids are URLs; federation keys are separate from the keys
+that sign credentials (those travel in ``ecert_issuer`` metadata, if at all).
+
+What is here, by module (all pure: bytes, parsed objects and ``now`` in; no I/O):
+
+- ``federation_common``: errors, names, bounds, Entity Identifier checks and endpoint URLs.
+- ``federation_statements``: Entity Statements (§3): sign, verify, Entity Configurations.
+- ``federation_policy``: metadata policy operators, merging and application (§6.1), with our
+  strict rule for ``credential_types`` (no silent narrowing: a clear :class:`PolicyError`).
+- ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (plus our URL-prefix
+  form) and ``allowed_entity_types`` (§6.2).
+- ``federation_chain``: :func:`validate_chain` (§4, §10.2) into a :class:`ResolvedChain`,
+  including cross-region agreements (``ecert_acceptance``, honoured only on the anchor's own
+  statement: no transitive trust).
+- ``federation_resolve``: :func:`resolve_chain` walks ``authority_hints`` through a
+  :class:`Fetcher` (§10.1), with a visited set, a depth bound and a fetch budget.
+- ``federation_endpoints``: subordinate listings (§8.2), resolve responses (§8.3), historical
+  keys (§8.7).
+- ``federation_testing``: an in-memory fetcher and federation for tests and demos (not for
+  production paths).
+
+Deliberately left out of the spec: trust marks (§7, §8.4-8.6), explicit and automatic client
+registration (§12), the ``trust_chain`` JWS header (§4.3), client authentication at endpoints
+(§8.8), additional policy operators and object-valued policy operands, RSA keys, and HTTP
+itself (the gateway serves and fetches; this package decides).
+"""
+
+from __future__ import annotations
+
+from trust.federation_chain import ResolvedChain, TrustChain, validate_chain
+from trust.federation_common import (
+    ACCEPTANCE_CLAIM,
+    CREDENTIAL_TYPES,
+    DEFAULT_MAX_DEPTH,
+    ECERT_ISSUER,
+    ECERT_VERIFIER,
+    ENTITY_STATEMENT_MEDIA_TYPE,
+    ENTITY_STATEMENT_TYP,
+    FEDERATION_ENTITY,
+    HISTORICAL_KEYS_MEDIA_TYPE,
+    HISTORICAL_KEYS_TYP,
+    MAX_AUTHORITY_HINTS,
+    MAX_CHAIN_DEPTH,
+    MAX_JWKS_KEYS,
+    MAX_STATEMENT_LENGTH,
+    RESOLVE_RESPONSE_MEDIA_TYPE,
+    RESOLVE_RESPONSE_TYP,
+    WELL_KNOWN_PATH,
+    ChainError,
+    ConstraintViolation,
+    FederationError,
+    MalformedStatement,
+    PathFailure,
+    PolicyError,
+    StatementExpired,
+    UnknownAnchor,
+    UntrustedStatement,
+    check_entity_id,
+    entity_configuration_url,
+    fetch_url,
+)
+from trust.federation_constraints import Constraints, NamingConstraints
+from trust.federation_endpoints import (
+    REVOCATION_REASONS,
+    HistoricalKey,
+    HistoricalKeys,
+    ResolveResponse,
+    parse_subordinate_listing,
+    sign_historical_keys,
+    sign_resolve_response,
+    subordinate_listing,
+    verify_historical_keys,
+    verify_resolve_response,
+)
+from trust.federation_policy import (
+    OPERATORS,
+    STRICT_SUBSETS,
+    MetadataPolicy,
+    apply_policy,
+    merge_policies,
+)
+from trust.federation_resolve import DEFAULT_MAX_FETCHES, Fetcher, resolve_chain
+from trust.federation_statements import (
+    Acceptance,
+    EntityStatement,
+    sign_entity_statement,
+    verify_entity_configuration,
+    verify_entity_statement,
+)
+
+__all__ = [
+    "ACCEPTANCE_CLAIM",
+    "CREDENTIAL_TYPES",
+    "DEFAULT_MAX_DEPTH",
+    "DEFAULT_MAX_FETCHES",
+    "ECERT_ISSUER",
+    "ECERT_VERIFIER",
+    "ENTITY_STATEMENT_MEDIA_TYPE",
+    "ENTITY_STATEMENT_TYP",
+    "FEDERATION_ENTITY",
+    "HISTORICAL_KEYS_MEDIA_TYPE",
+    "HISTORICAL_KEYS_TYP",
+    "MAX_AUTHORITY_HINTS",
+    "MAX_CHAIN_DEPTH",
+    "MAX_JWKS_KEYS",
+    "MAX_STATEMENT_LENGTH",
+    "OPERATORS",
+    "RESOLVE_RESPONSE_MEDIA_TYPE",
+    "RESOLVE_RESPONSE_TYP",
+    "REVOCATION_REASONS",
+    "STRICT_SUBSETS",
+    "WELL_KNOWN_PATH",
+    "Acceptance",
+    "ChainError",
+    "ConstraintViolation",
+    "Constraints",
+    "EntityStatement",
+    "FederationError",
+    "Fetcher",
+    "HistoricalKey",
+    "HistoricalKeys",
+    "MalformedStatement",
+    "MetadataPolicy",
+    "NamingConstraints",
+    "PathFailure",
+    "PolicyError",
+    "ResolveResponse",
+    "ResolvedChain",
+    "StatementExpired",
+    "TrustChain",
+    "UnknownAnchor",
+    "UntrustedStatement",
+    "apply_policy",
+    "check_entity_id",
+    "entity_configuration_url",
+    "fetch_url",
+    "merge_policies",
+    "parse_subordinate_listing",
+    "resolve_chain",
+    "sign_entity_statement",
+    "sign_historical_keys",
+    "sign_resolve_response",
+    "subordinate_listing",
+    "validate_chain",
+    "verify_entity_configuration",
+    "verify_entity_statement",
+    "verify_historical_keys",
+    "verify_resolve_response",
+]
