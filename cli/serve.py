@@ -46,6 +46,7 @@ def serve(
         with gw.transaction() as session:
             city = gw.city(session)
             city.public_url = _url(host, port, public_url)
+            gw.bump(session)
         say(f"{city.name} ({city.code}) gateway on {city.public_url} · 网关已启动")
         _run(gw, host, port)
     finally:

@@ -54,7 +54,9 @@ def init_city(gw: Gateway, *, code: str, name: str, public_url: str, actor: str)
                     f"this data directory already serves city {city.code} {city.name}, "
                     f"not {code} {name}"
                 )
-            city.public_url = public_url
+            if city.public_url != public_url:
+                city.public_url = public_url
+                gw.bump(session)
             return city
         city = CityRow(id=1, code=code, name=name, public_url=public_url, created_at=gw.clock())
         session.add(city)

@@ -17,7 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.clock import Clock, system_clock
-from gateway.db import make_engine, make_sessionmaker
+from gateway.db import WRITE_OPTION, make_engine, make_sessionmaker
 from gateway.errors import NotFound
 from gateway.migrate import upgrade
 from gateway.models import CityRow, SigningKeyRow
@@ -80,6 +80,9 @@ class Gateway:
         """
         with self.sessions() as session:
             with session.begin():
+                # Applied as the connection is procured, before it BEGINs: on SQLite that is
+                # BEGIN IMMEDIATE (row locks on PostgreSQL come from SELECT … FOR UPDATE).
+                session.connection(execution_options={WRITE_OPTION: True})
                 yield session
             bumped = session.info.pop(BUMPED, False)
         if bumped:
@@ -94,8 +97,8 @@ class Gateway:
 
     @property
     def public_url(self) -> str:
-        with self.sessions() as session:
-            return self.city(session).public_url
+        """The URL printed into QR codes (held in the live state: no query per response)."""
+        return self.state.public_url
 
     # --- live state -------------------------------------------------------------------------
     bump = staticmethod(mark_changed)

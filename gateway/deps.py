@@ -13,7 +13,8 @@ from gateway.core import Gateway
 from gateway.errors import Forbidden, Unauthorised
 
 
-def get_gateway(request: Request) -> Gateway:
+async def get_gateway(request: Request) -> Gateway:
+    # async: resolving it never waits for a worker thread (the verify path stays on the loop)
     gw: Gateway = request.app.state.gateway
     return gw
 
@@ -30,11 +31,13 @@ SessionDep = Annotated[Session, Depends(get_session)]
 
 
 def get_principal(
-    session: SessionDep, authorization: Annotated[str | None, Header()] = None
+    gw: GatewayDep, authorization: Annotated[str | None, Header()] = None
 ) -> Principal:
     if not authorization or not authorization.startswith("Bearer "):
         raise Unauthorised("expected an 'Authorization: Bearer <API key>' header")
-    return authenticate(session, authorization.removeprefix("Bearer ").strip())
+    # Its own short session: a request never holds one connection while taking another.
+    with gw.sessions() as session:
+        return authenticate(session, authorization.removeprefix("Bearer ").strip())
 
 
 def require(scope: str) -> Callable[[Principal], Principal]:

@@ -97,15 +97,23 @@ class SlotAllocator:
 
 
 def reserve_serials(session: Session, *, agency_id: str, year: int, count: int) -> int:
-    """Reserve ``count`` consecutive serial numbers for ``(agency, year)``; return the first."""
-    row = session.get(SerialCounterRow, (agency_id, year), with_for_update=True)
-    if row is None:
-        session.add(SerialCounterRow(agency_id=agency_id, year=year, next_value=1 + count))
-        session.flush()
-        return 1
-    first = row.next_value
-    row.next_value = first + count
-    return first
+    """Reserve ``count`` consecutive serial numbers for ``(agency, year)``; return the first.
+
+    One atomic ``UPDATE … RETURNING``: concurrent issuers (threads or processes) never read
+    the same counter value. The first use of a year inserts the row; a concurrent first insert
+    fails on the primary key and the caller's transaction is retried.
+    """
+    reserved = session.scalar(
+        update(SerialCounterRow)
+        .where(SerialCounterRow.agency_id == agency_id, SerialCounterRow.year == year)
+        .values(next_value=SerialCounterRow.next_value + count)
+        .returning(SerialCounterRow.next_value)
+    )
+    if reserved is not None:
+        return int(reserved) - count
+    session.add(SerialCounterRow(agency_id=agency_id, year=year, next_value=1 + count))
+    session.flush()
+    return 1
 
 
 def serial_text(year: int, number: int) -> str:

@@ -36,6 +36,7 @@ class LiveState:
     statuses: dict[str, StatusSource]
     version: int
     built_at: int
+    public_url: str
 
 
 def type_info(ctype: CredentialType) -> TypeInfo:
@@ -114,4 +115,10 @@ def build_state(
         types=[type_info(t) for t in types],
         as_of=now,
     )
-    return LiveState(trust=trust, statuses=statuses, version=city.state_version, built_at=now)
+    return LiveState(
+        trust=trust,
+        statuses=statuses,
+        version=city.state_version,
+        built_at=now,
+        public_url=city.public_url,
+    )
