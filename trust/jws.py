@@ -59,7 +59,10 @@ class VerifiedJWS:
 
 def dumps_compact(obj: Mapping[str, Any]) -> bytes:
     """Compact UTF-8 JSON: no white space, no ``\\u`` escapes (orjson writes exactly that)."""
-    return orjson.dumps(obj)
+    try:
+        return orjson.dumps(obj)
+    except orjson.JSONEncodeError as exc:
+        raise SignatureError(f"payload is not encodable as JSON: {exc}") from exc
 
 
 def sign_compact(

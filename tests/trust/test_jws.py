@@ -52,6 +52,13 @@ def test_payload_is_compact_utf8_without_u_escapes() -> None:
     assert b64url_decode(token.split(".")[1]) == '{"n":"杭州市"}'.encode()
 
 
+def test_unencodable_payload_is_our_error() -> None:
+    from trust.errors import SignatureError
+
+    with pytest.raises(SignatureError, match="not encodable"):
+        sign_compact({"n": 2**70}, KEY, typ=TYP)
+
+
 def test_pyjwt_verifies_our_tokens() -> None:
     token = sign_compact({"iat": 1}, KEY, typ=TYP)
     assert jwt.api_jws.decode(token, KEY.public.key, algorithms=["ES256"]) == b'{"iat":1}'
