@@ -116,9 +116,13 @@ def render_png(text: str, *, scale: int = 6, ec_level: str = "M") -> bytes:
     if not 1 <= scale <= MAX_SCALE:
         raise DataError(f"scale must be between 1 and {MAX_SCALE} pixels a module, found {scale}")
     barcode = _create(text, ec_level)
-    image = Image.fromarray(barcode.to_image(scale=scale)).convert("1", dither=Image.Dither.NONE)
+    # Render one pixel a module and let Pillow scale by nearest neighbour: pixel-identical to
+    # zxing's own scaling, and cheaper; a QR code's PNG needs no strong compression.
+    image = Image.fromarray(barcode.to_image(scale=1)).convert("1", dither=Image.Dither.NONE)
+    if scale > 1:
+        image = image.resize((image.width * scale, image.height * scale), Image.Resampling.NEAREST)
     out = io.BytesIO()
-    image.save(out, format="PNG")
+    image.save(out, format="PNG", compress_level=1)
     return out.getvalue()
 
 

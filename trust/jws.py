@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any
+from typing import Any, NamedTuple
 
 import jwt
 import orjson
@@ -50,8 +49,7 @@ class BadSignature(SignatureError):
     """A trusted key matches the ``kid`` but the signature does not verify."""
 
 
-@dataclass(frozen=True)
-class VerifiedJWS:
+class VerifiedJWS(NamedTuple):
     header: Mapping[str, Any]
     payload: dict[str, Any]
     key: PublicKey
@@ -87,10 +85,8 @@ def sign_compact(
         raise SignatureError(f"signing failed: {exc}") from exc
 
 
-@functools.lru_cache(maxsize=1024)
 def _unverified_header(segment: str) -> Mapping[str, Any]:
-    """Parse (not verify) a header segment. Cached: tokens of one key share one header, and
-    the result is read-only; parse errors are not cached."""
+    """Parse (not verify) a header segment; the result is read-only."""
     if len(segment) > MAX_HEADER_LENGTH:
         raise MalformedToken(
             f"JWS header is {len(segment)} characters, at most {MAX_HEADER_LENGTH} allowed"
@@ -102,6 +98,30 @@ def _unverified_header(segment: str) -> Mapping[str, Any]:
     if not isinstance(header, dict):
         raise MalformedToken(f"JWS header must be a JSON object, found {type(header).__name__}")
     return MappingProxyType(header)
+
+
+@functools.lru_cache(maxsize=1024)
+def _checked_header(segment: str, typ: str | frozenset[str]) -> tuple[Mapping[str, Any], str, str]:
+    """Parse and check a header segment: ``(header, alg, kid)``. A pure function of its
+    arguments, so cached (one entry per signing key in practice); failures are not cached."""
+    header = _unverified_header(segment)
+    alg = header.get("alg")
+    if alg not in ALGORITHMS:
+        raise UnsupportedToken(f"algorithm must be one of {', '.join(ALGORITHMS)}, found {alg!r}")
+    if "crit" in header:
+        raise UnsupportedToken(f"critical header extensions are not supported: {header['crit']!r}")
+    unknown = set(header) - _ALLOWED_HEADERS
+    if unknown:
+        raise UnsupportedToken(f"unexpected JWS header parameters: {sorted(unknown)}")
+    wanted = frozenset({typ}) if isinstance(typ, str) else typ
+    if header.get("typ") not in wanted:
+        raise UnsupportedToken(
+            f"token typ must be {' or '.join(sorted(wanted))}, found {header.get('typ')!r}"
+        )
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise MalformedToken("JWS header has no kid")
+    return header, str(alg), kid
 
 
 def verify_compact(
@@ -121,35 +141,24 @@ def verify_compact(
     if len(parts) != 3:
         raise MalformedToken(f"a compact JWS has 3 dot-separated parts, found {len(parts)}")
     h64, p64, s64 = parts
-    header = _unverified_header(h64)
-
-    alg = header.get("alg")
-    if alg not in ALGORITHMS:
-        raise UnsupportedToken(f"algorithm must be one of {', '.join(ALGORITHMS)}, found {alg!r}")
-    if "crit" in header:
-        raise UnsupportedToken(f"critical header extensions are not supported: {header['crit']!r}")
-    unknown = set(header) - _ALLOWED_HEADERS
-    if unknown:
-        raise UnsupportedToken(f"unexpected JWS header parameters: {sorted(unknown)}")
-    wanted = frozenset({typ}) if isinstance(typ, str) else typ
-    if header.get("typ") not in wanted:
-        raise UnsupportedToken(
-            f"token typ must be {' or '.join(sorted(wanted))}, found {header.get('typ')!r}"
-        )
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise MalformedToken("JWS header has no kid")
+    header, alg, kid = _checked_header(h64, typ)
 
     try:
         signature = b64url_decode(s64)
     except DataError as exc:
         raise MalformedToken(f"JWS signature is not base64url: {exc}") from exc
-    signing_input = f"{h64}.{p64}".encode("ascii")
+    signing_input = token[: len(h64) + 1 + len(p64)].encode("ascii")
 
-    candidates = [k for k in keys_for_kid(kid) if k.alg == alg]
-    if not candidates:
+    key = None
+    known = False
+    for candidate in keys_for_kid(kid):
+        if candidate.alg == alg:
+            known = True
+            if candidate.verify(signature, signing_input):
+                key = candidate
+                break
+    if not known:
         raise UnknownKey(f"no trusted {alg} key has kid {kid!r}")
-    key = next((k for k in candidates if k.verify(signature, signing_input)), None)
     if key is None:
         raise BadSignature(f"signature does not verify with the trusted key(s) for kid {kid!r}")
 

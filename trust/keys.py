@@ -25,12 +25,13 @@ from cryptography.hazmat.primitives.asymmetric.utils import (
 )
 
 from trust.encoding import b64url_decode, b64url_encode
-from trust.errors import KeyError_
+from trust.errors import DataError, KeyError_
 
 ES256 = "ES256"
 EDDSA = "EdDSA"
 ALGORITHMS = (ES256, EDDSA)
 SHORT_KID_BYTES = 8
+_ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # stateless: one instance serves every verify
 _P256_COORD = 32
 
 PublicKeyObject = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
@@ -102,7 +103,9 @@ class PublicKey:
                     "expected a JWK with kty EC/crv P-256 or kty OKP/crv Ed25519, found "
                     f"kty {jwk.get('kty')!r} crv {jwk.get('crv')!r}"
                 )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, DataError) as exc:
+            if isinstance(exc, KeyError_):
+                raise
             raise KeyError_(f"malformed public JWK: {exc}") from exc
         key = cls.from_object(obj)
         if "kid" in jwk and jwk["kid"] != key.kid:
@@ -123,7 +126,7 @@ class PublicKey:
                     int.from_bytes(signature[:_P256_COORD], "big"),
                     int.from_bytes(signature[_P256_COORD:], "big"),
                 )
-                self.key.verify(der, signing_input, ec.ECDSA(hashes.SHA256()))
+                self.key.verify(der, signing_input, _ECDSA_SHA256)
             else:
                 self.key.verify(signature, signing_input)
         except InvalidSignature:

@@ -88,9 +88,13 @@ class TypeInfo:
     name_zh: str
     name_en: str
     labels: tuple[FieldLabel, ...]
+    _by_name: Mapping[str, FieldLabel] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_by_name", {f.name: f for f in self.labels})
 
     def label(self, name: str) -> FieldLabel:
-        return next((f for f in self.labels if f.name == name), FieldLabel(name, name, name))
+        return self._by_name.get(name) or FieldLabel(name, name, name)
 
 
 @dataclass(frozen=True)
@@ -147,4 +151,9 @@ class TrustSnapshot:
         return self._keys_by_kid.get(kid, ())
 
     def record_for(self, key: PublicKey) -> KeyRecord:
-        return next(r for r in self.key_records(key.kid) if r.key == key)
+        """The record of a key this snapshot handed out (matched by identity, then equality)."""
+        records = self._by_kid.get(key.kid, ())
+        for record in records:
+            if record.key is key:
+                return record
+        return next(r for r in records if r.key == key)

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
-from trust.snapshot import ChainLink
+from trust.snapshot import IssuerRecord, TypeInfo
 from verify.reasons import MESSAGES, Reason
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ShownField:
     name: str
     label_zh: str
@@ -17,37 +19,54 @@ class ShownField:
     value: Any
 
 
-@dataclass(frozen=True)
-class CredentialView:
-    type: str
-    type_name_zh: str
-    type_name_en: str
+class CredentialView(NamedTuple):
+    """What a verified token says. ``values`` are the signed public fields as they came;
+    ``fields`` pairs them with their zh/en labels when a page or API shows them."""
+
+    type_info: TypeInfo
     identifier: str | None
-    fields: tuple[ShownField, ...]
+    values: Mapping[str, Any]
     issued_at: int
     valid_from: int
     valid_until: int | None
 
+    @property
+    def type(self) -> str:
+        return self.type_info.code
 
-@dataclass(frozen=True)
-class IssuerView:
-    id: str
-    name: str
-    chain: tuple[ChainLink, ...]
+    @property
+    def type_name_zh(self) -> str:
+        return self.type_info.name_zh
+
+    @property
+    def type_name_en(self) -> str:
+        return self.type_info.name_en
+
+    @property
+    def fields(self) -> tuple[ShownField, ...]:
+        label = self.type_info.label
+        return tuple(
+            ShownField(name, label(name).zh, label(name).en, value)
+            for name, value in self.values.items()
+        )
 
 
-@dataclass(frozen=True)
-class VerificationResult:
+class VerificationResult(NamedTuple):
     """Non-raising answer of the verifier. ``detail`` is technical English for logs and APIs."""
 
     reason: Reason
     detail: str
     checked_at: int
     credential: CredentialView | None = None
-    issuer: IssuerView | None = None
+    issuer: IssuerRecord | None = None
     trust_as_of: int | None = None
     status_as_of: int | None = None
-    token_hash: bytes | None = None
+    token: str | None = None
+
+    @property
+    def token_hash(self) -> bytes | None:
+        """SHA-256 of the verified token (what issuance records and use records key on)."""
+        return None if self.token is None else hashlib.sha256(self.token.encode()).digest()
 
     @property
     def valid(self) -> bool:

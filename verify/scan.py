@@ -21,7 +21,7 @@ import struct
 import zxingcpp
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from trust.encoding import is_ascii_digits, numeric_to_jws
+from trust.encoding import numeric_to_jws
 from trust.errors import DataError
 
 MAX_SCAN_LENGTH = 8192  # characters; the largest QR code holds 7,089
@@ -31,6 +31,7 @@ IMAGE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF", "BMP")
 _RETRY_LONGEST_SIDE = 1600  # second pass: phone photos are downscaled to this
 
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
+_DIGIT_CHARS = frozenset("0123456789")
 _URL = re.compile(r"https?://", re.IGNORECASE)
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # What Pillow raises on damaged or hostile files, besides its own OSError subclasses.
@@ -52,9 +53,9 @@ def _describe(text: str) -> str:
 
 
 def _token_from(payload: str, *, what: str) -> str:
-    if is_ascii_digits(payload):
-        token = numeric_to_jws(payload)
-        if not _JWS.fullmatch(token):
+    if payload[:1] in _DIGIT_CHARS:  # a compact JWS starts with 'e' ('{"' in base64url)
+        token = numeric_to_jws(payload)  # checks the digits; only JWS characters come out
+        if token.count(".") != 2 or token.startswith(".") or ".." in token or token.endswith("."):
             raise DataError(
                 f"expected {what} to be digits encoding a compact JWS, found digits that decode "
                 f"to {_describe(token)}"

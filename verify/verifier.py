@@ -40,11 +40,12 @@ from trust.jws import (
 from trust.snapshot import IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
 from verify.reasons import Reason
-from verify.result import CredentialView, IssuerView, ShownField, VerificationResult
+from verify.result import CredentialView, VerificationResult
 from verify.scan import extract_token
 
 MAX_FIELD_VALUE = 1024
 MAX_JTI = 64
+MAX_IDX = statuslist.MAX_INDEX
 
 
 class _Fail(Exception):
@@ -54,30 +55,21 @@ class _Fail(Exception):
         self.detail = detail
 
 
-def _int_claim(payload: Mapping[str, Any], name: str, *, required: bool) -> int | None:
-    value = payload.get(name)
-    if value is None and not required:
-        return None
-    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise _Fail(
-            Reason.MALFORMED, f"claim {name!r} must be a non-negative integer, found {value!r}"
-        )
-    return value
-
-
-def _shown_fields(ctype: TypeInfo, raw: object) -> tuple[ShownField, ...]:
+def _shown_values(raw: object) -> Mapping[str, Any]:
+    """The signed public fields, checked for shape: a small object of short scalars."""
     if not isinstance(raw, dict) or len(raw) > MAX_QR_FIELDS:
         raise _Fail(
             Reason.MALFORMED,
             f"claim {CLAIM_FIELDS!r} must be an object of at most {MAX_QR_FIELDS} fields",
         )
-    shown = []
     for name, value in raw.items():
-        if not isinstance(value, str | int | float) or len(str(value)) > MAX_FIELD_VALUE:
+        kind = type(value)
+        if kind is str:
+            if len(value) > MAX_FIELD_VALUE:
+                raise _Fail(Reason.MALFORMED, f"field {name!r} is longer than {MAX_FIELD_VALUE}")
+        elif kind is not int and kind is not float:
             raise _Fail(Reason.MALFORMED, f"field {name!r} has an unusable value")
-        label = ctype.label(name)
-        shown.append(ShownField(name=name, label_zh=label.zh, label_en=label.en, value=value))
-    return tuple(shown)
+    return raw
 
 
 @functools.lru_cache(maxsize=8192)
@@ -97,14 +89,14 @@ def _identifier(ctype: TypeInfo, issuer: IssuerRecord, jti: object) -> str:
         raise _Fail(Reason.MALFORMED, f"cannot rebuild the 证照标识: {exc}") from exc
 
 
-def _check_key_at_issuance(rec: KeyRecord, iat: int, token_hash: bytes) -> None:
+def _check_key_at_issuance(rec: KeyRecord, iat: int, token: str) -> None:
     if iat < rec.not_before:
         raise _Fail(
             Reason.KEY_NOT_VALID_AT_ISSUANCE,
             f"token claims issuance at {iat}, before its key existed ({rec.not_before})",
         )
     if rec.compromised_at is not None:
-        if token_hash not in rec.confirmed_hashes:
+        if hashlib.sha256(token.encode()).digest() not in rec.confirmed_hashes:
             raise _Fail(
                 Reason.KEY_NOT_VALID_AT_ISSUANCE,
                 f"key {rec.key.kid} was compromised at {rec.compromised_at} and the issuance "
@@ -117,38 +109,53 @@ def _check_key_at_issuance(rec: KeyRecord, iat: int, token_hash: bytes) -> None:
         )
 
 
-def _status_of(
-    payload: Mapping[str, Any],
-    issuer: IssuerRecord,
-    statuses: Mapping[str, StatusSource],
-    now: int,
-) -> tuple[int, int, statuslist.StatusReference]:
-    """The token's status value, the list's ``iat`` (freshness) and the reference used."""
+def _status_reference(
+    payload: Mapping[str, Any], statuses: Mapping[str, StatusSource]
+) -> tuple[int, str]:
+    # Fast path: a URI we hold a list for needs no URI validation, only a sane index.
+    claim = payload.get("status")
+    inner = claim.get("status_list") if isinstance(claim, dict) else None
+    if isinstance(inner, dict) and len(inner) == 2:
+        uri, idx = inner.get("uri"), inner.get("idx")
+        if isinstance(uri, str) and uri in statuses and type(idx) is int and idx <= MAX_IDX:
+            return idx, uri
     try:
         ref = statuslist.StatusReference.from_claims(payload)
     except DataError as exc:
         raise _Fail(Reason.MALFORMED, f"bad status reference: {exc}") from exc
     if ref is None:
         raise _Fail(Reason.MALFORMED, "token has no status reference")
-    source = statuses.get(ref.uri)
+    return ref.idx, ref.uri
+
+
+def _status_of(
+    payload: Mapping[str, Any],
+    issuer: IssuerRecord,
+    statuses: Mapping[str, StatusSource],
+    now: int,
+) -> tuple[int, int, tuple[int, str]]:
+    """The token's status value, the list's ``iat`` (freshness) and the reference used."""
+    idx, uri = _status_reference(payload, statuses)
+    source = statuses.get(uri)
     if source is None:
-        raise _Fail(Reason.STATUS_UNAVAILABLE, f"no status list held for {ref.uri}")
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"no status list held for {uri}")
     if source.issuer_id != issuer.id:
-        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {ref.uri} is not {issuer.id}'s")
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {uri} is not {issuer.id}'s")
     if not source.snapshot.is_fresh(now):
-        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {ref.uri} expired")
+        raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {uri} expired")
     try:
-        value = source.snapshot.status(ref.idx)
+        value = source.snapshot.status(idx)
     except DataError as exc:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"status index unusable: {exc}") from exc
-    return value, source.snapshot.iat, ref
+    return value, source.snapshot.iat, (idx, uri)
 
 
-def _check_status_value(value: int, ref: statuslist.StatusReference) -> None:
+def _check_status_value(value: int, ref: tuple[int, str]) -> None:
+    idx, uri = ref
     if value == statuslist.INVALID:
-        raise _Fail(Reason.REVOKED, f"status list {ref.uri} index {ref.idx} is INVALID")
+        raise _Fail(Reason.REVOKED, f"status list {uri} index {idx} is INVALID")
     if value == statuslist.SUSPENDED:
-        raise _Fail(Reason.SUSPENDED, f"status list {ref.uri} index {ref.idx} is SUSPENDED")
+        raise _Fail(Reason.SUSPENDED, f"status list {uri} index {idx} is SUSPENDED")
     if value != statuslist.VALID:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"unknown status value {value}")
 
@@ -176,8 +183,8 @@ def verify_scanned(
 ) -> VerificationResult:
     """Verify what a scanner, camera or API client handed over. Never raises for bad input."""
     credential: CredentialView | None = None
-    issuer_view: IssuerView | None = None
-    token_hash: bytes | None = None
+    issuer_view: IssuerRecord | None = None
+    token: str | None = None
     status_as_of: int | None = None
     reason, detail = (
         Reason.VALID,
@@ -190,33 +197,33 @@ def verify_scanned(
             raise _Fail(Reason.MALFORMED, str(exc)) from exc
         if trust.expires_at is not None and now >= trust.expires_at:
             raise _Fail(Reason.TRUST_LIST_STALE, f"trust data expired at {trust.expires_at}")
-        token_hash = hashlib.sha256(token.encode("ascii")).digest()
         verified = _open(token, trust)
         payload = verified.payload
         rec = trust.record_for(verified.key)
         issuer = trust.issuers[rec.issuer_id]
-        issuer_view = IssuerView(id=issuer.id, name=issuer.name, chain=issuer.chain)
+        issuer_view = issuer
 
-        iat = _int_claim(payload, "iat", required=True)
-        nbf = _int_claim(payload, "nbf", required=False)
-        exp = _int_claim(payload, "exp", required=False)
-        assert iat is not None  # required=True
+        iat, nbf, exp = payload.get("iat"), payload.get("nbf"), payload.get("exp")
+        if type(iat) is not int or iat < 0:
+            raise _Fail(Reason.MALFORMED, f"claim 'iat' must be a non-negative integer: {iat!r}")
+        if nbf is not None and (type(nbf) is not int or nbf < 0):
+            raise _Fail(Reason.MALFORMED, f"claim 'nbf' must be a non-negative integer: {nbf!r}")
+        if exp is not None and (type(exp) is not int or exp < 0):
+            raise _Fail(Reason.MALFORMED, f"claim 'exp' must be a non-negative integer: {exp!r}")
         code = payload.get(CLAIM_TYPE)
         ctype = trust.types.get(code) if isinstance(code, str) else None
         if ctype is None:
             raise _Fail(Reason.UNSUPPORTED, f"unknown credential type {code!r}")
         credential = CredentialView(
-            type=ctype.code,
-            type_name_zh=ctype.name_zh,
-            type_name_en=ctype.name_en,
+            type_info=ctype,
             identifier=_identifier(ctype, issuer, payload.get(CLAIM_SERIAL)),
-            fields=_shown_fields(ctype, payload.get(CLAIM_FIELDS, {})),
+            values=_shown_values(payload.get(CLAIM_FIELDS, {})),
             issued_at=iat,
             valid_from=nbf if nbf is not None else iat,
             valid_until=exp,
         )
 
-        _check_key_at_issuance(rec, iat, token_hash)
+        _check_key_at_issuance(rec, iat, token)
         if ctype.code not in issuer.types:
             raise _Fail(
                 Reason.ISSUER_NOT_AUTHORISED,
@@ -244,5 +251,5 @@ def verify_scanned(
         issuer=issuer_view,
         trust_as_of=trust.as_of,
         status_as_of=status_as_of,
-        token_hash=token_hash,
+        token=token,
     )
