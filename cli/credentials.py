@@ -6,7 +6,7 @@ import csv
 import hashlib
 import json
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -209,36 +209,26 @@ def _status(
 
 Reason = Annotated[str, typer.Option("--reason", help="why (recorded) 原因")]
 CredId = Annotated[str, typer.Argument(help="credential id")]
+Code = Annotated[
+    str | None, typer.Option("--code", help="revoke only: 03 撤销 (default), 04, 05, 06, 07, 99")
+]
 
 
-def suspend(
-    credential_id: CredId,
-    reason: Reason,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: JsonOut = False,
-) -> None:
-    """Suspend (暂扣); can be reinstated."""
-    _status("suspend", credential_id, reason, None, data_dir, as_json)
+def _status_command(action: str, doc: str) -> Callable[..., None]:
+    def command(
+        credential_id: CredId,
+        reason: Reason,
+        code: Code = None,
+        data_dir: DataDir = DEFAULT_DATA_DIR,
+        as_json: JsonOut = False,
+    ) -> None:
+        _status(action, credential_id, reason, code, data_dir, as_json)
+
+    command.__doc__ = doc
+    command.__name__ = action
+    return command
 
 
-def reinstate(
-    credential_id: CredId,
-    reason: Reason,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: JsonOut = False,
-) -> None:
-    """Reinstate a suspended credential (恢复)."""
-    _status("reinstate", credential_id, reason, None, data_dir, as_json)
-
-
-def revoke(
-    credential_id: CredId,
-    reason: Reason,
-    code: Annotated[
-        str | None, typer.Option("--code", help="03 撤销 (default), 04, 05, 06, 07, 99")
-    ] = None,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: JsonOut = False,
-) -> None:
-    """Revoke (撤销); final."""
-    _status("revoke", credential_id, reason, code, data_dir, as_json)
+suspend = _status_command("suspend", "Suspend (暂扣); can be reinstated.")
+reinstate = _status_command("reinstate", "Reinstate a suspended credential (恢复).")
+revoke = _status_command("revoke", "Revoke (撤销); final.")

@@ -20,7 +20,7 @@ class IssueBody(Strict):
         examples=[
             {
                 "name": "杭州西湖龙井茶业有限公司",
-                "uscc": "91330106MA2B0XXXXX",
+                "uscc": "91330106MA2B3C4D5D",
                 "entity_type": "有限责任公司",
                 "legal_representative": "王建国",
                 "registered_capital": "100万元人民币",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
@@ -110,61 +111,37 @@ def qr_svg(credential_id: str, gw: GatewayDep, session: SessionDep, principal: R
     return Response(render_svg(issuance.qr_text_for(gw, row)), media_type="image/svg+xml")
 
 
-def _change(
-    gw: Gateway,
-    session: Session,
-    credential_id: str,
-    action: str,
-    body: ReasonBody,
-    actor: str,
-    agency_id: str,
-) -> dict[str, Any]:
-    row = status_service.change(
-        gw,
-        credential_id=credential_id,
-        action=action,
-        reason=body.reason,
-        actor=actor,
-        agency_id=agency_id,
-        code=body.code,
+STATUS_ACTIONS = {
+    "suspend": "Suspend 暂扣 (reinstatable)",
+    "reinstate": "Reinstate 恢复",
+    "revoke": "Revoke 撤销 (final; body `code` picks 03/04/05/06/07/99)",
+}
+
+
+def _status_route(action: str) -> Callable[..., dict[str, Any]]:
+    def change_status(
+        credential_id: str,
+        body: ReasonBody,
+        gw: GatewayDep,
+        session: SessionDep,
+        principal: StatusAdmin,
+    ) -> dict[str, Any]:
+        row = status_service.change(
+            gw,
+            credential_id=credential_id,
+            action=action,
+            reason=body.reason,
+            actor=principal.actor,
+            agency_id=principal.agency_id,
+            code=body.code,
+        )
+        return _detail(gw, session, row)
+
+    change_status.__name__ = action
+    return change_status
+
+
+for _action, _summary in STATUS_ACTIONS.items():
+    router.post(f"/{{credential_id}}/{_action}", response_model=CredentialDetail, summary=_summary)(
+        _status_route(_action)
     )
-    return _detail(gw, session, row)
-
-
-@router.post("/{credential_id}/suspend", response_model=CredentialDetail, summary="Suspend 暂扣")
-def suspend(
-    credential_id: str,
-    body: ReasonBody,
-    gw: GatewayDep,
-    session: SessionDep,
-    principal: StatusAdmin,
-) -> dict[str, Any]:
-    return _change(
-        gw, session, credential_id, "suspend", body, principal.actor, principal.agency_id
-    )
-
-
-@router.post(
-    "/{credential_id}/reinstate", response_model=CredentialDetail, summary="Reinstate 恢复"
-)
-def reinstate(
-    credential_id: str,
-    body: ReasonBody,
-    gw: GatewayDep,
-    session: SessionDep,
-    principal: StatusAdmin,
-) -> dict[str, Any]:
-    return _change(
-        gw, session, credential_id, "reinstate", body, principal.actor, principal.agency_id
-    )
-
-
-@router.post("/{credential_id}/revoke", response_model=CredentialDetail, summary="Revoke 撤销")
-def revoke(
-    credential_id: str,
-    body: ReasonBody,
-    gw: GatewayDep,
-    session: SessionDep,
-    principal: StatusAdmin,
-) -> dict[str, Any]:
-    return _change(gw, session, credential_id, "revoke", body, principal.actor, principal.agency_id)
