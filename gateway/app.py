@@ -20,7 +20,8 @@ from fastapi.staticfiles import StaticFiles
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound, Unauthorised, Unprocessable
 from gateway.publish import StatusListPublisher
-from gateway.routes import credentials, pages, public, verify
+from gateway.peers import HttpFetcher
+from gateway.routes import credentials, federation, pages, public, verify
 from trust.errors import DataError, EcertError, FetchError, FieldError
 
 log = logging.getLogger("ecert.http")
@@ -156,7 +157,7 @@ async def _refresher(gw: Gateway) -> None:
             log.exception("state refresh failed; still serving the previous state")
 
 
-def create_app(gw: Gateway) -> FastAPI:
+def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gw.reload()
@@ -179,8 +180,9 @@ def create_app(gw: Gateway) -> FastAPI:
     )
     app.state.gateway = gw
     app.state.publisher = StatusListPublisher(gw)
+    app.state.fetcher = fetcher or HttpFetcher()
     _install_errors(app)
-    for module in (credentials, verify, public, pages):
+    for module in (credentials, verify, public, federation, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     app.add_middleware(

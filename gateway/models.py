@@ -153,3 +153,72 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]]
+
+
+# --- federation (OpenID Federation roles, keys, subordinates, trust lists, peers) -------------
+
+
+class FederationRow(Base):
+    """This gateway's place in the federation (id is always 1): role, entity id, superior."""
+
+    __tablename__ = "federation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    role: Mapped[str] = mapped_column(String(10))  # "anchor" | "city"
+    entity_id: Mapped[str] = mapped_column(String(256))
+    region_id: Mapped[str] = mapped_column(String(64))
+    region_name: Mapped[str] = mapped_column(String(64))
+    superior_id: Mapped[str | None] = mapped_column(String(256))  # a city's region anchor
+    superior_jwks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # pinned
+    created_at: Mapped[int]
+
+
+class FederationKeyRow(Base):
+    """Federation signing keys (never credential keys): the gateway's own and its agencies'."""
+
+    __tablename__ = "federation_keys"
+    kid: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), index=True)  # "self" or an agency id
+    public_jwk: Mapped[dict[str, Any]]
+    private_pem: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[int]
+    retired_at: Mapped[int | None]
+
+
+class SubordinateRow(Base):
+    """An entity this gateway vouches for: an anchor's cities and peer regions' anchors."""
+
+    __tablename__ = "subordinates"
+    entity_id: Mapped[str] = mapped_column(String(256), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "city" | "region"
+    name: Mapped[str] = mapped_column(String(128))
+    jwks: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # its federation JWKs
+    credential_types: Mapped[list[str]]
+    status: Mapped[str] = mapped_column(String(10))  # "pending" | "approved" | "removed"
+    policy: Mapped[str] = mapped_column(String(128), default="")  # cross-region agreement name
+    requested_at: Mapped[int]
+    decided_at: Mapped[int | None]
+    decided_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class TrustListRow(Base):
+    """Signed trust lists this gateway compiled, one row a version."""
+
+    __tablename__ = "trust_lists"
+    version: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    iat: Mapped[int]
+    exp: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+
+
+class PeerDocumentRow(Base):
+    """The last good copy of a peer's document, and how fetching it has been going."""
+
+    __tablename__ = "peer_documents"
+    url: Mapped[str] = mapped_column(String(512), primary_key=True)
+    body: Mapped[str | None] = mapped_column(Text)
+    fetched_at: Mapped[int | None]
+    expires_at: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    last_error_at: Mapped[int | None]
+    failures: Mapped[int] = mapped_column(default=0)

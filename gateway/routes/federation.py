@@ -1,0 +1,120 @@
+"""OpenID Federation endpoints (§8): configurations, fetch, list, resolve, historical keys,
+and the join request a city sends its region's anchor."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Query, Request, Response
+from sqlalchemy import select
+
+from gateway import federation
+from gateway.deps import GatewayDep
+from gateway.models import FederationKeyRow
+from trust.federation import (
+    ENTITY_STATEMENT_MEDIA_TYPE,
+    HISTORICAL_KEYS_MEDIA_TYPE,
+    RESOLVE_RESPONSE_MEDIA_TYPE,
+    HistoricalKey,
+    check_entity_id,
+    resolve_chain,
+    sign_historical_keys,
+    sign_resolve_response,
+    subordinate_listing,
+)
+from trust.keys import PublicKey
+
+router = APIRouter(tags=["federation 联邦"])
+MAX_JOIN_BODY = 64 * 1024
+HISTORY_KEEP = 86_400 * 365
+
+
+def _jwt(token: str, media_type: str) -> Response:
+    return Response(token, media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/.well-known/openid-federation", summary="Entity Configuration 实体配置")
+def configuration(gw: GatewayDep) -> Response:
+    return _jwt(federation.entity_configuration(gw), ENTITY_STATEMENT_MEDIA_TYPE)
+
+
+@router.get(
+    "/agencies/{agency_id}/.well-known/openid-federation",
+    summary="An agency's leaf Entity Configuration 签发机构实体配置",
+)
+def agency_configuration(agency_id: str, gw: GatewayDep) -> Response:
+    return _jwt(federation.agency_configuration(gw, agency_id), ENTITY_STATEMENT_MEDIA_TYPE)
+
+
+@router.get("/federation/fetch", summary="Subordinate Statement 下级声明")
+def fetch(gw: GatewayDep, sub: Annotated[str, Query(max_length=256)]) -> Response:
+    return _jwt(federation.subordinate_statement(gw, sub), ENTITY_STATEMENT_MEDIA_TYPE)
+
+
+@router.get("/federation/list", summary="Subordinates 下级实体列表")
+def listing(gw: GatewayDep) -> Response:
+    return Response(subordinate_listing(federation.subordinates(gw)), media_type="application/json")
+
+
+@router.get("/federation/resolve", summary="Resolve a trust chain 解析信任链")
+def resolve(
+    request: Request,
+    gw: GatewayDep,
+    sub: Annotated[str, Query(max_length=256)],
+    trust_anchor: Annotated[str, Query(max_length=256)],
+) -> Response:
+    now = gw.clock()
+    with gw.sessions() as session:
+        fed = federation.config(session)
+        anchors = {
+            fed.superior_id or fed.entity_id: [PublicKey.from_jwk(j) for j in fed.superior_jwks]
+        }
+        if fed.role == federation.ANCHOR:
+            _, own = federation.signing_key(gw, session, federation.SELF)
+            anchors = {fed.entity_id: own}
+    if check_entity_id(trust_anchor) not in anchors:
+        from gateway.errors import NotFound
+
+        raise NotFound(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
+    resolved = resolve_chain(
+        check_entity_id(sub),
+        fetcher=request.app.state.fetcher,
+        trust_anchors={trust_anchor: anchors[trust_anchor]},
+        now=now,
+    )
+    with gw.transaction() as session:
+        key, _ = federation.signing_key(gw, session, federation.SELF)
+    token = sign_resolve_response(iss=fed.entity_id, resolved=resolved, iat=now, key=key)
+    return _jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
+
+
+@router.get("/federation/historical_keys", summary="Historical federation keys 历史密钥")
+def historical_keys(gw: GatewayDep) -> Response:
+    now = gw.clock()
+    with gw.transaction() as session:
+        fed = federation.config(session)
+        key, current = federation.signing_key(gw, session, federation.SELF)
+        rows = session.scalars(
+            select(FederationKeyRow).where(
+                FederationKeyRow.owner == federation.SELF, FederationKeyRow.retired_at.is_not(None)
+            )
+        )
+        past = [
+            HistoricalKey(key=PublicKey.from_jwk(r.public_jwk), iat=r.created_at,
+                          exp=int(r.retired_at or now))
+            for r in rows
+        ]  # fmt: skip
+        listed = past or [HistoricalKey(key=current[0], iat=now, exp=now + HISTORY_KEEP)]
+        token = sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)
+    return _jwt(token, HISTORICAL_KEYS_MEDIA_TYPE)
+
+
+@router.post("/federation/join", summary="A city asks to join this region 申请加入")
+def join(
+    gw: GatewayDep,
+    configuration: Annotated[
+        str, Body(media_type=ENTITY_STATEMENT_MEDIA_TYPE, max_length=MAX_JOIN_BODY)
+    ],
+) -> dict[str, str]:
+    row = federation.request_join(gw, configuration.strip())
+    return {"entity_id": row.entity_id, "status": row.status}

@@ -1,0 +1,106 @@
+"""In-process federations: several gateways as ASGI apps, reached by origin through httpx."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from fastapi.testclient import TestClient
+
+from gateway import agencies, federation
+from gateway.app import create_app
+from gateway.core import Gateway
+from gateway.peers import HttpFetcher
+from gateway.settings import Settings
+from tests.conftest import PASSPHRASE, FakeClock
+
+
+class RoutingTransport(httpx.BaseTransport):
+    """Sends each request to the in-process app serving its origin (no sockets)."""
+
+    def __init__(self) -> None:
+        self.apps: dict[str, TestClient] = {}
+        self.down: set[str] = set()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
+        client = self.apps.get(origin)
+        if client is None or origin in self.down:
+            raise httpx.ConnectError(f"no gateway at {origin}", request=request)
+        target = request.url.raw_path.decode()
+        answer = client.request(
+            request.method, target, content=request.read(), headers=dict(request.headers)
+        )
+        return httpx.Response(
+            answer.status_code, headers=answer.headers.raw, content=answer.content
+        )
+
+
+@dataclass
+class Federation:
+    tmp: Path
+    clock: FakeClock
+    transport: RoutingTransport = field(default_factory=RoutingTransport)
+    gateways: dict[str, Gateway] = field(default_factory=dict)
+    stack: ExitStack = field(default_factory=ExitStack)
+
+    def fetcher(self) -> HttpFetcher:
+        return HttpFetcher(httpx.Client(transport=self.transport))
+
+    def gateway(self, url: str, *, code: str, name: str) -> Gateway:
+        settings = Settings(
+            data_dir=self.tmp / url.rsplit(":", 1)[1],
+            database_url=f"sqlite:///{self.tmp / (url.rsplit(':', 1)[1] + '.db')}",
+            key_passphrase=PASSPHRASE,
+            status_list_size=4096,
+        )
+        gw = Gateway.open(settings, clock=self.clock)
+        self.stack.callback(gw.close)
+        agencies.init_city(gw, code=code, name=name, public_url=url, actor="test")
+        client = self.stack.enter_context(
+            TestClient(create_app(gw, fetcher=self.fetcher()), base_url=url)
+        )
+        self.transport.apps[url] = client
+        self.gateways[url] = gw
+        return gw
+
+    def client(self, url: str) -> TestClient:
+        return self.transport.apps[url]
+
+    def anchor(
+        self, url: str, *, region_id: str, region_name: str, code: str, name: str
+    ) -> Gateway:
+        gw = self.gateway(url, code=code, name=name)
+        federation.init(gw, role=federation.ANCHOR, region_id=region_id, region_name=region_name,
+                        actor="test")  # fmt: skip
+        return gw
+
+    def city(self, url: str, *, anchor: str, code: str, name: str, types: list[str]) -> Gateway:
+        """A city that joined ``anchor`` and was approved for ``types``."""
+        gw = self.gateway(url, code=code, name=name)
+        anchor_gw = self.gateways[anchor]
+        with anchor_gw.sessions() as session:
+            fed = federation.config(session)
+            _, keys = federation.signing_key(anchor_gw, session, federation.SELF)
+        federation.init(
+            gw, role=federation.CITY, region_id=fed.region_id, region_name=fed.region_name,
+            superior_id=anchor, superior_jwks=[dict(k.jwk) for k in keys], actor="test",
+        )  # fmt: skip
+        joined = self.client(anchor).post(
+            "/federation/join",
+            content=federation.entity_configuration(gw),
+            headers={"Content-Type": "application/entity-statement+jwt"},
+        )
+        assert joined.status_code == 200, joined.text
+        federation.approve(anchor_gw, entity_id=url, credential_types=types, actor="test")
+        return gw
+
+
+@contextmanager
+def federation_of(tmp: Path, clock: FakeClock) -> Iterator[Federation]:
+    fed = Federation(tmp=tmp, clock=clock)
+    with fed.stack:
+        yield fed

@@ -1,0 +1,124 @@
+"""Gateways serving the federation: configurations, statements, joins, chains across them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from stdnum.cn import uscc
+
+from gateway import agencies, federation
+from gateway.core import Gateway
+from tests.conftest import FakeClock
+from tests.gateway.federation_helpers import Federation, federation_of
+from trust.federation import (
+    ChainError,
+    resolve_chain,
+    verify_entity_configuration,
+    verify_resolve_response,
+)
+from trust.keys import PublicKey
+
+YRD, HZ, SZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"
+PERMITS = ["business-licence", "food-business-permit", "industrial-production-permit"]
+
+
+def _uscc(first17: str) -> str:
+    return first17 + uscc.calc_check_digit(first17)
+
+
+def _anchor_keys(fed: Federation, url: str) -> dict[str, list[PublicKey]]:
+    ec = verify_entity_configuration(
+        fed.client(url).get("/.well-known/openid-federation").text, now=fed.clock.now
+    )
+    return {url: list(ec.jwks)}
+
+
+def _amr(gw: Gateway, types: list[str]) -> str:
+    row, _ = agencies.add_agency(
+        gw, name="杭州市市场监督管理局", uscc=_uscc("11330100MB1958123"), types=types, actor="t"
+    )
+    return f"{HZ}/agencies/{row.id}"
+
+
+def test_an_agency_resolves_through_its_city_to_the_region_anchor(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        hz = fed.city(
+            HZ, anchor=YRD, code="330100", name="杭州市", types=[*PERMITS, "resident-eid"]
+        )
+        leaf = _amr(hz, PERMITS)
+        hz_ec = verify_entity_configuration(
+            fed.client(HZ).get("/.well-known/openid-federation").text, now=clock.now
+        )
+        assert hz_ec.authority_hints == (YRD,)
+        assert fed.client(YRD).get("/federation/list").json() == [HZ]
+        assert fed.client(HZ).get("/federation/list").json() == [leaf]
+
+        resolved = resolve_chain(
+            leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
+        )
+        assert resolved.path == (leaf, HZ, YRD)
+        assert resolved.credential_types == frozenset(PERMITS)
+        issuer = resolved.metadata["ecert_issuer"]
+        assert issuer["organization_name"] == "杭州市市场监督管理局"
+        assert len(issuer["jwks"]["keys"]) == 1  # the agency's credential key travels in metadata
+
+        answer = fed.client(HZ).get(
+            "/federation/resolve", params={"sub": leaf, "trust_anchor": YRD}
+        )
+        assert answer.status_code == 200, answer.text
+        response = verify_resolve_response(
+            answer.text, keys=list(hz_ec.jwks), now=clock.now, expected_iss=HZ
+        )
+        assert response.sub == leaf
+
+
+def test_a_city_cannot_authorise_a_type_its_region_did_not_grant(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["business-licence"])
+        leaf = _amr(hz, ["business-licence", "resident-eid"])
+        with pytest.raises(ChainError, match="resident-eid"):
+            resolve_chain(
+                leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
+            )
+
+
+def test_an_unapproved_city_is_not_vouched_for(tmp_path: Path, clock: FakeClock) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        anchor = fed.anchor(
+            YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市"
+        )
+        sz = fed.gateway(SZ, code="320500", name="苏州市")
+        with anchor.sessions() as session:
+            _, keys = federation.signing_key(anchor, session, federation.SELF)
+        pinned = [dict(k.jwk) for k in keys]
+        federation.init(
+            sz, role=federation.CITY, region_id="yrd", region_name="长三角",
+            superior_id=YRD, superior_jwks=pinned, actor="t",
+        )  # fmt: skip
+        joined = fed.client(YRD).post(
+            "/federation/join",
+            content=federation.entity_configuration(sz),
+            headers={"Content-Type": "application/entity-statement+jwt"},
+        )
+        assert joined.json() == {"entity_id": SZ, "status": "pending"}
+        assert fed.client(YRD).get("/federation/list").json() == []
+        assert fed.client(YRD).get("/federation/fetch", params={"sub": SZ}).status_code == 404
+
+
+def test_forged_join_request_is_refused(tmp_path: Path, clock: FakeClock) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        answer = fed.client(YRD).post(
+            "/federation/join",
+            content="eyJhbGciOiJub25lIn0.e30.",
+            headers={"Content-Type": "application/entity-statement+jwt"},
+        )
+        assert answer.status_code == 400
+        assert answer.json()["detail"]["message_en"]
