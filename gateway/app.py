@@ -19,8 +19,8 @@ from fastapi.staticfiles import StaticFiles
 
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound, Unauthorised, Unprocessable
-from gateway.publish import StatusListPublisher
 from gateway.peers import HttpFetcher
+from gateway.publish import StatusListPublisher
 from gateway.routes import credentials, federation, pages, public, verify
 from trust.errors import DataError, EcertError, FetchError, FieldError
 
