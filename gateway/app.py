@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -17,14 +18,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
+from gateway import trustsync
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound, Unauthorised, Unprocessable
 from gateway.peers import HttpFetcher
 from gateway.publish import StatusListPublisher
 from gateway.routes import credentials, federation, pages, public, verify
+from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
 
 log = logging.getLogger("ecert.http")
+_jitter = random.Random()  # noqa: S311 - spreads refreshes over time; not a secret
 
 JSON_BODY_LIMIT = 256 * 1024
 Scope = MutableMapping[str, Any]
@@ -157,17 +161,59 @@ async def _refresher(gw: Gateway) -> None:
             log.exception("state refresh failed; still serving the previous state")
 
 
+async def _federation_sync(gw: Gateway, fetcher: HttpFetcher, health: SyncHealth) -> None:
+    """Keep peers' trust data fresh: status lists by their ttl, the trust list every
+    ``federation_refresh`` seconds (jittered; backing off while peers keep failing)."""
+    interval = gw.settings.federation_refresh
+    tick = min(interval, 2.0)
+    due = 0.0
+    while True:
+        await asyncio.sleep(tick * (0.8 + 0.4 * _jitter.random()))
+        if not await asyncio.to_thread(trustsync.federated, gw):
+            continue
+        loop_now = asyncio.get_running_loop().time()
+        try:
+            if loop_now >= due:
+                report = await asyncio.to_thread(
+                    trustsync.sync_once,
+                    gw,
+                    fetcher,
+                    lifetime=gw.settings.trust_list_lifetime,
+                    refresh=max(1, int(interval)),
+                )
+                health.record(report, gw.clock())
+                failing = bool(report.failures) and not report.leaves
+                backoff = (
+                    min(interval * 4, interval * 2**health.consecutive_failures)
+                    if failing
+                    else interval
+                )
+                due = loop_now + backoff * (0.8 + 0.4 * _jitter.random())
+            await asyncio.to_thread(trustsync.refresh_status_lists, gw, fetcher)
+        except Exception as exc:  # a peer's garbage must never stop the loop: log, keep last good
+            health.error(str(exc), gw.clock())
+            log.exception("federation sync failed; serving the last good trust data")
+
+
 def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
+    peers = fetcher or HttpFetcher()
+    health = SyncHealth()
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         gw.reload()
-        task = asyncio.create_task(_refresher(gw))
+        tasks = [
+            asyncio.create_task(_refresher(gw)),
+            asyncio.create_task(_federation_sync(gw, peers, health)),
+        ]
         try:
             yield
         finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     app = FastAPI(
         title="ecert-gateway 电子证照网关",
@@ -180,7 +226,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     app.state.gateway = gw
     app.state.publisher = StatusListPublisher(gw)
-    app.state.fetcher = fetcher or HttpFetcher()
+    app.state.fetcher = peers
+    app.state.sync_health = health
     _install_errors(app)
     for module in (credentials, verify, public, federation, pages):
         app.include_router(module.router)

@@ -209,6 +209,9 @@ class TrustListRow(Base):
     exp: Mapped[int]
     content_hash: Mapped[str] = mapped_column(String(64))
     token: Mapped[str] = mapped_column(Text)
+    # Entries of issuers we could not reach whose chains expired: not in the signed list, but
+    # kept so this gateway answers TRUST_LIST_STALE for them, never UNKNOWN_ISSUER.
+    stale: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
 
 
 class PeerDocumentRow(Base):

@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     status_list_size: int = Field(default=131_072, ge=1024, le=1 << 22)
     uscc_allowlist: str = ""  # comma-separated pilot codes that fail the GB 32100 check
     refresh_interval: float = Field(default=2.0, gt=0, le=3600)
+    # how often peers' statements and trust data are refreshed (keys, compromises, new cities)
+    federation_refresh: float = Field(default=300.0, gt=0, le=86_400)
+    trust_list_lifetime: int = Field(default=86_400, ge=60, le=31 * 86_400)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
 
     @model_validator(mode="after")

@@ -8,17 +8,32 @@ queries the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from gateway.models import AgencyRow, CityRow, CredentialRow, SigningKeyRow, StatusListRow
+from gateway.models import (
+    AgencyRow,
+    CityRow,
+    CredentialRow,
+    FederationRow,
+    PeerDocumentRow,
+    SigningKeyRow,
+    StatusListRow,
+    TrustListRow,
+)
 from issuers.credential_types import CredentialType, TypeRegistry
 from trust import statuslist
+from trust.encoding import b64url_decode
+from trust.errors import DataError
+from trust.jws import KeyIndex
 from trust.keys import PublicKey
 from trust.snapshot import ChainLink, FieldLabel, IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
+from trust.trustlist import TrustList
+from trust.trustlist_entry import TrustListEntry
 
 BUMPED = "ecert.state_bumped"
 
@@ -30,6 +45,47 @@ def mark_changed(session: Session) -> None:
     session.info[BUMPED] = True
 
 
+def _remote(
+    session: Session, now: int, statuses: dict[str, StatusSource]
+) -> tuple[list[IssuerRecord], list[KeyRecord], dict[str, tuple[str, ...]]]:
+    """Other gateways' issuers from our latest trust list, each stamped with the list's expiry
+    (their credentials answer TRUST_LIST_STALE once it passes), and their status lists as last
+    fetched and verified (missing or expired lists answer STATUS_UNAVAILABLE)."""
+    fed = session.get(FederationRow, 1)
+    row = session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
+    if fed is None or row is None:
+        return [], [], {}
+    tl = TrustList.from_json(orjson.loads(b64url_decode(row.token.split(".")[1])))
+    local_prefix = f"{fed.entity_id}/agencies/"
+    entries = [e for e in tl.entries if not e.issuer.startswith(local_prefix)]
+    issuers = {e.issuer: replace(e.to_issuer_record(), expires_at=tl.exp) for e in entries}
+    live = {e.issuer for e in entries}
+    stale = [TrustListEntry.from_json(j) for j in row.stale or []]
+    stale = [e for e in stale if e.issuer not in live and not e.issuer.startswith(local_prefix)]
+    for e in stale:  # unreachable peers whose chains expired: TRUST_LIST_STALE, not unknown
+        issuers.setdefault(e.issuer, replace(e.to_issuer_record(), expires_at=e.chain_exp))
+    docs = {
+        d.url: d
+        for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.body.is_not(None)))
+    }
+    for e in entries:
+        keys = KeyIndex(x.key for x in entries if x.issuer == e.issuer)
+        for uri in e.status_lists:
+            doc = docs.get(uri)
+            if doc is None or doc.body is None or uri in statuses:
+                continue
+            try:
+                snap = statuslist.verify_status_list_token(
+                    doc.body, keys, expected_uri=uri, now=now
+                )
+            except DataError:
+                continue  # expired or damaged: the verifier answers STATUS_UNAVAILABLE
+            statuses[uri] = StatusSource(issuer_id=e.issuer, snapshot=snap)
+    uris = {e.issuer: e.status_lists for e in entries}
+    records = [e.to_key_record() for e in (*entries, *stale)]
+    return list(issuers.values()), records, uris
+
+
 @dataclass(frozen=True)
 class LiveState:
     trust: TrustSnapshot
@@ -37,6 +93,7 @@ class LiveState:
     version: int
     built_at: int
     public_url: str
+    remote_status_uris: dict[str, tuple[str, ...]]  # other gateways' issuers → their lists
 
 
 def type_info(ctype: CredentialType) -> TypeInfo:
@@ -109,9 +166,10 @@ def build_state(
         )
         for row in session.scalars(select(StatusListRow))
     }
+    remote_issuers, remote_keys, remote_uris = _remote(session, now, statuses)
     trust = TrustSnapshot.build(
-        issuers=issuers,
-        keys=keys,
+        issuers=[*issuers, *remote_issuers],
+        keys=[*keys, *remote_keys],
         types=[type_info(t) for t in types],
         as_of=now,
     )
@@ -121,4 +179,5 @@ def build_state(
         version=city.state_version,
         built_at=now,
         public_url=city.public_url,
+        remote_status_uris=remote_uris,
     )

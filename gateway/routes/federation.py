@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query, Request, Response
+import orjson
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
 from gateway import federation
 from gateway.deps import GatewayDep
-from gateway.models import FederationKeyRow
+from gateway.errors import NotFound
+from gateway.models import FederationKeyRow, TrustListRow
+from trust.encoding import b64url_decode
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
     HISTORICAL_KEYS_MEDIA_TYPE,
@@ -23,6 +26,8 @@ from trust.federation import (
     subordinate_listing,
 )
 from trust.keys import PublicKey
+from trust.trustlist import TrustList
+from trust.trustlist_delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"])
 MAX_JOIN_BODY = 64 * 1024
@@ -73,8 +78,6 @@ def resolve(
             _, own = federation.signing_key(gw, session, federation.SELF)
             anchors = {fed.entity_id: own}
     if check_entity_id(trust_anchor) not in anchors:
-        from gateway.errors import NotFound
-
         raise NotFound(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
     resolved = resolve_chain(
         check_entity_id(sub),
@@ -118,3 +121,40 @@ def join(
 ) -> dict[str, str]:
     row = federation.request_join(gw, configuration.strip())
     return {"entity_id": row.entity_id, "status": row.status}
+
+
+def _decode_list(token: str) -> TrustList:
+    return TrustList.from_json(orjson.loads(b64url_decode(token.split(".")[1])))
+
+
+@router.get(
+    "/trust/list",
+    summary="Signed trust list for verifiers 信任列表",
+    response_class=Response,
+    responses={200: {"content": {"application/trustlist+jwt": {}}}, 304: {}},
+)
+def trust_list(
+    gw: GatewayDep,
+    if_none_match: Annotated[str | None, Header(max_length=200)] = None,
+    since: Annotated[
+        int | None, Query(ge=1, description="answer a delta from this version")
+    ] = None,
+) -> Response:
+    with gw.sessions() as session:
+        rows = session.scalars(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
+        row = next(iter(rows), None)
+        if row is None:
+            raise NotFound("no trust list compiled yet: the first federation sync makes one")
+        base = session.get(TrustListRow, since) if since is not None else None
+    etag = f'"sha256-{row.content_hash}-v{row.version}"'
+    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
+    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
+        return Response(status_code=304, headers=headers)
+    if since is not None:
+        if base is None:
+            raise NotFound(f"version {since} is not kept here: fetch the whole list")
+        with gw.transaction() as session:
+            key, _ = federation.signing_key(gw, session, federation.SELF)
+        token = sign_delta(delta(_decode_list(base.token), _decode_list(row.token)), key)
+        return Response(token, media_type="application/trustlist-delta+jwt", headers=headers)
+    return Response(row.token, media_type="application/trustlist+jwt", headers=headers)

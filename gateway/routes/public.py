@@ -10,7 +10,7 @@ from sqlalchemy import select
 from gateway import keystore
 from gateway.clock import iso
 from gateway.deps import GatewayDep, SessionDep
-from gateway.models import StatusListRow
+from gateway.models import PeerDocumentRow, StatusListRow
 from gateway.publish import StatusListPublisher
 
 router = APIRouter(tags=["public 公开"])
@@ -49,9 +49,25 @@ def status_list(list_id: int, request: Request, gw: GatewayDep) -> Response:
 
 
 @router.get("/healthz", summary="Health 健康检查")
-def health(gw: GatewayDep) -> dict[str, Any]:
+def health(request: Request, gw: GatewayDep) -> dict[str, Any]:
     state = gw.state
+    sync = request.app.state.sync_health
+    with gw.sessions() as session:
+        failing = [
+            {"url": d.url, "failures": d.failures, "last_error": d.last_error,
+             "last_error_at": iso(d.last_error_at), "last_good_at": iso(d.fetched_at)}
+            for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.failures > 0))
+        ]  # fmt: skip
     return {
+        "federation": {
+            "last_sync_at": iso(sync.last_sync_at),
+            "trust_list_version": sync.last_version,
+            "issuers_resolved": sync.leaves,
+            "chain_failures": sync.failures,
+            "consecutive_failures": sync.consecutive_failures,
+            "last_error": sync.last_error,
+            "peer_documents_failing": failing,
+        },
         "status": "ok",
         "state_version": state.version,
         "state_built_at": iso(state.built_at),

@@ -73,6 +73,7 @@ def upgrade() -> None:
         sa.Column("exp", sa.BigInteger(), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
         sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("stale", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("version"),
     )
     # ### end Alembic commands ###

@@ -1,0 +1,364 @@
+"""Compiling this gateway's signed trust list from verified federation chains.
+
+One sync: walk the federation from our trust anchor (list endpoints, bounded depth, visited
+set), resolve every issuing agency's trust chain (``trust.federation.resolve_chain``), turn
+each of its credential keys into a trust list entry, and sign a new version when the content
+changed. Entity configurations are fetched once per sync (a memo), everything through one
+``Fetcher`` so tests can route it in-process. A path that fails is reported and skipped; the
+previous list stays served until a new one is signed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+from sqlalchemy import select
+
+from gateway import federation
+from gateway.core import Gateway
+from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
+from trust import statuslist
+from trust.encoding import b64url_decode
+from trust.errors import DataError, FetchError
+from trust.federation import (
+    ECERT_ISSUER,
+    FEDERATION_ENTITY,
+    Fetcher,
+    ResolvedChain,
+    entity_configuration_url,
+    parse_subordinate_listing,
+    resolve_chain,
+    verify_entity_configuration,
+)
+from trust.jws import KeyIndex
+from trust.keys import PublicKey
+from trust.snapshot import ChainLink
+from trust.trustlist import TrustList, sign_trust_list
+from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
+
+log = logging.getLogger("ecert.trustsync")
+MAX_DEPTH = 3  # anchor → (peer anchor →) city → agency
+MAX_LEAVES = 5000
+MAX_FETCHES = 20_000
+
+
+class MemoFetcher:
+    """One sync's view of the network: each URL fetched at most once, within a budget."""
+
+    def __init__(self, inner: Fetcher, *, budget: int = MAX_FETCHES) -> None:
+        self.inner = inner
+        self.budget = budget
+        self.memo: dict[str, bytes | FetchError] = {}
+
+    def fetch(self, url: str) -> bytes:
+        cached = self.memo.get(url)
+        if cached is None:
+            if self.budget <= 0:
+                raise FetchError(f"fetch budget of this sync used up before {url}")
+            self.budget -= 1
+            try:
+                cached = self.inner.fetch(url)
+            except FetchError as exc:
+                cached = exc
+            self.memo[url] = cached
+        if isinstance(cached, FetchError):
+            raise cached
+        return cached
+
+
+def federated(gw: Gateway) -> bool:
+    with gw.sessions() as session:
+        return session.get(FederationRow, 1) is not None
+
+
+@dataclass
+class SyncHealth:
+    """What the last syncs did, for the health endpoint (in memory, per process)."""
+
+    last_sync_at: int | None = None
+    last_version: int | None = None
+    leaves: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    consecutive_failures: int = 0
+    last_error: str | None = None
+
+    def record(self, report: SyncReport, now: int) -> None:
+        self.last_sync_at, self.last_version = now, report.version
+        self.leaves, self.failures = len(report.leaves), dict(report.failures)
+        failing = bool(report.failures) and not report.leaves
+        self.consecutive_failures = self.consecutive_failures + 1 if failing else 0
+        self.last_error = None
+
+    def error(self, message: str, now: int) -> None:
+        self.last_error = f"{now}: {message[:300]}"
+        self.consecutive_failures += 1
+
+
+@dataclass
+class SyncReport:
+    leaves: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
+    listed: dict[str, frozenset[str]] = field(default_factory=dict)
+    carried: list[str] = field(default_factory=list)  # unreachable: last good entries kept
+    stale: list[str] = field(default_factory=list)  # unreachable and their chains expired
+    version: int | None = None
+    changed: bool = False
+
+
+def trust_anchors(gw: Gateway) -> dict[str, list[PublicKey]]:
+    """The anchor this gateway trusts: a city's pinned superior, an anchor itself."""
+    with gw.transaction() as session:
+        fed = federation.config(session)
+        if fed.role == federation.CITY and fed.superior_id:
+            return {fed.superior_id: [PublicKey.from_jwk(j) for j in fed.superior_jwks]}
+        _, own = federation.signing_key(gw, session, federation.SELF)
+        return {fed.entity_id: own}
+
+
+def _configuration_metadata(fetcher: Fetcher, entity_id: str, now: int) -> Mapping[str, Any]:
+    token = fetcher.fetch(entity_configuration_url(entity_id)).decode("ascii", "replace")
+    return verify_entity_configuration(token, now=now, expected_sub=entity_id).metadata
+
+
+def discover(fetcher: Fetcher, anchor_id: str, now: int, report: SyncReport) -> list[str]:
+    """Issuing agencies reachable from ``anchor_id`` through list endpoints. Every entity
+    whose list answered goes to ``report.listed`` with what it listed."""
+    leaves: list[str] = []
+    seen = {anchor_id}
+    frontier = [(anchor_id, 0)]
+    while frontier and len(leaves) < MAX_LEAVES:
+        entity, depth = frontier.pop(0)
+        try:
+            metadata = _configuration_metadata(fetcher, entity, now)
+            if ECERT_ISSUER in metadata:
+                leaves.append(entity)
+                continue
+            endpoint = metadata.get(FEDERATION_ENTITY, {}).get("federation_list_endpoint")
+            if not isinstance(endpoint, str) or depth >= MAX_DEPTH:
+                continue
+            children = parse_subordinate_listing(fetcher.fetch(endpoint))
+        except (DataError, FetchError) as exc:
+            report.failures[entity] = str(exc)
+            continue
+        report.listed[entity] = frozenset(children)
+        for child in children:
+            if child not in seen:
+                seen.add(child)
+                frontier.append((child, depth + 1))
+    return leaves
+
+
+def _history(jwk: Mapping[str, Any]) -> tuple[int | None, int | None, tuple[KeyEvent, ...]]:
+    created = int(jwk["iat"])
+    retired, compromised = jwk.get("retired_at"), jwk.get("compromised_at")
+    events = [KeyEvent(ACTIVE, created)]
+    if retired is not None and (compromised is None or retired < compromised):
+        events.append(KeyEvent(RETIRED, int(retired)))
+    else:
+        retired = None
+    if compromised is not None:
+        events.append(KeyEvent(COMPROMISED, int(compromised)))
+    return retired, compromised, tuple(events)
+
+
+def entries_for(
+    resolved: ResolvedChain, names: Mapping[str, str], roles: Sequence[str]
+) -> list[TrustListEntry]:
+    """One entry per credential key the leaf's verified metadata publishes."""
+    meta = resolved.metadata[ECERT_ISSUER]
+    chain = tuple(
+        ChainLink(name=names.get(e, e), role=role, id=e)
+        for e, role in zip(resolved.path, roles, strict=False)
+    )
+    accepted = resolved.accepted_types if resolved.acceptance is not None else None
+    out = []
+    for jwk in meta.get("jwks", {}).get("keys", []):
+        retired, compromised, history = _history(jwk)
+        out.append(
+            TrustListEntry(
+                issuer=resolved.leaf_id,
+                name=str(meta.get("organization_name") or resolved.leaf_id),
+                uscc=str(meta.get("uscc") or "-"),
+                region_code=str(meta.get("region_code") or "-"),
+                chain=chain,
+                key=PublicKey.from_jwk({k: v for k, v in jwk.items() if k in _JWK_MEMBERS}),
+                types=frozenset(resolved.credential_types),
+                accepted=None if accepted is None else frozenset(accepted),
+                policy=resolved.acceptance.policy if resolved.acceptance is not None else "",
+                status_lists=tuple(sorted(set(meta.get("status_lists", [])))),
+                not_before=int(jwk["iat"]),
+                retired_at=retired,
+                compromised_at=compromised,
+                history=history,
+                chain_exp=resolved.exp,
+            )
+        )
+    return out
+
+
+_JWK_MEMBERS = ("kty", "crv", "x", "y", "kid")
+
+
+def _names(fetcher: Fetcher, path: Iterable[str], now: int) -> dict[str, str]:
+    names = {}
+    for entity in path:
+        try:
+            meta = _configuration_metadata(fetcher, entity, now)
+        except (DataError, FetchError):
+            continue
+        for kind in (ECERT_ISSUER, FEDERATION_ENTITY):
+            name = meta.get(kind, {}).get("organization_name")
+            if isinstance(name, str) and name:
+                names[entity] = name
+                break
+    return names
+
+
+def _roles(length: int) -> list[str]:
+    return ["agency", "city", *["region"] * max(0, length - 2)][:length]
+
+
+def latest(gw: Gateway) -> TrustListRow | None:
+    with gw.sessions() as session:
+        return session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
+
+
+def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> SyncReport:
+    """Compile and, if anything changed, sign and store a new trust list version."""
+    now = gw.clock()
+    report = SyncReport()
+    memo = MemoFetcher(fetcher)
+    anchors = trust_anchors(gw)
+    ((anchor_id, _),) = anchors.items()
+    entries: list[TrustListEntry] = []
+    earliest = now + lifetime
+    for leaf in discover(memo, anchor_id, now, report):
+        try:
+            resolved = resolve_chain(leaf, fetcher=memo, trust_anchors=anchors, now=now)
+            made = entries_for(
+                resolved, _names(memo, resolved.path, now), _roles(len(resolved.path))
+            )
+        except (DataError, FetchError) as exc:
+            report.failures[leaf] = str(exc)
+            log.warning("trust chain of %s refused: %s", leaf, exc)
+            continue
+        report.leaves.append(leaf)
+        entries.extend(made)
+        earliest = min(earliest, resolved.exp)
+    previous = latest(gw)
+    stale: list[dict[str, Any]] = []
+    if previous is not None:
+        carried, stale = _carry_forward(previous, report, now)
+        entries.extend(carried)
+        earliest = min([earliest, *(e.chain_exp for e in carried)])
+    with gw.transaction() as session:
+        fed = federation.config(session)
+        key, _ = federation.signing_key(gw, session, federation.SELF)
+        version = (previous.version + 1) if previous is not None else 1
+        exp = max(now + 60, earliest)
+        draft = TrustList.build(
+            version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
+            issuer=fed.entity_id, region=fed.region_id, entries=entries,
+        )  # fmt: skip
+        digest = _entries_digest(draft)
+        if (
+            previous is not None
+            and previous.content_hash == digest
+            and previous.exp - now > refresh
+        ):
+            report.version = previous.version
+            return report
+        session.add(
+            TrustListRow(version=version, iat=now, exp=exp, content_hash=digest,
+                         token=sign_trust_list(draft, key), stale=stale)
+        )  # fmt: skip
+        gw.bump(session)
+    report.version, report.changed = version, True
+    return report
+
+
+def _carry_forward(
+    previous: TrustListRow, report: SyncReport, now: int
+) -> tuple[list[TrustListEntry], list[dict[str, Any]]]:
+    """Last good entries of issuers this sync could not resolve (their city or chain failed;
+    they were not delisted): kept while their chains are valid, then kept aside as stale."""
+    resolved = set(report.leaves)
+    carried: list[TrustListEntry] = []
+    stale = [e for e in previous.stale or [] if e.get("issuer") not in resolved]
+    for entry in _decode(previous.token).entries:
+        parent = entry.chain[1].id if len(entry.chain) > 1 else None
+        delisted = parent in report.listed and entry.issuer not in report.listed[parent]
+        if entry.issuer in resolved or delisted:
+            continue
+        if entry.chain_exp > now:
+            carried.append(entry)
+            report.carried.append(entry.issuer)
+        else:
+            stale.append(entry.to_json())
+            report.stale.append(entry.issuer)
+    return carried, stale
+
+
+def _decode(token: str) -> TrustList:
+    return TrustList.from_json(orjson.loads(b64url_decode(token.split(".")[1])))
+
+
+def _entries_digest(tl: TrustList) -> str:
+    """What changed means: the entries (not the version or the times)."""
+    canonical = TrustList.build(
+        version=1, iat=0, exp=1, next_update=1, issuer=tl.issuer, region=tl.region,
+        entries=tl.entries,
+    )  # fmt: skip
+    return hashlib.sha256(canonical.canonical_bytes()).hexdigest()
+
+
+def _record_failure(gw: Gateway, url: str, error: str) -> None:
+    now = gw.clock()
+    with gw.transaction() as session:
+        doc = session.get(PeerDocumentRow, url) or PeerDocumentRow(url=url, failures=0)
+        doc.last_error, doc.last_error_at = error[:500], now
+        doc.failures = (doc.failures or 0) + 1
+        session.add(doc)
+
+
+def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
+    """Fetch other gateways' status lists that are due (by their ``ttl``); keep the last good
+    copy when a fetch fails or the answer is bad. Returns how many lists changed."""
+    now = gw.clock()
+    state = gw.state
+    own = {u for u, s in state.statuses.items() if not s.issuer_id.startswith("http")}
+    wanted = {
+        uri: issuer_id for issuer_id, uris in state.remote_status_uris.items() for uri in uris
+    }
+    changed = 0
+    for uri, issuer_id in sorted(wanted.items()):
+        if uri in own:
+            continue
+        with gw.sessions() as session:
+            doc = session.get(PeerDocumentRow, uri)
+        if doc is not None and doc.expires_at is not None and now < doc.expires_at:
+            continue  # fresh enough: its ttl has not run out
+        try:
+            body = fetcher.fetch(uri).decode("ascii")
+            keys = KeyIndex(r.key for r in state.trust.keys if r.issuer_id == issuer_id)
+            snap = statuslist.verify_status_list_token(body, keys, expected_uri=uri, now=now)
+        except (DataError, FetchError, UnicodeDecodeError) as exc:
+            log.warning("status list %s not refreshed: %s", uri, exc)
+            _record_failure(gw, uri, str(exc))
+            continue
+        with gw.transaction() as session:
+            doc = session.get(PeerDocumentRow, uri) or PeerDocumentRow(url=uri, failures=0)
+            if doc.body != body:
+                changed += 1
+            doc.body, doc.fetched_at = body, now
+            doc.expires_at = now + min(snap.ttl or gw.settings.status_ttl, snap.exp - now)
+            doc.last_error, doc.failures = None, 0
+            session.add(doc)
+            if changed:
+                gw.bump(session)
+    return changed

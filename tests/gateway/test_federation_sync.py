@@ -1,0 +1,136 @@
+"""Trust lists compiled from federation chains, and what other cities' counters then answer."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from stdnum.cn import uscc
+
+from gateway import agencies, federation, issuance, status, trustsync
+from gateway.core import Gateway
+from tests.conftest import FakeClock
+from tests.gateway.federation_helpers import Federation, federation_of
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.federation import verify_entity_configuration
+from verify.reasons import Reason
+from verify.verifier import verify_scanned
+
+YRD, HZ, SZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"
+JJJ, BJ = "http://127.0.0.1:9103", "http://127.0.0.1:9104"
+LICENCES = ["business-licence", "food-business-permit", "industrial-production-permit"]
+
+
+def _agency(gw: Gateway, first17: str, name: str, types: list[str]) -> str:
+    row, _ = agencies.add_agency(
+        gw, name=name, uscc=first17 + uscc.calc_check_digit(first17), types=types, actor="t"
+    )
+    return row.id
+
+
+def _issue(gw: Gateway, agency_id: str, ctype: str) -> str:
+    row, _ = issuance.issue(
+        gw, agency_id=agency_id, request=issuance.IssueRequest(ctype, SAMPLE_SUBJECTS[ctype])
+    )
+    return row.token
+
+
+def _reason(gw: Gateway, token: str) -> Reason:
+    state = gw.state
+    return verify_scanned(token, trust=state.trust, statuses=state.statuses, now=gw.clock()).reason
+
+
+def _sync(fed: Federation, gw: Gateway) -> trustsync.SyncReport:
+    report = trustsync.sync_once(gw, fed.fetcher(), lifetime=3600, refresh=60)
+    trustsync.refresh_status_lists(gw, fed.fetcher())
+    return report
+
+
+def _pins(fed: Federation, url: str) -> list[dict[str, str]]:
+    ec = verify_entity_configuration(
+        fed.client(url).get("/.well-known/openid-federation").text, now=fed.clock.now
+    )
+    return [dict(k.jwk) for k in ec.jwks]
+
+
+def _region(fed: Federation) -> tuple[Gateway, Gateway, str, str]:
+    fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+    hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=[*LICENCES, "resident-eid"])
+    sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES)
+    amr = _agency(hz, "11330100MB1958123", "杭州市市场监督管理局", LICENCES)
+    psb = _agency(hz, "11330100002490365", "杭州市公安局", ["resident-eid"])
+    return hz, sz, amr, psb
+
+
+def test_a_hangzhou_licence_verifies_in_suzhou_and_its_revocation_follows(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        token = _issue(hz, amr, "business-licence")
+        assert _reason(sz, token) is Reason.UNKNOWN_ISSUER  # before any sync
+        report = _sync(fed, sz)
+        assert report.changed
+        assert f"{HZ}/agencies/{amr}" in report.leaves
+        assert _reason(sz, token) is Reason.VALID
+
+        row = fed.client(SZ).get("/trust/list")
+        assert row.status_code == 200
+        assert row.headers["content-type"] == "application/trustlist+jwt"
+        again = fed.client(SZ).get("/trust/list", headers={"If-None-Match": row.headers["ETag"]})
+        assert again.status_code == 304
+
+        with hz.sessions() as session:
+            from gateway.models import CredentialRow
+
+            cid = session.query(CredentialRow.id).filter(CredentialRow.token == token).scalar()
+        status.change(hz, credential_id=cid, action="revoke", reason="x", actor="t", agency_id=None)
+        trustsync.refresh_status_lists(sz, fed.fetcher())
+        assert _reason(sz, token) is Reason.VALID  # cached within the status list's ttl
+        clock.advance(301)
+        trustsync.refresh_status_lists(sz, fed.fetcher())
+        assert _reason(sz, token) is Reason.REVOKED
+
+
+def test_beijing_accepts_yrd_licences_but_not_its_eids_by_policy(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, _sz, amr, psb = _region(fed)
+        jjj = fed.anchor(JJJ, region_id="jjj", region_name="京津冀", code="110000", name="北京市")
+        bj = fed.city(BJ, anchor=JJJ, code="110100", name="北京市", types=LICENCES)
+        yrd = fed.gateways[YRD]
+        federation.trust_region(
+            jjj, anchor_id=YRD, jwks=_pins(fed, YRD), name="长三角", policy="jjj-accepts-yrd-licences",
+            accepted_types=LICENCES, actor="t",
+        )  # fmt: skip
+        federation.trust_region(
+            yrd, anchor_id=JJJ, jwks=_pins(fed, JJJ), name="京津冀", policy="yrd-accepts-jjj-licences",
+            accepted_types=LICENCES, actor="t",
+        )  # fmt: skip
+        licence = _issue(hz, amr, "business-licence")
+        eid = _issue(hz, psb, "resident-eid")
+        report = _sync(fed, bj)
+        assert report.changed, report.failures
+        assert _reason(bj, licence) is Reason.VALID
+        state = bj.state
+        result = verify_scanned(eid, trust=state.trust, statuses=state.statuses, now=clock.now)
+        assert result.reason is Reason.NOT_ACCEPTED_BY_POLICY
+        assert "jjj-accepts-yrd-licences" in result.detail
+
+
+def test_a_peer_that_is_down_leaves_the_last_good_list_until_it_expires(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        token = _issue(hz, amr, "business-licence")
+        _sync(fed, sz)
+        assert _reason(sz, token) is Reason.VALID
+        fed.transport.down.add(HZ)
+        clock.advance(120)
+        report = _sync(fed, sz)
+        assert report.failures  # logged, not fatal
+        assert _reason(sz, token) is Reason.VALID  # the last good list still holds
+        clock.advance(3600)
+        sz.reload()
+        assert _reason(sz, token) is Reason.TRUST_LIST_STALE  # never UNKNOWN_ISSUER
