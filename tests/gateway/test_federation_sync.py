@@ -99,14 +99,17 @@ def test_beijing_accepts_yrd_licences_but_not_its_eids_by_policy(
         jjj = fed.anchor(JJJ, region_id="jjj", region_name="京津冀", code="110000", name="北京市")
         bj = fed.city(BJ, anchor=JJJ, code="110100", name="北京市", types=LICENCES)
         yrd = fed.gateways[YRD]
-        federation.trust_region(
-            jjj, anchor_id=YRD, jwks=_pins(fed, YRD), name="长三角", policy="jjj-accepts-yrd-licences",
-            accepted_types=LICENCES, actor="t",
-        )  # fmt: skip
-        federation.trust_region(
-            yrd, anchor_id=JJJ, jwks=_pins(fed, JJJ), name="京津冀", policy="yrd-accepts-jjj-licences",
-            accepted_types=LICENCES, actor="t",
-        )  # fmt: skip
+        for here, there, name in ((jjj, YRD, "长三角"), (yrd, JJJ, "京津冀")):
+            mine = "jjj" if here is jjj else "yrd"
+            federation.trust_region(
+                here,
+                anchor_id=there,
+                jwks=_pins(fed, there),
+                name=name,
+                policy=f"{mine}-accepts-{'yrd' if mine == 'jjj' else 'jjj'}-licences",
+                accepted_types=LICENCES,
+                actor="t",
+            )
         licence = _issue(hz, amr, "business-licence")
         eid = _issue(hz, psb, "resident-eid")
         report = _sync(fed, bj)
