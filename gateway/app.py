@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import trustsync
+from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound, Unauthorised, Unprocessable
 from gateway.peers import HttpFetcher
@@ -228,6 +229,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     app.state.publisher = StatusListPublisher(gw)
     app.state.fetcher = peers
     app.state.sync_health = health
+    app.state.confirmer = Confirmer(gw, peers)
     _install_errors(app)
     for module in (credentials, verify, public, federation, pages):
         app.include_router(module.router)

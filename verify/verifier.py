@@ -4,7 +4,7 @@ No I/O: the caller loads the snapshot and the status lists and keeps them fresh.
 in a fixed order, and the first failure decides the one reason code:
 
 1. parse the scanned text (URL, digits or bare token)             → MALFORMED
-2. trust snapshot past its expiry                                 → TRUST_LIST_STALE
+2. trust snapshot past its expiry (or, after 4, the issuer's)     → TRUST_LIST_STALE
 3. JWS structure, algorithm, ``crit``, ``typ``                    → MALFORMED / UNSUPPORTED
 4. a trusted key for the ``kid`` hint, then the signature         → UNKNOWN_ISSUER / BAD_SIGNATURE
 5. claims shape and a known credential type                       → MALFORMED / UNSUPPORTED
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Any
 
 from trust import statuslist
@@ -89,14 +89,17 @@ def _identifier(ctype: TypeInfo, issuer: IssuerRecord, jti: object) -> str:
         raise _Fail(Reason.MALFORMED, f"cannot rebuild the 证照标识: {exc}") from exc
 
 
-def _check_key_at_issuance(rec: KeyRecord, iat: int, token: str) -> None:
+def _check_key_at_issuance(
+    rec: KeyRecord, iat: int, token: str, confirmed: Container[bytes]
+) -> None:
     if iat < rec.not_before:
         raise _Fail(
             Reason.KEY_NOT_VALID_AT_ISSUANCE,
             f"token claims issuance at {iat}, before its key existed ({rec.not_before})",
         )
     if rec.compromised_at is not None:
-        if hashlib.sha256(token.encode()).digest() not in rec.confirmed_hashes:
+        digest = hashlib.sha256(token.encode()).digest()
+        if digest not in rec.confirmed_hashes and digest not in confirmed:
             raise _Fail(
                 Reason.KEY_NOT_VALID_AT_ISSUANCE,
                 f"key {rec.key.kid} was compromised at {rec.compromised_at} and the issuance "
@@ -180,8 +183,13 @@ def verify_scanned(
     statuses: Mapping[str, StatusSource],
     now: int,
     leeway: int = 0,
+    confirmed: Container[bytes] = frozenset(),
 ) -> VerificationResult:
-    """Verify what a scanner, camera or API client handed over. Never raises for bad input."""
+    """Verify what a scanner, camera or API client handed over. Never raises for bad input.
+
+    ``confirmed`` holds SHA-256 token hashes the issuing gateway has confirmed, in a signed
+    answer, as issued before its key's compromise (an online verifier asks and caches them).
+    """
     credential: CredentialView | None = None
     issuer_view: IssuerRecord | None = None
     token: str | None = None
@@ -202,6 +210,12 @@ def verify_scanned(
         rec = trust.record_for(verified.key)
         issuer = trust.issuers[rec.issuer_id]
         issuer_view = issuer
+        if issuer.expires_at is not None and now >= issuer.expires_at:
+            raise _Fail(
+                Reason.TRUST_LIST_STALE,
+                f"the trust data for {issuer.name} expired at {issuer.expires_at}; "
+                "no fresher copy could be fetched",
+            )
 
         iat, nbf, exp = payload.get("iat"), payload.get("nbf"), payload.get("exp")
         if type(iat) is not int or iat < 0:
@@ -223,7 +237,7 @@ def verify_scanned(
             valid_until=exp,
         )
 
-        _check_key_at_issuance(rec, iat, token)
+        _check_key_at_issuance(rec, iat, token, confirmed)
         if ctype.code not in issuer.types:
             raise _Fail(
                 Reason.ISSUER_NOT_AUTHORISED,

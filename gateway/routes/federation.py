@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
-from gateway import federation
+from gateway import confirmations, federation
 from gateway.deps import GatewayDep
 from gateway.errors import NotFound
 from gateway.models import FederationKeyRow, TrustListRow
@@ -110,6 +110,21 @@ def historical_keys(gw: GatewayDep) -> Response:
         listed = past or [HistoricalKey(key=current[0], iat=now, exp=now + HISTORY_KEEP)]
         token = sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)
     return _jwt(token, HISTORICAL_KEYS_MEDIA_TYPE)
+
+
+@router.get(
+    "/federation/confirm",
+    summary="Confirm a token as issued before its key's compromise 签发确认",
+    response_class=Response,
+)
+def confirm(
+    gw: GatewayDep,
+    token_hash: Annotated[str, Query(pattern="^[0-9a-f]{64}$", description="SHA-256, hex")],
+) -> Response:
+    answer = confirmations.confirm(gw, token_hash)
+    if answer is None:
+        raise NotFound("no record of that token being issued before its key's compromise")
+    return _jwt(answer, "application/issuance-confirmation+jwt")
 
 
 @router.post("/federation/join", summary="A city asks to join this region 申请加入")

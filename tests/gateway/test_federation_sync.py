@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import orjson
 from stdnum.cn import uscc
 
 from gateway import agencies, federation, issuance, status, trustsync
@@ -11,6 +12,7 @@ from gateway.core import Gateway
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.encoding import b64url_decode
 from trust.federation import verify_entity_configuration
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
@@ -137,3 +139,39 @@ def test_a_peer_that_is_down_leaves_the_last_good_list_until_it_expires(
         clock.advance(3600)
         sz.reload()
         assert _reason(sz, token) is Reason.TRUST_LIST_STALE  # never UNKNOWN_ISSUER
+
+
+def test_a_compromised_hangzhou_key_is_refused_in_suzhou_except_confirmed_tokens(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway import keystore
+    from gateway.models import SigningKeyRow
+    from tests.conftest import PASSPHRASE
+    from trust.claims import CREDENTIAL_TYP
+    from trust.jws import sign_compact
+    from trust.keys import SigningKey
+
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        genuine = _issue(hz, amr, "business-licence")
+        _sync(fed, sz)
+        assert _reason(sz, genuine) is Reason.VALID
+        with hz.sessions() as session:
+            row = session.query(SigningKeyRow).filter(SigningKeyRow.agency_id == amr).one()
+            stolen = SigningKey.from_encrypted_pem(row.private_pem, PASSPHRASE)
+        clock.advance(600)
+        keystore.compromise(hz, kid=row.kid, at=clock.now - 60, reason="leak", actor="t")
+        forged_claims = orjson.loads(b64url_decode(genuine.split(".")[1]))
+        forged_claims["jti"] = "20269999999.001"
+        forged = sign_compact(
+            forged_claims, stolen, typ=CREDENTIAL_TYP, kid=stolen.public.short_kid
+        )
+
+        clock.advance(60)
+        _sync(fed, sz)  # one refresh: the compromise reaches Suzhou
+        assert _reason(sz, genuine) is Reason.KEY_NOT_VALID_AT_ISSUANCE  # offline: fail closed
+        assert _reason(sz, forged) is Reason.KEY_NOT_VALID_AT_ISSUANCE
+        online = fed.client(SZ).post("/api/v1/verify", json={"qr": genuine}).json()
+        assert online["reason"] == "VALID", online["detail"]  # Hangzhou confirmed it, signed
+        refused = fed.client(SZ).post("/api/v1/verify", json={"qr": forged}).json()
+        assert refused["reason"] == "KEY_NOT_VALID_AT_ISSUANCE"
