@@ -5,6 +5,7 @@ Exit codes: 0 valid, 1 not valid, 2 usage error or unreadable input, 3 gateway u
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -13,7 +14,14 @@ import typer
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
 from gateway.schemas import verification_json
+from gateway.state import type_info
+from issuers.credential_types import TypeRegistry
 from trust.errors import DataError
+from trust.trustlist_bundle import load_bundle
+from trust.trustlist_errors import TrustListExpired
+from trust.trustlist_root import SignedRoot, load_initial_root
+from verify.reasons import Reason
+from verify.result import VerificationResult
 from verify.scan import decode_image
 from verify.verifier import verify_scanned
 
@@ -80,6 +88,32 @@ def _show(result: dict[str, Any]) -> None:
         say("  签发 issuer: " + " → ".join(c["name"] for c in issuer["chain"]))
 
 
+def _offline(trust_file: Path, root_file: Path | None, qr_text: str) -> dict[str, Any]:
+    """Verify from a trust bundle alone: no network, no data directory."""
+    try:
+        data = trust_file.read_bytes()
+        root_bytes = root_file.read_bytes() if root_file is not None else None
+    except OSError as exc:
+        raise UsageProblem(f"cannot read {exc.filename}: {exc.strerror}") from exc
+    now = int(time.time())
+    try:
+        pinned = load_initial_root(SignedRoot.from_bytes(root_bytes)) if root_bytes else None
+        loaded = load_bundle(
+            data,
+            pinned_root=pinned,
+            now=now,
+            types=[type_info(t) for t in TypeRegistry.load()],
+            trust_on_first_use=pinned is None,
+        )
+    except TrustListExpired as exc:
+        stale = VerificationResult(reason=Reason.TRUST_LIST_STALE, detail=str(exc), checked_at=now)
+        return verification_json(stale)
+    except DataError as exc:
+        raise UsageProblem(f"unusable trust file {trust_file}: {exc}") from exc
+    result = verify_scanned(qr_text, trust=loaded.snapshot, statuses=loaded.statuses, now=now)
+    return verification_json(result)
+
+
 def verify(
     qr_text: Annotated[
         str | None, typer.Option("--qr-text", help="scanned QR text or token")
@@ -89,6 +123,15 @@ def verify(
     ] = None,
     gateway: Annotated[
         str | None, typer.Option("--gateway", help="verify at this gateway URL (else locally)")
+    ] = None,
+    offline: Annotated[
+        bool, typer.Option("--offline", help="use only --trust-file: no network, no data dir")
+    ] = False,
+    trust_file: Annotated[
+        Path | None, typer.Option("--trust-file", help="bundle from `ecert trust export`")
+    ] = None,
+    root: Annotated[
+        Path | None, typer.Option("--root", help="pinned root metadata (else trust first use)")
     ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: JsonOut = False,
@@ -105,6 +148,8 @@ def verify(
                 raise UsageProblem(f"cannot read {image}: {exc.strerror}") from exc
             if len(data) > MAX_IMAGE:
                 raise UsageProblem(f"{image} is over {MAX_IMAGE // 1048576} MiB")
+        if offline and (trust_file is None or gateway is not None):
+            raise UsageProblem("--offline needs --trust-file and no --gateway")
         if gateway is not None:
             result = _remote(gateway, qr_text, data, image.name if image else "qr.png")
         else:
@@ -117,7 +162,10 @@ def verify(
                     raise UsageProblem(f"no QR code found in {image}")
                 qr_text = texts[0]
             assert qr_text is not None
-            result = _local(data_dir, qr_text)
+            if offline and trust_file is not None:
+                result = _offline(trust_file, root, qr_text)
+            else:
+                result = _local(data_dir, qr_text)
     except UsageProblem as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc

@@ -170,6 +170,7 @@ class FederationRow(Base):
     superior_id: Mapped[str | None] = mapped_column(String(256))  # a city's region anchor
     superior_jwks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # pinned
     created_at: Mapped[int]
+    root: Mapped[str | None] = mapped_column(Text)  # signed root metadata for offline kiosks
 
 
 class FederationKeyRow(Base):

@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
-from gateway import confirmations, federation
+from gateway import confirmations, federation, trustexport
 from gateway.deps import GatewayDep
 from gateway.errors import NotFound
 from gateway.models import FederationKeyRow, TrustListRow
@@ -173,3 +173,8 @@ def trust_list(
         token = sign_delta(delta(_decode_list(base.token), _decode_list(row.token)), key)
         return Response(token, media_type="application/trustlist-delta+jwt", headers=headers)
     return Response(row.token, media_type="application/trustlist+jwt", headers=headers)
+
+
+@router.get("/trust/root", summary="Root metadata for offline verifiers 根元数据")
+def trust_root(gw: GatewayDep) -> Response:
+    return Response(trustexport.signed_root(gw).to_bytes(), media_type="application/json")

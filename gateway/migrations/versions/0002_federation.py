@@ -28,6 +28,7 @@ def upgrade() -> None:
         sa.Column("superior_id", sa.String(length=256), nullable=True),
         sa.Column("superior_jwks", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
+        sa.Column("root", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
