@@ -105,7 +105,7 @@ def _check_key_at_issuance(
                 f"key {rec.key.kid} was compromised at {rec.compromised_at} and the issuance "
                 "record does not confirm this token as issued before then",
             )
-    elif rec.retired_at is not None and iat >= rec.retired_at:
+    elif rec.retired_at is not None and iat > rec.retired_at:  # same second: still its key
         raise _Fail(
             Reason.KEY_NOT_VALID_AT_ISSUANCE,
             f"token claims issuance at {iat}, after its key was retired ({rec.retired_at})",

@@ -47,7 +47,7 @@ def test_an_offline_kiosk_verifies_from_the_bundle_alone(tmp_path: Path, clock: 
         revoked = verify_scanned(
             token, trust=newer.snapshot, statuses=newer.statuses, now=clock.now
         )
-        assert revoked.reason is Reason.REVOKED
+        assert revoked.reason is Reason.REVOKED, revoked.detail
 
         assert newer.trust_list.version > loaded.trust_list.version
         with pytest.raises(RollbackError):

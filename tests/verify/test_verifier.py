@@ -245,6 +245,13 @@ def test_revoked_and_suspended_answers_say_how_fresh_the_status_was(idx: int) ->
     assert result.status_as_of == NOW - 60
 
 
+def test_an_issuer_whose_trust_data_expired_is_stale_not_valid() -> None:
+    stale = replace(AMR, expires_at=NOW - 1)
+    trust = TrustSnapshot.build(issuers=[stale], keys=TRUST.keys, types=[BL, EID], as_of=NOW)
+    result = verify_scanned(_token(), trust=trust, statuses=STATUSES, now=NOW)
+    assert result.reason is Reason.TRUST_LIST_STALE
+
+
 def test_type_outside_the_acceptance_policy_names_the_policy() -> None:
     narrow = replace(AMR, accepted=frozenset(), policy="长三角 accepts 京津冀: permits only")
     trust = TrustSnapshot.build(issuers=[narrow], keys=TRUST.keys, types=[BL, EID], as_of=NOW)
@@ -270,3 +277,12 @@ def test_expired_status_list_is_unavailable_not_valid() -> None:
 def test_never_raises_on_any_text(text: str) -> None:
     result = verify_scanned(text, trust=TRUST, statuses=STATUSES, now=NOW)
     assert result.reason is not Reason.VALID
+
+
+def test_a_token_issued_in_the_second_its_key_was_retired_still_verifies() -> None:
+    # Retiring means "signs no more from now on": whole-second times put both in one second.
+    token = _token(RETIRED, iat=NOW - 100 * DAY)
+    assert verify_scanned(token, trust=TRUST, statuses=STATUSES, now=NOW).reason is Reason.VALID
+    later = _token(RETIRED, iat=NOW - 100 * DAY + 1)
+    reason = verify_scanned(later, trust=TRUST, statuses=STATUSES, now=NOW).reason
+    assert reason is Reason.KEY_NOT_VALID_AT_ISSUANCE
