@@ -43,6 +43,7 @@ class IssuerRecord:
     chain: tuple[ChainLink, ...] = ()
     accepted: frozenset[str] | None = None
     policy: str = ""
+    expires_at: int | None = None  # when the trust data vouching for this issuer expires
 
     def __post_init__(self) -> None:
         if len(self.chain) > ISSUER_CHAIN_MAX:
