@@ -8,7 +8,7 @@ import traceback
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import admin, credentials, serve, verify_cmd
+from cli import admin, credentials, federation_cmd, federation_demo, serve, verify_cmd
 from trust.errors import EcertError
 
 app = typer.Typer(
@@ -21,6 +21,7 @@ app = typer.Typer(
 app.command("init")(admin.init)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo_cmd)
+app.command("demo-federation")(federation_demo.demo_federation)
 app.command("issue")(credentials.issue)
 app.command("issue-batch")(credentials.issue_batch)
 app.command("suspend")(credentials.suspend)
@@ -29,6 +30,8 @@ app.command("revoke")(credentials.revoke)
 app.command("verify")(verify_cmd.verify)
 app.add_typer(admin.agency_app, name="agency")
 app.add_typer(admin.key_app, name="key")
+app.add_typer(federation_cmd.federation_app, name="federation")
+app.add_typer(federation_cmd.region_app, name="region")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -146,6 +146,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                    "http://127.0.0.1:1", "--policy", "p", "--types", LICENCE],
                 "init-anchor-other": [fed, "init-anchor", *yrd.args(), "--region-id", "gba",
                                       "--region-name", "粤港澳"],
+                "approve-on-city": [fed, "approve", *hz.args(), "--entity", hz.url,
+                                    "--types", LICENCE],
             }
         )  # fmt: skip
         w.round(
@@ -251,6 +253,10 @@ def test_the_anchor_lists_the_join_request_as_pending_until_approved(world: Worl
     assert (city["status"], city["types"]) == ("approved", [LICENCE])
     assert city["decided_by"] == _actor()
     _china_time(city["decided_at"])
+
+
+def test_only_an_anchor_approves(world: World) -> None:
+    assert "only a region trust anchor" in world.runs["approve-on-city"].one_error_line()
 
 
 def test_an_unapproved_city_gives_its_agencies_no_chain(world: World) -> None:
