@@ -8,7 +8,7 @@ import traceback
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import admin, credentials, federation_cmd, federation_demo, serve, verify_cmd
+from cli import admin, credentials, federation_cmd, serve, verify_cmd
 from trust.errors import EcertError
 
 app = typer.Typer(
@@ -21,7 +21,6 @@ app = typer.Typer(
 app.command("init")(admin.init)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo_cmd)
-app.command("demo-federation")(federation_demo.demo_federation)
 app.command("issue")(credentials.issue)
 app.command("issue-batch")(credentials.issue_batch)
 app.command("suspend")(credentials.suspend)
