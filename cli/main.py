@@ -8,7 +8,7 @@ import traceback
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import admin, credentials, federation_cmd, serve, verify_cmd
+from cli import admin, credentials, federation_cmd, serve, trust_cmd, verify_cmd
 from trust.errors import EcertError
 
 app = typer.Typer(
@@ -29,6 +29,7 @@ app.command("revoke")(credentials.revoke)
 app.command("verify")(verify_cmd.verify)
 app.add_typer(admin.agency_app, name="agency")
 app.add_typer(admin.key_app, name="key")
+app.add_typer(trust_cmd.trust_app, name="trust")
 app.add_typer(federation_cmd.federation_app, name="federation")
 app.add_typer(federation_cmd.region_app, name="region")
 
