@@ -11,6 +11,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from alembic.util import CommandError as AlembicError
 from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -63,7 +64,7 @@ class Gateway:
             if migrate:
                 upgrade(settings.db_url)
             engine = make_engine(settings.db_url)
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, AlembicError) as exc:
             where = make_url(settings.db_url).render_as_string(hide_password=True)
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise FetchError(f"cannot open the database {where}: {reason}") from exc

@@ -47,6 +47,7 @@ SELF = "self"
 ANCHOR, CITY = "anchor", "city"
 STATEMENT_LIFETIME = 86_400
 MAX_PENDING = 100
+MAX_REGION_TEXT = 64
 CITY_PATH_LENGTH = 1  # anchor → city → agency: one intermediate
 REGION_PATH_LENGTH = 2  # anchor → other anchor → city → agency; never a third region
 
@@ -108,6 +109,9 @@ def init(
     actor: str,
 ) -> FederationRow:
     """Take the anchor or city role (once; the same call again changes nothing)."""
+    for name, value in (("region id", region_id), ("region name", region_name)):
+        if not 1 <= len(value.strip()) <= MAX_REGION_TEXT:
+            raise Conflict(f"{name} must be 1 to {MAX_REGION_TEXT} characters, found {value!r}")
     now = gw.clock()
     with gw.transaction() as session:
         entity_id = check_entity_id(gw.city(session).public_url)
@@ -329,6 +333,8 @@ def approve(
         raise Conflict(f"grant some of {sorted(known)}; found {sorted(credential_types)}")
     now = gw.clock()
     with gw.transaction() as session:
+        if config(session).role != ANCHOR:
+            raise Conflict("only a region trust anchor approves cities")
         row = session.get(SubordinateRow, entity_id)
         if row is None or row.kind != "city":
             raise NotFound(f"no join request from {entity_id!r}")
@@ -355,10 +361,19 @@ def trust_region(
     keys = [PublicKey.from_jwk(j) for j in jwks]
     if not keys:
         raise Conflict(f"pin at least one federation key of {anchor_id}")
+    known = {t.code for t in gw.types}
+    if not accepted_types or set(accepted_types) - known:
+        raise Conflict(f"accept some of {sorted(known)}; found {sorted(accepted_types)}")
+    Acceptance(policy=policy, credential_types=frozenset(accepted_types))  # checks the name
     with gw.transaction() as session:
-        if config(session).role != ANCHOR:
+        fed = config(session)
+        if fed.role != ANCHOR:
             raise Conflict("only a region trust anchor makes cross-region agreements")
-        row = session.get(SubordinateRow, check_entity_id(anchor_id))
+        if check_entity_id(anchor_id) == fed.entity_id:
+            raise Conflict("a region cannot make an agreement with itself")
+        row = session.get(SubordinateRow, anchor_id)
+        if row is not None and row.kind != "region":
+            raise Conflict(f"{anchor_id} is one of this region's cities, not another region")
         if row is None:
             row = SubordinateRow(entity_id=anchor_id, kind="region", requested_at=now)
             session.add(row)
