@@ -122,3 +122,30 @@ def test_forged_join_request_is_refused(tmp_path: Path, clock: FakeClock) -> Non
         )
         assert answer.status_code == 400
         assert answer.json()["detail"]["message_en"]
+
+
+def test_agreements_and_approvals_are_checked_before_anything_is_stored(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway.errors import Conflict
+    from trust.errors import DataError
+
+    with federation_of(tmp_path, clock) as fed:
+        yrd = fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=PERMITS)
+        pins = [dict(k.jwk) for k in _anchor_keys(fed, YRD)[YRD]]
+        with pytest.raises(Conflict, match="only a region trust anchor approves"):
+            federation.approve(hz, entity_id=SZ, credential_types=PERMITS, actor="t")
+        with pytest.raises(DataError, match="policy"):
+            federation.trust_region(yrd, anchor_id="http://127.0.0.1:9103", jwks=pins, name="京津冀",
+                                    policy="has spaces", accepted_types=PERMITS, actor="t")  # fmt: skip
+        with pytest.raises(Conflict, match="itself"):
+            federation.trust_region(yrd, anchor_id=YRD, jwks=pins, name="x", policy="p",
+                                    accepted_types=PERMITS, actor="t")  # fmt: skip
+        with pytest.raises(Conflict, match="cities"):
+            federation.trust_region(yrd, anchor_id=HZ, jwks=pins, name="x", policy="p",
+                                    accepted_types=PERMITS, actor="t")  # fmt: skip
+        with pytest.raises(Conflict, match="accept some of"):
+            federation.trust_region(yrd, anchor_id="http://127.0.0.1:9103", jwks=pins, name="x",
+                                    policy="p", accepted_types=["no-such-type"], actor="t")  # fmt: skip
+        assert fed.client(YRD).get("/federation/list").json() == [HZ]
