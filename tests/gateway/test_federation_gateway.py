@@ -137,15 +137,43 @@ def test_agreements_and_approvals_are_checked_before_anything_is_stored(
         with pytest.raises(Conflict, match="only a region trust anchor approves"):
             federation.approve(hz, entity_id=SZ, credential_types=PERMITS, actor="t")
         with pytest.raises(DataError, match="policy"):
-            federation.trust_region(yrd, anchor_id="http://127.0.0.1:9103", jwks=pins, name="京津冀",
-                                    policy="has spaces", accepted_types=PERMITS, actor="t")  # fmt: skip
+            federation.trust_region(
+                yrd,
+                anchor_id="http://127.0.0.1:9103",
+                jwks=pins,
+                name="京津冀",
+                policy="has spaces",
+                accepted_types=PERMITS,
+                actor="t",
+            )
         with pytest.raises(Conflict, match="itself"):
-            federation.trust_region(yrd, anchor_id=YRD, jwks=pins, name="x", policy="p",
-                                    accepted_types=PERMITS, actor="t")  # fmt: skip
+            federation.trust_region(
+                yrd,
+                anchor_id=YRD,
+                jwks=pins,
+                name="x",
+                policy="p",
+                accepted_types=PERMITS,
+                actor="t",
+            )
         with pytest.raises(Conflict, match="cities"):
-            federation.trust_region(yrd, anchor_id=HZ, jwks=pins, name="x", policy="p",
-                                    accepted_types=PERMITS, actor="t")  # fmt: skip
+            federation.trust_region(
+                yrd,
+                anchor_id=HZ,
+                jwks=pins,
+                name="x",
+                policy="p",
+                accepted_types=PERMITS,
+                actor="t",
+            )
         with pytest.raises(Conflict, match="accept some of"):
-            federation.trust_region(yrd, anchor_id="http://127.0.0.1:9103", jwks=pins, name="x",
-                                    policy="p", accepted_types=["no-such-type"], actor="t")  # fmt: skip
+            federation.trust_region(
+                yrd,
+                anchor_id="http://127.0.0.1:9103",
+                jwks=pins,
+                name="x",
+                policy="p",
+                accepted_types=["no-such-type"],
+                actor="t",
+            )
         assert fed.client(YRD).get("/federation/list").json() == [HZ]
