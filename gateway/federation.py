@@ -66,7 +66,8 @@ def agency_entity_id(city_entity_id: str, agency_id: str) -> str:
     return f"{city_entity_id}/agencies/{agency_id}"
 
 
-def _new_key(gw: Gateway, session: Session, owner: str, now: int) -> FederationKeyRow:
+def new_key(gw: Gateway, session: Session, owner: str, now: int | None = None) -> FederationKeyRow:
+    now = gw.clock() if now is None else now
     key = SigningKey.generate()
     row = FederationKeyRow(
         kid=key.kid,
@@ -91,9 +92,17 @@ def _keys(session: Session, owner: str) -> list[FederationKeyRow]:
     )
 
 
+def current_keys(gw: Gateway, session: Session, owner: str) -> list[SigningKey]:
+    """The owner's federation keys still in use, decrypted (to sign a root rotation)."""
+    return [
+        SigningKey.from_encrypted_pem(r.private_pem, gw.settings.passphrase)
+        for r in _keys(session, owner)
+    ]
+
+
 def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, list[PublicKey]]:
     """The owner's newest federation key (made on first use) and all its current keys."""
-    rows = _keys(session, owner) or [_new_key(gw, session, owner, gw.clock())]
+    rows = _keys(session, owner) or [new_key(gw, session, owner, gw.clock())]
     key = SigningKey.from_encrypted_pem(rows[0].private_pem, gw.settings.passphrase)
     return key, [PublicKey.from_jwk(r.public_jwk) for r in rows]
 
@@ -134,7 +143,7 @@ def init(
             created_at=now,
         )
         session.add(row)
-        _new_key(gw, session, SELF, now)
+        new_key(gw, session, SELF, now)
         audit.record(
             session, at=now, actor=actor, action=f"federation.{role}", subject=entity_id,
             region=region_id, superior=superior_id,

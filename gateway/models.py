@@ -171,6 +171,8 @@ class FederationRow(Base):
     superior_jwks: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)  # pinned
     created_at: Mapped[int]
     root: Mapped[str | None] = mapped_column(Text)  # signed root metadata for offline kiosks
+    root_history: Mapped[list[str]] = mapped_column(JSON, default=list)  # older signed roots
+    superior_root: Mapped[str | None] = mapped_column(Text)  # a city's trusted anchor root
 
 
 class FederationKeyRow(Base):

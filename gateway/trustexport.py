@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from gateway import federation, trustsync
+from gateway import audit, federation, trustsync
 from gateway.core import Gateway
 from gateway.errors import NotFound
-from gateway.models import FederationRow, PeerDocumentRow, StatusListRow
+from gateway.models import FederationKeyRow, FederationRow, PeerDocumentRow, StatusListRow
 from gateway.publish import StatusListPublisher
+from trust.keys import SigningKey
 from trust.trustlist_bundle import TrustBundle
 from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
@@ -45,6 +46,50 @@ def signed_root(gw: Gateway) -> SignedRoot:
         return signed
 
 
+def root_history(gw: Gateway) -> list[str]:
+    """Older signed roots, oldest first, so a verifier can walk to the current one."""
+    with gw.sessions() as session:
+        row = session.get(FederationRow, 1)
+        return list(row.root_history or []) if row is not None else []
+
+
+def rotate(gw: Gateway, *, actor: str) -> SignedRoot:
+    """A new federation key signs from now on (TUF §6.1): root version n+1 lists only it and
+    is signed by the old keys AND the new one; the old root joins the history; old keys are
+    retired (they stay in historical keys)."""
+    current = signed_root(gw)
+    now = gw.clock()
+    with gw.transaction() as session:
+        old_keys = federation.current_keys(gw, session, federation.SELF)
+        fresh = federation.new_key(gw, session, federation.SELF)
+        for row in session.scalars(
+            select(FederationKeyRow).where(
+                FederationKeyRow.owner == federation.SELF, FederationKeyRow.kid != fresh.kid
+            )
+        ):
+            row.retired_at = row.retired_at or now
+        new_key = SigningKey.from_encrypted_pem(fresh.private_pem, gw.settings.passphrase)
+        kids = frozenset({new_key.kid})
+        root = RootMetadata(
+            version=current.root.version + 1,
+            expires=now + ROOT_LIFETIME,
+            region_id=current.root.region_id,
+            region_name=current.root.region_name,
+            keys={new_key.kid: new_key.public},
+            root_role=Role(keyids=kids, threshold=1),
+            trust_list_role=Role(keyids=kids, threshold=1),
+        )
+        signed = SignedRoot.sign(root, [*old_keys, new_key])
+        fed = session.get(FederationRow, 1)
+        assert fed is not None
+        fed.root_history = [*(fed.root_history or []), current.to_bytes().decode()]
+        fed.root = signed.to_bytes().decode()
+        audit.record(session, at=now, actor=actor, action="federation.rotate_key",
+                     subject=fed.entity_id, kid=new_key.kid, root_version=root.version)  # fmt: skip
+        gw.bump(session)
+    return signed
+
+
 def export_bundle(gw: Gateway) -> bytes:
     """Root, latest trust list and all status lists it names, as one file."""
     latest = trustsync.latest(gw)
@@ -61,5 +106,8 @@ def export_bundle(gw: Gateway) -> bytes:
         ):
             if doc.body is not None and doc.url not in lists:
                 lists[doc.url] = doc.body
-    bundle = TrustBundle(root=root, root_history=(), trust_list=latest.token, status_lists=lists)
+    history = tuple(SignedRoot.from_bytes(r.encode()) for r in root_history(gw))
+    bundle = TrustBundle(
+        root=root, root_history=history, trust_list=latest.token, status_lists=lists
+    )
     return bundle.to_bytes()

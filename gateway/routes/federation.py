@@ -175,6 +175,13 @@ def trust_list(
     return Response(row.token, media_type="application/trustlist+jwt", headers=headers)
 
 
+@router.get("/trust/root/history", summary="All root versions, oldest first 根元数据历史")
+def trust_root_history(gw: GatewayDep) -> Response:
+    current = trustexport.signed_root(gw).to_bytes()
+    older = [r.encode() for r in trustexport.root_history(gw)]
+    return Response(b"[" + b",".join([*older, current]) + b"]", media_type="application/json")
+
+
 @router.get("/trust/root", summary="Root metadata for offline verifiers 根元数据")
 def trust_root(gw: GatewayDep) -> Response:
     return Response(trustexport.signed_root(gw).to_bytes(), media_type="application/json")

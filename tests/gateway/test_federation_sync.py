@@ -175,3 +175,68 @@ def test_a_compromised_hangzhou_key_is_refused_in_suzhou_except_confirmed_tokens
         assert online["reason"] == "VALID", online["detail"]  # Hangzhou confirmed it, signed
         refused = fed.client(SZ).post("/api/v1/verify", json={"qr": forged}).json()
         assert refused["reason"] == "KEY_NOT_VALID_AT_ISSUANCE"
+
+
+def test_cities_follow_their_anchors_key_rotation_only_through_doubly_signed_roots(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway import trustexport
+    from gateway.models import AuditRow, FederationRow
+
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        token = _issue(hz, amr, "business-licence")
+        _sync(fed, sz)  # pins the anchor's root matching the keys pinned at join
+        with sz.sessions() as session:
+            before = {j["kid"] for j in session.get(FederationRow, 1).superior_jwks}  # type: ignore[union-attr]
+        clock.advance(60)
+        rotated = trustexport.rotate(fed.gateways[YRD], actor="operator")
+        assert rotated.root.version == 2
+        clock.advance(60)
+        report = _sync(fed, sz)
+        assert "anchor root" not in report.failures, report.failures
+        with sz.sessions() as session:
+            after = {j["kid"] for j in session.get(FederationRow, 1).superior_jwks}  # type: ignore[union-attr]
+            followed = (
+                session.query(AuditRow)
+                .filter(AuditRow.action == "federation.follow_anchor_root")
+                .count()
+            )
+        assert after == set(rotated.root.keys) != before
+        assert followed == 1
+        assert _reason(sz, token) is Reason.VALID  # chains resolve under the new anchor key
+
+
+def test_a_root_signed_only_by_the_new_key_is_not_followed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway import trustexport
+    from gateway.models import FederationRow
+    from trust.keys import SigningKey
+    from trust.trustlist_root import Role, RootMetadata, SignedRoot
+
+    with federation_of(tmp_path, clock) as fed:
+        _hz, sz, _amr, _psb = _region(fed)
+        _sync(fed, sz)
+        yrd = fed.gateways[YRD]
+        current = trustexport.signed_root(yrd)
+        thief = SigningKey.generate()
+        kids = frozenset({thief.kid})
+        forged_root = RootMetadata(
+            version=2,
+            expires=clock.now + 86_400,
+            region_id="yrd",
+            region_name="长三角",
+            keys={thief.kid: thief.public},
+            root_role=Role(keyids=kids, threshold=1),
+            trust_list_role=Role(keyids=kids, threshold=1),
+        )
+        forged = SignedRoot.sign(forged_root, [thief])
+        with yrd.transaction() as session:  # an attacker serving a rotation without the old key
+            session.get(FederationRow, 1).root_history = [current.to_bytes().decode()]  # type: ignore[union-attr]
+            session.get(FederationRow, 1).root = forged.to_bytes().decode()  # type: ignore[union-attr]
+        report = _sync(fed, sz)
+        assert "anchor root" in report.failures
+        with sz.sessions() as session:
+            pinned = {j["kid"] for j in session.get(FederationRow, 1).superior_jwks}  # type: ignore[union-attr]
+        assert thief.kid not in pinned

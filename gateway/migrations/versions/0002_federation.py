@@ -29,6 +29,8 @@ def upgrade() -> None:
         sa.Column("superior_jwks", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.BigInteger(), nullable=False),
         sa.Column("root", sa.Text(), nullable=True),
+        sa.Column("root_history", sa.JSON(), nullable=False),
+        sa.Column("superior_root", sa.Text(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_table(
