@@ -8,7 +8,7 @@ import traceback
 import typer
 from sqlalchemy.exc import SQLAlchemyError
 
-from cli import admin, credentials, federation_cmd, serve, trust_cmd, verify_cmd
+from cli import admin, credentials, federation_cmd, federation_ops, serve, trust_cmd, verify_cmd
 from trust.errors import EcertError
 
 app = typer.Typer(
@@ -30,6 +30,7 @@ app.command("verify")(verify_cmd.verify)
 app.add_typer(admin.agency_app, name="agency")
 app.add_typer(admin.key_app, name="key")
 app.add_typer(trust_cmd.trust_app, name="trust")
+_ = federation_ops  # its commands register on the federation group
 app.add_typer(federation_cmd.federation_app, name="federation")
 app.add_typer(federation_cmd.region_app, name="region")
 
