@@ -240,3 +240,31 @@ def test_a_root_signed_only_by_the_new_key_is_not_followed(
         with sz.sessions() as session:
             pinned = {j["kid"] for j in session.get(FederationRow, 1).superior_jwks}  # type: ignore[union-attr]
         assert thief.kid not in pinned
+
+
+def test_a_trust_list_delta_turns_the_old_version_into_the_new(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from trust.trustlist import verify_trust_list
+    from trust.trustlist_delta import apply_delta
+
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, _amr, _psb = _region(fed)
+        _sync(fed, sz)
+        keys = _pins(fed, SZ)
+        from trust.keys import PublicKey
+
+        signers = [PublicKey.from_jwk(k) for k in keys]
+        old = verify_trust_list(fed.client(SZ).get("/trust/list").text, keys=signers,
+                                now=clock.now, previous=None)  # fmt: skip
+        _agency(hz, "11330100MB7654321", "杭州市卫生健康委员会", ["food-business-permit"])
+        clock.advance(60)
+        _sync(fed, sz)
+        new = verify_trust_list(fed.client(SZ).get("/trust/list").text, keys=signers,
+                                now=clock.now, previous=old)  # fmt: skip
+        assert new.version == old.version + 1
+        answer = fed.client(SZ).get("/trust/list", params={"since": old.version})
+        assert answer.headers["content-type"] == "application/trustlist-delta+jwt"
+        patched = apply_delta(old, answer.text, keys=signers, now=clock.now)
+        assert patched.content_hash() == new.content_hash()
+        assert fed.client(SZ).get("/trust/list", params={"since": 99}).status_code == 404
