@@ -7,7 +7,7 @@ DATA_DIR ?= .ecert/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint types pytest bench load clean
+.PHONY: run test lint types pytest bench load clean demo-federation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -17,6 +17,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(BIN)/ecert demo --data-dir $(DATA_DIR) --host $(HOST) --port $(PORT)
+
+demo-federation: $(STAMP)
+	$(BIN)/ecert demo-federation
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -9,6 +9,7 @@ import typer
 from sqlalchemy.exc import SQLAlchemyError
 
 from cli import admin, credentials, federation_cmd, federation_ops, serve, trust_cmd, verify_cmd
+from cli.federation_demo import demo_federation
 from trust.errors import EcertError
 
 app = typer.Typer(
@@ -21,6 +22,7 @@ app = typer.Typer(
 app.command("init")(admin.init)
 app.command("serve")(serve.serve)
 app.command("demo")(serve.demo_cmd)
+app.command("demo-federation")(demo_federation)
 app.command("issue")(credentials.issue)
 app.command("issue-batch")(credentials.issue_batch)
 app.command("suspend")(credentials.suspend)
