@@ -144,6 +144,7 @@ def add_agency(
         session.add(agency)
         session.flush()
         keystore.create_key(gw, session, agency_id=agency.id, alg=alg, now=now)
+        gw.slots.open_list(session, agency.id, city.public_url, now)
         api_key = new_api_key(session, agency_id=agency.id, scopes=SCOPES, now=now)
         audit.record(
             session, at=now, actor=actor, action="agency.add", subject=agency.id, types=agency.types

@@ -44,9 +44,11 @@ class SlotAllocator:
             self._used[list_id] = used
         return used
 
-    def _open_list(
+    def open_list(
         self, session: Session, agency_id: str, public_url: str, now: int
     ) -> StatusListRow:
+        """The agency's status list with free slots, made if there is none (an agency gets its
+        first list when it is registered, so verifiers elsewhere know it from the start)."""
         row = session.scalar(
             select(StatusListRow)
             .where(StatusListRow.agency_id == agency_id, StatusListRow.used < StatusListRow.size)
@@ -78,7 +80,7 @@ class SlotAllocator:
         out: list[tuple[StatusListRow, int]] = []
         with self._lock:
             while len(out) < count:
-                row = self._open_list(session, agency_id, public_url, now)
+                row = self.open_list(session, agency_id, public_url, now)
                 used = self._used_set(session, row.id)
                 take = min(count - len(out), row.size - len(used))
                 for _ in range(take):

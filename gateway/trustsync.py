@@ -314,12 +314,12 @@ def _decode(token: str) -> TrustList:
 
 
 def _entries_digest(tl: TrustList) -> str:
-    """What changed means: the entries (not the version or the times)."""
-    canonical = TrustList.build(
-        version=1, iat=0, exp=1, next_update=1, issuer=tl.issuer, region=tl.region,
-        entries=tl.entries,
-    )  # fmt: skip
-    return hashlib.sha256(canonical.canonical_bytes()).hexdigest()
+    """What "changed" means: issuers, keys, types, acceptance and status lists, not the
+    version, the times, nor ``chain_exp`` (it moves with every freshly signed statement; the
+    list is re-signed anyway before its ``exp``)."""
+    entries = [{k: v for k, v in e.to_json().items() if k != "chain_exp"} for e in tl.entries]
+    body = {"issuer": tl.issuer, "region": tl.region, "entries": entries}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _record_failure(gw: Gateway, url: str, error: str) -> None:

@@ -244,10 +244,11 @@ def verify_scanned(
                 f"{issuer.name} is authorised for {sorted(issuer.types)}, not {ctype.code!r}",
             )
         if issuer.accepted is not None and ctype.code not in issuer.accepted:
+            accepted = ", ".join(sorted(issuer.accepted)) or "none of its types"
             raise _Fail(
                 Reason.NOT_ACCEPTED_BY_POLICY,
-                f"policy {issuer.policy or '(unnamed)'} accepts {sorted(issuer.accepted)} from "
-                f"{issuer.name}, not {ctype.code!r}",
+                f"policy {issuer.policy or '(unnamed)'} does not accept {ctype.code!r} from "
+                f"{issuer.name} (it accepts {accepted})",
             )
         if credential.valid_from > now + leeway:
             raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")

@@ -161,15 +161,6 @@ def _synced_twice(http: httpx.Client, g: DemoGateway) -> None:
     wait_for(f"two more syncs at {g.spec.name}", probe)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "product bug: gateway.trustsync._entries_digest hashes TrustListEntry.chain_exp, which "
-        "moves with every freshly signed statement (exp = now + STATEMENT_LIFETIME), so every "
-        "sync signs and stores a new trust list version although no issuer, key, type or "
-        "status list changed (one more trust_lists row and one state rebuild per refresh)"
-    ),
-)
 def test_a_sync_with_nothing_changed_keeps_the_trust_list_version(
     fed: DemoFederation, http: httpx.Client
 ) -> None:

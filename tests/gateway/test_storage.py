@@ -104,12 +104,21 @@ def test_batch_with_one_bad_row_issues_nothing_and_names_the_row(gw: Gateway, am
     assert _count(gw) == 0
 
 
-def test_status_lists_roll_over_when_full(gw: Gateway, amr: Agency) -> None:
-    small = gw.settings.model_copy(update={"status_list_size": 1024})
-    gw.settings = small
+def test_status_lists_roll_over_when_full(gw: Gateway) -> None:
+    from stdnum.cn import uscc as uscc_check
+
+    from tests.conftest import make_agency
+
+    gw.settings = gw.settings.model_copy(update={"status_list_size": 1024})
     gw.slots.list_size = 1024
-    issuance.issue_many(gw, agency_id=amr.id, requests=_requests(1500))
-    assert len(gw.state.statuses) == 2
+    first17 = "11330100MB2468101"
+    agency = make_agency(
+        gw, name="杭州市滚动测试局", uscc=first17 + uscc_check.calc_check_digit(first17),
+        types=["business-licence"],
+    )  # fmt: skip
+    assert [s.issuer_id for s in gw.state.statuses.values()] == [agency.id]  # made at registration
+    issuance.issue_many(gw, agency_id=agency.id, requests=_requests(1500))
+    assert [s.issuer_id for s in gw.state.statuses.values()] == [agency.id, agency.id]
 
 
 def test_validity_defaults_and_bounds(gw: Gateway, amr: Agency, clock: FakeClock) -> None:
