@@ -33,6 +33,7 @@ from gateway.models import (
 )
 from trust.federation import (
     ECERT_ISSUER,
+    ECERT_VERIFIER,
     FEDERATION_ENTITY,
     Acceptance,
     Constraints,
@@ -44,6 +45,7 @@ from trust.federation import (
 from trust.keys import PublicKey, SigningKey
 
 SELF = "self"
+ECERT_GATEWAY = "ecert_gateway"  # our metadata type: a gateway's role, region and endpoints
 ANCHOR, CITY = "anchor", "city"
 STATEMENT_LIFETIME = 86_400
 MAX_PENDING = 100
@@ -161,7 +163,7 @@ def _gateway_metadata(fed: FederationRow, city: CityRow) -> dict[str, dict[str, 
             "federation_resolve_endpoint": f"{eid}/federation/resolve",
             "federation_historical_keys_endpoint": f"{eid}/federation/historical_keys",
         },
-        "ecert_gateway": {
+        ECERT_GATEWAY: {
             "role": fed.role,
             "region_id": fed.region_id,
             "region_name": fed.region_name,
@@ -286,6 +288,7 @@ def subordinate_statement(gw: Gateway, sub: str) -> str:
             constraints=Constraints(
                 max_path_length=CITY_PATH_LENGTH,
                 naming_constraints=NamingConstraints(permitted=(sub,)),
+                allowed_entity_types=frozenset({ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY}),
             ),
         )
 

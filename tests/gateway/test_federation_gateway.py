@@ -15,6 +15,7 @@ from trust.federation import (
     ChainError,
     resolve_chain,
     verify_entity_configuration,
+    verify_entity_statement,
     verify_resolve_response,
 )
 from trust.keys import PublicKey
@@ -56,6 +57,22 @@ def test_an_agency_resolves_through_its_city_to_the_region_anchor(
         assert hz_ec.authority_hints == (YRD,)
         assert fed.client(YRD).get("/federation/list").json() == [HZ]
         assert fed.client(HZ).get("/federation/list").json() == [leaf]
+        about_hz = verify_entity_statement(
+            fed.client(YRD).get("/federation/fetch", params={"sub": HZ}).text,
+            keys=_anchor_keys(fed, YRD)[YRD],
+            now=clock.now,
+            expected_iss=YRD,
+            expected_sub=HZ,
+        )
+        assert about_hz.constraints is not None
+        assert about_hz.constraints.max_path_length == 1
+        assert about_hz.constraints.naming_constraints is not None
+        assert about_hz.constraints.naming_constraints.permitted == (HZ,)
+        assert about_hz.constraints.allowed_entity_types == {
+            "ecert_issuer",
+            "ecert_verifier",
+            "ecert_gateway",
+        }
 
         resolved = resolve_chain(
             leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
