@@ -26,7 +26,7 @@ import typer
 from sqlalchemy import select
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
-from gateway import federation
+from gateway import federation, trustsync
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
@@ -390,18 +390,6 @@ def list_(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> Non
         )
 
 
-def _trust_anchors(gw: Gateway) -> dict[str, list[PublicKey]]:
-    """A city trusts its pinned superior; an anchor trusts itself."""
-    with gw.transaction() as session:
-        fed = federation.config(session)
-        if fed.role == federation.ANCHOR:
-            _, keys = federation.signing_key(gw, session, federation.SELF)
-            return {fed.entity_id: keys}
-        if not fed.superior_id or not fed.superior_jwks:
-            raise Conflict(f"city {fed.entity_id} has no pinned region anchor: run join first")
-        return {fed.superior_id: [PublicKey.from_jwk(j) for j in fed.superior_jwks]}
-
-
 @federation_app.command("resolve")
 def resolve(
     entity: EntityUrl, data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False
@@ -409,7 +397,7 @@ def resolve(
     """Resolve an entity's trust chain up to this gateway's trust anchor. 解析信任链"""
     leaf = _entity_id(entity, "--entity")
     with _gateway(data_dir) as gw:
-        anchors, now = _trust_anchors(gw), gw.clock()
+        anchors, now = trustsync.trust_anchors(gw), gw.clock()
     (anchor_id,) = anchors
     try:
         with _fetcher() as fetcher:

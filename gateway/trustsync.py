@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from gateway import audit, federation
 from gateway.core import Gateway
+from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from trust import statuslist
 from trust.encoding import b64url_decode
@@ -115,10 +116,12 @@ def trust_anchors(gw: Gateway) -> dict[str, list[PublicKey]]:
     """The anchor this gateway trusts: a city's pinned superior, an anchor itself."""
     with gw.transaction() as session:
         fed = federation.config(session)
-        if fed.role == federation.CITY and fed.superior_id:
-            return {fed.superior_id: [PublicKey.from_jwk(j) for j in fed.superior_jwks]}
-        _, own = federation.signing_key(gw, session, federation.SELF)
-        return {fed.entity_id: own}
+        if fed.role == federation.ANCHOR:
+            _, own = federation.signing_key(gw, session, federation.SELF)
+            return {fed.entity_id: own}
+        if not fed.superior_id or not fed.superior_jwks:
+            raise Conflict(f"city {fed.entity_id} has no pinned region anchor: run join first")
+        return {fed.superior_id: [PublicKey.from_jwk(j) for j in fed.superior_jwks]}
 
 
 def _configuration_metadata(fetcher: Fetcher, entity_id: str, now: int) -> Mapping[str, Any]:
@@ -336,14 +339,11 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
     copy when a fetch fails or the answer is bad. Returns how many lists changed."""
     now = gw.clock()
     state = gw.state
-    own = {u for u, s in state.statuses.items() if not s.issuer_id.startswith("http")}
     wanted = {
         uri: issuer_id for issuer_id, uris in state.remote_status_uris.items() for uri in uris
     }
     changed = 0
     for uri, issuer_id in sorted(wanted.items()):
-        if uri in own:
-            continue
         with gw.sessions() as session:
             doc = session.get(PeerDocumentRow, uri)
         if doc is not None and doc.expires_at is not None and now < doc.expires_at:

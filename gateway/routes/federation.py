@@ -9,7 +9,7 @@ import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
-from gateway import confirmations, federation, trustexport
+from gateway import confirmations, federation, trustexport, trustsync
 from gateway.deps import GatewayDep
 from gateway.errors import NotFound
 from gateway.models import FederationKeyRow, TrustListRow
@@ -71,12 +71,7 @@ def resolve(
     now = gw.clock()
     with gw.sessions() as session:
         fed = federation.config(session)
-        anchors = {
-            fed.superior_id or fed.entity_id: [PublicKey.from_jwk(j) for j in fed.superior_jwks]
-        }
-        if fed.role == federation.ANCHOR:
-            _, own = federation.signing_key(gw, session, federation.SELF)
-            anchors = {fed.entity_id: own}
+    anchors = trustsync.trust_anchors(gw)
     if check_entity_id(trust_anchor) not in anchors:
         raise NotFound(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
     resolved = resolve_chain(
