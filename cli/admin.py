@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import agencies, keystore, reissue
 from gateway.clock import CHINA_TZ, iso
 from gateway.models import AgencyRow
@@ -32,8 +32,7 @@ def init(
     """Create the data directory and database for one city. 初始化城市网关"""
     settings = load_settings(data_dir=data_dir)
     generated = settings.ensure_passphrase()
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         city = agencies.init_city(
             gw,
             code=city_code,
@@ -41,8 +40,6 @@ def init(
             public_url=public_url or "http://127.0.0.1:8000",
             actor=ACTOR,
         )
-    finally:
-        gw.close()
     say(f"initialised {city.name} ({city.code}) in {data_dir} · 已初始化")
     if generated:
         say(
@@ -63,8 +60,7 @@ def agency_add(
     as_json: JsonOut = False,
 ) -> None:
     """Register an agency; prints its API key once. 新增签发机构"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         agency, api_key = agencies.add_agency(
             gw,
             name=name,
@@ -74,8 +70,6 @@ def agency_add(
             alg=alg,
             actor=ACTOR,
         )
-    finally:
-        gw.close()
     out = {
         "id": agency.id,
         "name": agency.name,
@@ -94,21 +88,17 @@ def agency_add(
 @agency_app.command("list")
 def agency_list(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None:
     """List agencies. 机构列表"""
-    gw = open_gateway(data_dir)
-    try:
-        with gw.sessions() as session:
-            rows = [
-                {
-                    "id": a.id,
-                    "name": a.name,
-                    "uscc": a.uscc,
-                    "region_code": a.region_code,
-                    "types": a.types,
-                }
-                for a in session.scalars(select(AgencyRow).order_by(AgencyRow.created_at))
-            ]
-    finally:
-        gw.close()
+    with gateway_at(data_dir) as gw, gw.sessions() as session:
+        rows = [
+            {
+                "id": a.id,
+                "name": a.name,
+                "uscc": a.uscc,
+                "region_code": a.region_code,
+                "types": a.types,
+            }
+            for a in session.scalars(select(AgencyRow).order_by(AgencyRow.created_at))
+        ]
     if as_json:
         emit_json(rows)
         return
@@ -123,27 +113,23 @@ def key_list(
     as_json: JsonOut = False,
 ) -> None:
     """List signing keys and their state. 密钥列表"""
-    gw = open_gateway(data_dir)
-    try:
-        with gw.sessions() as session:
-            rows = [
-                {
-                    "kid": k.kid,
-                    "agency_id": k.agency_id,
-                    "alg": k.alg,
-                    "created_at": iso(k.created_at),
-                    "retired_at": iso(k.retired_at),
-                    "compromised_at": iso(k.compromised_at),
-                    "state": "compromised"
-                    if k.compromised_at is not None
-                    else "retired"
-                    if k.retired_at is not None
-                    else "active",
-                }
-                for k in keystore.list_keys(session, agency)
-            ]
-    finally:
-        gw.close()
+    with gateway_at(data_dir) as gw, gw.sessions() as session:
+        rows = [
+            {
+                "kid": k.kid,
+                "agency_id": k.agency_id,
+                "alg": k.alg,
+                "created_at": iso(k.created_at),
+                "retired_at": iso(k.retired_at),
+                "compromised_at": iso(k.compromised_at),
+                "state": "compromised"
+                if k.compromised_at is not None
+                else "retired"
+                if k.retired_at is not None
+                else "active",
+            }
+            for k in keystore.list_keys(session, agency)
+        ]
     if as_json:
         emit_json(rows)
         return
@@ -159,11 +145,8 @@ def key_rotate(
     as_json: JsonOut = False,
 ) -> None:
     """New key signs from now on; the old one keeps verifying what it signed. 轮换密钥"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         row = keystore.rotate(gw, agency_id=agency, alg=alg, actor=ACTOR)
-    finally:
-        gw.close()
     if as_json:
         emit_json({"kid": row.kid, "agency_id": row.agency_id, "alg": row.alg})
     else:
@@ -175,11 +158,8 @@ def key_retire(
     kid: Annotated[str, typer.Option("--kid")], data_dir: DataDir = DEFAULT_DATA_DIR
 ) -> None:
     """Stop signing with a key (what it signed still verifies). 停用密钥"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         keystore.retire(gw, kid=kid, actor=ACTOR)
-    finally:
-        gw.close()
     say(f"key {kid} retired")
 
 
@@ -212,8 +192,7 @@ def key_compromise(
     as_json: JsonOut = False,
 ) -> None:
     """Mark a key compromised; offer to re-issue what it signed. 标记密钥泄露"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         row, affected = keystore.compromise(
             gw, kid=kid, at=_parse_at(at), reason=reason, actor=ACTOR
         )
@@ -237,8 +216,6 @@ def key_compromise(
                 reason=f"re-issued after key {kid} was compromised: {reason}",
             )
             say(f"re-issued {len(fresh)} certificate(s) · 已重新签发", err=as_json)
-    finally:
-        gw.close()
     if as_json:
         emit_json(
             {

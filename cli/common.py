@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -35,6 +37,16 @@ def open_gateway(data_dir: Path, *, public_url: str | None = None) -> Gateway:
     if public_url is not None:
         settings = settings.model_copy(update={"public_url": public_url})
     return Gateway.open(settings)
+
+
+@contextmanager
+def gateway_at(data_dir: Path) -> Iterator[Gateway]:
+    """The gateway of ``data_dir`` for one command, closed however the command ends."""
+    gw = open_gateway(data_dir)
+    try:
+        yield gw
+    finally:
+        gw.close()
 
 
 def emit_json(obj: Any) -> None:

@@ -13,7 +13,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import issuance
 from gateway import status as status_service
 from trust.errors import DataError, FieldError
@@ -40,16 +40,13 @@ def issue(
         body = json.loads(text)
     except ValueError as exc:
         raise DataError(f"--subject must be a JSON object: {exc}") from exc
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         row, _ = issuance.issue(
             gw,
             agency_id=agency,
             request=issuance.IssueRequest(type_, body, valid_from, valid_until),
         )
         out = issuance.credential_summary(gw, row)
-    finally:
-        gw.close()
     if as_json:
         emit_json(out)
     else:
@@ -128,9 +125,8 @@ def issue_batch(
             raise DataError(f"{file}: more than {MAX_BATCH_ROWS} rows; split the file")
         requests.append(_request(type_, bid, n, record))
         lines.append(n)
-    gw = open_gateway(data_dir)
     issued = skipped = 0
-    try:
+    with gateway_at(data_dir) as gw:
         # Validate everything first: a bad row anywhere issues nothing.
         with gw.sessions() as session:
             agency_row = issuance.load_agency(session, agency)
@@ -158,8 +154,6 @@ def issue_batch(
                 issued += len(written)
                 skipped += already
                 bar.advance(task, len(chunk))
-    finally:
-        gw.close()
     result = {
         "file": str(file),
         "batch_id": bid,
@@ -185,8 +179,7 @@ def _stderr_console() -> Any:
 def _status(
     action: str, credential_id: str, reason: str, code: str | None, data_dir: Path, as_json: bool
 ) -> None:
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         row = status_service.change(
             gw,
             credential_id=credential_id,
@@ -197,8 +190,6 @@ def _status(
             code=code,
         )
         out = issuance.credential_summary(gw, row)
-    finally:
-        gw.close()
     if as_json:
         emit_json(out)
     else:

@@ -25,7 +25,7 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
-from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import federation, trustsync
 from gateway.clock import iso
 from gateway.core import Gateway
@@ -110,11 +110,8 @@ def _entity_id(value: str, option: str) -> str:
 
 @contextmanager
 def _gateway(data_dir: Path) -> Iterator[Gateway]:
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         yield gw
-    finally:
-        gw.close()
 
 
 @contextmanager
@@ -238,7 +235,7 @@ def init_anchor(
     for option, value in (("--region-id", region_id), ("--region-name", region_name)):
         if not value.strip() or len(value) > MAX_REGION_FIELD:
             raise DataError(f"{option} must be 1 to {MAX_REGION_FIELD} characters, found {value!r}")
-    with _gateway(data_dir) as gw:
+    with gateway_at(data_dir) as gw:
         row = federation.init(
             gw, role=federation.ANCHOR, region_id=region_id, region_name=region_name,
             actor=_actor(),
@@ -268,7 +265,7 @@ def join(
     as_json: JsonOut = False,
 ) -> None:
     """Pin a region anchor's keys and ask it to vouch for this city. 申请加入区域"""
-    with _fetcher() as fetcher, _gateway(data_dir) as gw:
+    with _fetcher() as fetcher, gateway_at(data_dir) as gw:
         fetched = _fetch_anchor(fetcher, anchor, kids=anchor_kid or [], now=gw.clock())
         with gw.sessions() as session:
             existing = session.get(FederationRow, 1)
@@ -312,7 +309,7 @@ def approve(
     entity: EntityUrl, types: Types, data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False
 ) -> None:
     """Anchor: vouch for a city that asked to join, granting it these types. 批准城市加入"""
-    with _gateway(data_dir) as gw:
+    with gateway_at(data_dir) as gw:
         with gw.sessions() as session:
             if federation.config(session).role != federation.ANCHOR:
                 raise Conflict("only a region trust anchor approves join requests")
@@ -345,7 +342,7 @@ def _subordinate(row: SubordinateRow) -> dict[str, Any]:
 @federation_app.command("list")
 def list_(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None:
     """This gateway's role, superior and the entities it vouches for. 联邦成员"""
-    with _gateway(data_dir) as gw, gw.sessions() as session:
+    with gateway_at(data_dir) as gw, gw.sessions() as session:
         fed = federation.config(session)
         kids = session.scalars(
             select(FederationKeyRow.kid).where(
@@ -396,7 +393,7 @@ def resolve(
 ) -> None:
     """Resolve an entity's trust chain up to this gateway's trust anchor. 解析信任链"""
     leaf = _entity_id(entity, "--entity")
-    with _gateway(data_dir) as gw:
+    with gateway_at(data_dir) as gw:
         anchors, now = trustsync.trust_anchors(gw), gw.clock()
     (anchor_id,) = anchors
     try:
@@ -450,7 +447,7 @@ def audit(
     as_json: JsonOut = False,
 ) -> None:
     """Who changed who is trusted, and when (oldest first). 联邦审计记录"""
-    with _gateway(data_dir) as gw, gw.sessions() as session:
+    with gateway_at(data_dir) as gw, gw.sessions() as session:
         rows = session.scalars(
             select(AuditRow)
             .where(AuditRow.action.startswith("federation.", autoescape=True))
@@ -502,7 +499,7 @@ def trust_add(
     as_json: JsonOut = False,
 ) -> None:
     """Anchor: trust another region's anchor for some of its types. 新增跨区域互认"""
-    with _fetcher() as fetcher, _gateway(data_dir) as gw:
+    with _fetcher() as fetcher, gateway_at(data_dir) as gw:
         accepted = _agreement(gw, policy, types)
         fetched = _fetch_anchor(fetcher, anchor, kids=anchor_kid or [], now=gw.clock())
         with gw.sessions() as session:
@@ -537,7 +534,7 @@ def accept(
 ) -> None:
     """Anchor: change which types of an already-trusted region are accepted. 修改互认范围"""
     anchor_id = _entity_id(anchor, "--anchor")
-    with _gateway(data_dir) as gw:
+    with gateway_at(data_dir) as gw:
         accepted = _agreement(gw, policy, types)
         with gw.sessions() as session:
             existing = session.get(SubordinateRow, anchor_id)

@@ -7,7 +7,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from cli.common import (
+    DEFAULT_DATA_DIR,
+    DataDir,
+    JsonOut,
+    emit_json,
+    gateway_at,
+    open_gateway,
+    say,
+)
 from cli.federation_cmd import _actor, federation_app
 from gateway import trustexport, trustsync
 from gateway.clock import iso
@@ -53,11 +61,8 @@ def sync(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None
 @federation_app.command("rotate-key")
 def rotate_key(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None:
     """New federation key; root n+1 signed by old and new keys (TUF). 轮换联邦密钥"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         signed = trustexport.rotate(gw, actor=_actor())
-    finally:
-        gw.close()
     root = signed.root
     out = {"root_version": root.version, "kids": sorted(root.keys), "expires": iso(root.expires)}
     if as_json:

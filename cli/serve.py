@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import uvicorn
 
-from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, open_gateway, say
+from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, gateway_at, say
 from gateway import agencies, demo
 from gateway.app import create_app
 from gateway.core import Gateway
@@ -41,16 +41,13 @@ def serve(
     public_url: PublicUrl = None,
 ) -> None:
     """Serve the gateway over HTTP. 启动网关"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         with gw.transaction() as session:
             city = gw.city(session)
             city.public_url = _url(host, port, public_url)
             gw.bump(session)
         say(f"{city.name} ({city.code}) gateway on {city.public_url} · 网关已启动")
         _run(gw, host, port)
-    finally:
-        gw.close()
 
 
 def demo_cmd(
@@ -67,11 +64,8 @@ def demo_cmd(
         "throw-away demo data: not for production\n", encoding="utf-8"
     )
     url = _url(host, port, public_url)
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         agencies.init_city(gw, code="330100", name="杭州市", public_url=url, actor="demo")
         info = demo.ensure_demo(gw, data_dir / "demo.json")
         say(demo.banner(info, url))
         _run(gw, host, port)
-    finally:
-        gw.close()

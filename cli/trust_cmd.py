@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import trustexport
 
 trust_app = typer.Typer(help="Trust lists for offline verifiers 离线信任列表", no_args_is_help=True)
@@ -21,11 +21,8 @@ def export(
     as_json: JsonOut = False,
 ) -> None:
     """Write root + trust list + status lists to one file. 导出信任包"""
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         data = trustexport.export_bundle(gw)
-    finally:
-        gw.close()
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(data)
     os.replace(partial, out)  # never a half-written bundle

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
-from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, open_gateway, say
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway.schemas import verification_json
 from gateway.state import type_info
 from issuers.credential_types import TypeRegistry
@@ -63,12 +63,9 @@ def _remote(gateway: str, qr_text: str | None, image: bytes | None, name: str) -
 
 
 def _local(data_dir: Path, qr_text: str) -> dict[str, Any]:
-    gw = open_gateway(data_dir)
-    try:
+    with gateway_at(data_dir) as gw:
         state = gw.reload()
         result = verify_scanned(qr_text, trust=state.trust, statuses=state.statuses, now=gw.clock())
-    finally:
-        gw.close()
     return verification_json(result)
 
 

@@ -45,6 +45,12 @@ def mark_changed(session: Session) -> None:
     session.info[BUMPED] = True
 
 
+def stored_trust_list(token: str) -> TrustList:
+    """A trust list this gateway signed and stored itself: read back from its own database,
+    so parsed without verifying the signature again (peers' lists are always verified)."""
+    return TrustList.from_json(orjson.loads(b64url_decode(token.split(".")[1])))
+
+
 def _remote(
     session: Session, now: int, statuses: dict[str, StatusSource]
 ) -> tuple[list[IssuerRecord], list[KeyRecord], dict[str, tuple[str, ...]]]:
@@ -55,7 +61,7 @@ def _remote(
     row = session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
     if fed is None or row is None:
         return [], [], {}
-    tl = TrustList.from_json(orjson.loads(b64url_decode(row.token.split(".")[1])))
+    tl = stored_trust_list(row.token)
     local_prefix = f"{fed.entity_id}/agencies/"
     entries = [e for e in tl.entries if not e.issuer.startswith(local_prefix)]
     issuers = {e.issuer: replace(e.to_issuer_record(), expires_at=tl.exp) for e in entries}

@@ -23,8 +23,8 @@ from gateway import audit, federation
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
+from gateway.state import stored_trust_list
 from trust import statuslist
-from trust.encoding import b64url_decode
 from trust.errors import DataError, FetchError
 from trust.federation import (
     ECERT_ISSUER,
@@ -298,7 +298,7 @@ def _carry_forward(
     resolved = set(report.leaves)
     carried: list[TrustListEntry] = []
     stale = [e for e in previous.stale or [] if e.get("issuer") not in resolved]
-    for entry in _decode(previous.token).entries:
+    for entry in stored_trust_list(previous.token).entries:
         parent = entry.chain[1].id if len(entry.chain) > 1 else None
         delisted = parent in report.listed and entry.issuer not in report.listed[parent]
         if entry.issuer in resolved or delisted:
@@ -310,10 +310,6 @@ def _carry_forward(
             stale.append(entry.to_json())
             report.stale.append(entry.issuer)
     return carried, stale
-
-
-def _decode(token: str) -> TrustList:
-    return TrustList.from_json(orjson.loads(b64url_decode(token.split(".")[1])))
 
 
 def _entries_digest(tl: TrustList) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
@@ -13,7 +12,7 @@ from gateway import confirmations, federation, trustexport, trustsync
 from gateway.deps import GatewayDep
 from gateway.errors import NotFound
 from gateway.models import FederationKeyRow, TrustListRow
-from trust.encoding import b64url_decode
+from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
     HISTORICAL_KEYS_MEDIA_TYPE,
@@ -26,7 +25,6 @@ from trust.federation import (
     subordinate_listing,
 )
 from trust.keys import PublicKey
-from trust.trustlist import TrustList
 from trust.trustlist_delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"])
@@ -133,10 +131,6 @@ def join(
     return {"entity_id": row.entity_id, "status": row.status}
 
 
-def _decode_list(token: str) -> TrustList:
-    return TrustList.from_json(orjson.loads(b64url_decode(token.split(".")[1])))
-
-
 @router.get(
     "/trust/list",
     summary="Signed trust list for verifiers 信任列表",
@@ -165,7 +159,7 @@ def trust_list(
             raise NotFound(f"version {since} is not kept here: fetch the whole list")
         with gw.transaction() as session:
             key, _ = federation.signing_key(gw, session, federation.SELF)
-        token = sign_delta(delta(_decode_list(base.token), _decode_list(row.token)), key)
+        token = sign_delta(delta(stored_trust_list(base.token), stored_trust_list(row.token)), key)
         return Response(token, media_type="application/trustlist-delta+jwt", headers=headers)
     return Response(row.token, media_type="application/trustlist+jwt", headers=headers)
 

@@ -77,7 +77,8 @@ def test_usage_errors_exit_2_without_a_traceback(runs: dict[str, Result], case: 
     result = runs[case]
     assert "Traceback" not in result.stderr, result
     if case == "no arguments":
-        assert result.returncode in (0, 2), result
+        assert result.returncode == 2, result  # usage shown, as for any usage error
+        assert "Usage: ecert" in result.stdout + result.stderr, result
     else:
         assert result.returncode == 2, result
         assert "No such option: --colour" in result.stderr, result

@@ -68,9 +68,8 @@ def test_unknown_crit_header() -> None:
 
 def test_oversized_input() -> None:
     assert _reason("1" * 100_000) is Reason.MALFORMED
-    assert _reason(sign_compact(_claims(c={"name": "甲" * 3000}), ACTIVE, typ=CREDENTIAL_TYP)) in (
-        Reason.MALFORMED,
-    )
+    huge = sign_compact(_claims(c={"name": "甲" * 3000}), ACTIVE, typ=CREDENTIAL_TYP)
+    assert _reason(huge) is Reason.MALFORMED
 
 
 def test_expired_token() -> None:
