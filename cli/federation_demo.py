@@ -429,9 +429,8 @@ def banner(fed: DemoFederation, info: Path) -> str:
     lines += [
         "",
         f"Agencies, API keys and URLs for scripts: {info} (demo only: keys in clear)",
-        f"Trust syncs every {fed.refresh:g}s, status lists cached {fed.status_ttl}s: a new key, "
-        "or an agency's first certificate (its status list), is known elsewhere after the next",
-        "sync; until then other cities answer STATUS_UNAVAILABLE · 首张证照需等待下一次同步",
+        f"Trust syncs every {fed.refresh:g}s, status lists cached {fed.status_ttl}s: a new key "
+        "or a revocation is known in other cities within that time · 同步周期内全网生效",
         "",
         "Issue a business licence in 杭州, verify it at a 苏州 and a 北京 counter:",
         f"  KEY=$({py} \"import json; d=json.load(open('{info}')); "
