@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import xml.etree.ElementTree as ET
+import zlib
 
 import pytest
 from PIL import Image
@@ -149,3 +150,38 @@ def test_renderers_reject_oversize_text(render: object) -> None:
 def test_render_png_bounds_scale(scale: int) -> None:
     with pytest.raises(DataError, match="scale must be between"):
         render_png("x", scale=scale)
+
+
+def _png_chunks(png: bytes) -> list[tuple[bytes, bytes]]:
+    """(type, data) of each chunk, checking each CRC-32 (PNG §5.3)."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    chunks, at = [], 8
+    while at < len(png):
+        length = int.from_bytes(png[at : at + 4], "big")
+        kind, data = png[at + 4 : at + 8], png[at + 8 : at + 8 + length]
+        crc = int.from_bytes(png[at + 8 + length : at + 12 + length], "big")
+        assert crc == zlib.crc32(kind + data), kind
+        chunks.append((kind, data))
+        at += 12 + length
+    assert at == len(png)
+    return chunks
+
+
+@pytest.mark.parametrize("scale", [1, 2, 3, 6, 7, 8, 20])
+def test_png_is_pixel_identical_to_a_nearest_resize(key: SigningKey, scale: int) -> None:
+    text = qr_text(PUBLIC_URL, licence_token(key))
+    side = encode(text).size + 2 * QUIET_ZONE
+    expected = Image.new("1", (side, side), 1)
+    for y, row in enumerate(encode(text).modules):
+        for x, dark in enumerate(row):
+            expected.putpixel((x + QUIET_ZONE, y + QUIET_ZONE), 0 if dark else 1)
+    expected = expected.resize((side * scale,) * 2, Image.Resampling.NEAREST)
+    png = render_png(text, scale=scale)
+    kinds = [kind for kind, _ in _png_chunks(png)]
+    assert kinds == [b"IHDR", b"IDAT", b"IEND"]
+    # width, height, bit depth 1, colour type 0 (greyscale), deflate, filter 0, no interlace
+    assert _png_chunks(png)[0][1] == (side * scale).to_bytes(4, "big") * 2 + bytes((1, 0, 0, 0, 0))
+    with Image.open(io.BytesIO(png)) as image:
+        assert image.mode == "1"
+        assert image.size == expected.size
+        assert image.tobytes() == expected.tobytes()
