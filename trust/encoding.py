@@ -81,18 +81,29 @@ _PAIRS = _pair_table()
 def numeric_to_jws(digits: str) -> str:
     """Digits (two per character) → compact JWS; the inverse of :func:`jws_to_numeric`.
 
-    On the verify hot path: ``bytes.fromhex`` and ``bytes.translate`` do the work in C.
+    On the verify hot path: ``bytes.fromhex`` reads each digit pair as one byte and
+    ``bytes.translate`` maps it to its character, both in C. Whatever is not pairs of ASCII
+    digits cannot pass: ``fromhex`` refuses other characters and odd lengths, a hex letter
+    makes a byte the table maps to 0, and white space, which ``fromhex`` skips, shortens the
+    result. Only then is the input looked at again, to say what is wrong with it.
     """
+    try:
+        decoded = bytes.fromhex(digits).translate(_PAIRS)
+    except ValueError:
+        decoded = b""
+    if not decoded or 2 * len(decoded) != len(digits) or 0 in decoded:
+        raise _numeric_error(digits)
+    return decoded.decode("ascii")
+
+
+def _numeric_error(digits: str) -> DataError:
     if len(digits) % 2 or not is_ascii_digits(digits):
-        raise DataError(
+        return DataError(
             "numeric QR text must be an even number of ASCII digits, "
             f"found {len(digits)} characters"
         )
-    decoded = bytes.fromhex(digits).translate(_PAIRS)
-    if 0 in decoded:
-        at = decoded.index(0)
-        raise DataError(
-            f"numeric QR text has the pair {digits[2 * at : 2 * at + 2]!r} at position {2 * at}, "
-            "which stands for no character of a compact JWS"
-        )
-    return decoded.decode("ascii")
+    at = bytes.fromhex(digits).translate(_PAIRS).index(0)
+    return DataError(
+        f"numeric QR text has the pair {digits[2 * at : 2 * at + 2]!r} at position {2 * at}, "
+        "which stands for no character of a compact JWS"
+    )

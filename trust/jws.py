@@ -168,7 +168,7 @@ def verify_compact(
         raise MalformedToken(f"JWS payload is not base64url JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise MalformedToken(f"JWS payload must be a JSON object, found {type(payload).__name__}")
-    return VerifiedJWS(header=header, payload=payload, key=key)
+    return VerifiedJWS(header, payload, key)
 
 
 class KeyIndex:

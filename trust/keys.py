@@ -14,15 +14,12 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.hazmat.primitives.asymmetric.utils import (
-    decode_dss_signature,
-    encode_dss_signature,
-)
+from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from trust.encoding import b64url_decode, b64url_encode
 from trust.errors import DataError, KeyError_
@@ -119,19 +116,37 @@ class PublicKey:
     def verify(self, signature: bytes, signing_input: bytes) -> bool:
         """Check a raw JWS signature (RFC 7518 §3.4: ES256 is R || S, 64 bytes)."""
         try:
-            if isinstance(self.key, ec.EllipticCurvePublicKey):
+            # ``alg`` was set from the key's class: a string compare, cheaper than isinstance
+            # against an abstract base class on the hot path.
+            if self.alg == ES256:
                 if len(signature) != 2 * _P256_COORD:
                     return False
-                der = encode_dss_signature(
-                    int.from_bytes(signature[:_P256_COORD], "big"),
-                    int.from_bytes(signature[_P256_COORD:], "big"),
+                cast(ec.EllipticCurvePublicKey, self.key).verify(
+                    _p256_der(signature), signing_input, _ECDSA_SHA256
                 )
-                self.key.verify(der, signing_input, _ECDSA_SHA256)
             else:
-                self.key.verify(signature, signing_input)
+                cast(ed25519.Ed25519PublicKey, self.key).verify(signature, signing_input)
         except InvalidSignature:
             return False
         return True
+
+
+def _der_integer(value: bytes) -> bytes:
+    # X.690 §8.3: minimal two's complement, so no leading zero bytes, and one 0x00 in front
+    # when the high bit is set (the value is positive).
+    value = value.lstrip(b"\0")
+    if not value or value[0] & 0x80:
+        value = b"\0" + value
+    return b"\x02" + len(value).to_bytes(1, "big") + value
+
+
+def _p256_der(signature: bytes) -> bytes:
+    """ES256's R || S as the DER ``ECDSA-Sig-Value`` OpenSSL verifies (RFC 3279 §2.2.3).
+
+    Byte for byte what ``encode_dss_signature`` makes, without building two Python integers
+    on the verify hot path; a test checks the two agree."""
+    body = _der_integer(signature[:_P256_COORD]) + _der_integer(signature[_P256_COORD:])
+    return b"\x30" + len(body).to_bytes(1, "big") + body
 
 
 @dataclass(frozen=True)

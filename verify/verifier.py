@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from collections.abc import Container, Mapping
-from typing import Any
+from typing import Any, NoReturn
 
 from trust import statuslist
 from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP, MAX_QR_FIELDS
@@ -46,6 +46,8 @@ from verify.scan import extract_token
 MAX_FIELD_VALUE = 1024
 MAX_JTI = 64
 MAX_IDX = statuslist.MAX_INDEX
+_VALID = Reason.VALID
+_VALID_DETAIL = "signature, key, authorisation, validity and status all check out"
 
 
 class _Fail(Exception):
@@ -136,31 +138,30 @@ def _status_of(
     issuer: IssuerRecord,
     statuses: Mapping[str, StatusSource],
     now: int,
-) -> tuple[int, int, tuple[int, str]]:
-    """The token's status value, the list's ``iat`` (freshness) and the reference used."""
+) -> tuple[int, int, int, str]:
+    """The token's entry in its Token Status List: ``(list iat, value, idx, uri)``."""
     idx, uri = _status_reference(payload, statuses)
     source = statuses.get(uri)
     if source is None:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"no status list held for {uri}")
     if source.issuer_id != issuer.id:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {uri} is not {issuer.id}'s")
-    if not source.snapshot.is_fresh(now):
+    snapshot = source.snapshot
+    if not snapshot.is_fresh(now):
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"status list {uri} expired")
     try:
-        value = source.snapshot.status(idx)
+        value = snapshot.status(idx)
     except DataError as exc:
         raise _Fail(Reason.STATUS_UNAVAILABLE, f"status index unusable: {exc}") from exc
-    return value, source.snapshot.iat, (idx, uri)
+    return snapshot.iat, value, idx, uri
 
 
-def _check_status_value(value: int, ref: tuple[int, str]) -> None:
-    idx, uri = ref
+def _refuse_status(value: int, idx: int, uri: str) -> NoReturn:
     if value == statuslist.INVALID:
         raise _Fail(Reason.REVOKED, f"status list {uri} index {idx} is INVALID")
     if value == statuslist.SUSPENDED:
         raise _Fail(Reason.SUSPENDED, f"status list {uri} index {idx} is SUSPENDED")
-    if value != statuslist.VALID:
-        raise _Fail(Reason.STATUS_UNAVAILABLE, f"unknown status value {value}")
+    raise _Fail(Reason.STATUS_UNAVAILABLE, f"unknown status value {value}")
 
 
 def _open(token: str, trust: TrustSnapshot) -> VerifiedJWS:
@@ -194,10 +195,7 @@ def verify_scanned(
     issuer_view: IssuerRecord | None = None
     token: str | None = None
     status_as_of: int | None = None
-    reason, detail = (
-        Reason.VALID,
-        "signature, key, authorisation, validity and status all check out",
-    )
+    reason, detail = _VALID, _VALID_DETAIL
     try:
         try:
             token = extract_token(scanned)
@@ -228,13 +226,13 @@ def verify_scanned(
         ctype = trust.types.get(code) if isinstance(code, str) else None
         if ctype is None:
             raise _Fail(Reason.UNSUPPORTED, f"unknown credential type {code!r}")
-        credential = CredentialView(
-            type_info=ctype,
-            identifier=_identifier(ctype, issuer, payload.get(CLAIM_SERIAL)),
-            values=_shown_values(payload.get(CLAIM_FIELDS, {})),
-            issued_at=iat,
-            valid_from=nbf if nbf is not None else iat,
-            valid_until=exp,
+        credential = CredentialView(  # positional: the verify hot path
+            ctype,  # type_info
+            _identifier(ctype, issuer, payload.get(CLAIM_SERIAL)),  # identifier
+            _shown_values(payload.get(CLAIM_FIELDS, {})),  # values
+            iat,  # issued_at
+            nbf if nbf is not None else iat,  # valid_from
+            exp,  # valid_until
         )
 
         _check_key_at_issuance(rec, iat, token, confirmed)
@@ -254,17 +252,18 @@ def verify_scanned(
             raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")
         if exp is not None and exp <= now - leeway:
             raise _Fail(Reason.EXPIRED, f"expired at {exp}, now {now}")
-        value, status_as_of, ref = _status_of(payload, issuer, statuses, now)
-        _check_status_value(value, ref)
+        status_as_of, value, idx, uri = _status_of(payload, issuer, statuses, now)
+        if value != statuslist.VALID:
+            _refuse_status(value, idx, uri)
     except _Fail as fail:
         reason, detail = fail.reason, fail.detail
-    return VerificationResult(
-        reason=reason,
-        detail=detail,
-        checked_at=now,
-        credential=credential,
-        issuer=issuer_view,
-        trust_as_of=trust.as_of,
-        status_as_of=status_as_of,
-        token=token,
+    return VerificationResult(  # positional: the verify hot path
+        reason,
+        detail,
+        now,  # checked_at
+        credential,
+        issuer_view,  # issuer
+        trust.as_of,  # trust_as_of
+        status_as_of,
+        token,
     )

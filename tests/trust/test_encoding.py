@@ -36,8 +36,12 @@ def test_numeric_form_matches_smart_health_cards_offsets() -> None:
         ("12a4", "even number"),
         ("9999", "stands for no character"),
         ("١٢", "ASCII"),
+        ("", "even number"),
+        ("5601 56", "even number"),  # bytes.fromhex would skip the space
+        ("56\n01", "even number"),
+        ("0a56", "even number"),  # hex, not decimal: fromhex reads it, the check refuses it
     ],
-    ids=["odd", "letter", "out-of-alphabet", "arabic-digits"],
+    ids=["odd", "letter", "out-of-alphabet", "arabic-digits", "empty", "space", "newline", "hex"],
 )
 def test_bad_numeric_text(text: str, match: str) -> None:
     with pytest.raises(DataError, match=match):

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
+from hypothesis import example, given
+from hypothesis import strategies as st
 
 from trust.errors import KeyError_
-from trust.keys import EDDSA, ES256, PublicKey, SigningKey, short_kid
+from trust.keys import EDDSA, ES256, PublicKey, SigningKey, _p256_der, short_kid
 
 
 def test_ed25519_thumbprint_matches_rfc8037_appendix_a3() -> None:
@@ -88,6 +91,15 @@ def test_raw_signature_verifies_and_tampering_fails(alg: str) -> None:
     assert key.public.verify(sig, b"payload")
     assert not key.public.verify(sig, b"payloaD")
     assert not key.public.verify(sig[:-1], b"payload")
+
+
+@given(st.binary(min_size=64, max_size=64))
+@example(bytes(64))
+@example(b"\xff" * 64)
+@example(bytes(31) + b"\x80" + bytes(2) + b"\x7f" + bytes(29))
+def test_p256_der_is_what_cryptography_encodes(signature: bytes) -> None:
+    r, s = int.from_bytes(signature[:32], "big"), int.from_bytes(signature[32:], "big")
+    assert _p256_der(signature) == encode_dss_signature(r, s)
 
 
 def test_unknown_algorithm_is_refused() -> None:
