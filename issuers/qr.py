@@ -2,8 +2,9 @@
 
 The QR text is ``{public_url}/v#{digits}`` where ``digits`` is the compact JWS in the numeric
 form of :func:`trust.encoding.jws_to_numeric` (two digits a character, as SMART Health Cards
-do). zxing-cpp's writer segments modes by itself: byte mode for the URL prefix, numeric mode
-(3.33 bits a digit) for the token, so a business licence fits version 17 at ECC level M.
+do). libzint segments modes by itself: byte mode for the URL prefix, numeric mode (3.33 bits a
+digit) for the token, so a business licence fits version 17 at ECC level M; it also picks the
+mask with the lowest ISO/IEC 18004 penalty.
 A phone camera opens the verify page with the token in the fragment, which browsers never send
 to a server; scanners hand the whole text to :func:`verify.scan.extract_token`.
 
@@ -16,7 +17,7 @@ from __future__ import annotations
 import zlib
 from dataclasses import dataclass
 
-import zxingcpp
+import zint
 from PIL import Image
 
 from trust.encoding import jws_to_numeric
@@ -27,10 +28,14 @@ EC_LEVELS = ("L", "M", "Q", "H")
 # each character is at least one byte of UTF-8, so longer text is rejected before encoding.
 MAX_TEXT_BYTES = 7089
 MAX_VERSION = 40
-QUIET_ZONE = 4  # modules each side (ISO/IEC 18004 §6.3.8); zxing-cpp adds it to images
+QUIET_ZONE = 4  # modules each side (ISO/IEC 18004 §6.3.8)
 MAX_SCALE = 20  # pixels a module; version 40 at 20 is 3,700 px square
 _VERIFY_PATH = "/v#"
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_ZINT_ECC = {"L": 1, "M": 2, "Q": 3, "H": 4}  # zint's option_1 for QR Code
+# zint packs each row least significant bit first, 1 = dark; Pillow's mode "1" packs most
+# significant bit first, 1 = light: reverse each byte's bits and invert them.
+_ZINT_TO_PILLOW = bytes(0xFF ^ int(f"{byte:08b}"[::-1], 2) for byte in range(256))
 
 
 def qr_text(public_url: str, token: str) -> str:
@@ -63,21 +68,35 @@ def _check_ec_level(ec_level: str) -> None:
         raise DataError(f"ECC level must be one of {', '.join(EC_LEVELS)}, found {ec_level!r}")
 
 
-def _create(text: str, ec_level: str) -> zxingcpp.Barcode:
+def _create(text: str, ec_level: str) -> Image.Image:
+    """The symbol as a mode "1" image, one pixel a module, without quiet zone."""
     _check_ec_level(ec_level)
     if not text:
         raise DataError("QR text must not be empty")
-    size = len(text.encode("utf-8"))
-    if size > MAX_TEXT_BYTES:
+    data = text.encode("utf-8")
+    if len(data) > MAX_TEXT_BYTES:
         raise DataError(
-            f"QR text is {size} bytes; no QR code holds more than {MAX_TEXT_BYTES} characters"
+            f"QR text is {len(data)} bytes; no QR code holds more than {MAX_TEXT_BYTES} characters"
         )
+    symbol = zint.Symbol()
+    symbol.symbology = zint.Symbology.QRCODE
+    # zint's default input mode (DATA, ECI 0) encodes the UTF-8 bytes as they are.
+    symbol.option_1 = _ZINT_ECC[ec_level]
+    symbol.warn_level = zint.WarningLevel.FAIL_ALL  # nothing may be silently degraded
     try:
-        return zxingcpp.create_barcode(text, zxingcpp.BarcodeFormat.QRCode, ec_level=ec_level)
-    except ValueError as exc:
+        symbol.encode(data)
+    except RuntimeError as exc:
         raise DataError(
-            f"QR text of {size} bytes does not fit any QR version at ECC level {ec_level}: {exc}"
+            f"QR text of {len(data)} bytes does not fit any QR version at ECC level {ec_level}: "
+            f"{exc}"
         ) from exc
+    side = symbol.width
+    stride = (side + 7) // 8
+    rows = symbol.encoded_data  # zint's fixed-size array: a row of bits for each module row
+    raw = rows.tobytes()
+    row_bytes = len(raw) // len(rows)
+    packed = b"".join([raw[at : at + stride] for at in range(0, side * row_bytes, row_bytes)])
+    return Image.frombytes("1", (side, side), packed.translate(_ZINT_TO_PILLOW))
 
 
 def _version_of(side: int) -> int:
@@ -89,18 +108,17 @@ def encode(text: str, *, ec_level: str = "M", max_version: int = MAX_VERSION) ->
     """Encode ``text``; raise :class:`DataError` if it needs a version above ``max_version``."""
     if not 1 <= max_version <= MAX_VERSION:
         raise DataError(f"max_version must be between 1 and {MAX_VERSION}, found {max_version}")
-    barcode = _create(text, ec_level)
-    image = barcode.to_image(scale=1, add_quiet_zones=False)
-    side = image.shape[0]
+    image = _create(text, ec_level)
+    side = image.width
     version = _version_of(side)
     if version > max_version:
         raise DataError(
             f"QR text of {len(text)} characters needs version {version} at ECC level {ec_level}, "
             f"at most {max_version} allowed"
         )
-    cells = Image.fromarray(image).tobytes()
+    cells = image.convert("L").tobytes()
     modules = tuple(
-        tuple(value < 128 for value in cells[row : row + side])
+        tuple(value == 0 for value in cells[row : row + side])
         for row in range(0, side * side, side)
     )
     return QrCode(text=text, version=version, ec_level=ec_level, modules=modules)
@@ -108,8 +126,7 @@ def encode(text: str, *, ec_level: str = "M", max_version: int = MAX_VERSION) ->
 
 def qr_version(text: str, ec_level: str = "M") -> int:
     """The smallest QR version that holds ``text`` at ``ec_level``."""
-    barcode = _create(text, ec_level)
-    return _version_of(barcode.to_image(scale=1, add_quiet_zones=False).shape[0])
+    return _version_of(_create(text, ec_level).width)
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
@@ -131,8 +148,9 @@ def render_png(text: str, *, scale: int = 6, ec_level: str = "M") -> bytes:
     """
     if not 1 <= scale <= MAX_SCALE:
         raise DataError(f"scale must be between 1 and {MAX_SCALE} pixels a module, found {scale}")
-    barcode = _create(text, ec_level)
-    modules = Image.fromarray(barcode.to_image(scale=1)).convert("1", dither=Image.Dither.NONE)
+    symbol = _create(text, ec_level)
+    modules = Image.new("1", (symbol.width + 2 * QUIET_ZONE,) * 2, 1)
+    modules.paste(symbol, (QUIET_ZONE, QUIET_ZONE))
     side = modules.width * scale
     if scale > 1:
         modules = modules.resize((side, modules.height), Image.Resampling.NEAREST)

@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 import zlib
 
 import pytest
+import zxingcpp
 from PIL import Image
 
 from issuers.qr import (
@@ -185,3 +186,12 @@ def test_png_is_pixel_identical_to_a_nearest_resize(key: SigningKey, scale: int)
         assert image.mode == "1"
         assert image.size == expected.size
         assert image.tobytes() == expected.tobytes()
+
+
+@pytest.mark.parametrize("ec_level", ["L", "M", "Q", "H"])
+@pytest.mark.parametrize("text", [f"{PUBLIC_URL}/v#5601", "杭州市 e-licence"], ids=["url", "utf-8"])
+def test_png_decodes_to_the_text_at_the_requested_ecc_level(text: str, ec_level: str) -> None:
+    png = render_png(text, scale=4, ec_level=ec_level)
+    with Image.open(io.BytesIO(png)) as image:
+        found = zxingcpp.read_barcodes(image.convert("L"))
+    assert [(barcode.text, barcode.ec_level) for barcode in found] == [(text, ec_level)]
