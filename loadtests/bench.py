@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import cProfile
-import hashlib
 import io
 import itertools
 import os
@@ -94,7 +93,6 @@ ROW_NAMES = (RAW_VERIFY, RAW_SIGN, LIB_BARE, LIB_QR, HTTP_VERIFY, BATCH_ISSUE, Q
 RAW_STEP = "raw ECDSA verify, DER (cryptography)"
 COMPACT_STEP = "verify_compact: header, kid, payload, signature"
 EXTRACT_BARE_STEP = "extract_token(bare token)"
-SHA_STEP = "sha256(token)"
 SCAN_BARE_STEP = "verify_scanned(bare token)"
 QR_STEP = "verify_scanned(QR text)"
 
@@ -445,7 +443,6 @@ def _breakdown(
         COMPACT_STEP: lambda: verify_compact(token, trust.public_keys, typ=CREDENTIAL_TYP),
         EXTRACT_BARE_STEP: lambda: extract_token(token),
         "extract_token(QR text): digits to JWS": lambda: extract_token(text),
-        SHA_STEP: lambda: hashlib.sha256(token.encode("ascii")).digest(),
         SCAN_BARE_STEP: lambda: verify_scanned(token, trust=trust, statuses=statuses, now=now),
         QR_STEP: lambda: verify_scanned(text, trust=trust, statuses=statuses, now=now),
     }
@@ -457,7 +454,7 @@ def _breakdown(
             calls, elapsed = _timed(fn, seconds / 15, 10)
             best[name] = min(best[name], 1e6 * elapsed / calls)
     micros = best
-    parts = (COMPACT_STEP, EXTRACT_BARE_STEP, SHA_STEP)
+    parts = (COMPACT_STEP, EXTRACT_BARE_STEP)  # the token is hashed only for a compromised key
     rest = micros[SCAN_BARE_STEP] - sum(micros[p] for p in parts)
     out = [(name, micros[name]) for name in steps]
     out.insert(len(out) - 2, ("rest of verify_scanned: claims, views, status", rest))
@@ -593,20 +590,23 @@ def _batch(city: LocalCity, sizes: Sizes) -> tuple[float, list[float], list[str]
 # --- 5: QR ------------------------------------------------------------------------------------
 
 
-def _qr_encode(tokens: Sequence[str], sizes: Sizes) -> list[float]:
+def _qr_encode(tokens: Sequence[str], sizes: Sizes) -> tuple[list[float], list[float]]:
+    """QR encodes a second for each group of texts: by the wall clock (what the target is
+    judged on) and by this process's CPU time (what the code does when it has a core)."""
     texts = [qr_text(PUBLIC_URL, t) for t in tokens[: sizes.qr_texts]]
     for text in texts[:3]:
         render_png(text)
     groups = max(1, min(sizes.rounds, len(texts) // 3))
     step = -(-len(texts) // groups)
-    rates = []
+    wall, cpu = [], []
     for at in range(0, len(texts), step):
         group = texts[at : at + step]
-        start = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         for text in group:
             render_png(text)
-        rates.append(len(group) / (time.perf_counter() - start))
-    return rates
+        wall.append(len(group) / (time.perf_counter() - started))
+        cpu.append(len(group) / max(time.process_time() - cpu_started, 1e-9))
+    return wall, cpu
 
 
 def _qr_sizes(city: LocalCity, sizes: Sizes) -> list[QrRow]:
@@ -709,7 +709,7 @@ def run(scale: float = 1.0, *, profile: bool = False) -> Report:
             )
 
             log(f"5: QR encode ({sizes.qr_texts} distinct texts) and QR versions")
-            qr_rates = _qr_encode(batch_tokens, sizes)
+            qr_rates, qr_cpu_rates = _qr_encode(batch_tokens, sizes)
             qr_rate = median(qr_rates)
             report.rows.append(
                 Row(
@@ -718,7 +718,8 @@ def run(scale: float = 1.0, *, profile: bool = False) -> Report:
                     target=f"≥ {QR_ENCODE_TARGET:,.0f}/s",
                     passed=qr_rate >= QR_ENCODE_TARGET,
                     note=f"{sizes.qr_texts} distinct business-licence QR texts, PNG at 6 px a "
-                    f"module, ECC {QR_EC_LEVEL}",
+                    f"module, ECC {QR_EC_LEVEL}; {median(qr_cpu_rates):,.0f}/s a CPU-second of "
+                    "this process (the target is judged by the wall clock)",
                 )
             )
             report.qr = _qr_sizes(city, sizes)
