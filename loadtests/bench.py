@@ -340,11 +340,13 @@ def local_city(root: Path) -> Iterator[LocalCity]:
         gw.close()
 
 
-def _issue(city: LocalCity, type_code: str, subject: dict[str, Any]) -> tuple[str, str]:
+def _issue(
+    city: LocalCity, type_code: str, subject: dict[str, Any], valid_from: str | None = None
+) -> tuple[str, str]:
     row, _ = issuance.issue(
         city.gw,
         agency_id=city.agency_for(type_code),
-        request=issuance.IssueRequest(type=type_code, subject=subject),
+        request=issuance.IssueRequest(type=type_code, subject=subject, valid_from=valid_from),
     )
     return row.token, issuance.qr_text_for(city.gw, row)
 
@@ -611,19 +613,24 @@ def _qr_encode(tokens: Sequence[str], sizes: Sizes) -> tuple[list[float], list[f
 
 def _qr_sizes(city: LocalCity, sizes: Sizes) -> list[QrRow]:
     rows = []
-    cases: list[tuple[str, str, dict[str, Any], bool]] = [
-        (t.code, t.code, SAMPLE_SUBJECTS[t.code], t.personal) for t in city.gw.types
+    cases: list[tuple[str, str, dict[str, Any], bool, str | None]] = [
+        (t.code, t.code, SAMPLE_SUBJECTS[t.code], t.personal, None) for t in city.gw.types
     ]
+    long_name = f"business-licence, {len(LONG_NAME)}-character name"
+    # A licence that starts in the future carries an extra ``nbf`` claim: the longest token.
+    later = time.strftime("%Y-%m-%d", time.gmtime(city.gw.clock() + 30 * 86_400))
+    cases.append((long_name, "business-licence", licence_subject(0, name=LONG_NAME), False, None))
     cases.append(
         (
-            f"business-licence, {len(LONG_NAME)}-character name",
+            f"{long_name}, later start",
             "business-licence",
             licence_subject(0, name=LONG_NAME),
             False,
+            later,
         )
     )
-    for name, type_code, subject, personal in cases:
-        samples = [_issue(city, type_code, subject) for _ in range(sizes.qr_samples)]
+    for name, type_code, subject, personal, valid_from in cases:
+        samples = [_issue(city, type_code, subject, valid_from) for _ in range(sizes.qr_samples)]
         versions = [qr_version(text, QR_EC_LEVEL) for _, text in samples]
         longest = max(samples, key=lambda s: len(s[1]))
         rows.append(QrRow(name, len(longest[0]), len(longest[1]), versions, personal))
