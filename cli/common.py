@@ -7,12 +7,12 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from gateway.core import Gateway
-from gateway.settings import load_settings
+if TYPE_CHECKING:  # imported when a command opens a gateway: ``ecert verify --gateway`` never does
+    from gateway.core import Gateway
 
 DEMO_MARKER = "DEMO"
 
@@ -33,6 +33,9 @@ def is_demo(data_dir: Path) -> bool:
 
 
 def open_gateway(data_dir: Path, *, public_url: str | None = None) -> Gateway:
+    from gateway.core import Gateway
+    from gateway.settings import load_settings
+
     settings = load_settings(data_dir=data_dir, demo=True if is_demo(data_dir) else None)
     if public_url is not None:
         settings = settings.model_copy(update={"public_url": public_url})

@@ -1,40 +1,95 @@
-"""Entry point of ``ecert``: one-line errors, ``--verbose`` for the trace, usage errors exit 2."""
+"""Entry point of ``ecert``: one-line errors, ``--verbose`` for the trace, usage errors exit 2.
+
+Each command's module is imported only when that command runs (or when ``--help`` lists them
+all), so ``ecert verify --gateway URL`` starts without loading SQLAlchemy, FastAPI or the
+gateway: a scanner script may call it once a scan.
+"""
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
+from typing import Any
 
 import typer
-from sqlalchemy.exc import SQLAlchemyError
+from typer.core import TyperGroup
 
-from cli import admin, credentials, federation_cmd, federation_ops, serve, trust_cmd, verify_cmd
-from cli.federation_demo import demo_federation
 from trust.errors import EcertError
+
+# name → (module, attribute): a command function or a typer group. The order is ``--help``'s.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "init": ("cli.admin", "init"),
+    "serve": ("cli.serve", "serve"),
+    "demo": ("cli.serve", "demo_cmd"),
+    "demo-federation": ("cli.federation_demo", "demo_federation"),
+    "issue": ("cli.credentials", "issue"),
+    "issue-batch": ("cli.credentials", "issue_batch"),
+    "suspend": ("cli.credentials", "suspend"),
+    "reinstate": ("cli.credentials", "reinstate"),
+    "revoke": ("cli.credentials", "revoke"),
+    "verify": ("cli.verify_cmd", "verify"),
+    "agency": ("cli.admin", "agency_app"),
+    "key": ("cli.admin", "key_app"),
+    "trust": ("cli.trust_cmd", "trust_app"),
+    # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group.
+    "federation": ("cli.federation_ops", "federation_app"),
+    "region": ("cli.federation_cmd", "region_app"),
+}
+
+
+# typer vendors click privately (``typer._click``): its command and context types appear here as
+# ``Any``, and only typer's public API builds them.
+
+
+def load_command(name: str) -> Any:
+    """Import the module of command ``name`` and build its (click) command."""
+    module_name, attribute = COMMANDS[name]
+    target = getattr(importlib.import_module(module_name), attribute)
+    command: Any
+    if isinstance(target, typer.Typer):
+        command = typer.main.get_group(target)  # a group even when it has one command
+    else:
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(target)
+        command = typer.main.get_command(single)
+    command.name = name
+    return command
+
+
+class _LazyGroup(TyperGroup):
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        found = super().get_command(ctx, cmd_name)
+        if found is None and cmd_name in COMMANDS:
+            found = load_command(cmd_name)
+            self.add_command(found, cmd_name)
+        return found
+
 
 app = typer.Typer(
     name="ecert",
+    cls=_LazyGroup,
     help="ecert-gateway: issue, show and verify signed e-certificates. 电子证照网关",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
 )
-app.command("init")(admin.init)
-app.command("serve")(serve.serve)
-app.command("demo")(serve.demo_cmd)
-app.command("demo-federation")(demo_federation)
-app.command("issue")(credentials.issue)
-app.command("issue-batch")(credentials.issue_batch)
-app.command("suspend")(credentials.suspend)
-app.command("reinstate")(credentials.reinstate)
-app.command("revoke")(credentials.revoke)
-app.command("verify")(verify_cmd.verify)
-app.add_typer(admin.agency_app, name="agency")
-app.add_typer(admin.key_app, name="key")
-app.add_typer(trust_cmd.trust_app, name="trust")
-_ = federation_ops  # its commands register on the federation group
-app.add_typer(federation_cmd.federation_app, name="federation")
-app.add_typer(federation_cmd.region_app, name="region")
+
+
+@app.callback()
+def _root() -> None:
+    # A callback makes typer build the group (with _LazyGroup) although no command is
+    # registered on it directly.
+    pass
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    # Only a command that opened a database can raise one; SQLAlchemy is loaded by then.
+    errors = sys.modules.get("sqlalchemy.exc")
+    return errors is not None and isinstance(exc, errors.SQLAlchemyError)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,7 +110,9 @@ def main(argv: list[str] | None = None) -> None:
         else:
             typer.echo(f"error: {exc}", err=True)
         sys.exit(int(getattr(exc, "exit_code", 2)))
-    except (EcertError, OSError, SQLAlchemyError) as exc:
+    except Exception as exc:
+        if not isinstance(exc, EcertError | OSError) and not _is_database_error(exc):
+            raise
         if verbose:
             traceback.print_exc()
         typer.echo(f"error: {_one_line(exc)}", err=True)
@@ -64,7 +121,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _one_line(exc: BaseException) -> str:
-    if isinstance(exc, SQLAlchemyError):
+    if _is_database_error(exc):
         orig = getattr(exc, "orig", None)
         return f"database: {orig or exc}".splitlines()[0]
     return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

@@ -13,17 +13,10 @@ import httpx
 import typer
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
-from gateway.schemas import verification_json
-from gateway.state import type_info
-from issuers.credential_types import TypeRegistry
 from trust.errors import DataError
-from trust.trustlist_bundle import load_bundle
-from trust.trustlist_errors import TrustListExpired
-from trust.trustlist_root import SignedRoot, load_initial_root
-from verify.reasons import Reason
-from verify.result import VerificationResult
-from verify.scan import decode_image
-from verify.verifier import verify_scanned
+
+# Verifying at a gateway (--gateway) needs only httpx: what verifies locally or offline, and
+# reads images, is imported where it is used, so that path starts in a fraction of the time.
 
 EXIT_VALID, EXIT_INVALID, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 MAX_IMAGE = 10 * 1024 * 1024
@@ -63,6 +56,9 @@ def _remote(gateway: str, qr_text: str | None, image: bytes | None, name: str) -
 
 
 def _local(data_dir: Path, qr_text: str) -> dict[str, Any]:
+    from gateway.schemas import verification_json
+    from verify.verifier import verify_scanned
+
     with gateway_at(data_dir) as gw:
         state = gw.reload()
         result = verify_scanned(qr_text, trust=state.trust, statuses=state.statuses, now=gw.clock())
@@ -87,6 +83,16 @@ def _show(result: dict[str, Any]) -> None:
 
 def _offline(trust_file: Path, root_file: Path | None, qr_text: str) -> dict[str, Any]:
     """Verify from a trust bundle alone: no network, no data directory."""
+    from gateway.schemas import verification_json
+    from gateway.state import type_info
+    from issuers.credential_types import TypeRegistry
+    from trust.trustlist_bundle import load_bundle
+    from trust.trustlist_errors import TrustListExpired
+    from trust.trustlist_root import SignedRoot, load_initial_root
+    from verify.reasons import Reason
+    from verify.result import VerificationResult
+    from verify.verifier import verify_scanned
+
     try:
         data = trust_file.read_bytes()
         root_bytes = root_file.read_bytes() if root_file is not None else None
@@ -151,6 +157,8 @@ def verify(
             result = _remote(gateway, qr_text, data, image.name if image else "qr.png")
         else:
             if data is not None:
+                from verify.scan import decode_image
+
                 try:
                     texts = decode_image(data)
                 except DataError as exc:
