@@ -1,221 +1,55 @@
-"""``ecert federation …`` and ``ecert region …``: this gateway's place in the federation.
+"""``ecert federation …``: this gateway's place in its region.
 
-What it does: fetch another party's Entity Configuration over HTTP (``gateway.peers``), check
-it with ``trust.federation`` (self-signed, an anchor, the keys the operator pinned), and hand
-the result to ``gateway.federation``, which records every change to who is trusted in the
-audit log with the actor ``cli:<login name>``. It also reads that state back (``list``,
-``audit``) and resolves trust chains from this gateway's own trust anchor (``resolve``).
+What it does: make a gateway its region's trust anchor, have a city join an anchor (pinning the
+anchor's keys, :mod:`cli.federation_common`) and the anchor approve it, all through
+``gateway.federation``, which records every change to who is trusted in the audit log with the
+actor ``cli:<login name>``. It also reads that state back (``list``, ``audit``) and resolves
+trust chains from this gateway's own trust anchor (``resolve``). ``sync`` and ``rotate-key`` are
+added to this group by :mod:`cli.federation_ops`; agreements between regions are
+:mod:`cli.region_cmd`.
 
-What it deliberately does not do: decide trust itself (``trust.federation`` does), write to
-the database other than through ``gateway.federation``, or ever pin a key that the fetched
-configuration does not both list and sign with.
+What it deliberately does not do: decide trust itself (``trust.federation`` does), or write to
+the database other than through ``gateway.federation``.
 """
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from sqlalchemy import select
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
+from cli.federation_common import (
+    AnchorKids,
+    AnchorUrl,
+    EntityUrl,
+    Types,
+    actor,
+    check_continuity,
+    entity_id,
+    fetch_anchor,
+    fetcher,
+    subordinate_json,
+    type_list,
+    warn_first_use,
+)
 from gateway import federation, trustsync
 from gateway.clock import iso
 from gateway.core import Gateway
-from gateway.errors import Conflict, NotFound
-from gateway.models import (
-    AgencyRow,
-    AuditRow,
-    FederationKeyRow,
-    FederationRow,
-    SubordinateRow,
-)
-from gateway.peers import HttpFetcher
+from gateway.errors import Conflict
+from gateway.models import AgencyRow, AuditRow, FederationKeyRow, FederationRow, SubordinateRow
 from trust.errors import DataError
-from trust.federation import (
-    ENTITY_STATEMENT_MEDIA_TYPE,
-    MAX_STATEMENT_LENGTH,
-    Acceptance,
-    ChainError,
-    EntityStatement,
-    FederationError,
-    check_entity_id,
-    entity_configuration_url,
-    resolve_chain,
-    verify_entity_configuration,
-)
+from trust.federation import ENTITY_STATEMENT_MEDIA_TYPE, ChainError, resolve_chain
 from trust.keys import PublicKey
 
 federation_app = typer.Typer(
     help="Federation: region trust anchors, cities, trust chains. 联邦信任", no_args_is_help=True
 )
-region_app = typer.Typer(
-    help="Cross-region agreements (on a region trust anchor). 跨区域互认", no_args_is_help=True
-)
 
-GATEWAY_METADATA = "ecert_gateway"  # the entity type gateway.federation publishes roles under
 MAX_AUDIT_ROWS = 10_000
 MAX_REGION_FIELD = 64  # FederationRow.region_id / region_name columns
-
-AnchorUrl = Annotated[
-    str, typer.Option("--anchor", help="the region trust anchor's entity id (its URL)")
-]
-AnchorKids = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--anchor-kid",
-        help="federation key id to pin, obtained out of band (repeatable); "
-        "without it every key found is pinned on first use",
-    ),
-]
-EntityUrl = Annotated[str, typer.Option("--entity", help="the entity id (URL)")]
-Types = Annotated[str, typer.Option("--types", help="comma-separated credential type codes")]
-Policy = Annotated[
-    str, typer.Option("--policy", help="name of the agreement (ASCII, no spaces), e.g. yrd-jjj")
-]
-
-
-def _actor() -> str:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):  # no login name for this uid (e.g. in a bare container)
-        user = f"uid{os.getuid()}"
-    return f"cli:{user}"
-
-
-def _type_list(value: str) -> list[str]:
-    return sorted({t.strip() for t in value.split(",") if t.strip()})
-
-
-def _known_types(gw: Gateway, types: Sequence[str]) -> list[str]:
-    known = sorted(t.code for t in gw.types)
-    unknown = [t for t in types if t not in known]
-    if unknown:
-        raise DataError(
-            f"--types expects codes among {', '.join(known)}; found unknown {', '.join(unknown)}"
-        )
-    return list(types)
-
-
-def _entity_id(value: str, option: str) -> str:
-    return check_entity_id(value.rstrip("/"), option, FederationError)
-
-
-@contextmanager
-def _gateway(data_dir: Path) -> Iterator[Gateway]:
-    with gateway_at(data_dir) as gw:
-        yield gw
-
-
-@contextmanager
-def _fetcher() -> Iterator[HttpFetcher]:
-    fetcher = HttpFetcher()
-    try:
-        yield fetcher
-    finally:
-        fetcher.close()
-
-
-# --- fetching and pinning another party's anchor ---------------------------------------------
-
-
-@dataclass(frozen=True)
-class FetchedAnchor:
-    """A region trust anchor's verified configuration and the keys chosen to pin from it."""
-
-    statement: EntityStatement
-    pinned: tuple[PublicKey, ...]
-    on_first_use: bool  # no --anchor-kid: pinned whatever the anchor served (TOFU)
-
-    @property
-    def entity_id(self) -> str:
-        return self.statement.sub
-
-    @property
-    def kids(self) -> list[str]:
-        return [k.kid for k in self.pinned]
-
-    @property
-    def jwks(self) -> list[dict[str, Any]]:
-        return [dict(k.jwk) for k in self.pinned]
-
-    def region(self) -> tuple[str, str]:
-        meta = self.statement.metadata.get(GATEWAY_METADATA, {})
-        region_id, region_name = meta.get("region_id"), meta.get("region_name")
-        if not (isinstance(region_id, str) and region_id and isinstance(region_name, str)):
-            raise DataError(
-                f"expected {GATEWAY_METADATA}.region_id and region_name in the configuration "
-                f"of {self.entity_id}, found {region_id!r} and {region_name!r}"
-            )
-        return region_id, region_name
-
-
-def _fetch_anchor(
-    fetcher: HttpFetcher, anchor: str, *, kids: Sequence[str], now: int
-) -> FetchedAnchor:
-    """GET ``{anchor}/.well-known/openid-federation``, verify it, choose the keys to pin."""
-    anchor_id = _entity_id(anchor, "--anchor")
-    url = entity_configuration_url(anchor_id)
-    body = fetcher.fetch(url)
-    try:
-        token = body[: MAX_STATEMENT_LENGTH + 1].decode("ascii").strip()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"expected a compact JWS from {url}, found non-ASCII bytes") from exc
-    statement = verify_entity_configuration(token, now=now, expected_sub=anchor_id)
-    role = statement.metadata.get(GATEWAY_METADATA, {}).get("role")
-    if role != federation.ANCHOR:
-        raise DataError(
-            f"expected {anchor_id} to be a region trust anchor, found role {role!r} in its "
-            f"{GATEWAY_METADATA} metadata"
-        )
-    found = [k.kid for k in statement.jwks]
-    if not kids:
-        return FetchedAnchor(statement, statement.jwks, on_first_use=True)
-    missing = [k for k in dict.fromkeys(kids) if k not in found]
-    if missing:
-        raise DataError(
-            f"--anchor-kid {', '.join(missing)} is not among the federation keys of {anchor_id}; "
-            f"found {', '.join(found)}"
-        )
-    if statement.signed_with.kid not in kids:
-        raise DataError(
-            f"{anchor_id} signed its configuration with key {statement.signed_with.kid}, "
-            f"which is not among the pinned --anchor-kid {', '.join(kids)}"
-        )
-    return FetchedAnchor(
-        statement, tuple(k for k in statement.jwks if k.kid in kids), on_first_use=False
-    )
-
-
-def _check_continuity(fetched: FetchedAnchor, pinned_jwks: Sequence[dict[str, Any]]) -> None:
-    """The anchor still signs with a key pinned before: no silent re-pinning on a repeat."""
-    pinned = [PublicKey.from_jwk(j).kid for j in pinned_jwks]  # kid = RFC 7638 thumbprint
-    if fetched.statement.signed_with.kid not in pinned:
-        raise DataError(
-            f"{fetched.entity_id} signed its configuration with key "
-            f"{fetched.statement.signed_with.kid}, not with a key pinned earlier "
-            f"({', '.join(pinned)}); it serves {', '.join(k.kid for k in fetched.statement.jwks)}"
-        )
-
-
-def _warn_first_use(fetched: FetchedAnchor) -> None:
-    if fetched.on_first_use:  # stderr: a warning, and --json owns stdout
-        say(
-            f"warning: trusting {fetched.entity_id} on first use: pinned federation key(s) "
-            f"{', '.join(fetched.kids)}; compare them with the anchor's operator out of band "
-            "(or pass --anchor-kid) · 首次信任，请线下核对密钥标识",
-            err=True,
-        )
-
-
-# --- ecert federation … ---------------------------------------------------------------------
 
 
 def _own_kids(gw: Gateway) -> list[str]:
@@ -238,7 +72,7 @@ def init_anchor(
     with gateway_at(data_dir) as gw:
         row = federation.init(
             gw, role=federation.ANCHOR, region_id=region_id, region_name=region_name,
-            actor=_actor(),
+            actor=actor(),
         )  # fmt: skip
         if (row.region_id, row.region_name) != (region_id, region_name):
             raise Conflict(
@@ -265,22 +99,22 @@ def join(
     as_json: JsonOut = False,
 ) -> None:
     """Pin a region anchor's keys and ask it to vouch for this city. 申请加入区域"""
-    with _fetcher() as fetcher, gateway_at(data_dir) as gw:
-        fetched = _fetch_anchor(fetcher, anchor, kids=anchor_kid or [], now=gw.clock())
+    with fetcher() as http, gateway_at(data_dir) as gw:
+        fetched = fetch_anchor(http, anchor, kids=anchor_kid or [], now=gw.clock())
         with gw.sessions() as session:
             existing = session.get(FederationRow, 1)
         repeat = existing is not None and existing.superior_id == fetched.entity_id
         if existing is not None and repeat:  # the service keeps the first pins: check them
-            _check_continuity(fetched, existing.superior_jwks)
+            check_continuity(fetched, existing.superior_jwks)
         region_id, region_name = fetched.region()
         row = federation.init(
             gw, role=federation.CITY, region_id=region_id, region_name=region_name,
-            superior_id=fetched.entity_id, superior_jwks=fetched.jwks, actor=_actor(),
+            superior_id=fetched.entity_id, superior_jwks=fetched.jwks, actor=actor(),
         )  # fmt: skip
         if not repeat:
-            _warn_first_use(fetched)
+            warn_first_use(fetched)
         join_url = f"{fetched.entity_id}/federation/join"
-        text = fetcher.post_text(
+        text = http.post_text(
             join_url, federation.entity_configuration(gw), content_type=ENTITY_STATEMENT_MEDIA_TYPE
         )
     try:
@@ -314,29 +148,14 @@ def approve(
             if federation.config(session).role != federation.ANCHOR:
                 raise Conflict("only a region trust anchor approves join requests")
         row = federation.approve(
-            gw, entity_id=_entity_id(entity, "--entity"), credential_types=_type_list(types),
-            actor=_actor(),
+            gw, entity_id=entity_id(entity, "--entity"), credential_types=type_list(types),
+            actor=actor(),
         )  # fmt: skip
-    out = _subordinate(row)
+    out = subordinate_json(row)
     if as_json:
         emit_json(out)
         return
     say(f"approved {row.entity_id} ({row.name}) for {', '.join(row.credential_types)} · 已批准")
-
-
-def _subordinate(row: SubordinateRow) -> dict[str, Any]:
-    return {
-        "entity_id": row.entity_id,
-        "kind": row.kind,
-        "name": row.name,
-        "status": row.status,
-        "types": list(row.credential_types),
-        "policy": row.policy or None,
-        "kids": [str(j.get("kid", "")) for j in row.jwks],
-        "requested_at": iso(row.requested_at),
-        "decided_by": row.decided_by,
-        "decided_at": iso(row.decided_at),
-    }
 
 
 @federation_app.command("list")
@@ -353,7 +172,7 @@ def list_(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> Non
             rows = session.scalars(
                 select(SubordinateRow).order_by(SubordinateRow.kind, SubordinateRow.entity_id)
             )
-            subs = [_subordinate(r) for r in rows]
+            subs = [subordinate_json(r) for r in rows]
         else:
             agencies = session.scalars(select(AgencyRow).order_by(AgencyRow.created_at))
             subs = [
@@ -392,13 +211,13 @@ def resolve(
     entity: EntityUrl, data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False
 ) -> None:
     """Resolve an entity's trust chain up to this gateway's trust anchor. 解析信任链"""
-    leaf = _entity_id(entity, "--entity")
+    leaf = entity_id(entity, "--entity")
     with gateway_at(data_dir) as gw:
         anchors, now = trustsync.trust_anchors(gw), gw.clock()
     (anchor_id,) = anchors
     try:
-        with _fetcher() as fetcher:
-            chain = resolve_chain(leaf, fetcher=fetcher, trust_anchors=anchors, now=now)
+        with fetcher() as http:
+            chain = resolve_chain(leaf, fetcher=http, trust_anchors=anchors, now=now)
     except ChainError as exc:
         failures = [
             {"path": list(f.path), "error": type(f.error).__name__, "reason": str(f.error)}
@@ -465,86 +284,3 @@ def audit(
     for r in out:
         detail = json.dumps(r["detail"], ensure_ascii=False, sort_keys=True)
         say(f"{r['at']}  {r['actor']}  {r['action']}  {r['subject']}  {detail}")
-
-
-# --- ecert region … -------------------------------------------------------------------------
-
-
-def _agreement(gw: Gateway, policy: str, types: str) -> list[str]:
-    accepted = _known_types(gw, _type_list(types))
-    try:
-        Acceptance(policy=policy, credential_types=frozenset(accepted))
-    except FederationError as exc:
-        raise DataError(f"--policy/--types: {exc}") from exc
-    return accepted
-
-
-def _region_out(row: SubordinateRow, *, first_use: bool) -> dict[str, Any]:
-    return {**_subordinate(row), "trust_on_first_use": first_use}
-
-
-def _say_region(row: SubordinateRow) -> None:
-    accepted = ", ".join(row.credential_types) or "nothing"
-    say(f"{row.entity_id} ({row.name}): policy {row.policy} accepts {accepted} · 跨区域互认")
-
-
-@region_app.command("trust-add")
-def trust_add(
-    anchor: AnchorUrl,
-    name: Annotated[str, typer.Option("--name", help="the other region's name, e.g. 京津冀")],
-    policy: Policy,
-    types: Types,
-    anchor_kid: AnchorKids = None,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: JsonOut = False,
-) -> None:
-    """Anchor: trust another region's anchor for some of its types. 新增跨区域互认"""
-    with _fetcher() as fetcher, gateway_at(data_dir) as gw:
-        accepted = _agreement(gw, policy, types)
-        fetched = _fetch_anchor(fetcher, anchor, kids=anchor_kid or [], now=gw.clock())
-        with gw.sessions() as session:
-            fed = federation.config(session)
-            existing = session.get(SubordinateRow, fetched.entity_id)
-        if fetched.entity_id == fed.entity_id:
-            raise Conflict(f"{fed.entity_id} is this gateway: a region does not trust itself")
-        if existing is not None and existing.kind != "region":
-            raise Conflict(f"{fetched.entity_id} is a {existing.kind} of this region, not a region")
-        first_use = fetched.on_first_use and existing is None
-        if existing is not None and not anchor_kid:  # re-pinning needs an explicit --anchor-kid
-            _check_continuity(fetched, existing.jwks)
-        row = federation.trust_region(
-            gw, anchor_id=fetched.entity_id, jwks=fetched.jwks, name=name, policy=policy,
-            accepted_types=accepted, actor=_actor(),
-        )  # fmt: skip
-    if first_use:
-        _warn_first_use(fetched)
-    if as_json:
-        emit_json(_region_out(row, first_use=first_use))
-        return
-    _say_region(row)
-
-
-@region_app.command("accept")
-def accept(
-    anchor: AnchorUrl,
-    policy: Policy,
-    types: Types,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: JsonOut = False,
-) -> None:
-    """Anchor: change which types of an already-trusted region are accepted. 修改互认范围"""
-    anchor_id = _entity_id(anchor, "--anchor")
-    with gateway_at(data_dir) as gw:
-        accepted = _agreement(gw, policy, types)
-        with gw.sessions() as session:
-            existing = session.get(SubordinateRow, anchor_id)
-        if existing is None or existing.kind != "region" or existing.status != "approved":
-            raise NotFound(f"no agreement with {anchor_id}: run `ecert region trust-add` first")
-        row = federation.trust_region(
-            gw, anchor_id=anchor_id, jwks=existing.jwks, name=existing.name, policy=policy,
-            accepted_types=accepted, actor=_actor(),
-        )  # fmt: skip
-    if as_json:
-        emit_json(_region_out(row, first_use=False))
-        return
-    _say_region(row)

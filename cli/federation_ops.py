@@ -16,7 +16,8 @@ from cli.common import (
     open_gateway,
     say,
 )
-from cli.federation_cmd import _actor, federation_app
+from cli.federation_cmd import federation_app
+from cli.federation_common import actor
 from gateway import trustexport, trustsync
 from gateway.clock import iso
 from gateway.peers import HttpFetcher
@@ -62,7 +63,7 @@ def sync(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None
 def rotate_key(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None:
     """New federation key; root n+1 signed by old and new keys (TUF). 轮换联邦密钥"""
     with gateway_at(data_dir) as gw:
-        signed = trustexport.rotate(gw, actor=_actor())
+        signed = trustexport.rotate(gw, actor=actor())
     root = signed.root
     out = {"root_version": root.version, "kids": sorted(root.keys), "expires": iso(root.expires)}
     if as_json:

@@ -34,7 +34,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "trust": ("cli.trust_cmd", "trust_app"),
     # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group.
     "federation": ("cli.federation_ops", "federation_app"),
-    "region": ("cli.federation_cmd", "region_app"),
+    "region": ("cli.region_cmd", "region_app"),
 }
 
 
