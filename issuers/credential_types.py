@@ -1,4 +1,4 @@
-"""Credential types as data, and the check of a subject against its type.
+"""Credential types as data (the check of a subject against its type is :mod:`issuers.subjects`).
 
 Each type is one JSON file in ``issuers/types/`` (file name = ``code``), loaded at start-up into
 a :class:`TypeRegistry`. A file names the type (GB/T 36903 证照名称, GB/T 36904 证照类型代码),
@@ -15,7 +15,7 @@ Extension keys inside a field schema drive checks JSON Schema cannot express: ``
 (a zh/en description of the expected format, used in error messages).
 
 The registry checks its invariants when built and names the offending file. This module does not
-sign, store or display anything; it knows types and subjects only.
+sign, store or display anything; it knows types only.
 """
 
 from __future__ import annotations
@@ -24,30 +24,21 @@ import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import date
 from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, relevance
 
-from issuers.regions import RegionTable
 from issuers.validation import (
-    check_extension,
-    fail,
-    field_problem,
-    normalise_value,
-    schema_problems,
-    validate_id_number,
     validate_uscc,
 )
-from trust.errors import DataError, FieldError
+from trust.errors import DataError
 
 SHIPPED_TYPES = Path(__file__).parent / "types"
 VISIBILITIES = ("qr", "public", "personal")
 MAX_QR_FIELDS = 3  # QR version ≤ 17 at ECC M leaves room for a few short public fields only
 MAX_TYPE_FILE_BYTES = 256 * 1024
-MAX_SUBJECT_KEYS = 64
 _CODE = re.compile(r"[a-z][a-z0-9-]{1,47}")
 _QR_CODE = re.compile(r"[A-Z]{2,3}")
 _TYPE_CODE = re.compile(r"[0-9A-HJ-NP-RTUW-Y]{18}[0-9]{3}")
@@ -364,102 +355,3 @@ class TypeRegistry:
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
-
-
-def _key_name(key: object) -> str:
-    """A printable, bounded name for an unexpected subject key."""
-    if isinstance(key, str):
-        return key[:40] if key else "<empty>"
-    return f"<{type(key).__name__}>"
-
-
-def validate_subject(
-    ctype: CredentialType,
-    subject: object,
-    *,
-    uscc_allowlist: frozenset[str] = frozenset(),
-    today: date,
-    regions: RegionTable | None = None,
-) -> dict[str, Any]:
-    """Return the normalised subject, or raise :class:`FieldError` listing every problem.
-
-    Strings are NFC-normalised and stripped; USCCs and ID numbers are upper-cased; the result
-    holds the type's fields in the type's order.
-    """
-    if not isinstance(subject, dict):
-        raise fail("subject", "subject_type", found=type(subject).__name__)
-    if len(subject) > MAX_SUBJECT_KEYS:
-        raise fail("subject", "too_many_fields", found=len(subject), limit=MAX_SUBJECT_KEYS)
-    known = [f.name for f in ctype.fields]
-    problems = [
-        field_problem(
-            name, "unknown_field", found=name, known_zh="、".join(known), known_en=", ".join(known)
-        )
-        for name in (_key_name(k) for k in subject if k not in known)
-    ]
-    out: dict[str, Any] = {}
-    for spec in ctype.fields:
-        if spec.name not in subject:
-            if spec.required:
-                problems.append(
-                    field_problem(
-                        spec.name,
-                        "required",
-                        name=spec.name,
-                        label_zh=spec.label_zh,
-                        label_en=spec.label_en,
-                    )
-                )
-            continue
-        try:
-            value = normalise_value(
-                spec.name, subject[spec.name], upper=spec.check in ("uscc", "id_number")
-            )
-        except FieldError as exc:
-            problems.extend(exc.errors)
-            continue
-        found = schema_problems(spec.name, spec.schema, spec.validator.iter_errors(value))
-        if found:
-            problems.extend(found)
-            continue
-        try:
-            out[spec.name] = check_extension(
-                spec.name,
-                spec.schema,
-                value,
-                allowlist=uscc_allowlist,
-                today=today,
-                regions=regions,
-            )
-        except FieldError as exc:
-            problems.extend(exc.errors)
-    problems.extend(_id_agreement(ctype, out))
-    if problems:
-        raise FieldError(problems)
-    return out
-
-
-def _id_agreement(ctype: CredentialType, out: Mapping[str, Any]) -> list[dict[str, str]]:
-    """GB 11643: a birth date or sex written on a licence must match the holder's ID number."""
-    holder = out.get(ctype.holder_code_field)
-    if ctype.holder_code_type != "111" or holder is None:
-        return []
-    info = validate_id_number(holder)
-    found = []
-    for spec in ctype.fields:
-        part, value = spec.schema.get("x-id-part"), out.get(spec.name)
-        if value is None or part is None:
-            continue
-        expected = info.birth_date.isoformat() if part == "birth_date" else info.sex
-        if value != expected:
-            found.append(
-                field_problem(
-                    spec.name,
-                    "id_mismatch",
-                    found=value,
-                    expected=expected,
-                    name=spec.name,
-                    label_zh=spec.label_zh,
-                )
-            )
-    return found

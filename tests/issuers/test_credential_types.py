@@ -13,12 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from issuers.credential_types import (
-    SHIPPED_TYPES,
-    CredentialType,
-    TypeRegistry,
-    validate_subject,
-)
+from issuers.credential_types import SHIPPED_TYPES, CredentialType, TypeRegistry
+from issuers.subjects import validate_subject
 from tests.issuers.samples import (
     ID_FEMALE_1992,
     PILOT_USCC,
