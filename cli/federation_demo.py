@@ -11,38 +11,43 @@ From there on the gateways learn about each other only over HTTP, by their feder
 intervals); :func:`demo_federation` is the CLI command (fixed ports, runs until interrupted).
 Throw-away demo data only: the passphrase is fixed and the API keys are written in clear to
 ``.ecert/federation-demo.json`` so scripts can drive the demo.
+
+Deliberately not here: running the processes. Spawning, health checks, stopping, the 苏州
+PostgreSQL database and signal handling are :mod:`cli.federation_demo_procs`; this module says
+what the demo is and sets it up.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
-import signal
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from types import FrameType
-from typing import IO, Annotated, Any
+from typing import Annotated, Any
 
-import httpx
 import typer
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from stdnum.cn import uscc
 
 from cli.common import say
+from cli.federation_demo_procs import (
+    DemoError,
+    DemoFederation,
+    DemoGateway,
+    Spec,
+    StopRequested,
+    child_env,
+    ignore_signals,
+    postgres_for_suzhou,
+    signals_stop,
+    spawn,
+    wait_ready,
+    watch,
+)
 from gateway import agencies, federation
 from gateway.core import Gateway
 from gateway.demo import SAMPLES
 from gateway.settings import load_settings
-from trust.errors import EcertError
 
 # Demo only: every child gets it through ECERT_KEY_PASSPHRASE; the data is wiped on each start.
 DEMO_PASSPHRASE = "ecert-federation-demo-yrd-jjj-2026"  # noqa: S105 - throw-away demo data
@@ -50,25 +55,9 @@ DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 INFO_FILE = Path(".ecert/federation-demo.json")
 MARKER = "FEDERATION-DEMO"
 READY_TIMEOUT = 60.0  # seconds for all six gateways to answer /healthz
-STOP_GRACE = 5.0  # seconds between SIGTERM and SIGKILL
 ACTOR = "demo-federation"
 LICENCES = ("business-licence", "food-business-permit", "industrial-production-permit")
 EID = "resident-eid"
-
-
-@dataclass(frozen=True)
-class Spec:
-    """One gateway of the demo: who it is and, for a city, its anchor and granted types."""
-
-    key: str
-    role: str
-    region: str
-    region_name: str
-    code: str
-    name: str
-    anchor: str | None = None
-    granted: tuple[str, ...] = ()
-    agencies: tuple[tuple[str, str, tuple[str, ...]], ...] = ()  # name, USCC[:17], types
 
 
 def _amr(city: str, first17: str) -> tuple[str, str, tuple[str, ...]]:
@@ -93,152 +82,8 @@ DEMO_PORTS = {"yrd": 9100, "hangzhou": 9101, "suzhou": 9102, "jjj": 9103, "beiji
 POSTGRES_CITY = "suzhou"
 
 
-class DemoError(EcertError):
-    """The demo federation could not be set up or started."""
-
-
-@dataclass
-class DemoGateway:
-    """One gateway of the running demo: its identity, storage, agencies and process."""
-
-    spec: Spec
-    url: str
-    port: int
-    data_dir: Path
-    database_url: str
-    env: dict[str, str]  # what its `ecert serve` runs with (use it for other `ecert` commands)
-    agencies: list[dict[str, Any]] = field(default_factory=list)  # id, name, uscc, api_key, types
-    proc: subprocess.Popen[bytes] | None = None
-    log: Path | None = None
-    _log_handle: IO[bytes] | None = None
-
-    @property
-    def key(self) -> str:
-        return self.spec.key
-
-    @property
-    def label(self) -> str:
-        """长三角 / 京津冀 for an anchor, the city's name for a city."""
-        return self.spec.name if self.spec.anchor else self.spec.region_name
-
-    def agency_for(self, ctype: str) -> dict[str, Any]:
-        for agency in self.agencies:
-            if ctype in agency["types"]:
-                return agency
-        raise DemoError(f"{self.spec.name} has no demo agency authorised for {ctype}")
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "name": self.spec.name, "role": self.spec.role, "region": self.spec.region,
-            "region_name": self.spec.region_name, "city_code": self.spec.code, "url": self.url,
-            "anchor": self.spec.anchor, "data_dir": str(self.data_dir),
-            "database": "postgresql" if self.database_url.startswith("postgresql") else "sqlite",
-            "agencies": [dict(a) for a in self.agencies],
-        }  # fmt: skip
-
-
-@dataclass
-class DemoFederation:
-    """The six running gateways; :meth:`stop` ends every process and drops the demo database."""
-
-    gateways: dict[str, DemoGateway]
-    refresh: float
-    status_ttl: int
-    cleanups: list[Callable[[], None]] = field(default_factory=list)
-
-    def __getitem__(self, key: str) -> DemoGateway:
-        return self.gateways[key]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "refresh_seconds": self.refresh,
-            "status_ttl_seconds": self.status_ttl,
-            "gateways": {k: g.to_json() for k, g in self.gateways.items()},
-        }
-
-    def kill(self, key: str) -> None:
-        """SIGKILL one gateway's process (a crash, not a shutdown)."""
-        proc = self.gateways[key].proc
-        if proc is not None and proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=STOP_GRACE)
-
-    def dead(self) -> list[str]:
-        procs = {k: g.proc for k, g in self.gateways.items() if g.proc is not None}
-        return [k for k, p in procs.items() if p.poll() is not None]
-
-    def stop(self) -> None:
-        """SIGTERM every child, SIGKILL whatever is still running after a grace period."""
-        running = [g for g in self.gateways.values() if g.proc is not None]
-        for g in running:
-            if g.proc is not None and g.proc.poll() is None:
-                g.proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + STOP_GRACE
-        for g in running:
-            assert g.proc is not None
-            try:
-                g.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                g.proc.kill()
-                g.proc.wait(timeout=STOP_GRACE)
-            g.proc = None
-        for g in self.gateways.values():
-            if g._log_handle is not None:
-                g._log_handle.close()
-                g._log_handle = None
-        while self.cleanups:
-            self.cleanups.pop()()
-
-
 def _uscc(first17: str) -> str:
     return first17 + uscc.calc_check_digit(first17)
-
-
-def child_env(extra: Mapping[str, str]) -> dict[str, str]:
-    """This process's environment without any ``ECERT_*`` variable, plus ``extra``."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ECERT_")}
-    env.update(extra)
-    return env
-
-
-def _create_database(server_url: str) -> tuple[str, Callable[[], None]]:
-    """A fresh ``ecert_demo_suzhou_<random>`` database on ``server_url`` and its dropper."""
-    url = make_url(server_url)
-    name = f"ecert_demo_suzhou_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except SQLAlchemyError:
-        admin.dispose()
-        raise
-
-    def drop() -> None:
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        finally:
-            admin.dispose()
-
-    return url.set(database=name).render_as_string(hide_password=False), drop
-
-
-def _postgres_for_suzhou(
-    server_url: str | None, *, required: bool, stack: list[Callable[[], None]]
-) -> str | None:
-    if server_url is None:
-        return None
-    try:
-        database_url, drop = _create_database(server_url)
-    except SQLAlchemyError as exc:
-        shown = make_url(server_url).render_as_string(hide_password=True)
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-        if required:
-            raise DemoError(f"PostgreSQL at {shown} is unreachable: {reason}") from exc
-        say(f"PostgreSQL at {shown} is unreachable ({reason}); 苏州 uses SQLite instead")
-        return None
-    stack.append(drop)
-    return database_url
 
 
 def _fresh_dir(base: Path) -> None:
@@ -307,46 +152,6 @@ def _set_up(gateways: Mapping[str, DemoGateway]) -> None:
             gw.close()
 
 
-def _spawn(g: DemoGateway) -> None:
-    g.log = g.data_dir / "serve.log"
-    g._log_handle = g.log.open("wb")
-    g.proc = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-        [str(Path(sys.executable).with_name("ecert")), "serve", "--data-dir", str(g.data_dir),
-         "--host", "127.0.0.1", "--port", str(g.port)],
-        stdin=subprocess.DEVNULL, stdout=g._log_handle, stderr=subprocess.STDOUT, env=g.env,
-    )  # fmt: skip
-
-
-def _tail(path: Path | None, lines: int = 15) -> str:
-    if path is None or not path.exists():
-        return ""
-    return "\n".join(path.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
-
-
-def _wait_ready(gateways: Mapping[str, DemoGateway], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    waiting = dict(gateways)
-    with httpx.Client(timeout=2.0) as client:
-        while waiting:
-            for key, g in list(waiting.items()):
-                assert g.proc is not None
-                if g.proc.poll() is not None:
-                    raise DemoError(
-                        f"{g.label} ({g.url}) exited {g.proc.returncode} before it was "
-                        f"ready; its log:\n{_tail(g.log)}"
-                    )
-                try:
-                    if client.get(f"{g.url}/healthz").status_code == 200:
-                        del waiting[key]
-                except httpx.TransportError:
-                    pass
-            if waiting and time.monotonic() > deadline:
-                names = ", ".join(f"{g.label} {g.url}" for g in waiting.values())
-                raise DemoError(f"no answer at /healthz within {timeout:.0f}s from {names}")
-            if waiting:
-                time.sleep(0.2)
-
-
 def start_federation(
     base: Path,
     *,
@@ -371,7 +176,7 @@ def start_federation(
     cleanups: list[Callable[[], None]] = []
     fed = DemoFederation(gateways={}, refresh=refresh, status_ttl=status_ttl, cleanups=cleanups)
     try:
-        pg_url = _postgres_for_suzhou(postgres, required=postgres_required, stack=cleanups)
+        pg_url = postgres_for_suzhou(postgres, required=postgres_required, stack=cleanups)
         for spec in SPECS:
             data_dir = base / spec.key
             data_dir.mkdir()
@@ -393,8 +198,8 @@ def start_federation(
             )  # fmt: skip
         _set_up(fed.gateways)
         for g in fed.gateways.values():
-            _spawn(g)
-        _wait_ready(fed.gateways, ready_timeout)
+            spawn(g)
+        wait_ready(fed.gateways, ready_timeout)
     except BaseException:
         fed.stop()
         raise
@@ -453,44 +258,6 @@ def banner(fed: DemoFederation, info: Path) -> str:
     return "\n".join(lines)
 
 
-class _Stop(Exception):
-    """SIGTERM or Ctrl-C to the demo: stop the gateways."""
-
-
-@contextmanager
-def _signals_stop() -> Iterator[None]:
-    """SIGINT and SIGTERM raise :class:`_Stop`, even where the shell started us with SIGINT
-    ignored (a background job), so every way of stopping the demo stops its children."""
-
-    def handler(_signum: int, _frame: FrameType | None) -> None:
-        raise _Stop
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, before in previous.items():
-            signal.signal(s, before)
-
-
-def _ignore_signals() -> None:
-    """A second Ctrl-C must not cut the clean-up short (children, the PostgreSQL database)."""
-    for s in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(s, signal.SIG_IGN)
-
-
-def _watch(fed: DemoFederation) -> None:
-    """Report gateways that exit; return once none is left (a signal ends it earlier)."""
-    reported: set[str] = set()
-    while len(reported) < len(fed.gateways):
-        time.sleep(1.0)
-        for key in fed.dead():
-            if key not in reported:
-                reported.add(key)
-                g = fed[key]
-                say(f"{g.label} ({g.url}) stopped; its log: {g.log}")
-
-
 def demo_federation(
     data_dir: Annotated[
         Path, typer.Option("--data-dir", help="parent of the six gateways' data directories")
@@ -506,25 +273,25 @@ def demo_federation(
     ] = DEFAULT_POSTGRES,
 ) -> None:
     """Two regions, six gateways on ports 9100-9105, until interrupted. 跨区域联邦演示"""
-    with _signals_stop():
+    with signals_stop():
         try:
             fed = start_federation(
                 data_dir, ports=DEMO_PORTS, refresh=refresh, status_ttl=status_ttl,
                 postgres=postgres,
             )  # fmt: skip
-        except _Stop:
+        except StopRequested:
             say("stopped while starting · 启动中止")
             raise typer.Exit(1) from None
         try:
             write_info(fed)
             say(banner(fed, INFO_FILE))
-            _watch(fed)
+            watch(fed)
             say("every gateway has stopped · 所有网关均已停止")
             code = 1
-        except _Stop:
+        except StopRequested:
             say("stopping the six gateways · 正在停止")
             code = 0
         finally:
-            _ignore_signals()
+            ignore_signals()
             fed.stop()
     raise typer.Exit(code)

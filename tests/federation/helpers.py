@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import orjson
 
-from cli.federation_demo import DemoGateway
+from cli.federation_demo_procs import DemoGateway
 from trust.encoding import b64url_decode
 from trust.jws import _unverified_header, sign_compact
 from trust.keys import SigningKey

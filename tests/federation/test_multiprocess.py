@@ -25,13 +25,8 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from cli.federation_demo import (
-    DEMO_PASSPHRASE,
-    SPECS,
-    DemoFederation,
-    DemoGateway,
-    start_federation,
-)
+from cli.federation_demo import DEMO_PASSPHRASE, SPECS, start_federation
+from cli.federation_demo_procs import DemoFederation, DemoGateway
 from tests.cli.helpers import ecert, ecert_many, free_port
 from tests.conftest import PG_ENV, PG_HOW
 from tests.federation.helpers import (
