@@ -19,10 +19,11 @@ from typing import Any
 import orjson
 from sqlalchemy import select
 
-from gateway import audit, federation
+from gateway import federation
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
+from gateway.rootfollow import follow_region_roots, follow_superior_root
 from gateway.state import stored_trust_list
 from trust import statuslist
 from trust.errors import DataError, FetchError
@@ -41,7 +42,6 @@ from trust.keys import PublicKey
 from trust.snapshot import ChainLink
 from trust.trustlist import TrustList, sign_trust_list
 from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
-from trust.trustlist_root import SignedRoot, load_initial_root, update_root
 
 log = logging.getLogger("ecert.trustsync")
 MAX_DEPTH = 3  # anchor → (peer anchor →) city → agency
@@ -241,6 +241,8 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
         follow_superior_root(gw, memo)
     except (DataError, FetchError) as exc:  # keep the pinned keys; say why
         report.failures["anchor root"] = str(exc)
+    for region, error in follow_region_roots(gw, memo).items():
+        report.failures[f"region root {region}"] = error
     anchors = trust_anchors(gw)
     ((anchor_id, _),) = anchors.items()
     entries: list[TrustListEntry] = []
@@ -362,47 +364,4 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
             session.add(doc)
             if changed:
                 gw.bump(session)
-    return changed
-
-
-def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
-    """A city follows its anchor's key rotations (TUF §5.3): from the root it trusts (first
-    the one matching the keys pinned at join), only through roots signed by both old and new
-    keys. Re-pins and records the change; returns True if the anchor's keys changed."""
-    now = gw.clock()
-    with gw.sessions() as session:
-        fed = federation.config(session)
-        if fed.role != federation.CITY or not fed.superior_id:
-            return False
-        superior = fed.superior_id
-        pinned = {str(j.get("kid")) for j in fed.superior_jwks}
-        stored = fed.superior_root
-    body = fetcher.fetch(f"{superior}/trust/root/history")
-    history = [SignedRoot.from_bytes(orjson.dumps(r)) for r in orjson.loads(body)]
-    by_version = {s.root.version: s for s in history}
-    if stored is not None:
-        trusted = load_initial_root(SignedRoot.from_bytes(stored.encode()))
-    else:  # first time: the root whose keys are exactly the ones pinned at join
-        start = next((s for s in history if set(s.root.keys) == pinned), None)
-        if start is None:
-            raise DataError(f"{superior} publishes no root with the pinned keys {sorted(pinned)}")
-        trusted = load_initial_root(start)
-    newest = update_root(trusted, by_version, now=now)
-    changed = set(newest.keys) != pinned
-    with gw.transaction() as session:
-        row = session.get(FederationRow, 1)
-        assert row is not None
-        row.superior_root = by_version[newest.version].to_bytes().decode()
-        if changed:
-            row.superior_jwks = [dict(k.jwk) for k in newest.keys.values()]
-            audit.record(
-                session,
-                at=now,
-                actor="sync",
-                action="federation.follow_anchor_root",
-                subject=superior,
-                root_version=newest.version,
-                kids=sorted(newest.keys),
-            )
-            gw.bump(session)
     return changed

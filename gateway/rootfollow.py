@@ -1,0 +1,122 @@
+"""Following other parties' federation key rotations (TUF §5.3), as part of every sync.
+
+A gateway pins the federation keys of the anchors it trusts: a city its own region's anchor (at
+join), an anchor every region it has an agreement with (``ecert region trust-add``). When such
+an anchor rotates its key (``ecert federation rotate-key``), it publishes root version n+1,
+signed by the old keys and the new one, at ``/trust/root/history``. Here we walk from the root
+we trust, only through such doubly signed roots, and re-pin the newest root's keys, recording
+the change in the audit log. A root signed by anything less breaks the walk and changes
+nothing; so does a history that goes backwards or skips a version.
+
+This module does not pin anything on first use (that is ``join`` or ``trust-add``, with the
+operator's ``--anchor-kid``), nor decide which credentials are trusted: the trust list does.
+"""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import audit, federation
+from gateway.core import Gateway
+from gateway.models import FederationRow, SubordinateRow
+from trust.errors import DataError, FetchError
+from trust.federation import Fetcher
+from trust.trustlist_root import SignedRoot, load_initial_root, update_root
+
+MAX_HISTORY = 1000  # root versions in one history document
+
+
+def _history(fetcher: Fetcher, entity_id: str) -> list[SignedRoot]:
+    url = f"{entity_id}/trust/root/history"
+    try:
+        roots = orjson.loads(fetcher.fetch(url))
+    except orjson.JSONDecodeError as exc:
+        raise DataError(f"expected a JSON list of signed roots from {url}: {exc}") from exc
+    if not isinstance(roots, list) or len(roots) > MAX_HISTORY:
+        raise DataError(
+            f"expected a JSON list of at most {MAX_HISTORY} signed roots from {url}, found "
+            f"{type(roots).__name__}{f' of {len(roots)}' if isinstance(roots, list) else ''}"
+        )
+    return [SignedRoot.from_bytes(orjson.dumps(root)) for root in roots]
+
+
+def newest_root(
+    fetcher: Fetcher, entity_id: str, *, pinned: set[str], trusted: SignedRoot | None, now: int
+) -> SignedRoot:
+    """The newest root of ``entity_id`` reachable from the one we trust: ``trusted`` when we
+    keep it, else the newest published root whose keys are exactly the ``pinned`` ones."""
+    history = _history(fetcher, entity_id)
+    if trusted is None:
+        matching = [s for s in history if set(s.root.keys) == pinned]
+        if not matching:
+            raise DataError(f"{entity_id} publishes no root with the pinned keys {sorted(pinned)}")
+        trusted = max(matching, key=lambda s: s.root.version)
+    by_version = {s.root.version: s for s in history}
+    by_version.setdefault(trusted.root.version, trusted)
+    newest = update_root(load_initial_root(trusted), by_version, now=now)
+    return by_version[newest.version]
+
+
+def _repin(
+    gw: Gateway, session: Session, action: str, entity_id: str, newest: SignedRoot
+) -> list[dict[str, str]]:
+    """Record the change in the audit log, mark the state changed; the JWKs to pin."""
+    audit.record(session, at=gw.clock(), actor="sync", action=f"federation.{action}",
+                 subject=entity_id, root_version=newest.root.version,
+                 kids=sorted(newest.root.keys))  # fmt: skip
+    gw.bump(session)
+    return [dict(k.jwk) for k in newest.root.keys.values()]
+
+
+def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
+    """A city follows its anchor's rotations, from the root it stored (first: the one matching
+    the keys pinned at join). Returns True if the anchor's keys changed."""
+    with gw.sessions() as session:
+        fed = federation.config(session)
+        if fed.role != federation.CITY or not fed.superior_id:
+            return False
+        superior = fed.superior_id
+        pinned = {str(j.get("kid")) for j in fed.superior_jwks}
+        stored = SignedRoot.from_bytes(fed.superior_root) if fed.superior_root else None
+    newest = newest_root(fetcher, superior, pinned=pinned, trusted=stored, now=gw.clock())
+    changed = set(newest.root.keys) != pinned
+    with gw.transaction() as session:
+        row = session.get(FederationRow, 1)
+        assert row is not None
+        row.superior_root = newest.to_bytes().decode()
+        if changed:
+            row.superior_jwks = _repin(gw, session, "follow_anchor_root", superior, newest)
+    return changed
+
+
+def follow_region_roots(gw: Gateway, fetcher: Fetcher) -> dict[str, str]:
+    """An anchor follows the rotations of every region it has an agreement with. Returns what
+    failed, by region; a region that failed keeps the keys pinned before."""
+    with gw.sessions() as session:
+        if federation.config(session).role != federation.ANCHOR:
+            return {}
+        regions = {
+            row.entity_id: {str(j.get("kid")) for j in row.jwks}
+            for row in session.scalars(
+                select(SubordinateRow).where(
+                    SubordinateRow.kind == "region", SubordinateRow.status == "approved"
+                )
+            )
+        }
+    failures: dict[str, str] = {}
+    for region, pinned in regions.items():
+        try:
+            newest = newest_root(fetcher, region, pinned=pinned, trusted=None, now=gw.clock())
+        except (DataError, FetchError) as exc:
+            failures[region] = str(exc)
+            continue
+        if set(newest.root.keys) == pinned:
+            continue
+        with gw.transaction() as session:
+            row = session.get(SubordinateRow, region)
+            if row is None or {str(j.get("kid")) for j in row.jwks} != pinned:
+                continue  # the operator changed the agreement meanwhile: theirs stands
+            row.jwks = _repin(gw, session, "follow_region_root", region, newest)
+    return failures

@@ -1,0 +1,114 @@
+"""An anchor follows the key rotation of a region it has an agreement with, as a city follows its
+own anchor's: only through roots signed by both the pinned keys and the new ones (TUF §5.3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway import federation, trustexport
+from gateway.core import Gateway
+from gateway.models import AuditRow, SubordinateRow
+from tests.conftest import FakeClock
+from tests.gateway.federation_helpers import Federation, federation_of
+from tests.gateway.test_federation_sync import (
+    BJ,
+    JJJ,
+    LICENCES,
+    YRD,
+    _agency,
+    _issue,
+    _pins,
+    _reason,
+    _region,
+    _sync,
+)
+from trust.keys import SigningKey
+from trust.trustlist_root import Role, RootMetadata, SignedRoot
+from verify.reasons import Reason
+
+
+def _two_regions(fed: Federation) -> tuple[Gateway, Gateway, str]:
+    """长三角 (杭州, 苏州) and 京津冀 (北京) with licence agreements both ways; a 北京 agency."""
+    _hz, sz, _amr, _psb = _region(fed)
+    jjj = fed.anchor(JJJ, region_id="jjj", region_name="京津冀", code="110000", name="北京市")
+    bj = fed.city(BJ, anchor=JJJ, code="110100", name="北京市", types=LICENCES)
+    yrd = fed.gateways[YRD]
+    for here, there, name, policy in (
+        (jjj, YRD, "长三角", "jjj-accepts-yrd-licences"),
+        (yrd, JJJ, "京津冀", "yrd-accepts-jjj-licences"),
+    ):
+        federation.trust_region(here, anchor_id=there, jwks=_pins(fed, there), name=name,
+                                policy=policy, accepted_types=LICENCES, actor="t")  # fmt: skip
+    bj_amr = _agency(bj, "11110000MB1234567", "北京市市场监督管理局", LICENCES)
+    return sz, bj, bj_amr
+
+
+def _region_kids(anchor: Gateway, region: str) -> set[str]:
+    with anchor.sessions() as session:
+        row = session.get(SubordinateRow, region)
+        assert row is not None
+        return {str(j["kid"]) for j in row.jwks}
+
+
+def test_a_rotated_region_anchor_is_followed_and_its_licences_still_verify(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        sz, bj, bj_amr = _two_regions(fed)
+        yrd = fed.gateways[YRD]
+        licence = _issue(bj, bj_amr, "business-licence")
+        _sync(fed, sz)
+        assert _reason(sz, licence) is Reason.VALID
+        before = _region_kids(yrd, JJJ)
+
+        clock.advance(60)
+        rotated = trustexport.rotate(fed.gateways[JJJ], actor="operator")
+        clock.advance(60)
+        _sync(fed, bj)  # 北京 follows its own anchor
+        report = _sync(fed, yrd)  # 长三角 follows 京津冀
+        assert not any(k.startswith("region root") for k in report.failures), report.failures
+        clock.advance(60)
+        _sync(fed, sz)
+
+        assert _region_kids(yrd, JJJ) == set(rotated.root.keys) != before
+        with yrd.sessions() as session:
+            followed = (
+                session.query(AuditRow)
+                .filter(AuditRow.action == "federation.follow_region_root", AuditRow.subject == JJJ)
+                .count()
+            )
+        assert followed == 1
+        assert _reason(sz, licence) is Reason.VALID  # 北京's chain resolves under the new key
+
+
+def test_a_region_root_not_signed_by_the_pinned_keys_is_not_followed(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway.models import FederationRow
+
+    with federation_of(tmp_path, clock) as fed:
+        _two_regions(fed)
+        yrd, jjj = fed.gateways[YRD], fed.gateways[JJJ]
+        before = _region_kids(yrd, JJJ)
+        current = trustexport.signed_root(jjj)
+        thief = SigningKey.generate()
+        kids = frozenset({thief.kid})
+        root = RootMetadata(
+            version=current.root.version + 1,
+            expires=clock.now + 86_400,
+            region_id="jjj",
+            region_name="京津冀",
+            keys={thief.kid: thief.public},
+            root_role=Role(keyids=kids, threshold=1),
+            trust_list_role=Role(keyids=kids, threshold=1),
+        )
+        forged = SignedRoot.sign(root, [thief])
+        with jjj.transaction() as session:  # 京津冀's server now serves a rotation by a thief
+            row = session.get(FederationRow, 1)
+            assert row is not None
+            row.root_history = [current.to_bytes().decode()]
+            row.root = forged.to_bytes().decode()
+        report = _sync(fed, yrd)
+        assert f"region root {JJJ}" in report.failures
+        assert "root keys, found 0" in report.failures[f"region root {JJJ}"]
+        assert _region_kids(yrd, JJJ) == before
