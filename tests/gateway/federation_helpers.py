@@ -10,12 +10,15 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
-from gateway import agencies, federation
+from gateway import agencies, federation, trustexport
 from gateway.app import create_app
 from gateway.core import Gateway
+from gateway.models import FederationRow
 from gateway.peers import HttpFetcher
 from gateway.settings import Settings
 from tests.conftest import PASSPHRASE, FakeClock
+from trust.keys import SigningKey
+from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
 
 class RoutingTransport(httpx.BaseTransport):
@@ -97,6 +100,29 @@ class Federation:
         assert joined.status_code == 200, joined.text
         federation.approve(anchor_gw, entity_id=url, credential_types=types, actor="test")
         return gw
+
+    def serve_a_thiefs_rotation(self, anchor: str) -> SigningKey:
+        """Make ``anchor`` serve root n+1 signed by a stranger's key only (not by its own old
+        keys), as an attacker controlling its server would; the stranger's key is returned."""
+        gw = self.gateways[anchor]
+        current = trustexport.signed_root(gw)
+        thief = SigningKey.generate()
+        kids = frozenset({thief.kid})
+        root = RootMetadata(
+            version=current.root.version + 1,
+            expires=self.clock.now + 86_400,
+            region_id=current.root.region_id,
+            region_name=current.root.region_name,
+            keys={thief.kid: thief.public},
+            root_role=Role(keyids=kids, threshold=1),
+            trust_list_role=Role(keyids=kids, threshold=1),
+        )
+        with gw.transaction() as session:
+            row = session.get(FederationRow, 1)
+            assert row is not None
+            row.root_history = [current.to_bytes().decode()]
+            row.root = SignedRoot.sign(root, [thief]).to_bytes().decode()
+        return thief
 
 
 @contextmanager

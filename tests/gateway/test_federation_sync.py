@@ -210,31 +210,12 @@ def test_cities_follow_their_anchors_key_rotation_only_through_doubly_signed_roo
 def test_a_root_signed_only_by_the_new_key_is_not_followed(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    from gateway import trustexport
     from gateway.models import FederationRow
-    from trust.keys import SigningKey
-    from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
     with federation_of(tmp_path, clock) as fed:
         _hz, sz, _amr, _psb = _region(fed)
         _sync(fed, sz)
-        yrd = fed.gateways[YRD]
-        current = trustexport.signed_root(yrd)
-        thief = SigningKey.generate()
-        kids = frozenset({thief.kid})
-        forged_root = RootMetadata(
-            version=2,
-            expires=clock.now + 86_400,
-            region_id="yrd",
-            region_name="长三角",
-            keys={thief.kid: thief.public},
-            root_role=Role(keyids=kids, threshold=1),
-            trust_list_role=Role(keyids=kids, threshold=1),
-        )
-        forged = SignedRoot.sign(forged_root, [thief])
-        with yrd.transaction() as session:  # an attacker serving a rotation without the old key
-            session.get(FederationRow, 1).root_history = [current.to_bytes().decode()]  # type: ignore[union-attr]
-            session.get(FederationRow, 1).root = forged.to_bytes().decode()  # type: ignore[union-attr]
+        thief = fed.serve_a_thiefs_rotation(YRD)
         report = _sync(fed, sz)
         assert "anchor root" in report.failures
         with sz.sessions() as session:
