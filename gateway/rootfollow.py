@@ -1,9 +1,10 @@
 """Following other parties' federation key rotations (TUF §5.3), as part of every sync.
 
-A gateway pins the federation keys of the anchors it trusts: a city its own region's anchor (at
-join), an anchor every region it has an agreement with (``ecert region trust-add``). When such
-an anchor rotates its key (``ecert federation rotate-key``), it publishes root version n+1,
-signed by the old keys and the new one, at ``/trust/root/history``. Here we walk from the root
+A gateway pins the federation keys of the gateways it vouches for or trusts: a city its own
+region's anchor (at join); an anchor its cities (at approval) and every region it has an
+agreement with (``ecert region trust-add``). When one of them rotates its key (``ecert
+federation rotate-key``), it publishes root version n+1, signed by the old keys and the new one,
+at ``/trust/root/history``. Here we walk from the root
 we trust, only through such doubly signed roots, and re-pin the newest root's keys, recording
 the change in the audit log. A root signed by anything less breaks the walk and changes
 nothing; so does a history that goes backwards or skips a version.
@@ -26,6 +27,7 @@ from trust.federation import Fetcher
 from trust.trustlist_root import SignedRoot, load_initial_root, update_root
 
 MAX_HISTORY = 1000  # root versions in one history document
+FOLLOWED_KINDS = ("city", "region")  # an anchor's subordinates with keys of their own
 
 
 def _history(fetcher: Fetcher, entity_id: str) -> list[SignedRoot]:
@@ -91,32 +93,33 @@ def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
     return changed
 
 
-def follow_region_roots(gw: Gateway, fetcher: Fetcher) -> dict[str, str]:
-    """An anchor follows the rotations of every region it has an agreement with. Returns what
-    failed, by region; a region that failed keeps the keys pinned before."""
+def follow_subordinate_roots(gw: Gateway, fetcher: Fetcher) -> dict[str, str]:
+    """An anchor follows the rotations of its cities and of every region it has an agreement
+    with. Returns what failed, as ``{"<kind> root <entity id>": reason}``; an entity that failed
+    keeps the keys pinned before."""
     with gw.sessions() as session:
         if federation.config(session).role != federation.ANCHOR:
             return {}
-        regions = {
-            row.entity_id: {str(j.get("kid")) for j in row.jwks}
+        pinned_by = {
+            (row.entity_id, row.kind): {str(j.get("kid")) for j in row.jwks}
             for row in session.scalars(
                 select(SubordinateRow).where(
-                    SubordinateRow.kind == "region", SubordinateRow.status == "approved"
+                    SubordinateRow.kind.in_(FOLLOWED_KINDS), SubordinateRow.status == "approved"
                 )
             )
         }
     failures: dict[str, str] = {}
-    for region, pinned in regions.items():
+    for (entity_id, kind), pinned in pinned_by.items():
         try:
-            newest = newest_root(fetcher, region, pinned=pinned, trusted=None, now=gw.clock())
+            newest = newest_root(fetcher, entity_id, pinned=pinned, trusted=None, now=gw.clock())
         except (DataError, FetchError) as exc:
-            failures[region] = str(exc)
+            failures[f"{kind} root {entity_id}"] = str(exc)
             continue
         if set(newest.root.keys) == pinned:
             continue
         with gw.transaction() as session:
-            row = session.get(SubordinateRow, region)
+            row = session.get(SubordinateRow, entity_id)
             if row is None or {str(j.get("kid")) for j in row.jwks} != pinned:
-                continue  # the operator changed the agreement meanwhile: theirs stands
-            row.jwks = _repin(gw, session, "follow_region_root", region, newest)
+                continue  # the operator changed it meanwhile: theirs stands
+            row.jwks = _repin(gw, session, f"follow_{kind}_root", entity_id, newest)
     return failures

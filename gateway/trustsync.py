@@ -23,7 +23,7 @@ from gateway import federation
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
-from gateway.rootfollow import follow_region_roots, follow_superior_root
+from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
 from gateway.state import stored_trust_list
 from trust import statuslist
 from trust.errors import DataError, FetchError
@@ -241,8 +241,7 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
         follow_superior_root(gw, memo)
     except (DataError, FetchError) as exc:  # keep the pinned keys; say why
         report.failures["anchor root"] = str(exc)
-    for region, error in follow_region_roots(gw, memo).items():
-        report.failures[f"region root {region}"] = error
+    report.failures.update(follow_subordinate_roots(gw, memo))
     anchors = trust_anchors(gw)
     ((anchor_id, _),) = anchors.items()
     entries: list[TrustListEntry] = []

@@ -1,5 +1,6 @@
-"""An anchor follows the key rotation of a region it has an agreement with, as a city follows its
-own anchor's: only through roots signed by both the pinned keys and the new ones (TUF §5.3)."""
+"""An anchor follows the federation key rotations of its cities and of the regions it has
+agreements with, as a city follows its own anchor's: only through roots signed by both the
+pinned keys and the new ones (TUF §5.3). Nobody joins or agrees again."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.gateway.test_federation_sync import (
     BJ,
+    HZ,
     JJJ,
     LICENCES,
     YRD,
@@ -41,11 +43,20 @@ def _two_regions(fed: Federation) -> tuple[Gateway, Gateway, str]:
     return sz, bj, bj_amr
 
 
-def _region_kids(anchor: Gateway, region: str) -> set[str]:
+def _subordinate_kids(anchor: Gateway, entity_id: str) -> set[str]:
     with anchor.sessions() as session:
-        row = session.get(SubordinateRow, region)
+        row = session.get(SubordinateRow, entity_id)
         assert row is not None
         return {str(j["kid"]) for j in row.jwks}
+
+
+def _followed(anchor: Gateway, action: str, entity_id: str) -> int:
+    with anchor.sessions() as session:
+        return (
+            session.query(AuditRow)
+            .filter(AuditRow.action == action, AuditRow.subject == entity_id)
+            .count()
+        )
 
 
 def test_a_rotated_region_anchor_is_followed_and_its_licences_still_verify(
@@ -57,7 +68,7 @@ def test_a_rotated_region_anchor_is_followed_and_its_licences_still_verify(
         licence = _issue(bj, bj_amr, "business-licence")
         _sync(fed, sz)
         assert _reason(sz, licence) is Reason.VALID
-        before = _region_kids(yrd, JJJ)
+        before = _subordinate_kids(yrd, JJJ)
 
         clock.advance(60)
         rotated = trustexport.rotate(fed.gateways[JJJ], actor="operator")
@@ -68,15 +79,33 @@ def test_a_rotated_region_anchor_is_followed_and_its_licences_still_verify(
         clock.advance(60)
         _sync(fed, sz)
 
-        assert _region_kids(yrd, JJJ) == set(rotated.root.keys) != before
-        with yrd.sessions() as session:
-            followed = (
-                session.query(AuditRow)
-                .filter(AuditRow.action == "federation.follow_region_root", AuditRow.subject == JJJ)
-                .count()
-            )
-        assert followed == 1
+        assert _subordinate_kids(yrd, JJJ) == set(rotated.root.keys) != before
+        assert _followed(yrd, "federation.follow_region_root", JJJ) == 1
         assert _reason(sz, licence) is Reason.VALID  # 北京's chain resolves under the new key
+
+
+def test_a_city_that_rotates_its_key_stays_vouched_for_without_joining_again(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        yrd = fed.gateways[YRD]
+        licence = _issue(hz, amr, "business-licence")
+        _sync(fed, sz)
+        assert _reason(sz, licence) is Reason.VALID
+        before = _subordinate_kids(yrd, HZ)
+
+        clock.advance(60)
+        rotated = trustexport.rotate(hz, actor="operator")
+        clock.advance(60)
+        report = _sync(fed, yrd)  # 长三角 follows 杭州
+        assert f"city root {HZ}" not in report.failures, report.failures
+        clock.advance(60)
+        _sync(fed, sz)
+
+        assert _subordinate_kids(yrd, HZ) == set(rotated.root.keys) != before
+        assert _followed(yrd, "federation.follow_city_root", HZ) == 1
+        assert _reason(sz, licence) is Reason.VALID
 
 
 def test_a_region_root_not_signed_by_the_pinned_keys_is_not_followed(
@@ -85,10 +114,10 @@ def test_a_region_root_not_signed_by_the_pinned_keys_is_not_followed(
     with federation_of(tmp_path, clock) as fed:
         _two_regions(fed)
         yrd = fed.gateways[YRD]
-        before = _region_kids(yrd, JJJ)
+        before = _subordinate_kids(yrd, JJJ)
         thief = fed.serve_a_thiefs_rotation(JJJ)  # 京津冀's server, taken over
         report = _sync(fed, yrd)
         assert f"region root {JJJ}" in report.failures
         assert "root keys, found 0" in report.failures[f"region root {JJJ}"]
-        assert _region_kids(yrd, JJJ) == before
+        assert _subordinate_kids(yrd, JJJ) == before
         assert thief.kid not in before
