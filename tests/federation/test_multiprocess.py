@@ -7,7 +7,7 @@ below goes over real HTTP; the trust syncs run every 2 s and status lists live 3
 wait is a bounded poll whose duration is recorded and printed as a table at the end.
 
 The tests share one federation and run in file order: each step builds on the state the
-previous ones left (a revocation, a compromised key, a killed process).
+previous ones left (a revocation, a compromised key, a killed process, a rotated anchor key).
 """
 
 from __future__ import annotations
@@ -348,6 +348,44 @@ def test_a_rolled_back_or_expired_trust_list_is_refused(
         verify_trust_list(older, keys=keys, now=now, previous=held)
     with pytest.raises(TrustListExpired):
         verify_trust_list(newer, keys=keys, now=held.exp + 1, previous=None)
+
+
+def test_a_region_anchor_rotating_its_key_stays_trusted_in_the_other_region(
+    fed: DemoFederation, http: httpx.Client, timings: Timings
+) -> None:
+    jjj, yrd, bj, sz = fed["jjj"], fed["yrd"], fed["beijing"], fed["suzhou"]
+    bj_licence = issue(http, bj, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+    reason_is(http, sz, bj_licence["qr_text"], "VALID")
+
+    # The operator rotates 京津冀's federation key while it serves (another process, same DB).
+    done = ecert("federation", "rotate-key", "--json", "--data-dir", str(jjj.data_dir),
+                 env={"ECERT_KEY_PASSPHRASE": DEMO_PASSPHRASE})  # fmt: skip
+    assert done.returncode == 0, done
+    (new_kid,) = done.json()["kids"]
+    rotated = time.monotonic()
+
+    answers: set[str] = set()  # what 苏州's counter says meanwhile: never anything but VALID
+
+    def pinned_by_yrd() -> tuple[bool, Any]:
+        answers.add(verify(http, sz, bj_licence["qr_text"])["reason"])
+        about_jjj = _statement(http, f"{yrd.url}/federation/fetch?sub={jjj.url}")
+        kids = [k["kid"] for k in payload(about_jjj)["jwks"]["keys"]]
+        return kids == [new_kid], kids
+
+    seconds = wait_for("长三角 pinning 京津冀's new key", pinned_by_yrd, since=rotated)
+    timings.record("federation key rotated: new key pinned", "yrd", seconds, ONE_REFRESH)
+    assert seconds <= ONE_REFRESH
+
+    def resolved_again() -> tuple[bool, Any]:  # 苏州 walks 北京's chain through the new key
+        sync = health(http, sz)["federation"]
+        failing = {k: v for k, v in sync["chain_failures"].items() if bj.url in k}
+        return sync["last_sync_at"] is not None and not failing, failing
+
+    wait_for("苏州 resolving 北京 again", resolved_again, since=rotated)
+    assert answers == {"VALID"}
+    for city in ("suzhou", "beijing"):
+        assert verify(http, fed[city], bj_licence["qr_text"])["reason"] == "VALID"
+    assert "anchor root" not in health(http, bj)["federation"]["chain_failures"]
 
 
 def test_propagation_times(timings: Timings) -> None:
