@@ -56,9 +56,10 @@ def newest_root(
             raise DataError(f"{entity_id} publishes no root with the pinned keys {sorted(pinned)}")
         trusted = max(matching, key=lambda s: s.root.version)
     by_version = {s.root.version: s for s in history}
-    by_version.setdefault(trusted.root.version, trusted)
     newest = update_root(load_initial_root(trusted), by_version, now=now)
-    return by_version[newest.version]
+    # Only a root the walk stepped to, or the trusted one itself: never a stranger's root that
+    # merely claims the trusted root's version.
+    return trusted if newest.version == trusted.root.version else by_version[newest.version]
 
 
 def _repin(

@@ -101,15 +101,16 @@ class Federation:
         federation.approve(anchor_gw, entity_id=url, credential_types=types, actor="test")
         return gw
 
-    def serve_a_thiefs_rotation(self, anchor: str) -> SigningKey:
+    def serve_a_thiefs_rotation(self, anchor: str, *, same_version: bool = False) -> SigningKey:
         """Make ``anchor`` serve root n+1 signed by a stranger's key only (not by its own old
-        keys), as an attacker controlling its server would; the stranger's key is returned."""
+        keys), as an attacker controlling its server would; the stranger's key is returned.
+        ``same_version``: serve, as the only root, one that claims the current version n."""
         gw = self.gateways[anchor]
         current = trustexport.signed_root(gw)
         thief = SigningKey.generate()
         kids = frozenset({thief.kid})
         root = RootMetadata(
-            version=current.root.version + 1,
+            version=current.root.version + (0 if same_version else 1),
             expires=self.clock.now + 86_400,
             region_id=current.root.region_id,
             region_name=current.root.region_name,
@@ -120,7 +121,7 @@ class Federation:
         with gw.transaction() as session:
             row = session.get(FederationRow, 1)
             assert row is not None
-            row.root_history = [current.to_bytes().decode()]
+            row.root_history = [] if same_version else [current.to_bytes().decode()]
             row.root = SignedRoot.sign(root, [thief]).to_bytes().decode()
         return thief
 

@@ -24,6 +24,7 @@ from tests.gateway.test_federation_sync import (
     _region,
     _sync,
 )
+from trust.trustlist_root import SignedRoot
 from verify.reasons import Reason
 
 
@@ -121,3 +122,32 @@ def test_a_region_root_not_signed_by_the_pinned_keys_is_not_followed(
         assert "root keys, found 0" in report.failures[f"region root {JJJ}"]
         assert _subordinate_kids(yrd, JJJ) == before
         assert thief.kid not in before
+
+
+def test_a_strangers_root_claiming_the_trusted_version_changes_no_pins(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway.models import FederationRow
+
+    with federation_of(tmp_path, clock) as fed:
+        sz, _bj, _bj_amr = _two_regions(fed)
+        yrd = fed.gateways[YRD]
+        _sync(fed, sz)  # 苏州 stores 长三角's root version 1
+        with sz.sessions() as session:
+            row = session.get(FederationRow, 1)
+            assert row is not None
+            city_pins = {str(j["kid"]) for j in row.superior_jwks}
+        region_pins = _subordinate_kids(yrd, JJJ)
+        thieves = [
+            fed.serve_a_thiefs_rotation(YRD, same_version=True),
+            fed.serve_a_thiefs_rotation(JJJ, same_version=True),
+        ]
+        for gw in (sz, yrd):
+            _sync(fed, gw)
+        with sz.sessions() as session:
+            row = session.get(FederationRow, 1)
+            assert row is not None
+            assert {str(j["kid"]) for j in row.superior_jwks} == city_pins
+            assert SignedRoot.from_bytes(row.superior_root or "").root.keys.keys() == city_pins
+        assert _subordinate_kids(yrd, JJJ) == region_pins
+        assert not {t.kid for t in thieves} & (city_pins | region_pins)
