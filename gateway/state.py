@@ -30,7 +30,15 @@ from trust.encoding import b64url_decode
 from trust.errors import DataError
 from trust.jws import KeyIndex
 from trust.keys import PublicKey
-from trust.snapshot import ChainLink, FieldLabel, IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
+from trust.snapshot import (
+    ChainLink,
+    FieldLabel,
+    IssuerRecord,
+    KeyRecord,
+    TrustSnapshot,
+    TypeInfo,
+    may_sign_now,
+)
 from trust.statuslist import StatusSource
 from trust.trustlist import TrustList
 from trust.trustlist_entry import TrustListEntry
@@ -75,7 +83,10 @@ def _remote(
         for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.body.is_not(None)))
     }
     for e in entries:
-        keys = KeyIndex(x.key for x in entries if x.issuer == e.issuer)
+        # Only a current key may have signed today's list (as for kiosks, trust.trustlist_bundle).
+        keys = KeyIndex(
+            x.key for x in entries if x.issuer == e.issuer and may_sign_now(x.to_key_record(), now)
+        )
         for uri in e.status_lists:
             doc = docs.get(uri)
             if doc is None or doc.body is None or uri in statuses:

@@ -26,6 +26,7 @@ from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
 from gateway.state import stored_trust_list
 from trust import statuslist
+from trust.encoding import b64url_decode
 from trust.errors import DataError, FetchError
 from trust.federation import (
     ECERT_ISSUER,
@@ -39,7 +40,7 @@ from trust.federation import (
 )
 from trust.jws import KeyIndex
 from trust.keys import PublicKey
-from trust.snapshot import ChainLink
+from trust.snapshot import ChainLink, may_sign_now
 from trust.trustlist import TrustList, sign_trust_list
 from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
 
@@ -331,6 +332,19 @@ def _record_failure(gw: Gateway, url: str, error: str) -> None:
         session.add(doc)
 
 
+def _check_not_older(held: str | None, body: str, iat: int, uri: str) -> None:
+    """A fetched list may not replace a newer one held (a replay of a list signed before a
+    revocation would undo it). ``held`` was verified when it was stored."""
+    if held is None:
+        return
+    held_iat = orjson.loads(b64url_decode(held.split(".")[1])).get("iat")
+    if isinstance(held_iat, int) and iat < held_iat:
+        raise DataError(
+            f"status list {uri} was issued at {iat}, before the copy held (issued at "
+            f"{held_iat}): a replay of an older list is refused"
+        )
+
+
 def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
     """Fetch other gateways' status lists that are due (by their ``ttl``); keep the last good
     copy when a fetch fails or the answer is bad. Returns how many lists changed."""
@@ -347,8 +361,13 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
             continue  # fresh enough: its ttl has not run out
         try:
             body = fetcher.fetch(uri).decode("ascii")
-            keys = KeyIndex(r.key for r in state.trust.keys if r.issuer_id == issuer_id)
+            keys = KeyIndex(
+                r.key
+                for r in state.trust.keys
+                if r.issuer_id == issuer_id and may_sign_now(r, now)  # not a compromised key
+            )
             snap = statuslist.verify_status_list_token(body, keys, expected_uri=uri, now=now)
+            _check_not_older(doc.body if doc is not None else None, body, snap.iat, uri)
         except (DataError, FetchError, UnicodeDecodeError) as exc:
             log.warning("status list %s not refreshed: %s", uri, exc)
             _record_failure(gw, uri, str(exc))

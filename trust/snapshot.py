@@ -72,6 +72,12 @@ class KeyRecord:
     confirmed_hashes: frozenset[bytes] = field(default=frozenset(), repr=False)
 
 
+def may_sign_now(rec: KeyRecord, now: int) -> bool:
+    """Whether a key may sign something made now (a status list): it exists, and is neither
+    retired (it no longer signs) nor compromised (anyone may hold it)."""
+    return rec.retired_at is None and rec.compromised_at is None and rec.not_before <= now
+
+
 @dataclass(frozen=True)
 class FieldLabel:
     name: str

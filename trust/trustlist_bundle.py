@@ -37,7 +37,7 @@ import orjson
 
 from trust.errors import DataError
 from trust.jws import KeyIndex
-from trust.snapshot import TrustSnapshot, TypeInfo
+from trust.snapshot import TrustSnapshot, TypeInfo, may_sign_now
 from trust.statuslist import StatusSource, verify_status_list_token
 from trust.trustlist import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList, verify_trust_list
 from trust.trustlist_errors import BundleError, RollbackError, RootError, TrustListError
@@ -185,11 +185,7 @@ def _load_status_lists(
             continue
         # Only a current key may have signed today's list: a retired key no longer signs, and
         # anyone may hold a compromised one.
-        signers = [
-            e.key
-            for e in tl.entries_of(owner)
-            if e.retired_at is None and e.compromised_at is None and e.not_before <= now
-        ]
+        signers = [e.key for e in tl.entries_of(owner) if may_sign_now(e.to_key_record(), now)]
         try:
             snapshot = verify_status_list_token(token, KeyIndex(signers), expected_uri=uri, now=now)
         except DataError as exc:

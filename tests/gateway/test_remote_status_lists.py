@@ -1,0 +1,94 @@
+"""Another city's status lists as a 苏州 counter holds them: a list signed with a compromised
+key is refused, and an older list does not replace a newer one (a replay would un-revoke).
+
+The issuing city's status list URI may be served by a CDN or a cache (ARCHITECTURE.md); here
+``ServeThis`` stands for whoever answers on that path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway import issuance, keystore, status, trustsync
+from gateway.models import CredentialRow, PeerDocumentRow
+from tests.conftest import FakeClock
+from tests.gateway.federation_helpers import federation_of
+from tests.gateway.test_federation_sync import HZ, _reason, _region, _sync
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust import statuslist
+from trust.federation import Fetcher
+from verify.reasons import Reason
+
+
+class ServeThis:
+    """The network, except that ``uri`` answers ``body``."""
+
+    def __init__(self, real: Fetcher, uri: str, body: str) -> None:
+        self.real, self.uri, self.body = real, uri, body
+
+    def fetch(self, url: str) -> bytes:
+        return self.body.encode() if url == self.uri else self.real.fetch(url)
+
+
+def _issue(gw: issuance.Gateway, agency_id: str) -> tuple[str, str, str]:
+    row, _ = issuance.issue(
+        gw,
+        agency_id=agency_id,
+        request=issuance.IssueRequest("business-licence", SAMPLE_SUBJECTS["business-licence"]),
+    )
+    with gw.sessions() as session:
+        stored = session.get(CredentialRow, row.id)
+        assert stored is not None
+        return stored.id, stored.token, f"{HZ}/statuslists/{stored.status_list_id}"
+
+
+def _held(gw: issuance.Gateway, uri: str) -> str | None:
+    with gw.sessions() as session:
+        doc = session.get(PeerDocumentRow, uri)
+        return None if doc is None else doc.body
+
+
+def test_an_older_status_list_cannot_undo_a_revocation(tmp_path: Path, clock: FakeClock) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        cid, token, uri = _issue(hz, amr)
+        _sync(fed, sz)
+        before = fed.fetcher().fetch(uri).decode()  # signed while the licence was valid
+        clock.advance(60)
+        status.change(hz, credential_id=cid, action="revoke", reason="x", actor="t", agency_id=None)
+        clock.advance(301)
+        trustsync.refresh_status_lists(sz, fed.fetcher())
+        assert _reason(sz, token) is Reason.REVOKED
+        clock.advance(301)
+        trustsync.refresh_status_lists(sz, ServeThis(fed.fetcher(), uri, before))
+        assert _held(sz, uri) != before
+        assert _reason(sz, token) is Reason.REVOKED
+
+
+def test_a_status_list_signed_with_a_compromised_key_is_refused(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        with hz.sessions() as session:
+            stolen_row = keystore.active_key(session, amr)
+            stolen = hz.signing_key(stolen_row)
+        keystore.compromise(hz, kid=stolen_row.kid, at=None, reason="stolen", actor="t")
+        cid, token, uri = _issue(hz, amr)  # signed with the fresh key
+        status.change(hz, credential_id=cid, action="revoke", reason="x", actor="t", agency_id=None)
+        clock.advance(301)
+        _sync(fed, sz)
+        assert _reason(sz, token) is Reason.REVOKED
+        forged = statuslist.sign_status_list_token(
+            uri=uri,
+            status_list=statuslist.StatusList(bits=2, size=4096),  # everything VALID
+            key=stolen,
+            iat=clock.now,
+            exp=clock.now + 86_400,
+            ttl=300,
+        )
+        clock.advance(301)
+        trustsync.refresh_status_lists(sz, ServeThis(fed.fetcher(), uri, forged))
+        assert _held(sz, uri) != forged
+        assert _reason(sz, token) is Reason.REVOKED
+        sz.reload()  # and not from the stored copy either
+        assert _reason(sz, token) is Reason.REVOKED
