@@ -31,7 +31,7 @@ def reissue(
     with gw.transaction() as session:
         public_url = gw.city(session).public_url
         for cid in credential_ids:
-            old = session.get(CredentialRow, cid)
+            old = session.get(CredentialRow, cid, with_for_update=True, populate_existing=True)
             if old is None or old.status_code not in keystore.LIVE_CODES:
                 raise Conflict(f"credential {cid} is not live and cannot be re-issued")
             agency = session.get(AgencyRow, old.agency_id)

@@ -38,9 +38,15 @@ def status_bit(code: str) -> int:
     return statuslist.INVALID
 
 
-def get_credential(session: Session, credential_id: str, agency_id: str | None) -> CredentialRow:
-    """The credential, if it exists and (when ``agency_id`` is given) belongs to that agency."""
-    row = session.get(CredentialRow, credential_id)
+def get_credential(
+    session: Session, credential_id: str, agency_id: str | None, *, lock: bool = False
+) -> CredentialRow:
+    """The credential, if it exists and (when ``agency_id`` is given) belongs to that agency.
+
+    ``lock``: row-locked for the rest of the transaction (``SELECT … FOR UPDATE``), so that two
+    concurrent status changes cannot both start from the same status (on PostgreSQL; SQLite
+    serialises writers anyway)."""
+    row = session.get(CredentialRow, credential_id, with_for_update=lock, populate_existing=lock)
     if row is None:
         raise NotFound(f"no credential {credential_id!r}")
     if agency_id is not None and row.agency_id != agency_id:
@@ -74,7 +80,7 @@ def change(
     reason = _check_reason(reason)
     now = gw.clock()
     with gw.transaction() as session:
-        row = get_credential(session, credential_id, agency_id)
+        row = get_credential(session, credential_id, agency_id, lock=True)
         current = row.status_code
         if current in FINAL_CODES:
             raise Conflict(
