@@ -73,6 +73,21 @@ class CredentialDetail(IssuedCredential):
     metadata: dict[str, Any] = Field(description="GB/T 36903 电子证照元数据")
 
 
+class StatusChanged(IssuedCredential):
+    """The answer to a suspend, reinstate or revoke. The subject, the holder and the GB/T 36903
+    metadata are personal: they are there only when the API key also has the ``read`` scope,
+    else ``null``."""
+
+    agency_id: str
+    kid: str
+    status_list: str
+    status_history: list[dict[str, Any]]
+    subject: dict[str, Any] | None = None
+    holder_code: str | None = None
+    holder_name: str | None = None
+    metadata: dict[str, Any] | None = Field(default=None, description="GB/T 36903 电子证照元数据")
+
+
 def verification_json(result: VerificationResult) -> dict[str, Any]:
     """The public JSON of a verification (shape documented in the README)."""
     cred = result.credential

@@ -15,7 +15,13 @@ from gateway.core import Gateway
 from gateway.deps import GatewayDep, Issuer, Reader, SessionDep, StatusAdmin
 from gateway.metadata import gbt36903
 from gateway.models import AgencyRow, CredentialRow, StatusListRow
-from gateway.schemas import CredentialDetail, IssueBody, IssuedCredential, ReasonBody
+from gateway.schemas import (
+    CredentialDetail,
+    IssueBody,
+    IssuedCredential,
+    ReasonBody,
+    StatusChanged,
+)
 from issuers.qr import render_png, render_svg
 
 router = APIRouter(prefix="/api/v1/credentials", tags=["credentials 证照"])
@@ -111,6 +117,8 @@ def qr_svg(credential_id: str, gw: GatewayDep, session: SessionDep, principal: R
     return Response(render_svg(issuance.qr_text_for(gw, row)), media_type="image/svg+xml")
 
 
+# What a status change answers only to a key that may also read (StatusChanged).
+PERSONAL_DETAIL = ("subject", "holder_code", "holder_name", "metadata")
 STATUS_ACTIONS = {
     "suspend": "Suspend 暂扣 (reinstatable)",
     "reinstate": "Reinstate 恢复",
@@ -135,13 +143,16 @@ def _status_route(action: str) -> Callable[..., dict[str, Any]]:
             agency_id=principal.agency_id,
             code=body.code,
         )
-        return _detail(gw, session, row)
+        detail = _detail(gw, session, row)
+        if "read" not in principal.scopes:  # a status-only key changes, it does not read
+            detail.update(dict.fromkeys(PERSONAL_DETAIL))
+        return detail
 
     change_status.__name__ = action
     return change_status
 
 
 for _action, _summary in STATUS_ACTIONS.items():
-    router.post(f"/{{credential_id}}/{_action}", response_model=CredentialDetail, summary=_summary)(
+    router.post(f"/{{credential_id}}/{_action}", response_model=StatusChanged, summary=_summary)(
         _status_route(_action)
     )
