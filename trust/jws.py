@@ -137,6 +137,8 @@ def verify_compact(
     """
     if len(token) > max_length:
         raise MalformedToken(f"token is {len(token)} characters, at most {max_length} allowed")
+    if not token.isascii():  # base64url and dots only; the signing input is encoded as ASCII
+        raise MalformedToken("a compact JWS is ASCII (base64url and '.'), found other characters")
     parts = token.split(".")
     if len(parts) != 3:
         raise MalformedToken(f"a compact JWS has 3 dot-separated parts, found {len(parts)}")

@@ -153,3 +153,11 @@ def test_malformed_structures(token: str) -> None:
 def test_any_text_raises_only_our_errors(text: str) -> None:
     with contextlib.suppress(DataError):
         verify_compact(text, INDEX, typ=TYP)
+
+
+@pytest.mark.parametrize("where", [0, 1, 2], ids=["header", "payload", "signature"])
+def test_a_non_ascii_character_anywhere_is_malformed_not_a_crash(where: int) -> None:
+    parts = sign_compact({"a": 1}, KEY, typ=TYP).split(".")
+    parts[where] += "é"
+    with pytest.raises(MalformedToken, match="ASCII"):
+        verify_compact(".".join(parts), INDEX, typ=TYP)

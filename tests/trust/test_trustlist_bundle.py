@@ -352,3 +352,10 @@ def test_loaded_trust_list_is_what_to_keep_for_next_time() -> None:
     assert again.trust_list == LOADED.trust_list
     assert isinstance(again.trust_list, TrustList)
     assert replace(LOADED, dropped=()) == LOADED
+
+
+def test_a_non_ascii_status_list_is_dropped_not_a_crash() -> None:
+    h, p, s = STATUS_LISTS[BJ_STATUS].split(".")
+    loaded = load(bundle(status_lists={**STATUS_LISTS, BJ_STATUS: f"{h}.{p}é.{s}"}))
+    assert [d.uri for d in loaded.dropped] == [BJ_STATUS]
+    assert "ASCII" in loaded.dropped[0].reason
