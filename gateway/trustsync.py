@@ -48,6 +48,7 @@ log = logging.getLogger("ecert.trustsync")
 MAX_DEPTH = 3  # anchor → (peer anchor →) city → agency
 MAX_LEAVES = 5000
 MAX_FETCHES = 20_000
+MIN_LIFETIME = 60  # seconds: the shortest trust list this gateway signs
 
 
 class MemoFetcher:
@@ -181,29 +182,40 @@ def entries_for(
         for e, role in zip(resolved.path, roles, strict=False)
     )
     accepted = resolved.accepted_types if resolved.acceptance is not None else None
-    out = []
-    for jwk in meta.get("jwks", {}).get("keys", []):
-        retired, compromised, history = _history(jwk)
-        out.append(
-            TrustListEntry(
-                issuer=resolved.leaf_id,
-                name=str(meta.get("organization_name") or resolved.leaf_id),
-                uscc=str(meta.get("uscc") or "-"),
-                region_code=str(meta.get("region_code") or "-"),
-                chain=chain,
-                key=PublicKey.from_jwk({k: v for k, v in jwk.items() if k in _JWK_MEMBERS}),
-                types=frozenset(resolved.credential_types),
-                accepted=None if accepted is None else frozenset(accepted),
-                policy=resolved.acceptance.policy if resolved.acceptance is not None else "",
-                status_lists=tuple(sorted(set(meta.get("status_lists", [])))),
-                not_before=int(jwk["iat"]),
-                retired_at=retired,
-                compromised_at=compromised,
-                history=history,
-                chain_exp=resolved.exp,
-            )
-        )
-    return out
+    try:  # the leaf's own metadata: a problem there is the leaf's, reported as its failure
+        return [_entry(resolved, meta, chain, accepted, jwk) for jwk in meta["jwks"]["keys"]]
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise DataError(
+            f"{resolved.leaf_id} publishes unusable credential keys ({type(exc).__name__}: "
+            f"{exc}); expected jwks.keys, each a public JWK with kid and iat"
+        ) from exc
+
+
+def _entry(
+    resolved: ResolvedChain,
+    meta: Mapping[str, Any],
+    chain: tuple[ChainLink, ...],
+    accepted: frozenset[str] | None,
+    jwk: Mapping[str, Any],
+) -> TrustListEntry:
+    retired, compromised, history = _history(jwk)
+    return TrustListEntry(
+        issuer=resolved.leaf_id,
+        name=str(meta.get("organization_name") or resolved.leaf_id),
+        uscc=str(meta.get("uscc") or "-"),
+        region_code=str(meta.get("region_code") or "-"),
+        chain=chain,
+        key=PublicKey.from_jwk({k: v for k, v in jwk.items() if k in _JWK_MEMBERS}),
+        types=frozenset(resolved.credential_types),
+        accepted=None if accepted is None else frozenset(accepted),
+        policy=resolved.acceptance.policy if resolved.acceptance is not None else "",
+        status_lists=tuple(sorted(set(meta.get("status_lists", [])))),
+        not_before=int(jwk["iat"]),
+        retired_at=retired,
+        compromised_at=compromised,
+        history=history,
+        chain_exp=resolved.exp,
+    )
 
 
 _JWK_MEMBERS = ("kty", "crv", "x", "y", "kid")
@@ -246,7 +258,6 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
     anchors = trust_anchors(gw)
     ((anchor_id, _),) = anchors.items()
     entries: list[TrustListEntry] = []
-    earliest = now + lifetime
     for leaf in discover(memo, anchor_id, now, report):
         try:
             resolved = resolve_chain(leaf, fetcher=memo, trust_anchors=anchors, now=now)
@@ -259,18 +270,18 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
             continue
         report.leaves.append(leaf)
         entries.extend(made)
-        earliest = min(earliest, resolved.exp)
     previous = latest(gw)
     stale: list[dict[str, Any]] = []
     if previous is not None:
         carried, stale = _carry_forward(previous, report, now)
         entries.extend(carried)
-        earliest = min([earliest, *(e.chain_exp for e in carried)])
+    entries = _listable(entries, now + MIN_LIFETIME, report, previous)
+    earliest = min([now + lifetime, *(e.chain_exp for e in entries)])
     with gw.transaction() as session:
         fed = federation.config(session)
         key, _ = federation.signing_key(gw, session, federation.SELF)
         version = (previous.version + 1) if previous is not None else 1
-        exp = max(now + 60, earliest)
+        exp = max(now + MIN_LIFETIME, earliest)
         draft = TrustList.build(
             version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
             issuer=fed.entity_id, region=fed.region_id, entries=entries,
@@ -290,6 +301,55 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
         gw.bump(session)
     report.version, report.changed = version, True
     return report
+
+
+def _listable(
+    entries: Sequence[TrustListEntry],
+    not_before_exp: int,
+    report: SyncReport,
+    previous: TrustListRow | None,
+) -> list[TrustListEntry]:
+    """The entries one trust list can hold together. An issuer is left out, and reported, when
+    one of its keys or status lists is another issuer's (the owner in the previous list keeps
+    it; else the first one found), or its chain ends before ``not_before_exp``: one city's bad
+    metadata costs its own issuers, not the region's list."""
+    by_issuer: dict[str, list[TrustListEntry]] = {}
+    for entry in entries:
+        by_issuer.setdefault(entry.issuer, []).append(entry)
+    kid_owner: dict[str, str] = {}
+    uri_owner: dict[str, str] = {}
+    if previous is not None:  # a key or status list never moves to another issuer
+        for e in stored_trust_list(previous.token).entries:
+            kid_owner[e.kid] = e.issuer
+            uri_owner.update(dict.fromkeys(e.status_lists, e.issuer))
+    kept: list[TrustListEntry] = []
+    for issuer, group in by_issuer.items():
+        problem = next(
+            (p for e in group if (p := _conflict(e, kid_owner, uri_owner, not_before_exp))), None
+        )
+        if problem is not None:
+            report.failures[issuer] = problem
+            report.leaves = [leaf for leaf in report.leaves if leaf != issuer]
+            log.warning("issuer %s left out of the trust list: %s", issuer, problem)
+            continue
+        for e in group:
+            kid_owner[e.kid] = issuer
+            uri_owner.update(dict.fromkeys(e.status_lists, issuer))
+        kept.extend(group)
+    return kept
+
+
+def _conflict(
+    e: TrustListEntry, kid_owner: Mapping[str, str], uri_owner: Mapping[str, str], exp: int
+) -> str | None:
+    if e.chain_exp < exp:
+        return f"its trust chain ends at {e.chain_exp}, before the trust list may ({exp})"
+    if kid_owner.get(e.kid, e.issuer) != e.issuer:
+        return f"it lists key {e.kid}, which is already {kid_owner[e.kid]}'s"
+    for uri in e.status_lists:
+        if uri_owner.get(uri, e.issuer) != e.issuer:
+            return f"it claims status list {uri}, which is already {uri_owner[uri]}'s"
+    return None
 
 
 def _carry_forward(
