@@ -58,13 +58,36 @@ def confirm(gw: Gateway, token_hash: str) -> str | None:
 
 @dataclass
 class Confirmer:
-    """Asking side: confirmations fetched from issuing cities, cached per process."""
+    """Asking side: confirmations fetched from issuing cities, cached per process.
+
+    ``confirmed`` is what the verifier consults. Each entry holds only while its confirmation
+    is unexpired and the key's compromise time is still the one it was confirmed against (an
+    issuer may move the compromise earlier): :meth:`revalidate` drops the others whenever the
+    trust data changes or an entry expires. Refusals are remembered for a minute, at most
+    :data:`MAX_CACHE` of them."""
 
     gw: Gateway
     fetcher: Fetcher
     confirmed: set[bytes] = field(default_factory=set)
+    basis: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)  # kid, compromise, exp
     refused_until: dict[bytes, int] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    _checked: tuple[int, int] = (-1, 0)  # (state version, the earliest exp) last revalidated at
+
+    def revalidate(self, trust: TrustSnapshot, version: int, now: int) -> None:
+        """Drop confirmations that expired or whose key's compromise time changed. Two integer
+        comparisons when nothing changed: it runs before every verify."""
+        checked_version, next_exp = self._checked
+        if version == checked_version and (not self.basis or now < next_exp):
+            return
+        with self.lock:
+            for digest, (kid, compromised_at, exp) in list(self.basis.items()):
+                held = [r for r in trust.key_records(kid) if r.key.kid == kid]
+                if exp <= now or not any(r.compromised_at == compromised_at for r in held):
+                    del self.basis[digest]
+                    self.confirmed.discard(digest)
+            earliest = min((exp for _, _, exp in self.basis.values()), default=0)
+            self._checked = (version, earliest)
 
     def ask(self, token: str, digest: bytes, trust: TrustSnapshot) -> bool:
         """True if the issuing city confirms ``token``; asks at most once a minute per token."""
@@ -74,15 +97,23 @@ class Confirmer:
                 return True
             if self.refused_until.get(digest, 0) > now:
                 return False
-        ok = self._fetch(token, digest, trust, now)
+        basis = self._fetch(token, digest, trust, now)
         with self.lock:
-            if ok and len(self.confirmed) < MAX_CACHE:
+            if basis is not None and len(self.confirmed) < MAX_CACHE:
                 self.confirmed.add(digest)
-            elif not ok:
-                self.refused_until[digest] = now + NEGATIVE_TTL
-        return ok
+                self.basis[digest] = basis
+                self._checked = (self._checked[0], min(self._checked[1] or basis[2], basis[2]))
+            elif basis is None:
+                if len(self.refused_until) >= MAX_CACHE:  # keep it bounded: forget the expired
+                    self.refused_until = {d: t for d, t in self.refused_until.items() if t > now}
+                if len(self.refused_until) < MAX_CACHE:
+                    self.refused_until[digest] = now + NEGATIVE_TTL
+        return basis is not None
 
-    def _fetch(self, token: str, digest: bytes, trust: TrustSnapshot, now: int) -> bool:
+    def _fetch(
+        self, token: str, digest: bytes, trust: TrustSnapshot, now: int
+    ) -> tuple[str, int, int] | None:
+        """``(kid, compromised_at, exp)`` of a valid confirmation, else None."""
         kid = _header_kid(token)
         records = [r for r in trust.key_records(kid) if r.compromised_at is not None]
         for record in records:
@@ -112,8 +143,8 @@ class Confirmer:
                 and isinstance(claims.get("exp"), int)
                 and claims["exp"] > now
             ):
-                return True
-        return False
+                return record.key.kid, record.compromised_at, int(claims["exp"])
+        return None
 
 
 def _header_kid(token: str) -> str:

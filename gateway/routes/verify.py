@@ -29,6 +29,7 @@ async def _verify(request: Request, gw: Gateway, scanned: str) -> VerificationRe
     state = gw.state
     confirmer: Confirmer = request.app.state.confirmer
     now = gw.clock()
+    confirmer.revalidate(state.trust, state.version, now)
     result = verify_scanned(
         scanned, trust=state.trust, statuses=state.statuses, now=now, confirmed=confirmer.confirmed
     )
