@@ -2,7 +2,8 @@
 
 Each list is signed by its agency's active key (``typ: statuslist+jwt``), with ``ttl`` telling
 caches how long to keep it and ``exp`` bounding how long it may be trusted. Tokens are cached
-and re-signed when the list content changes or the cached one is older than ``ttl``.
+and re-signed when the list content or the agency's active key changes (verifiers elsewhere
+refuse a list signed by a retired or compromised key), or the cached one is older than ``ttl``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ class SignedList:
     token: str
     iat: int
     data: bytes  # the list content signed, so any change (even within a second) re-signs
+    kid: str  # the key that signed: a new active key (rotation, compromise) re-signs at once
 
 
 class StatusListPublisher:
@@ -38,9 +40,15 @@ class StatusListPublisher:
             if row is None:
                 raise NotFound(f"no status list {list_id}")
             cached = self._cache.get(list_id)
-            if cached is not None and cached.data == row.data and now - cached.iat < ttl:
+            active = keystore.active_key(session, row.agency_id)
+            if (
+                cached is not None
+                and cached.data == row.data
+                and cached.kid == active.kid
+                and now - cached.iat < ttl
+            ):
                 return cached
-            key = self.gw.signing_key(keystore.active_key(session, row.agency_id))
+            key = self.gw.signing_key(active)
             token = statuslist.sign_status_list_token(
                 uri=row.uri,
                 status_list=statuslist.StatusList(bits=row.bits, size=row.size, data=row.data),
@@ -49,7 +57,7 @@ class StatusListPublisher:
                 exp=now + self.gw.settings.status_list_validity,
                 ttl=ttl,
             )
-            signed = SignedList(token=token, iat=now, data=row.data)
+            signed = SignedList(token=token, iat=now, data=row.data, kid=active.kid)
         with self._lock:
             self._cache[list_id] = signed
         return signed

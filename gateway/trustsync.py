@@ -392,6 +392,16 @@ def _record_failure(gw: Gateway, url: str, error: str) -> None:
         session.add(doc)
 
 
+def _still_verifies(body: str | None, keys: KeyIndex, uri: str, now: int) -> bool:
+    if body is None:
+        return False
+    try:
+        statuslist.verify_status_list_token(body, keys, expected_uri=uri, now=now)
+    except DataError:
+        return False
+    return True
+
+
 def _check_not_older(held: str | None, body: str, iat: int, uri: str) -> None:
     """A fetched list may not replace a newer one held (a replay of a list signed before a
     revocation would undo it). ``held`` was verified when it was stored."""
@@ -417,15 +427,18 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
     for uri, issuer_id in sorted(wanted.items()):
         with gw.sessions() as session:
             doc = session.get(PeerDocumentRow, uri)
-        if doc is not None and doc.expires_at is not None and now < doc.expires_at:
-            continue  # fresh enough: its ttl has not run out
+        keys = KeyIndex(  # only a current key, not a retired or compromised one, signs a list
+            r.key for r in state.trust.keys if r.issuer_id == issuer_id and may_sign_now(r, now)
+        )
+        if (
+            doc is not None
+            and doc.expires_at is not None
+            and now < doc.expires_at
+            and _still_verifies(doc.body, keys, uri, now)
+        ):
+            continue  # fresh enough: its ttl has not run out, and its signer is still good
         try:
             body = fetcher.fetch(uri).decode("ascii")
-            keys = KeyIndex(
-                r.key
-                for r in state.trust.keys
-                if r.issuer_id == issuer_id and may_sign_now(r, now)  # not a compromised key
-            )
             snap = statuslist.verify_status_list_token(body, keys, expected_uri=uri, now=now)
             _check_not_older(doc.body if doc is not None else None, body, snap.iat, uri)
         except (DataError, FetchError, UnicodeDecodeError) as exc:

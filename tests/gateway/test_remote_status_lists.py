@@ -92,3 +92,27 @@ def test_a_status_list_signed_with_a_compromised_key_is_refused(
         assert _reason(sz, token) is Reason.REVOKED
         sz.reload()  # and not from the stored copy either
         assert _reason(sz, token) is Reason.REVOKED
+
+
+def test_the_issuer_re_signs_its_lists_with_the_fresh_key_at_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway.publish import StatusListPublisher
+    from trust.jws import _unverified_header
+
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        _cid, token, uri = _issue(hz, amr)
+        list_id = int(uri.rsplit("/", 1)[1])
+        publisher = StatusListPublisher(hz)
+        before = publisher.token(list_id)
+        with hz.sessions() as session:
+            old = keystore.active_key(session, amr).kid
+        keystore.compromise(hz, kid=old, at=None, reason="stolen", actor="t")
+        after = publisher.token(list_id)  # no clock advance: not the ttl, the new key re-signs
+        assert after.token != before.token
+        assert _unverified_header(after.token.split(".")[0])["kid"] == after.kid != old
+        # 苏州, holding the list signed by the key now compromised, fetches the new one at once.
+        _sync(fed, sz)
+        assert _held(sz, uri) == fed.fetcher().fetch(uri).decode()
+        assert _reason(sz, token) is Reason.KEY_NOT_VALID_AT_ISSUANCE  # no one confirmed it
