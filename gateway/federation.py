@@ -397,3 +397,25 @@ def trust_region(
                      subject=anchor_id, policy=policy, accepted=row.credential_types)  # fmt: skip
         gw.bump(session)
         return row
+
+
+def known_entities(gw: Gateway) -> set[str]:
+    """Every entity this gateway knows as a member of its federation: itself and its agencies,
+    its superior, its subordinates and regions, and every issuer and chain link of its trust
+    data. The public resolve endpoint answers only for these: it never fetches a URL a stranger
+    names (no server-side requests to arbitrary, possibly internal, hosts)."""
+    known: set[str] = set()
+    for issuer in gw.state.trust.issuers.values():
+        known.add(issuer.id)
+        known.update(link.id for link in issuer.chain)
+    with gw.sessions() as session:
+        fed = config(session)
+        known.add(fed.entity_id)
+        if fed.superior_id:
+            known.add(fed.superior_id)
+        known.update(session.scalars(select(SubordinateRow.entity_id)))
+        known.update(
+            agency_entity_id(fed.entity_id, agency_id)
+            for agency_id in session.scalars(select(AgencyRow.id))
+        )
+    return known

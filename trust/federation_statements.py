@@ -368,8 +368,11 @@ def unverified_payload(token: object, *, max_length: int = MAX_STATEMENT_LENGTH)
     """A token's claims read WITHOUT verifying anything: only to route (which anchor, which
     keys to try), never as trust."""
     if not isinstance(token, str) or len(token) > max_length or token.count(".") != 2:
+        # Not the text itself: it may be whatever a host answered (an error page, a secret).
+        found = f"{len(token)} characters" if isinstance(token, str) else type(token).__name__
         raise MalformedToken(
-            f"expected a compact JWS of at most {max_length} characters, found {show(token)}"
+            f"expected a compact JWS of at most {max_length} characters, found {found} of "
+            "something else"
         )
     try:
         payload = orjson.loads(b64url_decode(token.split(".")[1]))

@@ -72,6 +72,8 @@ def resolve(
     anchors = trustsync.trust_anchors(gw)
     if check_entity_id(trust_anchor) not in anchors:
         raise NotFound(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
+    if check_entity_id(sub) not in federation.known_entities(gw):
+        raise NotFound(f"{sub} is not a member of the federation known to this gateway")
     resolved = resolve_chain(
         check_entity_id(sub),
         fetcher=request.app.state.fetcher,
