@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
+import threading
 from typing import Annotated, Any
 
 import anyio.from_thread
@@ -21,6 +23,9 @@ from verify.verifier import verify_scanned
 
 router = APIRouter(prefix="/api/v1/verify", tags=["verify 核验"])
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+# Decoding is CPU-bound: more at once than cores only adds memory (an image within the pixel
+# bound can take ~450 MB while decoded).
+IMAGE_DECODES = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 
 async def _verify(request: Request, gw: Gateway, scanned: str) -> VerificationResult:
@@ -60,7 +65,8 @@ def verify_image(
             f"图片过大（上限 {MAX_IMAGE_BYTES // 1048576} MiB）",
             f"image is larger than {MAX_IMAGE_BYTES // 1048576} MiB",
         )
-    texts = decode_image(data)
+    with IMAGE_DECODES:  # a few MB of PNG can decode to hundreds of MB: bound how many at once
+        texts = decode_image(data)
     if not texts:
         raise Unprocessable(
             "图片中未找到二维码，请拍清晰、完整的二维码",

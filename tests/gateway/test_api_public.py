@@ -192,3 +192,39 @@ def test_openapi_documents_the_api(client: TestClient) -> None:
         "/.well-known/jwks.json",
     ):
         assert path in spec["paths"], path
+
+
+def test_image_decodes_run_at_most_one_a_core_at_once(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gateway.routes import verify as verify_route
+
+    running, most = 0, 0
+    lock = threading.Lock()
+
+    def slow_decode(data: bytes) -> list[str]:
+        nonlocal running, most
+        with lock:
+            running += 1
+            most = max(most, running)
+        time.sleep(0.05)
+        with lock:
+            running -= 1
+        return []
+
+    monkeypatch.setattr(verify_route, "decode_image", slow_decode)
+    monkeypatch.setattr(verify_route, "IMAGE_DECODES", threading.BoundedSemaphore(2))
+    with client_for(gw) as client:
+
+        def upload(_: int) -> int:
+            files = {"file": ("qr.png", b"\x89PNG not really", "image/png")}
+            return client.post("/api/v1/verify/image", files=files).status_code
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            codes = list(pool.map(upload, range(6)))
+    assert codes == [422] * 6  # no QR code found, each answered
+    assert most == 2
