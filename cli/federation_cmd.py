@@ -117,6 +117,7 @@ def join(
         text = http.post_text(
             join_url, federation.entity_configuration(gw), content_type=ENTITY_STATEMENT_MEDIA_TYPE
         )
+        own = _own_kids(gw)
     try:
         answer = json.loads(text)
         status = str(answer["status"])
@@ -128,19 +129,33 @@ def join(
     if as_json:
         emit_json(
             {"entity_id": row.entity_id, "anchor": fetched.entity_id, "region_id": row.region_id,
-             "region_name": row.region_name, "pinned_kids": pinned,
+             "region_name": row.region_name, "pinned_kids": pinned, "kids": own,
              "trust_on_first_use": fetched.on_first_use and not repeat, "status": status}
         )  # fmt: skip
         return
     say(f"{row.entity_id} asked {fetched.entity_id} ({row.region_name}) to join: {status}")
     say(f"pinned anchor key(s): {', '.join(pinned)}")
     if status == "pending":
-        say("the region's operator approves with `ecert federation approve` · 待区域审核")
+        say(
+            "give the region's operator this city's federation key id out of band; they approve "
+            f"with `ecert federation approve --entity {row.entity_id} --kid {own[0]}` · 待区域审核"
+        )
 
 
 @federation_app.command("approve")
 def approve(
-    entity: EntityUrl, types: Types, data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False
+    entity: EntityUrl,
+    types: Types,
+    kid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--kid",
+            help="the city's federation key id, obtained out of band (repeatable); without it "
+            "the keys of the latest join request are trusted on first use",
+        ),
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
 ) -> None:
     """Anchor: vouch for a city that asked to join, granting it these types. 批准城市加入"""
     with gateway_at(data_dir) as gw:
@@ -149,9 +164,17 @@ def approve(
                 raise Conflict("only a region trust anchor approves join requests")
         row = federation.approve(
             gw, entity_id=entity_id(entity, "--entity"), credential_types=type_list(types),
-            actor=actor(),
+            actor=actor(), kids=kid or None,
         )  # fmt: skip
     out = subordinate_json(row)
+    if not kid:  # stderr: a warning, and --json owns stdout
+        say(
+            f"warning: vouching for {row.entity_id} with the key(s) of its latest join request, "
+            f"{', '.join(out['kids'])}, on first use: anyone can post a join request in its name; "
+            "compare them with the city's operator out of band (or pass --kid) · "
+            "首次信任，请线下核对密钥标识",
+            err=True,
+        )
     if as_json:
         emit_json(out)
         return

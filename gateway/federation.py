@@ -336,9 +336,19 @@ def request_join(gw: Gateway, configuration: str) -> SubordinateRow:
 
 
 def approve(
-    gw: Gateway, *, entity_id: str, credential_types: Sequence[str], actor: str
+    gw: Gateway,
+    *,
+    entity_id: str,
+    credential_types: Sequence[str],
+    actor: str,
+    kids: Sequence[str] | None = None,
 ) -> SubordinateRow:
-    """Anchor side: vouch for a city that asked to join, granting it these types."""
+    """Anchor side: vouch for a city that asked to join, granting it these types.
+
+    Anyone can post a join request in a city's name (the latest one stands), so the keys to
+    vouch for are checked here: ``kids`` are the federation key ids the city's operator gave
+    out of band, and the request must carry exactly those. Without ``kids`` the request's keys
+    are trusted on first use (the CLI warns)."""
     known = {t.code for t in gw.types}
     unknown = sorted(set(credential_types) - known)
     if unknown or not credential_types:
@@ -350,6 +360,13 @@ def approve(
         row = session.get(SubordinateRow, entity_id)
         if row is None or row.kind != "city":
             raise NotFound(f"no join request from {entity_id!r}")
+        carried = sorted(str(j.get("kid")) for j in row.jwks)
+        if kids is not None and carried != sorted(set(kids)):
+            raise Conflict(
+                f"the join request for {entity_id} carries federation keys "
+                f"{', '.join(carried)}, not {', '.join(sorted(set(kids)))}: it may not be the "
+                "city's own; ask the city to join again, then approve"
+            )
         row.status, row.credential_types = "approved", sorted(set(credential_types))
         row.decided_at, row.decided_by = now, actor
         audit.record(session, at=now, actor=actor, action="federation.approve",

@@ -148,6 +148,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
                                       "--region-name", "粤港澳"],
                 "approve-on-city": [fed, "approve", *hz.args(), "--entity", hz.url,
                                     "--types", LICENCE],
+                "approve-wrong-kid": [fed, "approve", *yrd.args(), "--entity", hz.url,
+                                      "--types", LICENCE, "--kid", "not-the-citys-kid"],
             }
         )  # fmt: skip
         w.round(
@@ -253,6 +255,17 @@ def test_the_anchor_lists_the_join_request_as_pending_until_approved(world: Worl
     assert (city["status"], city["types"]) == ("approved", [LICENCE])
     assert city["decided_by"] == _actor()
     _china_time(city["decided_at"])
+
+
+def test_approving_checks_the_kids_given_or_warns_of_first_use(world: World) -> None:
+    refused = world.runs["approve-wrong-kid"]
+    assert refused.returncode == 1, refused
+    assert "carries federation keys" in refused.one_error_line()
+    assert "not-the-citys-kid" in refused.one_error_line()
+    trusted = world.runs["approve"]  # no --kid: trusted on first use, and says so on stderr
+    assert "warning: vouching for" in trusted.stderr
+    assert world.ok("approve")["kids"][0] in trusted.stderr
+    assert world.ok("approve")["kids"] == world.ok("join")["kids"]  # what join tells the city
 
 
 def test_only_an_anchor_approves(world: World) -> None:

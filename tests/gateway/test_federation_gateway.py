@@ -194,3 +194,43 @@ def test_agreements_and_approvals_are_checked_before_anything_is_stored(
                 actor="t",
             )
         assert fed.client(YRD).get("/federation/list").json() == [HZ]
+
+
+def test_a_strangers_join_in_a_citys_name_is_caught_by_the_kids_the_operator_gives(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway.errors import Conflict
+    from trust.federation import sign_entity_statement, verify_entity_statement
+    from trust.keys import SigningKey
+
+    ct = {"Content-Type": "application/entity-statement+jwt"}
+    with federation_of(tmp_path, clock) as fed:
+        yrd = fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        hz = fed.gateway(HZ, code="330100", name="杭州市")
+        with yrd.sessions() as session:
+            _, anchor_keys = federation.signing_key(yrd, session, federation.SELF)
+        federation.init(hz, role=federation.CITY, region_id="yrd", region_name="长三角",
+                        superior_id=YRD, superior_jwks=[dict(k.jwk) for k in anchor_keys],
+                        actor="t")  # fmt: skip
+        with hz.sessions() as session:
+            _, hz_keys = federation.signing_key(hz, session, federation.SELF)
+        hz_kids = [k.kid for k in hz_keys]  # what 杭州's operator tells 长三角's, out of band
+        own = federation.entity_configuration(hz)
+        assert fed.client(YRD).post("/federation/join", content=own, headers=ct).status_code == 200
+        thief = SigningKey.generate()  # anyone on the network, in 杭州's name
+        forged = sign_entity_statement(
+            iss=HZ, sub=HZ, iat=clock.now, exp=clock.now + 3600, jwks=[thief.public], key=thief,
+            metadata={"federation_entity": {"organization_name": "杭州市"}}, authority_hints=[YRD],
+        )  # fmt: skip
+        assert (
+            fed.client(YRD).post("/federation/join", content=forged, headers=ct).status_code == 200
+        )
+
+        with pytest.raises(Conflict, match="may not be the city's own"):
+            federation.approve(yrd, entity_id=HZ, credential_types=PERMITS, actor="op",
+                               kids=hz_kids)  # fmt: skip
+        assert fed.client(YRD).post("/federation/join", content=own, headers=ct).status_code == 200
+        federation.approve(yrd, entity_id=HZ, credential_types=PERMITS, actor="op", kids=hz_kids)
+        statement = fed.client(YRD).get("/federation/fetch", params={"sub": HZ}).text
+        vouched = verify_entity_statement(statement, keys=anchor_keys, now=clock.now)
+        assert {k.kid for k in vouched.jwks} == set(hz_kids)
