@@ -17,9 +17,9 @@ from verify.reasons import Reason
 from verify.verifier import verify_scanned
 
 
+# PostgreSQL only: SQLite serialises writers (BEGIN IMMEDIATE), there is no race to lose.
+@pytest.mark.parametrize("db_url", ["postgres"], indirect=True)
 def test_a_suspend_racing_a_revocation_cannot_undo_it(gw: Gateway, amr: Agency) -> None:
-    if gw.engine.dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers (BEGIN IMMEDIATE): there is no race to lose")
     row, _ = issuance.issue(
         gw,
         agency_id=amr.id,
