@@ -8,7 +8,10 @@ never go back, and an expired list answers TRUST_LIST_STALE.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from gateway import audit, federation, trustsync
 from gateway.core import Gateway
@@ -20,16 +23,22 @@ from trust.trustlist_bundle import TrustBundle
 from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
 ROOT_LIFETIME = 365 * 86_400
+ROOT_RENEW_BEFORE = 30 * 86_400
 
 
 def signed_root(gw: Gateway) -> SignedRoot:
-    """This gateway's root metadata, version 1 made and signed on first use."""
+    """This gateway's root metadata, version 1 made and signed on first use, and renewed (same
+    keys, version n+1) once it is within :data:`ROOT_RENEW_BEFORE` of its expiry: an expired
+    root stops every kiosk and every follower (TUF §5.3.10)."""
     with gw.transaction() as session:
         fed = federation.config(session)
-        row = session.get(FederationRow, 1)
+        row = session.get(FederationRow, 1, with_for_update=True)  # one renewal, not two
         assert row is not None  # config() found it
         if row.root is not None:
-            return SignedRoot.from_bytes(row.root.encode())
+            held = SignedRoot.from_bytes(row.root.encode())
+            if held.root.expires - gw.clock() > ROOT_RENEW_BEFORE:
+                return held
+            return _renew(gw, session, row, held)
         key, current = federation.signing_key(gw, session, federation.SELF)
         kids = frozenset(k.kid for k in current)
         root = RootMetadata(
@@ -44,6 +53,20 @@ def signed_root(gw: Gateway) -> SignedRoot:
         signed = SignedRoot.sign(root, [key])
         row.root = signed.to_bytes().decode()
         return signed
+
+
+def _renew(gw: Gateway, session: Session, row: FederationRow, held: SignedRoot) -> SignedRoot:
+    """Root n+1 with the same keys and roles and a new expiry, signed by the current key."""
+    now = gw.clock()
+    key, _ = federation.signing_key(gw, session, federation.SELF)
+    renewed = SignedRoot.sign(replace(held.root, version=held.root.version + 1,
+                                      expires=now + ROOT_LIFETIME), [key])  # fmt: skip
+    row.root_history = [*(row.root_history or []), held.to_bytes().decode()]
+    row.root = renewed.to_bytes().decode()
+    audit.record(session, at=now, actor="gateway", action="federation.renew_root",
+                 subject=row.entity_id, root_version=renewed.root.version)  # fmt: skip
+    gw.bump(session)
+    return renewed
 
 
 def root_history(gw: Gateway) -> list[str]:

@@ -64,3 +64,36 @@ def test_trust_root_is_served_and_stable(tmp_path: Path, clock: FakeClock) -> No
         assert one.status_code == 200
         assert one.content == two.content
         assert one.json()["signed"]["version"] == 1
+
+
+def test_the_root_is_renewed_before_it_expires_and_followers_walk_to_it(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from gateway.models import AuditRow
+    from tests.gateway.test_federation_sync import YRD
+    from trust.trustlist_root import check_root_fresh, load_initial_root, update_root
+
+    with federation_of(tmp_path, clock) as fed:
+        _hz, sz, _amr, _psb = _region(fed)
+        yrd = fed.gateways[YRD]
+        first = trustexport.signed_root(yrd)
+        assert "anchor root" not in _sync(fed, sz).failures  # 苏州 stores the anchor's v1
+        clock.advance(trustexport.ROOT_LIFETIME - trustexport.ROOT_RENEW_BEFORE - 60)
+        assert trustexport.signed_root(yrd) == first  # not yet within the renewal window
+        clock.advance(120)
+        renewed = trustexport.signed_root(yrd)
+        assert renewed.root.version == first.root.version + 1
+        assert renewed.root.keys == first.root.keys
+        assert renewed.root.expires == clock.now + trustexport.ROOT_LIFETIME
+        assert trustexport.signed_root(yrd) == renewed  # one renewal, not one a call
+        assert trustexport.root_history(yrd) == [first.to_bytes().decode()]
+        with yrd.sessions() as session:
+            renewals = session.query(AuditRow).filter(AuditRow.action == "federation.renew_root")
+            assert renewals.count() == 1
+        # A kiosk pinned to version 1 walks to version 2 and finds it fresh past v1's expiry ...
+        after = first.root.expires + 1
+        newest = update_root(load_initial_root(first), {2: renewed}, now=after)
+        check_root_fresh(newest, after)
+        # ... and so does 苏州, which follows its anchor's roots.
+        clock.advance(trustexport.ROOT_RENEW_BEFORE)
+        assert "anchor root" not in _sync(fed, sz).failures
