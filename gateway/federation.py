@@ -109,6 +109,18 @@ def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, 
     return key, [PublicKey.from_jwk(r.public_jwk) for r in rows]
 
 
+MAX_STORED_ENTITY_ID = 256  # the entity id columns (SubordinateRow, FederationRow)
+
+
+def _storable(entity_id: str, what: str) -> str:
+    """An entity id this gateway can store: checked before a database refuses it (a 500)."""
+    if len(entity_id) > MAX_STORED_ENTITY_ID:
+        raise Conflict(
+            f"{what} must be at most {MAX_STORED_ENTITY_ID} characters, found {len(entity_id)}"
+        )
+    return entity_id
+
+
 def init(
     gw: Gateway,
     *,
@@ -123,6 +135,8 @@ def init(
     for name, value in (("region id", region_id), ("region name", region_name)):
         if not 1 <= len(value.strip()) <= MAX_REGION_TEXT:
             raise Conflict(f"{name} must be 1 to {MAX_REGION_TEXT} characters, found {value!r}")
+    if superior_id is not None:
+        _storable(superior_id, "the superior's entity id")
     now = gw.clock()
     with gw.transaction() as session:
         entity_id = check_entity_id(gw.city(session).public_url)
@@ -312,6 +326,7 @@ def request_join(gw: Gateway, configuration: str) -> SubordinateRow:
     """Anchor side: a city asks to join, presenting its self-signed Entity Configuration."""
     now = gw.clock()
     statement = verify_entity_configuration(configuration, now=now)
+    _storable(statement.sub, "a joining city's entity id")
     with gw.transaction() as session:
         if config(session).role != ANCHOR:
             raise Conflict("only a region trust anchor takes join requests")
@@ -394,6 +409,7 @@ def trust_region(
     if not accepted_types or set(accepted_types) - known:
         raise Conflict(f"accept some of {sorted(known)}; found {sorted(accepted_types)}")
     Acceptance(policy=policy, credential_types=frozenset(accepted_types))  # checks the name
+    _storable(anchor_id, "the other region's entity id")
     with gw.transaction() as session:
         fed = config(session)
         if fed.role != ANCHOR:

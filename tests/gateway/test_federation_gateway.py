@@ -234,3 +234,26 @@ def test_a_strangers_join_in_a_citys_name_is_caught_by_the_kids_the_operator_giv
         statement = fed.client(YRD).get("/federation/fetch", params={"sub": HZ}).text
         vouched = verify_entity_statement(statement, keys=anchor_keys, now=clock.now)
         assert {k.kid for k in vouched.jwks} == set(hz_kids)
+
+
+def test_an_entity_id_longer_than_its_column_is_refused_before_the_database(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    from trust.federation import sign_entity_statement
+    from trust.keys import SigningKey
+
+    with federation_of(tmp_path, clock) as fed:
+        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        key = SigningKey.generate()
+        long_id = "https://city.example/" + "p" * 245  # a valid entity id, 266 characters
+        configuration = sign_entity_statement(
+            iss=long_id, sub=long_id, iat=clock.now, exp=clock.now + 600, jwks=[key.public],
+            key=key, authority_hints=[YRD],
+        )  # fmt: skip
+        answer = fed.client(YRD).post(
+            "/federation/join",
+            content=configuration,
+            headers={"Content-Type": "application/entity-statement+jwt"},
+        )
+        assert answer.status_code == 409, answer.text
+        assert "at most 256 characters, found 266" in answer.text
