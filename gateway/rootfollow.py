@@ -85,6 +85,8 @@ def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
         stored = SignedRoot.from_bytes(fed.superior_root) if fed.superior_root else None
     newest = newest_root(fetcher, superior, pinned=pinned, trusted=stored, now=gw.clock())
     changed = set(newest.root.keys) != pinned
+    if not changed and newest is stored:
+        return False  # the usual sync: nothing to write
     with gw.transaction() as session:
         row = session.get(FederationRow, 1)
         assert row is not None

@@ -84,9 +84,7 @@ def _remote(
     }
     for e in entries:
         # Only a current key may have signed today's list (as for kiosks, trust.trustlist_bundle).
-        keys = KeyIndex(
-            x.key for x in entries if x.issuer == e.issuer and may_sign_now(x.to_key_record(), now)
-        )
+        keys = KeyIndex(x.key for x in entries if x.issuer == e.issuer and may_sign_now(x, now))
         for uri in e.status_lists:
             doc = docs.get(uri)
             if doc is None or doc.body is None or uri in statuses:

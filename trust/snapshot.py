@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from trust.errors import DataError
 from trust.keys import PublicKey
@@ -72,7 +73,18 @@ class KeyRecord:
     confirmed_hashes: frozenset[bytes] = field(default=frozenset(), repr=False)
 
 
-def may_sign_now(rec: KeyRecord, now: int) -> bool:
+class KeyWindow(Protocol):
+    """When a key may sign: a :class:`KeyRecord` or a trust list entry."""
+
+    @property
+    def not_before(self) -> int: ...
+    @property
+    def retired_at(self) -> int | None: ...
+    @property
+    def compromised_at(self) -> int | None: ...
+
+
+def may_sign_now(rec: KeyWindow, now: int) -> bool:
     """Whether a key may sign something made now (a status list): it exists, and is neither
     retired (it no longer signs) nor compromised (anyone may hold it)."""
     return rec.retired_at is None and rec.compromised_at is None and rec.not_before <= now

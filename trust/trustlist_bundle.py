@@ -185,7 +185,7 @@ def _load_status_lists(
             continue
         # Only a current key may have signed today's list: a retired key no longer signs, and
         # anyone may hold a compromised one.
-        signers = [e.key for e in tl.entries_of(owner) if may_sign_now(e.to_key_record(), now)]
+        signers = [e.key for e in tl.entries_of(owner) if may_sign_now(e, now)]
         try:
             snapshot = verify_status_list_token(token, KeyIndex(signers), expected_uri=uri, now=now)
         except DataError as exc:
