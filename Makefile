@@ -3,11 +3,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+INTEROP := tests/interop
+NODE_STAMP := $(INTEROP)/node_modules/.installed
 DATA_DIR ?= .ecert/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint types pytest bench load clean demo-federation
+.PHONY: run test lint types pytest interop-deps bench load clean demo-federation
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,7 +30,18 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+# The interop suite's node packages (test dependencies only), pinned by the lock file and
+# installed into an ignored folder. Without node the interop tests skip and say how to enable them.
+$(NODE_STAMP): $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix $(INTEROP) --no-audit --no-fund --loglevel=error && touch $(NODE_STAMP); \
+	else \
+		echo "npm not found: the node interop tests will skip (install Node.js 20 and npm)"; \
+	fi
+
+interop-deps: $(NODE_STAMP)
+
+pytest: $(STAMP) interop-deps
 	$(BIN)/pytest
 
 test: lint types pytest
@@ -40,4 +53,4 @@ load: $(STAMP)
 	$(BIN)/python -m loadtests.run_load
 
 clean:
-	rm -rf $(VENV) .ecert .mypy_cache .pytest_cache .ruff_cache
+	rm -rf $(VENV) $(INTEROP)/node_modules .ecert .mypy_cache .pytest_cache .ruff_cache
