@@ -42,7 +42,7 @@ from trust.federation import (
     sign_entity_statement,
     verify_entity_configuration,
 )
-from trust.keys import PublicKey, SigningKey
+from trust.keys import PublicKey, SigningKey, with_short_alias
 
 SELF = "self"
 ECERT_GATEWAY = "ecert_gateway"  # our metadata type: a gateway's role, region and endpoints
@@ -223,7 +223,8 @@ def _agency(session: Session, agency_id: str) -> AgencyRow:
 
 
 def issuer_metadata(session: Session, agency: AgencyRow) -> dict[str, Any]:
-    """``ecert_issuer`` metadata: what verifiers elsewhere need to trust this agency."""
+    """``ecert_issuer`` metadata: what verifiers elsewhere need to trust this agency. Its
+    ``jwks`` lists each credential key under its full and its short ``kid`` (as the JWKS does)."""
     keys = []
     for k in session.scalars(select(SigningKeyRow).where(SigningKeyRow.agency_id == agency.id)):
         jwk: dict[str, Any] = {**k.public_jwk, "iat": k.created_at}
@@ -231,7 +232,7 @@ def issuer_metadata(session: Session, agency: AgencyRow) -> dict[str, Any]:
             jwk["retired_at"] = k.retired_at
         if k.compromised_at is not None:
             jwk["compromised_at"] = k.compromised_at
-        keys.append(jwk)
+        keys.extend(with_short_alias(jwk))
     lists = session.scalars(select(StatusListRow.uri).where(StatusListRow.agency_id == agency.id))
     return {
         "organization_name": agency.name,

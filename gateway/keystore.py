@@ -18,7 +18,7 @@ from gateway import audit
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
 from gateway.models import AgencyRow, CredentialRow, SigningKeyRow
-from trust.keys import SigningKey
+from trust.keys import SigningKey, with_short_alias
 
 LIVE_CODES = ("01", "02")
 
@@ -165,7 +165,9 @@ def jwks(gw: Gateway) -> dict[str, Any]:
     """Every public key that can still verify something, with its life as extra members.
 
     RFC 7517 allows extra members; ours are ``iat`` (created), ``retired_at`` and
-    ``compromised_at`` (Unix seconds), so verifiers can apply the key's validity window.
+    ``compromised_at`` (Unix seconds), so verifiers can apply the key's validity window. Each
+    key is listed under its full thumbprint ``kid`` and again under the short ``kid`` QR tokens
+    carry (:func:`trust.keys.with_short_alias`), so a JOSE library selects it by ``kid`` alone.
     """
     now = gw.clock()
     with gw.sessions() as session:
@@ -188,5 +190,5 @@ def jwks(gw: Gateway) -> dict[str, Any]:
                 jwk["retired_at"] = row.retired_at
             if row.compromised_at is not None:
                 jwk["compromised_at"] = row.compromised_at
-            keys.append(jwk)
+            keys.extend(with_short_alias(jwk))
     return {"keys": keys}

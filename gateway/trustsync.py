@@ -39,7 +39,7 @@ from trust.federation import (
     verify_entity_configuration,
 )
 from trust.jws import KeyIndex
-from trust.keys import PublicKey
+from trust.keys import PublicKey, is_short_alias
 from trust.snapshot import ChainLink, may_sign_now
 from trust.trustlist import TrustList, sign_trust_list
 from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
@@ -175,7 +175,10 @@ def _history(jwk: Mapping[str, Any]) -> tuple[int | None, int | None, tuple[KeyE
 def entries_for(
     resolved: ResolvedChain, names: Mapping[str, str], roles: Sequence[str]
 ) -> list[TrustListEntry]:
-    """One entry per credential key the leaf's verified metadata publishes."""
+    """One entry per credential key the leaf's verified metadata publishes. A key's alias
+    under its short ``kid`` (:func:`trust.keys.with_short_alias`) is for JOSE libraries that
+    select keys by ``kid``; verifiers here find keys by every ``kid`` form, so aliases add
+    nothing and are passed over: the full entry alone says what the key is and when it lived."""
     meta = resolved.metadata[ECERT_ISSUER]
     chain = tuple(
         ChainLink(name=names.get(e, e), role=role, id=e)
@@ -183,7 +186,11 @@ def entries_for(
     )
     accepted = resolved.accepted_types if resolved.acceptance is not None else None
     try:  # the leaf's own metadata: a problem there is the leaf's, reported as its failure
-        return [_entry(resolved, meta, chain, accepted, jwk) for jwk in meta["jwks"]["keys"]]
+        return [
+            _entry(resolved, meta, chain, accepted, jwk)
+            for jwk in meta["jwks"]["keys"]
+            if not is_short_alias(jwk)
+        ]
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise DataError(
             f"{resolved.leaf_id} publishes unusable credential keys ({type(exc).__name__}: "

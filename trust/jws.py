@@ -4,10 +4,12 @@ Signing goes through pyjwt (``PyJWS.encode``) with a payload we serialise oursel
 JSON without ``\\u`` escapes, so Chinese text costs 3 bytes a character, not 6.
 
 Verification does its own parse because it is the hot path and because it must be strict:
-- only ES256 and EdDSA; ``none``, HMAC and anything else is UNSUPPORTED (RFC 8725 §3.1);
+- only ES256 and EdDSA (named ``EdDSA`` or, RFC 9864 §2.2, ``Ed25519``); ``none``, HMAC and
+  anything else is UNSUPPORTED (RFC 8725 §3.1);
 - the header ``alg`` must match the key's algorithm (no algorithm confusion, RFC 8725 §2.1);
 - any ``crit`` header is rejected: we understand no extensions (RFC 7515 §4.1.11);
-- the ``kid`` is only a hint: every trusted key it matches is tried (full or short form);
+- the ``kid`` is only a hint: every trusted key it matches is tried (full or short form,
+  :attr:`trust.keys.PublicKey.kid_hints`);
 - sizes are bounded before anything is decoded.
 
 It does not interpret claims (dates, status, types): that is the caller's business.
@@ -26,7 +28,7 @@ from jwt.exceptions import PyJWTError
 
 from trust.encoding import b64url_decode
 from trust.errors import DataError, SignatureError
-from trust.keys import ALGORITHMS, PublicKey, SigningKey
+from trust.keys import ACCEPTED_ALGORITHMS, PublicKey, SigningKey
 
 MAX_TOKEN_LENGTH = 8192
 MAX_HEADER_LENGTH = 512
@@ -102,12 +104,16 @@ def _unverified_header(segment: str) -> Mapping[str, Any]:
 
 @functools.lru_cache(maxsize=1024)
 def _checked_header(segment: str, typ: str | frozenset[str]) -> tuple[Mapping[str, Any], str, str]:
-    """Parse and check a header segment: ``(header, alg, kid)``. A pure function of its
-    arguments, so cached (one entry per signing key in practice); failures are not cached."""
+    """Parse and check a header segment: ``(header, alg, kid)``, where ``alg`` is the algorithm
+    of the key that may verify it (``Ed25519`` → ``EdDSA``). A pure function of its arguments,
+    so cached (one entry per signing key in practice); failures are not cached."""
     header = _unverified_header(segment)
-    alg = header.get("alg")
-    if alg not in ALGORITHMS:
-        raise UnsupportedToken(f"algorithm must be one of {', '.join(ALGORITHMS)}, found {alg!r}")
+    named = header.get("alg")
+    alg = ACCEPTED_ALGORITHMS.get(named) if isinstance(named, str) else None
+    if alg is None:
+        raise UnsupportedToken(
+            f"algorithm must be one of {', '.join(ACCEPTED_ALGORITHMS)}, found {named!r}"
+        )
     if "crit" in header:
         raise UnsupportedToken(f"critical header extensions are not supported: {header['crit']!r}")
     unknown = set(header) - _ALLOWED_HEADERS
@@ -121,7 +127,7 @@ def _checked_header(segment: str, typ: str | frozenset[str]) -> tuple[Mapping[st
     kid = header.get("kid")
     if not isinstance(kid, str) or not kid:
         raise MalformedToken("JWS header has no kid")
-    return header, str(alg), kid
+    return header, alg, kid
 
 
 def verify_compact(
@@ -174,13 +180,13 @@ def verify_compact(
 
 
 class KeyIndex:
-    """Trusted keys indexed by full ``kid`` and by short ``kid`` (first 8 bytes)."""
+    """Trusted keys indexed by every ``kid`` a token may name them by (full, short, legacy)."""
 
     def __init__(self, keys: Iterable[PublicKey]) -> None:
         self._by_kid: dict[str, list[PublicKey]] = {}
         for key in keys:
-            self._by_kid.setdefault(key.kid, []).append(key)
-            self._by_kid.setdefault(key.short_kid, []).append(key)
+            for hint in key.kid_hints:
+                self._by_kid.setdefault(hint, []).append(key)
 
     def __call__(self, kid: str) -> list[PublicKey]:
         return self._by_kid.get(kid, [])

@@ -1,8 +1,14 @@
 """Credential and federation signing keys.
 
-- ES256 (P-256) by default, EdDSA (Ed25519) supported (RFC 7518 §3.4, RFC 8037).
-- ``kid`` is the RFC 7638 JWK thumbprint (SHA-256, base64url); a QR token carries its short
-  form, the first 8 bytes, and verifiers try every key whose thumbprint starts with it.
+- ES256 (P-256) by default, EdDSA (Ed25519) supported (RFC 7518 §3.4, RFC 8037). Ed25519
+  tokens are signed with the JOSE name ``EdDSA``; verification also takes ``Ed25519``, the
+  fully-specified name RFC 9864 §2.2 registers in its place (README, "Interoperability").
+- ``kid`` is the RFC 7638 JWK thumbprint (SHA-256, base64url). A QR token carries its short
+  form: the first 9 bytes, which are exactly the first 12 characters of the thumbprint, and
+  which key sets publish as a JWK of their own beside the full one (:func:`with_short_alias`),
+  so that any JOSE library finds the key by ``kid`` alone. Tokens printed before that change
+  carry the first 8 bytes (11 characters, not a prefix of the thumbprint); verifiers still find
+  their keys. Every form is an unauthenticated hint: every matching key is tried.
 - Private keys leave this module only as encrypted PKCS#8 PEM (``BestAvailableEncryption``).
 
 Key metadata (who owns a key, its validity window, compromise time) lives elsewhere: this module
@@ -26,8 +32,12 @@ from trust.errors import DataError, KeyError_
 
 ES256 = "ES256"
 EDDSA = "EdDSA"
-ALGORITHMS = (ES256, EDDSA)
-SHORT_KID_BYTES = 8
+ED25519 = "Ed25519"  # RFC 9864 §2.2: the fully-specified name for EdDSA with Ed25519
+ALGORITHMS = (ES256, EDDSA)  # what we sign with
+# What we verify: the header's name → the algorithm of the key that may verify it.
+ACCEPTED_ALGORITHMS = {ES256: ES256, EDDSA: EDDSA, ED25519: EDDSA}
+SHORT_KID_BYTES = 9  # 72 bits, exactly 12 base64url characters: a prefix of the thumbprint
+LEGACY_SHORT_KID_BYTES = 8  # what tokens issued before carry: 11 characters, not a prefix
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # stateless: one instance serves every verify
 _P256_COORD = 32
 
@@ -48,8 +58,33 @@ def _thumbprint_digest(jwk: dict[str, str]) -> bytes:
 
 
 def short_kid(kid: str) -> str:
-    """The short form of a thumbprint ``kid`` carried in QR tokens (first 8 bytes)."""
+    """The short form of a thumbprint ``kid`` carried in QR tokens: the first 9 bytes, which
+    base64url writes as exactly the thumbprint's first 12 characters."""
     return b64url_encode(b64url_decode(kid)[:SHORT_KID_BYTES])
+
+
+def legacy_short_kid(kid: str) -> str:
+    """The short form tokens issued before the 9-byte one carry (first 8 bytes, 11 characters;
+    its last character is not the thumbprint's): kept so that those tokens still verify."""
+    return b64url_encode(b64url_decode(kid)[:LEGACY_SHORT_KID_BYTES])
+
+
+def with_short_alias(jwk: dict[str, Any]) -> list[dict[str, Any]]:
+    """A published JWK (full thumbprint ``kid``) and its alias under the short ``kid``.
+
+    RFC 7517 §4.5 leaves ``kid`` matching to exact string equality, so JOSE libraries (jose's
+    ``createLocalJWKSet``, joserfc, jwcrypto) select a key only by the very ``kid`` a token
+    names; QR tokens name the short form. The alias is the same key with the same members."""
+    return [jwk, {**jwk, "kid": short_kid(str(jwk["kid"]))}]
+
+
+def is_short_alias(jwk: dict[str, Any]) -> bool:
+    """True for a JWK published under the short ``kid`` of its thumbprint (an alias entry)."""
+    kid = jwk.get("kid")
+    return isinstance(kid, str) and len(kid) == _SHORT_KID_CHARS
+
+
+_SHORT_KID_CHARS = 4 * SHORT_KID_BYTES // 3
 
 
 @dataclass(frozen=True)
@@ -85,7 +120,8 @@ class PublicKey:
 
     @classmethod
     def from_jwk(cls, jwk: dict[str, Any]) -> PublicKey:
-        """Load a public JWK; the ``kid`` is recomputed, never taken from the input."""
+        """Load a public JWK; the ``kid`` is recomputed, never taken from the input. A ``kid``
+        given must be the RFC 7638 thumbprint or its short form (an alias entry)."""
         try:
             if jwk.get("kty") == "EC" and jwk.get("crv") == "P-256":
                 x = int.from_bytes(b64url_decode(jwk["x"]), "big")
@@ -105,13 +141,21 @@ class PublicKey:
                 raise
             raise KeyError_(f"malformed public JWK: {exc}") from exc
         key = cls.from_object(obj)
-        if "kid" in jwk and jwk["kid"] != key.kid:
-            raise KeyError_(f"JWK kid {jwk['kid']!r} is not its RFC 7638 thumbprint {key.kid!r}")
+        if "kid" in jwk and jwk["kid"] not in (key.kid, key.short_kid):
+            raise KeyError_(
+                f"JWK kid {jwk['kid']!r} is not its RFC 7638 thumbprint {key.kid!r} (nor that "
+                f"thumbprint's short form {key.short_kid!r})"
+            )
         return key
 
     @property
     def short_kid(self) -> str:
         return short_kid(self.kid)
+
+    @property
+    def kid_hints(self) -> tuple[str, str, str]:
+        """Every ``kid`` a token may name this key by: full, short, and the legacy short form."""
+        return (self.kid, self.short_kid, legacy_short_kid(self.kid))
 
     def verify(self, signature: bytes, signing_input: bytes) -> bool:
         """Check a raw JWS signature (RFC 7518 §3.4: ES256 is R || S, 64 bytes)."""

@@ -145,8 +145,8 @@ class TrustSnapshot:
                 raise DataError(f"key {rec.key.kid} belongs to unknown issuer {rec.issuer_id!r}")
         by_kid: dict[str, list[KeyRecord]] = {}
         for rec in key_list:
-            by_kid.setdefault(rec.key.kid, []).append(rec)
-            by_kid.setdefault(rec.key.short_kid, []).append(rec)
+            for hint in rec.key.kid_hints:
+                by_kid.setdefault(hint, []).append(rec)
         type_map: dict[str, TypeInfo] = {}
         for t in types:
             if t.qr_code in type_map:
@@ -163,7 +163,7 @@ class TrustSnapshot:
         )
 
     def key_records(self, kid: str) -> tuple[KeyRecord, ...]:
-        """Trusted key records whose full or short ``kid`` equals the (untrusted) hint."""
+        """Trusted key records a token's (untrusted) ``kid`` hint may name (``kid_hints``)."""
         return self._by_kid.get(kid, ())
 
     def public_keys(self, kid: str) -> tuple[PublicKey, ...]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
@@ -16,9 +17,17 @@ from gateway.publish import StatusListPublisher
 router = APIRouter(tags=["public 公开"])
 
 
-@router.get("/.well-known/jwks.json", summary="Public credential keys 公钥集")
-def jwks(gw: GatewayDep) -> dict[str, Any]:
-    return keystore.jwks(gw)
+JWK_SET_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
+
+
+@router.get(
+    "/.well-known/jwks.json",
+    summary="Public credential keys 公钥集",
+    response_class=Response,
+    responses={200: {"content": {JWK_SET_MEDIA_TYPE: {}}}},
+)
+def jwks(gw: GatewayDep) -> Response:
+    return Response(orjson.dumps(keystore.jwks(gw)), media_type=JWK_SET_MEDIA_TYPE)
 
 
 @router.get("/statuslists", summary="Index of status lists 状态列表索引")

@@ -49,7 +49,7 @@ def test_issue_business_licence_returns_signed_token_and_qr_text(
     header = jwt.get_unverified_header(body["token"])
     assert header["typ"] == "ecert+jwt"
     assert header["alg"] == "ES256"
-    assert len(header["kid"]) == 11  # short RFC 7638 thumbprint
+    assert len(header["kid"]) == 12  # the first 9 bytes of the RFC 7638 thumbprint
 
 
 def test_issued_licence_verifies_with_fields_and_issuer(client: TestClient, amr: Agency) -> None:

@@ -228,3 +228,25 @@ def test_image_decodes_run_at_most_one_a_core_at_once(
             codes = list(pool.map(upload, range(6)))
     assert codes == [422] * 6  # no QR code found, each answered
     assert most == 2
+
+
+def test_jwks_lists_each_key_under_the_kid_its_tokens_carry(
+    client: TestClient, amr: Agency
+) -> None:
+    # Issue 7: a QR token's header named an 11-character kid no published key carried, so
+    # jose, joserfc and jwcrypto found no key. Each key is now listed under its full RFC 7638
+    # thumbprint and under the 12-character short kid tokens carry, which is its prefix.
+    issued = _issue(client, amr)
+    response = client.get("/.well-known/jwks.json")
+    assert response.headers["content-type"] == "application/jwk-set+json"
+    keys = response.json()["keys"]
+    header_kid = jwt.get_unverified_header(issued["token"])["kid"]
+    named = [k for k in keys if k["kid"] == header_kid]
+    assert len(named) == 1
+    full = [k for k in keys if k["kid"] != header_kid and k["kid"].startswith(header_kid)]
+    assert len(full) == 1
+    assert named[0] == {**full[0], "kid": header_kid}
+    assert (
+        PublicKey.from_jwk({m: full[0][m] for m in ("kty", "crv", "x", "y")}).kid == full[0]["kid"]
+    )
+    assert len(header_kid) == 12

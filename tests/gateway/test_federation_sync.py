@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import orjson
+from sqlalchemy import select
 from stdnum.cn import uscc
 
 from gateway import agencies, federation, issuance, status, trustsync
 from gateway.core import Gateway
+from gateway.models import SigningKeyRow
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -249,3 +251,21 @@ def test_a_trust_list_delta_turns_the_old_version_into_the_new(
         patched = apply_delta(old, answer.text, keys=signers, now=clock.now)
         assert patched.content_hash() == new.content_hash()
         assert fed.client(SZ).get("/trust/list", params={"since": 99}).status_code == 404
+
+
+def test_a_key_published_under_two_kids_is_one_trust_list_entry(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # The issuer metadata lists each key under its full and its short kid (for JOSE libraries
+    # that select keys by kid); the trust list takes the full entry alone.
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, psb = _region(fed)
+        _sync(fed, sz)
+        kids = [rec.key.kid for rec in sz.state.trust.keys]
+        with hz.sessions() as session:
+            published = {row.kid for row in session.scalars(select(SigningKeyRow))}
+        assert sorted(kids) == sorted(published)
+        assert {rec.issuer_id for rec in sz.state.trust.keys} == {
+            f"{HZ}/agencies/{amr}",
+            f"{HZ}/agencies/{psb}",
+        }

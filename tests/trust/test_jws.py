@@ -38,12 +38,42 @@ def _forge(header: dict[str, object], payload: dict[str, object], signature: byt
 
 
 @pytest.mark.parametrize("key", [KEY, ED_KEY], ids=["ES256", "EdDSA"])
-def test_round_trip_with_full_and_short_kid(key: SigningKey) -> None:
-    for kid in (key.kid, key.public.short_kid):
+def test_round_trip_with_full_short_and_legacy_kid(key: SigningKey) -> None:
+    for kid in key.public.kid_hints:
         token = sign_compact({"n": "杭州"}, key, typ=TYP, kid=kid)
         verified = verify_compact(token, INDEX, typ=TYP)
         assert verified.payload == {"n": "杭州"}
         assert verified.key == key.public
+
+
+def _renamed_alg(token: str, alg: str) -> str:
+    # Same signature, same signing input but for the header's algorithm name; re-signed.
+    header = json.loads(b64url_decode(token.split(".")[0]))
+    h = b64url_encode(json.dumps({**header, "alg": alg}, separators=(",", ":")).encode())
+    signing_input = f"{h}.{token.split('.')[1]}".encode()
+    return f"{signing_input.decode()}.{b64url_encode(ED_KEY.sign(signing_input))}"
+
+
+def test_ed25519_is_accepted_as_the_fully_specified_name_of_eddsa() -> None:
+    # RFC 9864 §2.2 registers Ed25519 and deprecates EdDSA: we sign EdDSA, verify both.
+    token = _renamed_alg(sign_compact({"n": 1}, ED_KEY, typ=TYP), "Ed25519")
+    verified = verify_compact(token, INDEX, typ=TYP)
+    assert verified.header["alg"] == "Ed25519"
+    assert verified.key == ED_KEY.public
+    assert jwt.get_unverified_header(sign_compact({}, ED_KEY, typ=TYP))["alg"] == "EdDSA"
+
+
+@pytest.mark.parametrize("alg", ["Ed448", "ES384", ["EdDSA"], None])
+def test_other_algorithm_names_are_unsupported(alg: object) -> None:
+    header = {"alg": alg, "kid": ED_KEY.kid, "typ": TYP}
+    with pytest.raises(UnsupportedToken, match="algorithm must be one of ES256, EdDSA, Ed25519"):
+        verify_compact(_forge(header, {"a": 1}, b"x" * 64), INDEX, typ=TYP)
+
+
+def test_an_ed25519_name_does_not_select_a_p256_key() -> None:
+    token = _forge({"alg": "Ed25519", "kid": KEY.kid, "typ": TYP}, {"a": 1}, b"x" * 64)
+    with pytest.raises(UnknownKey, match="no trusted EdDSA key"):
+        verify_compact(token, INDEX, typ=TYP)
 
 
 def test_payload_is_compact_utf8_without_u_escapes() -> None:

@@ -7,8 +7,19 @@ from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 from hypothesis import example, given
 from hypothesis import strategies as st
 
+from trust.encoding import b64url_decode, b64url_encode
 from trust.errors import KeyError_
-from trust.keys import EDDSA, ES256, PublicKey, SigningKey, _p256_der, short_kid
+from trust.keys import (
+    EDDSA,
+    ES256,
+    PublicKey,
+    SigningKey,
+    _p256_der,
+    is_short_alias,
+    legacy_short_kid,
+    short_kid,
+    with_short_alias,
+)
 
 
 def test_ed25519_thumbprint_matches_rfc8037_appendix_a3() -> None:
@@ -24,11 +35,38 @@ def test_jwk_round_trip_keeps_kid(alg: str) -> None:
     assert again.alg == alg
 
 
-def test_short_kid_is_first_8_bytes() -> None:
+@given(st.binary(min_size=32, max_size=32))
+def test_short_kid_is_9_bytes_and_an_exact_prefix_of_the_thumbprint(digest: bytes) -> None:
+    # 9 bytes fill exactly 12 base64url characters, so the short kid is a string prefix of
+    # the full one (issue 7: the 8-byte form's last character was not).
+    kid = b64url_encode(digest)
+    assert short_kid(kid) == kid[:12]
+    assert b64url_decode(short_kid(kid)) == digest[:9]
+
+
+def test_legacy_short_kid_is_8_bytes_and_not_always_a_prefix() -> None:
+    # The form tokens issued before carry: 11 characters whose last holds 2 padding bits.
+    kid = "WvBtqEEPt5i" + "A" * 32
+    assert legacy_short_kid(kid) == "WvBtqEEPt5g"
+    assert not kid.startswith(legacy_short_kid(kid))
+
+
+def test_a_key_answers_to_every_kid_form() -> None:
     key = SigningKey.generate()
-    assert len(key.public.short_kid) == 11
-    assert short_kid(key.kid) == key.public.short_kid
-    assert key.kid.startswith(key.public.short_kid[:10])
+    assert key.public.kid_hints == (key.kid, key.kid[:12], legacy_short_kid(key.kid))
+
+
+def test_published_alias_is_the_same_key_under_the_short_kid() -> None:
+    key = SigningKey.generate()
+    full = {**key.public.jwk, "iat": 5}
+    listed = with_short_alias(full)
+    assert listed[0] is full
+    assert listed[1] == {**full, "kid": key.kid[:12]}
+    assert [is_short_alias(j) for j in listed] == [False, True]
+    assert PublicKey.from_jwk(listed[1]) == key.public  # a short kid is accepted …
+    lying = {**listed[1], "kid": SigningKey.generate().kid[:12]}
+    with pytest.raises(KeyError_, match="short form"):  # … only when it is this key's
+        PublicKey.from_jwk(lying)
 
 
 def test_jwk_with_a_lying_kid_is_refused() -> None:

@@ -15,7 +15,7 @@ from trust import statuslist
 from trust.claims import CREDENTIAL_TYP
 from trust.encoding import jws_to_numeric
 from trust.jws import sign_compact
-from trust.keys import EDDSA, SigningKey
+from trust.keys import EDDSA, SigningKey, legacy_short_kid
 from trust.snapshot import ChainLink, FieldLabel, IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
 from verify.reasons import Reason
 from verify.verifier import StatusSource, verify_scanned
@@ -146,6 +146,18 @@ CASES = [
         Reason.VALID,
     ),
     Case("valid 长期 without exp", lambda: _token(exp=None), Reason.VALID),
+    Case(
+        "valid under the full kid",
+        lambda: sign_compact(_claims(), ACTIVE, typ=CREDENTIAL_TYP, kid=ACTIVE.kid),
+        Reason.VALID,
+    ),
+    Case(
+        "valid under the 8-byte kid tokens printed before carry",
+        lambda: sign_compact(
+            _claims(), ACTIVE, typ=CREDENTIAL_TYP, kid=legacy_short_kid(ACTIVE.kid)
+        ),
+        Reason.VALID,
+    ),
     Case("expired", lambda: _token(exp=NOW - 1), Reason.EXPIRED),
     Case("not yet valid", lambda: _token(nbf=NOW + DAY), Reason.NOT_YET_VALID),
     Case(
