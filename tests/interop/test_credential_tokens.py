@@ -22,6 +22,7 @@ import httpx
 import jwcrypto.common
 import jwcrypto.jwk
 import jwcrypto.jws
+import jwt
 import pytest
 from joserfc import jws as joserfc_jws
 from joserfc.errors import SecurityWarning
@@ -35,7 +36,10 @@ from tests.gateway.federation_helpers import federation_of
 from tests.gateway.test_federation_sync import HZ, YRD, _issue, _region, _sync
 from tests.interop.conftest import NodeRunner
 from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.encoding import b64url_encode
 from trust.federation_statements import unverified_payload
+from trust.jws import sign_compact
+from trust.keys import EDDSA, SigningKey
 
 pytestmark = pytest.mark.slow
 
@@ -201,3 +205,16 @@ def test_node_jose_verifies_with_the_jwks_resolved_through_the_federation(
             verified.append(result)
     assert [v["ok"] for v in verified] == [True, True], verified
     assert [v["header"]["alg"] for v in verified] == ["ES256", "EdDSA"]
+
+
+def test_pyjwt_still_refuses_the_ed25519_name() -> None:
+    """Why the gateway signs Ed25519 keys as ``EdDSA`` (README, "EdDSA or Ed25519"): PyJWT
+    verifies ``EdDSA`` and refuses the RFC 9864 name. When this fails, switch the name."""
+    key = SigningKey.generate(EDDSA)
+    token = sign_compact({"n": 1}, key, typ="ecert+jwt")
+    assert jwt.api_jws.decode(token, key.public.key, algorithms=["EdDSA"]) == b'{"n":1}'
+    header = b64url_encode(b'{"alg":"Ed25519","typ":"ecert+jwt"}')
+    signing_input = f"{header}.{token.split('.')[1]}"
+    renamed = f"{signing_input}.{b64url_encode(key.sign(signing_input.encode()))}"
+    with pytest.raises(jwt.exceptions.InvalidAlgorithmError):
+        jwt.api_jws.decode(renamed, key.public.key, algorithms=["Ed25519", "EdDSA"])
