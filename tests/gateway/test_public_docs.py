@@ -4,7 +4,6 @@ and 406 (gateway.public_docs), on every public path of a city and its region's a
 from __future__ import annotations
 
 import gzip
-import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,11 +15,10 @@ from stdnum.cn import uscc
 
 from gateway import agencies, issuance, public_docs, trustsync
 from gateway.core import Gateway
-from gateway.models import StatusListRow
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
+from tests.gateway.helpers import fill_status_list
 from tests.issuers.samples import SAMPLE_SUBJECTS
-from trust import statuslist
 
 YRD, HZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101"
 REFRESH = 120  # next_update of the trust list, seconds after it is compiled
@@ -75,19 +73,6 @@ def _documents(d: Docs) -> list[tuple[str, str, str]]:
         (YRD, "/federation/list", JSON),
         (HZ, "/federation/historical_keys", "application/jwk-set+jwt"),
     ]
-
-
-def fill_status_list(gw: Gateway, list_id: int, *, seed: int = 7) -> None:
-    """Give a status list a busy mix: one entry in ten revoked or suspended."""
-    rng = random.Random(seed)
-    with gw.transaction() as session:
-        row = session.get(StatusListRow, list_id)
-        assert row is not None
-        packed = statuslist.StatusList(bits=row.bits, size=row.size)
-        for idx in range(row.size):
-            if rng.random() < 0.1:
-                packed.set(idx, rng.choice((statuslist.INVALID, statuslist.SUSPENDED)))
-        row.data = packed.data
 
 
 def _uscc(first17: str) -> str:
