@@ -21,8 +21,16 @@ from fastapi.staticfiles import StaticFiles
 from gateway import trustsync
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
-from gateway.errors import Conflict, Forbidden, NotFound, Unauthorised, Unprocessable
+from gateway.errors import (
+    Conflict,
+    Forbidden,
+    NotAcceptable,
+    NotFound,
+    Unauthorised,
+    Unprocessable,
+)
 from gateway.peers import HttpFetcher
+from gateway.public_docs import CORS_HEADERS
 from gateway.publish import StatusListPublisher
 from gateway.routes import credentials, federation, pages, public, verify
 from gateway.trustsync import SyncHealth
@@ -119,6 +127,21 @@ def _install_errors(app: FastAPI) -> None:
     async def unprocessable(_: Request, exc: Unprocessable) -> JSONResponse:
         return JSONResponse(
             status_code=422, content=_problem("unprocessable", exc.message_zh, exc.message_en)
+        )
+
+    @app.exception_handler(NotAcceptable)
+    async def not_acceptable(_: Request, exc: NotAcceptable) -> JSONResponse:
+        # RFC 9110 §15.5.7: say which media types are served; readable cross-origin (CORS).
+        return JSONResponse(
+            status_code=406,
+            content=_problem(
+                "not_acceptable",
+                exc.message_zh,
+                exc.message_en,
+                served=exc.served,
+                accept=exc.accept,
+            ),
+            headers=CORS_HEADERS,
         )
 
     @app.exception_handler(EcertError)

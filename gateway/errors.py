@@ -28,3 +28,15 @@ class Unprocessable(DataError):
         super().__init__(message_en)
         self.message_zh = message_zh
         self.message_en = message_en
+
+
+class NotAcceptable(EcertError):
+    """The request's ``Accept`` excludes every media type a document is served as (406);
+    carries a zh-CN and an English message, the media types served and the ``Accept`` sent."""
+
+    def __init__(self, message_zh: str, message_en: str, *, served: list[str], accept: str) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.served = served
+        self.accept = accept

@@ -3,12 +3,14 @@ and the join request a city sends its region's anchor."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
-from gateway import confirmations, federation, trustexport, trustsync
+from gateway import confirmations, federation, public_docs, trustexport, trustsync
+from gateway.core import Gateway
 from gateway.deps import GatewayDep
 from gateway.errors import NotFound
 from gateway.models import FederationKeyRow, TrustListRow
@@ -30,33 +32,64 @@ from trust.trustlist_delta import delta, sign_delta
 router = APIRouter(tags=["federation 联邦"])
 MAX_JOIN_BODY = 64 * 1024
 HISTORY_KEEP = 86_400 * 365
+TRUST_LIST_MEDIA_TYPE = "application/trustlist+jwt"
+DELTA_MEDIA_TYPE = "application/trustlist-delta+jwt"
+PUBLIC_PATHS = [
+    "/.well-known/openid-federation",
+    "/agencies/{agency_id}/.well-known/openid-federation",
+    "/federation/fetch",
+    "/federation/list",
+    "/federation/historical_keys",
+    "/trust/list",
+    "/trust/root",
+    "/trust/root/history",
+]
 
 
-def _jwt(token: str, media_type: str) -> Response:
+def _jwt(request: Request, gw: Gateway, make: Callable[[], str], media_type: str) -> Response:
+    """A public signed document (gateway.public_docs): ``Accept`` checked before ``make`` signs."""
+    public_docs.require_acceptable(request, media_type)
+    return public_docs.jwt_response(request, make(), media_type=media_type, now=gw.clock())
+
+
+def _uncached_jwt(token: str, media_type: str) -> Response:
+    """An answer made for one request (resolve, confirm): not a public document."""
     return Response(token, media_type=media_type, headers={"Cache-Control": "no-cache"})
 
 
 @router.get("/.well-known/openid-federation", summary="Entity Configuration 实体配置")
-def configuration(gw: GatewayDep) -> Response:
-    return _jwt(federation.entity_configuration(gw), ENTITY_STATEMENT_MEDIA_TYPE)
+def configuration(request: Request, gw: GatewayDep) -> Response:
+    return _jwt(
+        request, gw, lambda: federation.entity_configuration(gw), ENTITY_STATEMENT_MEDIA_TYPE
+    )
 
 
 @router.get(
     "/agencies/{agency_id}/.well-known/openid-federation",
     summary="An agency's leaf Entity Configuration 签发机构实体配置",
 )
-def agency_configuration(agency_id: str, gw: GatewayDep) -> Response:
-    return _jwt(federation.agency_configuration(gw, agency_id), ENTITY_STATEMENT_MEDIA_TYPE)
+def agency_configuration(agency_id: str, request: Request, gw: GatewayDep) -> Response:
+    return _jwt(
+        request,
+        gw,
+        lambda: federation.agency_configuration(gw, agency_id),
+        ENTITY_STATEMENT_MEDIA_TYPE,
+    )
 
 
 @router.get("/federation/fetch", summary="Subordinate Statement 下级声明")
-def fetch(gw: GatewayDep, sub: Annotated[str, Query(max_length=256)]) -> Response:
-    return _jwt(federation.subordinate_statement(gw, sub), ENTITY_STATEMENT_MEDIA_TYPE)
+def fetch(request: Request, gw: GatewayDep, sub: Annotated[str, Query(max_length=256)]) -> Response:
+    return _jwt(
+        request, gw, lambda: federation.subordinate_statement(gw, sub), ENTITY_STATEMENT_MEDIA_TYPE
+    )
 
 
 @router.get("/federation/list", summary="Subordinates 下级实体列表")
-def listing(gw: GatewayDep) -> Response:
-    return Response(subordinate_listing(federation.subordinates(gw)), media_type="application/json")
+def listing(request: Request, gw: GatewayDep) -> Response:
+    public_docs.require_acceptable(request, public_docs.JSON)
+    listed = subordinate_listing(federation.subordinates(gw))
+    age = public_docs.max_age(now=gw.clock())
+    return public_docs.respond(request, listed, media_type=public_docs.JSON, max_age=age)
 
 
 @router.get("/federation/resolve", summary="Resolve a trust chain 解析信任链")
@@ -83,11 +116,15 @@ def resolve(
     with gw.transaction() as session:
         key, _ = federation.signing_key(gw, session, federation.SELF)
     token = sign_resolve_response(iss=fed.entity_id, resolved=resolved, iat=now, key=key)
-    return _jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
+    return _uncached_jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
 
 
 @router.get("/federation/historical_keys", summary="Historical federation keys 历史密钥")
-def historical_keys(gw: GatewayDep) -> Response:
+def historical_keys(request: Request, gw: GatewayDep) -> Response:
+    return _jwt(request, gw, lambda: _historical_keys(gw), HISTORICAL_KEYS_MEDIA_TYPE)
+
+
+def _historical_keys(gw: Gateway) -> str:
     now = gw.clock()
     with gw.transaction() as session:
         fed = federation.config(session)
@@ -103,8 +140,7 @@ def historical_keys(gw: GatewayDep) -> Response:
             for r in rows
         ]  # fmt: skip
         listed = past or [HistoricalKey(key=current[0], iat=now, exp=now + HISTORY_KEEP)]
-        token = sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)
-    return _jwt(token, HISTORICAL_KEYS_MEDIA_TYPE)
+        return sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)
 
 
 @router.get(
@@ -119,7 +155,7 @@ def confirm(
     answer = confirmations.confirm(gw, token_hash)
     if answer is None:
         raise NotFound("no record of that token being issued before its key's compromise")
-    return _jwt(answer, "application/issuance-confirmation+jwt")
+    return _uncached_jwt(answer, "application/issuance-confirmation+jwt")
 
 
 @router.post("/federation/join", summary="A city asks to join this region 申请加入")
@@ -137,15 +173,23 @@ def join(
     "/trust/list",
     summary="Signed trust list for verifiers 信任列表",
     response_class=Response,
-    responses={200: {"content": {"application/trustlist+jwt": {}}}, 304: {}},
+    responses={
+        200: {"content": {TRUST_LIST_MEDIA_TYPE: {}, DELTA_MEDIA_TYPE: {}}},
+        304: {},
+        406: {},
+    },
 )
 def trust_list(
+    request: Request,
     gw: GatewayDep,
+    # declared for its bound (and the OpenAPI page); public_docs compares it
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
     since: Annotated[
         int | None, Query(ge=1, description="answer a delta from this version")
     ] = None,
 ) -> Response:
+    media_type = TRUST_LIST_MEDIA_TYPE if since is None else DELTA_MEDIA_TYPE
+    public_docs.require_acceptable(request, media_type)
     with gw.sessions() as session:
         rows = session.scalars(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
         row = next(iter(rows), None)
@@ -153,26 +197,47 @@ def trust_list(
             raise NotFound("no trust list compiled yet: the first federation sync makes one")
         base = session.get(TrustListRow, since) if since is not None else None
     etag = f'"sha256-{row.content_hash}-v{row.version}"'
-    headers = {"ETag": etag, "Cache-Control": "public, max-age=60"}
-    if if_none_match is not None and etag in [t.strip() for t in if_none_match.split(",")]:
-        return Response(status_code=304, headers=headers)
+    # a delta carries its target list's exp and next_update: both answers cache alike
+    age = public_docs.jwt_max_age(row.token, now=gw.clock())
+    unchanged = public_docs.not_modified(request, etag=etag, max_age=age)
+    if unchanged is not None:
+        return unchanged
+    token = row.token
     if since is not None:
         if base is None:
             raise NotFound(f"version {since} is not kept here: fetch the whole list")
         with gw.transaction() as session:
             key, _ = federation.signing_key(gw, session, federation.SELF)
         token = sign_delta(delta(stored_trust_list(base.token), stored_trust_list(row.token)), key)
-        return Response(token, media_type="application/trustlist-delta+jwt", headers=headers)
-    return Response(row.token, media_type="application/trustlist+jwt", headers=headers)
+    return public_docs.respond(request, token, media_type=media_type, max_age=age, etag=etag)
 
 
-@router.get("/trust/root/history", summary="All root versions, oldest first 根元数据历史")
-def trust_root_history(gw: GatewayDep) -> Response:
-    current = trustexport.signed_root(gw).to_bytes()
+@router.get(
+    "/trust/root/history",
+    summary="All root versions, oldest first 根元数据历史",
+    response_class=Response,
+    responses={200: {"content": {public_docs.JSON: {}}}, 406: {}},
+)
+def trust_root_history(request: Request, gw: GatewayDep) -> Response:
+    public_docs.require_acceptable(request, public_docs.JSON)
+    held = trustexport.signed_root(gw)
     older = [r.encode() for r in trustexport.root_history(gw)]
-    return Response(b"[" + b",".join([*older, current]) + b"]", media_type="application/json")
+    body = b"[" + b",".join([*older, held.to_bytes()]) + b"]"
+    age = public_docs.max_age(now=gw.clock(), exp=held.root.expires)
+    return public_docs.respond(request, body, media_type=public_docs.JSON, max_age=age)
 
 
-@router.get("/trust/root", summary="Root metadata for offline verifiers 根元数据")
-def trust_root(gw: GatewayDep) -> Response:
-    return Response(trustexport.signed_root(gw).to_bytes(), media_type="application/json")
+@router.get(
+    "/trust/root",
+    summary="Root metadata for offline verifiers 根元数据",
+    response_class=Response,
+    responses={200: {"content": {public_docs.JSON: {}}}, 406: {}},
+)
+def trust_root(request: Request, gw: GatewayDep) -> Response:
+    public_docs.require_acceptable(request, public_docs.JSON)
+    held = trustexport.signed_root(gw)
+    age = public_docs.max_age(now=gw.clock(), exp=held.root.expires)  # TUF root "expires"
+    return public_docs.respond(request, held.to_bytes(), media_type=public_docs.JSON, max_age=age)
+
+
+public_docs.allow_preflight(router, PUBLIC_PATHS)

@@ -1,60 +1,78 @@
-"""Public documents any verifier or CDN may fetch: JWKS, status lists, health."""
+"""Public documents any verifier or CDN may fetch: JWKS, status lists, health.
+
+The documents (not /healthz) are answered through :mod:`gateway.public_docs`: CORS,
+``Cache-Control`` from their ``ttl``/``exp``, gzip, 406 for an ``Accept`` that excludes them."""
 
 from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
-from gateway import keystore
+from gateway import keystore, public_docs
 from gateway.clock import iso
 from gateway.deps import GatewayDep, SessionDep
 from gateway.models import PeerDocumentRow, StatusListRow
 from gateway.publish import StatusListPublisher
 
 router = APIRouter(tags=["public 公开"])
-
-
-JWK_SET_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
+JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
+STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # Token Status List §8.2
 
 
 @router.get(
     "/.well-known/jwks.json",
     summary="Public credential keys 公钥集",
     response_class=Response,
-    responses={200: {"content": {JWK_SET_MEDIA_TYPE: {}}}},
+    responses={200: {"content": {JWKS_MEDIA_TYPE: {}}}, 406: {}},
 )
-def jwks(gw: GatewayDep) -> Response:
-    return Response(orjson.dumps(keystore.jwks(gw)), media_type=JWK_SET_MEDIA_TYPE)
+def jwks(request: Request, gw: GatewayDep) -> Response:
+    # A client asking for plain JSON gets the same document, labelled as it asked.
+    return public_docs.json_response(
+        request,
+        keystore.jwks(gw),
+        now=gw.clock(),
+        media_type=JWKS_MEDIA_TYPE,
+        also=(public_docs.JSON,),
+    )
 
 
-@router.get("/statuslists", summary="Index of status lists 状态列表索引")
-def list_status_lists(session: SessionDep) -> dict[str, Any]:
+@router.get(
+    "/statuslists",
+    summary="Index of status lists 状态列表索引",
+    response_class=Response,
+    responses={200: {"content": {public_docs.JSON: {}}}, 406: {}},
+)
+def list_status_lists(request: Request, gw: GatewayDep, session: SessionDep) -> Response:
     rows = session.scalars(select(StatusListRow).order_by(StatusListRow.id))
-    return {
+    index = {
         "status_lists": [
             {"id": r.id, "uri": r.uri, "agency_id": r.agency_id, "bits": r.bits, "size": r.size}
             for r in rows
         ]
     }
+    return public_docs.json_response(request, index, now=gw.clock())
 
 
 @router.get(
     "/statuslists/{list_id}",
     summary="Signed Token Status List 证照状态列表",
     response_class=Response,
-    responses={200: {"content": {"application/statuslist+jwt": {}}}},
+    responses={200: {"content": {STATUS_LIST_MEDIA_TYPE: {}}}, 406: {}},
 )
 def status_list(list_id: int, request: Request, gw: GatewayDep) -> Response:
+    public_docs.require_acceptable(request, STATUS_LIST_MEDIA_TYPE)
     publisher: StatusListPublisher = request.app.state.publisher
     signed = publisher.token(list_id)
-    return Response(
-        signed.token,
-        media_type="application/statuslist+jwt",
-        headers={"Cache-Control": f"public, max-age={gw.settings.status_ttl}"},
+    return public_docs.jwt_response(
+        request, signed.token, media_type=STATUS_LIST_MEDIA_TYPE, now=gw.clock()
     )
+
+
+public_docs.allow_preflight(
+    router, ["/.well-known/jwks.json", "/statuslists", "/statuslists/{list_id}"]
+)
 
 
 @router.get("/healthz", summary="Health 健康检查")

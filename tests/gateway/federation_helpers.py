@@ -37,9 +37,13 @@ class RoutingTransport(httpx.BaseTransport):
         answer = client.request(
             request.method, target, content=request.read(), headers=dict(request.headers)
         )
-        return httpx.Response(
-            answer.status_code, headers=answer.headers.raw, content=answer.content
-        )
+        # answer.content is already decoded: pass it on without the encoding it came in
+        headers = [
+            (name, value)
+            for name, value in answer.headers.raw
+            if name.lower() not in (b"content-encoding", b"content-length")
+        ]
+        return httpx.Response(answer.status_code, headers=headers, content=answer.content)
 
 
 @dataclass

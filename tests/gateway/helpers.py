@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -11,8 +12,9 @@ from sqlalchemy import func, select
 
 from gateway.app import create_app
 from gateway.core import Gateway
-from gateway.models import CredentialRow
+from gateway.models import CredentialRow, StatusListRow
 from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust import statuslist
 
 
 @contextmanager
@@ -35,3 +37,16 @@ def licence_body(**subject: Any) -> dict[str, Any]:
 def count_credentials(gw: Gateway) -> int:
     with gw.sessions() as session:
         return int(session.scalar(select(func.count()).select_from(CredentialRow)) or 0)
+
+
+def fill_status_list(gw: Gateway, list_id: int, *, seed: int = 7) -> None:
+    """Give a status list a busy mix: one entry in ten revoked or suspended."""
+    rng = random.Random(seed)
+    with gw.transaction() as session:
+        row = session.get(StatusListRow, list_id)
+        assert row is not None
+        packed = statuslist.StatusList(bits=row.bits, size=row.size)
+        for idx in range(row.size):
+            if rng.random() < 0.1:
+                packed.set(idx, rng.choice((statuslist.INVALID, statuslist.SUSPENDED)))
+        row.data = packed.data
