@@ -9,13 +9,13 @@ What is here, by module (all pure: bytes, parsed objects and ``now`` in; no I/O)
 
 - ``federation_common``: errors, names, bounds, Entity Identifier checks and endpoint URLs.
 - ``federation_statements``: Entity Statements (§3): sign, verify, Entity Configurations.
-- ``federation_policy``: metadata policy operators, merging and application (§6.1), with our
-  strict rule for ``credential_types`` (no silent narrowing: a clear :class:`PolicyError`).
+- ``federation_policy``: metadata policy operators, merging and application (§6.1), as the
+  spec defines them (``subset_of`` narrows to the intersection).
 - ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (plus our URL-prefix
   form) and ``allowed_entity_types`` (§6.2).
 - ``federation_chain``: :func:`validate_chain` (§4, §10.2) into a :class:`ResolvedChain`,
   including cross-region agreements (``ecert_acceptance``, honoured only on the anchor's own
-  statement: no transitive trust).
+  statement: no transitive trust) and the credential types the chain grants its leaf.
 - ``federation_resolve``: :func:`resolve_chain` walks ``authority_hints`` through a
   :class:`Fetcher` (§10.1), with a visited set, a depth bound and a fetch budget.
 - ``federation_endpoints``: subordinate listings (§8.2), resolve responses (§8.3), historical
@@ -78,7 +78,6 @@ from trust.federation_endpoints import (
 )
 from trust.federation_policy import (
     OPERATORS,
-    STRICT_SUBSETS,
     MetadataPolicy,
     apply_policy,
     merge_policies,
@@ -112,7 +111,6 @@ __all__ = [
     "RESOLVE_RESPONSE_MEDIA_TYPE",
     "RESOLVE_RESPONSE_TYP",
     "REVOCATION_REASONS",
-    "STRICT_SUBSETS",
     "WELL_KNOWN_PATH",
     "Acceptance",
     "ChainError",

@@ -12,7 +12,6 @@ from gateway.core import Gateway
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from trust.federation import (
-    ChainError,
     resolve_chain,
     verify_entity_configuration,
     verify_entity_statement,
@@ -93,17 +92,18 @@ def test_an_agency_resolves_through_its_city_to_the_region_anchor(
         assert response.sub == leaf
 
 
-def test_a_city_cannot_authorise_a_type_its_region_did_not_grant(
+def test_a_type_a_city_authorises_beyond_its_regions_grant_is_narrowed_away(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
         hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["business-licence"])
         leaf = _amr(hz, ["business-licence", "resident-eid"])
-        with pytest.raises(ChainError, match="resident-eid"):
-            resolve_chain(
-                leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
-            )
+        resolved = resolve_chain(  # §6.1.3.1.5: the intersection, not a failed chain
+            leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
+        )
+        assert resolved.credential_types == {"business-licence"}
+        assert resolved.not_granted() == {"resident-eid": (YRD,)}
 
 
 def test_an_unapproved_city_is_not_vouched_for(tmp_path: Path, clock: FakeClock) -> None:
