@@ -38,6 +38,7 @@ from trust.federation import (
     Acceptance,
     Constraints,
     NamingConstraints,
+    UrlPrefixes,
     check_entity_id,
     sign_entity_statement,
     verify_entity_configuration,
@@ -301,7 +302,8 @@ def subordinate_statement(gw: Gateway, sub: str) -> str:
             metadata_policy=_types_policy(row.credential_types),
             constraints=Constraints(
                 max_path_length=CITY_PATH_LENGTH,
-                naming_constraints=NamingConstraints(permitted=(sub,)),
+                naming_constraints=NamingConstraints.host_of(sub),  # §6.2.2: its host
+                url_prefixes=UrlPrefixes(permitted=(sub,)),  # ours: below its own URL
                 allowed_entity_types=frozenset({ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY}),
             ),
         )

@@ -11,8 +11,9 @@ What is here, by module (all pure: bytes, parsed objects and ``now`` in; no I/O)
 - ``federation_statements``: Entity Statements (§3): sign, verify, Entity Configurations.
 - ``federation_policy``: metadata policy operators, merging and application (§6.1), as the
   spec defines them (``subset_of`` narrows to the intersection).
-- ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (plus our URL-prefix
-  form) and ``allowed_entity_types`` (§6.2).
+- ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (host names, RFC 5280
+  §4.2.1.10 as §6.2.2 words it), ``allowed_entity_types`` (§6.2) and our own constraint
+  parameter ``ecert_url_prefixes``.
 - ``federation_chain``: :func:`validate_chain` (§4, §10.2) into a :class:`ResolvedChain`,
   including cross-region agreements (``ecert_acceptance``, honoured only on the anchor's own
   statement: no transitive trust) and the credential types the chain grants its leaf.
@@ -63,7 +64,7 @@ from trust.federation_common import (
     entity_configuration_url,
     fetch_url,
 )
-from trust.federation_constraints import Constraints, NamingConstraints
+from trust.federation_constraints import URL_PREFIXES, Constraints, NamingConstraints, UrlPrefixes
 from trust.federation_endpoints import (
     REVOCATION_REASONS,
     HistoricalKey,
@@ -111,6 +112,7 @@ __all__ = [
     "RESOLVE_RESPONSE_MEDIA_TYPE",
     "RESOLVE_RESPONSE_TYP",
     "REVOCATION_REASONS",
+    "URL_PREFIXES",
     "WELL_KNOWN_PATH",
     "Acceptance",
     "ChainError",
@@ -132,6 +134,7 @@ __all__ = [
     "TrustChain",
     "UnknownAnchor",
     "UntrustedStatement",
+    "UrlPrefixes",
     "apply_policy",
     "check_entity_id",
     "entity_configuration_url",

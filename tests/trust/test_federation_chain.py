@@ -27,6 +27,7 @@ from trust.federation import (
     StatementExpired,
     UnknownAnchor,
     UntrustedStatement,
+    UrlPrefixes,
     validate_chain,
 )
 from trust.federation_statements import unverified_payload
@@ -74,7 +75,8 @@ def add_region(
             metadata_policy=grant(*types),
             constraints=Constraints(
                 max_path_length=1,
-                naming_constraints=NamingConstraints(permitted=(city,)),
+                naming_constraints=NamingConstraints.host_of(city),  # None: an IP literal
+                url_prefixes=UrlPrefixes(permitted=(city,)),
                 allowed_entity_types=frozenset({"ecert_issuer", "ecert_verifier"}),
             ),
         )
@@ -260,6 +262,13 @@ def _outsider(sim: FederationSimulator) -> None:
     sim.vouch(HZ, fake, metadata_policy=grant(BL))
 
 
+def _legacy_outsider(sim: FederationSimulator) -> None:
+    """As above, under the URL prefix our gateways used to put in naming_constraints."""
+    _outsider(sim)
+    legacy = Constraints(naming_constraints=NamingConstraints(permitted=(HZ,)))
+    sim.vouch(YRD, HZ, metadata_policy=grant(BL, FOOD, EID), constraints=legacy)
+
+
 def _district(sim: FederationSimulator) -> None:
     sim.intermediate(f"{HZ}/districts/xihu", superiors=[HZ])
     add_agency(sim, f"{HZ}/districts/xihu/agencies/amr", f"{HZ}/districts/xihu", BL)
@@ -317,8 +326,14 @@ REFUSED: dict[str, tuple[Case, type[DataError], str]] = {
         StatementExpired,
         f"statement by {YRD} about {YRD} expired",
     ),
-    "city vouches for an agency outside its naming constraint": (
+    "city vouches for an agency outside its URL prefix": (
         _after(_outsider, f"{SZ}/agencies/fake", HZ, YRD),
+        ConstraintViolation,
+        f"ecert_url_prefixes set by {YRD}: {SZ}/agencies/fake is outside the permitted "
+        f"subtrees ['{HZ}']",
+    ),
+    "the same, under a statement of ours from before ecert_url_prefixes": (
+        _after(_legacy_outsider, f"{SZ}/agencies/fake", HZ, YRD),
         ConstraintViolation,
         f"naming_constraints set by {YRD}: {SZ}/agencies/fake is outside the permitted "
         f"subtrees ['{HZ}']",
