@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.core import Gateway
-from gateway.errors import Conflict, NotFound
+from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.models import (
     AgencyRow,
     CityRow,
@@ -280,6 +280,8 @@ def subordinate_statement(gw: Gateway, sub: str) -> str:
                 iss=fed.entity_id, sub=sub, iat=now, exp=now + STATEMENT_LIFETIME, key=key, **claims
             )
 
+        if sub == fed.entity_id:  # §8.1.1: invalid_request is RECOMMENDED
+            raise BadRequest(f"{sub} is this gateway itself: fetch its entity configuration")
         prefix = f"{fed.entity_id}/agencies/"
         if fed.role == CITY and sub.startswith(prefix):
             agency = _agency(session, sub.removeprefix(prefix))

@@ -167,7 +167,8 @@ def test_forged_join_request_is_refused(tmp_path: Path, clock: FakeClock) -> Non
             headers={"Content-Type": "application/entity-statement+jwt"},
         )
         assert answer.status_code == 400
-        assert answer.json()["detail"]["message_en"]
+        assert answer.json()["error"] == "invalid_request"  # §8.9
+        assert answer.json()["error_description"].startswith("请求无效：")
 
 
 def test_agreements_and_approvals_are_checked_before_anything_is_stored(
@@ -284,5 +285,6 @@ def test_an_entity_id_longer_than_its_column_is_refused_before_the_database(
             content=configuration,
             headers={"Content-Type": "application/entity-statement+jwt"},
         )
-        assert answer.status_code == 409, answer.text
-        assert "at most 256 characters, found 266" in answer.text
+        assert answer.status_code == 400, answer.text  # §8.9 invalid_request, not a 500
+        assert answer.json()["error"] == "invalid_request"
+        assert "at most 256 characters, found 266" in answer.json()["error_description"]
