@@ -264,6 +264,7 @@ def resolve(
         "path": list(chain.path),
         "entity_types": sorted(chain.entity_types),
         "credential_types": types,
+        "not_granted": {t: list(by) for t, by in sorted(chain.not_granted().items())},
         "accepted_types": accepted,
         "acceptance": None
         if acceptance is None
@@ -275,6 +276,8 @@ def resolve(
         return
     say(f"✓ {' → '.join(chain.path)}")
     say(f"credential types: {', '.join(types) or '-'}")
+    for ctype, by in sorted(chain.not_granted().items()):
+        say(f"not granted: {ctype} (subset_of of {', '.join(by)}) · 未获授权")
     if acceptance is not None:
         say(f"accepted by policy {acceptance.policy}: {', '.join(accepted) or '-'}")
     say(f"valid until {iso(chain.exp)}")

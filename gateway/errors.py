@@ -40,3 +40,17 @@ class NotAcceptable(EcertError):
         self.message_en = message_en
         self.served = served
         self.accept = accept
+
+
+class BadRequest(DataError):
+    """The request asks for something the endpoint never answers (e.g. a gateway's statement
+    about itself from its own fetch endpoint)."""
+
+
+class InvalidTrustAnchor(NotFound):
+    """A resolver was asked about a trust anchor it does not use (OpenID Federation 1.0 §8.9
+    ``invalid_trust_anchor``)."""
+
+
+class InvalidSubject(NotFound):
+    """An endpoint cannot serve the subject it was asked about (§8.9 ``invalid_subject``)."""

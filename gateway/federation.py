@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.core import Gateway
-from gateway.errors import Conflict, NotFound
+from gateway.errors import BadRequest, Conflict, NotFound
 from gateway.models import (
     AgencyRow,
     CityRow,
@@ -38,6 +38,7 @@ from trust.federation import (
     Acceptance,
     Constraints,
     NamingConstraints,
+    UrlPrefixes,
     check_entity_id,
     sign_entity_statement,
     verify_entity_configuration,
@@ -280,6 +281,8 @@ def subordinate_statement(gw: Gateway, sub: str) -> str:
                 iss=fed.entity_id, sub=sub, iat=now, exp=now + STATEMENT_LIFETIME, key=key, **claims
             )
 
+        if sub == fed.entity_id:  # §8.1.1: invalid_request is RECOMMENDED
+            raise BadRequest(f"{sub} is this gateway itself: fetch its entity configuration")
         prefix = f"{fed.entity_id}/agencies/"
         if fed.role == CITY and sub.startswith(prefix):
             agency = _agency(session, sub.removeprefix(prefix))
@@ -302,7 +305,8 @@ def subordinate_statement(gw: Gateway, sub: str) -> str:
             metadata_policy=_types_policy(row.credential_types),
             constraints=Constraints(
                 max_path_length=CITY_PATH_LENGTH,
-                naming_constraints=NamingConstraints(permitted=(sub,)),
+                naming_constraints=NamingConstraints.host_of(sub),  # §6.2.2: its host
+                url_prefixes=UrlPrefixes(permitted=(sub,)),  # ours: below its own URL
                 allowed_entity_types=frozenset({ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY}),
             ),
         )

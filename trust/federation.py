@@ -9,13 +9,14 @@ What is here, by module (all pure: bytes, parsed objects and ``now`` in; no I/O)
 
 - ``federation_common``: errors, names, bounds, Entity Identifier checks and endpoint URLs.
 - ``federation_statements``: Entity Statements (§3): sign, verify, Entity Configurations.
-- ``federation_policy``: metadata policy operators, merging and application (§6.1), with our
-  strict rule for ``credential_types`` (no silent narrowing: a clear :class:`PolicyError`).
-- ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (plus our URL-prefix
-  form) and ``allowed_entity_types`` (§6.2).
+- ``federation_policy``: metadata policy operators, merging and application (§6.1), as the
+  spec defines them (``subset_of`` narrows to the intersection).
+- ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (host names, RFC 5280
+  §4.2.1.10 as §6.2.2 words it), ``allowed_entity_types`` (§6.2) and our own constraint
+  parameter ``ecert_url_prefixes``.
 - ``federation_chain``: :func:`validate_chain` (§4, §10.2) into a :class:`ResolvedChain`,
   including cross-region agreements (``ecert_acceptance``, honoured only on the anchor's own
-  statement: no transitive trust).
+  statement: no transitive trust) and the credential types the chain grants its leaf.
 - ``federation_resolve``: :func:`resolve_chain` walks ``authority_hints`` through a
   :class:`Fetcher` (§10.1), with a visited set, a depth bound and a fetch budget.
 - ``federation_endpoints``: subordinate listings (§8.2), resolve responses (§8.3), historical
@@ -63,7 +64,7 @@ from trust.federation_common import (
     entity_configuration_url,
     fetch_url,
 )
-from trust.federation_constraints import Constraints, NamingConstraints
+from trust.federation_constraints import URL_PREFIXES, Constraints, NamingConstraints, UrlPrefixes
 from trust.federation_endpoints import (
     REVOCATION_REASONS,
     HistoricalKey,
@@ -78,7 +79,6 @@ from trust.federation_endpoints import (
 )
 from trust.federation_policy import (
     OPERATORS,
-    STRICT_SUBSETS,
     MetadataPolicy,
     apply_policy,
     merge_policies,
@@ -112,7 +112,7 @@ __all__ = [
     "RESOLVE_RESPONSE_MEDIA_TYPE",
     "RESOLVE_RESPONSE_TYP",
     "REVOCATION_REASONS",
-    "STRICT_SUBSETS",
+    "URL_PREFIXES",
     "WELL_KNOWN_PATH",
     "Acceptance",
     "ChainError",
@@ -134,6 +134,7 @@ __all__ = [
     "TrustChain",
     "UnknownAnchor",
     "UntrustedStatement",
+    "UrlPrefixes",
     "apply_policy",
     "check_entity_id",
     "entity_configuration_url",

@@ -12,6 +12,12 @@ top-down, so that every key is trusted before it is used:
 5. each statement's ``constraints`` hold (§6.2), the policies merge (§6.1.4.1) and the
    subject's metadata (with its superior's ``metadata`` applied, §3.1) obeys them (§6.1.4.2).
 
+The resolved metadata is the spec's: a ``subset_of`` narrows the leaf's ``credential_types``
+to what every superior grants (§6.1.3.1.5), it does not fail the chain. Which types the leaf
+may issue is then our rule on top (:attr:`ResolvedChain.credential_types`): the narrowed list,
+and nothing at all unless some superior grants it (a ``subset_of`` or ``value`` policy on the
+parameter): fail closed, never "no policy, anything goes".
+
 Cross-region agreements (our extension): ``ecert_acceptance`` is honoured only on the anchor's
 own statement (the first statement below the anchor). Anywhere deeper it would be trust by
 transitivity, so the chain is refused. :class:`ResolvedChain` exposes the agreement as
@@ -38,7 +44,7 @@ from trust.federation_common import (
     UntrustedStatement,
     show,
 )
-from trust.federation_policy import apply_policy, merge_policies
+from trust.federation_policy import MetadataPolicy, apply_policy, merge_policies
 from trust.federation_statements import (
     Acceptance,
     EntityStatement,
@@ -107,16 +113,47 @@ class ResolvedChain:
     keys: tuple[PublicKey, ...]  # the leaf's federation keys, as its superior vouches for them
     acceptance: Acceptance | None
     chain: TrustChain = field(repr=False)
+    policy: MetadataPolicy = field(default_factory=MetadataPolicy, repr=False)  # merged, §6.1.4.1
 
     @property
     def entity_types(self) -> frozenset[str]:
         return frozenset(self.metadata)
 
     @property
+    def granted(self) -> bool:
+        """Whether some superior grants credential types: the merged policy sets ``subset_of``
+        or ``value`` on ``ecert_issuer.credential_types``."""
+        ops = self.policy.types.get(ECERT_ISSUER, {}).get(CREDENTIAL_TYPES, {})
+        return bool({"subset_of", "value"} & ops.keys())
+
+    @property
     def credential_types(self) -> frozenset[str]:
-        """The credential types the chain authorises the leaf to issue (resolved metadata)."""
+        """The credential types the chain authorises the leaf to issue: its resolved
+        ``credential_types`` (narrowed by every superior's ``subset_of``, §6.1.3.1.5), and none
+        when no superior grants any (our fail-closed rule)."""
         types = self.metadata.get(ECERT_ISSUER, {}).get(CREDENTIAL_TYPES, [])
-        return frozenset(types) if isinstance(types, list) else frozenset()
+        if not self.granted or not isinstance(types, list):
+            return frozenset()
+        return frozenset(t for t in types if isinstance(t, str))
+
+    def not_granted(self) -> dict[str, tuple[str, ...]]:
+        """Types the leaf claims that its chain does not authorise, each with the superiors
+        whose ``subset_of`` leaves it out (all of them when nobody grants any)."""
+        claimed = self.chain.subject.metadata.get(ECERT_ISSUER, {}).get(CREDENTIAL_TYPES, [])
+        if not isinstance(claimed, list):
+            return {}
+        setters = [
+            (s.iss, s.metadata_policy.types.get(ECERT_ISSUER, {}).get(CREDENTIAL_TYPES, {}))
+            for s in self.chain.statements[1:-1]
+            if s.metadata_policy is not None
+        ]
+        out = {}
+        for t in claimed:
+            if isinstance(t, str) and t not in self.credential_types:
+                out[t] = tuple(
+                    iss for iss, ops in setters if t not in ops.get("subset_of", [t])
+                ) or tuple(self.path[1:])
+        return out
 
     @property
     def accepted_types(self) -> frozenset[str]:
@@ -269,4 +306,5 @@ def _resolve(chain: TrustChain) -> ResolvedChain:
         keys=es[1].jwks,
         acceptance=subordinates[-1].acceptance,
         chain=chain,
+        policy=merged,
     )

@@ -2,13 +2,14 @@
 
 - The seven standard operators of §6.1.3.1 (``value``, ``add``, ``default``, ``one_of``,
   ``subset_of``, ``superset_of``, ``essential``) with their allowed combinations, their merge
-  rules (§6.1.4.1) and their order of application (§6.1.4.2).
-- Our rule on top of the spec, for parameters listed in :data:`STRICT_SUBSETS` (today
-  ``ecert_issuer.credential_types``): the product needs a clear failure, never silent
-  narrowing. A subordinate's ``subset_of`` not contained in its superior's is a
-  :class:`PolicyError` ("city X authorises [...] that Y did not grant it"); metadata claiming
-  values outside the merged ``subset_of`` is a :class:`PolicyError`; and such metadata under a
-  chain that sets no ``subset_of`` at all fails closed.
+  rules (§6.1.4.1) and their order of application (§6.1.4.2), exactly as the spec defines
+  them: ``subset_of`` narrows a value to its intersection with the operator's (§6.1.3.1.5, the
+  result may be ``[]``), two ``subset_of`` merge to their intersection (possibly ``[]``), two
+  ``essential`` to their logical OR, and ``essential`` is checked last, after the narrowing.
+
+What a narrowed ``ecert_issuer.credential_types`` means for verifiers (a type outside the
+grant is not authorised; no grant at all authorises nothing) is decided on the resolved chain
+(:attr:`trust.federation_chain.ResolvedChain.credential_types`), not by bending the spec here.
 
 Deliberately not here: additional operators (any name listed in ``metadata_policy_crit`` is a
 policy error, since we implement none; unlisted unknown operators are ignored, §6.1.3.2), values
@@ -24,8 +25,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from trust.federation_common import (
-    CREDENTIAL_TYPES,
-    ECERT_ISSUER,
     MAX_ENTITY_TYPES,
     MAX_LIST_ITEMS,
     PolicyError,
@@ -38,10 +37,6 @@ from trust.federation_common import (
 OPERATORS = ("value", "add", "default", "one_of", "subset_of", "superset_of", "essential")
 _ARRAY_OPERATORS = ("add", "one_of", "subset_of", "superset_of")
 MAX_PARAMETERS = 64  # parameter policies per entity type
-
-# (entity type, parameter) whose subset_of may only narrow down a chain, and whose metadata
-# values must already lie inside it (our product rule, see the module docstring).
-STRICT_SUBSETS: frozenset[tuple[str, str]] = frozenset({(ECERT_ISSUER, CREDENTIAL_TYPES)})
 
 Key = tuple[str, Any]
 
@@ -229,10 +224,12 @@ def _merge_operator(op: str, current: Any, sub: Any, where: str) -> Any:
                 f"found {show(sub)}"
             )
         return current
-    if op == "essential":
+    if op == "essential":  # §6.1.3.1.7: logical OR
         return bool(current) or bool(sub)
-    if op in ("add", "superset_of"):
+    if op in ("add", "superset_of"):  # §6.1.3.1.2, §6.1.3.1.6: union
         return _dedupe([*current, *sub])
+    # one_of and subset_of: the intersection (§6.1.3.1.4, §6.1.3.1.5). An empty one_of is a
+    # policy error; an empty subset_of is not: it narrows the parameter to [].
     allowed = _keys(sub)
     merged = [v for v in current if _key(v) in allowed]
     if op == "one_of" and not merged:
@@ -249,7 +246,6 @@ def merge_policies(policies: Sequence[tuple[str, MetadataPolicy]]) -> MetadataPo
     statement) and the subject's immediate superior last.
     """
     merged: dict[str, dict[str, dict[str, Any]]] = {}
-    granted_by: dict[tuple[str, str], str] = {}  # who set the current subset_of
     for issuer, policy in policies:
         for etype, params in policy.types.items():
             target = merged.setdefault(etype, {})
@@ -258,38 +254,15 @@ def merge_policies(policies: Sequence[tuple[str, MetadataPolicy]]) -> MetadataPo
                 current = target.get(param)
                 if current is None:
                     target[param] = {op: json_copy(v) for op, v in ops.items()}
-                else:
-                    if (etype, param) in STRICT_SUBSETS and "subset_of" in ops:
-                        _check_strict_narrowing(
-                            current.get("subset_of"),
-                            ops["subset_of"],
-                            param,
-                            issuer,
-                            granted_by.get((etype, param), ""),
-                        )
-                    for op, value in ops.items():
-                        if op in current:
-                            current[op] = _merge_operator(op, current[op], value, where)
-                        else:
-                            current[op] = json_copy(value)
-                    # The merged parameter policy must still be an allowed combination.
-                    _check_combination(current, where)
-                if "subset_of" in ops:
-                    granted_by[(etype, param)] = issuer
+                    continue
+                for op, value in ops.items():
+                    if op in current:
+                        current[op] = _merge_operator(op, current[op], value, where)
+                    else:
+                        current[op] = json_copy(value)
+                # §6.1.4.1: the merged parameter policy must still be an allowed combination.
+                _check_combination(current, where)
     return MetadataPolicy(merged)
-
-
-def _check_strict_narrowing(
-    superior: list[Any] | None, subordinate: list[Any], param: str, issuer: str, superior_id: str
-) -> None:
-    if superior is None:
-        return
-    extra = [v for v in subordinate if _key(v) not in _keys(superior)]
-    if extra:
-        raise PolicyError(
-            f"{issuer} authorises {param} {sorted(map(str, extra))} that {superior_id} did not "
-            f"grant it: expected a subset of {sorted(map(str, superior))}"
-        )
 
 
 def apply_policy(
@@ -302,28 +275,13 @@ def apply_policy(
     """
     resolved: dict[str, dict[str, Any]] = {t: json_copy(dict(m)) for t, m in metadata.items()}
     for etype, params in resolved.items():
-        type_policy = policy.types.get(etype, {})
-        for param, ops in type_policy.items():
+        for param, ops in policy.types.get(etype, {}).items():
             where = f"{subject} metadata {etype}.{param}"
-            present, value = _apply_operators(
-                ops,
-                param in params,
-                params.get(param),
-                where,
-                strict=(etype, param) in STRICT_SUBSETS,
-            )
+            present, value = _apply_operators(ops, param in params, params.get(param), where)
             if present:
                 params[param] = value
             else:
                 params.pop(param, None)
-        for param in params:
-            # Fail closed: a grant is a subset_of (or a value a superior set outright).
-            granted = {"subset_of", "value"} & type_policy.get(param, {}).keys()
-            if (etype, param) in STRICT_SUBSETS and not granted:
-                raise PolicyError(
-                    f"{subject} claims {etype}.{param} {show(params[param])} but no superior in "
-                    "its chain grants any: expected a subset_of policy for it"
-                )
     return resolved
 
 
@@ -336,7 +294,7 @@ def _array(value: Any, op: str, where: str) -> list[Any]:
 
 
 def _apply_operators(
-    ops: Mapping[str, Any], present: bool, value: Any, where: str, *, strict: bool
+    ops: Mapping[str, Any], present: bool, value: Any, where: str
 ) -> tuple[bool, Any]:
     if "value" in ops:  # §6.1.3.1.1: first
         present, value = ops["value"] is not None, json_copy(ops["value"])
@@ -352,16 +310,9 @@ def _apply_operators(
         and (not _is_item(value) or _key(value) not in _keys(ops["one_of"]))
     ):
         raise PolicyError(f"{where}: expected one of {show(ops['one_of'])}, found {show(value)}")
-    if "subset_of" in ops and present:  # §6.1.3.1.5: after one_of
+    if "subset_of" in ops and present:  # §6.1.3.1.5: after one_of; narrows, maybe to []
         allowed = _keys(ops["subset_of"])
-        items = _array(value, "subset_of", where)
-        extra = [v for v in items if _key(v) not in allowed]
-        if strict and extra:
-            raise PolicyError(
-                f"{where}: claims {sorted(map(str, extra))} outside those its chain authorises: "
-                f"expected a subset of {sorted(map(str, ops['subset_of']))}"
-            )
-        value = [v for v in items if _key(v) in allowed]
+        value = [v for v in _array(value, "subset_of", where) if _key(v) in allowed]
     if "superset_of" in ops and present:  # §6.1.3.1.6: after subset_of
         missing = _keys(ops["superset_of"]) - _keys(_array(value, "superset_of", where))
         if missing:

@@ -164,6 +164,20 @@ def _refuse_status(value: int, idx: int, uri: str) -> NoReturn:
     raise _Fail(Reason.STATUS_UNAVAILABLE, f"unknown status value {value}")
 
 
+def _not_authorised(issuer: IssuerRecord, code: str) -> str:
+    """Why ``issuer`` may not issue ``code``, naming the policy that decides it."""
+    detail = f"{issuer.name} is authorised for {sorted(issuer.types)}, not {code!r}"
+    superiors = [link.name for link in issuer.chain[1:]]
+    if not any(link.role == "region" for link in issuer.chain):
+        return detail  # a local agency: its own gateway's record of its types decides
+    # A federated issuer: the types its chain grants are its resolved metadata, narrowed by
+    # every superior's subset_of (OpenID Federation 1.0 §6.1.3.1.5).
+    return (
+        f"{detail}: the metadata policy subset_of on ecert_issuer.credential_types of its "
+        f"trust chain ({' → '.join(superiors)}) does not grant it"
+    )
+
+
 def _open(token: str, trust: TrustSnapshot) -> VerifiedJWS:
     try:
         return verify_compact(token, trust.public_keys, typ=CREDENTIAL_TYP)
@@ -237,10 +251,7 @@ def verify_scanned(
 
         _check_key_at_issuance(rec, iat, token, confirmed)
         if ctype.code not in issuer.types:
-            raise _Fail(
-                Reason.ISSUER_NOT_AUTHORISED,
-                f"{issuer.name} is authorised for {sorted(issuer.types)}, not {ctype.code!r}",
-            )
+            raise _Fail(Reason.ISSUER_NOT_AUTHORISED, _not_authorised(issuer, ctype.code))
         if issuer.accepted is not None and ctype.code not in issuer.accepted:
             accepted = ", ".join(sorted(issuer.accepted)) or "none of its types"
             raise _Fail(

@@ -12,8 +12,9 @@ from sqlalchemy import select
 from gateway import confirmations, federation, public_docs, trustexport, trustsync
 from gateway.core import Gateway
 from gateway.deps import GatewayDep
-from gateway.errors import NotFound
+from gateway.errors import InvalidSubject, InvalidTrustAnchor, NotFound
 from gateway.models import FederationKeyRow, TrustListRow
+from gateway.routes.federation_errors import FederationRoute
 from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
@@ -29,7 +30,7 @@ from trust.federation import (
 from trust.keys import PublicKey
 from trust.trustlist_delta import delta, sign_delta
 
-router = APIRouter(tags=["federation 联邦"])
+router = APIRouter(tags=["federation 联邦"], route_class=FederationRoute)  # errors: §8.9
 MAX_JOIN_BODY = 64 * 1024
 HISTORY_KEEP = 86_400 * 365
 TRUST_LIST_MEDIA_TYPE = "application/trustlist+jwt"
@@ -104,9 +105,9 @@ def resolve(
         fed = federation.config(session)
     anchors = trustsync.trust_anchors(gw)
     if check_entity_id(trust_anchor) not in anchors:
-        raise NotFound(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
+        raise InvalidTrustAnchor(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
     if check_entity_id(sub) not in federation.known_entities(gw):
-        raise NotFound(f"{sub} is not a member of the federation known to this gateway")
+        raise InvalidSubject(f"{sub} is not a member of the federation known to this gateway")
     resolved = resolve_chain(
         check_entity_id(sub),
         fetcher=request.app.state.fetcher,

@@ -12,12 +12,12 @@ from gateway.core import Gateway
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from trust.federation import (
-    ChainError,
     resolve_chain,
     verify_entity_configuration,
     verify_entity_statement,
     verify_resolve_response,
 )
+from trust.federation_statements import unverified_payload
 from trust.keys import PublicKey
 
 YRD, HZ, SZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"
@@ -66,8 +66,14 @@ def test_an_agency_resolves_through_its_city_to_the_region_anchor(
         )
         assert about_hz.constraints is not None
         assert about_hz.constraints.max_path_length == 1
-        assert about_hz.constraints.naming_constraints is not None
-        assert about_hz.constraints.naming_constraints.permitted == (HZ,)
+        # §6.2.2 host names only: a loopback city's host is an IP literal, no domain name, so
+        # the spec's form says nothing; our own ecert_url_prefixes keeps it to its URL.
+        assert about_hz.constraints.naming_constraints is None
+        assert about_hz.constraints.url_prefixes is not None
+        assert about_hz.constraints.url_prefixes.permitted == (HZ,)
+        assert unverified_payload(about_hz.token)["constraints"]["ecert_url_prefixes"] == {
+            "permitted": [HZ]
+        }
         assert about_hz.constraints.allowed_entity_types == {
             "ecert_issuer",
             "ecert_verifier",
@@ -95,17 +101,40 @@ def test_an_agency_resolves_through_its_city_to_the_region_anchor(
         assert response.sub == leaf
 
 
-def test_a_city_cannot_authorise_a_type_its_region_did_not_grant(
+def test_a_city_with_a_host_name_gets_a_spec_naming_constraint_beside_its_url_prefix(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    named = "http://localhost:9111"
+    with federation_of(tmp_path, clock) as fed:
+        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        city = fed.city(named, anchor=YRD, code="330100", name="杭州市", types=PERMITS)
+        row, _ = agencies.add_agency(
+            city, name="杭州市市场监督管理局", uscc=_uscc("11330100MB1958123"), types=PERMITS,
+            actor="t",
+        )  # fmt: skip
+        about = fed.client(YRD).get("/federation/fetch", params={"sub": named}).text
+        claim = unverified_payload(about)["constraints"]
+        assert claim["naming_constraints"] == {"permitted": ["localhost"]}  # §6.2.2: a host
+        assert claim["ecert_url_prefixes"] == {"permitted": [named]}
+        resolved = resolve_chain(
+            f"{named}/agencies/{row.id}", fetcher=fed.fetcher(),
+            trust_anchors=_anchor_keys(fed, YRD), now=clock.now,
+        )  # fmt: skip
+        assert resolved.credential_types == frozenset(PERMITS)
+
+
+def test_a_type_a_city_authorises_beyond_its_regions_grant_is_narrowed_away(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
         hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["business-licence"])
         leaf = _amr(hz, ["business-licence", "resident-eid"])
-        with pytest.raises(ChainError, match="resident-eid"):
-            resolve_chain(
-                leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
-            )
+        resolved = resolve_chain(  # §6.1.3.1.5: the intersection, not a failed chain
+            leaf, fetcher=fed.fetcher(), trust_anchors=_anchor_keys(fed, YRD), now=clock.now
+        )
+        assert resolved.credential_types == {"business-licence"}
+        assert resolved.not_granted() == {"resident-eid": (YRD,)}
 
 
 def test_an_unapproved_city_is_not_vouched_for(tmp_path: Path, clock: FakeClock) -> None:
@@ -140,7 +169,8 @@ def test_forged_join_request_is_refused(tmp_path: Path, clock: FakeClock) -> Non
             headers={"Content-Type": "application/entity-statement+jwt"},
         )
         assert answer.status_code == 400
-        assert answer.json()["detail"]["message_en"]
+        assert answer.json()["error"] == "invalid_request"  # §8.9
+        assert answer.json()["error_description"].startswith("请求无效：")
 
 
 def test_agreements_and_approvals_are_checked_before_anything_is_stored(
@@ -257,5 +287,6 @@ def test_an_entity_id_longer_than_its_column_is_refused_before_the_database(
             content=configuration,
             headers={"Content-Type": "application/entity-statement+jwt"},
         )
-        assert answer.status_code == 409, answer.text
-        assert "at most 256 characters, found 266" in answer.text
+        assert answer.status_code == 400, answer.text  # §8.9 invalid_request, not a 500
+        assert answer.json()["error"] == "invalid_request"
+        assert "at most 256 characters, found 266" in answer.json()["error_description"]

@@ -27,6 +27,7 @@ from trust.federation import (
     StatementExpired,
     UnknownAnchor,
     UntrustedStatement,
+    UrlPrefixes,
     validate_chain,
 )
 from trust.federation_statements import unverified_payload
@@ -74,7 +75,8 @@ def add_region(
             metadata_policy=grant(*types),
             constraints=Constraints(
                 max_path_length=1,
-                naming_constraints=NamingConstraints(permitted=(city,)),
+                naming_constraints=NamingConstraints.host_of(city),  # None: an IP literal
+                url_prefixes=UrlPrefixes(permitted=(city,)),
                 allowed_entity_types=frozenset({"ecert_issuer", "ecert_verifier"}),
             ),
         )
@@ -175,6 +177,54 @@ def test_cross_region_the_other_way() -> None:
     assert resolved.accepted_types == {BL, FOOD}
 
 
+# --- subset_of narrows, it does not fail the chain (§6.1.3.1.5, §6.1.4.1) ----------------------
+
+SZ_PSB = f"{SZ}/agencies/psb"
+
+
+def test_a_type_the_city_grants_but_its_region_did_not_is_narrowed_away_not_the_chain() -> None:
+    sim = federation()  # 长三角 granted 苏州 BL and FOOD only
+    sim.leaf(SZ_PSB, superiors=[SZ], ecert_issuer=issuer(BL, EID))
+    sim.vouch(SZ, SZ_PSB, metadata_policy=grant(BL, EID))
+
+    resolved = validate(sim, SZ_PSB, SZ, YRD)
+
+    assert resolved.metadata["ecert_issuer"]["credential_types"] == [BL]
+    assert resolved.credential_types == resolved.accepted_types == {BL}
+    assert resolved.not_granted() == {EID: (YRD,)}
+    across = validate(sim, SZ_PSB, SZ, YRD, JJJ, anchor=JJJ)  # and in the other region
+    assert across.accepted_types == {BL}
+
+
+def test_a_leaf_claiming_beyond_its_own_grant_keeps_the_granted_types() -> None:
+    sim = federation()
+    sim.entities[HZ_AMR].metadata.update(ecert_issuer=issuer(BL, FOOD, EID))
+    resolved = validate(sim, HZ_AMR, HZ, YRD)
+    assert resolved.credential_types == {BL, FOOD}
+    assert resolved.not_granted() == {EID: (HZ,)}
+
+
+def test_disjoint_grants_leave_no_type_but_a_valid_chain() -> None:
+    sim = federation()
+    sim.leaf(SZ_PSB, superiors=[SZ], ecert_issuer=issuer(EID))
+    sim.vouch(SZ, SZ_PSB, metadata_policy=grant(EID))
+    resolved = validate(sim, SZ_PSB, SZ, YRD)
+    assert resolved.metadata["ecert_issuer"]["credential_types"] == []  # §6.1.3.1.5: may be []
+    assert resolved.credential_types == frozenset()
+    assert resolved.not_granted() == {EID: (YRD,)}
+
+
+def test_no_grant_anywhere_authorises_nothing_though_the_metadata_resolves() -> None:
+    sim = federation()
+    sim.vouch(YRD, HZ, metadata_policy=None)
+    sim.vouch(HZ, HZ_AMR, metadata_policy=None)
+    resolved = validate(sim, HZ_AMR, HZ, YRD)
+    assert resolved.metadata["ecert_issuer"]["credential_types"] == [BL, FOOD]  # §6.1.4.2
+    assert not resolved.granted
+    assert resolved.credential_types == frozenset()  # our rule: fail closed
+    assert resolved.not_granted() == {BL: (HZ, YRD), FOOD: (HZ, YRD)}
+
+
 # --- Every refusal, with its reason -----------------------------------------------------------
 
 Case = Callable[[FederationSimulator], tuple[list[str], dict[str, list[PublicKey]]]]
@@ -212,9 +262,11 @@ def _outsider(sim: FederationSimulator) -> None:
     sim.vouch(HZ, fake, metadata_policy=grant(BL))
 
 
-def _sz_grants_eid(sim: FederationSimulator) -> None:
-    sim.leaf(f"{SZ}/agencies/psb", superiors=[SZ], ecert_issuer=issuer(BL))
-    sim.vouch(SZ, f"{SZ}/agencies/psb", metadata_policy=grant(BL, EID))
+def _legacy_outsider(sim: FederationSimulator) -> None:
+    """As above, under the URL prefix our gateways used to put in naming_constraints."""
+    _outsider(sim)
+    legacy = Constraints(naming_constraints=NamingConstraints(permitted=(HZ,)))
+    sim.vouch(YRD, HZ, metadata_policy=grant(BL, FOOD, EID), constraints=legacy)
 
 
 def _district(sim: FederationSimulator) -> None:
@@ -274,32 +326,27 @@ REFUSED: dict[str, tuple[Case, type[DataError], str]] = {
         StatementExpired,
         f"statement by {YRD} about {YRD} expired",
     ),
-    "city vouches for an agency outside its naming constraint": (
+    "city vouches for an agency outside its URL prefix": (
         _after(_outsider, f"{SZ}/agencies/fake", HZ, YRD),
+        ConstraintViolation,
+        f"ecert_url_prefixes set by {YRD}: {SZ}/agencies/fake is outside the permitted "
+        f"subtrees ['{HZ}']",
+    ),
+    "the same, under a statement of ours from before ecert_url_prefixes": (
+        _after(_legacy_outsider, f"{SZ}/agencies/fake", HZ, YRD),
         ConstraintViolation,
         f"naming_constraints set by {YRD}: {SZ}/agencies/fake is outside the permitted "
         f"subtrees ['{HZ}']",
     ),
-    "city authorises a type its region did not grant it": (
-        _after(_sz_grants_eid, f"{SZ}/agencies/psb", SZ, YRD),
-        PolicyError,
-        f"{SZ} authorises credential_types ['{EID}'] that {YRD} did not grant it",
-    ),
-    "leaf claims types beyond its grant": (
-        _after(lambda sim: sim.entities[HZ_AMR].metadata.update(ecert_issuer=issuer(BL, EID))),
-        PolicyError,
-        f"{HZ_AMR} metadata ecert_issuer.credential_types: claims ['{EID}'] outside those its "
-        "chain authorises",
-    ),
-    "leaf claims types and nobody grants any": (
+    "region and city set conflicting values (§6.1.4.1)": (
         _after(
             lambda sim: (
-                sim.vouch(YRD, HZ, metadata_policy=None),
-                sim.vouch(HZ, HZ_AMR, metadata_policy=None),
+                sim.vouch(YRD, HZ, metadata_policy={"ecert_issuer": {"uscc": {"value": "A"}}}),
+                sim.vouch(HZ, HZ_AMR, metadata_policy={"ecert_issuer": {"uscc": {"value": "B"}}}),
             )
         ),
         PolicyError,
-        "no superior in its chain grants any",
+        f"metadata_policy.ecert_issuer.uscc (from {HZ}): value must equal the superior's 'A'",
     ),
     "leaf has an entity type the region does not allow": (
         _after(lambda sim: sim.entities[HZ_AMR].metadata.update(oauth_client={})),

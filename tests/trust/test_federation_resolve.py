@@ -23,7 +23,6 @@ from tests.trust.test_federation_chain import (
     add_agency,
     federation,
     grant,
-    issuer,
 )
 from trust.errors import FetchError
 from trust.federation import (
@@ -261,9 +260,11 @@ def test_a_dead_superior_is_skipped_for_a_working_one() -> None:
 def test_a_valid_but_refused_chain_lists_its_reason() -> None:
     sim = federation()
     add_agency(sim, f"{HZ}/agencies/extra", HZ, BL)
-    sim.entities[f"{HZ}/agencies/extra"].metadata["ecert_issuer"] = issuer(BL, EID)
+    sim.entities[f"{HZ}/agencies/extra"].metadata["oauth_client"] = {}
     error = _fails(sim, f"{HZ}/agencies/extra", YRD)
-    assert f"claims ['{EID}'] outside those its chain authorises" in str(error)
+    assert f"allowed_entity_types set by {YRD}: {HZ}/agencies/extra has entity type(s)" in str(
+        error
+    )
 
 
 @pytest.mark.parametrize("leaf", ["not a url", "http://example.com", f"{HZ}/"])
