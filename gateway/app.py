@@ -262,4 +262,19 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         json_limit=JSON_BODY_LIMIT,
         upload_limit=gw.settings.max_request_bytes,
     )
+    _build_routes_now(app)
     return app
+
+
+def _build_routes_now(app: FastAPI) -> None:
+    """Build every route's dependencies while one thread creates the app, not on its first
+    request. FastAPI builds an included router's routes lazily, under a lock of that app's
+    own; the routers (and the parameter objects of their endpoints) are module-level, shared
+    by every app in a process, and pydantic's schema generation on one shared object from
+    two threads at once is not safe: tests that serve several gateways in one process saw
+    requests fail with a pydantic warning (``UnsupportedFieldAttributeWarning``) that way."""
+    for route in app.router.routes:
+        for build in ("effective_candidates", "effective_low_priority_routes"):
+            method = getattr(route, build, None)
+            if callable(method):
+                method()

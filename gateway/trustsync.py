@@ -17,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from sqlalchemy import select
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from gateway import federation
 from gateway.core import Gateway
@@ -284,30 +285,46 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
         entries.extend(carried)
     entries = _listable(entries, now + MIN_LIFETIME, report, previous)
     earliest = min([now + lifetime, *(e.chain_exp for e in entries)])
-    with gw.transaction() as session:
-        fed = federation.config(session)
-        key, _ = federation.signing_key(gw, session, federation.SELF)
-        version = (previous.version + 1) if previous is not None else 1
-        exp = max(now + MIN_LIFETIME, earliest)
-        draft = TrustList.build(
-            version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
-            issuer=fed.entity_id, region=fed.region_id, entries=entries,
-        )  # fmt: skip
-        digest = _entries_digest(draft)
-        if (
-            previous is not None
-            and previous.content_hash == digest
-            and previous.exp - now > refresh
-        ):
-            report.version = previous.version
-            return report
-        session.add(
-            TrustListRow(version=version, iat=now, exp=exp, content_hash=digest,
-                         token=sign_trust_list(draft, key), stale=stale)
-        )  # fmt: skip
-        gw.bump(session)
+    try:
+        with gw.transaction() as session:
+            fed = federation.config(session)
+            held = session.scalar(select(func.max(TrustListRow.version)))
+            if held != (previous.version if previous is not None else None):
+                # Another sync (this process's background loop, or another process of this
+                # city) signed a version while this one compiled: keep theirs; the next tick
+                # compiles afresh from it.
+                report.version = held
+                return report
+            key, _ = federation.signing_key(gw, session, federation.SELF)
+            version = (previous.version + 1) if previous is not None else 1
+            exp = max(now + MIN_LIFETIME, earliest)
+            draft = TrustList.build(
+                version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
+                issuer=fed.entity_id, region=fed.region_id, entries=entries,
+            )  # fmt: skip
+            digest = _entries_digest(draft)
+            if (
+                previous is not None
+                and previous.content_hash == digest
+                and previous.exp - now > refresh
+            ):
+                report.version = previous.version
+                return report
+            session.add(
+                TrustListRow(version=version, iat=now, exp=exp, content_hash=digest,
+                             token=sign_trust_list(draft, key), stale=stale)
+            )  # fmt: skip
+            gw.bump(session)
+    except IntegrityError:  # PostgreSQL: the other signer committed the same version first
+        report.version = latest_version(gw)
+        return report
     report.version, report.changed = version, True
     return report
+
+
+def latest_version(gw: Gateway) -> int | None:
+    with gw.sessions() as session:
+        return session.scalar(select(func.max(TrustListRow.version)))
 
 
 def _listable(

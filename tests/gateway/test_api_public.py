@@ -5,12 +5,14 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Iterator
+from typing import Any
 
 import jwt
 import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
+from gateway.app import create_app
 from gateway.core import Gateway
 from tests.conftest import Agency, FakeClock
 from tests.gateway.helpers import auth, client_for, licence_body
@@ -250,3 +252,29 @@ def test_jwks_lists_each_key_under_the_kid_its_tokens_carry(
         PublicKey.from_jwk({m: full[0][m] for m in ("kty", "crv", "x", "y")}).kid == full[0]["kid"]
     )
     assert len(header_kid) == 12
+
+
+def test_every_route_is_built_before_the_app_serves(
+    gw: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Apps in one process share the module-level routers; FastAPI built each app's routes on
+    # its first request, so two gateways served in one process (the federation tests) built
+    # the same endpoints from two threads at once and a request failed with a pydantic
+    # warning. Built once, when the app is made, a request builds nothing.
+    from fastapi import routing
+
+    built: list[str] = []
+    original = routing._EffectiveRouteContext.from_api_route
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        built.append(kwargs["original_route"].path)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(routing._EffectiveRouteContext, "from_api_route", counting)
+    app = create_app(gw)
+    made = len(built)
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/.well-known/jwks.json").status_code == 200
+    assert made > 20
+    assert len(built) == made

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import orjson
+import pytest
 from sqlalchemy import select
 from stdnum.cn import uscc
 
@@ -269,3 +271,29 @@ def test_a_key_published_under_two_kids_is_one_trust_list_entry(
             f"{HZ}/agencies/{amr}",
             f"{HZ}/agencies/{psb}",
         }
+
+
+def test_a_sync_that_loses_the_race_to_another_signer_keeps_its_version(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two syncs of one city (the background loop and an admin's `ecert federation sync`, or two
+    # processes on one database) once both signed version n+1: the loser raised UNIQUE
+    # trust_lists.version. The loser now keeps the winner's version.
+    with federation_of(tmp_path, clock) as fed:
+        _hz, sz, _amr, _psb = _region(fed)
+        read_latest = trustsync.latest
+        raced: list[trustsync.SyncReport] = []
+
+        def read_then_lose_the_race(gw: Gateway) -> Any:
+            row = read_latest(gw)
+            monkeypatch.setattr(trustsync, "latest", read_latest)  # once
+            # the other signer commits between our read and our write
+            raced.append(trustsync.sync_once(gw, fed.fetcher(), lifetime=3600, refresh=60))
+            return row
+
+        monkeypatch.setattr(trustsync, "latest", read_then_lose_the_race)
+        report = trustsync.sync_once(sz, fed.fetcher(), lifetime=3600, refresh=60)
+        assert raced[0].changed
+        assert raced[0].version == 1
+        assert (report.version, report.changed) == (1, False)
+        assert trustsync.latest_version(sz) == 1
