@@ -35,7 +35,7 @@ from cli.federation_common import (
     type_list,
     warn_first_use,
 )
-from gateway import federation, trustsync
+from gateway import federation, statements, trustsync
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.errors import Conflict
@@ -115,7 +115,7 @@ def join(
             warn_first_use(fetched)
         join_url = f"{fetched.entity_id}/federation/join"
         text = http.post_text(
-            join_url, federation.entity_configuration(gw), content_type=ENTITY_STATEMENT_MEDIA_TYPE
+            join_url, statements.entity_configuration(gw), content_type=ENTITY_STATEMENT_MEDIA_TYPE
         )
         own = _own_kids(gw)
     try:

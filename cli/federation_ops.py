@@ -29,6 +29,7 @@ def sync(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None
     gw = open_gateway(data_dir)
     fetcher = HttpFetcher()
     try:
+        trustexport.prepare(gw)  # keys not made yet, a root due for renewal: as serve's tick
         report = trustsync.sync_once(
             gw,
             fetcher,

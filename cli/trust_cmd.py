@@ -22,6 +22,7 @@ def export(
 ) -> None:
     """Write root + trust list + status lists to one file. 导出信任包"""
     with gateway_at(data_dir) as gw:
+        trustexport.prepare(gw)  # a root due for renewal is renewed before it is exported
         data = trustexport.export_bundle(gw)
     partial = out.with_name(out.name + ".partial")
     partial.write_bytes(data)

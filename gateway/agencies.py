@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit, keystore
+from gateway import audit, federation, keystore
 from gateway.core import Gateway
 from gateway.errors import Conflict, Unauthorised
-from gateway.models import AgencyRow, ApiKeyRow, CityRow
+from gateway.models import AgencyRow, ApiKeyRow, CityRow, FederationRow
 from issuers.regions import RegionTable
 from issuers.validation import validate_uscc
 from trust.errors import DataError, FieldError
@@ -144,6 +144,8 @@ def add_agency(
         session.add(agency)
         session.flush()
         keystore.create_key(gw, session, agency_id=agency.id, alg=alg, now=now)
+        if session.get(FederationRow, 1) is not None:  # its leaf configuration's signing key
+            federation.ensure_keys(gw, session, now)
         gw.slots.open_list(session, agency.id, city.public_url, now)
         api_key = new_api_key(session, agency_id=agency.id, scopes=SCOPES, now=now)
         audit.record(

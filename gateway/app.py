@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import trustsync
+from gateway import trustexport, trustsync
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.errors import (
@@ -33,6 +33,7 @@ from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import StatusListPublisher
 from gateway.routes import credentials, federation, pages, public, verify
+from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
 
@@ -198,6 +199,7 @@ async def _federation_sync(gw: Gateway, fetcher: HttpFetcher, health: SyncHealth
         loop_now = asyncio.get_running_loop().time()
         try:
             if loop_now >= due:
+                await asyncio.to_thread(trustexport.prepare, gw)  # renew the root when due
                 report = await asyncio.to_thread(
                     trustsync.sync_once,
                     gw,
@@ -225,6 +227,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        trustexport.prepare(gw)  # the keys and root reads need, before any read
         gw.reload()
         tasks = [
             asyncio.create_task(_refresher(gw)),
@@ -253,6 +256,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     app.state.fetcher = peers
     app.state.sync_health = health
     app.state.confirmer = Confirmer(gw, peers)
+    app.state.statements = StatementCache()
     _install_errors(app)
     for module in (credentials, verify, public, federation, pages):
         app.include_router(module.router)

@@ -34,7 +34,7 @@ def confirm(gw: Gateway, token_hash: str) -> str | None:
     """Issuing side: a signed confirmation, or None when our record does not show the token
     as issued before its key's compromise."""
     now = gw.clock()
-    with gw.transaction() as session:
+    with gw.sessions() as session:
         row = session.scalar(select(CredentialRow).where(CredentialRow.token_hash == token_hash))
         if row is None:
             return None

@@ -21,7 +21,7 @@ from gateway.clock import Clock, system_clock
 from gateway.db import WRITE_OPTION, make_engine, make_sessionmaker
 from gateway.errors import NotFound
 from gateway.migrate import upgrade
-from gateway.models import CityRow, SigningKeyRow
+from gateway.models import CityRow, FederationKeyRow, SigningKeyRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
 from gateway.state import BUMPED, LiveState, build_state, mark_changed
@@ -139,8 +139,9 @@ class Gateway:
         return False
 
     # --- signing keys -----------------------------------------------------------------------
-    def signing_key(self, row: SigningKeyRow) -> SigningKey:
-        """The decrypted private key for ``row`` (decrypted once, then held in memory)."""
+    def signing_key(self, row: SigningKeyRow | FederationKeyRow) -> SigningKey:
+        """The decrypted private key for ``row``, a credential or a federation key (decrypted
+        once, then held in memory: kids are thumbprints, so one map serves both)."""
         with self._lock:
             key = self._keys.get(row.kid)
             if key is None:

@@ -1,4 +1,4 @@
-"""This gateway's part in the federation: its role, its federation keys and what it signs.
+"""This gateway's part in the federation: its role, its members and its federation keys.
 
 - A **region trust anchor** vouches for the cities that joined it (after an operator approved
   them, with the credential types granted) and, by explicit agreement, for other regions'
@@ -7,8 +7,10 @@
   names its anchor in ``authority_hints``.
 
 Every statement is signed with a federation key (kept apart from credential keys, stored
-encrypted like them). Every change to who is trusted goes to the audit log with who and when.
-This module signs and records; it fetches nothing (``gateway.peers`` does).
+encrypted like them). Keys are made when a role is taken, an agency is added or a key rotates,
+never on a read: :func:`signing_key` only reads. What is signed is in ``gateway.statements``.
+Every change to who is trusted goes to the audit log with who and when. This module records;
+it fetches nothing (``gateway.peers`` does).
 """
 
 from __future__ import annotations
@@ -21,34 +23,26 @@ from sqlalchemy.orm import Session
 
 from gateway import audit
 from gateway.core import Gateway
-from gateway.errors import BadRequest, Conflict, NotFound
+from gateway.errors import Conflict, NotFound
 from gateway.models import (
     AgencyRow,
-    CityRow,
     FederationKeyRow,
     FederationRow,
-    SigningKeyRow,
-    StatusListRow,
     SubordinateRow,
 )
 from trust.federation import (
-    ECERT_ISSUER,
-    ECERT_VERIFIER,
     FEDERATION_ENTITY,
     Acceptance,
-    Constraints,
-    NamingConstraints,
-    UrlPrefixes,
     check_entity_id,
-    sign_entity_statement,
     verify_entity_configuration,
 )
-from trust.keys import PublicKey, SigningKey, with_short_alias
+from trust.keys import PublicKey, SigningKey
+from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
 SELF = "self"
 ECERT_GATEWAY = "ecert_gateway"  # our metadata type: a gateway's role, region and endpoints
 ANCHOR, CITY = "anchor", "city"
-STATEMENT_LIFETIME = 86_400
+ROOT_LIFETIME = 365 * 86_400
 MAX_PENDING = 100
 MAX_REGION_TEXT = 64
 CITY_PATH_LENGTH = 1  # anchor → city → agency: one intermediate
@@ -104,10 +98,45 @@ def current_keys(gw: Gateway, session: Session, owner: str) -> list[SigningKey]:
 
 
 def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, list[PublicKey]]:
-    """The owner's newest federation key (made on first use) and all its current keys."""
-    rows = _keys(session, owner) or [new_key(gw, session, owner, gw.clock())]
-    key = SigningKey.from_encrypted_pem(rows[0].private_pem, gw.settings.passphrase)
-    return key, [PublicKey.from_jwk(r.public_jwk) for r in rows]
+    """The owner's newest federation key (decrypted once, then held in memory) and all its
+    current keys. Reads only: keys are made by :func:`ensure_keys`."""
+    rows = _keys(session, owner)
+    if not rows:
+        raise NotFound(
+            f"{owner} has no federation key yet: it is made when the gateway takes its "
+            "federation role or the agency is added (or at the next start of `ecert serve`)"
+        )
+    return gw.signing_key(rows[0]), [PublicKey.from_jwk(r.public_jwk) for r in rows]
+
+
+def ensure_keys(gw: Gateway, session: Session, now: int) -> int:
+    """Make the federation keys this gateway signs with and does not have yet: its own and
+    (a city's) each agency's. A write, for a role taken, an agency added, or the start of a
+    gateway whose database was made before keys were made up front; returns how many."""
+    owners = [SELF, *session.scalars(select(AgencyRow.id))]
+    held = set(session.scalars(select(FederationKeyRow.owner).where(
+        FederationKeyRow.retired_at.is_(None))))  # fmt: skip
+    missing = [o for o in owners if o not in held]
+    for owner in missing:
+        new_key(gw, session, owner, now)
+    return len(missing)
+
+
+def first_root(gw: Gateway, session: Session, fed: FederationRow, now: int) -> SignedRoot:
+    """Root metadata version 1 (TUF §5.3): this gateway's current federation keys may sign
+    roots and trust lists, one signature each; it lives :data:`ROOT_LIFETIME` seconds."""
+    key, current = signing_key(gw, session, SELF)
+    kids = frozenset(k.kid for k in current)
+    root = RootMetadata(
+        version=1,
+        expires=now + ROOT_LIFETIME,
+        region_id=fed.region_id,
+        region_name=fed.region_name,
+        keys={k.kid: k for k in current},
+        root_role=Role(keyids=kids, threshold=1),
+        trust_list_role=Role(keyids=kids, threshold=1),
+    )
+    return SignedRoot.sign(root, [key])
 
 
 MAX_STORED_ENTITY_ID = 256  # the entity id columns (SubordinateRow, FederationRow)
@@ -160,156 +189,14 @@ def init(
             created_at=now,
         )
         session.add(row)
-        new_key(gw, session, SELF, now)
+        ensure_keys(gw, session, now)
+        session.flush()
+        row.root = first_root(gw, session, row, now).to_bytes().decode()
         audit.record(
             session, at=now, actor=actor, action=f"federation.{role}", subject=entity_id,
             region=region_id, superior=superior_id,
         )  # fmt: skip
         return row
-
-
-def _gateway_metadata(fed: FederationRow, city: CityRow) -> dict[str, dict[str, Any]]:
-    eid = fed.entity_id
-    return {
-        FEDERATION_ENTITY: {
-            "organization_name": fed.region_name if fed.role == ANCHOR else city.name,
-            "federation_fetch_endpoint": f"{eid}/federation/fetch",
-            "federation_list_endpoint": f"{eid}/federation/list",
-            "federation_resolve_endpoint": f"{eid}/federation/resolve",
-            "federation_historical_keys_endpoint": f"{eid}/federation/historical_keys",
-        },
-        ECERT_GATEWAY: {
-            "role": fed.role,
-            "region_id": fed.region_id,
-            "region_name": fed.region_name,
-            "city_code": city.code,
-            "trust_list_endpoint": f"{eid}/trust/list",
-        },
-    }
-
-
-def entity_configuration(gw: Gateway) -> str:
-    """This gateway's self-signed Entity Configuration (§3)."""
-    now = gw.clock()
-    with gw.transaction() as session:
-        fed = config(session)
-        key, public = signing_key(gw, session, SELF)
-        if fed.role == CITY:
-            hints = [fed.superior_id] if fed.superior_id else []
-        else:  # the anchors that cross-certify us (our agreements are bilateral)
-            hints = list(
-                session.scalars(
-                    select(SubordinateRow.entity_id).where(
-                        SubordinateRow.kind == "region", SubordinateRow.status == "approved"
-                    )
-                )
-            )
-        return sign_entity_statement(
-            iss=fed.entity_id,
-            sub=fed.entity_id,
-            iat=now,
-            exp=now + STATEMENT_LIFETIME,
-            jwks=public,
-            key=key,
-            metadata=_gateway_metadata(fed, gw.city(session)),
-            authority_hints=hints,
-        )
-
-
-def _agency(session: Session, agency_id: str) -> AgencyRow:
-    agency = session.get(AgencyRow, agency_id)
-    if agency is None:
-        raise NotFound(f"no agency {agency_id!r} at this gateway")
-    return agency
-
-
-def issuer_metadata(session: Session, agency: AgencyRow) -> dict[str, Any]:
-    """``ecert_issuer`` metadata: what verifiers elsewhere need to trust this agency. Its
-    ``jwks`` lists each credential key under its full and its short ``kid`` (as the JWKS does)."""
-    keys = []
-    for k in session.scalars(select(SigningKeyRow).where(SigningKeyRow.agency_id == agency.id)):
-        jwk: dict[str, Any] = {**k.public_jwk, "iat": k.created_at}
-        if k.retired_at is not None:
-            jwk["retired_at"] = k.retired_at
-        if k.compromised_at is not None:
-            jwk["compromised_at"] = k.compromised_at
-        keys.extend(with_short_alias(jwk))
-    lists = session.scalars(select(StatusListRow.uri).where(StatusListRow.agency_id == agency.id))
-    return {
-        "organization_name": agency.name,
-        "uscc": agency.uscc,
-        "region_code": agency.region_code,
-        "credential_types": sorted(agency.types),
-        "jwks": {"keys": keys},
-        "status_lists": sorted(lists),
-    }
-
-
-def agency_configuration(gw: Gateway, agency_id: str) -> str:
-    """An agency's leaf Entity Configuration, served by its city at the agency's entity id."""
-    now = gw.clock()
-    with gw.transaction() as session:
-        fed = config(session)
-        agency = _agency(session, agency_id)
-        key, public = signing_key(gw, session, agency.id)
-        eid = agency_entity_id(fed.entity_id, agency.id)
-        return sign_entity_statement(
-            iss=eid,
-            sub=eid,
-            iat=now,
-            exp=now + STATEMENT_LIFETIME,
-            jwks=public,
-            key=key,
-            metadata={ECERT_ISSUER: issuer_metadata(session, agency)},
-            authority_hints=[fed.entity_id],
-        )
-
-
-def _types_policy(types: Sequence[str]) -> dict[str, Any]:
-    return {ECERT_ISSUER: {"credential_types": {"subset_of": sorted(types)}}}
-
-
-def subordinate_statement(gw: Gateway, sub: str) -> str:
-    """What this gateway says about ``sub`` (§8.1): keys, granted types, constraints."""
-    now = gw.clock()
-    with gw.transaction() as session:
-        fed = config(session)
-        key, _ = signing_key(gw, session, SELF)
-
-        def signed(**claims: Any) -> str:
-            return sign_entity_statement(
-                iss=fed.entity_id, sub=sub, iat=now, exp=now + STATEMENT_LIFETIME, key=key, **claims
-            )
-
-        if sub == fed.entity_id:  # §8.1.1: invalid_request is RECOMMENDED
-            raise BadRequest(f"{sub} is this gateway itself: fetch its entity configuration")
-        prefix = f"{fed.entity_id}/agencies/"
-        if fed.role == CITY and sub.startswith(prefix):
-            agency = _agency(session, sub.removeprefix(prefix))
-            _, agency_keys = signing_key(gw, session, agency.id)
-            return signed(jwks=agency_keys, metadata_policy=_types_policy(agency.types))
-        row = session.get(SubordinateRow, sub)
-        if row is None or row.status != "approved":
-            raise NotFound(f"{fed.entity_id} vouches for no entity {sub!r}")
-        jwks = [PublicKey.from_jwk(j) for j in row.jwks]
-        if row.kind == "region":
-            return signed(
-                jwks=jwks,
-                constraints=Constraints(max_path_length=REGION_PATH_LENGTH),
-                acceptance=Acceptance(
-                    policy=row.policy, credential_types=frozenset(row.credential_types)
-                ),
-            )
-        return signed(
-            jwks=jwks,
-            metadata_policy=_types_policy(row.credential_types),
-            constraints=Constraints(
-                max_path_length=CITY_PATH_LENGTH,
-                naming_constraints=NamingConstraints.host_of(sub),  # §6.2.2: its host
-                url_prefixes=UrlPrefixes(permitted=(sub,)),  # ours: below its own URL
-                allowed_entity_types=frozenset({ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY}),
-            ),
-        )
 
 
 def subordinates(gw: Gateway) -> list[str]:

@@ -16,43 +16,67 @@ from sqlalchemy.orm import Session
 from gateway import audit, federation, trustsync
 from gateway.core import Gateway
 from gateway.errors import NotFound
-from gateway.models import FederationKeyRow, FederationRow, PeerDocumentRow, StatusListRow
+from gateway.federation import ROOT_LIFETIME
+from gateway.models import (
+    AgencyRow,
+    FederationKeyRow,
+    FederationRow,
+    PeerDocumentRow,
+    StatusListRow,
+)
 from gateway.publish import StatusListPublisher
 from trust.keys import SigningKey
 from trust.trustlist_bundle import TrustBundle
 from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
-ROOT_LIFETIME = 365 * 86_400
 ROOT_RENEW_BEFORE = 30 * 86_400
 
 
 def signed_root(gw: Gateway) -> SignedRoot:
-    """This gateway's root metadata, version 1 made and signed on first use, and renewed (same
-    keys, version n+1) once it is within :data:`ROOT_RENEW_BEFORE` of its expiry: an expired
-    root stops every kiosk and every follower (TUF §5.3.10)."""
-    with gw.transaction() as session:
+    """This gateway's root metadata as held (a read: made at ``federation.init``, renewed by
+    :func:`prepare`)."""
+    with gw.sessions() as session:
         fed = federation.config(session)
-        row = session.get(FederationRow, 1, with_for_update=True)  # one renewal, not two
-        assert row is not None  # config() found it
-        if row.root is not None:
-            held = SignedRoot.from_bytes(row.root.encode())
-            if held.root.expires - gw.clock() > ROOT_RENEW_BEFORE:
-                return held
-            return _renew(gw, session, row, held)
-        key, current = federation.signing_key(gw, session, federation.SELF)
-        kids = frozenset(k.kid for k in current)
-        root = RootMetadata(
-            version=1,
-            expires=gw.clock() + ROOT_LIFETIME,
-            region_id=fed.region_id,
-            region_name=fed.region_name,
-            keys={k.kid: k for k in current},
-            root_role=Role(keyids=kids, threshold=1),
-            trust_list_role=Role(keyids=kids, threshold=1),
+        if fed.root is None:
+            raise NotFound(
+                "no root metadata yet: it is made when the federation role is taken "
+                "(or at the next start of `ecert serve`)"
+            )
+        return SignedRoot.from_bytes(fed.root.encode())
+
+
+def prepare(gw: Gateway) -> None:
+    """The writes reads must never make, made ahead: federation keys not made yet (databases
+    from before keys were made up front), root version 1 if none, and root n+1 with the same
+    keys once the held one is within :data:`ROOT_RENEW_BEFORE` of its expiry (an expired root
+    stops every kiosk and every follower, TUF §5.3.10). Called when a gateway starts and on
+    every sync tick; a no-op, in a read, when nothing is due."""
+    now = gw.clock()
+    with gw.sessions() as session:
+        fed = session.get(FederationRow, 1)
+        if fed is None:
+            return
+        due = fed.root is None or (
+            SignedRoot.from_bytes(fed.root.encode()).root.expires - now <= ROOT_RENEW_BEFORE
         )
-        signed = SignedRoot.sign(root, [key])
-        row.root = signed.to_bytes().decode()
-        return signed
+        owners = set(session.scalars(select(AgencyRow.id)))
+        keyed = set(
+            session.scalars(
+                select(FederationKeyRow.owner).where(FederationKeyRow.retired_at.is_(None))
+            )
+        )
+        if not due and {federation.SELF, *owners} <= keyed:
+            return
+    with gw.transaction() as session:
+        federation.ensure_keys(gw, session, now)
+        row = session.get(FederationRow, 1, with_for_update=True)  # one renewal, not two
+        assert row is not None
+        if row.root is None:
+            row.root = federation.first_root(gw, session, row, now).to_bytes().decode()
+            return
+        held = SignedRoot.from_bytes(row.root.encode())
+        if held.root.expires - now <= ROOT_RENEW_BEFORE:
+            _renew(gw, session, row, held)
 
 
 def _renew(gw: Gateway, session: Session, row: FederationRow, held: SignedRoot) -> SignedRoot:

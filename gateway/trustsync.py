@@ -117,7 +117,7 @@ class SyncReport:
 
 def trust_anchors(gw: Gateway) -> dict[str, list[PublicKey]]:
     """The anchor this gateway trusts: a city's pinned superior, an anchor itself."""
-    with gw.transaction() as session:
+    with gw.sessions() as session:
         fed = federation.config(session)
         if fed.role == federation.ANCHOR:
             _, own = federation.signing_key(gw, session, federation.SELF)

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 from sqlalchemy import select
 
-from gateway import confirmations, federation, public_docs, trustexport, trustsync
+from gateway import confirmations, federation, public_docs, statements, trustexport, trustsync
 from gateway.core import Gateway
 from gateway.deps import GatewayDep
 from gateway.errors import InvalidSubject, InvalidTrustAnchor, NotFound
@@ -61,7 +61,10 @@ def _uncached_jwt(token: str, media_type: str) -> Response:
 @router.get("/.well-known/openid-federation", summary="Entity Configuration 实体配置")
 def configuration(request: Request, gw: GatewayDep) -> Response:
     return _jwt(
-        request, gw, lambda: federation.entity_configuration(gw), ENTITY_STATEMENT_MEDIA_TYPE
+        request,
+        gw,
+        lambda: statements.entity_configuration(gw, request.app.state.statements),
+        ENTITY_STATEMENT_MEDIA_TYPE,
     )
 
 
@@ -73,7 +76,7 @@ def agency_configuration(agency_id: str, request: Request, gw: GatewayDep) -> Re
     return _jwt(
         request,
         gw,
-        lambda: federation.agency_configuration(gw, agency_id),
+        lambda: statements.agency_configuration(gw, agency_id, request.app.state.statements),
         ENTITY_STATEMENT_MEDIA_TYPE,
     )
 
@@ -81,7 +84,10 @@ def agency_configuration(agency_id: str, request: Request, gw: GatewayDep) -> Re
 @router.get("/federation/fetch", summary="Subordinate Statement 下级声明")
 def fetch(request: Request, gw: GatewayDep, sub: Annotated[str, Query(max_length=256)]) -> Response:
     return _jwt(
-        request, gw, lambda: federation.subordinate_statement(gw, sub), ENTITY_STATEMENT_MEDIA_TYPE
+        request,
+        gw,
+        lambda: statements.subordinate_statement(gw, sub, request.app.state.statements),
+        ENTITY_STATEMENT_MEDIA_TYPE,
     )
 
 
@@ -114,7 +120,7 @@ def resolve(
         trust_anchors={trust_anchor: anchors[trust_anchor]},
         now=now,
     )
-    with gw.transaction() as session:
+    with gw.sessions() as session:
         key, _ = federation.signing_key(gw, session, federation.SELF)
     token = sign_resolve_response(iss=fed.entity_id, resolved=resolved, iat=now, key=key)
     return _uncached_jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
@@ -127,7 +133,7 @@ def historical_keys(request: Request, gw: GatewayDep) -> Response:
 
 def _historical_keys(gw: Gateway) -> str:
     now = gw.clock()
-    with gw.transaction() as session:
+    with gw.sessions() as session:
         fed = federation.config(session)
         key, current = federation.signing_key(gw, session, federation.SELF)
         rows = session.scalars(
@@ -207,7 +213,7 @@ def trust_list(
     if since is not None:
         if base is None:
             raise NotFound(f"version {since} is not kept here: fetch the whole list")
-        with gw.transaction() as session:
+        with gw.sessions() as session:
             key, _ = federation.signing_key(gw, session, federation.SELF)
         token = sign_delta(delta(stored_trust_list(base.token), stored_trust_list(row.token)), key)
     return public_docs.respond(request, token, media_type=media_type, max_age=age, etag=etag)

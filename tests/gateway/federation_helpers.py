@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi.testclient import TestClient
 
-from gateway import agencies, federation, trustexport
+from gateway import agencies, federation, statements, trustexport
 from gateway.app import create_app
 from gateway.core import Gateway
 from gateway.models import FederationRow
@@ -98,7 +98,7 @@ class Federation:
         )  # fmt: skip
         joined = self.client(anchor).post(
             "/federation/join",
-            content=federation.entity_configuration(gw),
+            content=statements.entity_configuration(gw),
             headers={"Content-Type": "application/entity-statement+jwt"},
         )
         assert joined.status_code == 200, joined.text

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from stdnum.cn import uscc
 
-from gateway import agencies, federation
+from gateway import agencies, federation, statements
 from gateway.core import Gateway
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
@@ -152,7 +152,7 @@ def test_an_unapproved_city_is_not_vouched_for(tmp_path: Path, clock: FakeClock)
         )  # fmt: skip
         joined = fed.client(YRD).post(
             "/federation/join",
-            content=federation.entity_configuration(sz),
+            content=statements.entity_configuration(sz),
             headers={"Content-Type": "application/entity-statement+jwt"},
         )
         assert joined.json() == {"entity_id": SZ, "status": "pending"}
@@ -247,7 +247,7 @@ def test_a_strangers_join_in_a_citys_name_is_caught_by_the_kids_the_operator_giv
         with hz.sessions() as session:
             _, hz_keys = federation.signing_key(hz, session, federation.SELF)
         hz_kids = [k.kid for k in hz_keys]  # what 杭州's operator tells 长三角's, out of band
-        own = federation.entity_configuration(hz)
+        own = statements.entity_configuration(hz)
         assert fed.client(YRD).post("/federation/join", content=own, headers=ct).status_code == 200
         thief = SigningKey.generate()  # anyone on the network, in 杭州's name
         forged = sign_entity_statement(

@@ -79,8 +79,12 @@ def test_the_root_is_renewed_before_it_expires_and_followers_walk_to_it(
         first = trustexport.signed_root(yrd)
         assert "anchor root" not in _sync(fed, sz).failures  # 苏州 stores the anchor's v1
         clock.advance(trustexport.ROOT_LIFETIME - trustexport.ROOT_RENEW_BEFORE - 60)
+        trustexport.prepare(yrd)  # what a gateway does at start and on every sync tick
         assert trustexport.signed_root(yrd) == first  # not yet within the renewal window
         clock.advance(120)
+        assert trustexport.signed_root(yrd) == first  # a read renews nothing ...
+        trustexport.prepare(yrd)  # ... the next tick does
+        trustexport.prepare(yrd)
         renewed = trustexport.signed_root(yrd)
         assert renewed.root.version == first.root.version + 1
         assert renewed.root.keys == first.root.keys
