@@ -28,8 +28,8 @@ from issuers.credential_types import CredentialType, TypeRegistry
 from trust import statuslist
 from trust.encoding import b64url_decode
 from trust.errors import DataError
-from trust.jws import KeyIndex
 from trust.keys import PublicKey
+from trust.peer_statuslists import PeerStatusLists
 from trust.snapshot import (
     ChainLink,
     FieldLabel,
@@ -37,7 +37,6 @@ from trust.snapshot import (
     KeyRecord,
     TrustSnapshot,
     TypeInfo,
-    may_sign_now,
 )
 from trust.statuslist import StatusSource
 from trust.trustlist import TrustList
@@ -60,7 +59,7 @@ def stored_trust_list(token: str) -> TrustList:
 
 
 def _remote(
-    session: Session, now: int, statuses: dict[str, StatusSource]
+    session: Session, now: int, statuses: dict[str, StatusSource], peer_lists: PeerStatusLists
 ) -> tuple[list[IssuerRecord], list[KeyRecord], dict[str, tuple[str, ...]]]:
     """Other gateways' issuers from our latest trust list, each stamped with the list's expiry
     (their credentials answer TRUST_LIST_STALE once it passes), and their status lists as last
@@ -82,22 +81,21 @@ def _remote(
         d.url: d
         for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.body.is_not(None)))
     }
+    live_records = [e.to_key_record() for e in entries]
+    records = [*live_records, *(e.to_key_record() for e in stale)]
     for e in entries:
-        # Only a current key may have signed today's list (as for kiosks, trust.trustlist_bundle).
-        keys = KeyIndex(x.key for x in entries if x.issuer == e.issuer and may_sign_now(x, now))
         for uri in e.status_lists:
             doc = docs.get(uri)
             if doc is None or doc.body is None or uri in statuses:
                 continue
-            try:
-                snap = statuslist.verify_status_list_token(
-                    doc.body, keys, expected_uri=uri, now=now
+            try:  # the rules (a current key of its issuer, no replay) and one verify a token
+                held, _ = peer_lists.accept(
+                    uri, doc.body, owner=e.issuer, keys=live_records, now=now
                 )
             except DataError:
                 continue  # expired or damaged: the verifier answers STATUS_UNAVAILABLE
-            statuses[uri] = StatusSource(issuer_id=e.issuer, snapshot=snap)
+            statuses[uri] = StatusSource(issuer_id=e.issuer, snapshot=held.snapshot)
     uris = {e.issuer: e.status_lists for e in entries}
-    records = [e.to_key_record() for e in (*entries, *stale)]
     return list(issuers.values()), records, uris
 
 
@@ -141,6 +139,7 @@ def build_state(
     now: int,
     status_ttl: int,
     status_validity: int,
+    peer_lists: PeerStatusLists,
 ) -> LiveState:
     city = session.get(CityRow, 1)
     if city is None:
@@ -181,7 +180,7 @@ def build_state(
         )
         for row in session.scalars(select(StatusListRow))
     }
-    remote_issuers, remote_keys, remote_uris = _remote(session, now, statuses)
+    remote_issuers, remote_keys, remote_uris = _remote(session, now, statuses, peer_lists)
     trust = TrustSnapshot.build(
         issuers=[*issuers, *remote_issuers],
         keys=[*keys, *remote_keys],

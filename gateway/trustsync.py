@@ -10,6 +10,7 @@ previous list stays served until a new one is signed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping, Sequence
@@ -26,8 +27,6 @@ from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
 from gateway.state import stored_trust_list
-from trust import statuslist
-from trust.encoding import b64url_decode
 from trust.errors import DataError, FetchError
 from trust.federation import (
     ECERT_ISSUER,
@@ -39,9 +38,8 @@ from trust.federation import (
     resolve_chain,
     verify_entity_configuration,
 )
-from trust.jws import KeyIndex
 from trust.keys import PublicKey, is_short_alias
-from trust.snapshot import ChainLink, may_sign_now
+from trust.snapshot import ChainLink
 from trust.trustlist import TrustList, sign_trust_list
 from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
 
@@ -416,59 +414,36 @@ def _record_failure(gw: Gateway, url: str, error: str) -> None:
         session.add(doc)
 
 
-def _still_verifies(body: str | None, keys: KeyIndex, uri: str, now: int) -> bool:
-    if body is None:
-        return False
-    try:
-        statuslist.verify_status_list_token(body, keys, expected_uri=uri, now=now)
-    except DataError:
-        return False
-    return True
-
-
-def _check_not_older(held: str | None, body: str, iat: int, uri: str) -> None:
-    """A fetched list may not replace a newer one held (a replay of a list signed before a
-    revocation would undo it). ``held`` was verified when it was stored."""
-    if held is None:
-        return
-    held_iat = orjson.loads(b64url_decode(held.split(".")[1])).get("iat")
-    if isinstance(held_iat, int) and iat < held_iat:
-        raise DataError(
-            f"status list {uri} was issued at {iat}, before the copy held (issued at "
-            f"{held_iat}): a replay of an older list is refused"
-        )
-
-
 def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
     """Fetch other gateways' status lists that are due (by their ``ttl``); keep the last good
-    copy when a fetch fails or the answer is bad. Returns how many lists changed."""
+    copy when a fetch fails or the answer is bad. Returns how many lists changed; the state is
+    rebuilt once if any did, never when none did. What is accepted, and whether a token needs
+    verifying at all, is :class:`trust.peer_statuslists.PeerStatusLists`' to say."""
     now = gw.clock()
     state = gw.state
+    lists = gw.peer_lists
     wanted = {
         uri: issuer_id for issuer_id, uris in state.remote_status_uris.items() for uri in uris
     }
+    keys = state.trust.keys
     changed = 0
     for uri, issuer_id in sorted(wanted.items()):
         with gw.sessions() as session:
             doc = session.get(PeerDocumentRow, uri)
-        keys = KeyIndex(  # only a current key, not a retired or compromised one, signs a list
-            r.key for r in state.trust.keys if r.issuer_id == issuer_id and may_sign_now(r, now)
-        )
-        if (
-            doc is not None
-            and doc.expires_at is not None
-            and now < doc.expires_at
-            and _still_verifies(doc.body, keys, uri, now)
-        ):
-            continue  # fresh enough: its ttl has not run out, and its signer is still good
+        fresh = doc is not None and doc.expires_at is not None and now < doc.expires_at
+        if fresh and lists.current(uri, owner=issuer_id, keys=keys, now=now) is not None:
+            continue  # its ttl has not run out and its signer still may sign: nothing to do
         try:
+            if doc is not None and doc.body is not None:
+                with contextlib.suppress(DataError):  # the copy held, the floor for replays
+                    lists.accept(uri, doc.body, owner=issuer_id, keys=keys, now=now)
             body = fetcher.fetch(uri).decode("ascii")
-            snap = statuslist.verify_status_list_token(body, keys, expected_uri=uri, now=now)
-            _check_not_older(doc.body if doc is not None else None, body, snap.iat, uri)
+            held, _ = lists.accept(uri, body, owner=issuer_id, keys=keys, now=now)
         except (DataError, FetchError, UnicodeDecodeError) as exc:
             log.warning("status list %s not refreshed: %s", uri, exc)
             _record_failure(gw, uri, str(exc))
             continue
+        snap = held.snapshot
         with gw.transaction() as session:
             doc = session.get(PeerDocumentRow, uri) or PeerDocumentRow(url=uri, failures=0)
             if doc.body != body:
@@ -477,6 +452,7 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
             doc.expires_at = now + min(snap.ttl or gw.settings.status_ttl, snap.exp - now)
             doc.last_error, doc.failures = None, 0
             session.add(doc)
-            if changed:
-                gw.bump(session)
+    if changed:
+        with gw.transaction() as session:
+            gw.bump(session)  # one rebuild for every list that changed
     return changed

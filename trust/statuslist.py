@@ -360,10 +360,29 @@ def verify_status_list_token(
     Signature, ``alg`` and ``typ`` errors come from :func:`trust.jws.verify_compact`; claim
     errors raise :class:`StatusListError`, an expired token :class:`StatusListExpired`.
     """
+    return verify_status_list_token_by(
+        token,
+        keys_for_kid,
+        expected_uri=expected_uri,
+        now=now,
+        max_entries=max_entries,
+        max_length=max_length,
+    )[0]
+
+
+def verify_status_list_token_by(
+    token: str,
+    keys_for_kid: Callable[[str], Iterable[PublicKey]],
+    *,
+    expected_uri: str,
+    now: int,
+    max_entries: int = MAX_ENTRIES,
+    max_length: int = MAX_STATUS_LIST_TOKEN_LENGTH,
+) -> tuple[StatusListSnapshot, PublicKey]:
+    """:func:`verify_status_list_token`, and the key whose signature verified."""
     # §8.3 step 3a and §5.1 rules 2-3: a signed JWT of type statuslist+jwt from a trusted key.
-    payload = verify_compact(
-        token, keys_for_kid, typ=STATUS_LIST_TYP, max_length=max_length
-    ).payload
+    verified = verify_compact(token, keys_for_kid, typ=STATUS_LIST_TYP, max_length=max_length)
+    payload = verified.payload
     # §8.3 step 4a: the list must be the one the Referenced Token points at.
     sub = payload.get("sub")
     if sub != expected_uri:
@@ -378,13 +397,14 @@ def verify_status_list_token(
             f"status list token for {_show(sub)} expired at {exp}, now is {now}"
         )
     status_list = StatusList.from_claim(payload.get("status_list"), max_entries=max_entries)
-    return StatusListSnapshot(
+    snapshot = StatusListSnapshot(
         uri=expected_uri,
         iat=iat,
         exp=exp,
         ttl=ttl,
         status_list=status_list,
     )
+    return snapshot, verified.key
 
 
 def random_free_index(

@@ -36,9 +36,9 @@ from typing import Any
 import orjson
 
 from trust.errors import DataError
-from trust.jws import KeyIndex
-from trust.snapshot import TrustSnapshot, TypeInfo, may_sign_now
-from trust.statuslist import StatusSource, verify_status_list_token
+from trust.peer_statuslists import PeerStatusLists
+from trust.snapshot import TrustSnapshot, TypeInfo
+from trust.statuslist import StatusSource
 from trust.trustlist import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList, verify_trust_list
 from trust.trustlist_errors import BundleError, RollbackError, RootError, TrustListError
 from trust.trustlist_json import Fields, load_json, show
@@ -178,20 +178,19 @@ def _load_status_lists(
 ) -> tuple[dict[str, StatusSource], tuple[DroppedStatusList, ...]]:
     statuses: dict[str, StatusSource] = {}
     dropped: list[DroppedStatusList] = []
+    accepted = PeerStatusLists()  # the gateway's rules: only a current key of the list's owner
+    records = [e.to_key_record() for e in tl.entries]
     for uri, token in sorted(bundle.status_lists.items()):
         owner = tl.status_list_owner(uri)
         if owner is None:
             dropped.append(DroppedStatusList(uri, "no trust list entry names this status list"))
             continue
-        # Only a current key may have signed today's list: a retired key no longer signs, and
-        # anyone may hold a compromised one.
-        signers = [e.key for e in tl.entries_of(owner) if may_sign_now(e, now)]
         try:
-            snapshot = verify_status_list_token(token, KeyIndex(signers), expected_uri=uri, now=now)
+            held, _ = accepted.accept(uri, token, owner=owner, keys=records, now=now)
         except DataError as exc:
             dropped.append(DroppedStatusList(uri, f"{type(exc).__name__}: {exc}"))
             continue
-        statuses[uri] = StatusSource(issuer_id=owner, snapshot=snapshot)
+        statuses[uri] = StatusSource(issuer_id=owner, snapshot=held.snapshot)
     return statuses, tuple(dropped)
 
 

@@ -7,8 +7,12 @@ The issuing city's status list URI may be served by a CDN or a cache (ARCHITECTU
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from gateway import issuance, keystore, status, trustsync
+from gateway.core import Gateway
 from gateway.models import CredentialRow, PeerDocumentRow
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import federation_of
@@ -16,6 +20,7 @@ from tests.gateway.test_federation_sync import HZ, _reason, _region, _sync
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust import statuslist
 from trust.federation import Fetcher
+from trust.keys import PublicKey
 from verify.reasons import Reason
 
 
@@ -29,11 +34,11 @@ class ServeThis:
         return self.body.encode() if url == self.uri else self.real.fetch(url)
 
 
-def _issue(gw: issuance.Gateway, agency_id: str) -> tuple[str, str, str]:
+def _issue(
+    gw: issuance.Gateway, agency_id: str, ctype: str = "business-licence"
+) -> tuple[str, str, str]:
     row, _ = issuance.issue(
-        gw,
-        agency_id=agency_id,
-        request=issuance.IssueRequest("business-licence", SAMPLE_SUBJECTS["business-licence"]),
+        gw, agency_id=agency_id, request=issuance.IssueRequest(ctype, SAMPLE_SUBJECTS[ctype])
     )
     with gw.sessions() as session:
         stored = session.get(CredentialRow, row.id)
@@ -116,3 +121,56 @@ def test_the_issuer_re_signs_its_lists_with_the_fresh_key_at_once(
         _sync(fed, sz)
         assert _held(sz, uri) == fed.fetcher().fetch(uri).decode()
         assert _reason(sz, token) is Reason.KEY_NOT_VALID_AT_ISSUANCE  # no one confirmed it
+
+
+def _counting(monkeypatch: pytest.MonkeyPatch, sz: Gateway) -> dict[str, int]:
+    """Count signature verifications (any key, anywhere) and rebuilds of ``sz``'s state."""
+    counts = {"verified": 0, "rebuilt": 0}
+    verify, reload = PublicKey.verify, sz.reload
+
+    def counted_verify(self: PublicKey, signature: bytes, signing_input: bytes) -> bool:
+        counts["verified"] += 1
+        return verify(self, signature, signing_input)
+
+    def counted_reload() -> Any:
+        counts["rebuilt"] += 1
+        return reload()
+
+    monkeypatch.setattr(PublicKey, "verify", counted_verify)
+    monkeypatch.setattr(sz, "reload", counted_reload)
+    return counts
+
+
+def test_a_tick_with_nothing_changed_rebuilds_nothing_and_verifies_nothing(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 8: every held status list was verified again on every ~2 s tick.
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, psb = _region(fed)
+        tokens = [_issue(hz, amr)[1], _issue(hz, psb, "resident-eid")[1]]
+        _sync(fed, sz)
+        assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
+        counts = _counting(monkeypatch, sz)
+        for _ in range(3):
+            clock.advance(2)
+            assert trustsync.refresh_status_lists(sz, fed.fetcher()) == 0
+        assert counts == {"verified": 0, "rebuilt": 0}
+
+
+def test_lists_that_changed_together_rebuild_the_state_once(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Issue 8: once one list had changed, every later one in the same refresh rebuilt the state.
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, psb = _region(fed)
+        issued = [_issue(hz, amr), _issue(hz, psb, "resident-eid")]
+        _sync(fed, sz)
+        for cid, _, _ in issued:
+            status.change(hz, credential_id=cid, action="revoke", reason="x", actor="t",
+                          agency_id=None)  # fmt: skip
+        clock.advance(301)  # past the lists' ttl
+        counts = _counting(monkeypatch, sz)
+        assert trustsync.refresh_status_lists(sz, fed.fetcher()) == 2
+        assert counts["rebuilt"] == 1
+        assert counts["verified"] == 2  # each new list once
+        assert [_reason(sz, t) for _, t, _ in issued] == [Reason.REVOKED, Reason.REVOKED]
