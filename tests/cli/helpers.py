@@ -148,7 +148,15 @@ def free_port() -> int:
 class Served:
     """``ecert serve`` or ``ecert demo`` on a free loopback port; use as a context manager."""
 
-    def __init__(self, args: Sequence[str], log_dir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = dict(env or {})
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [*args, "--host", "127.0.0.1", "--port", str(self.port)]
@@ -164,7 +172,7 @@ class Served:
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
             text=True,
-            env=cli_env(),
+            env=cli_env(self.env),
         )
         try:
             self._wait_ready()
