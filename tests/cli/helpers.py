@@ -109,11 +109,17 @@ def ecert_many(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    stagger: float = 0.0,
 ) -> list[Result]:
-    """Run independent ``ecert`` commands at the same time; results in the given order."""
-    deadline = time.monotonic() + TIMEOUT
-    procs = [_popen(args, env, cwd) for args in commands]
+    """Run independent ``ecert`` commands at the same time (each started ``stagger`` seconds
+    after the one before); results in the given order."""
+    deadline = time.monotonic() + TIMEOUT + stagger * len(commands)
+    procs: list[subprocess.Popen[str]] = []
     try:
+        for n, args in enumerate(commands):
+            if n and stagger:
+                time.sleep(stagger)
+            procs.append(_popen(args, env, cwd))
         return [_finish(p, a, deadline) for p, a in zip(procs, commands, strict=True)]
     finally:
         for p in procs:
