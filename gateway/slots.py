@@ -103,6 +103,8 @@ class SlotAllocator:
                 session.refresh(row)
                 if take == 0:  # another process filled the list behind our cache
                     row.used = row.size
+                if row.used >= row.size:  # never chosen again: keep no cache of a full list
+                    self._used.pop(row.id, None)
         return out
 
 
