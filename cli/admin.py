@@ -25,7 +25,12 @@ def init(
     city_name: Annotated[str, typer.Option("--city-name", help="e.g. 杭州市")] = "",
     public_url: Annotated[
         str | None,
-        typer.Option("--public-url", envvar="ECERT_PUBLIC_URL", help="URL printed in QR codes"),
+        typer.Option(
+            "--public-url",
+            envvar="ECERT_PUBLIC_URL",
+            help="URL printed in QR codes and status list URIs (default http://127.0.0.1:8000); "
+            "change it later with `ecert city set-url`",
+        ),
     ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
 ) -> None:
@@ -37,10 +42,13 @@ def init(
             gw,
             code=city_code,
             name=city_name,
-            public_url=public_url or "http://127.0.0.1:8000",
+            public_url=public_url,
             actor=ACTOR,
         )
-    say(f"initialised {city.name} ({city.code}) in {data_dir} · 已初始化")
+    say(
+        f"initialised {city.name} ({city.code}) in {data_dir}, public URL {city.public_url} · "
+        "已初始化"
+    )
     if generated:
         say(
             f"warning: signing keys are encrypted with a generated passphrase in "

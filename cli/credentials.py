@@ -2,27 +2,23 @@
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from cli import batch_register
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import issuance
 from gateway import status as status_service
 from trust.errors import DataError, FieldError
 
 ACTOR = "cli"
-MAX_BATCH_ROWS = 2_000_000
-MAX_LINE = 64 * 1024
-CHUNK = 1000
-META_COLUMNS = ("valid_from", "valid_until", "ref")
+CHUNK = 1000  # rows a transaction
 
 
 def issue(
@@ -53,51 +49,6 @@ def issue(
         say(f"issued {out['identifier']} (id {out['id']})\n{out['qr_text']}")
 
 
-def _rows(path: Path, fmt: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    """(line number, row) from CSV with a header, or JSON lines; bounded and strict."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        if fmt == "csv":
-            reader = csv.DictReader(handle)
-            if not reader.fieldnames:
-                raise DataError(f"{path}: expected a CSV header row naming the subject fields")
-            for n, record in enumerate(reader, start=2):
-                if None in record:
-                    raise DataError(f"{path}:{n}: more values than header columns")
-                yield n, {k: v for k, v in record.items() if v not in ("", None)}
-        else:
-            for n, line in enumerate(handle, start=1):
-                if len(line) > MAX_LINE:
-                    raise DataError(f"{path}:{n}: line longer than {MAX_LINE} characters")
-                if not line.strip():
-                    continue
-                try:
-                    record = json.loads(line)
-                except ValueError as exc:
-                    raise DataError(f"{path}:{n}: not JSON: {exc}") from exc
-                if not isinstance(record, dict):
-                    raise DataError(f"{path}:{n}: expected a JSON object per line")
-                yield n, record
-
-
-def _request(type_: str, batch_id: str, n: int, record: dict[str, Any]) -> issuance.IssueRequest:
-    record = dict(record)
-    meta = {k: record.pop(k, None) for k in META_COLUMNS}
-    subject = record.pop("subject", record)
-    ref = (
-        meta["ref"]
-        or hashlib.sha256(
-            json.dumps([type_, subject], sort_keys=True, ensure_ascii=False).encode()
-        ).hexdigest()[:32]
-    )
-    return issuance.IssueRequest(
-        type=type_,
-        subject=subject,
-        valid_from=meta["valid_from"],
-        valid_until=meta["valid_until"],
-        batch_ref=f"{batch_id}:{ref}",
-    )
-
-
 def issue_batch(
     file: Annotated[Path, typer.Argument(help="CSV (header = field names) or JSON lines")],
     agency: Annotated[str, typer.Option("--agency")],
@@ -108,37 +59,48 @@ def issue_batch(
     batch_id: Annotated[
         str | None, typer.Option("--batch-id", help="resume key (default: the file name)")
     ] = None,
+    chunk_size: Annotated[
+        int,
+        typer.Option(
+            "--chunk-size", min=1, max=issuance.MAX_BATCH, help="rows issued per transaction"
+        ),
+    ] = CHUNK,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: JsonOut = False,
 ) -> None:
-    """Issue from a register file; re-running skips rows already issued. 批量签发"""
+    """Issue from a register file; re-running skips rows already issued. 批量签发
+
+    Every row is validated first: one bad row issues nothing and names its line.
+    A register lists each certificate once, known by its ref column, else by
+    its type and subject: two rows known alike are an error naming both lines.
+    A row already issued under the same batch id (the file name or --batch-id),
+    by an earlier run or one running at the same time, is skipped.
+    The file is read twice and never held in memory.
+    """
     kind = fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl")
     if kind not in ("csv", "jsonl"):
-        raise DataError(f"--format must be csv or jsonl, found {kind!r}")
+        raise DataError(
+            f"--format 应为 csv 或 jsonl · --format must be csv or jsonl, found {kind!r}"
+        )
     if not file.is_file():
-        raise DataError(f"no such file: {file}")
+        raise DataError(f"找不到文件 · no such file: {file}")
     bid = batch_id or file.name
-    requests: list[issuance.IssueRequest] = []
-    lines: list[int] = []
-    for n, record in _rows(file, kind):
-        if len(requests) >= MAX_BATCH_ROWS:
-            raise DataError(f"{file}: more than {MAX_BATCH_ROWS} rows; split the file")
-        requests.append(_request(type_, bid, n, record))
-        lines.append(n)
+    batch_register.check_batch_id(bid)
     issued = skipped = 0
     with gateway_at(data_dir) as gw:
-        # Validate everything first: a bad row anywhere issues nothing.
         with gw.sessions() as session:
             agency_row = issuance.load_agency(session, agency)
-        problems: list[dict[str, str]] = []
         now = gw.clock()
-        for n, request in zip(lines, requests, strict=True):
+
+        def validate(request: issuance.IssueRequest) -> batch_register.Problems:
             try:
                 issuance.prepare(gw, agency_row, request, now)
             except FieldError as exc:
-                problems.extend({**e, "field": f"line {n}: {e['field']}"} for e in exc.errors)
-        if problems:
-            raise FieldError(problems)
+                return [(e["field"], e["message"], e["message_en"]) for e in exc.errors]
+            return []
+
+        # Pass 1: validate everything first, a bad row anywhere issues nothing.
+        scanned = batch_register.scan(file, kind, type_, bid, validate)
         with Progress(
             TextColumn("签发 issuing"),
             BarColumn(),
@@ -147,9 +109,9 @@ def issue_batch(
             console=None if not as_json else _stderr_console(),
             transient=as_json,
         ) as bar:
-            task = bar.add_task("issue", total=len(requests))
-            for start in range(0, len(requests), CHUNK):
-                chunk = requests[start : start + CHUNK]
+            task = bar.add_task("issue", total=scanned.rows)
+            # Pass 2: the same rows, read again, a chunk at a time.
+            for chunk in batch_register.chunks(scanned, chunk_size):
                 written, already = issuance.issue_many(gw, agency_id=agency, requests=chunk)
                 issued += len(written)
                 skipped += already
@@ -157,7 +119,7 @@ def issue_batch(
     result = {
         "file": str(file),
         "batch_id": bid,
-        "rows": len(requests),
+        "rows": scanned.rows,
         "issued": issued,
         "skipped": skipped,
     }
@@ -165,7 +127,7 @@ def issue_batch(
         emit_json(result)
     else:
         say(
-            f"{len(requests)} rows: issued {issued}, skipped {skipped} already issued · "
+            f"{scanned.rows} rows: issued {issued}, skipped {skipped} already issued · "
             f"已签发 {issued}，跳过 {skipped}"
         )
 

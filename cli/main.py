@@ -20,6 +20,7 @@ from trust.errors import EcertError
 # name → (module, attribute): a command function or a typer group. The order is ``--help``'s.
 COMMANDS: dict[str, tuple[str, str]] = {
     "init": ("cli.admin", "init"),
+    "city": ("cli.city_cmd", "city_app"),
     "serve": ("cli.serve", "serve"),
     "demo": ("cli.serve", "demo_cmd"),
     "demo-federation": ("cli.federation_demo", "demo_federation"),

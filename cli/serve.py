@@ -10,7 +10,7 @@ import typer
 import uvicorn
 
 from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, gateway_at, say
-from gateway import agencies, demo
+from gateway import agencies, demo, publicurl
 from gateway.app import create_app
 from gateway.core import Gateway
 
@@ -18,13 +18,27 @@ Host = Annotated[str, typer.Option("--host")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535)]
 PublicUrl = Annotated[
     str | None,
-    typer.Option("--public-url", envvar="ECERT_PUBLIC_URL", help="URL put into QR codes"),
+    typer.Option(
+        "--public-url",
+        envvar="ECERT_PUBLIC_URL",
+        help="URL put into QR codes: serve checks it is the city's (set by `ecert init`, "
+        "changed by `ecert city set-url`) and refuses to start otherwise",
+    ),
 ]
 
 
-def _url(host: str, port: int, public_url: str | None) -> str:
-    if public_url:
-        return public_url.rstrip("/")
+DemoPublicUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--public-url",
+        envvar="ECERT_PUBLIC_URL",
+        help="URL put into the demo's QR codes (default http://HOST:PORT); the demo, alone on "
+        "its data directory, sets it itself",
+    ),
+]
+
+
+def _listening(host: str, port: int) -> str:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host  # noqa: S104 - only a display name
     return f"http://{shown}:{port}"
 
@@ -40,13 +54,16 @@ def serve(
     port: Port = 8000,
     public_url: PublicUrl = None,
 ) -> None:
-    """Serve the gateway over HTTP. 启动网关"""
+    """Serve the gateway over HTTP, under the city's public URL. 启动网关"""
     with gateway_at(data_dir) as gw:
-        with gw.transaction() as session:
+        # The city's URL, never this process's own: every process of one city prints one URL.
+        url = publicurl.agree(gw, public_url)
+        with gw.sessions() as session:
             city = gw.city(session)
-            city.public_url = _url(host, port, public_url)
-            gw.bump(session)
-        say(f"{city.name} ({city.code}) gateway on {city.public_url} · 网关已启动")
+        say(
+            f"{city.name} ({city.code}) gateway on {_listening(host, port)}, public URL {url} · "
+            f"网关已启动，公共网址 {url}"
+        )
         _run(gw, host, port)
 
 
@@ -56,16 +73,18 @@ def demo_cmd(
     ),
     host: Host = "127.0.0.1",
     port: Port = 8000,
-    public_url: PublicUrl = None,
+    public_url: DemoPublicUrl = None,
 ) -> None:
     """A throw-away 杭州市 demo with two agencies and sample certificates. 演示"""
     data_dir.mkdir(parents=True, exist_ok=True)
     (data_dir / DEMO_MARKER).write_text(
         "throw-away demo data: not for production\n", encoding="utf-8"
     )
-    url = _url(host, port, public_url)
+    url = public_url or _listening(host, port)
     with gateway_at(data_dir) as gw:
-        agencies.init_city(gw, code="330100", name="杭州市", public_url=url, actor="demo")
+        # The demo owns its data directory and is its only process: it sets its URL itself.
+        agencies.init_city(gw, code="330100", name="杭州市", public_url=None, actor="demo")
+        url = publicurl.set_public_url(gw, url, actor="demo").public_url
         info = demo.ensure_demo(gw, data_dir / "demo.json")
         say(demo.banner(info, url))
         _run(gw, host, port)

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit, federation, keystore
+from gateway import audit, federation, keystore, publicurl
 from gateway.core import Gateway
 from gateway.errors import Conflict, Unauthorised
 from gateway.models import AgencyRow, ApiKeyRow, CityRow, FederationRow
+from issuers.qr import check_public_url
 from issuers.regions import RegionTable
 from issuers.validation import validate_uscc
 from trust.errors import DataError, FieldError
@@ -42,10 +43,15 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def init_city(gw: Gateway, *, code: str, name: str, public_url: str, actor: str) -> CityRow:
-    """Create the city row (idempotent for the same code; a different code is refused)."""
+def init_city(gw: Gateway, *, code: str, name: str, public_url: str | None, actor: str) -> CityRow:
+    """Create the city row with its public URL (``None``: a local gateway's default).
+
+    Idempotent for the same code; a different code is refused, and so is a different public
+    URL: only :func:`gateway.publicurl.set_public_url` changes it (issue 8: one city, one URL).
+    """
     region = RegionTable.load().lookup(code)
     name = name.strip() or region.name_zh
+    wanted = None if public_url is None else check_public_url(public_url)
     with gw.transaction() as session:
         city = session.get(CityRow, 1)
         if city is not None:
@@ -54,11 +60,16 @@ def init_city(gw: Gateway, *, code: str, name: str, public_url: str, actor: str)
                     f"this data directory already serves city {city.code} {city.name}, "
                     f"not {code} {name}"
                 )
-            if city.public_url != public_url:
-                city.public_url = public_url
-                gw.bump(session)
+            if wanted is not None and wanted != city.public_url:
+                raise publicurl.differs(city.public_url, wanted)
             return city
-        city = CityRow(id=1, code=code, name=name, public_url=public_url, created_at=gw.clock())
+        city = CityRow(
+            id=1,
+            code=code,
+            name=name,
+            public_url=wanted or publicurl.DEFAULT_PUBLIC_URL,
+            created_at=gw.clock(),
+        )
         session.add(city)
         audit.record(
             session, at=gw.clock(), actor=actor, action="city.init", subject=code, name=name

@@ -288,24 +288,60 @@ def issue(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
+def _repeated_rows(requests: Sequence[IssueRequest]) -> list[dict[str, str]]:
+    """One error for each request naming a register row an earlier one already names."""
+    first: dict[str, int] = {}
+    errors = []
+    for position, request in enumerate(requests):
+        ref = request.batch_ref
+        if ref is None:
+            continue
+        seen = first.setdefault(ref, position)
+        if seen != position:
+            errors.append(
+                {
+                    "field": f"[{position}] batch_ref",
+                    "code": "duplicate",
+                    "message": f"与 [{seen}] 为同一行（batch_ref 相同：{ref!r}），每行只签发一张",
+                    "message_en": f"expected each register row once, found the row of [{seen}] "
+                    f"again (the same batch_ref {ref!r})",
+                }
+            )
+    return errors
+
+
 def issue_many(
     gw: Gateway, *, agency_id: str, requests: Sequence[IssueRequest]
 ) -> tuple[list[dict[str, Any]], int]:
     """Issue a chunk in one transaction; returns ``(issued rows, skipped already-issued)``.
 
     Every request is validated before anything is written; one bad row rejects the chunk with
-    all its errors (``FieldError`` entries prefixed with ``[n]``, the row's position).
+    all its errors (``FieldError`` entries prefixed with ``[n]``, the row's position, or its
+    ``batch_ref``). A ``batch_ref`` names a register row: two requests naming one row are an
+    error, and a row already issued, by this process or any other, is skipped. The database
+    holds the rule (a unique key on ``(agency_id, batch_ref)``, migration 0003); the agency row
+    lock below makes a run that races another skip the other's rows instead of failing on it.
     """
     if len(requests) > MAX_BATCH:
         raise FieldError.single(
             "batch", "size", f"每批最多 {MAX_BATCH} 条", f"at most {MAX_BATCH} rows"
         )
+    repeated = _repeated_rows(requests)
+    if repeated:
+        raise FieldError(repeated)
+    refs = [r.batch_ref for r in requests if r.batch_ref]
     for attempt in range(_RETRIES):
         now = gw.clock()
         try:
             with gw.transaction() as session:
-                agency = load_agency(session, agency_id)
-                refs = [r.batch_ref for r in requests if r.batch_ref]
+                # Lock, then read what is issued: a run that waited here sees every row the run
+                # before it committed (PostgreSQL READ COMMITTED takes a fresh snapshot for each
+                # statement; SQLite's BEGIN IMMEDIATE already serialises writers). Before, the
+                # rows were read first, and two runs both issued them (issue 8). NO KEY UPDATE:
+                # it does not block the key-share locks that inserting credentials takes.
+                agency = session.get(AgencyRow, agency_id, with_for_update={"key_share": True})
+                if agency is None:
+                    raise NotFound(f"no agency {agency_id!r}")
                 done = (
                     set(
                         session.scalars(
@@ -331,10 +367,16 @@ def issue_many(
                     raise FieldError(errors)
                 written = _write(gw, session, agency, prepared, now) if prepared else []
                 return written, len(requests) - len(todo)
-        except IntegrityError:
+        except IntegrityError as exc:
+            # A status slot or a 流水号 year taken by another process at the same moment (or a
+            # row issued by a writer that skipped the lock): start over, which re-reads.
             gw.slots.forget()
             if attempt == _RETRIES - 1:
-                raise
+                raise Conflict(
+                    f"其他进程同时在签发，{_RETRIES} 次重试均冲突，本批未签发；请重新运行以续签 · "
+                    f"expected to issue this chunk, found it conflicting with another process "
+                    f"{_RETRIES} times; nothing in it was issued, re-run to resume"
+                ) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 

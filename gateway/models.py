@@ -89,6 +89,10 @@ class CredentialRow(Base):
     __table_args__ = (
         UniqueConstraint("status_list_id", "status_idx", name="uq_credentials_status_slot"),
         Index("ix_credentials_agency_type", "agency_id", "type"),
+        # One credential per register row, however many runs race (issue 8; migration 0003).
+        # SQLite and PostgreSQL treat NULLs as distinct here: credentials issued one by one
+        # (batch_ref NULL) never collide.
+        Index("uq_credentials_batch_row", "agency_id", "batch_ref", unique=True),
     )
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
@@ -110,7 +114,7 @@ class CredentialRow(Base):
     status_code: Mapped[str] = mapped_column(String(2), default="01")
     status_list_id: Mapped[int] = mapped_column(ForeignKey("status_lists.id"))
     status_idx: Mapped[int]
-    batch_ref: Mapped[str | None] = mapped_column(String(200), index=True)
+    batch_ref: Mapped[str | None] = mapped_column(String(200))  # "{batch id}:{row ref}"
     supersedes: Mapped[str | None] = mapped_column(String(40))
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from trust.errors import EcertError
+from issuers.qr import check_public_url
+from trust.errors import DataError, EcertError
 
 DEMO_PASSPHRASE = "ecert-demo-passphrase-not-for-production"  # noqa: S105 - refused outside demo
 MIN_PASSPHRASE = 12
@@ -36,6 +38,17 @@ class Settings(BaseSettings):
     federation_refresh: float = Field(default=300.0, gt=0, le=86_400)
     trust_list_lifetime: int = Field(default=86_400, ge=60, le=31 * 86_400)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+
+    @field_validator("public_url")
+    @classmethod
+    def _usable_public_url(cls, value: str | None) -> str | None:
+        # Checked where it enters (issue 8): a URL a QR code and a status list URI can start with.
+        if value is None:
+            return None
+        try:
+            return check_public_url(value)
+        except DataError as exc:
+            raise ValueError(str(exc)) from None
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:
@@ -102,6 +115,14 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
     except ValidationError as exc:
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc']) or 'settings'}: {e['msg']}" for e in exc.errors()
+            f"{'ECERT_' + '.'.join(str(p) for p in e['loc']).upper() if e['loc'] else 'settings'}: "
+            f"{_message(e)}"
+            for e in exc.errors()
         )
         raise SettingsError(f"invalid settings: {problems}") from exc
+
+
+def _message(error: Any) -> str:
+    """A validator's own message (pydantic prefixes it with "Value error, "), else pydantic's."""
+    raised = (error.get("ctx") or {}).get("error")
+    return str(raised) if isinstance(raised, ValueError) else str(error["msg"])

@@ -47,11 +47,19 @@ class SlotAllocator:
     def open_list(
         self, session: Session, agency_id: str, public_url: str, now: int
     ) -> StatusListRow:
-        """The agency's status list with free slots, made if there is none (an agency gets its
-        first list when it is registered, so verifiers elsewhere know it from the start)."""
+        """The agency's status list with free slots under the city's public URL, made if there
+        is none (an agency gets its first list when it is registered, so verifiers elsewhere
+        know it from the start). A list made under an earlier URL takes no new credentials:
+        status list URIs follow the URL (issue 8), while the credentials already in such a list
+        keep the URI they were signed with."""
+        prefix = f"{public_url.rstrip('/')}/statuslists/"
         row = session.scalar(
             select(StatusListRow)
-            .where(StatusListRow.agency_id == agency_id, StatusListRow.used < StatusListRow.size)
+            .where(
+                StatusListRow.agency_id == agency_id,
+                StatusListRow.used < StatusListRow.size,
+                StatusListRow.uri.startswith(prefix, autoescape=True),
+            )
             .order_by(StatusListRow.id.desc())
             .limit(1)
         )
@@ -69,7 +77,7 @@ class SlotAllocator:
         )
         session.add(row)
         session.flush()
-        row.uri = f"{public_url.rstrip('/')}/statuslists/{row.id}"
+        row.uri = f"{prefix}{row.id}"
         mark_changed(session)  # verifiers must learn the new list
         return row
 
@@ -95,6 +103,8 @@ class SlotAllocator:
                 session.refresh(row)
                 if take == 0:  # another process filled the list behind our cache
                     row.used = row.size
+                if row.used >= row.size:  # never chosen again: keep no cache of a full list
+                    self._used.pop(row.id, None)
         return out
 
 

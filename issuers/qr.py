@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import zlib
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import zint
 from PIL import Image
@@ -31,6 +32,7 @@ MAX_VERSION = 40
 QUIET_ZONE = 4  # modules each side (ISO/IEC 18004 §6.3.8)
 MAX_SCALE = 20  # pixels a module; version 40 at 20 is 3,700 px square
 _VERIFY_PATH = "/v#"
+MAX_PUBLIC_URL = 200
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _ZINT_ECC = {"L": 1, "M": 2, "Q": 3, "H": 4}  # zint's option_1 for QR Code
 # zint packs each row least significant bit first, 1 = dark; Pillow's mode "1" packs most
@@ -38,13 +40,43 @@ _ZINT_ECC = {"L": 1, "M": 2, "Q": 3, "H": 4}  # zint's option_1 for QR Code
 _ZINT_TO_PILLOW = bytes(0xFF ^ int(f"{byte:08b}"[::-1], 2) for byte in range(256))
 
 
+def check_public_url(value: str) -> str:
+    """``value`` without its trailing slash, if it can begin a QR text and a status list URI.
+
+    That is an ``https://`` or ``http://`` URL (RFC 3986 §3) naming a host, with no user name,
+    query or fragment (the verify page reads the token from the fragment, so the URL must not
+    bring one), no spaces or control characters, and at most :data:`MAX_PUBLIC_URL` characters
+    (``{url}/statuslists/{id}`` must fit its 300-character column).
+    """
+
+    def refuse(zh: str, en: str) -> DataError:
+        return DataError(f"公共网址{zh}，实际为 {value!r} · public URL must {en}, found {value!r}")
+
+    if not isinstance(value, str) or not value.startswith(("https://", "http://")):
+        raise refuse("须以 https:// 或 http:// 开头", "start with https:// or http://")
+    if len(value) > MAX_PUBLIC_URL:
+        raise refuse(f"不得超过 {MAX_PUBLIC_URL} 个字符", f"be at most {MAX_PUBLIC_URL} characters")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise refuse("不得包含空格或控制字符", "contain no spaces or control characters")
+    if "?" in value or "#" in value:
+        raise refuse("不得带查询串或片段（? 或 #）", "be a URL without a query or fragment")
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise refuse("格式不正确", "be a well-formed URL") from None
+    if "@" in parts.netloc:
+        raise refuse("不得包含用户名或口令", "have no user name or password")
+    if not parts.hostname:
+        raise refuse("须包含主机名", "name a host")
+    return value.rstrip("/")
+
+
 def qr_text(public_url: str, token: str) -> str:
     """The text a certificate's QR carries: ``{public_url}/v#{digits}``."""
     base = public_url.rstrip("/")
-    if not base.startswith(("https://", "http://")):
-        raise DataError(f"public URL must start with https:// or http://, found {public_url!r}")
-    if "#" in base or "?" in base:
-        raise DataError(f"public URL must have no query or fragment, found {public_url!r}")
+    if not base.startswith(("https://", "http://")) or "#" in base or "?" in base:
+        check_public_url(public_url)  # raises, saying what is wrong
     return f"{base}{_VERIFY_PATH}{jws_to_numeric(token)}"
 
 

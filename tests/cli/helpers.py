@@ -109,11 +109,17 @@ def ecert_many(
     *,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
+    stagger: float = 0.0,
 ) -> list[Result]:
-    """Run independent ``ecert`` commands at the same time; results in the given order."""
-    deadline = time.monotonic() + TIMEOUT
-    procs = [_popen(args, env, cwd) for args in commands]
+    """Run independent ``ecert`` commands at the same time (each started ``stagger`` seconds
+    after the one before); results in the given order."""
+    deadline = time.monotonic() + TIMEOUT + stagger * len(commands)
+    procs: list[subprocess.Popen[str]] = []
     try:
+        for n, args in enumerate(commands):
+            if n and stagger:
+                time.sleep(stagger)
+            procs.append(_popen(args, env, cwd))
         return [_finish(p, a, deadline) for p, a in zip(procs, commands, strict=True)]
     finally:
         for p in procs:
@@ -148,7 +154,15 @@ def free_port() -> int:
 class Served:
     """``ecert serve`` or ``ecert demo`` on a free loopback port; use as a context manager."""
 
-    def __init__(self, args: Sequence[str], log_dir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.env = dict(env or {})
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [*args, "--host", "127.0.0.1", "--port", str(self.port)]
@@ -164,7 +178,7 @@ class Served:
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
             text=True,
-            env=cli_env(),
+            env=cli_env(self.env),
         )
         try:
             self._wait_ready()

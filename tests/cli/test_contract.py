@@ -177,7 +177,9 @@ def test_serve_issue_scan_revoke_scan(gateway: tuple[Served, City], tmp_path: Pa
     served, city = gateway
     assert f"gateway on {served.url}" in served.output()
     body, png = issue_over_http(served, city, 1, tmp_path)
-    assert body["qr_text"].startswith(f"{served.url}/v#")  # serve's URL goes into QR codes
+    # The city's URL goes into QR codes (`ecert init`'s default here), not the port serve
+    # listens on: every process of one city prints one URL (issue 8).
+    assert body["qr_text"].startswith("http://127.0.0.1:8000/v#")
     verify = ["verify", "--gateway", served.url, "--json"]
 
     by_text, by_image = ecert_many(
