@@ -280,11 +280,15 @@ def issue(
                 row = session.get(CredentialRow, written["id"])
                 assert row is not None
                 return row, True
-        except IntegrityError:
+        except IntegrityError as exc:
             # A slot or idempotency key taken concurrently by another process: start over.
             gw.slots.forget()
             if attempt == _RETRIES - 1:
-                raise
+                raise Conflict(
+                    f"其他进程同时在签发，{_RETRIES} 次重试均冲突，未签发；请重试 · expected to "
+                    f"issue the credential, found it conflicting with another process "
+                    f"{_RETRIES} times; nothing was issued, try again"
+                ) from exc
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import jwt
 import pytest
 from fastapi.testclient import TestClient
@@ -234,3 +236,23 @@ def test_read_credential_never_returns_secrets(client: TestClient, amr: Agency) 
     assert "PRIVATE" not in text
     assert "secret" not in text
     assert amr.api_key not in text
+
+
+def test_an_issue_that_keeps_conflicting_answers_409_not_500(
+    client: TestClient, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process taking the same status slot three times running: the database's refusal
+    # reached the client as a 500 before.
+    from sqlalchemy.exc import IntegrityError
+
+    from gateway import issuance
+
+    def always_taken(*_: Any, **__: Any) -> Any:
+        raise IntegrityError("INSERT", {}, Exception("UNIQUE constraint failed: credentials.slot"))
+
+    monkeypatch.setattr(issuance, "_write", always_taken)
+    answer = client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+    assert answer.status_code == 409, answer.text
+    detail = answer.json()["detail"]
+    assert "nothing was issued" in detail["message_en"]
+    assert "未签发" in detail["message"]
