@@ -225,3 +225,11 @@ class Served:
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
+
+
+def database_env(database_url: str) -> dict[str, str]:
+    """The environment that points ``ecert`` at ``database_url``: nothing for the data
+    directory's own SQLite file, ``ECERT_DATABASE_URL`` for a shared PostgreSQL."""
+    if database_url.startswith("sqlite"):
+        return {}
+    return {"ECERT_DATABASE_URL": database_url}

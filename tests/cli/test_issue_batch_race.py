@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.cli.conftest import AGENCY_NAME, AGENCY_USCC, CityTemplate, copy_city
-from tests.cli.helpers import ecert, ecert_many
+from tests.cli.helpers import database_env, ecert, ecert_many
 from tests.cli.test_issue_batch import register, summary, write_csv
 from tests.conftest import PG_ENV, PG_HOW, pg_database
 
@@ -40,9 +40,7 @@ class SharedCity:
 
     @property
     def env(self) -> dict[str, str]:
-        if self.database_url.startswith("sqlite"):
-            return {}
-        return {"ECERT_DATABASE_URL": self.database_url}
+        return database_env(self.database_url)
 
     def batch(self, path: Path) -> list[str]:
         return ["issue-batch", str(path), "--data-dir", str(self.data_dir),

@@ -26,6 +26,7 @@ from tests.cli.conftest import AGENCY_NAME, AGENCY_USCC, LICENCE, City, CityTemp
 from tests.cli.helpers import (
     Result,
     Served,
+    database_env,
     ecert,
     ecert_many,
     free_port,
@@ -56,9 +57,7 @@ class SharedCity:
 
     @property
     def env(self) -> dict[str, str]:
-        if self.database_url.startswith("sqlite"):
-            return {}
-        return {"ECERT_DATABASE_URL": self.database_url}
+        return database_env(self.database_url)
 
     def stored_url(self) -> str:
         engine = create_engine(self.database_url)
