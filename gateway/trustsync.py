@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,6 +22,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway import federation
+from gateway.background import checkpoint
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
@@ -53,16 +55,21 @@ MIN_LIFETIME = 60  # seconds: the shortest trust list this gateway signs
 
 
 class MemoFetcher:
-    """One sync's view of the network: each URL fetched at most once, within a budget."""
+    """One sync's view of the network: each URL fetched at most once, within a budget, and
+    none once ``stop`` is set (:class:`gateway.background.Stopped` ends the sync there)."""
 
-    def __init__(self, inner: Fetcher, *, budget: int = MAX_FETCHES) -> None:
+    def __init__(
+        self, inner: Fetcher, *, budget: int = MAX_FETCHES, stop: threading.Event | None = None
+    ) -> None:
         self.inner = inner
         self.budget = budget
+        self.stop = stop
         self.memo: dict[str, bytes | FetchError] = {}
 
     def fetch(self, url: str) -> bytes:
         cached = self.memo.get(url)
         if cached is None:
+            checkpoint(self.stop)
             if self.budget <= 0:
                 raise FetchError(f"fetch budget of this sync used up before {url}")
             self.budget -= 1
@@ -253,16 +260,25 @@ def latest(gw: Gateway) -> TrustListRow | None:
         return session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
 
 
-def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> SyncReport:
-    """Compile and, if anything changed, sign and store a new trust list version."""
+def sync_once(
+    gw: Gateway,
+    fetcher: Fetcher,
+    *,
+    lifetime: int,
+    refresh: int,
+    stop: threading.Event | None = None,
+) -> SyncReport:
+    """Compile and, if anything changed, sign and store a new trust list version. Once
+    ``stop`` is set, the sync ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     report = SyncReport()
-    memo = MemoFetcher(fetcher)
+    memo = MemoFetcher(fetcher, stop=stop)
     try:
-        follow_superior_root(gw, memo)
+        follow_superior_root(gw, memo, stop=stop)
     except (DataError, FetchError) as exc:  # keep the pinned keys; say why
         report.failures["anchor root"] = str(exc)
-    report.failures.update(follow_subordinate_roots(gw, memo))
+    report.failures.update(follow_subordinate_roots(gw, memo, stop=stop))
+    checkpoint(stop)
     anchors = trust_anchors(gw)
     ((anchor_id, _),) = anchors.items()
     entries: list[TrustListEntry] = []
@@ -285,6 +301,7 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
         entries.extend(carried)
     entries = _listable(entries, now + MIN_LIFETIME, report, previous)
     earliest = min([now + lifetime, *(e.chain_exp for e in entries)])
+    checkpoint(stop)
     try:
         with gw.transaction() as session:
             fed = federation.config(session)
@@ -439,9 +456,12 @@ def _check_not_older(held: str | None, body: str, iat: int, uri: str) -> None:
         )
 
 
-def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
+def refresh_status_lists(
+    gw: Gateway, fetcher: Fetcher, *, stop: threading.Event | None = None
+) -> int:
     """Fetch other gateways' status lists that are due (by their ``ttl``); keep the last good
-    copy when a fetch fails or the answer is bad. Returns how many lists changed."""
+    copy when a fetch fails or the answer is bad. Returns how many lists changed. Once
+    ``stop`` is set, it ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     state = gw.state
     wanted = {
@@ -449,6 +469,7 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
     }
     changed = 0
     for uri, issuer_id in sorted(wanted.items()):
+        checkpoint(stop)
         with gw.sessions() as session:
             doc = session.get(PeerDocumentRow, uri)
         keys = KeyIndex(  # only a current key, not a retired or compromised one, signs a list
@@ -467,8 +488,10 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
             _check_not_older(doc.body if doc is not None else None, body, snap.iat, uri)
         except (DataError, FetchError, UnicodeDecodeError) as exc:
             log.warning("status list %s not refreshed: %s", uri, exc)
+            checkpoint(stop)
             _record_failure(gw, uri, str(exc))
             continue
+        checkpoint(stop)
         with gw.transaction() as session:
             doc = session.get(PeerDocumentRow, uri) or PeerDocumentRow(url=uri, failures=0)
             if doc.body != body:
