@@ -148,8 +148,16 @@ def free_port() -> int:
 class Served:
     """``ecert serve`` or ``ecert demo`` on a free loopback port; use as a context manager."""
 
-    def __init__(self, args: Sequence[str], log_dir: Path, *, port: int | None = None) -> None:
+    def __init__(
+        self,
+        args: Sequence[str],
+        log_dir: Path,
+        *,
+        port: int | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         self.port = port or free_port()
+        self.env = cli_env(env)
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [*args, "--host", "127.0.0.1", "--port", str(self.port)]
         self.log = log_dir / f"ecert-{self.port}.log"
@@ -164,7 +172,7 @@ class Served:
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
             text=True,
-            env=cli_env(),
+            env=self.env,
         )
         try:
             self._wait_ready()
