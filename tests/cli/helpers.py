@@ -32,6 +32,7 @@ ECERT = Path(sys.executable).with_name("ecert")
 TIMEOUT = 60  # seconds, for every ecert subprocess
 READY_TIMEOUT = 30  # seconds for a server to answer /healthz
 STOP_GRACE = 5  # seconds between SIGTERM and SIGKILL
+FINISHED = "Finished server process"  # uvicorn's last line of a shutdown it completed
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -219,3 +220,23 @@ class Served:
         if self._log_handle is not None:
             self._log_handle.close()
             self._log_handle = None
+
+
+def stall_mid_body(port: int, *, timeout: float = READY_TIMEOUT) -> socket.socket:
+    """A client of ``port`` on loopback stalled mid-body: it sent its headers, waited for the
+    app to ask for the body (``Expect: 100-continue``: uvicorn answers 100 when the app first
+    reads it), then sent half of it and nothing more. The caller closes it."""
+    body = b'{"qr": "' + b"0" * 200 + b'"}'
+    client = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    client.sendall(
+        b"POST /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        data = client.recv(1024)
+        assert data, f"the server closed the connection; it sent {answer!r}"
+        answer += data
+    assert answer.startswith(b"HTTP/1.1 100 "), answer
+    client.sendall(body[: len(body) // 2])
+    return client

@@ -12,7 +12,6 @@ measured are printed (visible with ``-s``).
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
 import time
 from pathlib import Path
@@ -23,7 +22,7 @@ from gateway import agencies, federation
 from gateway.core import Gateway
 from gateway.settings import load_settings
 from tests.cli.conftest import City
-from tests.cli.helpers import Served
+from tests.cli.helpers import FINISHED, Served, stall_mid_body
 from tests.gateway.stalled_peer import DRIP, SILENT, StalledPeer
 from trust.keys import SigningKey
 
@@ -31,7 +30,6 @@ pytestmark = pytest.mark.slow
 
 BOUND = 5.0  # seconds from the signal until the process is gone
 WAIT = 30.0  # seconds: the bound of every wait for something to start
-FINISHED = "Finished server process"  # uvicorn's last line of a shutdown it completed
 
 
 def _federated_city(data_dir: Path, port: int, superior: str) -> None:
@@ -82,25 +80,6 @@ def test_a_gateway_mid_sync_on_a_peer_that_never_answers_exits_within_5s(
             assert FINISHED in served.output(), served.output()
 
 
-def _stall_mid_body(url_port: int) -> socket.socket:
-    """A client that sent its headers, waited for the app to ask for the body (``Expect:
-    100-continue``: uvicorn answers 100 when the app first reads it), then sent half of it."""
-    body = b'{"qr": "' + b"0" * 200 + b'"}'
-    client = socket.create_connection(("127.0.0.1", url_port), timeout=WAIT)
-    client.sendall(
-        b"POST /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-        b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
-    )
-    answer = b""
-    while b"\r\n\r\n" not in answer:
-        data = client.recv(1024)
-        assert data, f"the server closed the connection; it sent {answer!r}"
-        answer += data
-    assert answer.startswith(b"HTTP/1.1 100 "), answer
-    client.sendall(body[: len(body) // 2])
-    return client
-
-
 @pytest.mark.parametrize(
     ("command", "sig"), [("serve", signal.SIGTERM), ("demo", signal.SIGINT)], ids=["serve", "demo"]
 )
@@ -109,7 +88,7 @@ def test_a_client_stalled_mid_body_does_not_hold_the_shutdown(
 ) -> None:
     where = city.args() if command == "serve" else ["--data-dir", str(tmp_path / "demo")]
     with Served([command, *where], tmp_path) as served:
-        client = _stall_mid_body(served.port)
+        client = stall_mid_body(served.port)
         try:
             seconds = _gone_after(served, sig)
         finally:

@@ -27,8 +27,7 @@ from cli.federation_demo import DEMO_PASSPHRASE, SPECS
 from gateway import federation
 from gateway.core import Gateway
 from gateway.settings import load_settings
-from tests.cli.helpers import ECERT, cli_env, free_port
-from tests.cli.test_shutdown import FINISHED, _stall_mid_body
+from tests.cli.helpers import ECERT, FINISHED, cli_env, free_port, stall_mid_body
 from tests.conftest import PG_ENV
 from tests.gateway.stalled_peer import DRIP, StalledPeer
 from trust.keys import SigningKey
@@ -112,7 +111,7 @@ def test_ctrl_c_stops_all_six_gateways_within_5s(tmp_path: Path) -> None:
             pids = {key: int(g["pid"]) for key, g in gateways.items()}
             _trust_the_stalled_peer(gateways["yrd"], peer)
             peer.wait_for_request(timeout=WAIT)  # a sync is mid-fetch, never answered
-            client = _stall_mid_body(int(gateways["hangzhou"]["url"].rsplit(":", 1)[1]))
+            client = stall_mid_body(int(gateways["hangzhou"]["url"].rsplit(":", 1)[1]))
 
             pressed = time.monotonic()
             os.killpg(demo.pid, signal.SIGINT)  # Ctrl-C

@@ -9,6 +9,8 @@ with a real loopback peer where sockets are the point.
 
 from __future__ import annotations
 
+import sqlite3
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +26,7 @@ from gateway.background import Stopped
 from gateway.core import Gateway
 from gateway.peers import HttpFetcher
 from gateway.settings import Settings
+from tests.cli.helpers import free_port
 from tests.conftest import PASSPHRASE
 from tests.gateway.stalled_peer import DRIP, SILENT, StalledPeer
 from trust.errors import FetchError
@@ -140,6 +143,49 @@ def test_the_shutdown_leaves_behind_a_sync_it_cannot_interrupt(
         blocking.release.set()
         _wait_until_ended(before)
     assert trustsync.latest(gw) is None  # released after the stop: it wrote nothing
+
+
+def _writing(since: set[threading.Thread]) -> bool:
+    """A background thread started after ``since`` is inside ``Gateway.transaction``'s start or
+    end (taking the write lock, or committing), read from its live stack."""
+    frames = sys._current_frames()
+    for thread in _threads() - since:
+        frame = frames.get(thread.ident or -1) if thread.name.startswith("ecert-") else None
+        while frame is not None:
+            code = frame.f_code
+            if code.co_name == "transaction" and code.co_filename.endswith("core.py"):
+                return True
+            frame = frame.f_back
+    return False
+
+
+def test_the_shutdown_leaves_behind_a_sync_blocked_mid_write(
+    tmp_path: Path, opened: list[Gateway]
+) -> None:
+    """Another process holds SQLite's write lock (a long batch, say): the sync's next write
+    waits for it, up to the 30 s busy timeout. Before, the shutdown waited as long."""
+    before = _threads()
+    gw = _city(tmp_path, opened, f"http://127.0.0.1:{free_port()}")  # refused: fails at once
+    other = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None, timeout=WAIT)
+    client = TestClient(create_app(gw, fetcher=HttpFetcher()))
+    client.__enter__()
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        deadline = time.monotonic() + WAIT
+        while not _writing(before):
+            if time.monotonic() > deadline:
+                client.__exit__(None, None, None)
+                raise AssertionError(f"no sync reached a write within {WAIT:.0f}s")
+            time.sleep(0.02)
+        took = _exit_timed(client)
+        print(f"\nlifespan shutdown with a sync waiting on the write lock: {took:.2f}s")
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+        _wait_until_ended(before)
+    with gw.sessions() as session:
+        assert session.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+    assert trustsync.latest(gw) is None  # given the lock after the stop, it signed nothing
 
 
 class _StopsMidSync:
