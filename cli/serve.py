@@ -11,17 +11,11 @@ import uvicorn
 
 from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, gateway_at, say
 from gateway import agencies, demo
-from gateway.app import create_app
+from gateway.app import REQUEST_GRACE, create_app
 from gateway.core import Gateway
 
 Host = Annotated[str, typer.Option("--host")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535)]
-# Seconds requests in flight get to finish once the server is told to stop. Without a bound,
-# uvicorn waits for every open request, and a client that sent half a body holds the process
-# (its port already closed) until that client gives up.
-REQUEST_GRACE = 2
-STOP_WITHIN = 5  # seconds from SIGTERM/SIGINT to exit: REQUEST_GRACE + gateway.app's grace
-
 PublicUrl = Annotated[
     str | None,
     typer.Option("--public-url", envvar="ECERT_PUBLIC_URL", help="URL put into QR codes"),
@@ -36,11 +30,12 @@ def _url(host: str, port: int, public_url: str | None) -> str:
 
 
 def _run(gw: Gateway, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT, then stop within :data:`STOP_WITHIN` seconds whatever
-    clients, peers and background work are doing (issue 8, "a shutdown that ends"): requests
-    in flight get :data:`REQUEST_GRACE` seconds to finish (uvicorn's graceful shutdown); a
-    request still running then, such as one whose client sent half its body and stalls, is
-    cancelled; then the app's lifespan stops its background work (``gateway.app``, bounded)."""
+    """Serve until SIGTERM or SIGINT, then stop within 5 s whatever clients, peers and
+    background work are doing (issue 8, "a shutdown that ends"): requests in flight get
+    ``REQUEST_GRACE`` seconds to finish (uvicorn's graceful shutdown; without a bound it waits
+    for every open request, and a client that sent half a body held the process, its port
+    already closed, until that client gave up); a request still running then is cancelled;
+    then the app's lifespan stops its background work within ``SHUTDOWN_GRACE``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     uvicorn.run(
         create_app(gw),

@@ -98,7 +98,8 @@ def test_the_shutdown_aborts_a_sync_waiting_on_a_peer_that_never_answers(
     before = _threads()
     with StalledPeer(mode, every=4.0) as peer:
         gw = _city(tmp_path, opened, peer.url)
-        client = TestClient(create_app(gw, fetcher=HttpFetcher()))
+        fetcher = HttpFetcher()  # also the confirmer's and the resolver's (app.state.fetcher)
+        client = TestClient(create_app(gw, fetcher=fetcher))
         client.__enter__()
         try:
             peer.wait_for_request(timeout=WAIT)  # the sync is mid-fetch
@@ -110,6 +111,9 @@ def test_the_shutdown_aborts_a_sync_waiting_on_a_peer_that_never_answers(
         assert took < SHUTDOWN_GRACE, "the stop did not reach the fetch: the grace ran out"
         assert _background(before) == []  # the sync thread itself has ended
         assert trustsync.latest(gw) is None
+        with pytest.raises(FetchError, match="abandoned: the gateway is stopping"):
+            fetcher.fetch(f"{peer.url}/federation/confirm")  # as any request thread would
+        assert peer.received() == 1
 
 
 class _Uninterruptible(httpx.BaseTransport):
