@@ -44,7 +44,7 @@ JSON_BODY_LIMIT = 256 * 1024
 # The shutdown's bounds (issue 8: SIGTERM or SIGINT to exit within 5 s): requests in flight get
 # REQUEST_GRACE seconds once the server is told to stop (cli/serve.py), then background work
 # gets SHUTDOWN_GRACE seconds to end once the app stops (its lifespan, below).
-REQUEST_GRACE = 2
+REQUEST_GRACE = 1
 SHUTDOWN_GRACE = 1.0
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
