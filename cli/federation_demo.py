@@ -77,8 +77,7 @@ SPECS: tuple[Spec, ...] = (
     Spec("tianjin", federation.CITY, "jjj", "京津冀", "120100", "天津市", "jjj", LICENCES,
          (_amr("天津市", "11120100MB1845670"),)),
 )  # fmt: skip
-DEMO_PORTS = {"yrd": 9100, "hangzhou": 9101, "suzhou": 9102, "jjj": 9103, "beijing": 9104,
-              "tianjin": 9105}  # fmt: skip
+DEMO_PORT = 9100  # 长三角; then 杭州, 苏州, 京津冀, 北京, 天津 on the next five ports
 POSTGRES_CITY = "suzhou"
 
 
@@ -271,14 +270,17 @@ def demo_federation(
     postgres: Annotated[
         str, typer.Option("--postgres", help="PostgreSQL server for 苏州's database")
     ] = DEFAULT_POSTGRES,
+    port: Annotated[
+        int, typer.Option("--port", min=1, max=65530, help="the first of six consecutive ports")
+    ] = DEMO_PORT,
 ) -> None:
-    """Two regions, six gateways on ports 9100-9105, until interrupted. 跨区域联邦演示"""
+    """Two regions, six gateways (ports 9100-9105 by default), until interrupted. 跨区域联邦演示"""
+    ports = {spec.key: port + i for i, spec in enumerate(SPECS)}
     with signals_stop():
         try:
             fed = start_federation(
-                data_dir, ports=DEMO_PORTS, refresh=refresh, status_ttl=status_ttl,
-                postgres=postgres,
-            )  # fmt: skip
+                data_dir, ports=ports, refresh=refresh, status_ttl=status_ttl, postgres=postgres
+            )
         except StopRequested:
             say("stopped while starting · 启动中止")
             raise typer.Exit(1) from None

@@ -92,6 +92,7 @@ class DemoGateway:
             "region_name": self.spec.region_name, "city_code": self.spec.code, "url": self.url,
             "anchor": self.spec.anchor, "data_dir": str(self.data_dir),
             "database": "postgresql" if self.database_url.startswith("postgresql") else "sqlite",
+            "pid": self.proc.pid if self.proc is not None else None,
             "agencies": [dict(a) for a in self.agencies],
         }  # fmt: skip
 

@@ -11,7 +11,7 @@ import uvicorn
 
 from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, gateway_at, say
 from gateway import agencies, demo, publicurl
-from gateway.app import create_app
+from gateway.app import REQUEST_GRACE, create_app
 from gateway.core import Gateway
 
 Host = Annotated[str, typer.Option("--host")]
@@ -44,8 +44,21 @@ def _listening(host: str, port: int) -> str:
 
 
 def _run(gw: Gateway, host: str, port: int) -> None:
+    """Serve until SIGTERM or SIGINT, then stop within 5 s whatever clients, peers and
+    background work are doing (issue 8, "a shutdown that ends"): requests in flight get
+    ``REQUEST_GRACE`` seconds to finish (uvicorn's graceful shutdown; without a bound it waits
+    for every open request, and a client that sent half a body held the process, its port
+    already closed, until that client gave up); a request still running then is cancelled;
+    then the app's lifespan stops its background work within ``SHUTDOWN_GRACE``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(gw), host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(
+        create_app(gw),
+        host=host,
+        port=port,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=REQUEST_GRACE,
+    )
 
 
 def serve(

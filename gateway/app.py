@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import trustexport, trustsync
+from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.errors import (
@@ -41,6 +42,11 @@ log = logging.getLogger("ecert.http")
 _jitter = random.Random()  # noqa: S311 - spreads refreshes over time; not a secret
 
 JSON_BODY_LIMIT = 256 * 1024
+# The shutdown's bounds (issue 8: SIGTERM or SIGINT to exit within 5 s): requests in flight get
+# REQUEST_GRACE seconds once the server is told to stop (cli/serve.py), then background work
+# gets SHUTDOWN_GRACE seconds to end once the app stops (its lifespan, below).
+REQUEST_GRACE = 1
+SHUTDOWN_GRACE = 1.0
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -176,36 +182,42 @@ def _install_errors(app: FastAPI) -> None:
         )
 
 
-async def _refresher(gw: Gateway) -> None:
+async def _refresher(gw: Gateway, work: Background) -> None:
     """Pick up changes made by other processes sharing the database (and keep lists fresh)."""
     while True:
         await asyncio.sleep(gw.settings.refresh_interval)
         try:
-            await asyncio.to_thread(gw.refresh_if_changed)
+            await work.run(gw.refresh_if_changed)
+        except Stopped:
+            return
         except Exception:  # keep serving the last good state; say so in the log
             log.exception("state refresh failed; still serving the previous state")
 
 
-async def _federation_sync(gw: Gateway, fetcher: HttpFetcher, health: SyncHealth) -> None:
+async def _federation_sync(
+    gw: Gateway, fetcher: HttpFetcher, health: SyncHealth, work: Background
+) -> None:
     """Keep peers' trust data fresh: status lists by their ttl, the trust list every
     ``federation_refresh`` seconds (jittered; backing off while peers keep failing)."""
     interval = gw.settings.federation_refresh
     tick = min(interval, 2.0)
     due = 0.0
+    stop = work.stop_event
     while True:
         await asyncio.sleep(tick * (0.8 + 0.4 * _jitter.random()))
-        if not await asyncio.to_thread(trustsync.federated, gw):
-            continue
-        loop_now = asyncio.get_running_loop().time()
         try:
+            if not await work.run(trustsync.federated, gw):
+                continue
+            loop_now = asyncio.get_running_loop().time()
             if loop_now >= due:
-                await asyncio.to_thread(trustexport.prepare, gw)  # renew the root when due
-                report = await asyncio.to_thread(
+                await work.run(trustexport.prepare, gw)  # renew the root when due
+                report = await work.run(
                     trustsync.sync_once,
                     gw,
                     fetcher,
                     lifetime=gw.settings.trust_list_lifetime,
                     refresh=max(1, int(interval)),
+                    stop=stop,
                 )
                 health.record(report, gw.clock())
                 failing = bool(report.failures) and not report.leaves
@@ -215,7 +227,9 @@ async def _federation_sync(gw: Gateway, fetcher: HttpFetcher, health: SyncHealth
                     else interval
                 )
                 due = loop_now + backoff * (0.8 + 0.4 * _jitter.random())
-            await asyncio.to_thread(trustsync.refresh_status_lists, gw, fetcher)
+            await work.run(trustsync.refresh_status_lists, gw, fetcher, stop=stop)
+        except Stopped:
+            return
         except Exception as exc:  # a peer's garbage must never stop the loop: log, keep last good
             health.error(str(exc), gw.clock())
             log.exception("federation sync failed; serving the last good trust data")
@@ -229,18 +243,25 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         trustexport.prepare(gw)  # the keys and root reads need, before any read
         gw.reload()
+        peers.stop.clear()  # this app's stop: its fetcher aborts on it, its syncs check it
+        work = Background(peers.stop)
         tasks = [
-            asyncio.create_task(_refresher(gw)),
-            asyncio.create_task(_federation_sync(gw, peers, health)),
+            asyncio.create_task(_refresher(gw, work)),
+            asyncio.create_task(_federation_sync(gw, peers, health, work)),
         ]
         try:
             yield
         finally:
+            # Bounded whatever the work is doing (issue 8, "a shutdown that ends"): the stop
+            # aborts fetches in flight, the loops end at once, and a step still running in its
+            # thread gets SHUTDOWN_GRACE seconds to finish its write before it is left behind.
+            peers.stop.set()
             for task in tasks:
                 task.cancel()
             for task in tasks:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await work.stop(SHUTDOWN_GRACE)
 
     app = FastAPI(
         title="ecert-gateway 电子证照网关",

@@ -15,11 +15,14 @@ operator's ``--anchor-kid``), nor decide which credentials are trusted: the trus
 
 from __future__ import annotations
 
+import threading
+
 import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit, federation
+from gateway.background import checkpoint
 from gateway.core import Gateway
 from gateway.models import FederationRow, SubordinateRow
 from trust.errors import DataError, FetchError
@@ -73,9 +76,12 @@ def _repin(
     return [dict(k.jwk) for k in newest.root.keys.values()]
 
 
-def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
+def follow_superior_root(
+    gw: Gateway, fetcher: Fetcher, *, stop: threading.Event | None = None
+) -> bool:
     """A city follows its anchor's rotations, from the root it stored (first: the one matching
-    the keys pinned at join). Returns True if the anchor's keys changed."""
+    the keys pinned at join). Returns True if the anchor's keys changed. Writes nothing once
+    ``stop`` is set."""
     with gw.sessions() as session:
         fed = federation.config(session)
         if fed.role != federation.CITY or not fed.superior_id:
@@ -87,6 +93,7 @@ def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
     changed = set(newest.root.keys) != pinned
     if not changed and newest is stored:
         return False  # the usual sync: nothing to write
+    checkpoint(stop)
     with gw.transaction() as session:
         row = session.get(FederationRow, 1)
         assert row is not None
@@ -96,10 +103,12 @@ def follow_superior_root(gw: Gateway, fetcher: Fetcher) -> bool:
     return changed
 
 
-def follow_subordinate_roots(gw: Gateway, fetcher: Fetcher) -> dict[str, str]:
+def follow_subordinate_roots(
+    gw: Gateway, fetcher: Fetcher, *, stop: threading.Event | None = None
+) -> dict[str, str]:
     """An anchor follows the rotations of its cities and of every region it has an agreement
     with. Returns what failed, as ``{"<kind> root <entity id>": reason}``; an entity that failed
-    keeps the keys pinned before."""
+    keeps the keys pinned before. Writes nothing once ``stop`` is set."""
     with gw.sessions() as session:
         if federation.config(session).role != federation.ANCHOR:
             return {}
@@ -120,6 +129,7 @@ def follow_subordinate_roots(gw: Gateway, fetcher: Fetcher) -> dict[str, str]:
             continue
         if set(newest.root.keys) == pinned:
             continue
+        checkpoint(stop)
         with gw.transaction() as session:
             row = session.get(SubordinateRow, entity_id)
             if row is None or {str(j.get("kid")) for j in row.jwks} != pinned:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import logging
+import threading
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from gateway import federation
+from gateway.background import checkpoint
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
@@ -51,16 +53,21 @@ MIN_LIFETIME = 60  # seconds: the shortest trust list this gateway signs
 
 
 class MemoFetcher:
-    """One sync's view of the network: each URL fetched at most once, within a budget."""
+    """One sync's view of the network: each URL fetched at most once, within a budget, and
+    none once ``stop`` is set (:class:`gateway.background.Stopped` ends the sync there)."""
 
-    def __init__(self, inner: Fetcher, *, budget: int = MAX_FETCHES) -> None:
+    def __init__(
+        self, inner: Fetcher, *, budget: int = MAX_FETCHES, stop: threading.Event | None = None
+    ) -> None:
         self.inner = inner
         self.budget = budget
+        self.stop = stop
         self.memo: dict[str, bytes | FetchError] = {}
 
     def fetch(self, url: str) -> bytes:
         cached = self.memo.get(url)
         if cached is None:
+            checkpoint(self.stop)
             if self.budget <= 0:
                 raise FetchError(f"fetch budget of this sync used up before {url}")
             self.budget -= 1
@@ -251,16 +258,25 @@ def latest(gw: Gateway) -> TrustListRow | None:
         return session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
 
 
-def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> SyncReport:
-    """Compile and, if anything changed, sign and store a new trust list version."""
+def sync_once(
+    gw: Gateway,
+    fetcher: Fetcher,
+    *,
+    lifetime: int,
+    refresh: int,
+    stop: threading.Event | None = None,
+) -> SyncReport:
+    """Compile and, if anything changed, sign and store a new trust list version. Once
+    ``stop`` is set, the sync ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     report = SyncReport()
-    memo = MemoFetcher(fetcher)
+    memo = MemoFetcher(fetcher, stop=stop)
     try:
-        follow_superior_root(gw, memo)
+        follow_superior_root(gw, memo, stop=stop)
     except (DataError, FetchError) as exc:  # keep the pinned keys; say why
         report.failures["anchor root"] = str(exc)
-    report.failures.update(follow_subordinate_roots(gw, memo))
+    report.failures.update(follow_subordinate_roots(gw, memo, stop=stop))
+    checkpoint(stop)
     anchors = trust_anchors(gw)
     ((anchor_id, _),) = anchors.items()
     entries: list[TrustListEntry] = []
@@ -283,6 +299,7 @@ def sync_once(gw: Gateway, fetcher: Fetcher, *, lifetime: int, refresh: int) -> 
         entries.extend(carried)
     entries = _listable(entries, now + MIN_LIFETIME, report, previous)
     earliest = min([now + lifetime, *(e.chain_exp for e in entries)])
+    checkpoint(stop)
     try:
         with gw.transaction() as session:
             fed = federation.config(session)
@@ -414,11 +431,14 @@ def _record_failure(gw: Gateway, url: str, error: str) -> None:
         session.add(doc)
 
 
-def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
+def refresh_status_lists(
+    gw: Gateway, fetcher: Fetcher, *, stop: threading.Event | None = None
+) -> int:
     """Fetch other gateways' status lists that are due (by their ``ttl``); keep the last good
     copy when a fetch fails or the answer is bad. Returns how many lists changed; the state is
     rebuilt once if any did, never when none did. What is accepted, and whether a token needs
-    verifying at all, is :class:`trust.peer_statuslists.PeerStatusLists`' to say."""
+    verifying at all, is :class:`trust.peer_statuslists.PeerStatusLists`' to say. Once
+    ``stop`` is set, it ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     state = gw.state
     lists = gw.peer_lists
@@ -428,6 +448,7 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
     keys = state.trust.keys
     changed = 0
     for uri, issuer_id in sorted(wanted.items()):
+        checkpoint(stop)
         with gw.sessions() as session:
             doc = session.get(PeerDocumentRow, uri)
         fresh = doc is not None and doc.expires_at is not None and now < doc.expires_at
@@ -441,9 +462,11 @@ def refresh_status_lists(gw: Gateway, fetcher: Fetcher) -> int:
             held, _ = lists.accept(uri, body, owner=issuer_id, keys=keys, now=now)
         except (DataError, FetchError, UnicodeDecodeError) as exc:
             log.warning("status list %s not refreshed: %s", uri, exc)
+            checkpoint(stop)
             _record_failure(gw, uri, str(exc))
             continue
         snap = held.snapshot
+        checkpoint(stop)
         with gw.transaction() as session:
             doc = session.get(PeerDocumentRow, uri) or PeerDocumentRow(url=uri, failures=0)
             if doc.body != body:

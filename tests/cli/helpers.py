@@ -32,6 +32,7 @@ ECERT = Path(sys.executable).with_name("ecert")
 TIMEOUT = 60  # seconds, for every ecert subprocess
 READY_TIMEOUT = 30  # seconds for a server to answer /healthz
 STOP_GRACE = 5  # seconds between SIGTERM and SIGKILL
+FINISHED = "Finished server process"  # uvicorn's last line of a shutdown it completed
 
 
 def cli_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -162,8 +163,8 @@ class Served:
         port: int | None = None,
         env: Mapping[str, str] | None = None,
     ) -> None:
-        self.env = dict(env or {})
         self.port = port or free_port()
+        self.env = cli_env(env)
         self.url = f"http://127.0.0.1:{self.port}"
         self.args = [*args, "--host", "127.0.0.1", "--port", str(self.port)]
         self.log = log_dir / f"ecert-{self.port}.log"
@@ -178,7 +179,7 @@ class Served:
             stdout=self._log_handle,
             stderr=subprocess.STDOUT,
             text=True,
-            env=cli_env(self.env),
+            env=self.env,
         )
         try:
             self._wait_ready()
@@ -233,3 +234,23 @@ def database_env(database_url: str) -> dict[str, str]:
     if database_url.startswith("sqlite"):
         return {}
     return {"ECERT_DATABASE_URL": database_url}
+
+
+def stall_mid_body(port: int, *, timeout: float = READY_TIMEOUT) -> socket.socket:
+    """A client of ``port`` on loopback stalled mid-body: it sent its headers, waited for the
+    app to ask for the body (``Expect: 100-continue``: uvicorn answers 100 when the app first
+    reads it), then sent half of it and nothing more. The caller closes it."""
+    body = b'{"qr": "' + b"0" * 200 + b'"}'
+    client = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    client.sendall(
+        b"POST /api/v1/verify HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Expect: 100-continue\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    answer = b""
+    while b"\r\n\r\n" not in answer:
+        data = client.recv(1024)
+        assert data, f"the server closed the connection; it sent {answer!r}"
+        answer += data
+    assert answer.startswith(b"HTTP/1.1 100 "), answer
+    client.sendall(body[: len(body) // 2])
+    return client
