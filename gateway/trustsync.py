@@ -302,6 +302,7 @@ def sync_once(
     checkpoint(stop)
     try:
         with gw.transaction() as session:
+            checkpoint(stop)  # the write lock may have come after a long wait: still wanted?
             fed = federation.config(session)
             held = session.scalar(select(func.max(TrustListRow.version)))
             if held != (previous.version if previous is not None else None):
@@ -466,8 +467,8 @@ def refresh_status_lists(
             _record_failure(gw, uri, str(exc))
             continue
         snap = held.snapshot
-        checkpoint(stop)
         with gw.transaction() as session:
+            checkpoint(stop)  # checked once the write lock is ours: it may have taken a while
             doc = session.get(PeerDocumentRow, uri) or PeerDocumentRow(url=uri, failures=0)
             if doc.body != body:
                 changed += 1
