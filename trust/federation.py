@@ -21,8 +21,8 @@ What is here, by module (all pure: bytes, parsed objects and ``now`` in; no I/O)
   :class:`Fetcher` (§10.1), with a visited set, a depth bound and a fetch budget.
 - ``federation_endpoints``: subordinate listings (§8.2), resolve responses (§8.3), historical
   keys (§8.7).
-- ``federation_testing``: an in-memory fetcher and federation for tests and demos (not for
-  production paths).
+- an in-memory fetcher and federation for tests live with the tests
+  (``tests/trust/federation_simulator.py``), not in this package.
 
 Deliberately left out of the spec: trust marks (§7, §8.4-8.6), explicit and automatic client
 registration (§12), the ``trust_chain`` JWS header (§4.3), client authentication at endpoints

@@ -14,6 +14,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.trust.federation_simulator import FederationSimulator
 from trust.errors import DataError
 from trust.federation import (
     MAX_STATEMENT_LENGTH,
@@ -31,7 +32,6 @@ from trust.federation import (
     validate_chain,
 )
 from trust.federation_statements import unverified_payload
-from trust.federation_testing import FederationSimulator
 from trust.jws import UnknownKey, UnsupportedToken, sign_compact
 from trust.keys import PublicKey, SigningKey
 

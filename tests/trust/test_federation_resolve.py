@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from tests.trust.federation_simulator import FederationSimulator, MemoryFetcher
 from tests.trust.test_federation_chain import (
     BJ,
     BJ_AMR,
@@ -37,7 +38,6 @@ from trust.federation import (
     resolve_chain,
     sign_entity_statement,
 )
-from trust.federation_testing import FederationSimulator, MemoryFetcher
 from trust.jws import MalformedToken, UnknownKey
 from trust.keys import SigningKey
 

@@ -1,4 +1,4 @@
-"""An in-memory federation for tests and demos: NOT for production paths.
+"""An in-memory federation for tests: it lives under tests/, never on a production path.
 
 - :class:`MemoryFetcher`: a :class:`trust.federation.Fetcher` over a dict of URL → body,
   counting calls; a missing URL is a :class:`trust.errors.FetchError` (a 404), as is any
