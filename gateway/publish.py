@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
 
 from gateway import keystore
 from gateway.core import Gateway
@@ -24,6 +27,15 @@ class SignedList:
     iat: int
     data: bytes  # the list content signed, so any change (even within a second) re-signs
     kid: str  # the key that signed: a new active key (rotation, compromise) re-signs at once
+
+
+def status_list_index(gw: Gateway) -> list[dict[str, Any]]:
+    """Every status list this gateway publishes: id, URI, owner, bits and size."""
+    with gw.sessions() as session:
+        return [
+            {"id": r.id, "uri": r.uri, "agency_id": r.agency_id, "bits": r.bits, "size": r.size}
+            for r in session.scalars(select(StatusListRow).order_by(StatusListRow.id))
+        ]
 
 
 class StatusListPublisher:

@@ -34,6 +34,7 @@ from gateway.federation import (
 from gateway.models import (
     AgencyRow,
     CityRow,
+    FederationKeyRow,
     FederationRow,
     SigningKeyRow,
     StatusListRow,
@@ -45,9 +46,11 @@ from trust.federation import (
     FEDERATION_ENTITY,
     Acceptance,
     Constraints,
+    HistoricalKey,
     NamingConstraints,
     UrlPrefixes,
     sign_entity_statement,
+    sign_historical_keys,
 )
 from trust.keys import PublicKey, SigningKey, with_short_alias
 
@@ -250,3 +253,26 @@ def subordinate_statement(gw: Gateway, sub: str, cache: StatementCache | None = 
                 allowed_entity_types=frozenset({ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY}),
             ),
         )
+
+
+HISTORY_KEEP = 86_400 * 365  # how long a current key is listed as valid when none retired
+
+
+def historical_keys(gw: Gateway) -> str:
+    """This gateway's retired federation keys (§8.7), or its current one while none retired."""
+    now = gw.clock()
+    with gw.sessions() as session:
+        fed = config(session)
+        key, current = signing_key(gw, session, SELF)
+        rows = session.scalars(
+            select(FederationKeyRow).where(
+                FederationKeyRow.owner == SELF, FederationKeyRow.retired_at.is_not(None)
+            )
+        )
+        past = [
+            HistoricalKey(key=PublicKey.from_jwk(r.public_jwk), iat=r.created_at,
+                          exp=int(r.retired_at or now))
+            for r in rows
+        ]  # fmt: skip
+        listed = past or [HistoricalKey(key=current[0], iat=now, exp=now + HISTORY_KEEP)]
+        return sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)

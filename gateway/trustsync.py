@@ -24,8 +24,9 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import federation
 from gateway.background import checkpoint
+from gateway.clock import iso
 from gateway.core import Gateway
-from gateway.errors import Conflict
+from gateway.errors import Conflict, NotFound
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
 from gateway.state import stored_trust_list
@@ -336,6 +337,31 @@ def sync_once(
         return report
     report.version, report.changed = version, True
     return report
+
+
+def served_trust_list(gw: Gateway, since: int | None) -> tuple[TrustListRow, TrustListRow | None]:
+    """The newest trust list, and version ``since`` to answer a delta from (``None``: the
+    whole list); :class:`NotFound` when there is none yet or ``since`` is not kept."""
+    with gw.sessions() as session:
+        row = session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
+        if row is None:
+            raise NotFound("no trust list compiled yet: the first federation sync makes one")
+        if since is None:
+            return row, None
+        base = session.get(TrustListRow, since)
+    if base is None:
+        raise NotFound(f"version {since} is not kept here: fetch the whole list")
+    return row, base
+
+
+def failing_documents(gw: Gateway) -> list[dict[str, Any]]:
+    """Peers' documents whose last fetches failed, for ``/healthz``."""
+    with gw.sessions() as session:
+        return [
+            {"url": d.url, "failures": d.failures, "last_error": d.last_error,
+             "last_error_at": iso(d.last_error_at), "last_good_at": iso(d.fetched_at)}
+            for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.failures > 0))
+        ]  # fmt: skip
 
 
 def latest_version(gw: Gateway) -> int | None:

@@ -7,32 +7,26 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Header, Query, Request, Response
-from sqlalchemy import select
 
 from gateway import confirmations, federation, public_docs, statements, trustexport, trustsync
 from gateway.core import Gateway
 from gateway.deps import GatewayDep
 from gateway.errors import InvalidSubject, InvalidTrustAnchor, NotFound
-from gateway.models import FederationKeyRow, TrustListRow
 from gateway.routes.federation_errors import FederationRoute
 from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
     HISTORICAL_KEYS_MEDIA_TYPE,
     RESOLVE_RESPONSE_MEDIA_TYPE,
-    HistoricalKey,
     check_entity_id,
     resolve_chain,
-    sign_historical_keys,
     sign_resolve_response,
     subordinate_listing,
 )
-from trust.keys import PublicKey
 from trust.trustlist_delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"], route_class=FederationRoute)  # errors: §8.9
 MAX_JOIN_BODY = 64 * 1024
-HISTORY_KEEP = 86_400 * 365
 TRUST_LIST_MEDIA_TYPE = "application/trustlist+jwt"
 DELTA_MEDIA_TYPE = "application/trustlist-delta+jwt"
 PUBLIC_PATHS = [
@@ -128,26 +122,7 @@ def resolve(
 
 @router.get("/federation/historical_keys", summary="Historical federation keys 历史密钥")
 def historical_keys(request: Request, gw: GatewayDep) -> Response:
-    return _jwt(request, gw, lambda: _historical_keys(gw), HISTORICAL_KEYS_MEDIA_TYPE)
-
-
-def _historical_keys(gw: Gateway) -> str:
-    now = gw.clock()
-    with gw.sessions() as session:
-        fed = federation.config(session)
-        key, current = federation.signing_key(gw, session, federation.SELF)
-        rows = session.scalars(
-            select(FederationKeyRow).where(
-                FederationKeyRow.owner == federation.SELF, FederationKeyRow.retired_at.is_not(None)
-            )
-        )
-        past = [
-            HistoricalKey(key=PublicKey.from_jwk(r.public_jwk), iat=r.created_at,
-                          exp=int(r.retired_at or now))
-            for r in rows
-        ]  # fmt: skip
-        listed = past or [HistoricalKey(key=current[0], iat=now, exp=now + HISTORY_KEEP)]
-        return sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)
+    return _jwt(request, gw, lambda: statements.historical_keys(gw), HISTORICAL_KEYS_MEDIA_TYPE)
 
 
 @router.get(
@@ -197,12 +172,7 @@ def trust_list(
 ) -> Response:
     media_type = TRUST_LIST_MEDIA_TYPE if since is None else DELTA_MEDIA_TYPE
     public_docs.require_acceptable(request, media_type)
-    with gw.sessions() as session:
-        rows = session.scalars(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
-        row = next(iter(rows), None)
-        if row is None:
-            raise NotFound("no trust list compiled yet: the first federation sync makes one")
-        base = session.get(TrustListRow, since) if since is not None else None
+    row, base = trustsync.served_trust_list(gw, since)
     etag = f'"sha256-{row.content_hash}-v{row.version}"'
     # a delta carries its target list's exp and next_update: both answers cache alike
     age = public_docs.jwt_max_age(row.token, now=gw.clock())
@@ -210,9 +180,7 @@ def trust_list(
     if unchanged is not None:
         return unchanged
     token = row.token
-    if since is not None:
-        if base is None:
-            raise NotFound(f"version {since} is not kept here: fetch the whole list")
+    if base is not None:
         with gw.sessions() as session:
             key, _ = federation.signing_key(gw, session, federation.SELF)
         token = sign_delta(delta(stored_trust_list(base.token), stored_trust_list(row.token)), key)

@@ -8,13 +8,11 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import select
 
-from gateway import keystore, public_docs
+from gateway import keystore, public_docs, trustsync
 from gateway.clock import iso
-from gateway.deps import GatewayDep, SessionDep
-from gateway.models import PeerDocumentRow, StatusListRow
-from gateway.publish import StatusListPublisher
+from gateway.deps import GatewayDep
+from gateway.publish import StatusListPublisher, status_list_index
 
 router = APIRouter(tags=["public 公开"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
@@ -44,14 +42,8 @@ def jwks(request: Request, gw: GatewayDep) -> Response:
     response_class=Response,
     responses={200: {"content": {public_docs.JSON: {}}}, 406: {}},
 )
-def list_status_lists(request: Request, gw: GatewayDep, session: SessionDep) -> Response:
-    rows = session.scalars(select(StatusListRow).order_by(StatusListRow.id))
-    index = {
-        "status_lists": [
-            {"id": r.id, "uri": r.uri, "agency_id": r.agency_id, "bits": r.bits, "size": r.size}
-            for r in rows
-        ]
-    }
+def list_status_lists(request: Request, gw: GatewayDep) -> Response:
+    index = {"status_lists": status_list_index(gw)}
     return public_docs.json_response(request, index, now=gw.clock())
 
 
@@ -79,12 +71,7 @@ public_docs.allow_preflight(
 def health(request: Request, gw: GatewayDep) -> dict[str, Any]:
     state = gw.state
     sync = request.app.state.sync_health
-    with gw.sessions() as session:
-        failing = [
-            {"url": d.url, "failures": d.failures, "last_error": d.last_error,
-             "last_error_at": iso(d.last_error_at), "last_good_at": iso(d.fetched_at)}
-            for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.failures > 0))
-        ]  # fmt: skip
+    failing = trustsync.failing_documents(gw)
     return {
         "federation": {
             "last_sync_at": iso(sync.last_sync_at),
