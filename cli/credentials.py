@@ -15,6 +15,7 @@ from cli import batch_register
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import issuance
 from gateway import status as status_service
+from issuers.status_rules import STATUS_NAMES
 from trust.errors import DataError, FieldError
 
 ACTOR = "cli"
@@ -155,9 +156,7 @@ def _status(
     if as_json:
         emit_json(out)
     else:
-        say(
-            f"{row.identifier}: {row.status_code} {status_service.STATUS_NAMES[row.status_code][0]}"
-        )
+        say(f"{row.identifier}: {row.status_code} {STATUS_NAMES[row.status_code][0]}")
 
 
 Reason = Annotated[str, typer.Option("--reason", help="why (recorded) 原因")]

@@ -24,9 +24,9 @@ from gateway.clock import CHINA_TZ, end_of_day, iso, start_of_day, today_in_chin
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import AgencyRow, CredentialRow, IdempotencyRow, StatusListRow
-from gateway.status import STATUS_NAMES
 from issuers.credential_types import CredentialType
 from issuers.qr import qr_text
+from issuers.status_rules import STATUS_NAMES
 from issuers.subjects import validate_subject
 from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP
 from trust.errors import FieldError

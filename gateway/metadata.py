@@ -11,8 +11,8 @@ from typing import Any
 
 from gateway.clock import iso
 from gateway.models import AgencyRow, CredentialRow
-from gateway.status import STATUS_NAMES
 from issuers.credential_types import CredentialType
+from issuers.status_rules import STATUS_NAMES
 
 LABELS: dict[str, str] = {
     "licence_name": "证照名称",

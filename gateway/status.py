@@ -1,8 +1,8 @@
 """Suspend, reinstate and revoke: the precise GB/T status code in the record, the Token Status
 List bit for verifiers, and a change record with reason, actor and time.
 
-Status codes (national specs): 01 有效, 02 暂扣 (suspended), 03 撤销, 04 注销, 05 失效,
-06 办理转出, 07 吊销, 99 其他. 01 → VALID, 02 → SUSPENDED, all others → INVALID (final).
+Which change is allowed is ``issuers.status_rules``' table; 01 → VALID, 02 → SUSPENDED, all
+others → INVALID (final) on the status list.
 """
 
 from __future__ import annotations
@@ -13,20 +13,10 @@ from sqlalchemy.orm import Session
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import CredentialRow, StatusChangeRow, StatusListRow
+from issuers.status_rules import TransitionRefused, next_status
 from trust import statuslist
 from trust.errors import FieldError
 
-STATUS_NAMES: dict[str, tuple[str, str]] = {
-    "01": ("有效", "valid"),
-    "02": ("暂扣", "suspended"),
-    "03": ("撤销", "revoked"),
-    "04": ("注销", "cancelled"),
-    "05": ("失效", "lapsed"),
-    "06": ("办理转出", "transferred out"),
-    "07": ("吊销", "revoked as a penalty"),
-    "99": ("其他", "other"),
-}
-FINAL_CODES = frozenset(STATUS_NAMES) - {"01", "02"}
 MAX_REASON = 500
 
 
@@ -81,34 +71,10 @@ def change(
     now = gw.clock()
     with gw.transaction() as session:
         row = get_credential(session, credential_id, agency_id, lock=True)
-        current = row.status_code
-        if current in FINAL_CODES:
-            raise Conflict(
-                f"credential is {current} {STATUS_NAMES[current][1]}: revocation is final"
-            )
-        if action == "suspend":
-            if current != "01":
-                raise Conflict(
-                    f"only a valid (01) credential can be suspended, this one is {current}"
-                )
-            target = "02"
-        elif action == "reinstate":
-            if current != "02":
-                raise Conflict(
-                    f"only a suspended (02) credential can be reinstated, this one is {current}"
-                )
-            target = "01"
-        elif action == "revoke":
-            target = code or "03"
-            if target not in FINAL_CODES:
-                raise FieldError.single(
-                    "code",
-                    "status_code",
-                    f"撤销类状态码应为 {sorted(FINAL_CODES)} 之一",
-                    f"expected one of {sorted(FINAL_CODES)}, found {target!r}",
-                )
-        else:
-            raise FieldError.single("action", "action", "未知操作", f"unknown action {action!r}")
+        try:  # the rules are issuers/status_rules.py's table
+            target = next_status(action, row.status_code, code=code)
+        except TransitionRefused as exc:
+            raise Conflict(str(exc)) from exc
         record_change(session, row, target, reason=reason, actor=actor, now=now)
         gw.bump(session)
     return row
