@@ -27,6 +27,7 @@ Unknown constraint parameters are ignored (§6.2). Pure; no I/O.
 from __future__ import annotations
 
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
@@ -84,8 +85,9 @@ def _prefix_matches(entry: str, entity_id: str) -> bool:
 
 
 @dataclass(frozen=True)
-class _Subtrees:
-    """``permitted`` (``None``: no restriction) and ``excluded`` name subtrees."""
+class _Subtrees(ABC):
+    """``permitted`` (``None``: no restriction) and ``excluded`` name subtrees; a subclass says
+    what an entry is (:meth:`_entry`) and what it covers (:meth:`_matches`)."""
 
     CLAIM: ClassVar[str]
     permitted: tuple[str, ...] | None = None
@@ -105,12 +107,14 @@ class _Subtrees:
         object.__setattr__(self, "excluded", excluded)
 
     @classmethod
+    @abstractmethod
     def _entry(cls, value: object, what: str) -> str:
-        raise NotImplementedError
+        """``value`` as an entry in its normal form, or :class:`MalformedStatement`."""
 
     @staticmethod
+    @abstractmethod
     def _matches(entry: str, entity_id: str) -> bool:
-        raise NotImplementedError
+        """Whether ``entry`` covers ``entity_id``."""
 
     @classmethod
     def from_claim(cls, claim: object) -> Self:
