@@ -39,15 +39,11 @@ class HeldStatusList:
     snapshot: StatusListSnapshot
 
 
-@dataclass
 class PeerStatusLists:
     """Accepted peer status lists by URI; :attr:`verifications` counts signatures checked."""
 
-    _held: dict[str, HeldStatusList]
-    verifications: int = 0
-
     def __init__(self) -> None:
-        self._held = {}
+        self._held: dict[str, HeldStatusList] = {}
         self.verifications = 0
         self._lock = threading.Lock()
 
