@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -20,19 +22,60 @@ from tests.conftest import PASSPHRASE, FakeClock
 from trust.keys import SigningKey
 from trust.trustlist_root import Role, RootMetadata, SignedRoot
 
+SETTLE_SECONDS = 20.0  # the longest a federation's teardown waits for calls in flight
+
 
 class RoutingTransport(httpx.BaseTransport):
-    """Sends each request to the in-process app serving its origin (no sockets)."""
+    """Sends each request to the in-process app serving its origin (no sockets).
+
+    It counts the calls in flight, so that a federation can stop only once none is: a call
+    that enters a ``TestClient`` whose portal is closing (its thread between the "running"
+    check and the task's start) is never answered, and the thread that made it blocks for
+    good. When that thread is a request handler of another gateway, that gateway's portal
+    waits on it, and so does the test's exit (the suite hung 300 s in
+    ``test_a_rotated_region_anchor_is_followed_and_its_licences_still_verify`` so)."""
 
     def __init__(self) -> None:
         self.apps: dict[str, TestClient] = {}
         self.down: set[str] = set()
+        self._in_flight: dict[int, str] = {}
+        self._settled = threading.Condition()
+        self._next = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         origin = f"{request.url.scheme}://{request.url.netloc.decode()}"
-        client = self.apps.get(origin)
-        if client is None or origin in self.down:
-            raise httpx.ConnectError(f"no gateway at {origin}", request=request)
+        with self._settled:
+            client = self.apps.get(origin)
+            if client is None or origin in self.down:
+                raise httpx.ConnectError(f"no gateway at {origin}", request=request)
+            self._next += 1
+            call = self._next
+            self._in_flight[call] = f"{request.method} {request.url}"
+        try:
+            return self._forward(client, request)
+        finally:
+            with self._settled:
+                del self._in_flight[call]
+                self._settled.notify_all()
+
+    def shut(self, timeout: float = SETTLE_SECONDS) -> None:
+        """Refuse every new call, then wait until the calls in flight have ended (each ends
+        soon: every gateway it may reach refuses further calls, and every fetcher is stopped).
+        Raises AssertionError naming the calls still in flight after ``timeout``."""
+        deadline = time.monotonic() + timeout
+        with self._settled:
+            self.down.update(self.apps)
+            while self._in_flight:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(
+                        f"calls still in flight {timeout:.0f} s after the federation stopped: "
+                        f"{sorted(self._in_flight.values())}"
+                    )
+                self._settled.wait(left)
+
+    @staticmethod
+    def _forward(client: TestClient, request: httpx.Request) -> httpx.Response:
         target = request.url.raw_path.decode()
         answer = client.request(
             request.method, target, content=request.read(), headers=dict(request.headers)
@@ -59,13 +102,12 @@ class Federation:
         return HttpFetcher(httpx.Client(transport=self.transport))
 
     def quiesce(self) -> None:
-        """Before any gateway stops: every gateway's background work told to stop, and every
-        origin unreachable. Otherwise one gateway's sync thread may still be calling into
-        another's app while that app's portal closes, and the portal waits for that call
-        (the suite once hung 300 s in a TestClient's exit so)."""
+        """Before any gateway stops: every gateway's background work told to stop, every
+        origin unreachable, and no call between gateways still in flight (see
+        :class:`RoutingTransport`)."""
         for fetcher in self.app_fetchers:
             fetcher.stop.set()
-        self.transport.down.update(self.transport.apps)
+        self.transport.shut()
 
     def gateway(self, url: str, *, code: str, name: str) -> Gateway:
         settings = Settings(
