@@ -220,13 +220,9 @@ async def _federation_sync(
                     stop=stop,
                 )
                 health.record(report, gw.clock())
-                failing = bool(report.failures) and not report.leaves
-                backoff = (
-                    min(interval * 4, interval * 2**health.consecutive_failures)
-                    if failing
-                    else interval
+                due = loop_now + trustsync.next_sync_in(
+                    interval, health.consecutive_failures, _jitter.random()
                 )
-                due = loop_now + backoff * (0.8 + 0.4 * _jitter.random())
             await work.run(trustsync.refresh_status_lists, gw, fetcher, stop=stop)
         except Stopped:
             return

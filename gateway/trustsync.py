@@ -11,14 +11,12 @@ previous list stays served until a new one is signed.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -35,16 +33,15 @@ from trust.federation import (
     ECERT_ISSUER,
     FEDERATION_ENTITY,
     Fetcher,
-    ResolvedChain,
     entity_configuration_url,
     parse_subordinate_listing,
     resolve_chain,
     verify_entity_configuration,
 )
-from trust.keys import PublicKey, is_short_alias
-from trust.snapshot import ChainLink
+from trust.keys import PublicKey
 from trust.trustlist import TrustList, sign_trust_list
-from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
+from trust.trustlist_compile import chain_roles, compile_entries, entries_digest, entries_for
+from trust.trustlist_entry import TrustListEntry
 
 log = logging.getLogger("ecert.trustsync")
 MAX_DEPTH = 3  # anchor → (peer anchor →) city → agency
@@ -101,8 +98,7 @@ class SyncHealth:
     def record(self, report: SyncReport, now: int) -> None:
         self.last_sync_at, self.last_version = now, report.version
         self.leaves, self.failures = len(report.leaves), dict(report.failures)
-        failing = bool(report.failures) and not report.leaves
-        self.consecutive_failures = self.consecutive_failures + 1 if failing else 0
+        self.consecutive_failures = self.consecutive_failures + 1 if report.failing else 0
         self.last_error = None
 
     def error(self, message: str, now: int) -> None:
@@ -119,6 +115,24 @@ class SyncReport:
     stale: list[str] = field(default_factory=list)  # unreachable and their chains expired
     version: int | None = None
     changed: bool = False
+
+    @property
+    def failing(self) -> bool:
+        """Nothing resolved and something failed: the federation looks unreachable."""
+        return bool(self.failures) and not self.leaves
+
+
+MAX_BACKOFF = 4  # times the interval: the longest wait between syncs while peers keep failing
+
+
+def next_sync_in(interval: float, consecutive_failures: int, jitter: float) -> float:
+    """Seconds until the next sync: ``interval``, doubled for each sync in a row that found the
+    federation unreachable (at most :data:`MAX_BACKOFF` times), spread by ``jitter`` in [0, 1)
+    to ±20% so that a region's gateways do not all ask at once."""
+    if not 0.0 <= jitter < 1.0:
+        raise ValueError(f"expected a jitter in [0, 1), found {jitter}")
+    factor = min(MAX_BACKOFF, 1 << min(consecutive_failures, 16))
+    return interval * factor * (0.8 + 0.4 * jitter)
 
 
 def trust_anchors(gw: Gateway) -> dict[str, list[PublicKey]]:
@@ -166,75 +180,6 @@ def discover(fetcher: Fetcher, anchor_id: str, now: int, report: SyncReport) -> 
     return leaves
 
 
-def _history(jwk: Mapping[str, Any]) -> tuple[int | None, int | None, tuple[KeyEvent, ...]]:
-    created = int(jwk["iat"])
-    retired, compromised = jwk.get("retired_at"), jwk.get("compromised_at")
-    events = [KeyEvent(ACTIVE, created)]
-    if retired is not None and (compromised is None or retired < compromised):
-        events.append(KeyEvent(RETIRED, int(retired)))
-    else:
-        retired = None
-    if compromised is not None:
-        events.append(KeyEvent(COMPROMISED, int(compromised)))
-    return retired, compromised, tuple(events)
-
-
-def entries_for(
-    resolved: ResolvedChain, names: Mapping[str, str], roles: Sequence[str]
-) -> list[TrustListEntry]:
-    """One entry per credential key the leaf's verified metadata publishes. A key's alias
-    under its short ``kid`` (:func:`trust.keys.with_short_alias`) is for JOSE libraries that
-    select keys by ``kid``; verifiers here find keys by every ``kid`` form, so aliases add
-    nothing and are passed over: the full entry alone says what the key is and when it lived."""
-    meta = resolved.metadata[ECERT_ISSUER]
-    chain = tuple(
-        ChainLink(name=names.get(e, e), role=role, id=e)
-        for e, role in zip(resolved.path, roles, strict=False)
-    )
-    accepted = resolved.accepted_types if resolved.acceptance is not None else None
-    try:  # the leaf's own metadata: a problem there is the leaf's, reported as its failure
-        return [
-            _entry(resolved, meta, chain, accepted, jwk)
-            for jwk in meta["jwks"]["keys"]
-            if not is_short_alias(jwk)
-        ]
-    except (AttributeError, KeyError, TypeError, ValueError) as exc:
-        raise DataError(
-            f"{resolved.leaf_id} publishes unusable credential keys ({type(exc).__name__}: "
-            f"{exc}); expected jwks.keys, each a public JWK with kid and iat"
-        ) from exc
-
-
-def _entry(
-    resolved: ResolvedChain,
-    meta: Mapping[str, Any],
-    chain: tuple[ChainLink, ...],
-    accepted: frozenset[str] | None,
-    jwk: Mapping[str, Any],
-) -> TrustListEntry:
-    retired, compromised, history = _history(jwk)
-    return TrustListEntry(
-        issuer=resolved.leaf_id,
-        name=str(meta.get("organization_name") or resolved.leaf_id),
-        uscc=str(meta.get("uscc") or "-"),
-        region_code=str(meta.get("region_code") or "-"),
-        chain=chain,
-        key=PublicKey.from_jwk({k: v for k, v in jwk.items() if k in _JWK_MEMBERS}),
-        types=frozenset(resolved.credential_types),
-        accepted=None if accepted is None else frozenset(accepted),
-        policy=resolved.acceptance.policy if resolved.acceptance is not None else "",
-        status_lists=tuple(sorted(set(meta.get("status_lists", [])))),
-        not_before=int(jwk["iat"]),
-        retired_at=retired,
-        compromised_at=compromised,
-        history=history,
-        chain_exp=resolved.exp,
-    )
-
-
-_JWK_MEMBERS = ("kty", "crv", "x", "y", "kid")
-
-
 def _names(fetcher: Fetcher, path: Iterable[str], now: int) -> dict[str, str]:
     names = {}
     for entity in path:
@@ -248,10 +193,6 @@ def _names(fetcher: Fetcher, path: Iterable[str], now: int) -> dict[str, str]:
                 names[entity] = name
                 break
     return names
-
-
-def _roles(length: int) -> list[str]:
-    return ["agency", "city", *["region"] * max(0, length - 2)][:length]
 
 
 def latest(gw: Gateway) -> TrustListRow | None:
@@ -285,7 +226,7 @@ def sync_once(
         try:
             resolved = resolve_chain(leaf, fetcher=memo, trust_anchors=anchors, now=now)
             made = entries_for(
-                resolved, _names(memo, resolved.path, now), _roles(len(resolved.path))
+                resolved, _names(memo, resolved.path, now), chain_roles(len(resolved.path))
             )
         except (DataError, FetchError) as exc:
             report.failures[leaf] = str(exc)
@@ -294,11 +235,21 @@ def sync_once(
         report.leaves.append(leaf)
         entries.extend(made)
     previous = latest(gw)
-    stale: list[dict[str, Any]] = []
-    if previous is not None:
-        carried, stale = _carry_forward(previous, report, now)
-        entries.extend(carried)
-    entries = _listable(entries, now + MIN_LIFETIME, report, previous)
+    compiled = compile_entries(
+        entries,
+        reached=report.leaves,
+        listed=report.listed,
+        previous=stored_trust_list(previous.token) if previous is not None else None,
+        previous_stale=(previous.stale or []) if previous is not None else [],
+        now=now,
+        not_before_exp=now + MIN_LIFETIME,
+    )
+    report.carried, report.stale = list(compiled.carried), list(compiled.expired)
+    for issuer, problem in compiled.left_out.items():
+        report.failures[issuer] = problem
+        log.warning("issuer %s left out of the trust list: %s", issuer, problem)
+    report.leaves = [leaf for leaf in report.leaves if leaf not in compiled.left_out]
+    entries, stale = list(compiled.entries), list(compiled.stale)
     earliest = min([now + lifetime, *(e.chain_exp for e in entries)])
     checkpoint(stop)
     try:
@@ -319,7 +270,7 @@ def sync_once(
                 version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
                 issuer=fed.entity_id, region=fed.region_id, entries=entries,
             )  # fmt: skip
-            digest = _entries_digest(draft)
+            digest = entries_digest(draft)
             if (
                 previous is not None
                 and previous.content_hash == digest
@@ -367,86 +318,6 @@ def failing_documents(gw: Gateway) -> list[dict[str, Any]]:
 def latest_version(gw: Gateway) -> int | None:
     with gw.sessions() as session:
         return session.scalar(select(func.max(TrustListRow.version)))
-
-
-def _listable(
-    entries: Sequence[TrustListEntry],
-    not_before_exp: int,
-    report: SyncReport,
-    previous: TrustListRow | None,
-) -> list[TrustListEntry]:
-    """The entries one trust list can hold together. An issuer is left out, and reported, when
-    one of its keys or status lists is another issuer's (the owner in the previous list keeps
-    it; else the first one found), or its chain ends before ``not_before_exp``: one city's bad
-    metadata costs its own issuers, not the region's list."""
-    by_issuer: dict[str, list[TrustListEntry]] = {}
-    for entry in entries:
-        by_issuer.setdefault(entry.issuer, []).append(entry)
-    kid_owner: dict[str, str] = {}
-    uri_owner: dict[str, str] = {}
-    if previous is not None:  # a key or status list never moves to another issuer
-        for e in stored_trust_list(previous.token).entries:
-            kid_owner[e.kid] = e.issuer
-            uri_owner.update(dict.fromkeys(e.status_lists, e.issuer))
-    kept: list[TrustListEntry] = []
-    for issuer, group in by_issuer.items():
-        problem = next(
-            (p for e in group if (p := _conflict(e, kid_owner, uri_owner, not_before_exp))), None
-        )
-        if problem is not None:
-            report.failures[issuer] = problem
-            report.leaves = [leaf for leaf in report.leaves if leaf != issuer]
-            log.warning("issuer %s left out of the trust list: %s", issuer, problem)
-            continue
-        for e in group:
-            kid_owner[e.kid] = issuer
-            uri_owner.update(dict.fromkeys(e.status_lists, issuer))
-        kept.extend(group)
-    return kept
-
-
-def _conflict(
-    e: TrustListEntry, kid_owner: Mapping[str, str], uri_owner: Mapping[str, str], exp: int
-) -> str | None:
-    if e.chain_exp < exp:
-        return f"its trust chain ends at {e.chain_exp}, before the trust list may ({exp})"
-    if kid_owner.get(e.kid, e.issuer) != e.issuer:
-        return f"it lists key {e.kid}, which is already {kid_owner[e.kid]}'s"
-    for uri in e.status_lists:
-        if uri_owner.get(uri, e.issuer) != e.issuer:
-            return f"it claims status list {uri}, which is already {uri_owner[uri]}'s"
-    return None
-
-
-def _carry_forward(
-    previous: TrustListRow, report: SyncReport, now: int
-) -> tuple[list[TrustListEntry], list[dict[str, Any]]]:
-    """Last good entries of issuers this sync could not resolve (their city or chain failed;
-    they were not delisted): kept while their chains are valid, then kept aside as stale."""
-    resolved = set(report.leaves)
-    carried: list[TrustListEntry] = []
-    stale = [e for e in previous.stale or [] if e.get("issuer") not in resolved]
-    for entry in stored_trust_list(previous.token).entries:
-        parent = entry.chain[1].id if len(entry.chain) > 1 else None
-        delisted = parent in report.listed and entry.issuer not in report.listed[parent]
-        if entry.issuer in resolved or delisted:
-            continue
-        if entry.chain_exp > now:
-            carried.append(entry)
-            report.carried.append(entry.issuer)
-        else:
-            stale.append(entry.to_json())
-            report.stale.append(entry.issuer)
-    return carried, stale
-
-
-def _entries_digest(tl: TrustList) -> str:
-    """What "changed" means: issuers, keys, types, acceptance and status lists, not the
-    version, the times, nor ``chain_exp`` (it moves with every freshly signed statement; the
-    list is re-signed anyway before its ``exp``)."""
-    entries = [{k: v for k, v in e.to_json().items() if k != "chain_exp"} for e in tl.entries]
-    body = {"issuer": tl.issuer, "region": tl.region, "entries": entries}
-    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def _record_failure(gw: Gateway, url: str, error: str) -> None:
