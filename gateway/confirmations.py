@@ -1,12 +1,11 @@
-"""Signed confirmations that a token was issued before its key was compromised.
+"""Issuance confirmations, asked for and answered over the federation (the rules:
+:mod:`trust.confirmation`).
 
-A thief holding a compromised credential key can forge ``iat``, so only the issuing gateway's
-own issuance record can vouch for a token signed with that key. The issuing city answers
-``GET /federation/confirm?token_hash=…`` with a short JWT (``typ: issuance-confirmation+jwt``)
-signed by its *federation* key, for exactly the tokens its records show as issued before the
-compromise. Another city asks only when its verifier answered KEY_NOT_VALID_AT_ISSUANCE for a
-compromised key of a remote issuer, checks the answer against the issuing city's federation keys
-(resolved through its own trust anchor) and caches it. Offline kiosks never ask: they fail closed.
+The issuing side (:func:`confirm`) reads its issuance record and signs a confirmation for a
+token its record shows as issued before its key's compromise. The asking side
+(:class:`Confirmer`) asks only when its verifier answered KEY_NOT_VALID_AT_ISSUANCE for a
+compromised key of a remote issuer, resolves the issuing city's federation keys through its own
+trust anchor, checks the answer and caches it.
 """
 
 from __future__ import annotations
@@ -19,13 +18,11 @@ from sqlalchemy import select
 from gateway import federation, trustsync
 from gateway.core import Gateway
 from gateway.models import CredentialRow, SigningKeyRow
+from trust.confirmation import Confirmation, check_confirmation, token_kid
 from trust.errors import DataError, FetchError
 from trust.federation import Fetcher, resolve_chain
-from trust.jws import KeyIndex, _unverified_header, sign_compact, verify_compact
 from trust.snapshot import TrustSnapshot
 
-CONFIRM_TYP = "issuance-confirmation+jwt"
-CONFIRM_LIFETIME = 7 * 86_400
 NEGATIVE_TTL = 60
 MAX_CACHE = 100_000
 
@@ -43,17 +40,14 @@ def confirm(gw: Gateway, token_hash: str) -> str | None:
             return None
         fed = federation.config(session)
         signer, _ = federation.signing_key(gw, session, federation.SELF)
-        claims = {
-            "iss": fed.entity_id,
-            "sub": federation.agency_entity_id(fed.entity_id, row.agency_id),
-            "token_hash": token_hash,
-            "kid": row.kid,
-            "issued_at": row.issued_at,
-            "compromised_at": key.compromised_at,
-            "iat": now,
-            "exp": now + CONFIRM_LIFETIME,
-        }
-        return sign_compact(claims, signer, typ=CONFIRM_TYP)
+        return Confirmation(
+            city=fed.entity_id,
+            agency=federation.agency_entity_id(fed.entity_id, row.agency_id),
+            token_hash=token_hash,
+            kid=row.kid,
+            issued_at=row.issued_at,
+            compromised_at=key.compromised_at,
+        ).sign(signer, now=now)
 
 
 @dataclass
@@ -114,12 +108,12 @@ class Confirmer:
         self, token: str, digest: bytes, trust: TrustSnapshot, now: int
     ) -> tuple[str, int, int] | None:
         """``(kid, compromised_at, exp)`` of a valid confirmation, else None."""
-        kid = _header_kid(token)
+        kid = token_kid(token)
         records = [r for r in trust.key_records(kid) if r.compromised_at is not None]
         for record in records:
             issuer = trust.issuers.get(record.issuer_id)
             city = next((c.id for c in (issuer.chain if issuer else ()) if c.role == "city"), None)
-            if city is None:
+            if city is None or record.compromised_at is None:
                 continue
             try:
                 resolved = resolve_chain(
@@ -130,26 +124,15 @@ class Confirmer:
                 )
                 url = f"{city}/federation/confirm?token_hash={digest.hex()}"
                 answer = self.fetcher.fetch(url).decode("ascii")
-                claims = verify_compact(answer, KeyIndex(resolved.keys), typ=CONFIRM_TYP).payload
+                exp = check_confirmation(
+                    answer,
+                    city_keys=resolved.keys,
+                    city=city,
+                    token_hash=digest.hex(),
+                    record=record,
+                    now=now,
+                )
             except (DataError, FetchError, UnicodeDecodeError):
                 continue
-            if (
-                claims.get("iss") == city
-                and claims.get("token_hash") == digest.hex()
-                and claims.get("kid") == record.key.kid
-                and isinstance(claims.get("issued_at"), int)
-                and record.compromised_at is not None
-                and claims["issued_at"] < record.compromised_at
-                and isinstance(claims.get("exp"), int)
-                and claims["exp"] > now
-            ):
-                return record.key.kid, record.compromised_at, int(claims["exp"])
+            return record.key.kid, record.compromised_at, exp
         return None
-
-
-def _header_kid(token: str) -> str:
-    try:  # the kid is only a hint to find candidate keys
-        kid = _unverified_header(token.split(".")[0]).get("kid")
-    except DataError:
-        return ""
-    return kid if isinstance(kid, str) else ""
