@@ -77,6 +77,13 @@ def init_city(gw: Gateway, *, code: str, name: str, public_url: str | None, acto
         return city
 
 
+def city_identity(gw: Gateway) -> tuple[str, str, str]:
+    """This city's name, code and public URL, for its pages."""
+    with gw.sessions() as session:
+        city = gw.city(session)
+        return city.name, city.code, city.public_url
+
+
 def new_api_key(session: Session, *, agency_id: str, scopes: Iterable[str], now: int) -> str:
     wanted = sorted(set(scopes))
     unknown = [s for s in wanted if s not in SCOPES]

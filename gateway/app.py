@@ -22,6 +22,7 @@ from gateway import trustexport, trustsync
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
+from gateway.deps import SERVICES, Services
 from gateway.errors import (
     Conflict,
     Forbidden,
@@ -268,12 +269,15 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         ),
         lifespan=lifespan,
     )
-    app.state.gateway = gw
-    app.state.publisher = StatusListPublisher(gw)
-    app.state.fetcher = peers
-    app.state.sync_health = health
-    app.state.confirmer = Confirmer(gw, peers)
-    app.state.statements = StatementCache()
+    services = Services(
+        gateway=gw,
+        publisher=StatusListPublisher(gw),
+        confirmer=Confirmer(gw, peers),
+        fetcher=peers,
+        sync_health=health,
+        statements=StatementCache(),
+    )
+    setattr(app.state, SERVICES, services)
     _install_errors(app)
     for module in (credentials, verify, public, federation, pages):
         app.include_router(module.router)

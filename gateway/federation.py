@@ -109,6 +109,13 @@ def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, 
     return gw.signing_key(rows[0]), [PublicKey.from_jwk(r.public_jwk) for r in rows]
 
 
+def own_signing_key(gw: Gateway) -> SigningKey:
+    """This gateway's newest federation key, read in a short session of its own."""
+    with gw.sessions() as session:
+        key, _ = signing_key(gw, session, SELF)
+    return key
+
+
 def ensure_keys(gw: Gateway, session: Session, now: int) -> int:
     """Make the federation keys this gateway signs with and does not have yet: its own and
     (a city's) each agency's. A write, for a role taken, an agency added, or the start of a

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import Gateway
-from gateway.errors import BadRequest, NotFound
+from gateway.errors import BadRequest, InvalidSubject, InvalidTrustAnchor, NotFound
 from gateway.federation import (
     ANCHOR,
     CITY,
@@ -29,6 +29,8 @@ from gateway.federation import (
     SELF,
     agency_entity_id,
     config,
+    known_entities,
+    own_signing_key,
     signing_key,
 )
 from gateway.models import (
@@ -40,17 +42,22 @@ from gateway.models import (
     StatusListRow,
     SubordinateRow,
 )
+from gateway.trustsync import trust_anchors
 from trust.federation import (
     ECERT_ISSUER,
     ECERT_VERIFIER,
     FEDERATION_ENTITY,
     Acceptance,
     Constraints,
+    Fetcher,
     HistoricalKey,
     NamingConstraints,
     UrlPrefixes,
+    check_entity_id,
+    resolve_chain,
     sign_entity_statement,
     sign_historical_keys,
+    sign_resolve_response,
 )
 from trust.keys import PublicKey, SigningKey, with_short_alias
 
@@ -276,3 +283,25 @@ def historical_keys(gw: Gateway) -> str:
         ]  # fmt: skip
         listed = past or [HistoricalKey(key=current[0], iat=now, exp=now + HISTORY_KEEP)]
         return sign_historical_keys(iss=fed.entity_id, iat=now, keys=listed, key=key)
+
+
+def resolve_response(gw: Gateway, fetcher: Fetcher, *, sub: str, trust_anchor: str) -> str:
+    """``/federation/resolve``: ``sub``'s chain to ``trust_anchor`` (one this gateway trusts),
+    resolved now and signed by this gateway. ``sub`` must be a member of the federation known
+    here: the resolver fetches nothing on behalf of strangers."""
+    now = gw.clock()
+    with gw.sessions() as session:
+        fed = config(session)
+    anchors = trust_anchors(gw)
+    if check_entity_id(trust_anchor) not in anchors:
+        raise InvalidTrustAnchor(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
+    if check_entity_id(sub) not in known_entities(gw):
+        raise InvalidSubject(f"{sub} is not a member of the federation known to this gateway")
+    resolved = resolve_chain(
+        check_entity_id(sub),
+        fetcher=fetcher,
+        trust_anchors={trust_anchor: anchors[trust_anchor]},
+        now=now,
+    )
+    key = own_signing_key(gw)
+    return sign_resolve_response(iss=fed.entity_id, resolved=resolved, iat=now, key=key)

@@ -98,3 +98,45 @@ def test_an_offline_verifier_loads_without_issuing_code_or_frameworks() -> None:
         check=True,
     )
     assert out.stdout.strip() == "[]"
+
+
+def _route_offences(path: Path) -> list[str]:
+    """What a route module does that belongs to a service: SQL, a session or a transaction of
+    its own, the models, or an untyped object from ``app.state``."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module in ("gateway.models",):
+            found.append(f"imports {node.module}")
+        elif isinstance(node, ast.Attribute) and node.attr in ("sessions", "transaction"):
+            found.append(f"opens gw.{node.attr}()")
+        elif isinstance(node, ast.Attribute) and node.attr == "state":
+            owner = node.value
+            if isinstance(owner, ast.Attribute) and owner.attr == "app":
+                found.append("reads app.state")
+    return found + sorted(_imports(path) & {"sqlalchemy"})
+
+
+@pytest.mark.parametrize(
+    ("source", "offence"),
+    [
+        ("from sqlalchemy import select", "sqlalchemy"),
+        ("from gateway.models import CredentialRow", "imports gateway.models"),
+        ("with gw.sessions() as s: pass", "opens gw.sessions()"),
+        ("with gw.transaction() as s: pass", "opens gw.transaction()"),
+        ("x = request.app.state.publisher", "reads app.state"),
+    ],
+)
+def test_the_route_check_sees_each_offence(tmp_path: Path, source: str, offence: str) -> None:
+    path = tmp_path / "route.py"
+    path.write_text(source, encoding="utf-8")
+    assert _route_offences(path) == [offence]
+
+
+def test_routes_hold_no_sql_no_session_and_read_services_typed() -> None:
+    """Issue 8: routes call services; what they use comes as typed dependencies."""
+    offences = {
+        str(path.relative_to(ROOT)): _route_offences(path)
+        for path in (ROOT / "gateway" / "routes").glob("*.py")
+    }
+    assert {k: v for k, v in offences.items() if v} == {}

@@ -6,15 +6,10 @@ from collections.abc import Callable
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
-from sqlalchemy.orm import Session
 
-from gateway import issuance
+from gateway import credential_views, issuance
 from gateway import status as status_service
-from gateway.clock import iso
-from gateway.core import Gateway
-from gateway.deps import GatewayDep, Issuer, Reader, SessionDep, StatusAdmin
-from gateway.metadata import gbt36903
-from gateway.models import AgencyRow, CredentialRow, StatusListRow
+from gateway.deps import GatewayDep, Issuer, Reader, StatusAdmin
 from gateway.schemas import (
     CredentialDetail,
     IssueBody,
@@ -25,42 +20,6 @@ from gateway.schemas import (
 from issuers.qr import render_png, render_svg
 
 router = APIRouter(prefix="/api/v1/credentials", tags=["credentials 证照"])
-
-
-def _issued(gw: Gateway, row: CredentialRow) -> dict[str, Any]:
-    base = f"/api/v1/credentials/{row.id}"
-    return {
-        **issuance.credential_summary(gw, row),
-        "qr_png": f"{base}/qr.png",
-        "qr_svg": f"{base}/qr.svg",
-    }
-
-
-def _detail(gw: Gateway, session: Session, row: CredentialRow) -> dict[str, Any]:
-    history = [
-        {
-            "from": h.from_code,
-            "to": h.to_code,
-            "reason": h.reason,
-            "actor": h.actor,
-            "at": iso(h.at),
-        }
-        for h in status_service.history(session, row.id)
-    ]
-    status_list = session.get(StatusListRow, row.status_list_id)
-    agency = session.get(AgencyRow, row.agency_id)
-    assert agency is not None  # foreign key
-    return {
-        **_issued(gw, row),
-        "agency_id": row.agency_id,
-        "subject": row.subject,
-        "holder_code": row.holder_code,
-        "holder_name": row.holder_name,
-        "kid": row.kid,
-        "status_list": status_list.uri if status_list is not None else "",
-        "metadata": gbt36903(row, agency, gw.types.get(row.type)),
-        "status_history": history,
-    }
 
 
 @router.post(
@@ -90,31 +49,28 @@ def issue_credential(
     if not created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return _issued(gw, row)
+    return credential_views.issued(gw, row)
 
 
 @router.get(
     "/{credential_id}", response_model=CredentialDetail, summary="Read a credential 查询证照"
 )
-def read_credential(
-    credential_id: str, gw: GatewayDep, session: SessionDep, principal: Reader
-) -> dict[str, Any]:
-    row = status_service.get_credential(session, credential_id, principal.agency_id)
-    return _detail(gw, session, row)
+def read_credential(credential_id: str, gw: GatewayDep, principal: Reader) -> dict[str, Any]:
+    return credential_views.detail(gw, credential_id, principal.agency_id)
 
 
 @router.get("/{credential_id}/qr.png", summary="QR code as PNG 二维码图片", response_class=Response)
-def qr_png(credential_id: str, gw: GatewayDep, session: SessionDep, principal: Reader) -> Response:
-    row = status_service.get_credential(session, credential_id, principal.agency_id)
-    return Response(render_png(issuance.qr_text_for(gw, row)), media_type="image/png")
+def qr_png(credential_id: str, gw: GatewayDep, principal: Reader) -> Response:
+    text = credential_views.qr_text(gw, credential_id, principal.agency_id)
+    return Response(render_png(text), media_type="image/png")
 
 
 @router.get(
     "/{credential_id}/qr.svg", summary="QR code as SVG 二维码矢量图", response_class=Response
 )
-def qr_svg(credential_id: str, gw: GatewayDep, session: SessionDep, principal: Reader) -> Response:
-    row = status_service.get_credential(session, credential_id, principal.agency_id)
-    return Response(render_svg(issuance.qr_text_for(gw, row)), media_type="image/svg+xml")
+def qr_svg(credential_id: str, gw: GatewayDep, principal: Reader) -> Response:
+    text = credential_views.qr_text(gw, credential_id, principal.agency_id)
+    return Response(render_svg(text), media_type="image/svg+xml")
 
 
 # What a status change answers only to a key that may also read (StatusChanged).
@@ -131,7 +87,6 @@ def _status_route(action: str) -> Callable[..., dict[str, Any]]:
         credential_id: str,
         body: ReasonBody,
         gw: GatewayDep,
-        session: SessionDep,
         principal: StatusAdmin,
     ) -> dict[str, Any]:
         row = status_service.change(
@@ -143,7 +98,7 @@ def _status_route(action: str) -> Callable[..., dict[str, Any]]:
             agency_id=principal.agency_id,
             code=body.code,
         )
-        detail = _detail(gw, session, row)
+        detail = credential_views.detail(gw, row.id, principal.agency_id)
         if "read" not in principal.scopes:  # a status-only key changes, it does not read
             detail.update(dict.fromkeys(PERSONAL_DETAIL))
         return detail

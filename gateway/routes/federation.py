@@ -10,17 +10,14 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 
 from gateway import confirmations, federation, public_docs, statements, trustexport, trustsync
 from gateway.core import Gateway
-from gateway.deps import GatewayDep
-from gateway.errors import InvalidSubject, InvalidTrustAnchor, NotFound
+from gateway.deps import FetcherDep, GatewayDep, StatementsDep
+from gateway.errors import NotFound
 from gateway.routes.federation_errors import FederationRoute
 from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
     HISTORICAL_KEYS_MEDIA_TYPE,
     RESOLVE_RESPONSE_MEDIA_TYPE,
-    check_entity_id,
-    resolve_chain,
-    sign_resolve_response,
     subordinate_listing,
 )
 from trust.trustlist_delta import delta, sign_delta
@@ -53,11 +50,11 @@ def _uncached_jwt(token: str, media_type: str) -> Response:
 
 
 @router.get("/.well-known/openid-federation", summary="Entity Configuration 实体配置")
-def configuration(request: Request, gw: GatewayDep) -> Response:
+def configuration(request: Request, gw: GatewayDep, cache: StatementsDep) -> Response:
     return _jwt(
         request,
         gw,
-        lambda: statements.entity_configuration(gw, request.app.state.statements),
+        lambda: statements.entity_configuration(gw, cache),
         ENTITY_STATEMENT_MEDIA_TYPE,
     )
 
@@ -66,21 +63,28 @@ def configuration(request: Request, gw: GatewayDep) -> Response:
     "/agencies/{agency_id}/.well-known/openid-federation",
     summary="An agency's leaf Entity Configuration 签发机构实体配置",
 )
-def agency_configuration(agency_id: str, request: Request, gw: GatewayDep) -> Response:
+def agency_configuration(
+    agency_id: str, request: Request, gw: GatewayDep, cache: StatementsDep
+) -> Response:
     return _jwt(
         request,
         gw,
-        lambda: statements.agency_configuration(gw, agency_id, request.app.state.statements),
+        lambda: statements.agency_configuration(gw, agency_id, cache),
         ENTITY_STATEMENT_MEDIA_TYPE,
     )
 
 
 @router.get("/federation/fetch", summary="Subordinate Statement 下级声明")
-def fetch(request: Request, gw: GatewayDep, sub: Annotated[str, Query(max_length=256)]) -> Response:
+def fetch(
+    request: Request,
+    gw: GatewayDep,
+    cache: StatementsDep,
+    sub: Annotated[str, Query(max_length=256)],
+) -> Response:
     return _jwt(
         request,
         gw,
-        lambda: statements.subordinate_statement(gw, sub, request.app.state.statements),
+        lambda: statements.subordinate_statement(gw, sub, cache),
         ENTITY_STATEMENT_MEDIA_TYPE,
     )
 
@@ -95,28 +99,12 @@ def listing(request: Request, gw: GatewayDep) -> Response:
 
 @router.get("/federation/resolve", summary="Resolve a trust chain 解析信任链")
 def resolve(
-    request: Request,
     gw: GatewayDep,
+    fetcher: FetcherDep,
     sub: Annotated[str, Query(max_length=256)],
     trust_anchor: Annotated[str, Query(max_length=256)],
 ) -> Response:
-    now = gw.clock()
-    with gw.sessions() as session:
-        fed = federation.config(session)
-    anchors = trustsync.trust_anchors(gw)
-    if check_entity_id(trust_anchor) not in anchors:
-        raise InvalidTrustAnchor(f"this resolver trusts {sorted(anchors)}, not {trust_anchor!r}")
-    if check_entity_id(sub) not in federation.known_entities(gw):
-        raise InvalidSubject(f"{sub} is not a member of the federation known to this gateway")
-    resolved = resolve_chain(
-        check_entity_id(sub),
-        fetcher=request.app.state.fetcher,
-        trust_anchors={trust_anchor: anchors[trust_anchor]},
-        now=now,
-    )
-    with gw.sessions() as session:
-        key, _ = federation.signing_key(gw, session, federation.SELF)
-    token = sign_resolve_response(iss=fed.entity_id, resolved=resolved, iat=now, key=key)
+    token = statements.resolve_response(gw, fetcher, sub=sub, trust_anchor=trust_anchor)
     return _uncached_jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
 
 
@@ -181,8 +169,7 @@ def trust_list(
         return unchanged
     token = row.token
     if base is not None:
-        with gw.sessions() as session:
-            key, _ = federation.signing_key(gw, session, federation.SELF)
+        key = federation.own_signing_key(gw)
         token = sign_delta(delta(stored_trust_list(base.token), stored_trust_list(row.token)), key)
     return public_docs.respond(request, token, media_type=media_type, max_age=age, etag=etag)
 

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from gateway import agencies
 from gateway.deps import GatewayDep
 
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -25,22 +26,16 @@ PAGE_HEADERS = {
 }
 
 
-def _city(gw: GatewayDep) -> tuple[str, str, str]:
-    with gw.sessions() as session:
-        city = gw.city(session)
-        return city.name, city.code, city.public_url
-
-
 @router.get("/", response_class=HTMLResponse)
 def index(gw: GatewayDep, request: Request) -> HTMLResponse:
-    name, code, url = _city(gw)
+    name, code, url = agencies.city_identity(gw)
     html = _env.get_template("index.html").render(city_name=name, city_code=code, public_url=url)
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
 @router.get("/v", response_class=HTMLResponse)
 def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
-    name, _code, _url = _city(gw)
+    name, _code, _url = agencies.city_identity(gw)
     html = _env.get_template("verify.html").render(
         lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
     )

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Request, Response
 
 from gateway import keystore, public_docs, trustsync
 from gateway.clock import iso
-from gateway.deps import GatewayDep
-from gateway.publish import StatusListPublisher, status_list_index
+from gateway.deps import GatewayDep, PublisherDep, SyncHealthDep
+from gateway.publish import status_list_index
 
 router = APIRouter(tags=["public 公开"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
@@ -53,9 +53,10 @@ def list_status_lists(request: Request, gw: GatewayDep) -> Response:
     response_class=Response,
     responses={200: {"content": {STATUS_LIST_MEDIA_TYPE: {}}}, 406: {}},
 )
-def status_list(list_id: int, request: Request, gw: GatewayDep) -> Response:
+def status_list(
+    list_id: int, request: Request, gw: GatewayDep, publisher: PublisherDep
+) -> Response:
     public_docs.require_acceptable(request, STATUS_LIST_MEDIA_TYPE)
-    publisher: StatusListPublisher = request.app.state.publisher
     signed = publisher.token(list_id)
     return public_docs.jwt_response(
         request, signed.token, media_type=STATUS_LIST_MEDIA_TYPE, now=gw.clock()
@@ -68,9 +69,8 @@ public_docs.allow_preflight(
 
 
 @router.get("/healthz", summary="Health 健康检查")
-def health(request: Request, gw: GatewayDep) -> dict[str, Any]:
+def health(gw: GatewayDep, sync: SyncHealthDep) -> dict[str, Any]:
     state = gw.state
-    sync = request.app.state.sync_health
     failing = trustsync.failing_documents(gw)
     return {
         "federation": {

@@ -9,11 +9,11 @@ import threading
 from typing import Annotated, Any
 
 import anyio.from_thread
-from fastapi import APIRouter, File, Request, UploadFile
+from fastapi import APIRouter, File, UploadFile
 
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
-from gateway.deps import GatewayDep
+from gateway.deps import ConfirmerDep, GatewayDep
 from gateway.errors import Unprocessable
 from gateway.schemas import VerifyBody, verification_json
 from verify.reasons import Reason
@@ -28,11 +28,10 @@ MAX_IMAGE_BYTES = 10 * 1024 * 1024
 IMAGE_DECODES = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 
 
-async def _verify(request: Request, gw: Gateway, scanned: str) -> VerificationResult:
+async def _verify(confirmer: Confirmer, gw: Gateway, scanned: str) -> VerificationResult:
     """CPU only and fast on the event loop (in-memory state, no database). Only a remote
     issuer's compromised key makes it ask the issuing city for a signed confirmation."""
     state = gw.state
-    confirmer: Confirmer = request.app.state.confirmer
     now = gw.clock()
     confirmer.revalidate(state.trust, state.version, now)
     result = verify_scanned(
@@ -49,14 +48,14 @@ async def _verify(request: Request, gw: Gateway, scanned: str) -> VerificationRe
 
 
 @router.post("", summary="Verify scanned QR text 核验二维码内容")
-async def verify_text(body: VerifyBody, request: Request, gw: GatewayDep) -> dict[str, Any]:
-    return verification_json(await _verify(request, gw, body.qr))
+async def verify_text(body: VerifyBody, gw: GatewayDep, confirmer: ConfirmerDep) -> dict[str, Any]:
+    return verification_json(await _verify(confirmer, gw, body.qr))
 
 
 @router.post("/image", summary="Verify a photo or screenshot of a QR code 上传图片核验")
 def verify_image(
-    request: Request,
     gw: GatewayDep,
+    confirmer: ConfirmerDep,
     file: Annotated[UploadFile, File(description="photo or screenshot")],
 ) -> dict[str, Any]:
     data = file.file.read(MAX_IMAGE_BYTES + 1)
@@ -72,5 +71,5 @@ def verify_image(
             "图片中未找到二维码，请拍清晰、完整的二维码",
             "no QR code found in the image: photograph the whole code, in focus",
         )
-    result = anyio.from_thread.run(_verify, request, gw, texts[0])
+    result = anyio.from_thread.run(_verify, confirmer, gw, texts[0])
     return {**verification_json(result), "codes_found": len(texts)}

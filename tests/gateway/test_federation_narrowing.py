@@ -11,6 +11,7 @@ from stdnum.cn import uscc
 
 from gateway import agencies, federation, issuance, trustsync
 from gateway.core import Gateway
+from gateway.deps import SERVICES
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -39,7 +40,7 @@ def _issue(gw: Gateway, agency_id: str, ctype: str) -> str:
 def _after_first_background_sync(fed: Federation, city: str) -> None:
     """Each gateway's own sync loop runs once about 2 s after it starts, then not for minutes:
     wait for that run so that the test's sync never races it (bounded)."""
-    health = fed.client(city).app.state.sync_health
+    health = getattr(fed.client(city).app.state, SERVICES).sync_health
     deadline = time.monotonic() + 30
     while health.last_sync_at is None:
         assert time.monotonic() < deadline, f"{city}'s first background sync did not run"

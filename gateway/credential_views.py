@@ -1,0 +1,59 @@
+"""What an agency reads of its own credentials: the detail view and the QR text.
+
+Each read takes one short session of its own; the routes (:mod:`gateway.routes.credentials`)
+hold none. An agency sees only its own credentials (:func:`gateway.status.get_credential`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gateway import issuance
+from gateway import status as status_service
+from gateway.clock import iso
+from gateway.core import Gateway
+from gateway.metadata import gbt36903
+from gateway.models import AgencyRow, CredentialRow, StatusListRow
+
+
+def issued(gw: Gateway, row: CredentialRow) -> dict[str, Any]:
+    """What issuing answers: the summary and where its QR images are."""
+    base = f"/api/v1/credentials/{row.id}"
+    return {
+        **issuance.credential_summary(gw, row),
+        "qr_png": f"{base}/qr.png",
+        "qr_svg": f"{base}/qr.svg",
+    }
+
+
+def qr_text(gw: Gateway, credential_id: str, agency_id: str) -> str:
+    """The text of the credential's QR code."""
+    with gw.sessions() as session:
+        row = status_service.get_credential(session, credential_id, agency_id)
+        return issuance.qr_text_for(gw, row)
+
+
+def detail(gw: Gateway, credential_id: str, agency_id: str) -> dict[str, Any]:
+    """The credential as its agency reads it: summary, subject, metadata and status history."""
+    with gw.sessions() as session:
+        row = status_service.get_credential(session, credential_id, agency_id)
+        history = [
+            {"from": h.from_code, "to": h.to_code, "reason": h.reason, "actor": h.actor,
+             "at": iso(h.at)}
+            for h in status_service.history(session, row.id)
+        ]  # fmt: skip
+        status_list = session.get(StatusListRow, row.status_list_id)
+        agency = session.get(AgencyRow, row.agency_id)
+        if agency is None:  # a foreign key holds it: only a damaged database gets here
+            raise LookupError(f"credential {row.id} names agency {row.agency_id}, not found")
+        return {
+            **issued(gw, row),
+            "agency_id": row.agency_id,
+            "subject": row.subject,
+            "holder_code": row.holder_code,
+            "holder_name": row.holder_name,
+            "kid": row.kid,
+            "status_list": status_list.uri if status_list is not None else "",
+            "metadata": gbt36903(row, agency, gw.types.get(row.type)),
+            "status_history": history,
+        }
