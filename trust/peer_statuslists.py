@@ -1,7 +1,9 @@
 """Other issuers' status lists, accepted under one set of rules and verified once.
 
 Every place that takes a status list from a peer (the gateway's state load, its refresh loop,
-a kiosk's bundle) asks :class:`PeerStatusLists`, which enforces, given bytes and ``now``:
+a kiosk's bundle) asks :class:`trust.trusted_state.TrustedState`, which names the owner from the
+trust list it verified and keeps one :class:`PeerStatusLists`; that enforces, given bytes and
+``now``:
 
 - the token is a Token Status List for the URI it was fetched for, signed by a key of the
   list's owner that may sign now (not retired, not compromised:
