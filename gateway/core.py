@@ -24,11 +24,10 @@ from gateway.migrate import upgrade
 from gateway.models import CityRow, FederationKeyRow, SigningKeyRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
-from gateway.state import BUMPED, LiveState, build_state, mark_changed
+from gateway.state import BUMPED, LiveState, PeerTrust, build_state, mark_changed
 from issuers.credential_types import TypeRegistry
 from trust.errors import FetchError
 from trust.keys import SigningKey
-from trust.peer_statuslists import PeerStatusLists
 
 log = logging.getLogger("ecert.gateway")
 
@@ -55,7 +54,7 @@ class Gateway:
         self._keys: dict[str, SigningKey] = {}
         self._lock = threading.RLock()
         self.slots = SlotAllocator(settings.status_list_size)
-        self.peer_lists = PeerStatusLists()  # other issuers' status lists, each verified once
+        self.peer_trust = PeerTrust()  # peers' trust list and status lists, each verified once
 
     @classmethod
     def open(
@@ -121,7 +120,7 @@ class Gateway:
                 now=self.clock(),
                 status_ttl=self.settings.status_ttl,
                 status_validity=self.settings.status_list_validity,
-                peer_lists=self.peer_lists,
+                peers=self.peer_trust,
             )
             self._state = state
             return state

@@ -9,7 +9,9 @@ we trust, only through such doubly signed roots, and re-pin the newest root's ke
 the change in the audit log. A root signed by anything less breaks the walk and changes
 nothing; so does a history that goes backwards or skips a version.
 
-This module does not pin anything on first use (that is ``join`` or ``trust-add``, with the
+Whether a root may follow another is :class:`trust.trusted_state.TrustedState`'s to decide (the
+same rules as a kiosk's bundle and the gateway's own root): here we fetch and write. This module
+does not pin anything on first use (that is ``join`` or ``trust-add``, with the
 operator's ``--anchor-kid``), nor decide which credentials are trusted: the trust list does.
 """
 
@@ -27,7 +29,8 @@ from gateway.core import Gateway
 from gateway.models import FederationRow, SubordinateRow
 from trust.errors import DataError, FetchError
 from trust.federation import Fetcher
-from trust.trustlist_root import SignedRoot, load_initial_root, update_root
+from trust.trusted_state import TrustedState
+from trust.trustlist_root import MAX_ROOT_STEPS, SignedRoot
 
 MAX_HISTORY = 1000  # root versions in one history document
 FOLLOWED_KINDS = ("city", "region")  # an anchor's subordinates with keys of their own
@@ -51,18 +54,29 @@ def newest_root(
     fetcher: Fetcher, entity_id: str, *, pinned: set[str], trusted: SignedRoot | None, now: int
 ) -> SignedRoot:
     """The newest root of ``entity_id`` reachable from the one we trust: ``trusted`` when we
-    keep it, else the newest published root whose keys are exactly the ``pinned`` ones."""
+    keep it, else the newest published root whose keys are exactly the ``pinned`` ones. The
+    walk is :meth:`trust.trusted_state.TrustedState.update_root`'s to decide; here we only
+    choose what to offer it: the newest published version at most ``MAX_ROOT_STEPS`` ahead
+    (the next sync walks on from there)."""
     history = _history(fetcher, entity_id)
     if trusted is None:
         matching = [s for s in history if set(s.root.keys) == pinned]
         if not matching:
             raise DataError(f"{entity_id} publishes no root with the pinned keys {sorted(pinned)}")
         trusted = max(matching, key=lambda s: s.root.version)
-    by_version = {s.root.version: s for s in history}
-    newest = update_root(load_initial_root(trusted), by_version, now=now)
+    state = TrustedState.from_root(trusted)
+    reach = trusted.root.version + MAX_ROOT_STEPS
+    offered = [s for s in history if s.root.version <= reach]
+    if not offered:
+        raise DataError(
+            f"expected {entity_id} to publish root version {trusted.root.version} or later "
+            f"(up to {reach}), found {len(history)} roots, none of them within reach"
+        )
+    newest = max(offered, key=lambda s: s.root.version)
+    state.update_root(newest, history=offered, now=now, source=f"{entity_id}'s root history")
     # Only a root the walk stepped to, or the trusted one itself: never a stranger's root that
-    # merely claims the trusted root's version.
-    return trusted if newest.version == trusted.root.version else by_version[newest.version]
+    # merely claims the trusted root's version (the walk refuses one whose content differs).
+    return trusted if newest.root.version == trusted.root.version else newest
 
 
 def _repin(

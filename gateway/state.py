@@ -8,6 +8,8 @@ queries the database.
 
 from __future__ import annotations
 
+import logging
+import threading
 from dataclasses import dataclass, replace
 
 import orjson
@@ -29,7 +31,6 @@ from trust import statuslist
 from trust.encoding import b64url_decode
 from trust.errors import DataError
 from trust.keys import PublicKey
-from trust.peer_statuslists import PeerStatusLists
 from trust.snapshot import (
     ChainLink,
     FieldLabel,
@@ -39,10 +40,13 @@ from trust.snapshot import (
     TypeInfo,
 )
 from trust.statuslist import StatusSource
+from trust.trusted_state import TrustedState
 from trust.trustlist import TrustList
 from trust.trustlist_entry import TrustListEntry
+from trust.trustlist_errors import RootError
 
 BUMPED = "ecert.state_bumped"
+log = logging.getLogger("ecert.state")
 
 
 def mark_changed(session: Session) -> None:
@@ -53,25 +57,63 @@ def mark_changed(session: Session) -> None:
 
 
 def stored_trust_list(token: str) -> TrustList:
-    """A trust list this gateway signed and stored itself: read back from its own database,
-    so parsed without verifying the signature again (peers' lists are always verified)."""
+    """A trust list this gateway signed and stored itself, parsed without verifying it: for
+    compiling the next version and answering deltas only. What verifiers decide with is
+    verified through :class:`PeerTrust` (:func:`build_state`)."""
     return TrustList.from_json(orjson.loads(b64url_decode(token.split(".")[1])))
 
 
+class PeerTrust:
+    """The gateway's one :class:`trust.trusted_state.TrustedState` for peers' data, started
+    from this gateway's own signed root the first time a state load finds one. Loads feed it
+    the stored root (and its history) and the newest stored trust list; the trusted state
+    verifies only what changed. Holds no session: the caller reads the rows."""
+
+    def __init__(self) -> None:
+        self._held: TrustedState | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def held(self) -> TrustedState | None:
+        return self._held
+
+    def load(self, fed: FederationRow, token: str, now: int) -> TrustedState | None:
+        """What is trusted once ``fed``'s root and the trust list ``token`` are offered. A
+        refusal is logged and leaves what was held (``None`` if nothing ever was)."""
+        with self._lock:
+            try:
+                if fed.root is None:
+                    raise RootError(
+                        f"expected a root for {fed.entity_id} to verify its trust list with, "
+                        "found none (it is made at `ecert serve`'s start)"
+                    )
+                if self._held is None:
+                    self._held = TrustedState.from_root(fed.root)
+                self._held.update_root(fed.root, history=fed.root_history or (), now=now,
+                                       source="this gateway's stored root")  # fmt: skip
+                self._held.update_trust_list(token, now=now)
+            except DataError as exc:
+                log.warning("stored trust list not taken: %s: %s", type(exc).__name__, exc)
+            return self._held
+
+
 def _remote(
-    session: Session, now: int, statuses: dict[str, StatusSource], peer_lists: PeerStatusLists
+    session: Session, now: int, statuses: dict[str, StatusSource], peers: PeerTrust
 ) -> tuple[list[IssuerRecord], list[KeyRecord], dict[str, tuple[str, ...]]]:
-    """Other gateways' issuers from our latest trust list, each stamped with the list's expiry
-    (their credentials answer TRUST_LIST_STALE once it passes), and their status lists as last
-    fetched and verified (missing or expired lists answer STATUS_UNAVAILABLE)."""
+    """Other gateways' issuers from our latest trust list as verified by ``peers``, each
+    stamped with when that trust expires (their credentials answer TRUST_LIST_STALE once it
+    passes), and their status lists as last fetched and verified (missing or expired lists
+    answer STATUS_UNAVAILABLE)."""
     fed = session.get(FederationRow, 1)
     row = session.scalar(select(TrustListRow).order_by(TrustListRow.version.desc()).limit(1))
     if fed is None or row is None:
         return [], [], {}
-    tl = stored_trust_list(row.token)
+    trusted = peers.load(fed, row.token, now)
+    tl = trusted.trust_list if trusted is not None else None
     local_prefix = f"{fed.entity_id}/agencies/"
-    entries = [e for e in tl.entries if not e.issuer.startswith(local_prefix)]
-    issuers = {e.issuer: replace(e.to_issuer_record(), expires_at=tl.exp) for e in entries}
+    entries = [] if tl is None else [e for e in tl.entries if not e.issuer.startswith(local_prefix)]
+    expires = trusted.expires_at if trusted is not None else now
+    issuers = {e.issuer: replace(e.to_issuer_record(), expires_at=expires) for e in entries}
     live = {e.issuer for e in entries}
     stale = [TrustListEntry.from_json(j) for j in row.stale or []]
     stale = [e for e in stale if e.issuer not in live and not e.issuer.startswith(local_prefix)]
@@ -81,20 +123,20 @@ def _remote(
         d.url: d
         for d in session.scalars(select(PeerDocumentRow).where(PeerDocumentRow.body.is_not(None)))
     }
-    live_records = [e.to_key_record() for e in entries]
-    records = [*live_records, *(e.to_key_record() for e in stale)]
+    records = [*(e.to_key_record() for e in entries), *(e.to_key_record() for e in stale)]
     for e in entries:
         for uri in e.status_lists:
             doc = docs.get(uri)
-            if doc is None or doc.body is None or uri in statuses:
+            if trusted is None or uri in statuses:
                 continue
-            try:  # the rules (a current key of its issuer, no replay) and one verify a token
-                held, _ = peer_lists.accept(
-                    uri, doc.body, owner=e.issuer, keys=live_records, now=now
-                )
-            except DataError:
-                continue  # expired or damaged: the verifier answers STATUS_UNAVAILABLE
-            statuses[uri] = StatusSource(issuer_id=e.issuer, snapshot=held.snapshot)
+            if doc is not None and doc.body is not None:
+                try:  # the trusted state's rules; a token it holds is compared, not verified
+                    trusted.update_status_list(uri, doc.body, now=now)
+                except DataError as exc:
+                    log.warning("stored status list %s not taken: %s", uri, exc)
+            held = trusted.status_list(uri, now=now)
+            if held is not None:  # else expired or refused: STATUS_UNAVAILABLE
+                statuses[uri] = StatusSource(issuer_id=e.issuer, snapshot=held.snapshot)
     uris = {e.issuer: e.status_lists for e in entries}
     return list(issuers.values()), records, uris
 
@@ -139,7 +181,7 @@ def build_state(
     now: int,
     status_ttl: int,
     status_validity: int,
-    peer_lists: PeerStatusLists,
+    peers: PeerTrust,
 ) -> LiveState:
     city = session.get(CityRow, 1)
     if city is None:
@@ -180,7 +222,7 @@ def build_state(
         )
         for row in session.scalars(select(StatusListRow))
     }
-    remote_issuers, remote_keys, remote_uris = _remote(session, now, statuses, peer_lists)
+    remote_issuers, remote_keys, remote_uris = _remote(session, now, statuses, peers)
     trust = TrustSnapshot.build(
         issuers=[*issuers, *remote_issuers],
         keys=[*keys, *remote_keys],

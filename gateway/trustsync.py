@@ -39,7 +39,7 @@ from trust.federation import (
     verify_entity_configuration,
 )
 from trust.keys import PublicKey
-from trust.trustlist import TrustList, sign_trust_list
+from trust.trustlist import TrustList, sign_trust_list, unverified_signer_kid
 from trust.trustlist_compile import chain_roles, compile_entries, entries_digest, entries_for
 from trust.trustlist_entry import TrustListEntry
 
@@ -275,6 +275,7 @@ def sync_once(
                 previous is not None
                 and previous.content_hash == digest
                 and previous.exp - now > refresh
+                and unverified_signer_kid(previous.token) == key.kid  # else rotated: re-sign
             ):
                 report.version = previous.version
                 return report
@@ -335,29 +336,29 @@ def refresh_status_lists(
     """Fetch other gateways' status lists that are due (by their ``ttl``); keep the last good
     copy when a fetch fails or the answer is bad. Returns how many lists changed; the state is
     rebuilt once if any did, never when none did. What is accepted, and whether a token needs
-    verifying at all, is :class:`trust.peer_statuslists.PeerStatusLists`' to say. Once
-    ``stop`` is set, it ends before its next fetch or write (raising ``Stopped``)."""
+    verifying at all, is the gateway's :class:`trust.trusted_state.TrustedState`'s to say
+    (owner from the trust list it verified, a key of that owner that may sign now, no replay).
+    Once ``stop`` is set, it ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     state = gw.state
-    lists = gw.peer_lists
-    wanted = {
-        uri: issuer_id for issuer_id, uris in state.remote_status_uris.items() for uri in uris
-    }
-    keys = state.trust.keys
+    trusted = gw.peer_trust.held
+    wanted = sorted(uri for uris in state.remote_status_uris.values() for uri in uris)
+    if trusted is None:
+        return 0  # no trust list verified: no peer status list has an owner to check it by
     changed = 0
-    for uri, issuer_id in sorted(wanted.items()):
+    for uri in wanted:
         checkpoint(stop)
         with gw.sessions() as session:
             doc = session.get(PeerDocumentRow, uri)
         fresh = doc is not None and doc.expires_at is not None and now < doc.expires_at
-        if fresh and lists.current(uri, owner=issuer_id, keys=keys, now=now) is not None:
+        if fresh and trusted.status_list(uri, now=now) is not None:
             continue  # its ttl has not run out and its signer still may sign: nothing to do
         try:
             if doc is not None and doc.body is not None:
                 with contextlib.suppress(DataError):  # the copy held, the floor for replays
-                    lists.accept(uri, doc.body, owner=issuer_id, keys=keys, now=now)
+                    trusted.update_status_list(uri, doc.body, now=now)
             body = fetcher.fetch(uri).decode("ascii")
-            held, _ = lists.accept(uri, body, owner=issuer_id, keys=keys, now=now)
+            held, _ = trusted.update_status_list(uri, body, now=now)
         except (DataError, FetchError, UnicodeDecodeError) as exc:
             log.warning("status list %s not refreshed: %s", uri, exc)
             checkpoint(stop)

@@ -1,11 +1,14 @@
 """Other issuers' status lists, accepted under one set of rules and verified once.
 
 Every place that takes a status list from a peer (the gateway's state load, its refresh loop,
-a kiosk's bundle) asks :class:`PeerStatusLists`, which enforces, given bytes and ``now``:
+a kiosk's bundle) asks :class:`trust.trusted_state.TrustedState`, which names the owner from the
+trust list it verified and keeps one :class:`PeerStatusLists`; that enforces, given bytes and
+``now``:
 
 - the token is a Token Status List for the URI it was fetched for, signed by a key of the
-  list's owner that may sign now (not retired, not compromised: :func:`may_sign_now`), and
-  unexpired (``trust.statuslist.verify_status_list_token``);
+  list's owner that may sign now (not retired, not compromised:
+  :func:`trust.snapshot.signers_now`), and unexpired
+  (``trust.statuslist.verify_status_list_token``);
 - a list never replaces a newer one held (a replay of a list signed before a revocation
   would undo it): a lower ``iat`` is refused;
 - a token already accepted is not verified again: it stays current while it is unexpired and
@@ -22,7 +25,7 @@ from dataclasses import dataclass
 
 from trust.errors import DataError, StatusListError
 from trust.jws import KeyIndex
-from trust.snapshot import KeyRecord, may_sign_now
+from trust.snapshot import KeyRecord, signers_now
 from trust.statuslist import StatusListSnapshot, verify_status_list_token_by
 
 
@@ -54,7 +57,7 @@ class PeerStatusLists:
         held. ``keys`` are the owner's trusted key records. Raises :class:`DataError`
         subclasses (signature, claims, expiry, :class:`StatusListReplay`); what was held
         before stays held then."""
-        signers = {r.key.kid: r for r in keys if r.issuer_id == owner and may_sign_now(r, now)}
+        signers = signers_now(keys, owner=owner, now=now)
         held = self._held.get(uri)
         if held is not None and held.token == token and held.owner == owner:
             self._check_current(held, signers, now)
@@ -80,7 +83,7 @@ class PeerStatusLists:
         held = self._held.get(uri)
         if held is None or held.owner != owner:
             return None
-        signers = {r.key.kid: r for r in keys if r.issuer_id == owner and may_sign_now(r, now)}
+        signers = signers_now(keys, owner=owner, now=now)
         try:
             self._check_current(held, signers, now)
         except DataError:

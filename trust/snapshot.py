@@ -90,6 +90,12 @@ def may_sign_now(rec: KeyWindow, now: int) -> bool:
     return rec.retired_at is None and rec.compromised_at is None and rec.not_before <= now
 
 
+def signers_now(records: Iterable[KeyRecord], *, owner: str, now: int) -> dict[str, KeyRecord]:
+    """The keys of ``owner`` that may sign something made now (:func:`may_sign_now`), by full
+    ``kid``: who may sign a status list, and whether the signer of one held still may."""
+    return {r.key.kid: r for r in records if r.issuer_id == owner and may_sign_now(r, now)}
+
+
 @dataclass(frozen=True)
 class FieldLabel:
     name: str

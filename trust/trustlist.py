@@ -31,7 +31,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust.jws import KeyIndex, sign_compact, verify_compact
+from trust.errors import DataError
+from trust.jws import KeyIndex, _unverified_header, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 from trust.snapshot import TrustSnapshot, TypeInfo
 from trust.trustlist_entry import TrustListEntry
@@ -253,6 +254,17 @@ def sign_trust_list(tl: TrustList, key: SigningKey) -> str:
             f"{MAX_TRUST_LIST_TOKEN_LENGTH}"
         )
     return token
+
+
+def unverified_signer_kid(token: str) -> str | None:
+    """The ``kid`` a trust list token's header names, NOT verified: for its signer to tell
+    whether the list must be signed again with the key it signs with now (after a rotation,
+    TUF §6.1), never for deciding trust."""
+    try:
+        kid = _unverified_header(token.split(".", 1)[0]).get("kid")
+    except DataError:
+        return None
+    return kid if isinstance(kid, str) else None
 
 
 def check_succession(new: TrustList, previous: TrustList | None) -> None:

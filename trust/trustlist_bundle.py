@@ -9,7 +9,8 @@ File format (JSON, at most 64 MiB)::
      "trust_list": "<trustlist+jwt compact JWS>",
      "status_lists": {"<uri>": "<statuslist+jwt compact JWS>", ...}}
 
-``load_bundle`` verifies everything with what the kiosk already trusts:
+``load_bundle`` verifies everything with what the kiosk already trusts, through one
+:class:`trust.trusted_state.TrustedState` (the rules live there, not here):
 
 1. the root: walked from the pinned root one version at a time (TUF §5.3.4-5.3.5), then checked
    for expiry (§5.3.10). Without a pinned root it refuses, unless the caller explicitly allows
@@ -36,21 +37,13 @@ from typing import Any
 import orjson
 
 from trust.errors import DataError
-from trust.peer_statuslists import PeerStatusLists
 from trust.snapshot import TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
-from trust.trustlist import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList, verify_trust_list
-from trust.trustlist_errors import BundleError, RollbackError, RootError, TrustListError
-from trust.trustlist_json import Fields, load_json, show
-from trust.trustlist_root import (
-    MAX_ROOT_STEPS,
-    RootMetadata,
-    SignedRoot,
-    check_root_fresh,
-    load_initial_root,
-    trust_list_signers_rotated,
-    update_root,
-)
+from trust.trusted_state import TrustedState
+from trust.trustlist import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList
+from trust.trustlist_errors import BundleError, RootError
+from trust.trustlist_json import Fields, load_json
+from trust.trustlist_root import MAX_ROOT_STEPS, RootMetadata, SignedRoot
 
 BUNDLE_FORMAT = "ecert-trust-bundle/1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024
@@ -123,75 +116,38 @@ class LoadedBundle:
     dropped: tuple[DroppedStatusList, ...]
 
 
-def _resolve_root(
-    bundle: TrustBundle, pinned: RootMetadata | None, *, now: int, trust_on_first_use: bool
-) -> RootMetadata:
-    newest = bundle.root.root
+def _check_history(bundle: TrustBundle) -> None:
+    """The file's own shape: distinct root versions below the bundle's root."""
+    newest = bundle.root.root.version
+    seen: set[int] = set()
+    for signed in bundle.root_history:
+        version = signed.root.version
+        if version >= newest or version in seen:
+            raise BundleError(
+                f"expected root_history to hold distinct versions below the bundle's root "
+                f"version {newest}, found version {version} (again or later)"
+            )
+        seen.add(version)
+
+
+def _trusted_state(
+    bundle: TrustBundle,
+    pinned: RootMetadata | None,
+    previous: TrustList | None,
+    *,
+    now: int,
+    trust_on_first_use: bool,
+) -> TrustedState:
     if pinned is None:
         if not trust_on_first_use:
             raise RootError(
                 "expected a pinned root to check the bundle's root against, found none "
                 "(trust on first use is off)"
             )
-        root = load_initial_root(bundle.root)  # TUF §5.2, self-signed at least
-    elif newest.version < pinned.version:
-        raise RollbackError(
-            f"expected a root of version {pinned.version} (the one pinned) or later, "
-            f"found version {newest.version}"
-        )
-    elif newest.version == pinned.version:
-        if newest.canonical_bytes() != pinned.canonical_bytes():
-            raise RootError(
-                f"bundle root version {newest.version} differs from the pinned root of the "
-                "same version: expected identical content"
-            )
-        root = pinned
-    else:
-        candidates: dict[int, SignedRoot] = {newest.version: bundle.root}
-        for signed in bundle.root_history:
-            version = signed.root.version
-            if version >= newest.version or version in candidates:
-                raise BundleError(
-                    f"expected root_history to hold distinct versions below the bundle's root "
-                    f"version {newest.version}, found version {version} (again or later)"
-                )
-            candidates[version] = signed
-        wanted = range(pinned.version + 1, newest.version + 1)
-        if len(wanted) > MAX_ROOT_STEPS:  # checked first: a forged version may be huge
-            raise RootError(
-                f"expected at most {MAX_ROOT_STEPS} root versions between the pinned version "
-                f"{pinned.version} and the bundle's, found {len(wanted)}"
-            )
-        missing = [v for v in wanted if v not in candidates]
-        if missing:
-            raise RootError(
-                f"expected root versions {pinned.version + 1} to {newest.version} to walk from "
-                f"the pinned root, found {show(missing)} missing"
-            )
-        root = update_root(pinned, candidates, now=now)  # §5.3.4-5.3.10
-    check_root_fresh(root, now)  # §5.3.10
-    return root
-
-
-def _load_status_lists(
-    bundle: TrustBundle, tl: TrustList, now: int
-) -> tuple[dict[str, StatusSource], tuple[DroppedStatusList, ...]]:
-    statuses: dict[str, StatusSource] = {}
-    dropped: list[DroppedStatusList] = []
-    accepted = PeerStatusLists()  # the gateway's rules: only a current key of the list's owner
-    records = [e.to_key_record() for e in tl.entries]
-    for uri, token in sorted(bundle.status_lists.items()):
-        owner = tl.status_list_owner(uri)
-        if owner is None:
-            dropped.append(DroppedStatusList(uri, "no trust list entry names this status list"))
-            continue
-        try:
-            held, _ = accepted.accept(uri, token, owner=owner, keys=records, now=now)
-        except DataError as exc:
-            dropped.append(DroppedStatusList(uri, f"{type(exc).__name__}: {exc}"))
-            continue
-        statuses[uri] = StatusSource(issuer_id=owner, snapshot=held.snapshot)
-    return statuses, tuple(dropped)
+        return TrustedState.from_root(bundle.root, trust_list=previous)  # TUF §5.2
+    state = TrustedState(pinned, trust_list=previous)
+    state.update_root(bundle.root, history=bundle.root_history, now=now, source="the bundle's")
+    return state
 
 
 def load_bundle(
@@ -211,24 +167,23 @@ def load_bundle(
     signature errors.
     """
     bundle = TrustBundle.from_bytes(data)
-    root = _resolve_root(bundle, pinned_root, now=now, trust_on_first_use=trust_on_first_use)
-    if (
-        previous is not None
-        and pinned_root is not None
-        and trust_list_signers_rotated(pinned_root, root)
-    ):
-        previous = None  # TUF §5.3.11: recover from a fast-forward attack
-    tl = verify_trust_list(bundle.trust_list, keys=root.trust_list_keys, now=now, previous=previous)
-    if tl.region != root.region_id:
-        raise TrustListError(
-            f"expected a trust list for the root's region {show(root.region_id)}, "
-            f"found one for {show(tl.region)}"
-        )
-    statuses, dropped = _load_status_lists(bundle, tl, now)
+    _check_history(bundle)
+    state = _trusted_state(
+        bundle, pinned_root, previous, now=now, trust_on_first_use=trust_on_first_use
+    )
+    state.update_trust_list(bundle.trust_list, now=now)
+    dropped: list[DroppedStatusList] = []
+    for uri, token in sorted(bundle.status_lists.items()):
+        try:
+            state.update_status_list(uri, token, now=now)
+        except DataError as exc:  # the verifier answers STATUS_UNAVAILABLE for its credentials
+            dropped.append(DroppedStatusList(uri, f"{type(exc).__name__}: {exc}"))
+    tl = state.trust_list
+    assert tl is not None  # update_trust_list returned: a list is held
     return LoadedBundle(
-        root=root,
+        root=state.root,
         trust_list=tl,
-        snapshot=tl.to_snapshot(types=types, now=now),
-        statuses=statuses,
-        dropped=dropped,
+        snapshot=state.snapshot(types=types, now=now),
+        statuses=state.statuses(now=now),
+        dropped=tuple(dropped),
     )

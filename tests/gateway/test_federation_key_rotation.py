@@ -151,3 +151,24 @@ def test_a_strangers_root_claiming_the_trusted_version_changes_no_pins(
             assert SignedRoot.from_bytes(row.superior_root or "").root.keys.keys() == city_pins
         assert _subordinate_kids(yrd, JJJ) == region_pins
         assert not {t.kid for t in thieves} & (city_pins | region_pins)
+
+
+def test_a_city_that_rotates_its_own_key_keeps_verifying_its_peers_credentials(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Issue 8: the stored trust list is verified with the city's own root; after a rotation
+    # only the new key may sign trust lists, so the next sync signs the list again with it.
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        licence = _issue(hz, amr, "business-licence")
+        _sync(fed, sz)
+        assert _reason(sz, licence) is Reason.VALID
+
+        clock.advance(60)
+        rotated = trustexport.rotate(sz, actor="operator")
+        clock.advance(60)
+        _sync(fed, sz)
+        trusted = sz.peer_trust.held
+        assert trusted is not None
+        assert trusted.root.version == rotated.root.version
+        assert _reason(sz, licence) is Reason.VALID

@@ -144,17 +144,28 @@ def _counting(monkeypatch: pytest.MonkeyPatch, sz: Gateway) -> dict[str, int]:
 def test_a_tick_with_nothing_changed_rebuilds_nothing_and_verifies_nothing(
     tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Issue 8: every held status list was verified again on every ~2 s tick.
+    # Issue 8: every held status list was verified again on every ~2 s tick, and the stored
+    # trust list was parsed without being verified at all.
     with federation_of(tmp_path, clock) as fed:
         hz, sz, amr, psb = _region(fed)
         tokens = [_issue(hz, amr)[1], _issue(hz, psb, "resident-eid")[1]]
         _sync(fed, sz)
         assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
         counts = _counting(monkeypatch, sz)
+        trusted = sz.peer_trust.held
+        assert trusted is not None
+        verified = trusted.verifications
         for _ in range(3):
             clock.advance(2)
             assert trustsync.refresh_status_lists(sz, fed.fetcher()) == 0
         assert counts == {"verified": 0, "rebuilt": 0}
+        # A reload (another process bumped the version) with the stored trust list and status
+        # lists unchanged compares them with what the trusted state holds: no signature.
+        sz.reload()
+        assert counts == {"verified": 0, "rebuilt": 1}
+        assert sz.peer_trust.held is trusted
+        assert trusted.verifications == verified
+        assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
 
 
 def test_lists_that_changed_together_rebuild_the_state_once(
@@ -174,3 +185,38 @@ def test_lists_that_changed_together_rebuild_the_state_once(
         assert counts["rebuilt"] == 1
         assert counts["verified"] == 2  # each new list once
         assert [_reason(sz, t) for _, t, _ in issued] == [Reason.REVOKED, Reason.REVOKED]
+
+
+def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    # Issue 8: the state load parsed the stored trust list without verifying it.
+    from dataclasses import replace
+
+    from gateway.models import TrustListRow
+    from gateway.state import PeerTrust, stored_trust_list
+    from trust.keys import SigningKey
+    from trust.trustlist import sign_trust_list
+
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        token = _issue(hz, amr)[1]
+        _sync(fed, sz)
+        assert _reason(sz, token) is Reason.VALID
+        good = trustsync.latest(sz)
+        assert good is not None
+        forged = replace(stored_trust_list(good.token), version=good.version + 1)
+        forged_token = sign_trust_list(forged, SigningKey.generate())
+        with sz.transaction() as session:  # someone with write access to the database
+            session.add(TrustListRow(version=forged.version, iat=forged.iat, exp=forged.exp,
+                                     content_hash=good.content_hash, stale=[],
+                                     token=forged_token))  # fmt: skip
+            sz.bump(session)
+        trusted = sz.peer_trust.held
+        assert trusted is not None
+        assert trusted.trust_list is not None
+        assert trusted.trust_list.version == good.version  # the good list stays held
+        assert _reason(sz, token) is Reason.VALID
+        sz.peer_trust = PeerTrust()  # as after a restart: nothing held to fall back on
+        sz.reload()
+        assert _reason(sz, token) is Reason.UNKNOWN_ISSUER
