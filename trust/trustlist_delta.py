@@ -7,6 +7,8 @@ A delta (compact JWS, ``typ: trustlist-delta+jwt``, signed by a ``trust_list`` k
 - ``to_version``, the new list's ``iat``, ``exp``, ``next_update``, ``issuer`` and ``region``;
 - ``upserts``: entries added or changed, whole; ``tombstones``: ``(issuer, kid)`` of entries
   removed;
+- ``types``: the new list's credential type descriptions, whole (a few kilobytes), present
+  exactly when the new list has them (:mod:`trust.trustlist_types`);
 - ``to_hash``: SHA-256 of the new list's canonical bytes (its ETag). ``apply_delta`` rebuilds the
   list and refuses it unless it hashes to exactly that, so a partial, reordered or forged delta
   cannot produce a different list than the full one would have been.
@@ -26,6 +28,7 @@ from typing import Any
 
 from trust.jws import KeyIndex, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
+from trust.snapshot import TypeInfo
 from trust.trustlist import (
     MAX_TRUST_LIST_ENTRIES,
     MAX_TRUST_LIST_TOKEN_LENGTH,
@@ -35,6 +38,7 @@ from trust.trustlist import (
 from trust.trustlist_entry import TrustListEntry
 from trust.trustlist_errors import DeltaError, TrustListError
 from trust.trustlist_json import MAX_SAFE_INT, Fields, is_int, show
+from trust.trustlist_types import types_from_json, types_to_json
 
 DELTA_TYP = "trustlist-delta+jwt"
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -44,6 +48,7 @@ _REQUIRED = frozenset(
         "issuer", "region", "upserts", "tombstones",
     }
 )  # fmt: skip
+_OPTIONAL = frozenset({"types"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,7 @@ class TrustListDelta:
     region: str
     upserts: tuple[TrustListEntry, ...]
     tombstones: tuple[tuple[str, str], ...]
+    types: tuple[TypeInfo, ...] | None = None  # the new list's, checked when it is rebuilt
 
     def __post_init__(self) -> None:
         for name in ("from_version", "to_version", "iat", "exp", "next_update"):
@@ -91,7 +97,7 @@ class TrustListDelta:
             )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "from_version": self.from_version,
             "from_hash": self.from_hash,
             "to_version": self.to_version,
@@ -104,10 +110,15 @@ class TrustListDelta:
             "upserts": [e.to_json() for e in self.upserts],
             "tombstones": [{"issuer": i, "kid": k} for i, k in self.tombstones],
         }
+        if self.types is not None:
+            body["types"] = types_to_json(self.types)
+        return body
 
     @classmethod
     def from_json(cls, obj: object) -> TrustListDelta:
-        f = Fields(obj, what="trust list delta", required=_REQUIRED, error=DeltaError)
+        f = Fields(
+            obj, what="trust list delta", required=_REQUIRED, optional=_OPTIONAL, error=DeltaError
+        )
         upserts = tuple(
             TrustListEntry.from_json(raw, where=f"delta upserts[{i}]")
             for i, raw in enumerate(f.items("upserts", max_items=MAX_TRUST_LIST_ENTRIES))
@@ -133,6 +144,11 @@ class TrustListDelta:
             region=f.text("region"),
             upserts=upserts,
             tombstones=tuple(tombstones),
+            types=(
+                types_from_json(f.raw("types"), where="delta types", error=DeltaError)
+                if f.has("types")
+                else None
+            ),
         )
 
 
@@ -157,6 +173,7 @@ def delta(old: TrustList, new: TrustList) -> TrustListDelta:
         region=new.region,
         upserts=upserts,
         tombstones=tombstones,
+        types=new.types,
     )
 
 
@@ -213,6 +230,7 @@ def apply_delta(
             issuer=d.issuer,
             region=d.region,
             entries=entries.values(),
+            types=d.types,
         )
     except TrustListError as exc:
         raise DeltaError(f"delta yields an invalid trust list: {exc}") from exc
