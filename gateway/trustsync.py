@@ -29,7 +29,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
-from gateway.state import stored_trust_list
+from gateway.state import stored_trust_list, type_info
 from trust.errors import DataError, FetchError
 from trust.federation import (
     ECERT_ISSUER,
@@ -42,9 +42,10 @@ from trust.federation import (
     verify_entity_configuration,
 )
 from trust.keys import PublicKey, is_short_alias
-from trust.snapshot import ChainLink
+from trust.snapshot import ChainLink, TypeInfo
 from trust.trustlist import TrustList, sign_trust_list
 from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
+from trust.trustlist_types import types_to_json
 
 log = logging.getLogger("ecert.trustsync")
 MAX_DEPTH = 3  # anchor → (peer anchor →) city → agency
@@ -318,6 +319,7 @@ def sync_once(
             draft = TrustList.build(
                 version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
                 issuer=fed.entity_id, region=fed.region_id, entries=entries,
+                types=described_types(gw, entries),
             )  # fmt: skip
             digest = _entries_digest(draft)
             if (
@@ -440,12 +442,22 @@ def _carry_forward(
     return carried, stale
 
 
+def described_types(gw: Gateway, entries: Iterable[TrustListEntry]) -> list[TypeInfo]:
+    """The names and field labels, as this gateway's type registry gives them, of every type
+    the entries may issue: signed into the list, they are what verifiers elsewhere and offline
+    kiosks show. A type the registry does not know stays undescribed (it answers UNSUPPORTED)."""
+    issued = {code for e in entries for code in e.types}
+    return [type_info(t) for t in gw.types if t.code in issued]
+
+
 def _entries_digest(tl: TrustList) -> str:
-    """What "changed" means: issuers, keys, types, acceptance and status lists, not the
-    version, the times, nor ``chain_exp`` (it moves with every freshly signed statement; the
-    list is re-signed anyway before its ``exp``)."""
+    """What "changed" means: issuers, keys, types and their descriptions, acceptance and status
+    lists, not the version, the times, nor ``chain_exp`` (it moves with every freshly signed
+    statement; the list is re-signed anyway before its ``exp``). A list stored before lists
+    described types digests otherwise, so the first sync after an upgrade signs one that does."""
     entries = [{k: v for k, v in e.to_json().items() if k != "chain_exp"} for e in tl.entries]
-    body = {"issuer": tl.issuer, "region": tl.region, "entries": entries}
+    types = types_to_json(tl.types or ())
+    body = {"issuer": tl.issuer, "region": tl.region, "entries": entries, "types": types}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
