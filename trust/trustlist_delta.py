@@ -7,8 +7,9 @@ A delta (compact JWS, ``typ: trustlist-delta+jwt``, signed by a ``trust_list`` k
 - ``to_version``, the new list's ``iat``, ``exp``, ``next_update``, ``issuer`` and ``region``;
 - ``upserts``: entries added or changed, whole; ``tombstones``: ``(issuer, kid)`` of entries
   removed;
-- ``types``: the new list's credential type descriptions, whole (a few kilobytes), present
-  exactly when the new list has them (:mod:`trust.trustlist_types`);
+- ``types``: only when the new list describes its credential types otherwise than the base
+  (:mod:`trust.trustlist_types`; several kilobytes, seldom changed): the new description whole,
+  or ``null`` for a list that describes none. Absent, the base's description carries over;
 - ``to_hash``: SHA-256 of the new list's canonical bytes (its ETag). ``apply_delta`` rebuilds the
   list and refuses it unless it hashes to exactly that, so a partial, reordered or forged delta
   cannot produce a different list than the full one would have been.
@@ -66,7 +67,8 @@ class TrustListDelta:
     region: str
     upserts: tuple[TrustListEntry, ...]
     tombstones: tuple[tuple[str, str], ...]
-    types: tuple[TypeInfo, ...] | None = None  # the new list's, checked when it is rebuilt
+    types_changed: bool = False
+    types: tuple[TypeInfo, ...] | None = None  # the new list's when changed, checked on rebuild
 
     def __post_init__(self) -> None:
         for name in ("from_version", "to_version", "iat", "exp", "next_update"):
@@ -89,6 +91,11 @@ class TrustListDelta:
                 f"delta changes {len(self.upserts) + len(self.tombstones)} entries, at most "
                 f"{MAX_TRUST_LIST_ENTRIES} allowed"
             )
+        if self.types is not None and not self.types_changed:
+            raise DeltaError(
+                "expected types only in a delta that changes them, found types in one that keeps "
+                "the base's description"
+            )
         upserted = [e.entry_key for e in self.upserts]
         touched = set(upserted) | set(self.tombstones)
         if len(touched) != len(upserted) + len(self.tombstones):
@@ -110,8 +117,8 @@ class TrustListDelta:
             "upserts": [e.to_json() for e in self.upserts],
             "tombstones": [{"issuer": i, "kid": k} for i, k in self.tombstones],
         }
-        if self.types is not None:
-            body["types"] = types_to_json(self.types)
+        if self.types_changed:
+            body["types"] = None if self.types is None else types_to_json(self.types)
         return body
 
     @classmethod
@@ -144,10 +151,11 @@ class TrustListDelta:
             region=f.text("region"),
             upserts=upserts,
             tombstones=tuple(tombstones),
+            types_changed=f.has("types"),
             types=(
-                types_from_json(f.raw("types"), where="delta types", error=DeltaError)
-                if f.has("types")
-                else None
+                None
+                if f.raw("types") is None
+                else types_from_json(f.raw("types"), where="delta types", error=DeltaError)
             ),
         )
 
@@ -173,7 +181,8 @@ def delta(old: TrustList, new: TrustList) -> TrustListDelta:
         region=new.region,
         upserts=upserts,
         tombstones=tombstones,
-        types=new.types,
+        types_changed=old.types != new.types,
+        types=new.types if old.types != new.types else None,
     )
 
 
@@ -230,7 +239,7 @@ def apply_delta(
             issuer=d.issuer,
             region=d.region,
             entries=entries.values(),
-            types=d.types,
+            types=d.types if d.types_changed else base.types,
         )
     except TrustListError as exc:
         raise DeltaError(f"delta yields an invalid trust list: {exc}") from exc

@@ -30,11 +30,12 @@ from tests.trust.test_trustlist_vectors import (
     trust_list,
 )
 from trust.errors import DataError
+from trust.jws import sign_compact
 from trust.snapshot import FieldLabel, TypeInfo
 from trust.trustlist import TrustList, sign_trust_list, verify_trust_list
 from trust.trustlist_bundle import TrustBundle, load_bundle
-from trust.trustlist_delta import TrustListDelta, apply_delta, delta, sign_delta
-from trust.trustlist_errors import TrustListError
+from trust.trustlist_delta import DELTA_TYP, TrustListDelta, apply_delta, delta, sign_delta
+from trust.trustlist_errors import DeltaError, TrustListError
 from trust.trustlist_types import (
     MAX_LIST_TYPES,
     MAX_NAME,
@@ -146,22 +147,41 @@ def test_a_signed_list_with_bad_types_is_refused_saying_why(
         TrustList.from_json(raw)
 
 
-def test_a_delta_carries_the_new_lists_types() -> None:
-    v2 = trust_list(2, iat=NOW - 60, types=(BL,))
-    d = delta(TYPED, v2)
-    assert d.types == (BL,)
+def test_a_delta_carries_the_types_only_when_they_change() -> None:
+    same = trust_list(2, iat=NOW - 60, types=TYPES)
+    d = delta(TYPED, same)
+    assert "types" not in d.to_json()  # kilobytes a one-key change need not carry
+    assert apply_delta(TYPED, sign_delta(d, LIST_KEY), keys=SIGNERS, now=NOW) == same
+    fewer = trust_list(2, iat=NOW - 60, types=(BL,))
+    d = delta(TYPED, fewer)
+    assert d.to_json()["types"] == types_to_json((BL,))
     assert TrustListDelta.from_json(d.to_json()) == d
-    assert apply_delta(TYPED, sign_delta(d, LIST_KEY), keys=SIGNERS, now=NOW) == v2
+    assert apply_delta(TYPED, sign_delta(d, LIST_KEY), keys=SIGNERS, now=NOW) == fewer
 
 
-def test_a_delta_from_an_older_list_adds_the_types() -> None:
-    typed_v2 = trust_list(2, iat=NOW - 60, types=TYPES)
-    token = sign_delta(delta(UNTYPED, typed_v2), LIST_KEY)
-    assert apply_delta(UNTYPED, token, keys=SIGNERS, now=NOW) == typed_v2
-    untyped_v2 = trust_list(2, iat=NOW - 60)
-    assert "types" not in delta(UNTYPED, untyped_v2).to_json()
-    token = sign_delta(delta(UNTYPED, untyped_v2), LIST_KEY)
-    assert apply_delta(UNTYPED, token, keys=SIGNERS, now=NOW) == untyped_v2
+@pytest.mark.parametrize(
+    ("base", "new"),
+    [
+        (UNTYPED, trust_list(2, iat=NOW - 60, types=TYPES)),
+        (UNTYPED, trust_list(2, iat=NOW - 60)),
+        (TYPED, trust_list(2, iat=NOW - 60)),
+    ],
+    ids=["an older list gains types", "neither describes types", "a list stops describing"],
+)
+def test_a_delta_reproduces_the_new_lists_description(base: TrustList, new: TrustList) -> None:
+    d = delta(base, new)
+    assert TrustListDelta.from_json(d.to_json()) == d
+    assert apply_delta(base, sign_delta(d, LIST_KEY), keys=SIGNERS, now=NOW) == new
+
+
+def test_a_delta_that_drops_the_types_cannot_pass_for_one_that_keeps_them() -> None:
+    raw = delta(TYPED, trust_list(2, iat=NOW - 60)).to_json()
+    del raw["types"]  # "keep the base's description": the result no longer hashes as signed
+    token = sign_compact(raw, LIST_KEY, typ=DELTA_TYP)
+    with pytest.raises(DeltaError, match="expected the delta to yield version 2 with hash"):
+        apply_delta(TYPED, token, keys=SIGNERS, now=NOW)
+    with pytest.raises(DeltaError, match="expected types only in a delta that changes them"):
+        replace(delta(TYPED, trust_list(2, iat=NOW - 60, types=TYPES)), types=TYPES)
 
 
 def test_the_snapshot_shows_the_lists_types_before_the_callers() -> None:
