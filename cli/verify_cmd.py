@@ -56,7 +56,7 @@ def _remote(gateway: str, qr_text: str | None, image: bytes | None, name: str) -
 
 
 def _local(data_dir: Path, qr_text: str) -> dict[str, Any]:
-    from gateway.schemas import verification_json
+    from verify.result_json import verification_json
     from verify.verifier import verify_scanned
 
     with gateway_at(data_dir) as gw:
@@ -81,16 +81,24 @@ def _show(result: dict[str, Any]) -> None:
         say("  签发 issuer: " + " → ".join(c["name"] for c in issuer["chain"]))
 
 
-def _offline(trust_file: Path, root_file: Path | None, qr_text: str) -> dict[str, Any]:
-    """Verify from a trust bundle alone: no network, no data directory."""
-    from gateway.schemas import verification_json
-    from gateway.state import type_info
-    from issuers.credential_types import TypeRegistry
+UNDESCRIBED_TYPES = (
+    "提示：此信任列表未附证照类型说明（由旧版网关签发），其证照将答复不支持；"
+    "请用新版网关重新导出 · "
+    "note: this trust list describes no credential types (a gateway signed it before lists did), "
+    "so its credentials answer UNSUPPORTED: export the bundle again from an up-to-date gateway"
+)
+
+
+def _offline(trust_file: Path, root_file: Path | None, qr_text: str, *, now: int) -> dict[str, Any]:
+    """Verify from a trust bundle alone: no network, no data directory, and nothing beyond
+    trust/ and verify/ (no issuing code, no database, no pydantic: a kiosk ships without them).
+    What a credential type and its fields are called comes from the signed trust list."""
     from trust.trustlist_bundle import load_bundle
     from trust.trustlist_errors import TrustListExpired
     from trust.trustlist_root import SignedRoot, load_initial_root
     from verify.reasons import Reason
     from verify.result import VerificationResult
+    from verify.result_json import verification_json
     from verify.verifier import verify_scanned
 
     try:
@@ -98,21 +106,16 @@ def _offline(trust_file: Path, root_file: Path | None, qr_text: str) -> dict[str
         root_bytes = root_file.read_bytes() if root_file is not None else None
     except OSError as exc:
         raise UsageProblem(f"cannot read {exc.filename}: {exc.strerror}") from exc
-    now = int(time.time())
     try:
         pinned = load_initial_root(SignedRoot.from_bytes(root_bytes)) if root_bytes else None
-        loaded = load_bundle(
-            data,
-            pinned_root=pinned,
-            now=now,
-            types=[type_info(t) for t in TypeRegistry.load()],
-            trust_on_first_use=pinned is None,
-        )
+        loaded = load_bundle(data, pinned_root=pinned, now=now, trust_on_first_use=pinned is None)
     except TrustListExpired as exc:
         stale = VerificationResult(reason=Reason.TRUST_LIST_STALE, detail=str(exc), checked_at=now)
         return verification_json(stale)
     except DataError as exc:
         raise UsageProblem(f"unusable trust file {trust_file}: {exc}") from exc
+    if loaded.trust_list.types is None:
+        say(UNDESCRIBED_TYPES, err=True)
     result = verify_scanned(qr_text, trust=loaded.snapshot, statuses=loaded.statuses, now=now)
     return verification_json(result)
 
@@ -168,7 +171,7 @@ def verify(
                 qr_text = texts[0]
             assert qr_text is not None
             if offline and trust_file is not None:
-                result = _offline(trust_file, root, qr_text)
+                result = _offline(trust_file, root, qr_text, now=int(time.time()))
             else:
                 result = _local(data_dir, qr_text)
     except UsageProblem as exc:

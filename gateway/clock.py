@@ -4,21 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime
+
+# One definition of China time and its ISO form: the API and the offline verifier print alike.
+from verify.result_json import CHINA_TZ as CHINA_TZ
+from verify.result_json import iso as iso
 
 Clock = Callable[[], int]
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991
 
 
 def system_clock() -> int:
     return int(time.time())
-
-
-def iso(ts: int | None) -> str | None:
-    """Unix seconds → ISO 8601 in China Standard Time (what the counter reads)."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, CHINA_TZ).isoformat()
 
 
 def today_in_china(now: int) -> date:

@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.clock import iso
-from verify.result import VerificationResult
+# The public JSON of a verification is pure (verify/): the offline verifier renders alike.
+from verify.result_json import verification_json as verification_json
 
 
 class Strict(BaseModel):
@@ -86,38 +86,3 @@ class StatusChanged(IssuedCredential):
     holder_code: str | None = None
     holder_name: str | None = None
     metadata: dict[str, Any] | None = Field(default=None, description="GB/T 36903 电子证照元数据")
-
-
-def verification_json(result: VerificationResult) -> dict[str, Any]:
-    """The public JSON of a verification (shape documented in the README)."""
-    cred = result.credential
-    issuer = result.issuer
-    return {
-        "valid": result.valid,
-        "reason": result.reason.value,
-        "message": {"zh": result.message_zh, "en": result.message_en},
-        "detail": result.detail,
-        "credential": None
-        if cred is None
-        else {
-            "type": cred.type,
-            "type_name": {"zh": cred.type_name_zh, "en": cred.type_name_en},
-            "identifier": cred.identifier,
-            "fields": [
-                {"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en}, "value": f.value}
-                for f in cred.fields
-            ],
-            "issued_at": iso(cred.issued_at),
-            "valid_from": iso(cred.valid_from),
-            "valid_until": iso(cred.valid_until),
-        },
-        "issuer": None
-        if issuer is None
-        else {
-            "id": issuer.id,
-            "name": issuer.name,
-            "chain": [{"name": c.name, "role": c.role, "id": c.id} for c in issuer.chain],
-        },
-        "checked_at": iso(result.checked_at),
-        "freshness": {"trust": iso(result.trust_as_of), "status": iso(result.status_as_of)},
-    }

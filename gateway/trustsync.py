@@ -27,7 +27,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
-from gateway.state import stored_trust_list
+from gateway.state import stored_trust_list, type_info
 from trust.errors import DataError, FetchError
 from trust.federation import (
     ECERT_ISSUER,
@@ -39,6 +39,7 @@ from trust.federation import (
     verify_entity_configuration,
 )
 from trust.keys import PublicKey
+from trust.snapshot import TypeInfo
 from trust.trustlist import TrustList, sign_trust_list, unverified_signer_kid
 from trust.trustlist_compile import chain_roles, compile_entries, entries_digest, entries_for
 from trust.trustlist_entry import TrustListEntry
@@ -269,6 +270,7 @@ def sync_once(
             draft = TrustList.build(
                 version=version, iat=now, exp=exp, next_update=min(now + refresh, exp),
                 issuer=fed.entity_id, region=fed.region_id, entries=entries,
+                types=described_types(gw, entries),
             )  # fmt: skip
             digest = entries_digest(draft)
             if (
@@ -319,6 +321,14 @@ def failing_documents(gw: Gateway) -> list[dict[str, Any]]:
 def latest_version(gw: Gateway) -> int | None:
     with gw.sessions() as session:
         return session.scalar(select(func.max(TrustListRow.version)))
+
+
+def described_types(gw: Gateway, entries: Iterable[TrustListEntry]) -> list[TypeInfo]:
+    """The names and field labels, as this gateway's type registry gives them, of every type
+    the entries may issue: signed into the list, they are what verifiers elsewhere and offline
+    kiosks show. A type the registry does not know stays undescribed (it answers UNSUPPORTED)."""
+    issued = {code for e in entries for code in e.types}
+    return [type_info(t) for t in gw.types if t.code in issued]
 
 
 def _record_failure(gw: Gateway, url: str, error: str) -> None:

@@ -85,7 +85,7 @@ def test_package_imports_flow_down_only(package: str) -> None:
 
 def test_an_offline_verifier_loads_without_issuing_code_or_frameworks() -> None:
     probe = (
-        "import sys, verify.verifier, verify.scan, trust.statuslist; "
+        "import sys, verify.verifier, verify.scan, verify.result_json, trust.statuslist; "
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in "
         f"{('issuers', 'gateway', 'cli', *FRAMEWORKS)!r}); print(bad)"
     )

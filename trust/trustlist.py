@@ -2,9 +2,12 @@
 
 A gateway compiles, from verified chains only, a ``TrustList``: a monotonic ``version``, ``iat``,
 ``exp`` (no later than the earliest chain expiry of any entry), ``next_update``, the compiling
-gateway's entity id (``issuer``), the ``region`` whose acceptance policy it reflects, and one
-:class:`trust.trustlist_entry.TrustListEntry` per issuing key. It travels as a compact JWS
-(``typ: trustlist+jwt``) signed by a key of the root's ``trust_list`` role.
+gateway's entity id (``issuer``), the ``region`` whose acceptance policy it reflects, one
+:class:`trust.trustlist_entry.TrustListEntry` per issuing key, and (optional: lists signed before
+it existed lack it) ``types``, the names and field labels of the credential types those issuers
+may issue (:mod:`trust.trustlist_types`), so a verifier shows what the issuing region calls them.
+It travels as a compact JWS (``typ: trustlist+jwt``) signed by a key of the root's ``trust_list``
+role.
 
 ``verify_trust_list`` applies the TUF client rules (TUF 1.0.30 §5.4, there for timestamp
 metadata, which plays the same part):
@@ -38,16 +41,19 @@ from trust.snapshot import TrustSnapshot, TypeInfo
 from trust.trustlist_entry import TrustListEntry
 from trust.trustlist_errors import RollbackError, TrustListError, TrustListExpired
 from trust.trustlist_json import MAX_SAFE_INT, MAX_TEXT, Fields, canonical_json, is_int, show
+from trust.trustlist_types import check_types, types_from_json, types_to_json
 
 TRUST_LIST_TYP = "trustlist+jwt"
 MAX_TRUST_LIST_ENTRIES = 100_000
 MAX_TRUST_LIST_TOKEN_LENGTH = 32 * 1024 * 1024  # characters
 _REQUIRED = frozenset({"version", "iat", "exp", "next_update", "issuer", "region", "entries"})
+_OPTIONAL = frozenset({"types"})  # absent: a list from before types were described
 
 
 @dataclass(frozen=True)
 class TrustList:
-    """A trust list's content. Entries are sorted by ``(issuer, kid)``; use :meth:`build`."""
+    """A trust list's content. Entries are sorted by ``(issuer, kid)`` and types by ``code``;
+    use :meth:`build`. ``types`` is ``None`` for a list that does not describe its types."""
 
     version: int
     iat: int
@@ -56,6 +62,7 @@ class TrustList:
     issuer: str
     region: str
     entries: tuple[TrustListEntry, ...]
+    types: tuple[TypeInfo, ...] | None = None
     _by_key: Mapping[tuple[str, str], TrustListEntry] = field(init=False, repr=False, compare=False)
     _by_issuer: Mapping[str, tuple[TrustListEntry, ...]] = field(
         init=False, repr=False, compare=False
@@ -73,10 +80,12 @@ class TrustList:
         issuer: str,
         region: str,
         entries: Iterable[TrustListEntry],
+        types: Iterable[TypeInfo] | None = None,
     ) -> TrustList:
-        """A list with its entries put in canonical order."""
+        """A list with its entries and types put in canonical order."""
         ordered = sorted(entries, key=lambda e: e.entry_key)
-        return cls(version, iat, exp, next_update, issuer, region, tuple(ordered))
+        described = None if types is None else tuple(sorted(types, key=lambda t: t.code))
+        return cls(version, iat, exp, next_update, issuer, region, tuple(ordered), described)
 
     def __post_init__(self) -> None:
         for name in ("version", "iat", "exp", "next_update"):
@@ -105,6 +114,8 @@ class TrustList:
                 f"{MAX_TRUST_LIST_ENTRIES} allowed"
             )
         self._check_entries()
+        if self.types is not None:
+            check_types(self.types, issued=frozenset().union(*(e.types for e in self.entries)))
 
     def _check_entries(self) -> None:
         by_key: dict[tuple[str, str], TrustListEntry] = {}
@@ -168,7 +179,7 @@ class TrustList:
     # --- wire form and identity -------------------------------------------------------------
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "version": self.version,
             "iat": self.iat,
             "exp": self.exp,
@@ -177,10 +188,13 @@ class TrustList:
             "region": self.region,
             "entries": [e.to_json() for e in self.entries],
         }
+        if self.types is not None:  # absent, not null: an older list keeps its bytes and hash
+            body["types"] = types_to_json(self.types)
+        return body
 
     @classmethod
     def from_json(cls, obj: object) -> TrustList:
-        f = Fields(obj, what="trust list", required=_REQUIRED)
+        f = Fields(obj, what="trust list", required=_REQUIRED, optional=_OPTIONAL)
         raw_entries = f.items("entries", max_items=MAX_TRUST_LIST_ENTRIES)
         entries = [
             TrustListEntry.from_json(raw, where=f"trust list entries[{i}]")
@@ -199,6 +213,7 @@ class TrustList:
             issuer=f.text("issuer"),
             region=f.text("region"),
             entries=entries,
+            types=types_from_json(f.raw("types")) if f.has("types") else None,
         )
 
     def canonical_bytes(self) -> bytes:
@@ -219,18 +234,22 @@ class TrustList:
 
     # --- use --------------------------------------------------------------------------------
 
-    def to_snapshot(self, *, types: Iterable[TypeInfo], now: int) -> TrustSnapshot:
-        """The verifier's view: issuers with their acceptance policy, keys with their life.
+    def to_snapshot(self, *, types: Iterable[TypeInfo] = (), now: int) -> TrustSnapshot:
+        """The verifier's view: issuers with their acceptance policy, keys with their life, and
+        the credential types the list describes; ``types`` are ones the caller knows besides,
+        used for QR codes the list does not describe (the signed description wins).
 
         Refuses a list already past ``exp`` at ``now`` (TUF §5.4.4). A snapshot built earlier
         carries ``expires_at=exp``, so the verifier answers TRUST_LIST_STALE once it expires.
         """
         check_fresh(self, now)
         issuers = {e.issuer: e.to_issuer_record() for e in self.entries}
+        described = self.types or ()
+        listed = {t.qr_code for t in described}
         return TrustSnapshot.build(
             issuers=issuers.values(),
             keys=[e.to_key_record() for e in self.entries],
-            types=types,
+            types=[*described, *(t for t in types if t.qr_code not in listed)],
             as_of=self.iat,
             expires_at=self.exp,
         )

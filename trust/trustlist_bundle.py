@@ -17,15 +17,17 @@ File format (JSON, at most 64 MiB)::
    trust on first use; the root must then at least carry its own threshold of signatures;
 2. the trust list: signed by a key of the root's ``trust_list`` role, for the root's region, not
    older than the list the kiosk held (§5.4.3; forgotten when the root rotated the trust list
-   keys, §5.3.11), not expired (§5.4.4);
+   keys, §5.3.11), not expired (§5.4.4); the credential types it describes (names, field
+   labels) are the ones the kiosk shows, so a kiosk needs no type files of its own;
 3. each status list: signed by a current key (not retired, not compromised) of the agency whose
    entries list its URI (Token Status List §8.3). A list no entry names, or one that fails, is
    dropped and reported; the verifier then answers STATUS_UNAVAILABLE for the credentials it
    covers, never VALID.
 
-Deliberately not here: reading or writing files (the caller hands over bytes), choosing the
-credential types a kiosk knows (the caller passes ``types``), and remembering the root and
-list for next time (the caller stores ``LoadedBundle.root`` and ``.trust_list``).
+Deliberately not here: reading or writing files (the caller hands over bytes), and remembering
+the root and list for next time (the caller stores ``LoadedBundle.root`` and ``.trust_list``).
+A caller that knows credential types besides (``types``) has them used for QR codes the list
+does not describe, as for a list signed before lists described types.
 """
 
 from __future__ import annotations
@@ -155,7 +157,7 @@ def load_bundle(
     *,
     pinned_root: RootMetadata | None,
     now: int,
-    types: Iterable[TypeInfo],
+    types: Iterable[TypeInfo] = (),
     previous: TrustList | None = None,
     trust_on_first_use: bool = False,
 ) -> LoadedBundle:

@@ -31,6 +31,7 @@ from trust.keys import PublicKey, is_short_alias
 from trust.snapshot import ChainLink
 from trust.trustlist import TrustList
 from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
+from trust.trustlist_types import types_to_json
 
 _JWK_MEMBERS = ("kty", "crv", "x", "y", "kid")
 
@@ -214,9 +215,11 @@ def _conflict(
 
 
 def entries_digest(tl: TrustList) -> str:
-    """What "changed" means: issuers, keys, types, acceptance and status lists, not the
-    version, the times, nor ``chain_exp`` (it moves with every freshly signed statement; the
-    list is re-signed anyway before its ``exp``)."""
+    """What "changed" means: issuers, keys, types and their descriptions, acceptance and status
+    lists, not the version, the times, nor ``chain_exp`` (it moves with every freshly signed
+    statement; the list is re-signed anyway before its ``exp``). A list stored before lists
+    described types digests otherwise, so the first sync after an upgrade signs one that does."""
     entries = [{k: v for k, v in e.to_json().items() if k != "chain_exp"} for e in tl.entries]
-    body = {"issuer": tl.issuer, "region": tl.region, "entries": entries}
+    types = types_to_json(tl.types or ())
+    body = {"issuer": tl.issuer, "region": tl.region, "entries": entries, "types": types}
     return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()

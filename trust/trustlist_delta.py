@@ -7,6 +7,9 @@ A delta (compact JWS, ``typ: trustlist-delta+jwt``, signed by a ``trust_list`` k
 - ``to_version``, the new list's ``iat``, ``exp``, ``next_update``, ``issuer`` and ``region``;
 - ``upserts``: entries added or changed, whole; ``tombstones``: ``(issuer, kid)`` of entries
   removed;
+- ``types``: only when the new list describes its credential types otherwise than the base
+  (:mod:`trust.trustlist_types`; several kilobytes, seldom changed): the new description whole,
+  or ``null`` for a list that describes none. Absent, the base's description carries over;
 - ``to_hash``: SHA-256 of the new list's canonical bytes (its ETag). ``apply_delta`` rebuilds the
   list and refuses it unless it hashes to exactly that, so a partial, reordered or forged delta
   cannot produce a different list than the full one would have been.
@@ -26,6 +29,7 @@ from typing import Any
 
 from trust.jws import KeyIndex, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
+from trust.snapshot import TypeInfo
 from trust.trustlist import (
     MAX_TRUST_LIST_ENTRIES,
     MAX_TRUST_LIST_TOKEN_LENGTH,
@@ -35,6 +39,7 @@ from trust.trustlist import (
 from trust.trustlist_entry import TrustListEntry
 from trust.trustlist_errors import DeltaError, TrustListError
 from trust.trustlist_json import MAX_SAFE_INT, Fields, is_int, show
+from trust.trustlist_types import types_from_json, types_to_json
 
 DELTA_TYP = "trustlist-delta+jwt"
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -44,6 +49,7 @@ _REQUIRED = frozenset(
         "issuer", "region", "upserts", "tombstones",
     }
 )  # fmt: skip
+_OPTIONAL = frozenset({"types"})
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,8 @@ class TrustListDelta:
     region: str
     upserts: tuple[TrustListEntry, ...]
     tombstones: tuple[tuple[str, str], ...]
+    types_changed: bool = False
+    types: tuple[TypeInfo, ...] | None = None  # the new list's when changed, checked on rebuild
 
     def __post_init__(self) -> None:
         for name in ("from_version", "to_version", "iat", "exp", "next_update"):
@@ -83,6 +91,11 @@ class TrustListDelta:
                 f"delta changes {len(self.upserts) + len(self.tombstones)} entries, at most "
                 f"{MAX_TRUST_LIST_ENTRIES} allowed"
             )
+        if self.types is not None and not self.types_changed:
+            raise DeltaError(
+                "expected types only in a delta that changes them, found types in one that keeps "
+                "the base's description"
+            )
         upserted = [e.entry_key for e in self.upserts]
         touched = set(upserted) | set(self.tombstones)
         if len(touched) != len(upserted) + len(self.tombstones):
@@ -91,7 +104,7 @@ class TrustListDelta:
             )
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        body: dict[str, Any] = {
             "from_version": self.from_version,
             "from_hash": self.from_hash,
             "to_version": self.to_version,
@@ -104,10 +117,15 @@ class TrustListDelta:
             "upserts": [e.to_json() for e in self.upserts],
             "tombstones": [{"issuer": i, "kid": k} for i, k in self.tombstones],
         }
+        if self.types_changed:
+            body["types"] = None if self.types is None else types_to_json(self.types)
+        return body
 
     @classmethod
     def from_json(cls, obj: object) -> TrustListDelta:
-        f = Fields(obj, what="trust list delta", required=_REQUIRED, error=DeltaError)
+        f = Fields(
+            obj, what="trust list delta", required=_REQUIRED, optional=_OPTIONAL, error=DeltaError
+        )
         upserts = tuple(
             TrustListEntry.from_json(raw, where=f"delta upserts[{i}]")
             for i, raw in enumerate(f.items("upserts", max_items=MAX_TRUST_LIST_ENTRIES))
@@ -133,6 +151,12 @@ class TrustListDelta:
             region=f.text("region"),
             upserts=upserts,
             tombstones=tuple(tombstones),
+            types_changed=f.has("types"),
+            types=(
+                None
+                if f.raw("types") is None
+                else types_from_json(f.raw("types"), where="delta types", error=DeltaError)
+            ),
         )
 
 
@@ -157,6 +181,8 @@ def delta(old: TrustList, new: TrustList) -> TrustListDelta:
         region=new.region,
         upserts=upserts,
         tombstones=tombstones,
+        types_changed=old.types != new.types,
+        types=new.types if old.types != new.types else None,
     )
 
 
@@ -213,6 +239,7 @@ def apply_delta(
             issuer=d.issuer,
             region=d.region,
             entries=entries.values(),
+            types=d.types if d.types_changed else base.types,
         )
     except TrustListError as exc:
         raise DeltaError(f"delta yields an invalid trust list: {exc}") from exc

@@ -3,7 +3,8 @@
 - ``canonical_json``: UTF-8, keys sorted, no white space, no ``\\u`` escapes (orjson). Signatures
   over root metadata and the hashes of trust lists are computed over these bytes.
 - ``Fields``: reads one JSON object with a fixed set of members, refusing unknown and missing
-  ones, each value checked for type and bound, with messages saying expected vs found.
+  ones (members named ``optional`` may be absent: a later format's additions that older
+  documents lack), each value checked for type and bound, with messages saying expected vs found.
 
 Deliberately not a general canonicalisation scheme (RFC 8785 JCS): our documents hold only
 objects, arrays, strings, integers, booleans and null, never floats, so sorting keys and
@@ -65,7 +66,8 @@ def load_json(
 
 
 class Fields:
-    """One JSON object read strictly: exactly the members named, each of the type asked for."""
+    """One JSON object read strictly: exactly the members named, each of the type asked for.
+    An ``optional`` member may be absent (:meth:`has` says); present, it is read like any."""
 
     def __init__(
         self,
@@ -73,13 +75,14 @@ class Fields:
         *,
         what: str,
         required: frozenset[str],
+        optional: frozenset[str] = frozenset(),
         error: type[TrustListError] = TrustListError,
     ) -> None:
         self.what = what
         self.error = error
         if not isinstance(obj, Mapping):
             raise error(f"expected {what} to be a JSON object, found {type(obj).__name__}")
-        unknown = set(obj) - required
+        unknown = set(obj) - required - optional
         if unknown:
             raise error(f"{what} has unexpected members {show(sorted(map(str, unknown)))}")
         missing = required - set(obj)
@@ -94,6 +97,9 @@ class Fields:
 
     def raw(self, name: str) -> object:
         return self.obj.get(name)
+
+    def has(self, name: str) -> bool:
+        return name in self.obj
 
     def integer(self, name: str, *, minimum: int = 0, maximum: int = MAX_SAFE_INT) -> int:
         value = self.obj.get(name)

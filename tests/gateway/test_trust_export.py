@@ -6,20 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from gateway import keystore, status, trustexport
+from gateway import keystore, status, trustexport, trustsync
 from gateway.models import CredentialRow
-from gateway.state import type_info
+from gateway.state import stored_trust_list, type_info
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import federation_of
-from tests.gateway.test_federation_sync import _issue, _region, _sync
+from tests.gateway.test_federation_sync import LICENCES, _issue, _region, _sync
 from trust.trustlist_bundle import load_bundle
 from trust.trustlist_errors import RollbackError, TrustListExpired
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
 
 
-def _kiosk(data: bytes, now: int, types: list, previous=None):  # type: ignore[no-untyped-def]
-    return load_bundle(data, pinned_root=None, now=now, types=types, previous=previous,
+def _kiosk(data: bytes, now: int, previous=None):  # type: ignore[no-untyped-def]
+    # no types of its own: what the credential types are called comes from the signed list
+    return load_bundle(data, pinned_root=None, now=now, previous=previous,
                        trust_on_first_use=True)  # fmt: skip
 
 
@@ -28,13 +29,17 @@ def test_an_offline_kiosk_verifies_from_the_bundle_alone(tmp_path: Path, clock: 
         hz, sz, amr, _psb = _region(fed)
         token = _issue(hz, amr, "business-licence")
         _sync(fed, sz)
-        types = [type_info(t) for t in sz.types]
         first = trustexport.export_bundle(sz)
-        loaded = _kiosk(first, clock.now, types)
+        loaded = _kiosk(first, clock.now)
         result = verify_scanned(
             token, trust=loaded.snapshot, statuses=loaded.statuses, now=clock.now
         )
         assert result.reason is Reason.VALID
+        assert result.credential is not None
+        assert (result.credential.type_name_zh, result.credential.type_name_en) == (
+            "营业执照",
+            "Business licence",
+        )
 
         with hz.sessions() as session:
             cid = session.query(CredentialRow.id).filter(CredentialRow.token == token).scalar()
@@ -43,7 +48,7 @@ def test_an_offline_kiosk_verifies_from_the_bundle_alone(tmp_path: Path, clock: 
         clock.advance(301)
         _sync(fed, sz)
         second = trustexport.export_bundle(sz)
-        newer = _kiosk(second, clock.now, types, previous=loaded.trust_list)
+        newer = _kiosk(second, clock.now, previous=loaded.trust_list)
         revoked = verify_scanned(
             token, trust=newer.snapshot, statuses=newer.statuses, now=clock.now
         )
@@ -51,9 +56,38 @@ def test_an_offline_kiosk_verifies_from_the_bundle_alone(tmp_path: Path, clock: 
 
         assert newer.trust_list.version > loaded.trust_list.version
         with pytest.raises(RollbackError):
-            _kiosk(first, clock.now, types, previous=newer.trust_list)  # an older list: refused
+            _kiosk(first, clock.now, previous=newer.trust_list)  # an older list: refused
         with pytest.raises(TrustListExpired):
-            _kiosk(second, clock.now + 10 * 86_400, types)
+            _kiosk(second, clock.now + 10 * 86_400)
+
+
+def test_the_signed_list_describes_the_types_its_issuers_may_issue(
+    tmp_path: Path, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        _hz, sz, _amr, _psb = _region(fed)
+        # signed as by a gateway from before lists described their types ...
+        monkeypatch.setattr(trustsync, "described_types", lambda gw, entries: None)
+        first = _sync(fed, sz).version
+        monkeypatch.undo()
+        assert first is not None
+        assert stored_trust_list(trustsync.served_trust_list(sz, None)[0].token).types is None
+        # ... the next sync signs a version that does, though nothing else changed
+        clock.advance(10)
+        assert _sync(fed, sz).version == first + 1
+        tl = stored_trust_list(trustsync.served_trust_list(sz, None)[0].token)
+        issued = sorted({code for e in tl.entries for code in e.types})
+        assert issued == sorted([*LICENCES, "resident-eid"])  # 杭州's agencies' grants
+        assert tl.types == tuple(type_info(sz.types.get(code)) for code in issued)
+        licence = tl.types[0]
+        assert (licence.qr_code, licence.name_zh, licence.name_en) == (
+            "BL",
+            "营业执照",
+            "Business licence",
+        )
+        assert licence.label("uscc").zh == "统一社会信用代码"
+        clock.advance(10)
+        assert _sync(fed, sz).version == first + 1  # described alike: no new version
 
 
 def test_trust_root_is_served_and_stable(tmp_path: Path, clock: FakeClock) -> None:

@@ -13,6 +13,7 @@ from tests.trust.test_trustlist_vectors import (
     AMR_KEY,
     AMR_STATUS,
     BJ_STATUS,
+    BL,
     DAY,
     NOW,
     STRANGER,
@@ -125,6 +126,7 @@ def test_a_chain_that_ends_before_the_list_may_leaves_its_issuer_out() -> None:
         ({"entries": [entry(AMR_KEY)]}, False),
         ({"entries": [entry(AMR_KEY, types=frozenset({"resident-eid"})), bj_entry()]}, False),
         ({"region": "cn-jjj"}, False),
+        ({"types": [BL]}, False),  # the first list that describes its types is a change
     ],
 )
 def test_what_counts_as_a_change(change: dict[str, Any], same: bool) -> None:

@@ -221,6 +221,7 @@ def status_token(uri: str, key: SigningKey, revoked: tuple[int, ...] = (), **ove
 
 def _vectors() -> dict[str, bytes]:
     tl = trust_list()
+    typed = trust_list(types=TYPES)
     token = sign_trust_list(tl, LIST_KEY)
     summary = {
         "about": "trust list v1 signed with LIST_KEY (EdDSA, deterministic); see "
@@ -238,6 +239,10 @@ def _vectors() -> dict[str, bytes]:
         "trustlist_v1.jwt": token.encode() + b"\n",
         "trustlist_v1.json": json.dumps(summary, ensure_ascii=False, indent=2).encode() + b"\n",
         "trustlist_v1.canonical.json": tl.canonical_bytes() + b"\n",
+        # the same list describing its types (trust/trustlist_types.py); the files above are
+        # a list from before lists described types, which must keep verifying byte for byte
+        "trustlist_v1_typed.jwt": sign_trust_list(typed, LIST_KEY).encode() + b"\n",
+        "trustlist_v1_typed.canonical.json": typed.canonical_bytes() + b"\n",
     }
 
 
@@ -260,6 +265,14 @@ def test_stored_trust_list_vector_verifies_and_hashes_as_recorded() -> None:
     expected = (VECTORS / "trustlist_v1.canonical.json").read_bytes().rstrip(b"\n")
     assert tl.canonical_bytes() == expected
     assert hashlib.sha256(expected).hexdigest() == summary["content_hash"]
+
+
+def test_stored_typed_trust_list_vector_verifies_with_its_types() -> None:
+    token = (VECTORS / "trustlist_v1_typed.jwt").read_text().strip()
+    tl = verify_trust_list(token, keys=ROOT_V1.trust_list_keys, now=NOW, previous=None)
+    assert tl.types == TYPES
+    expected = (VECTORS / "trustlist_v1_typed.canonical.json").read_bytes().rstrip(b"\n")
+    assert tl.canonical_bytes() == expected
 
 
 def main() -> None:

@@ -1,0 +1,145 @@
+"""``ecert verify --offline``: a kiosk verifies from one bundle file with trust/ and verify/
+alone (no issuing code, no database, no pydantic), showing what the signed trust list calls
+each credential type and field."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from cli.verify_cmd import UNDESCRIBED_TYPES, UsageProblem, _offline
+from gateway import trustexport
+from tests.cli.helpers import cli_env
+from tests.conftest import FakeClock
+from tests.gateway.federation_helpers import federation_of
+from tests.gateway.test_federation_sync import _issue, _region, _sync
+from tests.trust.test_trustlist_bundle import STATUS_LISTS
+from tests.trust.test_trustlist_vectors import (
+    AMR_KEY,
+    LIST_KEY,
+    NOW,
+    SIGNED_V1,
+    SIGNED_V2,
+    TYPES,
+    credential,
+    trust_list,
+)
+from trust.jws import sign_compact
+from trust.trustlist import TRUST_LIST_TYP, sign_trust_list
+from trust.trustlist_bundle import TrustBundle
+
+KIOSK_FORBIDDEN = (
+    "issuers", "gateway", "sqlalchemy", "alembic", "pydantic", "pydantic_settings", "fastapi",
+    "starlette",
+)  # fmt: skip
+
+
+def _kiosk_run(bundle: Path, token: str) -> tuple[list[str], list[str], int, dict[str, Any]]:
+    """In a fresh interpreter: the forbidden top-level packages loaded by the offline verifier
+    itself (``cli.verify_cmd._offline``), then by the whole ``ecert verify --offline --json``
+    command; its exit code and its JSON answer."""
+    script = textwrap.dedent(
+        f"""
+        import json, sys, time
+        from pathlib import Path
+
+        def loaded():
+            return sorted({{m.split(".")[0] for m in sys.modules}} & set({KIOSK_FORBIDDEN!r}))
+
+        from cli.verify_cmd import _offline
+        _offline(Path({str(bundle)!r}), None, {token!r}, now=int(time.time()))
+        by_the_verifier = loaded()
+        from cli.main import main
+        try:
+            main(["verify", "--offline", "--trust-file", {str(bundle)!r}, "--json",
+                  "--qr-text", {token!r}])
+        except SystemExit as exc:
+            print("PROBE", json.dumps([by_the_verifier, loaded(), exc.code]), file=sys.stderr)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=cli_env(),
+        check=False,
+    )
+    probe = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else ""
+    assert probe.startswith("PROBE "), done.stderr
+    by_the_verifier, by_the_command, code = json.loads(probe.removeprefix("PROBE "))
+    return by_the_verifier, by_the_command, code, json.loads(done.stdout)
+
+
+def test_the_offline_kiosk_shows_the_signed_names_and_loads_no_issuing_code(
+    tmp_path: Path,
+) -> None:
+    clock = FakeClock(int(time.time()))  # the kiosk runs on the real clock
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        token = _issue(hz, amr, "business-licence")
+        _sync(fed, sz)
+        bundle = tmp_path / "kiosk.json"
+        bundle.write_bytes(trustexport.export_bundle(sz))
+
+    by_the_verifier, by_the_command, code, shown = _kiosk_run(bundle, token)
+    assert by_the_verifier == []
+    # typer >= 0.29 coerces every command-line parameter through pydantic (typer/_coercion.py):
+    # parsing argv loads it, nothing of ours does
+    assert set(by_the_command) <= {"pydantic"}, by_the_command
+    assert (code, shown["reason"]) == (0, "VALID"), shown
+    cred = shown["credential"]
+    assert cred["type"] == "business-licence"
+    assert cred["type_name"] == {"zh": "营业执照", "en": "Business licence"}
+    labels = {f["name"]: f["label"] for f in cred["fields"]}
+    assert labels["name"] == {"zh": "名称", "en": "Name"}
+    assert labels["uscc"] == {"zh": "统一社会信用代码", "en": "Unified social credit code"}
+    assert [c["role"] for c in shown["issuer"]["chain"]] == ["agency", "city", "region"]
+
+
+def _bundle(tmp_path: Path, trust_list_token: str) -> Path:
+    path = tmp_path / "kiosk.json"
+    path.write_bytes(
+        TrustBundle(SIGNED_V2, (SIGNED_V1,), trust_list_token, STATUS_LISTS).to_bytes()
+    )
+    return path
+
+
+def test_the_signed_description_is_what_the_kiosk_shows(tmp_path: Path) -> None:
+    bundle = _bundle(tmp_path, sign_trust_list(trust_list(types=TYPES), LIST_KEY))
+    shown = _offline(bundle, None, credential(AMR_KEY), now=NOW)
+    assert shown["reason"] == "VALID"
+    assert shown["credential"]["type_name"] == {"zh": "营业执照", "en": "Business licence"}
+    assert shown["credential"]["fields"][0]["label"] == {"zh": "名称", "en": "Name"}
+
+
+def test_an_older_list_without_types_still_loads_and_the_kiosk_says_why_it_cannot_tell(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The QR names its type by QR code ("BL"), the entries by code ("business-licence"): only a
+    # description ties them, so without one the kiosk answers UNSUPPORTED (never VALID on a
+    # guess) and tells the operator how to get a bundle that describes its types.
+    bundle = _bundle(tmp_path, sign_trust_list(trust_list(), LIST_KEY))
+    shown = _offline(bundle, None, credential(AMR_KEY), now=NOW)
+    assert (shown["reason"], shown["detail"]) == ("UNSUPPORTED", "unknown credential type 'BL'")
+    assert shown["freshness"]["trust"] is not None  # the list itself loaded: its age is shown
+    assert capsys.readouterr().err.strip() == UNDESCRIBED_TYPES
+
+
+def test_an_oversize_types_member_is_refused_saying_what_was_expected(tmp_path: Path) -> None:
+    raw = trust_list(types=TYPES).to_json()
+    raw["types"] = raw["types"] * 200  # 400 types, signed by a genuine trust list key
+    bundle = _bundle(tmp_path, sign_compact(raw, LIST_KEY, typ=TRUST_LIST_TYP))
+    with pytest.raises(UsageProblem) as refused:
+        _offline(bundle, None, credential(AMR_KEY), now=NOW)
+    assert str(refused.value) == (
+        f"unusable trust file {bundle}: expected trust list types to be a list of at most 256 "
+        f"types, found {str(raw['types'])[:80]}... (list)"
+    )
