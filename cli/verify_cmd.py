@@ -93,9 +93,9 @@ def _offline(trust_file: Path, root_file: Path | None, qr_text: str, *, now: int
     """Verify from a trust bundle alone: no network, no data directory, and nothing beyond
     trust/ and verify/ (no issuing code, no database, no pydantic: a kiosk ships without them).
     What a credential type and its fields are called comes from the signed trust list."""
-    from trust.trustlist_bundle import load_bundle
-    from trust.trustlist_errors import TrustListExpired
-    from trust.trustlist_root import SignedRoot, load_initial_root
+    from trust.trustlist.bundle import load_bundle
+    from trust.trustlist.errors import TrustListExpired
+    from trust.trustlist.root import SignedRoot, load_initial_root
     from verify.reasons import Reason
     from verify.result import VerificationResult
     from verify.result_json import verification_json

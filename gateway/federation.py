@@ -37,7 +37,7 @@ from trust.federation import (
     verify_entity_configuration,
 )
 from trust.keys import PublicKey, SigningKey
-from trust.trustlist_root import Role, RootMetadata, SignedRoot
+from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
 SELF = "self"
 ECERT_GATEWAY = "ecert_gateway"  # our metadata type: a gateway's role, region and endpoints

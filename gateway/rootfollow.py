@@ -30,7 +30,7 @@ from gateway.models import FederationRow, SubordinateRow
 from trust.errors import DataError, FetchError
 from trust.federation import Fetcher
 from trust.trusted_state import TrustedState
-from trust.trustlist_root import MAX_ROOT_STEPS, SignedRoot
+from trust.trustlist.root import MAX_ROOT_STEPS, SignedRoot
 
 MAX_HISTORY = 1000  # root versions in one history document
 FOLLOWED_KINDS = ("city", "region")  # an anchor's subordinates with keys of their own

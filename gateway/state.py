@@ -41,9 +41,9 @@ from trust.snapshot import (
 )
 from trust.statuslist import StatusSource
 from trust.trusted_state import TrustedState
-from trust.trustlist import TrustList
-from trust.trustlist_entry import TrustListEntry
-from trust.trustlist_errors import RootError
+from trust.trustlist.document import TrustList
+from trust.trustlist.entry import TrustListEntry
+from trust.trustlist.errors import RootError
 
 BUMPED = "ecert.state_bumped"
 log = logging.getLogger("ecert.state")

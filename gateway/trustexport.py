@@ -26,8 +26,8 @@ from gateway.models import (
 )
 from gateway.publish import StatusListPublisher
 from trust.keys import SigningKey
-from trust.trustlist_bundle import TrustBundle
-from trust.trustlist_root import Role, RootMetadata, SignedRoot
+from trust.trustlist.bundle import TrustBundle
+from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
 ROOT_RENEW_BEFORE = 30 * 86_400
 

@@ -40,9 +40,9 @@ from trust.federation import (
 )
 from trust.keys import PublicKey
 from trust.snapshot import TypeInfo
-from trust.trustlist import TrustList, sign_trust_list, unverified_signer_kid
-from trust.trustlist_compile import chain_roles, compile_entries, entries_digest, entries_for
-from trust.trustlist_entry import TrustListEntry
+from trust.trustlist.compiler import chain_roles, compile_entries, entries_digest, entries_for
+from trust.trustlist.document import TrustList, sign_trust_list, unverified_signer_kid
+from trust.trustlist.entry import TrustListEntry
 
 log = logging.getLogger("ecert.trustsync")
 MAX_DEPTH = 3  # anchor → (peer anchor →) city → agency

@@ -7,13 +7,13 @@ a refused update raises and leaves what was held before untouched.
 
 - Root (TUF 1.0.30 §5.3): held from the caller's pinned (or own) root; a newer one is taken
   only by walking N+1, N+2 … each signed by a threshold of the old root's keys and of its own
-  (§5.3.4-5.3.5, :func:`trust.trustlist_root.update_root`), at most ``MAX_ROOT_STEPS`` at a
+  (§5.3.4-5.3.5, :func:`trust.trustlist.root.update_root`), at most ``MAX_ROOT_STEPS`` at a
   time; an older version is a rollback; the same version must be the same content; the newest
   must not have expired (§5.3.10). When the trust list signers change, the list held is
   forgotten (§5.3.11, fast-forward attack recovery).
 - Trust list (§5.4): signed by a key of the held root's ``trust_list`` role, for the root's
   region, never an older version than the one held nor the same version with other content,
-  not expired (:func:`trust.trustlist.verify_trust_list`).
+  not expired (:func:`trust.trustlist.document.verify_trust_list`).
 - Status lists (Token Status List §8.3): the owner is whoever the held trust list says lists
   the URI, the signer one of that owner's keys that may sign now
   (:func:`trust.snapshot.signers_now`), never an older ``iat`` than the list held
@@ -37,10 +37,10 @@ from trust.errors import StatusListError
 from trust.peer_statuslists import HeldStatusList, PeerStatusLists
 from trust.snapshot import KeyRecord, TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
-from trust.trustlist import TrustList, verify_trust_list
-from trust.trustlist_errors import RollbackError, RootError, TrustListError
-from trust.trustlist_json import show
-from trust.trustlist_root import (
+from trust.trustlist.document import TrustList, verify_trust_list
+from trust.trustlist.errors import RollbackError, RootError, TrustListError
+from trust.trustlist.fields import show
+from trust.trustlist.root import (
     MAX_ROOT_STEPS,
     RootMetadata,
     SignedRoot,

@@ -20,7 +20,7 @@ from trust.federation import (
     RESOLVE_RESPONSE_MEDIA_TYPE,
     subordinate_listing,
 )
-from trust.trustlist_delta import delta, sign_delta
+from trust.trustlist.delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"], route_class=FederationRoute)  # errors: §8.9
 MAX_JOIN_BODY = 64 * 1024

@@ -32,8 +32,8 @@ from tests.trust.test_trustlist_vectors import (
     trust_list,
 )
 from trust.jws import sign_compact
-from trust.trustlist import TRUST_LIST_TYP, sign_trust_list
-from trust.trustlist_bundle import TrustBundle
+from trust.trustlist.bundle import TrustBundle
+from trust.trustlist.document import TRUST_LIST_TYP, sign_trust_list
 
 KIOSK_FORBIDDEN = (
     "issuers", "gateway", "sqlalchemy", "alembic", "pydantic", "pydantic_settings", "fastapi",

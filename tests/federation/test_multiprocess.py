@@ -51,8 +51,8 @@ from trust.federation import (
 )
 from trust.jws import _unverified_header, sign_compact
 from trust.keys import SigningKey
-from trust.trustlist import TrustList, verify_trust_list
-from trust.trustlist_errors import RollbackError, TrustListExpired
+from trust.trustlist.document import TrustList, verify_trust_list
+from trust.trustlist.errors import RollbackError, TrustListExpired
 
 pytestmark = pytest.mark.slow
 

@@ -20,7 +20,7 @@ from gateway.peers import HttpFetcher
 from gateway.settings import Settings
 from tests.conftest import PASSPHRASE, FakeClock
 from trust.keys import SigningKey
-from trust.trustlist_root import Role, RootMetadata, SignedRoot
+from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
 SETTLE_SECONDS = 20.0  # the longest a federation's teardown waits for calls in flight
 

@@ -17,7 +17,7 @@ from trust.federation import (
     verify_entity_statement,
     verify_resolve_response,
 )
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 from trust.keys import PublicKey
 
 YRD, HZ, SZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"

@@ -24,7 +24,7 @@ from tests.gateway.test_federation_sync import (
     _region,
     _sync,
 )
-from trust.trustlist_root import SignedRoot
+from trust.trustlist.root import SignedRoot
 from verify.reasons import Reason
 
 

@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import federation_of
 from tests.gateway.test_federation_sync import YRD
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 from trust.jws import MalformedToken
 
 INTERNAL = "http://127.0.0.1:6000"  # e.g. an admin page bound to loopback

@@ -230,8 +230,8 @@ def test_a_root_signed_only_by_the_new_key_is_not_followed(
 def test_a_trust_list_delta_turns_the_old_version_into_the_new(
     tmp_path: Path, clock: FakeClock
 ) -> None:
-    from trust.trustlist import verify_trust_list
-    from trust.trustlist_delta import apply_delta
+    from trust.trustlist.delta import apply_delta
+    from trust.trustlist.document import verify_trust_list
 
     with federation_of(tmp_path, clock) as fed:
         hz, sz, _amr, _psb = _region(fed)

@@ -25,7 +25,7 @@ from gateway.statements import STATEMENT_LIFETIME
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import federation_of
 from tests.issuers.samples import SAMPLE_SUBJECTS
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 
 YRD, HZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101"
 PROMPT = 3.0  # seconds: far under SQLite's busy timeout, far over a read's few milliseconds

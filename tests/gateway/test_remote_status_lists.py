@@ -196,7 +196,7 @@ def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken
     from gateway.models import TrustListRow
     from gateway.state import PeerTrust, stored_trust_list
     from trust.keys import SigningKey
-    from trust.trustlist import sign_trust_list
+    from trust.trustlist.document import sign_trust_list
 
     with federation_of(tmp_path, clock) as fed:
         hz, sz, amr, _psb = _region(fed)

@@ -9,8 +9,8 @@ import pytest
 from gateway.rootfollow import newest_root
 from tests.trust.test_trustlist_vectors import NOW, ROOT_KEYS, SIGNED_V1, SIGNED_V2, root_v
 from trust.errors import DataError
-from trust.trustlist_errors import RollbackError, RootError
-from trust.trustlist_root import SignedRoot
+from trust.trustlist.errors import RollbackError, RootError
+from trust.trustlist.root import SignedRoot
 
 PEER = "https://ecert.hangzhou.gov.cn"
 K0, K1, K2, _ = ROOT_KEYS

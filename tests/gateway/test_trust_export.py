@@ -12,8 +12,8 @@ from gateway.state import stored_trust_list, type_info
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import federation_of
 from tests.gateway.test_federation_sync import LICENCES, _issue, _region, _sync
-from trust.trustlist_bundle import load_bundle
-from trust.trustlist_errors import RollbackError, TrustListExpired
+from trust.trustlist.bundle import load_bundle
+from trust.trustlist.errors import RollbackError, TrustListExpired
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
 
@@ -105,7 +105,7 @@ def test_the_root_is_renewed_before_it_expires_and_followers_walk_to_it(
 ) -> None:
     from gateway.models import AuditRow
     from tests.gateway.test_federation_sync import YRD
-    from trust.trustlist_root import check_root_fresh, load_initial_root, update_root
+    from trust.trustlist.root import check_root_fresh, load_initial_root, update_root
 
     with federation_of(tmp_path, clock) as fed:
         _hz, sz, _amr, _psb = _region(fed)

@@ -37,7 +37,7 @@ from tests.gateway.test_federation_sync import HZ, YRD, _issue, _region, _sync
 from tests.interop.conftest import NodeRunner
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.encoding import b64url_encode
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 from trust.jws import sign_compact
 from trust.keys import EDDSA, SigningKey
 

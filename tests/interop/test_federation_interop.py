@@ -47,7 +47,7 @@ from trust.federation import (
     resolve_chain,
     verify_entity_configuration,
 )
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 
 pytestmark = pytest.mark.slow
 

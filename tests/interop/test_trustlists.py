@@ -21,7 +21,7 @@ from tests.interop.conftest import NodeRunner
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.encoding import b64url_decode
 from trust.keys import PublicKey
-from trust.trustlist_delta import apply_delta
+from trust.trustlist.delta import apply_delta
 
 YRD, HZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101"
 LICENCE = "business-licence"

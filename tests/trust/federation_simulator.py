@@ -21,13 +21,13 @@ from itertools import pairwise
 from typing import Any
 
 from trust.errors import FetchError
-from trust.federation_common import (
+from trust.federation.common import (
     FEDERATION_ENTITY,
     entity_configuration_url,
     fetch_url,
 )
-from trust.federation_constraints import Constraints
-from trust.federation_statements import Acceptance, sign_entity_statement
+from trust.federation.constraints import Constraints
+from trust.federation.statements import Acceptance, sign_entity_statement
 from trust.keys import PublicKey, SigningKey
 
 

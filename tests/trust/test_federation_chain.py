@@ -31,7 +31,7 @@ from trust.federation import (
     UrlPrefixes,
     validate_chain,
 )
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 from trust.jws import UnknownKey, UnsupportedToken, sign_compact
 from trust.keys import PublicKey, SigningKey
 

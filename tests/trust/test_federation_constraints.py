@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from trust.federation_common import ConstraintViolation, MalformedStatement
-from trust.federation_constraints import Constraints, NamingConstraints, UrlPrefixes
+from trust.federation.common import ConstraintViolation, MalformedStatement
+from trust.federation.constraints import Constraints, NamingConstraints, UrlPrefixes
 
 HZ = "http://127.0.0.1:9101"
 LEAF = "https://leaf.example"

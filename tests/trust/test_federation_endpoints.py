@@ -26,7 +26,7 @@ from trust.federation import (
     verify_historical_keys,
     verify_resolve_response,
 )
-from trust.federation_statements import unverified_payload
+from trust.federation.statements import unverified_payload
 from trust.jws import UnknownKey, UnsupportedToken, sign_compact
 from trust.keys import SigningKey
 

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from trust.federation_common import PolicyError
-from trust.federation_policy import (
+from trust.federation.common import PolicyError
+from trust.federation.policy import (
     MetadataPolicy,
     apply_policy,
     merge_policies,

@@ -38,15 +38,15 @@ from trust.jws import UnknownKey
 from trust.keys import PublicKey, SigningKey
 from trust.peer_statuslists import HeldStatusList, StatusListReplay
 from trust.trusted_state import TrustedState
-from trust.trustlist import TrustList, sign_trust_list
-from trust.trustlist_errors import (
+from trust.trustlist.document import TrustList, sign_trust_list
+from trust.trustlist.errors import (
     RollbackError,
     RootError,
     RootExpired,
     TrustListError,
     TrustListExpired,
 )
-from trust.trustlist_root import Role, RootMetadata, SignedRoot
+from trust.trustlist.root import Role, RootMetadata, SignedRoot
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
 

@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import trust.trustlist
+import trust.trustlist.document
 from tests.trust.test_trustlist_vectors import (
     AMR_KEY,
     AMR_LOST,
@@ -41,14 +41,14 @@ from trust.errors import DataError
 from trust.jws import BadSignature, MalformedToken, UnknownKey, UnsupportedToken, sign_compact
 from trust.snapshot import ChainLink
 from trust.statuslist import StatusList, StatusListSnapshot
-from trust.trustlist import (
+from trust.trustlist.document import (
     TRUST_LIST_TYP,
     TrustList,
     sign_trust_list,
     verify_trust_list,
 )
-from trust.trustlist_entry import TrustListEntry
-from trust.trustlist_errors import RollbackError, TrustListError, TrustListExpired
+from trust.trustlist.entry import TrustListEntry
+from trust.trustlist.errors import RollbackError, TrustListError, TrustListExpired
 from verify.reasons import Reason
 from verify.verifier import StatusSource, verify_scanned
 
@@ -157,7 +157,7 @@ def test_list_invariants_are_checked_when_built(case: Broken) -> None:
 
 
 def test_entry_count_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trust.trustlist, "MAX_TRUST_LIST_ENTRIES", 3)
+    monkeypatch.setattr(trust.trustlist.document, "MAX_TRUST_LIST_ENTRIES", 3)
     with pytest.raises(TrustListError, match="4 entries, at most 3 allowed"):
         trust_list()
     with pytest.raises(TrustListError, match="at most 3 items"):
@@ -289,7 +289,7 @@ def test_token_length_is_bounded() -> None:
 
 
 def test_sign_refuses_a_token_verifiers_would_refuse(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trust.trustlist, "MAX_TRUST_LIST_TOKEN_LENGTH", 100)
+    monkeypatch.setattr(trust.trustlist.document, "MAX_TRUST_LIST_TOKEN_LENGTH", 100)
     with pytest.raises(TrustListError, match="verifiers accept at most 100"):
         sign_trust_list(V1, LIST_KEY)
 

@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import trust.trustlist_bundle
+import trust.trustlist.bundle
 from tests.trust.test_trustlist_vectors import (
     AMR_KEY,
     AMR_LOST,
@@ -39,9 +39,9 @@ from tests.trust.test_trustlist_vectors import (
 )
 from trust.errors import DataError
 from trust.jws import UnknownKey
-from trust.trustlist import TrustList, sign_trust_list
-from trust.trustlist_bundle import LoadedBundle, TrustBundle, load_bundle
-from trust.trustlist_errors import (
+from trust.trustlist.bundle import LoadedBundle, TrustBundle, load_bundle
+from trust.trustlist.document import TrustList, sign_trust_list
+from trust.trustlist.errors import (
     BundleError,
     RollbackError,
     RootError,
@@ -49,7 +49,7 @@ from trust.trustlist_errors import (
     TrustListError,
     TrustListExpired,
 )
-from trust.trustlist_root import Role, SignedRoot
+from trust.trustlist.root import Role, SignedRoot
 from verify.reasons import Reason
 from verify.verifier import StatusSource, verify_scanned
 
@@ -255,7 +255,7 @@ def test_rotated_trust_list_keys_forget_the_list_held() -> None:
 
 
 def test_bundle_size_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(trust.trustlist_bundle, "MAX_BUNDLE_BYTES", 1000)
+    monkeypatch.setattr(trust.trustlist.bundle, "MAX_BUNDLE_BYTES", 1000)
     with pytest.raises(BundleError, match="at most 1000 allowed"):
         load(bundle())
 

@@ -21,8 +21,8 @@ from tests.trust.test_trustlist_vectors import (
     entry,
     trust_list,
 )
-from trust.trustlist_compile import Compiled, chain_roles, compile_entries, entries_digest
-from trust.trustlist_entry import TrustListEntry
+from trust.trustlist.compiler import Compiled, chain_roles, compile_entries, entries_digest
+from trust.trustlist.entry import TrustListEntry
 
 CITY_OF_AMR = "330100"  # the chain's second link: the superior that lists ag-amr
 MIN_EXP = NOW + 60

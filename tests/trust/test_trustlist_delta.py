@@ -30,15 +30,15 @@ from tests.trust.test_trustlist_vectors import (
 )
 from trust.errors import DataError
 from trust.jws import BadSignature, UnknownKey, UnsupportedToken, sign_compact
-from trust.trustlist import TrustList, sign_trust_list
-from trust.trustlist_delta import (
+from trust.trustlist.delta import (
     DELTA_TYP,
     TrustListDelta,
     apply_delta,
     delta,
     sign_delta,
 )
-from trust.trustlist_errors import DeltaError, TrustListExpired
+from trust.trustlist.document import TrustList, sign_trust_list
+from trust.trustlist.errors import DeltaError, TrustListExpired
 
 SIGNERS = (LIST_KEY.public, LIST_KEY_2.public)
 NEW_KEY = es_key("amr-new")

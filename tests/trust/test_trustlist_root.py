@@ -27,8 +27,8 @@ from tests.trust.test_trustlist_vectors import (
 )
 from trust.errors import DataError
 from trust.keys import SigningKey
-from trust.trustlist_errors import RootError, RootExpired, TrustListExpired
-from trust.trustlist_root import (
+from trust.trustlist.errors import RootError, RootExpired, TrustListExpired
+from trust.trustlist.root import (
     Role,
     RootMetadata,
     SignedRoot,

@@ -32,17 +32,17 @@ from tests.trust.test_trustlist_vectors import (
 from trust.errors import DataError
 from trust.jws import sign_compact
 from trust.snapshot import FieldLabel, TypeInfo
-from trust.trustlist import TrustList, sign_trust_list, verify_trust_list
-from trust.trustlist_bundle import TrustBundle, load_bundle
-from trust.trustlist_delta import DELTA_TYP, TrustListDelta, apply_delta, delta, sign_delta
-from trust.trustlist_errors import DeltaError, TrustListError
-from trust.trustlist_types import (
+from trust.trustlist.bundle import TrustBundle, load_bundle
+from trust.trustlist.credential_types import (
     MAX_LIST_TYPES,
     MAX_NAME,
     MAX_TYPE_FIELDS,
     types_from_json,
     types_to_json,
 )
+from trust.trustlist.delta import DELTA_TYP, TrustListDelta, apply_delta, delta, sign_delta
+from trust.trustlist.document import TrustList, sign_trust_list, verify_trust_list
+from trust.trustlist.errors import DeltaError, TrustListError
 from verify.reasons import Reason
 from verify.result_json import verification_json
 from verify.verifier import verify_scanned

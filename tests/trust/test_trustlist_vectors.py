@@ -24,15 +24,15 @@ from trust.jws import sign_compact
 from trust.keys import PublicKey, SigningKey
 from trust.snapshot import ChainLink, FieldLabel, TypeInfo
 from trust.statuslist import StatusList, sign_status_list_token
-from trust.trustlist import TrustList, sign_trust_list, verify_trust_list
-from trust.trustlist_entry import (
+from trust.trustlist.document import TrustList, sign_trust_list, verify_trust_list
+from trust.trustlist.entry import (
     ACTIVE,
     COMPROMISED,
     ROTATED,
     KeyEvent,
     TrustListEntry,
 )
-from trust.trustlist_root import Role, RootMetadata, SignedRoot, load_initial_root
+from trust.trustlist.root import Role, RootMetadata, SignedRoot, load_initial_root
 
 VECTORS = Path(__file__).parent / "vectors" / "trustlist"
 NOW = 1_790_000_000  # 2026-09-21, the project's fixed test 'now'

@@ -42,10 +42,10 @@ from trust.errors import DataError
 from trust.snapshot import TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
 from trust.trusted_state import TrustedState
-from trust.trustlist import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList
-from trust.trustlist_errors import BundleError, RootError
-from trust.trustlist_json import Fields, load_json
-from trust.trustlist_root import MAX_ROOT_STEPS, RootMetadata, SignedRoot
+from trust.trustlist.document import MAX_TRUST_LIST_TOKEN_LENGTH, TrustList
+from trust.trustlist.errors import BundleError, RootError
+from trust.trustlist.fields import Fields, load_json
+from trust.trustlist.root import MAX_ROOT_STEPS, RootMetadata, SignedRoot
 
 BUNDLE_FORMAT = "ecert-trust-bundle/1"
 MAX_BUNDLE_BYTES = 64 * 1024 * 1024

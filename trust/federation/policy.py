@@ -9,7 +9,7 @@
 
 What a narrowed ``ecert_issuer.credential_types`` means for verifiers (a type outside the
 grant is not authorised; no grant at all authorises nothing) is decided on the resolved chain
-(:attr:`trust.federation_chain.ResolvedChain.credential_types`), not by bending the spec here.
+(:attr:`trust.federation.chain.ResolvedChain.credential_types`), not by bending the spec here.
 
 Deliberately not here: additional operators (any name listed in ``metadata_policy_crit`` is a
 policy error, since we implement none; unlisted unknown operators are ignored, §6.1.3.2), values
@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust.federation_common import (
+from trust.federation.common import (
     MAX_ENTITY_TYPES,
     MAX_LIST_ITEMS,
     PolicyError,

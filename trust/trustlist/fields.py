@@ -21,7 +21,7 @@ import orjson
 
 from trust.errors import DataError
 from trust.keys import PublicKey
-from trust.trustlist_errors import TrustListError
+from trust.trustlist.errors import TrustListError
 
 MAX_SAFE_INT = 2**53 - 1  # integers beyond this do not survive every JSON parser
 MAX_TEXT = 512  # characters of a name, id, URI or policy name

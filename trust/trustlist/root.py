@@ -40,8 +40,8 @@ import orjson
 from trust.encoding import b64url_decode, b64url_encode
 from trust.errors import DataError
 from trust.keys import PublicKey, SigningKey
-from trust.trustlist_errors import RootError, RootExpired
-from trust.trustlist_json import (
+from trust.trustlist.errors import RootError, RootExpired
+from trust.trustlist.fields import (
     MAX_SAFE_INT,
     MAX_TEXT,
     Fields,

@@ -32,7 +32,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Self
 
-from trust.federation_common import (
+from trust.federation.common import (
     FEDERATION_ENTITY,
     MAX_CHAIN_DEPTH,
     MAX_ENTITY_TYPES,

@@ -2,7 +2,7 @@
 
 Pure: the compiling gateway (``gateway.trustsync``) walks the federation, verifies each issuing
 agency's chain (``trust.federation.resolve_chain``) and hands the results here with the list it
-signed last, as a :class:`trust.trustlist.TrustList`. Here it is decided
+signed last, as a :class:`trust.trustlist.document.TrustList`. Here it is decided
 
 - which entries each verified chain gives (:func:`entries_for`: one per published credential key);
 - which issuers of the previous list are carried forward while their chains last, because this
@@ -29,9 +29,9 @@ from trust.errors import DataError
 from trust.federation import ECERT_ISSUER, ResolvedChain
 from trust.keys import PublicKey, is_short_alias
 from trust.snapshot import ChainLink
-from trust.trustlist import TrustList
-from trust.trustlist_entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
-from trust.trustlist_types import types_to_json
+from trust.trustlist.credential_types import types_to_json
+from trust.trustlist.document import TrustList
+from trust.trustlist.entry import ACTIVE, COMPROMISED, RETIRED, KeyEvent, TrustListEntry
 
 _JWK_MEMBERS = ("kty", "crv", "x", "y", "kid")
 

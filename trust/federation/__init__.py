@@ -7,19 +7,19 @@ that sign credentials (those travel in ``ecert_issuer`` metadata, if at all).
 
 What is here, by module (all pure: bytes, parsed objects and ``now`` in; no I/O):
 
-- ``federation_common``: errors, names, bounds, Entity Identifier checks and endpoint URLs.
-- ``federation_statements``: Entity Statements (§3): sign, verify, Entity Configurations.
-- ``federation_policy``: metadata policy operators, merging and application (§6.1), as the
+- ``common``: errors, names, bounds, Entity Identifier checks and endpoint URLs.
+- ``statements``: Entity Statements (§3): sign, verify, Entity Configurations.
+- ``policy``: metadata policy operators, merging and application (§6.1), as the
   spec defines them (``subset_of`` narrows to the intersection).
-- ``federation_constraints``: ``max_path_length``, ``naming_constraints`` (host names, RFC 5280
+- ``constraints``: ``max_path_length``, ``naming_constraints`` (host names, RFC 5280
   §4.2.1.10 as §6.2.2 words it), ``allowed_entity_types`` (§6.2) and our own constraint
   parameter ``ecert_url_prefixes``.
-- ``federation_chain``: :func:`validate_chain` (§4, §10.2) into a :class:`ResolvedChain`,
+- ``chain``: :func:`validate_chain` (§4, §10.2) into a :class:`ResolvedChain`,
   including cross-region agreements (``ecert_acceptance``, honoured only on the anchor's own
   statement: no transitive trust) and the credential types the chain grants its leaf.
-- ``federation_resolve``: :func:`resolve_chain` walks ``authority_hints`` through a
+- ``resolve``: :func:`resolve_chain` walks ``authority_hints`` through a
   :class:`Fetcher` (§10.1), with a visited set, a depth bound and a fetch budget.
-- ``federation_endpoints``: subordinate listings (§8.2), resolve responses (§8.3), historical
+- ``endpoints``: subordinate listings (§8.2), resolve responses (§8.3), historical
   keys (§8.7).
 - an in-memory fetcher and federation for tests live with the tests
   (``tests/trust/federation_simulator.py``), not in this package.
@@ -32,8 +32,8 @@ itself (the gateway serves and fetches; this package decides).
 
 from __future__ import annotations
 
-from trust.federation_chain import ResolvedChain, TrustChain, validate_chain
-from trust.federation_common import (
+from trust.federation.chain import ResolvedChain, TrustChain, validate_chain
+from trust.federation.common import (
     ACCEPTANCE_CLAIM,
     CREDENTIAL_TYPES,
     DEFAULT_MAX_DEPTH,
@@ -64,8 +64,8 @@ from trust.federation_common import (
     entity_configuration_url,
     fetch_url,
 )
-from trust.federation_constraints import URL_PREFIXES, Constraints, NamingConstraints, UrlPrefixes
-from trust.federation_endpoints import (
+from trust.federation.constraints import URL_PREFIXES, Constraints, NamingConstraints, UrlPrefixes
+from trust.federation.endpoints import (
     REVOCATION_REASONS,
     HistoricalKey,
     HistoricalKeys,
@@ -77,14 +77,14 @@ from trust.federation_endpoints import (
     verify_historical_keys,
     verify_resolve_response,
 )
-from trust.federation_policy import (
+from trust.federation.policy import (
     OPERATORS,
     MetadataPolicy,
     apply_policy,
     merge_policies,
 )
-from trust.federation_resolve import DEFAULT_MAX_FETCHES, Fetcher, resolve_chain
-from trust.federation_statements import (
+from trust.federation.resolve import DEFAULT_MAX_FETCHES, Fetcher, resolve_chain
+from trust.federation.statements import (
     Acceptance,
     EntityStatement,
     sign_entity_statement,

@@ -2,7 +2,7 @@
 
 An entry is keyed by ``(issuer, kid)``: an agency with three keys (one active, two rotated out)
 has three entries, and their issuer-level fields (name, USCC, chain, types, acceptance policy,
-status lists) must agree, which :class:`trust.trustlist.TrustList` checks.
+status lists) must agree, which :class:`trust.trustlist.document.TrustList` checks.
 
 The key's life is told twice, on purpose, and the two must agree: as the window verifiers
 decide with (``not_before``, ``retired_at``, ``compromised_at``) and as the status history an
@@ -22,8 +22,8 @@ from trust.errors import StatusListError
 from trust.keys import PublicKey
 from trust.snapshot import ISSUER_CHAIN_MAX, ChainLink, IssuerRecord, KeyRecord
 from trust.statuslist import StatusReference
-from trust.trustlist_errors import TrustListError
-from trust.trustlist_json import MAX_SAFE_INT, MAX_TEXT, Fields, is_int, public_key, show
+from trust.trustlist.errors import TrustListError
+from trust.trustlist.fields import MAX_SAFE_INT, MAX_TEXT, Fields, is_int, public_key, show
 
 ACTIVE, ROTATED, RETIRED, COMPROMISED = "active", "rotated", "retired", "compromised"
 KEY_STATUSES = (ACTIVE, ROTATED, RETIRED, COMPROMISED)

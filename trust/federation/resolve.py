@@ -24,8 +24,8 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from trust.errors import DataError, EcertError, FetchError
-from trust.federation_chain import ResolvedChain, validate_chain
-from trust.federation_common import (
+from trust.federation.chain import ResolvedChain, validate_chain
+from trust.federation.common import (
     DEFAULT_MAX_DEPTH,
     MAX_CHAIN_DEPTH,
     MAX_STATEMENT_LENGTH,
@@ -39,7 +39,7 @@ from trust.federation_common import (
     same_origin,
     show,
 )
-from trust.federation_statements import (
+from trust.federation.statements import (
     EntityStatement,
     verify_entity_configuration,
     verify_entity_statement,

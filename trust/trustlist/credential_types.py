@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from typing import Any
 
 from trust.snapshot import FieldLabel, TypeInfo
-from trust.trustlist_errors import TrustListError
-from trust.trustlist_json import Fields, show
+from trust.trustlist.errors import TrustListError
+from trust.trustlist.fields import Fields, show
 
 MAX_LIST_TYPES = 256
 MAX_TYPE_FIELDS = 64

@@ -27,7 +27,7 @@ import orjson
 
 from trust.encoding import b64url_decode
 from trust.errors import DataError, KeyError_
-from trust.federation_common import (
+from trust.federation.common import (
     ACCEPTANCE_CLAIM,
     CREDENTIAL_TYPES,
     ECERT_ISSUER,
@@ -49,8 +49,8 @@ from trust.federation_common import (
     json_copy,
     show,
 )
-from trust.federation_constraints import Constraints
-from trust.federation_policy import MetadataPolicy
+from trust.federation.constraints import Constraints
+from trust.federation.policy import MetadataPolicy
 from trust.jws import MalformedToken, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 
@@ -390,7 +390,7 @@ def verify_entity_configuration(
 
     This proves the configuration is intact and self-consistent, NOT that anyone trusts it:
     resolution uses it to find superiors and endpoints, and trust comes from
-    :func:`trust.federation_chain.validate_chain` alone.
+    :func:`trust.federation.chain.validate_chain` alone.
     """
     # The keys come from the token itself: this checks the self-signature, nothing more.
     keys = parse_jwks(unverified_payload(token, max_length=max_length).get("jwks"))

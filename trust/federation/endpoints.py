@@ -21,8 +21,8 @@ from typing import Any
 
 import orjson
 
-from trust.federation_chain import ResolvedChain, validate_chain
-from trust.federation_common import (
+from trust.federation.chain import ResolvedChain, validate_chain
+from trust.federation.common import (
     DEFAULT_MAX_DEPTH,
     HISTORICAL_KEYS_TYP,
     MAX_CHAIN_DEPTH,
@@ -41,7 +41,7 @@ from trust.federation_common import (
     json_copy,
     show,
 )
-from trust.federation_statements import exact_kid, parse_jwks, parse_metadata
+from trust.federation.statements import exact_kid, parse_jwks, parse_metadata
 from trust.jws import MalformedToken, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 

@@ -8,14 +8,15 @@ A delta (compact JWS, ``typ: trustlist-delta+jwt``, signed by a ``trust_list`` k
 - ``upserts``: entries added or changed, whole; ``tombstones``: ``(issuer, kid)`` of entries
   removed;
 - ``types``: only when the new list describes its credential types otherwise than the base
-  (:mod:`trust.trustlist_types`; several kilobytes, seldom changed): the new description whole,
-  or ``null`` for a list that describes none. Absent, the base's description carries over;
+  (:mod:`trust.trustlist.credential_types`; several kilobytes, seldom changed): the new
+  description whole, or ``null`` for a list that describes none. Absent, the base's
+  description carries over;
 - ``to_hash``: SHA-256 of the new list's canonical bytes (its ETag). ``apply_delta`` rebuilds the
   list and refuses it unless it hashes to exactly that, so a partial, reordered or forged delta
   cannot produce a different list than the full one would have been.
 
-The TUF rules of :func:`trust.trustlist.verify_trust_list` hold for the result: a higher version
-than the base (§5.4.3), not expired (§5.4.4).
+The TUF rules of :func:`trust.trustlist.document.verify_trust_list` hold for the result: a
+higher version than the base (§5.4.3), not expired (§5.4.4).
 
 Deliberately not here: choosing between a delta and the full list, or fetching either.
 """
@@ -30,16 +31,16 @@ from typing import Any
 from trust.jws import KeyIndex, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 from trust.snapshot import TypeInfo
-from trust.trustlist import (
+from trust.trustlist.credential_types import types_from_json, types_to_json
+from trust.trustlist.document import (
     MAX_TRUST_LIST_ENTRIES,
     MAX_TRUST_LIST_TOKEN_LENGTH,
     TrustList,
     check_fresh,
 )
-from trust.trustlist_entry import TrustListEntry
-from trust.trustlist_errors import DeltaError, TrustListError
-from trust.trustlist_json import MAX_SAFE_INT, Fields, is_int, show
-from trust.trustlist_types import types_from_json, types_to_json
+from trust.trustlist.entry import TrustListEntry
+from trust.trustlist.errors import DeltaError, TrustListError
+from trust.trustlist.fields import MAX_SAFE_INT, Fields, is_int, show
 
 DELTA_TYP = "trustlist-delta+jwt"
 _HASH = re.compile(r"[0-9a-f]{64}")
@@ -209,7 +210,7 @@ def apply_delta(
 
     Raises :mod:`trust.jws` signature errors, :class:`DeltaError` (wrong base, unknown
     tombstone, result not matching ``to_hash``), :class:`TrustListError` (the result breaks a
-    list invariant) and :class:`trust.trustlist_errors.TrustListExpired`.
+    list invariant) and :class:`trust.trustlist.errors.TrustListExpired`.
     """
     if not isinstance(delta_token, str):
         raise DeltaError(f"expected a delta token as text, found {type(delta_token).__name__}")

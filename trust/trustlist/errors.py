@@ -1,4 +1,4 @@
-"""Errors of the trust list, root metadata, delta and offline bundle (``trust.trustlist*``).
+"""Errors of the trust list, root metadata, delta and offline bundle (``trust.trustlist``).
 
 All are :class:`trust.errors.DataError`: the data is bad and retrying the same bytes will not help.
 Callers act on the subclasses:

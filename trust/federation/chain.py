@@ -33,7 +33,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from trust.federation_common import (
+from trust.federation.common import (
     CREDENTIAL_TYPES,
     DEFAULT_MAX_DEPTH,
     ECERT_ISSUER,
@@ -44,8 +44,8 @@ from trust.federation_common import (
     UntrustedStatement,
     show,
 )
-from trust.federation_policy import MetadataPolicy, apply_policy, merge_policies
-from trust.federation_statements import (
+from trust.federation.policy import MetadataPolicy, apply_policy, merge_policies
+from trust.federation.statements import (
     Acceptance,
     EntityStatement,
     unverified_payload,

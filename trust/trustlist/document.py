@@ -3,11 +3,11 @@
 A gateway compiles, from verified chains only, a ``TrustList``: a monotonic ``version``, ``iat``,
 ``exp`` (no later than the earliest chain expiry of any entry), ``next_update``, the compiling
 gateway's entity id (``issuer``), the ``region`` whose acceptance policy it reflects, one
-:class:`trust.trustlist_entry.TrustListEntry` per issuing key, and (optional: lists signed before
+:class:`trust.trustlist.entry.TrustListEntry` per issuing key, and (optional: lists signed before
 it existed lack it) ``types``, the names and field labels of the credential types those issuers
-may issue (:mod:`trust.trustlist_types`), so a verifier shows what the issuing region calls them.
-It travels as a compact JWS (``typ: trustlist+jwt``) signed by a key of the root's ``trust_list``
-role.
+may issue (:mod:`trust.trustlist.credential_types`), so a verifier shows what the issuing
+region calls them. It travels as a compact JWS (``typ: trustlist+jwt``) signed by a key of the
+root's ``trust_list`` role.
 
 ``verify_trust_list`` applies the TUF client rules (TUF 1.0.30 §5.4, there for timestamp
 metadata, which plays the same part):
@@ -22,8 +22,8 @@ SHA-256 is the strong ETag for HTTP ``If-None-Match`` and the ``to_hash`` a delt
 
 Deliberately not here: compiling a list from federation chains, fetching, caching or storing it
 (the caller keeps the last good list and passes it as ``previous``), root metadata
-(:mod:`trust.trustlist_root`), deltas (:mod:`trust.trustlist_delta`) and offline bundles
-(:mod:`trust.trustlist_bundle`).
+(:mod:`trust.trustlist.root`), deltas (:mod:`trust.trustlist.delta`) and offline bundles
+(:mod:`trust.trustlist.bundle`).
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ from trust.errors import DataError
 from trust.jws import KeyIndex, _unverified_header, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 from trust.snapshot import TrustSnapshot, TypeInfo
-from trust.trustlist_entry import TrustListEntry
-from trust.trustlist_errors import RollbackError, TrustListError, TrustListExpired
-from trust.trustlist_json import MAX_SAFE_INT, MAX_TEXT, Fields, canonical_json, is_int, show
-from trust.trustlist_types import check_types, types_from_json, types_to_json
+from trust.trustlist.credential_types import check_types, types_from_json, types_to_json
+from trust.trustlist.entry import TrustListEntry
+from trust.trustlist.errors import RollbackError, TrustListError, TrustListExpired
+from trust.trustlist.fields import MAX_SAFE_INT, MAX_TEXT, Fields, canonical_json, is_int, show
 
 TRUST_LIST_TYP = "trustlist+jwt"
 MAX_TRUST_LIST_ENTRIES = 100_000
