@@ -231,10 +231,13 @@ def test_verify_exit_codes_for_bad_usage_bad_input_and_no_gateway(
 
     for usage in (neither, both):
         assert usage.returncode == 2, usage
-        assert usage.stderr_lines == ["error: give exactly one of --qr-text or --image"]
+        assert usage.stderr_lines == [
+            "error: 请只给出 --qr-text 或 --image 之一 · give exactly one of --qr-text or --image"
+        ]
     assert unreachable.returncode == 3, unreachable
     assert len(unreachable.stderr_lines) == 1, unreachable
-    assert unreachable.stderr_lines[0].startswith(f"error: could not reach {closed}")
+    assert unreachable.stderr_lines[0].startswith(f"error: 无法连接 {closed}")
+    assert f" · could not reach {closed}" in unreachable.stderr_lines[0]
     assert garbage.returncode == 1, garbage
     assert garbage.json()["valid"] is False
     assert garbage.json()["reason"] == "MALFORMED"

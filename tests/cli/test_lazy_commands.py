@@ -10,7 +10,8 @@ import textwrap
 import pytest
 import typer
 
-from cli.main import COMMANDS, load_command
+from cli.app import load_command
+from cli.main import COMMANDS
 from tests.cli.helpers import cli_env, ecert
 
 HEAVY = ("sqlalchemy", "fastapi", "uvicorn", "gateway.core", "PIL", "zxingcpp", "zint")
@@ -52,7 +53,8 @@ def test_verify_at_a_gateway_imports_nothing_heavy() -> None:
         check=False,
     )
     assert done.stdout.strip() == "3 []", done.stderr
-    assert done.stderr.startswith("error: could not reach http://127.0.0.1:9")
+    assert done.stderr.startswith("error: 无法连接 http://127.0.0.1:9")
+    assert " · could not reach http://127.0.0.1:9" in done.stderr
 
 
 def test_help_lists_every_command_in_order() -> None:
