@@ -11,7 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from cli.main import COMMANDS
-from trust.errors import EcertError
+from trust.errors import EcertError, FieldError
 
 # typer vendors click privately (``typer._click``): its command and context types appear here as
 # ``Any``, and only typer's public API builds them.
@@ -68,10 +68,23 @@ def _is_database_error(exc: BaseException) -> bool:
 
 
 def _one_line(exc: BaseException) -> str:
+    """One line, Chinese first: the kind of error in Chinese (or the message's own Chinese),
+    then the English detail."""
     if _is_database_error(exc):
         orig = getattr(exc, "orig", None)
-        return f"database: {orig or exc}".splitlines()[0]
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return f"数据库出错 · database: {orig or exc}".splitlines()[0]
+    detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, OSError):
+        return f"无法读写文件 · {detail}"
+    if any("\u4e00" <= ch <= "\u9fff" for ch in detail):
+        return detail  # already says it in Chinese
+    if isinstance(exc, FieldError):
+        zh = "；".join(f"{e['field']}：{e['message']}" for e in exc.errors)
+        return f"输入有误：{zh} · {detail}"
+    from gateway.errors import in_chinese
+
+    zh = in_chinese(exc) if isinstance(exc, EcertError) else "出错"
+    return f"{zh} · {detail}"
 
 
 def run(args: list[str], *, verbose: bool) -> None:

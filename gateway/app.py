@@ -30,6 +30,7 @@ from gateway.errors import (
     NotFound,
     Unauthorised,
     Unprocessable,
+    in_chinese,
 )
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
@@ -111,13 +112,13 @@ def _problem(code: str, zh: str, en: str, **extra: Any) -> dict[str, Any]:
     return {"detail": {"code": code, "message": zh, "message_en": en, **extra}}
 
 
-_STATUS: list[tuple[type[EcertError], int, str, str]] = [
-    (Unauthorised, 401, "unauthorised", "身份验证失败"),
-    (Forbidden, 403, "forbidden", "无权执行此操作"),
-    (NotFound, 404, "not_found", "未找到"),
-    (Conflict, 409, "conflict", "与当前状态冲突"),
-    (FetchError, 503, "unavailable", "暂时无法获取数据"),
-    (DataError, 400, "bad_request", "请求数据无效"),
+_STATUS: list[tuple[type[EcertError], int, str]] = [
+    (Unauthorised, 401, "unauthorised"),
+    (Forbidden, 403, "forbidden"),
+    (NotFound, 404, "not_found"),
+    (Conflict, 409, "conflict"),
+    (FetchError, 503, "unavailable"),
+    (DataError, 400, "bad_request"),
 ]
 
 
@@ -154,12 +155,12 @@ def _install_errors(app: FastAPI) -> None:
 
     @app.exception_handler(EcertError)
     async def ecert_error(_: Request, exc: EcertError) -> JSONResponse:
-        for kind, status, code, zh in _STATUS:
+        for kind, status, code in _STATUS:
             if isinstance(exc, kind):
                 headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
                 return JSONResponse(
                     status_code=status,
-                    content=_problem(code, f"{zh}：{exc}", str(exc)),
+                    content=_problem(code, f"{in_chinese(exc)}：{exc}", str(exc)),
                     headers=headers,
                 )
         log.exception("unclassified error", exc_info=exc)

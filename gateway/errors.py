@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from trust.errors import DataError, EcertError
+from trust.errors import DataError, EcertError, FetchError, FieldError, SignatureError
+from trust.federation import ChainError
 
 
 class NotFound(EcertError):
@@ -54,3 +55,26 @@ class InvalidTrustAnchor(NotFound):
 
 class InvalidSubject(NotFound):
     """An endpoint cannot serve the subject it was asked about (§8.9 ``invalid_subject``)."""
+
+
+# What each kind of error is called in Chinese, most specific first: the API's ``message`` and
+# the CLI's error line start with it (the detail itself is English, technical).
+_IN_CHINESE: tuple[tuple[type[EcertError], str], ...] = (
+    (Unauthorised, "身份验证失败"),
+    (Forbidden, "无权执行此操作"),
+    (NotFound, "未找到"),
+    (Conflict, "与当前状态冲突"),
+    (FetchError, "暂时无法获取数据"),
+    (ChainError, "没有有效的信任链"),
+    (SignatureError, "签名无效"),
+    (FieldError, "输入有误，请检查各字段"),
+    (DataError, "请求数据无效"),
+)
+
+
+def in_chinese(exc: EcertError) -> str:
+    """The Chinese name of ``exc``'s kind (``出错`` for a kind not named above)."""
+    zh = getattr(exc, "message_zh", None)
+    if isinstance(zh, str) and zh:
+        return zh
+    return next((zh for kind, zh in _IN_CHINESE if isinstance(exc, kind)), "出错")

@@ -66,6 +66,7 @@ class Result:
         assert len(self.stderr_lines) == 1, self
         line = self.stderr_lines[0]
         assert line.startswith("error: "), self
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in line), f"no Chinese in: {line}"
         return line
 
     def __str__(self) -> str:

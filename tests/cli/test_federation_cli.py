@@ -275,7 +275,7 @@ def test_only_an_anchor_approves(world: World) -> None:
 def test_an_unapproved_city_gives_its_agencies_no_chain(world: World) -> None:
     result = world.runs["resolve-pending"]
     assert result.returncode == 1, result
-    assert result.stderr_lines[0].startswith("error: no valid trust chain")
+    assert result.stderr_lines[0].startswith("error: 没有有效的信任链 · no valid trust chain")
     out = result.json()
     assert out["valid"] is False
     assert out["failures"]
