@@ -8,6 +8,7 @@ NODE_STAMP := $(INTEROP)/node_modules/.installed
 DATA_DIR ?= .ecert/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
+LOAD_ARGS ?=
 
 .PHONY: run test lint types pytest interop-deps bench load clean demo-federation
 
@@ -50,7 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python -m loadtests.bench
 
 load: $(STAMP)
-	$(BIN)/python -m loadtests.run_load
+	$(BIN)/python -m loadtests.run_load $(LOAD_ARGS)
 
 clean:
 	rm -rf $(VENV) $(INTEROP)/node_modules .ecert .mypy_cache .pytest_cache .ruff_cache

@@ -2,6 +2,8 @@
 
 - A real gateway in a subprocess on a free loopback port: ``ecert init``, ``ecert agency add
   --json``, ``ecert serve``; stopped (by its own process id) and cleaned up on every exit path.
+  Optionally a region trust anchor on its own loopback URL, so the federation's public GETs
+  answer without a second gateway (and its own federation sync fetches only from 127.0.0.1).
 - Realistic request data: business-licence subjects with distinct names, and garbage QR texts
   that a verifier must refuse (malformed, tampered, unknown key, ``alg: none``).
 - Small statistics: percentiles, medians.
@@ -38,6 +40,8 @@ LOOPBACK = "127.0.0.1"
 CITY_CODE = "330100"
 CITY_NAME = "杭州市"
 PUBLIC_URL = "https://ecert.hangzhou.gov.cn"
+REGION_ID = "yrd"
+REGION_NAME = "长三角"
 
 # The demo's two agencies (gateway/demo.py), with their USCC check characters computed once.
 AMR_NAME = "杭州市市场监督管理局"
@@ -197,10 +201,12 @@ def _ecert(args: list[str], data_dir: Path) -> str:
     return done.stdout
 
 
-def prepare_data_dir(data_dir: Path, *, types: Sequence[str] = AMR_TYPES) -> tuple[str, str]:
+def prepare_data_dir(
+    data_dir: Path, *, types: Sequence[str] = AMR_TYPES, public_url: str = PUBLIC_URL
+) -> tuple[str, str]:
     """``ecert init`` and ``ecert agency add --json``; returns ``(agency_id, api_key)``."""
     _ecert(
-        ["init", "--city-code", CITY_CODE, "--city-name", CITY_NAME, "--public-url", PUBLIC_URL],
+        ["init", "--city-code", CITY_CODE, "--city-name", CITY_NAME, "--public-url", public_url],
         data_dir,
     )
     types_arg = [",".join(types)]
@@ -213,6 +219,17 @@ def prepare_data_dir(data_dir: Path, *, types: Sequence[str] = AMR_TYPES) -> tup
         return str(agency["id"]), str(agency["api_key"])
     except (ValueError, KeyError, TypeError) as exc:
         raise SetupError(f"`ecert agency add --json` printed no usable JSON: {out!r}") from exc
+
+
+def make_anchor(data_dir: Path) -> None:
+    """``ecert federation init-anchor``, then ``ecert federation sync`` once, which compiles the
+    first trust list (so ``/trust/list`` answers from the start). Its fetch of the gateway's own
+    configuration fails (not served yet) and is only reported; the public URL must be loopback."""
+    _ecert(
+        ["federation", "init-anchor", "--region-id", REGION_ID, "--region-name", REGION_NAME],
+        data_dir,
+    )
+    _ecert(["federation", "sync", "--json"], data_dir)
 
 
 def _wait_ready(server: GatewayServer, timeout: float) -> None:
@@ -250,12 +267,21 @@ def stop(process: subprocess.Popen[bytes], timeout: float = _STOP_TIMEOUT) -> No
 
 @contextmanager
 def running_gateway(
-    root: Path, *, types: Sequence[str] = AMR_TYPES, ready_timeout: float = _READY_TIMEOUT
+    root: Path,
+    *,
+    types: Sequence[str] = AMR_TYPES,
+    ready_timeout: float = _READY_TIMEOUT,
+    anchor: bool = False,
 ) -> Iterator[GatewayServer]:
-    """A fresh data dir under ``root`` and ``ecert serve`` on a free loopback port."""
+    """A fresh data dir under ``root`` and ``ecert serve`` on a free loopback port. With
+    ``anchor`` the gateway is also its region's trust anchor, its public URL its loopback
+    address (its entity id must be reachable for its own sync)."""
     data_dir = root / "data"
-    agency_id, api_key = prepare_data_dir(data_dir, types=types)
     port = free_port()
+    public_url = f"http://{LOOPBACK}:{port}" if anchor else PUBLIC_URL
+    agency_id, api_key = prepare_data_dir(data_dir, types=types, public_url=public_url)
+    if anchor:
+        make_anchor(data_dir)
     log_path = root / "serve.log"
     serve_args = [str(ecert_bin()), "serve", "--data-dir", str(data_dir)]
     with log_path.open("wb") as log:

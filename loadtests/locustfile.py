@@ -5,13 +5,25 @@ and 5 status changes (suspend, or reinstate what this user suspended). Every ans
 a verify must say VALID / REVOKED / not valid as expected, an issue must answer 201 with a QR
 text, a status change 200. Anything else counts as a failure.
 
+With ``ECERT_LOAD_MIX=public`` two more kinds of user join (weights 2 : 1 : 1 of the users):
+an agency issuing back to back (``issue``), and a reader of the public GETs a verifier, a CDN
+or a peer gateway makes (``GET public …``, each must answer 200): the entity configuration, an
+agency's leaf configuration, ``/federation/list``, ``/federation/historical_keys``,
+``/trust/list``, ``/trust/root``, a status list and the JWKS. The gateway must be a region trust
+anchor with a compiled trust list (``loadtests.run_load --mix public`` makes one). Not read:
+``/federation/fetch`` and ``/federation/resolve``, which need a subordinate city, that is a
+second gateway. At the end the public GETs' statistics are merged into one row
+(``public (all)``), written as CSV to ``ECERT_LOAD_PUBLIC_CSV`` when it is set.
+
 Configuration from the environment (``loadtests.run_load`` sets both):
 
 - ``ECERT_LOAD_HOST``: the gateway's base URL (``--host`` overrides it);
 - ``ECERT_LOAD_API_KEY``: an agency API key with the issue and status scopes, for a
   business-licence issuer;
 - ``ECERT_LOAD_WAIT`` (optional): ``min,max`` seconds a user waits between requests
-  (default ``0.05,0.25``: a busy counter; ``0,0`` finds the server's capacity).
+  (default ``0.05,0.25``: a busy counter; ``0,0`` finds the server's capacity);
+- ``ECERT_LOAD_MIX`` (optional): ``default`` or ``public`` (above);
+- ``ECERT_LOAD_PUBLIC_CSV`` (optional): where the merged public GETs' row is written.
 
 At test start the file seeds its own pools over plain HTTP (not counted in the statistics):
 valid credentials, credentials it then revokes, and garbage derived from a valid QR text. Each
@@ -24,6 +36,7 @@ from the repository root with the two variables set, or ``python -m loadtests.ru
 
 from __future__ import annotations
 
+import csv
 import itertools
 import logging
 import os
@@ -40,6 +53,7 @@ if _REPO not in sys.path:  # locust puts only this file's directory on the path
 import httpx  # noqa: E402
 from locust import FastHttpUser, between, events, task  # noqa: E402
 from locust.env import Environment  # noqa: E402
+from locust.stats import StatsEntry  # noqa: E402
 
 from loadtests.common import garbage_texts, licence_subject  # noqa: E402
 
@@ -49,6 +63,10 @@ SEED_VALID = 20
 SEED_REVOKED = 10
 VERIFY = "/api/v1/verify"
 ISSUE = "/api/v1/credentials"
+STATUS_LISTS = "/statuslists"
+PUBLIC = "public "  # the name prefix of every public GET
+PUBLIC_ALL = "public (all)"
+MIXES = ("default", "public")
 _names = itertools.count(random.randrange(1, 900_000) * 1_000)
 
 
@@ -63,11 +81,20 @@ def _wait_range() -> tuple[float, float]:
     return low, high
 
 
+def _mix() -> str:
+    mix = os.environ.get("ECERT_LOAD_MIX", "default")
+    if mix not in MIXES:
+        raise RuntimeError(f"ECERT_LOAD_MIX must be one of {', '.join(MIXES)}, found {mix!r}")
+    return mix
+
+
 @dataclass
 class Pools:
     valid: list[str] = field(default_factory=list)
     revoked: list[str] = field(default_factory=list)
     garbage: list[str] = field(default_factory=list)
+    agency_id: str = ""  # the public mix: whose leaf configuration and status lists are read
+    status_lists: list[int] = field(default_factory=list)
 
 
 POOLS = Pools()
@@ -105,7 +132,17 @@ def _seed(host: str) -> Pools:
             if revoked.status_code != 200:
                 raise RuntimeError(f"seeding: revoke answered {revoked.status_code}")
             pools.revoked.append(body["qr_text"])
-    pools.garbage = garbage_texts(pools.valid[0])
+        pools.garbage = garbage_texts(pools.valid[0])
+        if _mix() != "public":
+            return pools
+        index = client.get(STATUS_LISTS)
+        if index.status_code != 200:
+            raise RuntimeError(f"seeding: {STATUS_LISTS} answered {index.status_code}")
+        lists = index.json()["status_lists"]
+        if not lists:
+            raise RuntimeError(f"seeding: {STATUS_LISTS} lists nothing after issuing")
+        pools.agency_id = str(lists[0]["agency_id"])
+        pools.status_lists = [int(entry["id"]) for entry in lists]
     return pools
 
 
@@ -117,6 +154,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     POOLS.valid[:] = seeded.valid
     POOLS.revoked[:] = seeded.revoked
     POOLS.garbage[:] = seeded.garbage
+    POOLS.agency_id = seeded.agency_id
+    POOLS.status_lists[:] = seeded.status_lists
     log.info(
         "seeded %d valid, %d revoked, %d garbage QR texts",
         len(POOLS.valid),
@@ -125,12 +164,49 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
     )
 
 
+def merged_public(entries: dict[tuple[str, str], StatsEntry]) -> StatsEntry | None:
+    """One entry holding every public GET's requests (for percentiles over all of them)."""
+    public = [e for e in entries.values() if e.name.startswith(PUBLIC) and e.name != PUBLIC_ALL]
+    if not public:
+        return None
+    merged = StatsEntry(public[0].stats, PUBLIC_ALL, "GET", use_response_times_cache=False)
+    for entry in public:
+        merged.extend(entry)
+    return merged
+
+
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    path = os.environ.get("ECERT_LOAD_PUBLIC_CSV")
+    if not path or environment.stats is None:
+        return
+    merged = merged_public(environment.stats.entries)
+    if merged is None:
+        return
+    # The columns of locust's own <prefix>_stats.csv that loadtests.run_load reads.
+    row = {
+        "Type": merged.method,
+        "Name": merged.name,
+        "Request Count": merged.num_requests,
+        "Failure Count": merged.num_failures,
+        "Requests/s": merged.total_rps,
+        "50%": merged.get_response_time_percentile(0.50),
+        "95%": merged.get_response_time_percentile(0.95),
+        "99%": merged.get_response_time_percentile(0.99),
+    }
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer.writeheader()
+        writer.writerow(row)
+
+
 events.test_start.add_listener(_on_test_start)  # type: ignore[no-untyped-call]  # locust is untyped
+events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]
 
 
 class CounterAndAgency(FastHttpUser):
     """A counter scanning QR codes, with its agency issuing and suspending now and then."""
 
+    weight = 2  # of 4 in the public mix; the only user class otherwise
     host = os.environ.get("ECERT_LOAD_HOST") or None
     wait_time = between(*_wait_range())
 
@@ -200,3 +276,76 @@ class CounterAndAgency(FastHttpUser):
                 return
             self.mine[cid] = action == "suspend"
             resp.success()
+
+
+class AgencyIssuer(FastHttpUser):
+    """The public mix: an agency issuing business licences back to back (its own wait)."""
+
+    abstract = _mix() != "public"  # a user class only in the public mix
+    weight = 1
+    host = os.environ.get("ECERT_LOAD_HOST") or None
+    wait_time = between(*_wait_range())
+
+    def on_start(self) -> None:
+        self.headers = _auth()
+
+    @task
+    def issue(self) -> None:
+        with self.client.post(
+            ISSUE, json=_issue_body(), headers=self.headers, name="issue", catch_response=True
+        ) as resp:
+            if resp.status_code != 201:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            else:
+                resp.success()
+
+
+class PublicReader(FastHttpUser):
+    """The public mix: a verifier, CDN or peer reading the public documents, one GET a task."""
+
+    abstract = _mix() != "public"
+    weight = 1
+    host = os.environ.get("ECERT_LOAD_HOST") or None
+    wait_time = between(*_wait_range())
+
+    def _get(self, path: str, name: str) -> None:
+        with self.client.get(path, name=PUBLIC + name, catch_response=True) as resp:
+            if resp.status_code != 200:
+                resp.failure(f"HTTP {resp.status_code}: {(resp.text or '')[:200]}")
+            else:
+                resp.success()
+
+    @task
+    def entity_configuration(self) -> None:
+        self._get("/.well-known/openid-federation", "/.well-known/openid-federation")
+
+    @task
+    def agency_configuration(self) -> None:
+        if POOLS.agency_id:
+            path = f"/agencies/{POOLS.agency_id}/.well-known/openid-federation"
+            self._get(path, "/agencies/{id}/.well-known/openid-federation")
+
+    @task
+    def federation_list(self) -> None:
+        self._get("/federation/list", "/federation/list")
+
+    @task
+    def historical_keys(self) -> None:
+        self._get("/federation/historical_keys", "/federation/historical_keys")
+
+    @task
+    def trust_list(self) -> None:
+        self._get("/trust/list", "/trust/list")
+
+    @task
+    def trust_root(self) -> None:
+        self._get("/trust/root", "/trust/root")
+
+    @task
+    def status_list(self) -> None:
+        if POOLS.status_lists:
+            self._get(f"{STATUS_LISTS}/{random.choice(POOLS.status_lists)}", "/statuslists/{id}")
+
+    @task
+    def jwks(self) -> None:
+        self._get("/.well-known/jwks.json", "/.well-known/jwks.json")

@@ -6,6 +6,14 @@ prints requests/s, failures and p50/p95/p99 per request type and in total, then 
 exceptions (one of each kind), if any. The server and locust are stopped and the data dir removed on
 every exit path (normal end, failure, Ctrl-C, SIGTERM).
 
+``--mix public`` adds the public GETs under a concurrent issuance load: the gateway is also its
+region's trust anchor (on its loopback URL), an agency issues back to back and readers fetch
+the public documents (see ``loadtests/locustfile.py``); the table then has a ``GET public …``
+row per document and ``GET public (all)`` for all of them. ``--host URL`` (with ``--api-key``
+or ``ECERT_LOAD_API_KEY``) drives a gateway already running instead of starting one, e.g. an
+older build to compare with; for ``--mix public`` it must be set up as ``make load`` sets up
+its own (``loadtests.common.running_gateway``).
+
 Exit status: 0 when the failure ratio is at most ``--max-failure-ratio`` (default 1%), 1 when it
 is higher or nothing was measured, 2 when the run could not be set up, 130 when interrupted.
 """
@@ -14,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import re
 import signal
 import subprocess
@@ -28,6 +37,9 @@ from loadtests.common import REPO, SetupError, child_env, running_gateway, stop
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 TOTAL = "Aggregated"
+PUBLIC_ALL = "GET public (all)"  # the row loadtests/locustfile.py merges the public GETs into
+MIXES = ("default", "public")
+NAME_WIDTH = 28
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 _GRACE = 120  # seconds on top of --run-time before locust is stopped by force
 _LOG_TAIL = 4000
@@ -89,19 +101,22 @@ def read_stats(rows: Iterable[dict[str, str]]) -> list[Stat]:
 
 
 def format_stats(stats: list[Stat]) -> str:
+    """The table, per request type by count; the merged public GETs, then the total, last."""
+    width = max([NAME_WIDTH, *(len(s.name) for s in stats)])
     head = (
-        f"{'request type':<28} {'requests':>9} {'share':>6} {'req/s':>8} {'failures':>9} "
+        f"{'request type':<{width}} {'requests':>9} {'share':>6} {'req/s':>8} {'failures':>9} "
         f"{'fail %':>7} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7}"
     )
+    # the share of each row, the merged one included, is of all requests (TOTAL excludes it)
     total = next((s for s in stats if s.name == TOTAL), None)
-    whole = total.requests if total else sum(s.requests for s in stats)
+    whole = total.requests if total else sum(s.requests for s in stats if s.name != PUBLIC_ALL)
     lines = [head, "-" * len(head)]
-    for s in sorted(stats, key=lambda s: (s.name == TOTAL, -s.requests)):
-        if s.name == TOTAL:
+    for s in sorted(stats, key=lambda s: (s.name == TOTAL, s.name == PUBLIC_ALL, -s.requests)):
+        if s.name in (TOTAL, PUBLIC_ALL):
             lines.append("-" * len(head))
         share = 100 * s.requests / whole if whole else 0.0
         lines.append(
-            f"{s.name:<28} {s.requests:>9} {share:>5.1f}% {s.rps:>8.1f} {s.failures:>9} "
+            f"{s.name:<{width}} {s.requests:>9} {share:>5.1f}% {s.rps:>8.1f} {s.failures:>9} "
             f"{100 * s.failure_ratio:>6.2f}% {s.p50:>7.0f} {s.p95:>7.0f} {s.p99:>7.0f}"
         )
     return "\n".join(lines)
@@ -168,7 +183,14 @@ def _run_locust(host: str, api_key: str, root: Path, args: argparse.Namespace) -
         "--loglevel",
         "WARNING",
     ]
-    env = child_env(ECERT_LOAD_HOST=host, ECERT_LOAD_API_KEY=api_key, ECERT_LOAD_WAIT=args.wait)
+    public_csv = root / "locust_public.csv"
+    env = child_env(
+        ECERT_LOAD_HOST=host,
+        ECERT_LOAD_API_KEY=api_key,
+        ECERT_LOAD_WAIT=args.wait,
+        ECERT_LOAD_MIX=args.mix,
+        ECERT_LOAD_PUBLIC_CSV=str(public_csv),
+    )
     with log_path.open("wb") as log:
         process = subprocess.Popen(  # noqa: S603 - our interpreter, fixed arguments
             cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=REPO
@@ -186,6 +208,9 @@ def _run_locust(host: str, api_key: str, root: Path, args: argparse.Namespace) -
         return 2
     with stats_csv.open(encoding="utf-8", newline="") as handle:
         stats = read_stats(csv.DictReader(handle))
+    if public_csv.exists():  # written by the locustfile in the public mix
+        with public_csv.open(encoding="utf-8", newline="") as handle:
+            stats.extend(read_stats(csv.DictReader(handle)))
     print(format_stats(stats), flush=True)
     failures_csv = prefix.with_name(prefix.name + "_failures.csv")
     if failures_csv.exists():
@@ -208,6 +233,14 @@ def _run_locust(host: str, api_key: str, root: Path, args: argparse.Namespace) -
     return 0 if verdict == "PASS" else 1
 
 
+def _plan(args: argparse.Namespace) -> str:
+    mix = "" if args.mix == "default" else f", mix {args.mix}"
+    return (
+        f"{args.users} users, spawn {args.spawn_rate:g}/s, wait {args.wait} s, "
+        f"{args.run_time} s{mix}"
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.run_load", description=__doc__)
     parser.add_argument(
@@ -221,20 +254,43 @@ def main(argv: list[str] | None = None) -> int:
         help="min,max seconds a user waits between requests (default 0.05,0.25; 0,0 = flat out)",
     )
     parser.add_argument("--max-failure-ratio", type=float, default=0.01)
+    parser.add_argument(
+        "--mix",
+        choices=MIXES,
+        default="default",
+        help="default: verify/issue/status; public: also the public GETs under issuance, the "
+        "gateway a region trust anchor (default: default)",
+    )
+    parser.add_argument(
+        "--host",
+        default=None,
+        metavar="URL",
+        help="drive a gateway already running at URL (loopback) instead of starting one",
+    )
+    parser.add_argument(
+        "--api-key",
+        default=os.environ.get("ECERT_LOAD_API_KEY", ""),
+        help="with --host: an agency API key with the issue and status scopes, for a "
+        "business-licence issuer (default: ECERT_LOAD_API_KEY)",
+    )
     args = parser.parse_args(argv)
+    if args.host is not None and not args.api_key:
+        parser.error("--host needs --api-key (or ECERT_LOAD_API_KEY)")
     # Both signals end the run through the same clean-up; SIGINT explicitly, since a shell
     # starts background jobs with it ignored.
     previous = {sig: signal.signal(sig, _interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         with tempfile.TemporaryDirectory(prefix="ecert-load-") as tmp:
             root = Path(tmp)
-            print(f"starting a gateway in {root} ...", flush=True)
-            with running_gateway(root) as server:
+            if args.host is not None:
                 print(
-                    f"gateway on {server.base_url}; locust: {args.users} users, spawn "
-                    f"{args.spawn_rate:g}/s, wait {args.wait} s, {args.run_time} s",
+                    f"gateway at {args.host} (not started here); locust: {_plan(args)}",
                     flush=True,
                 )
+                return _run_locust(args.host.rstrip("/"), args.api_key, root, args)
+            print(f"starting a gateway in {root} ...", flush=True)
+            with running_gateway(root, anchor=args.mix == "public") as server:
+                print(f"gateway on {server.base_url}; locust: {_plan(args)}", flush=True)
                 code = _run_locust(server.base_url, server.api_key, root, args)
                 errors = server_errors(
                     server.log_path.read_text(encoding="utf-8", errors="replace")

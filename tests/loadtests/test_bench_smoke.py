@@ -13,7 +13,14 @@ import pytest
 
 from loadtests import bench
 from loadtests.common import PUBLIC_URL, garbage_texts, licence_subject, percentile
-from loadtests.run_load import TOTAL, format_stats, parse_duration, read_stats, server_errors
+from loadtests.run_load import (
+    PUBLIC_ALL,
+    TOTAL,
+    format_stats,
+    parse_duration,
+    read_stats,
+    server_errors,
+)
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
 
@@ -123,6 +130,35 @@ def test_locust_stats_table() -> None:
     assert "POST verify: valid" in table
     assert "85.0%" in table
     assert table.splitlines()[-1].startswith(TOTAL)
+
+
+def test_public_gets_row_comes_last_before_the_total() -> None:
+    def row(kind: str, name: str, count: int) -> dict[str, str]:
+        values = {"Requests/s": "1", "50%": "2", "95%": "5", "99%": "9"}
+        return {
+            "Type": kind,
+            "Name": name,
+            "Request Count": str(count),
+            "Failure Count": "0",
+        } | values
+
+    long_name = "public /agencies/{id}/.well-known/openid-federation"
+    stats = read_stats(
+        [
+            row("POST", "issue", 300),
+            row("GET", long_name, 100),
+            row("GET", "public /trust/list", 100),
+            row("", TOTAL, 500),
+        ]
+    )
+    stats += read_stats([row("GET", "public (all)", 200)])  # the locustfile's merged row
+
+    lines = format_stats(stats).splitlines()
+    assert lines[-3].startswith(PUBLIC_ALL)
+    assert "40.0%" in lines[-3]  # of all requests, not of the public ones
+    assert lines[-1].startswith(TOTAL)
+    assert "100.0%" in lines[-1]
+    assert len({len(line) for line in lines}) == 1  # the long name widens every line alike
 
 
 def test_percentile() -> None:
