@@ -20,14 +20,14 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.clock import Clock, system_clock
 from gateway.db import WRITE_OPTION, make_engine, make_sessionmaker
 from gateway.errors import NotFound
+from gateway.keyring import KeyRing
 from gateway.migrate import upgrade
-from gateway.models import CityRow, FederationKeyRow, SigningKeyRow
+from gateway.models import CityRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
 from gateway.state import BUMPED, LiveState, PeerTrust, build_state, mark_changed
 from issuers.credential_types import TypeRegistry
 from trust.errors import FetchError
-from trust.keys import SigningKey
 
 log = logging.getLogger("ecert.gateway")
 
@@ -51,8 +51,8 @@ class Gateway:
         self.types = types
         self.clock = clock
         self._state: LiveState | None = None
-        self._keys: dict[str, SigningKey] = {}
         self._lock = threading.RLock()
+        self.keyring = KeyRing(lambda: settings.passphrase)
         self.slots = SlotAllocator(settings.status_list_size)
         self.peer_trust = PeerTrust()  # peers' trust list and status lists, each verified once
 
@@ -139,18 +139,3 @@ class Gateway:
             self.reload()
             return True
         return False
-
-    # --- signing keys -----------------------------------------------------------------------
-    def signing_key(self, row: SigningKeyRow | FederationKeyRow) -> SigningKey:
-        """The decrypted private key for ``row``, a credential or a federation key (decrypted
-        once, then held in memory: kids are thumbprints, so one map serves both)."""
-        with self._lock:
-            key = self._keys.get(row.kid)
-            if key is None:
-                key = SigningKey.from_encrypted_pem(row.private_pem, self.settings.passphrase)
-                self._keys[row.kid] = key
-            return key
-
-    def forget_key(self, kid: str) -> None:
-        with self._lock:
-            self._keys.pop(kid, None)

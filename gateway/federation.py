@@ -70,7 +70,7 @@ def new_key(gw: Gateway, session: Session, owner: str, now: int | None = None) -
         kid=key.kid,
         owner=owner,
         public_jwk=dict(key.public.jwk),
-        private_pem=key.to_encrypted_pem(gw.settings.passphrase),
+        private_pem=gw.keyring.seal(key),
         created_at=now,
         retired_at=None,
     )
@@ -91,10 +91,7 @@ def _keys(session: Session, owner: str) -> list[FederationKeyRow]:
 
 def current_keys(gw: Gateway, session: Session, owner: str) -> list[SigningKey]:
     """The owner's federation keys still in use, decrypted (to sign a root rotation)."""
-    return [
-        SigningKey.from_encrypted_pem(r.private_pem, gw.settings.passphrase)
-        for r in _keys(session, owner)
-    ]
+    return [gw.keyring.unseal(r.private_pem) for r in _keys(session, owner)]
 
 
 def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, list[PublicKey]]:
@@ -106,7 +103,7 @@ def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, 
             f"{owner} has no federation key yet: it is made when the gateway takes its "
             "federation role or the agency is added (or at the next start of `ecert serve`)"
         )
-    return gw.signing_key(rows[0]), [PublicKey.from_jwk(r.public_jwk) for r in rows]
+    return gw.keyring.signing_key(rows[0]), [PublicKey.from_jwk(r.public_jwk) for r in rows]
 
 
 def own_signing_key(gw: Gateway) -> SigningKey:

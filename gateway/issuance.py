@@ -208,7 +208,7 @@ def _write(
     gw: Gateway, session: Session, agency: AgencyRow, items: Sequence[Prepared], now: int
 ) -> list[dict[str, Any]]:
     key_row = keystore.active_key(session, agency.id)
-    key = gw.signing_key(key_row)
+    key = gw.keyring.signing_key(key_row)
     public_url = gw.city(session).public_url
     year = today_in_china(now).year
     first = slots.reserve_serials(session, agency_id=agency.id, year=year, count=len(items))

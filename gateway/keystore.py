@@ -32,7 +32,7 @@ def create_key(
         agency_id=agency_id,
         alg=key.alg,
         public_jwk=dict(key.public.jwk),
-        private_pem=key.to_encrypted_pem(gw.settings.passphrase),
+        private_pem=gw.keyring.seal(key),
         created_at=now,
         retired_at=None,
         compromised_at=None,
@@ -157,7 +157,7 @@ def compromise(
         )
         gw.bump(session)
         affected = live_credentials(session, kid, now)
-    gw.forget_key(kid)
+    gw.keyring.forget(kid)
     return row, affected
 
 

@@ -60,7 +60,7 @@ class StatusListPublisher:
                 and now - cached.iat < ttl
             ):
                 return cached
-            key = self.gw.signing_key(active)
+            key = self.gw.keyring.signing_key(active)
             token = statuslist.sign_status_list_token(
                 uri=row.uri,
                 status_list=statuslist.StatusList(bits=row.bits, size=row.size, data=row.data),

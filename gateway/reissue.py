@@ -42,7 +42,7 @@ def reissue(
             )
             new_rows.append(
                 mint(
-                    gw.signing_key(key_row),
+                    gw.keyring.signing_key(key_row),
                     key_row.kid,
                     agency=agency,
                     ctype=gw.types.get(old.type),

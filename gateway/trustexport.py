@@ -25,7 +25,6 @@ from gateway.models import (
     StatusListRow,
 )
 from gateway.publish import StatusListPublisher
-from trust.keys import SigningKey
 from trust.trustlist.bundle import TrustBundle
 from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
@@ -115,7 +114,7 @@ def rotate(gw: Gateway, *, actor: str) -> SignedRoot:
             )
         ):
             row.retired_at = row.retired_at or now
-        new_key = SigningKey.from_encrypted_pem(fresh.private_pem, gw.settings.passphrase)
+        new_key = gw.keyring.unseal(fresh.private_pem)
         kids = frozenset({new_key.kid})
         root = RootMetadata(
             version=current.root.version + 1,

@@ -76,7 +76,7 @@ def test_a_status_list_signed_with_a_compromised_key_is_refused(
         hz, sz, amr, _psb = _region(fed)
         with hz.sessions() as session:
             stolen_row = keystore.active_key(session, amr)
-            stolen = hz.signing_key(stolen_row)
+            stolen = hz.keyring.signing_key(stolen_row)
         keystore.compromise(hz, kid=stolen_row.kid, at=None, reason="stolen", actor="t")
         cid, token, uri = _issue(hz, amr)  # signed with the fresh key
         status.change(hz, credential_id=cid, action="revoke", reason="x", actor="t", agency_id=None)
