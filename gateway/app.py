@@ -188,7 +188,7 @@ async def _refresher(gw: Gateway, work: Background) -> None:
     while True:
         await asyncio.sleep(gw.settings.refresh_interval)
         try:
-            await work.run(gw.refresh_if_changed)
+            await work.run(gw.live.refresh_if_changed)
         except Stopped:
             return
         except Exception:  # keep serving the last good state; say so in the log

@@ -7,12 +7,10 @@ The CLI and the HTTP app both build one with :meth:`Gateway.open` and call the s
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from alembic.util import CommandError as AlembicError
-from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -21,11 +19,12 @@ from gateway.clock import Clock, system_clock
 from gateway.db import WRITE_OPTION, make_engine, make_sessionmaker
 from gateway.errors import NotFound
 from gateway.keyring import KeyRing
+from gateway.live import StateHolder
 from gateway.migrate import upgrade
 from gateway.models import CityRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
-from gateway.state import BUMPED, LiveState, PeerTrust, build_state, mark_changed
+from gateway.state import BUMPED, LiveState, mark_changed
 from issuers.credential_types import TypeRegistry
 from trust.errors import FetchError
 
@@ -50,11 +49,15 @@ class Gateway:
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
         self.types = types
         self.clock = clock
-        self._state: LiveState | None = None
-        self._lock = threading.RLock()
         self.keyring = KeyRing(lambda: settings.passphrase)
+        self.live = StateHolder(
+            sessions=self.sessions,
+            types=types,
+            clock=clock,
+            status_ttl=settings.status_ttl,
+            status_validity=settings.status_list_validity,
+        )
         self.slots = SlotAllocator(settings.status_list_size)
-        self.peer_trust = PeerTrust()  # peers' trust list and status lists, each verified once
 
     @classmethod
     def open(
@@ -107,35 +110,9 @@ class Gateway:
 
     @property
     def state(self) -> LiveState:
-        state = self._state
-        if state is None:
-            return self.reload()
-        return state
+        """The live state verifiers decide with (:attr:`StateHolder.state`)."""
+        return self.live.state
 
     def reload(self) -> LiveState:
-        with self._lock, self.sessions() as session:
-            state = build_state(
-                session,
-                types=self.types,
-                now=self.clock(),
-                status_ttl=self.settings.status_ttl,
-                status_validity=self.settings.status_list_validity,
-                peers=self.peer_trust,
-            )
-            self._state = state
-            return state
-
-    def refresh_if_changed(self) -> bool:
-        """Poll the shared version; rebuild when another process (or time) made it stale."""
-        with self.sessions() as session:
-            version = session.scalar(select(CityRow.state_version).where(CityRow.id == 1))
-        current = self._state
-        half_life = self.settings.status_list_validity // 2
-        if (
-            current is None
-            or version != current.version
-            or self.clock() - current.built_at > half_life
-        ):
-            self.reload()
-            return True
-        return False
+        """Rebuild the live state now (:meth:`StateHolder.reload`)."""
+        return self.live.reload()

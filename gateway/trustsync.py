@@ -351,7 +351,7 @@ def refresh_status_lists(
     Once ``stop`` is set, it ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     state = gw.state
-    trusted = gw.peer_trust.held
+    trusted = gw.live.peers.held
     wanted = sorted(uri for uris in state.remote_status_uris.values() for uri in uris)
     if trusted is None:
         return 0  # no trust list verified: no peer status list has an owner to check it by

@@ -152,7 +152,7 @@ def test_a_tick_with_nothing_changed_rebuilds_nothing_and_verifies_nothing(
         _sync(fed, sz)
         assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
         counts = _counting(monkeypatch, sz)
-        trusted = sz.peer_trust.held
+        trusted = sz.live.peers.held
         assert trusted is not None
         verified = trusted.verifications
         for _ in range(3):
@@ -163,7 +163,7 @@ def test_a_tick_with_nothing_changed_rebuilds_nothing_and_verifies_nothing(
         # lists unchanged compares them with what the trusted state holds: no signature.
         sz.reload()
         assert counts == {"verified": 0, "rebuilt": 1}
-        assert sz.peer_trust.held is trusted
+        assert sz.live.peers.held is trusted
         assert trusted.verifications == verified
         assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
 
@@ -212,11 +212,11 @@ def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken
                                      content_hash=good.content_hash, stale=[],
                                      token=forged_token))  # fmt: skip
             sz.bump(session)
-        trusted = sz.peer_trust.held
+        trusted = sz.live.peers.held
         assert trusted is not None
         assert trusted.trust_list is not None
         assert trusted.trust_list.version == good.version  # the good list stays held
         assert _reason(sz, token) is Reason.VALID
-        sz.peer_trust = PeerTrust()  # as after a restart: nothing held to fall back on
+        sz.live.peers = PeerTrust()  # as after a restart: nothing held to fall back on
         sz.reload()
         assert _reason(sz, token) is Reason.UNKNOWN_ISSUER
