@@ -24,7 +24,7 @@ from gateway.migrate import upgrade
 from gateway.models import CityRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
-from gateway.state import BUMPED, LiveState, mark_changed
+from gateway.state import LiveState
 from issuers.credential_types import TypeRegistry
 from trust.errors import FetchError
 
@@ -81,17 +81,14 @@ class Gateway:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back everything on any error.
 
-        If the work called :meth:`bump`, the live state is rebuilt after the commit.
+        A change verifiers must see (:func:`gateway.state.mark_changed`) is the work's to
+        apply once this has committed: ``gw.live.changed(change)`` after the ``with`` block.
         """
-        with self.sessions() as session:
-            with session.begin():
-                # Applied as the connection is procured, before it BEGINs: on SQLite that is
-                # BEGIN IMMEDIATE (row locks on PostgreSQL come from SELECT … FOR UPDATE).
-                session.connection(execution_options={WRITE_OPTION: True})
-                yield session
-            bumped = session.info.pop(BUMPED, False)
-        if bumped:
-            self.reload()
+        with self.sessions() as session, session.begin():
+            # Applied as the connection is procured, before it BEGINs: on SQLite that is
+            # BEGIN IMMEDIATE (row locks on PostgreSQL come from SELECT … FOR UPDATE).
+            session.connection(execution_options={WRITE_OPTION: True})
+            yield session
 
     # --- city -----------------------------------------------------------------------------
     def city(self, session: Session) -> CityRow:
@@ -106,8 +103,6 @@ class Gateway:
         return self.state.public_url
 
     # --- live state -------------------------------------------------------------------------
-    bump = staticmethod(mark_changed)
-
     @property
     def state(self) -> LiveState:
         """The live state verifiers decide with (:attr:`StateHolder.state`)."""

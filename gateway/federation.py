@@ -30,6 +30,7 @@ from gateway.models import (
     FederationRow,
     SubordinateRow,
 )
+from gateway.state import mark_changed
 from trust.federation import (
     FEDERATION_ENTITY,
     Acceptance,
@@ -282,8 +283,9 @@ def approve(
         row.decided_at, row.decided_by = now, actor
         audit.record(session, at=now, actor=actor, action="federation.approve",
                      subject=entity_id, types=row.credential_types)  # fmt: skip
-        gw.bump(session)
-        return row
+        change = mark_changed(session)
+    gw.live.changed(change)
+    return row
 
 
 def trust_region(
@@ -324,8 +326,9 @@ def trust_region(
         row.decided_at, row.decided_by = now, actor
         audit.record(session, at=now, actor=actor, action="federation.region_agreement",
                      subject=anchor_id, policy=policy, accepted=row.credential_types)  # fmt: skip
-        gw.bump(session)
-        return row
+        change = mark_changed(session)
+    gw.live.changed(change)
+    return row
 
 
 def known_entities(gw: Gateway) -> set[str]:

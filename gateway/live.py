@@ -6,6 +6,10 @@ this process rebuilds it after its commit; a process that shares the database wi
 processes polls the shared version (:meth:`StateHolder.refresh_if_changed`) and rebuilds when it
 moved, or when half a status list's validity has passed.
 
+A write made in this process is seen by the very next verify: the writer's transaction gives a
+:class:`gateway.state.StateChange` (:func:`gateway.state.mark_changed`), and the code that
+opened the transaction hands it to :meth:`StateHolder.changed` once it committed.
+
 Deliberately not here: what the state holds and how it is built from the rows
 (``gateway.state``); when to poll (``gateway.app``).
 """
@@ -20,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from gateway.clock import Clock
 from gateway.models import CityRow
-from gateway.state import LiveState, PeerTrust, build_state
+from gateway.state import LiveState, PeerTrust, StateChange, build_state
 from issuers.credential_types import TypeRegistry
 
 
@@ -69,6 +73,12 @@ class StateHolder:
             )
             self._state = state
             return state
+
+    def changed(self, change: StateChange | None) -> None:
+        """Apply ``change`` (``None``: nothing changed), after the transaction that made it
+        committed: one rebuild, so the next verify in this process sees it."""
+        if change is not None:
+            self.reload()
 
     def refresh_if_changed(self) -> bool:
         """Poll the shared version; rebuild when another process (or time) made it stale."""

@@ -126,7 +126,7 @@ def test_the_issuer_re_signs_its_lists_with_the_fresh_key_at_once(
 def _counting(monkeypatch: pytest.MonkeyPatch, sz: Gateway) -> dict[str, int]:
     """Count signature verifications (any key, anywhere) and rebuilds of ``sz``'s state."""
     counts = {"verified": 0, "rebuilt": 0}
-    verify, reload = PublicKey.verify, sz.reload
+    verify, reload = PublicKey.verify, sz.live.reload
 
     def counted_verify(self: PublicKey, signature: bytes, signing_input: bytes) -> bool:
         counts["verified"] += 1
@@ -137,7 +137,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, sz: Gateway) -> dict[str, int]:
         return reload()
 
     monkeypatch.setattr(PublicKey, "verify", counted_verify)
-    monkeypatch.setattr(sz, "reload", counted_reload)
+    monkeypatch.setattr(sz.live, "reload", counted_reload)
     return counts
 
 
@@ -194,7 +194,7 @@ def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken
     from dataclasses import replace
 
     from gateway.models import TrustListRow
-    from gateway.state import PeerTrust, stored_trust_list
+    from gateway.state import PeerTrust, mark_changed, stored_trust_list
     from trust.keys import SigningKey
     from trust.trustlist.document import sign_trust_list
 
@@ -211,7 +211,8 @@ def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken
             session.add(TrustListRow(version=forged.version, iat=forged.iat, exp=forged.exp,
                                      content_hash=good.content_hash, stale=[],
                                      token=forged_token))  # fmt: skip
-            sz.bump(session)
+            change = mark_changed(session)
+        sz.live.changed(change)
         trusted = sz.live.peers.held
         assert trusted is not None
         assert trusted.trust_list is not None
