@@ -1,7 +1,13 @@
-"""``Gateway``: settings, database, credential types, signing keys and live state, in one place.
+"""``Gateway``: the composition root of one city gateway.
 
-The CLI and the HTTP app both build one with :meth:`Gateway.open` and call the service modules
-(``agencies``, ``keystore``, ``issuance``, ``status``) with it. It owns no route code.
+It holds the settings, the database (engine, session factory, :meth:`Gateway.transaction`), the
+credential types and the clock, and builds the parts services share from them: the key ring
+(``gw.keyring``, :mod:`gateway.keyring`), the live state holder (``gw.live``,
+:mod:`gateway.live`) and the status slot allocator (``gw.slots``, :mod:`gateway.slots`). The CLI
+and the HTTP app both build one with :meth:`Gateway.open`. A service that needs only some of
+these takes those (the status list publisher, the confirmer, the background refresher); the
+service modules that still take the whole gateway (``agencies``, ``keystore``, ``issuance``,
+``status``, ``federation``, ``trustsync`` …) use most of it. It owns no route code.
 """
 
 from __future__ import annotations

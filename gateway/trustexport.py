@@ -148,7 +148,13 @@ def export_bundle(gw: Gateway) -> bytes:
     if latest is None:
         raise NotFound("no trust list yet: run `ecert federation sync` (or serve) first")
     root = signed_root(gw)
-    publisher = StatusListPublisher(gw)
+    publisher = StatusListPublisher(
+        sessions=gw.sessions,
+        keyring=gw.keyring,
+        clock=gw.clock,
+        ttl=gw.settings.status_ttl,
+        validity=gw.settings.status_list_validity,
+    )
     lists: dict[str, str] = {}
     with gw.sessions() as session:
         for row in session.scalars(select(StatusListRow)):

@@ -109,7 +109,9 @@ def test_the_issuer_re_signs_its_lists_with_the_fresh_key_at_once(
         hz, sz, amr, _psb = _region(fed)
         _cid, token, uri = _issue(hz, amr)
         list_id = int(uri.rsplit("/", 1)[1])
-        publisher = StatusListPublisher(hz)
+        publisher = StatusListPublisher(
+            sessions=hz.sessions, keyring=hz.keyring, clock=hz.clock, ttl=300, validity=86_400
+        )
         before = publisher.token(list_id)
         with hz.sessions() as session:
             old = keystore.active_key(session, amr).kid
