@@ -107,6 +107,17 @@ def _checked_header(segment: str, typ: str | frozenset[str]) -> tuple[Mapping[st
     """Parse and check a header segment: ``(header, alg, kid)``, where ``alg`` is the algorithm
     of the key that may verify it (``Ed25519`` → ``EdDSA``). A pure function of its arguments,
     so cached (one entry per signing key in practice); failures are not cached."""
+    header, alg = _checked_header_any_kid(segment, typ)
+    kid = header.get("kid")
+    if not isinstance(kid, str) or not kid:
+        raise MalformedToken("JWS header has no kid")
+    return header, alg, kid
+
+
+def _checked_header_any_kid(
+    segment: str, typ: str | frozenset[str]
+) -> tuple[Mapping[str, Any], str]:
+    """:func:`_checked_header` without the ``kid`` rule: ``(header, alg)``."""
     header = _unverified_header(segment)
     named = header.get("alg")
     alg = ACCEPTED_ALGORITHMS.get(named) if isinstance(named, str) else None
@@ -124,10 +135,7 @@ def _checked_header(segment: str, typ: str | frozenset[str]) -> tuple[Mapping[st
         raise UnsupportedToken(
             f"token typ must be {' or '.join(sorted(wanted))}, found {header.get('typ')!r}"
         )
-    kid = header.get("kid")
-    if not isinstance(kid, str) or not kid:
-        raise MalformedToken("JWS header has no kid")
-    return header, alg, kid
+    return header, alg
 
 
 def verify_compact(
@@ -141,21 +149,9 @@ def verify_compact(
 
     ``keys_for_kid`` maps the token's (untrusted) ``kid`` hint to the trusted keys it may name.
     """
-    if len(token) > max_length:
-        raise MalformedToken(f"token is {len(token)} characters, at most {max_length} allowed")
-    if not token.isascii():  # base64url and dots only; the signing input is encoded as ASCII
-        raise MalformedToken("a compact JWS is ASCII (base64url and '.'), found other characters")
-    parts = token.split(".")
-    if len(parts) != 3:
-        raise MalformedToken(f"a compact JWS has 3 dot-separated parts, found {len(parts)}")
-    h64, p64, s64 = parts
+    h64, p64, s64 = _split_compact(token, max_length)
     header, alg, kid = _checked_header(h64, typ)
-
-    try:
-        signature = b64url_decode(s64)
-    except DataError as exc:
-        raise MalformedToken(f"JWS signature is not base64url: {exc}") from exc
-    signing_input = token[: len(h64) + 1 + len(p64)].encode("ascii")
+    signature, signing_input = _signature_and_input(token, h64, p64, s64)
 
     key = None
     known = False
@@ -169,14 +165,56 @@ def verify_compact(
         raise UnknownKey(f"no trusted {alg} key has kid {kid!r}")
     if key is None:
         raise BadSignature(f"signature does not verify with the trusted key(s) for kid {kid!r}")
+    return VerifiedJWS(header, _payload(p64), key)
 
+
+def verify_compact_with_key(
+    token: str,
+    key: PublicKey,
+    *,
+    typ: str | frozenset[str],
+    max_length: int = MAX_TOKEN_LENGTH,
+) -> VerifiedJWS:
+    """Verify a compact JWS with the one key its context names, not a ``kid`` (an SD-JWT's
+    Key Binding JWT is checked with the credential's ``cnf`` key, RFC 9901 §7.3): a ``kid``
+    in the header, if any, is ignored. The same header rules as :func:`verify_compact`."""
+    h64, p64, s64 = _split_compact(token, max_length)
+    _header, alg = _checked_header_any_kid(h64, typ)
+    signature, signing_input = _signature_and_input(token, h64, p64, s64)
+    if key.alg != alg:  # a key of another algorithm cannot have made this signature
+        raise BadSignature(f"the key {key.kid!r} signs with {key.alg}, the token says {alg}")
+    if not key.verify(signature, signing_input):
+        raise BadSignature(f"signature does not verify with the key {key.kid!r}")
+    return VerifiedJWS(_header, _payload(p64), key)
+
+
+def _split_compact(token: str, max_length: int) -> list[str]:
+    if len(token) > max_length:
+        raise MalformedToken(f"token is {len(token)} characters, at most {max_length} allowed")
+    if not token.isascii():  # base64url and dots only; the signing input is encoded as ASCII
+        raise MalformedToken("a compact JWS is ASCII (base64url and '.'), found other characters")
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise MalformedToken(f"a compact JWS has 3 dot-separated parts, found {len(parts)}")
+    return parts
+
+
+def _signature_and_input(token: str, h64: str, p64: str, s64: str) -> tuple[bytes, bytes]:
+    try:
+        signature = b64url_decode(s64)
+    except DataError as exc:
+        raise MalformedToken(f"JWS signature is not base64url: {exc}") from exc
+    return signature, token[: len(h64) + 1 + len(p64)].encode("ascii")
+
+
+def _payload(p64: str) -> dict[str, Any]:
     try:
         payload = orjson.loads(b64url_decode(p64))
     except (DataError, orjson.JSONDecodeError) as exc:
         raise MalformedToken(f"JWS payload is not base64url JSON: {exc}") from exc
     if not isinstance(payload, dict):
         raise MalformedToken(f"JWS payload must be a JSON object, found {type(payload).__name__}")
-    return VerifiedJWS(header, payload, key)
+    return payload
 
 
 class KeyIndex:

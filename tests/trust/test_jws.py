@@ -22,6 +22,7 @@ from trust.jws import (
     UnsupportedToken,
     sign_compact,
     verify_compact,
+    verify_compact_with_key,
 )
 from trust.keys import EDDSA, ES256, SigningKey
 
@@ -191,3 +192,18 @@ def test_a_non_ascii_character_anywhere_is_malformed_not_a_crash(where: int) -> 
     parts[where] += "é"
     with pytest.raises(MalformedToken, match="ASCII"):
         verify_compact(".".join(parts), INDEX, typ=TYP)
+
+
+def test_verify_with_key_needs_no_kid_and_refuses_another_key() -> None:
+    """An SD-JWT KB-JWT names no kid: it is checked with the one key its credential names."""
+    token = _forge({"alg": "ES256", "typ": TYP}, {"a": 1}, b"")
+    h, p, _ = token.split(".")
+    signature = KEY.sign(f"{h}.{p}".encode())
+    token = f"{h}.{p}.{b64url_encode(signature)}"
+    assert verify_compact_with_key(token, KEY.public, typ=TYP).payload == {"a": 1}
+    with pytest.raises(BadSignature):
+        verify_compact_with_key(token, SigningKey.generate(ES256).public, typ=TYP)
+    with pytest.raises(BadSignature, match="signs with EdDSA"):
+        verify_compact_with_key(token, ED_KEY.public, typ=TYP)
+    with pytest.raises(UnsupportedToken, match="typ"):
+        verify_compact_with_key(token, KEY.public, typ="other+jwt")
