@@ -16,7 +16,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from alembic.util import CommandError as AlembicError
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,7 +25,7 @@ from gateway.db import WRITE_OPTION, make_engine, make_sessionmaker
 from gateway.errors import NotFound
 from gateway.keyring import KeyRing
 from gateway.live import StateHolder
-from gateway.migrate import upgrade
+from gateway.migrate import needs_upgrade, upgrade
 from gateway.models import CityRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
@@ -71,10 +70,10 @@ class Gateway:
     ) -> Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         try:
-            if migrate:
-                upgrade(settings.db_url)
             engine = make_engine(settings.db_url)
-        except (SQLAlchemyError, AlembicError) as exc:
+            if migrate and needs_upgrade(engine):
+                upgrade(settings.db_url)
+        except SQLAlchemyError as exc:
             where = make_url(settings.db_url).render_as_string(hide_password=True)
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise FetchError(f"cannot open the database {where}: {reason}") from exc

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +18,7 @@ from gateway.core import Gateway
 from gateway.models import Base, CredentialRow
 from gateway.settings import DEMO_PASSPHRASE, Settings, SettingsError, load_settings
 from issuers.qr import qr_text, qr_version
-from tests.conftest import Agency, FakeClock
+from tests.conftest import PASSPHRASE, Agency, FakeClock
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.encoding import b64url_decode
 from trust.errors import FieldError
@@ -187,3 +189,60 @@ def test_every_shipped_type_fits_version_17(gw: Gateway) -> None:
         versions[ctype.code] = qr_version(qr_text(PUBLIC_URL, row.token), "M")
     assert set(versions) == {t.code for t in gw.types}
     assert max(versions.values()) <= 17, versions
+
+
+def test_head_is_alembics_head() -> None:
+    """Gateway.open skips Alembic when the database records HEAD: HEAD must be the newest."""
+    from alembic.script import ScriptDirectory
+
+    from gateway.migrate import HEAD, MIGRATIONS, alembic_config
+
+    script = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert script.get_heads() == [HEAD]
+    assert (MIGRATIONS / "versions").is_dir()
+
+
+def test_a_current_database_opens_without_loading_alembic(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'current.db'}"
+    settings = Settings(data_dir=tmp_path, database_url=url, key_passphrase=PASSPHRASE)
+    Gateway.open(settings).close()  # a new database: migrated to HEAD
+    probe = (
+        "import sys; from pathlib import Path; from gateway.core import Gateway; "
+        "from gateway.settings import Settings; "
+        f"Gateway.open(Settings(data_dir=Path({str(tmp_path)!r}), database_url={url!r}, "
+        f"key_passphrase={PASSPHRASE!r})).close(); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'alembic'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_a_database_of_an_older_version_is_migrated_on_open(tmp_path: Path) -> None:
+    from gateway.migrate import needs_upgrade, upgrade
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0002")
+    settings = Settings(data_dir=tmp_path, database_url=url, key_passphrase=PASSPHRASE)
+    gateway = Gateway.open(settings)
+    try:
+        assert not needs_upgrade(gateway.engine)
+    finally:
+        gateway.close()
+
+
+def test_a_database_newer_than_this_version_is_refused_saying_so(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, text
+
+    from gateway.migrate import MigrationError
+
+    url = f"sqlite:///{tmp_path / 'newer.db'}"
+    engine = create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL)"))
+        conn.execute(text("INSERT INTO alembic_version VALUES ('9999')"))
+    engine.dispose()
+    settings = Settings(data_dir=tmp_path, database_url=url, key_passphrase=PASSPHRASE)
+    with pytest.raises(MigrationError, match="cannot migrate the database to head"):
+        Gateway.open(settings)
