@@ -19,6 +19,7 @@ from gateway import audit, federation, keystore, publicurl
 from gateway.core import Gateway
 from gateway.errors import Conflict, Unauthorised
 from gateway.models import AgencyRow, ApiKeyRow, CityRow, FederationRow
+from gateway.state import combined, mark_changed
 from issuers.qr import check_public_url
 from issuers.regions import RegionTable
 from issuers.validation import validate_uscc
@@ -164,12 +165,13 @@ def add_agency(
         keystore.create_key(gw, session, agency_id=agency.id, alg=alg, now=now)
         if session.get(FederationRow, 1) is not None:  # its leaf configuration's signing key
             federation.ensure_keys(gw, session, now)
-        gw.slots.open_list(session, agency.id, city.public_url, now)
+        _, opened = gw.slots.open_list(session, agency.id, city.public_url, now)
         api_key = new_api_key(session, agency_id=agency.id, scopes=SCOPES, now=now)
         audit.record(
             session, at=now, actor=actor, action="agency.add", subject=agency.id, types=agency.types
         )
-        gw.bump(session)
+        change = combined(opened, mark_changed(session))
+    gw.live.changed(change)
     return agency, api_key
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import random
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
@@ -32,6 +33,7 @@ from gateway.errors import (
     Unprocessable,
     in_chinese,
 )
+from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import StatusListPublisher
@@ -184,12 +186,13 @@ def _install_errors(app: FastAPI) -> None:
         )
 
 
-async def _refresher(gw: Gateway, work: Background) -> None:
-    """Pick up changes made by other processes sharing the database (and keep lists fresh)."""
+async def _refresher(live: StateHolder, interval: float, work: Background) -> None:
+    """Pick up changes made by other processes sharing the database (and keep lists fresh),
+    every ``interval`` seconds."""
     while True:
-        await asyncio.sleep(gw.settings.refresh_interval)
+        await asyncio.sleep(interval)
         try:
-            await work.run(gw.refresh_if_changed)
+            await work.run(live.refresh_if_changed)
         except Stopped:
             return
         except Exception:  # keep serving the last good state; say so in the log
@@ -244,7 +247,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         peers.stop.clear()  # this app's stop: its fetcher aborts on it, its syncs check it
         work = Background(peers.stop)
         tasks = [
-            asyncio.create_task(_refresher(gw, work)),
+            asyncio.create_task(_refresher(gw.live, gw.settings.refresh_interval, work)),
             asyncio.create_task(_federation_sync(gw, peers, health, work)),
         ]
         try:
@@ -272,8 +275,16 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     services = Services(
         gateway=gw,
-        publisher=StatusListPublisher(gw),
-        confirmer=Confirmer(gw, peers),
+        publisher=StatusListPublisher(
+            sessions=gw.sessions,
+            keyring=gw.keyring,
+            clock=gw.clock,
+            ttl=gw.settings.status_ttl,
+            validity=gw.settings.status_list_validity,
+        ),
+        confirmer=Confirmer(
+            clock=gw.clock, fetcher=peers, anchors=functools.partial(trustsync.trust_anchors, gw)
+        ),
         fetcher=peers,
         sync_health=health,
         statements=StatementCache(),

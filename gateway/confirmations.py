@@ -5,22 +5,26 @@ The issuing side (:func:`confirm`) reads its issuance record and signs a confirm
 token its record shows as issued before its key's compromise. The asking side
 (:class:`Confirmer`) asks only when its verifier answered KEY_NOT_VALID_AT_ISSUANCE for a
 compromised key of a remote issuer, resolves the issuing city's federation keys through its own
-trust anchor, checks the answer and caches it.
+trust anchor, checks the answer and caches it. It gets what it uses (the clock, the fetcher and
+a way to read the trust anchors), not the gateway.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
-from gateway import federation, trustsync
+from gateway import federation
+from gateway.clock import Clock
 from gateway.core import Gateway
 from gateway.models import CredentialRow, SigningKeyRow
 from trust.confirmation import Confirmation, check_confirmation, token_kid
 from trust.errors import DataError, FetchError
 from trust.federation import Fetcher, resolve_chain
+from trust.keys import PublicKey
 from trust.snapshot import TrustSnapshot
 
 NEGATIVE_TTL = 60
@@ -58,10 +62,12 @@ class Confirmer:
     is unexpired and the key's compromise time is still the one it was confirmed against (an
     issuer may move the compromise earlier): :meth:`revalidate` drops the others whenever the
     trust data changes or an entry expires. Refusals are remembered for a minute, at most
-    :data:`MAX_CACHE` of them."""
+    :data:`MAX_CACHE` of them. ``anchors`` reads the trust anchors this gateway resolves
+    issuing cities through (:func:`gateway.trustsync.trust_anchors`), each time it asks."""
 
-    gw: Gateway
+    clock: Clock
     fetcher: Fetcher
+    anchors: Callable[[], dict[str, list[PublicKey]]]
     confirmed: set[bytes] = field(default_factory=set)
     basis: dict[bytes, tuple[str, int, int]] = field(default_factory=dict)  # kid, compromise, exp
     refused_until: dict[bytes, int] = field(default_factory=dict)
@@ -85,7 +91,7 @@ class Confirmer:
 
     def ask(self, token: str, digest: bytes, trust: TrustSnapshot) -> bool:
         """True if the issuing city confirms ``token``; asks at most once a minute per token."""
-        now = self.gw.clock()
+        now = self.clock()
         with self.lock:
             if digest in self.confirmed:
                 return True
@@ -119,7 +125,7 @@ class Confirmer:
                 resolved = resolve_chain(
                     city,
                     fetcher=self.fetcher,
-                    trust_anchors=trustsync.trust_anchors(self.gw),
+                    trust_anchors=self.anchors(),
                     now=now,
                 )
                 url = f"{city}/federation/confirm?token_hash={digest.hex()}"

@@ -1,18 +1,22 @@
-"""``Gateway``: settings, database, credential types, signing keys and live state, in one place.
+"""``Gateway``: the composition root of one city gateway.
 
-The CLI and the HTTP app both build one with :meth:`Gateway.open` and call the service modules
-(``agencies``, ``keystore``, ``issuance``, ``status``) with it. It owns no route code.
+It holds the settings, the database (engine, session factory, :meth:`Gateway.transaction`), the
+credential types and the clock, and builds the parts services share from them: the key ring
+(``gw.keyring``, :mod:`gateway.keyring`), the live state holder (``gw.live``,
+:mod:`gateway.live`) and the status slot allocator (``gw.slots``, :mod:`gateway.slots`). The CLI
+and the HTTP app both build one with :meth:`Gateway.open`. A service that needs only some of
+these takes those (the status list publisher, the confirmer, the background refresher); the
+service modules that still take the whole gateway (``agencies``, ``keystore``, ``issuance``,
+``status``, ``federation``, ``trustsync`` …) use most of it. It owns no route code.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from alembic.util import CommandError as AlembicError
-from sqlalchemy import select
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,14 +24,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.clock import Clock, system_clock
 from gateway.db import WRITE_OPTION, make_engine, make_sessionmaker
 from gateway.errors import NotFound
+from gateway.keyring import KeyRing
+from gateway.live import StateHolder
 from gateway.migrate import upgrade
-from gateway.models import CityRow, FederationKeyRow, SigningKeyRow
+from gateway.models import CityRow
 from gateway.settings import Settings
 from gateway.slots import SlotAllocator
-from gateway.state import BUMPED, LiveState, PeerTrust, build_state, mark_changed
+from gateway.state import LiveState
 from issuers.credential_types import TypeRegistry
 from trust.errors import FetchError
-from trust.keys import SigningKey
 
 log = logging.getLogger("ecert.gateway")
 
@@ -50,11 +55,15 @@ class Gateway:
         self.sessions: sessionmaker[Session] = make_sessionmaker(engine)
         self.types = types
         self.clock = clock
-        self._state: LiveState | None = None
-        self._keys: dict[str, SigningKey] = {}
-        self._lock = threading.RLock()
+        self.keyring = KeyRing(lambda: settings.passphrase)
+        self.live = StateHolder(
+            sessions=self.sessions,
+            types=types,
+            clock=clock,
+            status_ttl=settings.status_ttl,
+            status_validity=settings.status_list_validity,
+        )
         self.slots = SlotAllocator(settings.status_list_size)
-        self.peer_trust = PeerTrust()  # peers' trust list and status lists, each verified once
 
     @classmethod
     def open(
@@ -78,17 +87,14 @@ class Gateway:
     def transaction(self) -> Iterator[Session]:
         """One unit of work: commit on success, roll back everything on any error.
 
-        If the work called :meth:`bump`, the live state is rebuilt after the commit.
+        A change verifiers must see (:func:`gateway.state.mark_changed`) is the work's to
+        apply once this has committed: ``gw.live.changed(change)`` after the ``with`` block.
         """
-        with self.sessions() as session:
-            with session.begin():
-                # Applied as the connection is procured, before it BEGINs: on SQLite that is
-                # BEGIN IMMEDIATE (row locks on PostgreSQL come from SELECT … FOR UPDATE).
-                session.connection(execution_options={WRITE_OPTION: True})
-                yield session
-            bumped = session.info.pop(BUMPED, False)
-        if bumped:
-            self.reload()
+        with self.sessions() as session, session.begin():
+            # Applied as the connection is procured, before it BEGINs: on SQLite that is
+            # BEGIN IMMEDIATE (row locks on PostgreSQL come from SELECT … FOR UPDATE).
+            session.connection(execution_options={WRITE_OPTION: True})
+            yield session
 
     # --- city -----------------------------------------------------------------------------
     def city(self, session: Session) -> CityRow:
@@ -103,54 +109,11 @@ class Gateway:
         return self.state.public_url
 
     # --- live state -------------------------------------------------------------------------
-    bump = staticmethod(mark_changed)
-
     @property
     def state(self) -> LiveState:
-        state = self._state
-        if state is None:
-            return self.reload()
-        return state
+        """The live state verifiers decide with (:attr:`StateHolder.state`)."""
+        return self.live.state
 
     def reload(self) -> LiveState:
-        with self._lock, self.sessions() as session:
-            state = build_state(
-                session,
-                types=self.types,
-                now=self.clock(),
-                status_ttl=self.settings.status_ttl,
-                status_validity=self.settings.status_list_validity,
-                peers=self.peer_trust,
-            )
-            self._state = state
-            return state
-
-    def refresh_if_changed(self) -> bool:
-        """Poll the shared version; rebuild when another process (or time) made it stale."""
-        with self.sessions() as session:
-            version = session.scalar(select(CityRow.state_version).where(CityRow.id == 1))
-        current = self._state
-        half_life = self.settings.status_list_validity // 2
-        if (
-            current is None
-            or version != current.version
-            or self.clock() - current.built_at > half_life
-        ):
-            self.reload()
-            return True
-        return False
-
-    # --- signing keys -----------------------------------------------------------------------
-    def signing_key(self, row: SigningKeyRow | FederationKeyRow) -> SigningKey:
-        """The decrypted private key for ``row``, a credential or a federation key (decrypted
-        once, then held in memory: kids are thumbprints, so one map serves both)."""
-        with self._lock:
-            key = self._keys.get(row.kid)
-            if key is None:
-                key = SigningKey.from_encrypted_pem(row.private_pem, self.settings.passphrase)
-                self._keys[row.kid] = key
-            return key
-
-    def forget_key(self, kid: str) -> None:
-        with self._lock:
-            self._keys.pop(kid, None)
+        """Rebuild the live state now (:meth:`StateHolder.reload`)."""
+        return self.live.reload()

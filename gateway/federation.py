@@ -30,6 +30,7 @@ from gateway.models import (
     FederationRow,
     SubordinateRow,
 )
+from gateway.state import mark_changed
 from trust.federation import (
     FEDERATION_ENTITY,
     Acceptance,
@@ -70,7 +71,7 @@ def new_key(gw: Gateway, session: Session, owner: str, now: int | None = None) -
         kid=key.kid,
         owner=owner,
         public_jwk=dict(key.public.jwk),
-        private_pem=key.to_encrypted_pem(gw.settings.passphrase),
+        private_pem=gw.keyring.seal(key),
         created_at=now,
         retired_at=None,
     )
@@ -91,10 +92,7 @@ def _keys(session: Session, owner: str) -> list[FederationKeyRow]:
 
 def current_keys(gw: Gateway, session: Session, owner: str) -> list[SigningKey]:
     """The owner's federation keys still in use, decrypted (to sign a root rotation)."""
-    return [
-        SigningKey.from_encrypted_pem(r.private_pem, gw.settings.passphrase)
-        for r in _keys(session, owner)
-    ]
+    return [gw.keyring.unseal(r.private_pem) for r in _keys(session, owner)]
 
 
 def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, list[PublicKey]]:
@@ -106,7 +104,7 @@ def signing_key(gw: Gateway, session: Session, owner: str) -> tuple[SigningKey, 
             f"{owner} has no federation key yet: it is made when the gateway takes its "
             "federation role or the agency is added (or at the next start of `ecert serve`)"
         )
-    return gw.signing_key(rows[0]), [PublicKey.from_jwk(r.public_jwk) for r in rows]
+    return gw.keyring.signing_key(rows[0]), [PublicKey.from_jwk(r.public_jwk) for r in rows]
 
 
 def own_signing_key(gw: Gateway) -> SigningKey:
@@ -285,8 +283,9 @@ def approve(
         row.decided_at, row.decided_by = now, actor
         audit.record(session, at=now, actor=actor, action="federation.approve",
                      subject=entity_id, types=row.credential_types)  # fmt: skip
-        gw.bump(session)
-        return row
+        change = mark_changed(session)
+    gw.live.changed(change)
+    return row
 
 
 def trust_region(
@@ -327,8 +326,9 @@ def trust_region(
         row.decided_at, row.decided_by = now, actor
         audit.record(session, at=now, actor=actor, action="federation.region_agreement",
                      subject=anchor_id, policy=policy, accepted=row.credential_types)  # fmt: skip
-        gw.bump(session)
-        return row
+        change = mark_changed(session)
+    gw.live.changed(change)
+    return row
 
 
 def known_entities(gw: Gateway) -> set[str]:

@@ -24,6 +24,7 @@ from gateway.clock import CHINA_TZ, end_of_day, iso, start_of_day, today_in_chin
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import AgencyRow, CredentialRow, IdempotencyRow, StatusListRow
+from gateway.state import StateChange
 from issuers.credential_types import CredentialType
 from issuers.qr import qr_text
 from issuers.status_rules import STATUS_NAMES
@@ -206,13 +207,15 @@ def mint(
 
 def _write(
     gw: Gateway, session: Session, agency: AgencyRow, items: Sequence[Prepared], now: int
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], StateChange | None]:
+    """Sign and insert ``items``; the rows, and the change to apply after the commit (a status
+    list made for them)."""
     key_row = keystore.active_key(session, agency.id)
-    key = gw.signing_key(key_row)
+    key = gw.keyring.signing_key(key_row)
     public_url = gw.city(session).public_url
     year = today_in_china(now).year
     first = slots.reserve_serials(session, agency_id=agency.id, year=year, count=len(items))
-    taken = gw.slots.allocate(
+    taken, change = gw.slots.allocate(
         session, agency_id=agency.id, count=len(items), public_url=public_url, now=now
     )
     rows = [
@@ -233,7 +236,7 @@ def _write(
         for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
     ]
     session.execute(insert(CredentialRow), rows)
-    return rows
+    return rows, change
 
 
 def load_agency(session: Session, agency_id: str) -> AgencyRow:
@@ -265,7 +268,7 @@ def issue(
                         assert row is not None  # foreign key
                         return row, False
                 prepared = prepare(gw, agency, request, now)
-                written = _write(gw, session, agency, [prepared], now)[0]
+                (written,), change = _write(gw, session, agency, [prepared], now)
                 if idempotency_key is not None:
                     session.add(
                         IdempotencyRow(
@@ -279,7 +282,8 @@ def issue(
                     session.flush()
                 row = session.get(CredentialRow, written["id"])
                 assert row is not None
-                return row, True
+            gw.live.changed(change)
+            return row, True
         except IntegrityError as exc:
             # A slot or idempotency key taken concurrently by another process: start over.
             gw.slots.forget()
@@ -369,8 +373,11 @@ def issue_many(
                         errors.extend({**e, "field": f"[{label}] {e['field']}"} for e in exc.errors)
                 if errors:
                     raise FieldError(errors)
-                written = _write(gw, session, agency, prepared, now) if prepared else []
-                return written, len(requests) - len(todo)
+                written, change = (
+                    _write(gw, session, agency, prepared, now) if prepared else ([], None)
+                )
+            gw.live.changed(change)
+            return written, len(requests) - len(todo)
         except IntegrityError as exc:
             # A status slot or a 流水号 year taken by another process at the same moment (or a
             # row issued by a writer that skipped the lock): start over, which re-reads.

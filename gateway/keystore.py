@@ -18,6 +18,7 @@ from gateway import audit
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
 from gateway.models import AgencyRow, CredentialRow, SigningKeyRow
+from gateway.state import mark_changed
 from trust.keys import SigningKey, with_short_alias
 
 LIVE_CODES = ("01", "02")
@@ -32,7 +33,7 @@ def create_key(
         agency_id=agency_id,
         alg=key.alg,
         public_jwk=dict(key.public.jwk),
-        private_pem=key.to_encrypted_pem(gw.settings.passphrase),
+        private_pem=gw.keyring.seal(key),
         created_at=now,
         retired_at=None,
         compromised_at=None,
@@ -88,7 +89,8 @@ def rotate(gw: Gateway, *, agency_id: str, alg: str = "ES256", actor: str) -> Si
             old.retired_at = now
         row = create_key(gw, session, agency_id=agency_id, alg=alg, now=now)
         audit.record(session, at=now, actor=actor, action="key.rotate", subject=row.kid, alg=alg)
-        gw.bump(session)
+        change = mark_changed(session)
+    gw.live.changed(change)
     return row
 
 
@@ -99,7 +101,8 @@ def retire(gw: Gateway, *, kid: str, actor: str) -> SigningKeyRow:
         if row.retired_at is None:
             row.retired_at = now
         audit.record(session, at=now, actor=actor, action="key.retire", subject=kid)
-        gw.bump(session)
+        change = mark_changed(session)
+    gw.live.changed(change)
     return row
 
 
@@ -155,9 +158,10 @@ def compromise(
             at_=when,
             reason=reason,
         )
-        gw.bump(session)
+        change = mark_changed(session)
         affected = live_credentials(session, kid, now)
-    gw.forget_key(kid)
+    gw.live.changed(change)
+    gw.keyring.forget(kid)
     return row, affected
 
 

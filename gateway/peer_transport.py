@@ -13,13 +13,18 @@ operation of a request in the thread that sent it, so the bound is the calling t
 TLS with httpx's default context) over that bounded network backend, for direct connections
 only: the environment's proxy settings are not used (a proxy transport would escape the bound).
 
-Not bounded: host name resolution (``getaddrinfo`` takes no timeout: the resolver's own apply).
+Host names are resolved under the same bound: ``getaddrinfo`` takes no timeout, so it runs in a
+daemon thread of its own that the fetch waits for only as long as its deadline and the stop
+allow (a resolver that hangs is left to end on its own), then each address it gave is tried in
+turn, as ``socket.create_connection`` would.
 Deliberately not here: what is fetched, status codes, size bounds, content decoding
 (:mod:`gateway.peers`).
 """
 
 from __future__ import annotations
 
+import ipaddress
+import socket
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -117,6 +122,41 @@ class _BoundedStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+def _resolve(host: str, port: int, bound: _Bound, timeout: float | None) -> list[str]:
+    """The addresses of ``host``, in the resolver's order, found within the fetch's bound."""
+    if _is_address(host):
+        return [host]
+    found: list[list[str] | OSError] = []
+    done = threading.Event()
+
+    def lookup() -> None:
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+            found.append(list(dict.fromkeys(str(info[4][0]) for info in infos)))
+        except OSError as exc:
+            found.append(exc)
+        done.set()
+
+    threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
+    until = bound.until(timeout)
+    while not done.wait(min(bound.left(until, timeout, httpcore.ConnectTimeout), SLICE)):
+        pass  # not resolved within the slice: look at the stop and clock again
+    (result,) = found
+    if isinstance(result, OSError):
+        raise httpcore.ConnectError(f"cannot resolve {host}: {result}")
+    if not result:
+        raise httpcore.ConnectError(f"cannot resolve {host}: no address")
+    return result
+
+
 class _BoundedBackend(httpcore.NetworkBackend):
     def __init__(self) -> None:
         self._inner = httpcore.SyncBackend()
@@ -130,10 +170,20 @@ class _BoundedBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         bound = _current()
-        if bound is not None:
-            timeout = bound.left(bound.until(timeout), timeout, httpcore.ConnectTimeout)
-        stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
-        return _BoundedStream(stream)
+        if bound is None:
+            stream = self._inner.connect_tcp(host, port, timeout, local_address, socket_options)
+            return _BoundedStream(stream)
+        refused: httpcore.ConnectError | None = None
+        for address in _resolve(host, port, bound, timeout):
+            left = bound.left(bound.until(timeout), timeout, httpcore.ConnectTimeout)
+            try:
+                stream = self._inner.connect_tcp(address, port, left, local_address, socket_options)
+            except httpcore.ConnectError as exc:  # the next address, as create_connection does
+                refused = exc
+                continue
+            return _BoundedStream(stream)
+        assert refused is not None  # _resolve gave at least one address
+        raise refused
 
     def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None

@@ -20,6 +20,7 @@ from gateway import audit
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import CityRow, FederationRow
+from gateway.state import mark_changed
 from issuers.qr import check_public_url
 
 DEFAULT_PUBLIC_URL = "http://127.0.0.1:8000"  # `ecert init` without --public-url: a local gateway
@@ -69,5 +70,6 @@ def set_public_url(gw: Gateway, url: str, *, actor: str) -> CityRow:
             before=city.public_url, after=url,
         )  # fmt: skip
         city.public_url = url
-        gw.bump(session)
-        return city
+        change = mark_changed(session)
+    gw.live.changed(change)
+    return city

@@ -17,6 +17,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.issuance import mint
 from gateway.models import AgencyRow, CredentialRow
+from gateway.state import StateChange, combined, mark_changed
 from gateway.status import record_change, set_status_bit
 
 REISSUE_CODE = "05"
@@ -28,6 +29,7 @@ def reissue(
     """One transaction: new rows under the agency's active key, old rows closed."""
     now = gw.clock()
     new_rows: list[dict[str, Any]] = []
+    opened: StateChange | None = None
     with gw.transaction() as session:
         public_url = gw.city(session).public_url
         for cid in credential_ids:
@@ -37,12 +39,13 @@ def reissue(
             agency = session.get(AgencyRow, old.agency_id)
             assert agency is not None  # foreign key
             key_row = keystore.active_key(session, old.agency_id)
-            (slot,) = gw.slots.allocate(
+            (slot,), made = gw.slots.allocate(
                 session, agency_id=old.agency_id, count=1, public_url=public_url, now=now
             )
+            opened = combined(opened, made)
             new_rows.append(
                 mint(
-                    gw.signing_key(key_row),
+                    gw.keyring.signing_key(key_row),
                     key_row.kid,
                     agency=agency,
                     ctype=gw.types.get(old.type),
@@ -69,6 +72,7 @@ def reissue(
                         values["status_code"],
                         now,
                     )
-        gw.bump(session)
+        change = combined(opened, mark_changed(session))
         fresh = [session.get(CredentialRow, values["id"]) for values in new_rows]
+    gw.live.changed(change)
     return [row for row in fresh if row is not None]

@@ -27,6 +27,7 @@ from gateway import audit, federation
 from gateway.background import checkpoint
 from gateway.core import Gateway
 from gateway.models import FederationRow, SubordinateRow
+from gateway.state import StateChange, mark_changed
 from trust.errors import DataError, FetchError
 from trust.federation import Fetcher
 from trust.trusted_state import TrustedState
@@ -81,13 +82,13 @@ def newest_root(
 
 def _repin(
     gw: Gateway, session: Session, action: str, entity_id: str, newest: SignedRoot
-) -> list[dict[str, str]]:
-    """Record the change in the audit log, mark the state changed; the JWKs to pin."""
+) -> tuple[list[dict[str, str]], StateChange]:
+    """Record the change in the audit log and mark the state changed; the JWKs to pin, and the
+    change to apply once the caller's transaction committed."""
     audit.record(session, at=gw.clock(), actor="sync", action=f"federation.{action}",
                  subject=entity_id, root_version=newest.root.version,
                  kids=sorted(newest.root.keys))  # fmt: skip
-    gw.bump(session)
-    return [dict(k.jwk) for k in newest.root.keys.values()]
+    return [dict(k.jwk) for k in newest.root.keys.values()], mark_changed(session)
 
 
 def follow_superior_root(
@@ -108,12 +109,14 @@ def follow_superior_root(
     if not changed and newest is stored:
         return False  # the usual sync: nothing to write
     checkpoint(stop)
+    change: StateChange | None = None
     with gw.transaction() as session:
         row = session.get(FederationRow, 1)
         assert row is not None
         row.superior_root = newest.to_bytes().decode()
         if changed:
-            row.superior_jwks = _repin(gw, session, "follow_anchor_root", superior, newest)
+            row.superior_jwks, change = _repin(gw, session, "follow_anchor_root", superior, newest)
+    gw.live.changed(change)
     return changed
 
 
@@ -148,5 +151,6 @@ def follow_subordinate_roots(
             row = session.get(SubordinateRow, entity_id)
             if row is None or {str(j.get("kid")) for j in row.jwks} != pinned:
                 continue  # the operator changed it meanwhile: theirs stands
-            row.jwks = _repin(gw, session, f"follow_{kind}_root", entity_id, newest)
+            row.jwks, change = _repin(gw, session, f"follow_{kind}_root", entity_id, newest)
+        gw.live.changed(change)
     return failures

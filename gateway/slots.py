@@ -2,7 +2,9 @@
 
 Status indexes are random and never reused (Token Status List §13.2, herd privacy): a slot is
 taken by the credential row's unique ``(status_list_id, status_idx)``; if another process took
-the same slot first, the insert fails and the caller retries the whole transaction.
+the same slot first, the insert fails and the caller retries the whole transaction. A new status
+list is a change verifiers must see: the allocator returns it (a
+:class:`gateway.state.StateChange`) for the caller to apply once its transaction committed.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from gateway.models import CredentialRow, SerialCounterRow, StatusListRow
-from gateway.state import mark_changed
+from gateway.state import StateChange, combined, mark_changed
 from trust import statuslist
 
 STATUS_BITS = 2
@@ -46,12 +48,12 @@ class SlotAllocator:
 
     def open_list(
         self, session: Session, agency_id: str, public_url: str, now: int
-    ) -> StatusListRow:
+    ) -> tuple[StatusListRow, StateChange | None]:
         """The agency's status list with free slots under the city's public URL, made if there
         is none (an agency gets its first list when it is registered, so verifiers elsewhere
         know it from the start). A list made under an earlier URL takes no new credentials:
         status list URIs follow the URL (issue 8), while the credentials already in such a list
-        keep the URI they were signed with."""
+        keep the URI they were signed with. The change is not ``None`` when a list was made."""
         prefix = f"{public_url.rstrip('/')}/statuslists/"
         row = session.scalar(
             select(StatusListRow)
@@ -64,7 +66,7 @@ class SlotAllocator:
             .limit(1)
         )
         if row is not None:
-            return row
+            return row, None
         empty = statuslist.StatusList(bits=STATUS_BITS, size=self.list_size)
         row = StatusListRow(
             agency_id=agency_id,
@@ -78,17 +80,19 @@ class SlotAllocator:
         session.add(row)
         session.flush()
         row.uri = f"{prefix}{row.id}"
-        mark_changed(session)  # verifiers must learn the new list
-        return row
+        return row, mark_changed(session)  # verifiers must learn the new list
 
     def allocate(
         self, session: Session, *, agency_id: str, count: int, public_url: str, now: int
-    ) -> list[tuple[StatusListRow, int]]:
-        """``count`` random free slots, spread over as many lists as needed."""
+    ) -> tuple[list[tuple[StatusListRow, int]], StateChange | None]:
+        """``count`` random free slots, spread over as many lists as needed, and the change to
+        apply after the commit if a list was made for them."""
         out: list[tuple[StatusListRow, int]] = []
+        change: StateChange | None = None
         with self._lock:
             while len(out) < count:
-                row = self.open_list(session, agency_id, public_url, now)
+                row, opened = self.open_list(session, agency_id, public_url, now)
+                change = combined(change, opened)
                 used = self._used_set(session, row.id)
                 take = min(count - len(out), row.size - len(used))
                 for _ in range(take):
@@ -105,7 +109,7 @@ class SlotAllocator:
                     row.used = row.size
                 if row.used >= row.size:  # never chosen again: keep no cache of a full list
                     self._used.pop(row.id, None)
-        return out
+        return out, change
 
 
 def reserve_serials(session: Session, *, agency_id: str, year: int, count: int) -> int:

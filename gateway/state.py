@@ -1,9 +1,11 @@
 """The gateway's in-memory verification state, built from the database and swapped whole.
 
-``LiveState`` is immutable. Writers commit, bump ``city.state_version`` in the same
-transaction, then rebuild; other processes sharing the database notice the version change on
-their next poll. The verify hot path reads ``Gateway.state`` (one attribute load) and never
-queries the database.
+``LiveState`` is immutable. A writer bumps ``city.state_version`` in its transaction
+(:func:`mark_changed`), which gives it a :class:`StateChange`; once the transaction committed,
+whoever opened it hands the change to the state holder (``gw.live.changed(change)``), which
+rebuilds. A function working inside its caller's transaction returns the change to that caller.
+Other processes sharing the database notice the version change on their next poll. The verify
+hot path reads ``Gateway.state`` (one attribute load) and never queries the database.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass, replace
+from typing import final
 
 import orjson
 from sqlalchemy import select, update
@@ -45,15 +48,36 @@ from trust.trustlist.document import TrustList
 from trust.trustlist.entry import TrustListEntry
 from trust.trustlist.errors import RootError
 
-BUMPED = "ecert.state_bumped"
 log = logging.getLogger("ecert.state")
 
 
-def mark_changed(session: Session) -> None:
-    """Record a change verifiers must see: other processes notice the shared version, this
-    one rebuilds once the transaction commits (see ``Gateway.transaction``)."""
-    session.execute(update(CityRow).values(state_version=CityRow.state_version + 1))
-    session.info[BUMPED] = True
+@final
+@dataclass(frozen=True)
+class StateChange:
+    """A change verifiers must see, made in a transaction that moved ``city.state_version`` to
+    ``version``. Not applied by itself: the code that opened the transaction hands it to the
+    state holder once it committed (``gw.live.changed(change)``), or returns it to its caller.
+    ``tests/gateway/test_state_changes.py`` checks that no change is dropped on the way."""
+
+    version: int
+
+
+def mark_changed(session: Session) -> StateChange:
+    """Record a change verifiers must see: other processes notice the shared version; this one
+    rebuilds when the returned change is applied, after the commit."""
+    version = session.scalar(
+        update(CityRow)
+        .values(state_version=CityRow.state_version + 1)
+        .returning(CityRow.state_version)
+    )
+    return StateChange(version=version or 0)  # 0: no city yet, no state to see it
+
+
+def combined(*changes: StateChange | None) -> StateChange | None:
+    """The one change standing for several made in one transaction (one rebuild for all), or
+    ``None`` if none was made."""
+    made = [c for c in changes if c is not None]
+    return max(made, key=lambda c: c.version) if made else None
 
 
 def stored_trust_list(token: str) -> TrustList:

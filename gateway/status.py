@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import CredentialRow, StatusChangeRow, StatusListRow
+from gateway.state import mark_changed
 from issuers.status_rules import TransitionRefused, next_status
 from trust import statuslist
 from trust.errors import FieldError
@@ -76,7 +77,8 @@ def change(
         except TransitionRefused as exc:
             raise Conflict(str(exc)) from exc
         record_change(session, row, target, reason=reason, actor=actor, now=now)
-        gw.bump(session)
+        change = mark_changed(session)
+    gw.live.changed(change)
     return row
 
 

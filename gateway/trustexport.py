@@ -25,7 +25,7 @@ from gateway.models import (
     StatusListRow,
 )
 from gateway.publish import StatusListPublisher
-from trust.keys import SigningKey
+from gateway.state import StateChange, mark_changed
 from trust.trustlist.bundle import TrustBundle
 from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
@@ -75,12 +75,17 @@ def prepare(gw: Gateway) -> None:
             row.root = federation.first_root(gw, session, row, now).to_bytes().decode()
             return
         held = SignedRoot.from_bytes(row.root.encode())
-        if held.root.expires - now <= ROOT_RENEW_BEFORE:
-            _renew(gw, session, row, held)
+        if held.root.expires - now > ROOT_RENEW_BEFORE:
+            return
+        _, change = _renew(gw, session, row, held)
+    gw.live.changed(change)
 
 
-def _renew(gw: Gateway, session: Session, row: FederationRow, held: SignedRoot) -> SignedRoot:
-    """Root n+1 with the same keys and roles and a new expiry, signed by the current key."""
+def _renew(
+    gw: Gateway, session: Session, row: FederationRow, held: SignedRoot
+) -> tuple[SignedRoot, StateChange]:
+    """Root n+1 with the same keys and roles and a new expiry, signed by the current key; the
+    change to apply once the caller's transaction committed."""
     now = gw.clock()
     key, _ = federation.signing_key(gw, session, federation.SELF)
     renewed = SignedRoot.sign(replace(held.root, version=held.root.version + 1,
@@ -89,8 +94,7 @@ def _renew(gw: Gateway, session: Session, row: FederationRow, held: SignedRoot) 
     row.root = renewed.to_bytes().decode()
     audit.record(session, at=now, actor="gateway", action="federation.renew_root",
                  subject=row.entity_id, root_version=renewed.root.version)  # fmt: skip
-    gw.bump(session)
-    return renewed
+    return renewed, mark_changed(session)
 
 
 def root_history(gw: Gateway) -> list[str]:
@@ -115,7 +119,7 @@ def rotate(gw: Gateway, *, actor: str) -> SignedRoot:
             )
         ):
             row.retired_at = row.retired_at or now
-        new_key = SigningKey.from_encrypted_pem(fresh.private_pem, gw.settings.passphrase)
+        new_key = gw.keyring.unseal(fresh.private_pem)
         kids = frozenset({new_key.kid})
         root = RootMetadata(
             version=current.root.version + 1,
@@ -133,7 +137,8 @@ def rotate(gw: Gateway, *, actor: str) -> SignedRoot:
         fed.root = signed.to_bytes().decode()
         audit.record(session, at=now, actor=actor, action="federation.rotate_key",
                      subject=fed.entity_id, kid=new_key.kid, root_version=root.version)  # fmt: skip
-        gw.bump(session)
+        change = mark_changed(session)
+    gw.live.changed(change)
     return signed
 
 
@@ -143,7 +148,13 @@ def export_bundle(gw: Gateway) -> bytes:
     if latest is None:
         raise NotFound("no trust list yet: run `ecert federation sync` (or serve) first")
     root = signed_root(gw)
-    publisher = StatusListPublisher(gw)
+    publisher = StatusListPublisher(
+        sessions=gw.sessions,
+        keyring=gw.keyring,
+        clock=gw.clock,
+        ttl=gw.settings.status_ttl,
+        validity=gw.settings.status_list_validity,
+    )
     lists: dict[str, str] = {}
     with gw.sessions() as session:
         for row in session.scalars(select(StatusListRow)):

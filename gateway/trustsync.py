@@ -27,7 +27,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
-from gateway.state import stored_trust_list, type_info
+from gateway.state import mark_changed, stored_trust_list, type_info
 from trust.errors import DataError, FetchError
 from trust.federation import (
     ECERT_ISSUER,
@@ -285,10 +285,11 @@ def sync_once(
                 TrustListRow(version=version, iat=now, exp=exp, content_hash=digest,
                              token=sign_trust_list(draft, key), stale=stale)
             )  # fmt: skip
-            gw.bump(session)
+            change = mark_changed(session)
     except IntegrityError:  # PostgreSQL: the other signer committed the same version first
         report.version = latest_version(gw)
         return report
+    gw.live.changed(change)
     report.version, report.changed = version, True
     return report
 
@@ -351,7 +352,7 @@ def refresh_status_lists(
     Once ``stop`` is set, it ends before its next fetch or write (raising ``Stopped``)."""
     now = gw.clock()
     state = gw.state
-    trusted = gw.peer_trust.held
+    trusted = gw.live.peers.held
     wanted = sorted(uri for uris in state.remote_status_uris.values() for uri in uris)
     if trusted is None:
         return 0  # no trust list verified: no peer status list has an owner to check it by
@@ -386,5 +387,6 @@ def refresh_status_lists(
             session.add(doc)
     if changed:
         with gw.transaction() as session:
-            gw.bump(session)  # one rebuild for every list that changed
+            change = mark_changed(session)
+        gw.live.changed(change)  # one rebuild for every list that changed
     return changed

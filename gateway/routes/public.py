@@ -12,7 +12,6 @@ from fastapi import APIRouter, Request, Response
 from gateway import keystore, public_docs, trustsync
 from gateway.clock import iso
 from gateway.deps import GatewayDep, PublisherDep, SyncHealthDep
-from gateway.publish import status_list_index
 
 router = APIRouter(tags=["public 公开"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
@@ -42,8 +41,8 @@ def jwks(request: Request, gw: GatewayDep) -> Response:
     response_class=Response,
     responses={200: {"content": {public_docs.JSON: {}}}, 406: {}},
 )
-def list_status_lists(request: Request, gw: GatewayDep) -> Response:
-    index = {"status_lists": status_list_index(gw)}
+def list_status_lists(request: Request, gw: GatewayDep, publisher: PublisherDep) -> Response:
+    index = {"status_lists": publisher.index()}
     return public_docs.json_response(request, index, now=gw.clock())
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from fastapi.testclient import TestClient
@@ -109,12 +110,14 @@ class Federation:
             fetcher.stop.set()
         self.transport.shut()
 
-    def gateway(self, url: str, *, code: str, name: str) -> Gateway:
+    def gateway(self, url: str, *, code: str, name: str, **settings_: Any) -> Gateway:
+        """A city gateway serving ``url``; ``settings_`` override its settings."""
         settings = Settings(
             data_dir=self.tmp / url.rsplit(":", 1)[1],
             database_url=f"sqlite:///{self.tmp / (url.rsplit(':', 1)[1] + '.db')}",
             key_passphrase=PASSPHRASE,
             status_list_size=4096,
+            **settings_,
         )
         gw = Gateway.open(settings, clock=self.clock)
         self.stack.callback(gw.close)
@@ -137,9 +140,11 @@ class Federation:
                         actor="test")  # fmt: skip
         return gw
 
-    def city(self, url: str, *, anchor: str, code: str, name: str, types: list[str]) -> Gateway:
+    def city(
+        self, url: str, *, anchor: str, code: str, name: str, types: list[str], **settings: Any
+    ) -> Gateway:
         """A city that joined ``anchor`` and was approved for ``types``."""
-        gw = self.gateway(url, code=code, name=name)
+        gw = self.gateway(url, code=code, name=name, **settings)
         anchor_gw = self.gateways[anchor]
         with anchor_gw.sessions() as session:
             fed = federation.config(session)

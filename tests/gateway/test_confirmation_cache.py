@@ -56,9 +56,12 @@ def test_a_cached_confirmation_does_not_outlive_a_backdated_compromise(
 def test_refusals_are_remembered_but_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(confirmations, "MAX_CACHE", 50)
     clock = SimpleNamespace(now=1_790_000_000)
-    gw = SimpleNamespace(clock=lambda: clock.now)
     trust = SimpleNamespace(key_records=lambda kid: [], issuers={})
-    confirmer = confirmations.Confirmer(gw=gw, fetcher=None)  # type: ignore[arg-type]
+    confirmer = confirmations.Confirmer(
+        clock=lambda: clock.now,
+        fetcher=None,  # type: ignore[arg-type]
+        anchors=dict,
+    )
     for i in range(60):  # a key thief's distinct forgeries
         assert not confirmer.ask("x.y.z", i.to_bytes(32, "big"), trust)  # type: ignore[arg-type]
     assert len(confirmer.refused_until) == 50

@@ -168,7 +168,7 @@ def test_a_city_that_rotates_its_own_key_keeps_verifying_its_peers_credentials(
         rotated = trustexport.rotate(sz, actor="operator")
         clock.advance(60)
         _sync(fed, sz)
-        trusted = sz.peer_trust.held
+        trusted = sz.live.peers.held
         assert trusted is not None
         assert trusted.root.version == rotated.root.version
         assert _reason(sz, licence) is Reason.VALID

@@ -8,6 +8,8 @@ a loopback peer that never answers (:mod:`tests.gateway.stalled_peer`).
 from __future__ import annotations
 
 import gzip
+import http.server
+import socket
 import threading
 import time
 import tracemalloc
@@ -171,3 +173,110 @@ def test_once_stopped_nothing_is_sent() -> None:
             fetcher.post_text(f"{peer.url}/federation/join", "x", content_type="text/plain")
         fetcher.close()
         assert peer.received() == 0
+
+
+class _HangingResolver:
+    """``socket.getaddrinfo`` as a resolver that does not answer until let go."""
+
+    def __init__(self) -> None:
+        self.asked = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, host: str, *args: object, **kwargs: object) -> list[object]:
+        self.asked.set()
+        self.release.wait(BOUND * 2)
+        raise OSError(f"{host}: the resolver gave up")
+
+
+@pytest.fixture
+def hanging_resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[_HangingResolver]:
+    resolver = _HangingResolver()
+    monkeypatch.setattr(socket, "getaddrinfo", resolver)
+    try:
+        yield resolver
+    finally:
+        resolver.release.set()
+
+
+def test_a_host_name_that_never_resolves_ends_at_the_fetch_deadline(
+    hanging_resolver: _HangingResolver,
+) -> None:
+    """``getaddrinfo`` takes no timeout: a hanging resolver held a fetch past its deadline."""
+    fetcher = HttpFetcher(deadline=0.5)
+    start = time.monotonic()
+    with pytest.raises(FetchError, match=r"deadline of 0.5s"):
+        fetcher.fetch("http://peer.invalid:8000/trust/list")
+    took = time.monotonic() - start
+    fetcher.close()
+    assert hanging_resolver.asked.is_set()
+    assert took < 0.5 + BOUND / 2, f"the fetch took {took:.2f}s with a 0.5s deadline"
+
+
+def test_the_stop_aborts_a_fetch_waiting_on_the_resolver(
+    hanging_resolver: _HangingResolver,
+) -> None:
+    fetcher = HttpFetcher()
+    outcome: list[BaseException | bytes] = []
+
+    def fetch() -> None:
+        try:
+            outcome.append(fetcher.fetch("http://peer.invalid:8000/trust/list"))
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=fetch, daemon=True)
+    worker.start()
+    assert hanging_resolver.asked.wait(BOUND)
+    stopped = time.monotonic()
+    fetcher.stop.set()
+    worker.join(timeout=BOUND)
+    took = time.monotonic() - stopped
+    fetcher.close()
+    assert not worker.is_alive(), "the fetch went on after the stop"
+    assert took < 1.0, f"the fetch ended {took:.2f}s after the stop"
+    (error,) = outcome
+    assert isinstance(error, FetchError)
+    assert "the gateway is stopping" in str(error)
+
+
+class _Hello(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_host_name_is_resolved_and_each_address_tried_in_turn(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first address refuses (nothing listens on it), the second answers."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Hello)
+    port = server.server_address[1]
+    answers = [  # nothing listens on 127.0.0.2 at that port: refused at once
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.2", port)),
+        (socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port)),
+    ]
+    asked: list[str] = []
+
+    def resolve(host: str, *args: object, **kwargs: object) -> list[object]:
+        asked.append(host)
+        return list(answers)
+
+    monkeypatch.setattr(socket, "getaddrinfo", resolve)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        fetcher = HttpFetcher(deadline=BOUND)
+        assert fetcher.fetch(f"http://peer.test:{port}/hello") == b"hello"
+        fetcher.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(BOUND)
+    assert asked[0] == "peer.test"  # then only the addresses it gave (numeric: no lookup)
+    assert set(asked[1:]) <= {"127.0.0.2", "127.0.0.1"}

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import gzip
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -38,11 +40,15 @@ class Docs:
         return self.fed.client(origin)
 
 
-@pytest.fixture
-def docs(tmp_path: Path, clock: FakeClock) -> Iterator[Docs]:
+@contextmanager
+def docs_of(tmp_path: Path, clock: FakeClock, **hz_settings: Any) -> Iterator[Docs]:
+    """A region's anchor and one city (``hz_settings``: its settings) with a licence issued
+    and a trust list compiled."""
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["business-licence"])
+        hz = fed.city(
+            HZ, anchor=YRD, code="330100", name="杭州市", types=["business-licence"], **hz_settings
+        )
         first17 = "11330100MB1958123"
         agency, _ = agencies.add_agency(
             hz, name="杭州市市场监督管理局", uscc=_uscc(first17), types=["business-licence"],
@@ -56,6 +62,12 @@ def docs(tmp_path: Path, clock: FakeClock) -> Iterator[Docs]:
         assert row.status_list_id is not None
         trustsync.sync_once(hz, fed.fetcher(), lifetime=3600, refresh=REFRESH)
         yield Docs(fed=fed, hz=hz, agency=agency.id, list_id=row.status_list_id)
+
+
+@pytest.fixture
+def docs(tmp_path: Path, clock: FakeClock) -> Iterator[Docs]:
+    with docs_of(tmp_path, clock) as made:
+        yield made
 
 
 def _documents(d: Docs) -> list[tuple[str, str, str]]:
@@ -127,13 +139,11 @@ def test_cache_control_follows_each_documents_own_ttl_and_exp(docs: Docs, clock:
 
 
 def test_a_status_list_is_not_cached_past_its_exp_even_within_its_ttl(
-    docs: Docs, clock: FakeClock
+    tmp_path: Path, clock: FakeClock
 ) -> None:
-    docs.hz.settings = docs.hz.settings.model_copy(
-        update={"status_ttl": 3600, "status_list_validity": 600}
-    )
-    path = f"/statuslists/{docs.list_id}"
-    assert _max_age(docs.client(HZ).get(path)) == 600  # exp - now, not the ttl of 3600
+    with docs_of(tmp_path, clock, status_ttl=3600, status_list_validity=600) as docs:
+        path = f"/statuslists/{docs.list_id}"
+        assert _max_age(docs.client(HZ).get(path)) == 600  # exp - now, not the ttl of 3600
 
 
 def test_a_trust_list_past_its_next_update_is_revalidated(docs: Docs, clock: FakeClock) -> None:

@@ -11,6 +11,7 @@ from gateway import federation, issuance, publicurl
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.settings import SettingsError, load_settings
+from gateway.state import mark_changed
 from tests.conftest import Agency
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.errors import DataError
@@ -40,7 +41,8 @@ def test_status_lists_made_after_the_url_changes_use_it(gw: Gateway, amr: Agency
     # The city's URL changes (before: the next `ecert serve --public-url` wrote it here).
     with gw.transaction() as session:
         gw.city(session).public_url = NEW_URL
-        gw.bump(session)
+        change = mark_changed(session)
+    gw.live.changed(change)
     after = _licence(gw, amr)
     assert _list_uri(gw, after).startswith(f"{NEW_URL}/statuslists/")
     assert issuance.qr_text_for(gw, after).startswith(f"{NEW_URL}/v#")

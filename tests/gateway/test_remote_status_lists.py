@@ -76,7 +76,7 @@ def test_a_status_list_signed_with_a_compromised_key_is_refused(
         hz, sz, amr, _psb = _region(fed)
         with hz.sessions() as session:
             stolen_row = keystore.active_key(session, amr)
-            stolen = hz.signing_key(stolen_row)
+            stolen = hz.keyring.signing_key(stolen_row)
         keystore.compromise(hz, kid=stolen_row.kid, at=None, reason="stolen", actor="t")
         cid, token, uri = _issue(hz, amr)  # signed with the fresh key
         status.change(hz, credential_id=cid, action="revoke", reason="x", actor="t", agency_id=None)
@@ -109,7 +109,9 @@ def test_the_issuer_re_signs_its_lists_with_the_fresh_key_at_once(
         hz, sz, amr, _psb = _region(fed)
         _cid, token, uri = _issue(hz, amr)
         list_id = int(uri.rsplit("/", 1)[1])
-        publisher = StatusListPublisher(hz)
+        publisher = StatusListPublisher(
+            sessions=hz.sessions, keyring=hz.keyring, clock=hz.clock, ttl=300, validity=86_400
+        )
         before = publisher.token(list_id)
         with hz.sessions() as session:
             old = keystore.active_key(session, amr).kid
@@ -126,7 +128,7 @@ def test_the_issuer_re_signs_its_lists_with_the_fresh_key_at_once(
 def _counting(monkeypatch: pytest.MonkeyPatch, sz: Gateway) -> dict[str, int]:
     """Count signature verifications (any key, anywhere) and rebuilds of ``sz``'s state."""
     counts = {"verified": 0, "rebuilt": 0}
-    verify, reload = PublicKey.verify, sz.reload
+    verify, reload = PublicKey.verify, sz.live.reload
 
     def counted_verify(self: PublicKey, signature: bytes, signing_input: bytes) -> bool:
         counts["verified"] += 1
@@ -137,7 +139,7 @@ def _counting(monkeypatch: pytest.MonkeyPatch, sz: Gateway) -> dict[str, int]:
         return reload()
 
     monkeypatch.setattr(PublicKey, "verify", counted_verify)
-    monkeypatch.setattr(sz, "reload", counted_reload)
+    monkeypatch.setattr(sz.live, "reload", counted_reload)
     return counts
 
 
@@ -152,7 +154,7 @@ def test_a_tick_with_nothing_changed_rebuilds_nothing_and_verifies_nothing(
         _sync(fed, sz)
         assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
         counts = _counting(monkeypatch, sz)
-        trusted = sz.peer_trust.held
+        trusted = sz.live.peers.held
         assert trusted is not None
         verified = trusted.verifications
         for _ in range(3):
@@ -163,7 +165,7 @@ def test_a_tick_with_nothing_changed_rebuilds_nothing_and_verifies_nothing(
         # lists unchanged compares them with what the trusted state holds: no signature.
         sz.reload()
         assert counts == {"verified": 0, "rebuilt": 1}
-        assert sz.peer_trust.held is trusted
+        assert sz.live.peers.held is trusted
         assert trusted.verifications == verified
         assert [_reason(sz, t) for t in tokens] == [Reason.VALID, Reason.VALID]
 
@@ -194,7 +196,7 @@ def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken
     from dataclasses import replace
 
     from gateway.models import TrustListRow
-    from gateway.state import PeerTrust, stored_trust_list
+    from gateway.state import PeerTrust, mark_changed, stored_trust_list
     from trust.keys import SigningKey
     from trust.trustlist.document import sign_trust_list
 
@@ -211,12 +213,13 @@ def test_a_stored_trust_list_not_signed_under_the_gateways_own_root_is_not_taken
             session.add(TrustListRow(version=forged.version, iat=forged.iat, exp=forged.exp,
                                      content_hash=good.content_hash, stale=[],
                                      token=forged_token))  # fmt: skip
-            sz.bump(session)
-        trusted = sz.peer_trust.held
+            change = mark_changed(session)
+        sz.live.changed(change)
+        trusted = sz.live.peers.held
         assert trusted is not None
         assert trusted.trust_list is not None
         assert trusted.trust_list.version == good.version  # the good list stays held
         assert _reason(sz, token) is Reason.VALID
-        sz.peer_trust = PeerTrust()  # as after a restart: nothing held to fall back on
+        sz.live.peers = PeerTrust()  # as after a restart: nothing held to fall back on
         sz.reload()
         assert _reason(sz, token) is Reason.UNKNOWN_ISSUER

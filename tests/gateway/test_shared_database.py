@@ -27,19 +27,19 @@ def test_a_revocation_in_one_process_reaches_another_on_its_next_poll(
             agency_id=amr.id,
             request=issuance.IssueRequest("business-licence", SAMPLE_SUBJECTS["business-licence"]),
         )
-        assert other.refresh_if_changed() is True  # first look: builds its state
+        assert other.live.refresh_if_changed() is True  # first look: builds its state
         assert _reason(other, row.token) is Reason.VALID
-        assert other.refresh_if_changed() is False  # nothing changed: no rebuild
+        assert other.live.refresh_if_changed() is False  # nothing changed: no rebuild
 
         status.change(
             gw, credential_id=row.id, action="revoke", reason="x", actor="t", agency_id=None
         )
         assert _reason(other, row.token) is Reason.VALID  # not yet polled
-        assert other.refresh_if_changed() is True
+        assert other.live.refresh_if_changed() is True
         assert _reason(other, row.token) is Reason.REVOKED
 
         keystore.rotate(gw, agency_id=amr.id, actor="t")
-        assert other.refresh_if_changed() is True
+        assert other.live.refresh_if_changed() is True
         assert len(other.state.trust.keys) == 2
     finally:
         other.close()
