@@ -300,3 +300,53 @@ def test_an_oversized_or_malformed_credential_request_is_a_4xx(
         400,
         "invalid_proof",
     )
+
+
+ODD_CREDENTIAL_REQUESTS: list[Any] = [
+    [],
+    "resident-eid",
+    {},
+    {"credential_identifier": "x", "credential_configuration_id": "resident-eid"},
+    {"credential_configuration_id": 5},
+    {"credential_configuration_id": "business-licence", "proofs": {"jwt": ["a"]}},
+    {"credential_configuration_id": "resident-eid"},
+    {"credential_configuration_id": "resident-eid", "proofs": []},
+    {"credential_configuration_id": "resident-eid", "proofs": {"jwt": [1]}},
+    {"credential_configuration_id": "resident-eid", "proofs": {"jwt": ["a", "b"]}},
+    {"credential_configuration_id": "resident-eid", "proofs": {"ldp_vp": ["a"]}},
+    {"credential_configuration_id": "resident-eid", "proofs": {"jwt": ["\u4e00.\u4e01.x"]}},
+]
+
+
+def test_odd_credential_requests_get_oauth_errors_never_5xx(
+    client: TestClient, psb: Agency
+) -> None:
+    _, access = _ready(client, psb)
+    for body in ODD_CREDENTIAL_REQUESTS:
+        answer = client.post("/oid4vci/credential", json=body, headers=auth(access))
+        assert 400 <= answer.status_code < 500, (body, answer.text)
+        assert answer.json()["error"] in (
+            "invalid_credential_request",
+            "unknown_credential_configuration",
+            "invalid_proof",
+        ), (body, answer.text)
+    no_token = client.post("/oid4vci/credential", json=ODD_CREDENTIAL_REQUESTS[-1])
+    _error(no_token, 401, "invalid_token")
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"grant_type=a&grant_type=b", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe", "application/x-www-form-urlencoded"),
+        (b"grant_type", "application/x-www-form-urlencoded"),
+        (b'{"grant_type": "x"}', "application/json"),
+        (b"a=" + b"b" * 5000, "application/x-www-form-urlencoded"),
+    ],
+    ids=["repeated", "not-utf8", "no-value", "json", "oversized"],
+)
+def test_odd_token_requests_get_invalid_request(
+    client: TestClient, content: bytes, content_type: str
+) -> None:
+    answer = client.post("/oid4vci/token", content=content, headers={"Content-Type": content_type})
+    _error(answer, 400, "invalid_request")
