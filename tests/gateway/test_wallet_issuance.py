@@ -350,3 +350,30 @@ def test_odd_token_requests_get_invalid_request(
 ) -> None:
     answer = client.post("/oid4vci/token", content=content, headers={"Content-Type": content_type})
     _error(answer, 400, "invalid_request")
+
+
+def test_an_agency_makes_a_fresh_offer_whose_qr_image_holds_the_offer_uri(
+    client: TestClient, psb: Agency, amr: Agency
+) -> None:
+    from verify.scan import decode_image
+
+    issued = _offer(client, psb)
+    fresh = client.post(
+        f"/api/v1/credentials/{issued['id']}/wallet-offer", headers=auth(psb.api_key)
+    )
+    assert fresh.status_code == 201, fresh.text
+    offer = fresh.json()
+    assert offer["tx_code"].isdigit()
+    assert offer["offer_uri"] != issued["wallet_offer"]["offer_uri"]
+    png = client.get(offer["qr_png"])
+    assert png.status_code == 200
+    assert png.headers["content-type"] == "image/png"
+    assert decode_image(png.content) == [offer["offer_uri"]]
+    # Another agency cannot make offers for this credential.
+    foreign = client.post(
+        f"/api/v1/credentials/{issued['id']}/wallet-offer", headers=auth(amr.api_key)
+    )
+    assert foreign.status_code == 403, foreign.text
+    # Both offers stay redeemable, each once, each with its own PIN.
+    for made in (issued["wallet_offer"], offer):
+        assert _token(client, _code(client, made), made["tx_code"]).status_code == 200
