@@ -13,7 +13,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from cli import batch_register
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
-from gateway import issuance
+from gateway import issuance, wallet
 from gateway import status as status_service
 from issuers.status_rules import STATUS_NAMES
 from trust.errors import DataError, FieldError
@@ -28,6 +28,13 @@ def issue(
     subject: Annotated[str, typer.Option("--subject", help="JSON object, or @file.json")],
     valid_from: Annotated[str | None, typer.Option("--valid-from")] = None,
     valid_until: Annotated[str | None, typer.Option("--valid-until")] = None,
+    wallet_offer: Annotated[
+        bool,
+        typer.Option(
+            "--wallet-offer",
+            help="also make an OpenID4VCI offer and its PIN 同时生成钱包领取链接和取证码",
+        ),
+    ] = False,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: JsonOut = False,
 ) -> None:
@@ -44,10 +51,20 @@ def issue(
             request=issuance.IssueRequest(type_, body, valid_from, valid_until),
         )
         out = issuance.credential_summary(gw, row)
+        if wallet_offer:
+            out["wallet_offer"] = wallet.create_offer(
+                gw, credential_id=row.id, agency_id=agency
+            ).as_dict()
     if as_json:
         emit_json(out)
     else:
         say(f"issued {out['identifier']} (id {out['id']})\n{out['qr_text']}")
+        if wallet_offer:
+            offer = out["wallet_offer"]
+            say(
+                f"钱包领取链接 wallet offer: {offer['offer_uri']}\n"
+                f"取证码（请另行告知持证人）PIN, give it by another channel: {offer['tx_code']}"
+            )
 
 
 def issue_batch(

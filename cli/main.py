@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group.
     "federation": ("cli.federation_ops", "federation_app"),
     "region": ("cli.region_cmd", "region_app"),
+    "wallet": ("cli.wallet_cmd", "wallet_app"),
 }
 
 

@@ -37,10 +37,11 @@ from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import StatusListPublisher
-from gateway.routes import credentials, federation, pages, public, verify
+from gateway.routes import credentials, federation, oid4vci, pages, public, verify
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
+from trust.oid4vci import InvalidToken, Oid4vciError
 
 log = logging.getLogger("ecert.http")
 _jitter = random.Random()  # noqa: S311 - spreads refreshes over time; not a secret
@@ -138,6 +139,26 @@ def _install_errors(app: FastAPI) -> None:
     async def unprocessable(_: Request, exc: Unprocessable) -> JSONResponse:
         return JSONResponse(
             status_code=422, content=_problem("unprocessable", exc.message_zh, exc.message_en)
+        )
+
+    @app.exception_handler(Oid4vciError)
+    async def oid4vci_error(_: Request, exc: Oid4vciError) -> JSONResponse:
+        # RFC 6749 §5.2 / RFC 6750 §3.1 / OpenID4VCI §8.3.1.2: the OAuth error shape, with our
+        # zh-CN and English messages beside it.
+        headers = {"Cache-Control": "no-store"}
+        status = 400
+        if isinstance(exc, InvalidToken):
+            status = 401
+            headers["WWW-Authenticate"] = 'Bearer error="invalid_token"'
+        return JSONResponse(
+            status_code=status,
+            content={
+                "error": exc.error,
+                "error_description": exc.message_en,
+                "message": exc.message_zh,
+                "message_en": exc.message_en,
+            },
+            headers=headers,
         )
 
     @app.exception_handler(NotAcceptable)
@@ -291,7 +312,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
-    for module in (credentials, verify, public, federation, pages):
+    for module in (credentials, verify, public, federation, oid4vci, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     app.add_middleware(

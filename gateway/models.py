@@ -232,3 +232,34 @@ class PeerDocumentRow(Base):
     last_error: Mapped[str | None] = mapped_column(String(500))
     last_error_at: Mapped[int | None]
     failures: Mapped[int] = mapped_column(default=0)
+
+
+class WalletOfferRow(Base):
+    """A credential offer to a wallet (OpenID4VCI pre-authorised code flow), and the access
+    token it was redeemed for. Keyed by the SHA-256 of the pre-authorised code (which is also
+    the secret in the offer's URI): the code itself is never stored, nor the tx_code, whose
+    hash is keyed by the code. Redeemed once: the redeeming UPDATE requires ``redeemed_at IS
+    NULL``; the token is used once: the issuing UPDATE requires ``delivered_at IS NULL``."""
+
+    __tablename__ = "wallet_offers"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    configuration_id: Mapped[str] = mapped_column(String(64))
+    pin_hash: Mapped[str] = mapped_column(String(64))
+    pin_failures: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[int]
+    expires_at: Mapped[int]
+    redeemed_at: Mapped[int | None]
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    token_expires_at: Mapped[int | None]
+    delivered_at: Mapped[int | None]
+    holder_kid: Mapped[str | None] = mapped_column(String(64))
+
+
+class WalletNonceRow(Base):
+    """A ``c_nonce`` from the Nonce Endpoint (by its SHA-256), used by one key proof at most."""
+
+    __tablename__ = "wallet_nonces"
+    nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(index=True)
+    used_at: Mapped[int | None]

@@ -32,6 +32,18 @@ class IssueBody(Strict):
     )
     valid_from: str | None = Field(default=None, max_length=40, examples=["2026-01-01"])
     valid_until: str | None = Field(default=None, max_length=40, examples=["2046-12-31"])
+    wallet_offer: bool = Field(
+        default=False,
+        description="also answer an OpenID4VCI credential offer and its PIN 同时生成钱包领取链接",
+    )
+
+
+class WalletOfferOut(BaseModel):
+    offer_uri: str
+    credential_offer_uri: str
+    qr_png: str
+    tx_code: str
+    expires_at: int
 
 
 class ReasonBody(Strict):
@@ -60,6 +72,7 @@ class IssuedCredential(BaseModel):
     valid_until: str | None
     qr_png: str
     qr_svg: str
+    wallet_offer: WalletOfferOut | None = None
 
 
 class CredentialDetail(IssuedCredential):

@@ -9,6 +9,9 @@ and lists the subject fields with a JSON Schema fragment and a visibility:
 - ``public``: may be shown by the gateway online;
 - ``personal``: never in a QR, never shown without the holder's authorisation.
 
+``disclosable`` says whether a field is selectively disclosable in the type's SD-JWT VC (a
+Disclosure the holder may withhold, RFC 9901); every ``personal`` field is.
+
 Extension keys inside a field schema drive checks JSON Schema cannot express: ``x-check``
 (``uscc``, ``id_number``, ``date``, ``region``), ``x-not-future`` (a date not after today),
 ``x-id-part`` (``birth_date`` / ``sex``: must agree with the holder's ID number) and ``x-hint``
@@ -74,12 +77,13 @@ META_SCHEMA: dict[str, Any] = {
             "items": {
                 "type": "object",
                 "additionalProperties": False,
-                "required": ["name", "label", "schema", "required", "visibility"],
+                "required": ["name", "label", "schema", "required", "visibility", "disclosable"],
                 "properties": {
                     "name": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
                     "label": _LOCALISED,
                     "required": {"type": "boolean"},
                     "visibility": {"enum": list(VISIBILITIES)},
+                    "disclosable": {"type": "boolean"},
                     "schema": {
                         "type": "object",
                         "properties": {
@@ -125,6 +129,7 @@ class FieldSpec:
     required: bool
     visibility: str
     validator: Draft202012Validator = field(repr=False, compare=False, hash=False)
+    disclosable: bool = False  # selectively disclosable in the SD-JWT VC
 
     def __post_init__(self) -> None:
         if not _FIELD_NAME.fullmatch(self.name):
@@ -133,6 +138,11 @@ class FieldSpec:
             raise DataError(
                 f"field {self.name!r}: visibility must be one of {VISIBILITIES}, "
                 f"found {self.visibility!r}"
+            )
+        if self.visibility == "personal" and not self.disclosable:
+            raise DataError(
+                f"field {self.name!r} is personal: it must be disclosable (the holder decides "
+                "whom to show it), found disclosable false"
             )
 
     @property
@@ -155,6 +165,7 @@ class FieldSpec:
             required=data["required"],
             visibility=data["visibility"],
             validator=Draft202012Validator(schema),
+            disclosable=data["disclosable"],
         )
 
 
@@ -278,6 +289,11 @@ class CredentialType:
     @property
     def personal_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.visibility == "personal")
+
+    @property
+    def disclosable_fields(self) -> tuple[FieldSpec, ...]:
+        """Fields that are Disclosures in the type's SD-JWT VC."""
+        return tuple(f for f in self.fields if f.disclosable)
 
     @property
     def labels(self) -> dict[str, dict[str, str]]:

@@ -115,9 +115,10 @@ def _checked_header(segment: str, typ: str | frozenset[str]) -> tuple[Mapping[st
 
 
 def _checked_header_any_kid(
-    segment: str, typ: str | frozenset[str]
+    segment: str, typ: str | frozenset[str], also: frozenset[str] = frozenset()
 ) -> tuple[Mapping[str, Any], str]:
-    """:func:`_checked_header` without the ``kid`` rule: ``(header, alg)``."""
+    """:func:`_checked_header` without the ``kid`` rule: ``(header, alg)``; ``also`` names
+    header parameters allowed beyond the usual ones (``jwk`` in an OpenID4VCI key proof)."""
     header = _unverified_header(segment)
     named = header.get("alg")
     alg = ACCEPTED_ALGORITHMS.get(named) if isinstance(named, str) else None
@@ -127,7 +128,7 @@ def _checked_header_any_kid(
         )
     if "crit" in header:
         raise UnsupportedToken(f"critical header extensions are not supported: {header['crit']!r}")
-    unknown = set(header) - _ALLOWED_HEADERS
+    unknown = set(header) - _ALLOWED_HEADERS - also
     if unknown:
         raise UnsupportedToken(f"unexpected JWS header parameters: {sorted(unknown)}")
     wanted = frozenset({typ}) if isinstance(typ, str) else typ
@@ -174,12 +175,14 @@ def verify_compact_with_key(
     *,
     typ: str | frozenset[str],
     max_length: int = MAX_TOKEN_LENGTH,
+    also_headers: frozenset[str] = frozenset(),
 ) -> VerifiedJWS:
     """Verify a compact JWS with the one key its context names, not a ``kid`` (an SD-JWT's
     Key Binding JWT is checked with the credential's ``cnf`` key, RFC 9901 §7.3): a ``kid``
-    in the header, if any, is ignored. The same header rules as :func:`verify_compact`."""
+    in the header, if any, is ignored. The same header rules as :func:`verify_compact`,
+    with ``also_headers`` allowed besides."""
     h64, p64, s64 = _split_compact(token, max_length)
-    _header, alg = _checked_header_any_kid(h64, typ)
+    _header, alg = _checked_header_any_kid(h64, typ, also_headers)
     signature, signing_input = _signature_and_input(token, h64, p64, s64)
     if key.alg != alg:  # a key of another algorithm cannot have made this signature
         raise BadSignature(f"the key {key.kid!r} signs with {key.alg}, the token says {alg}")

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
 
-from gateway import credential_views, issuance
+from gateway import credential_views, issuance, wallet
 from gateway import status as status_service
 from gateway.deps import GatewayDep, Issuer, Reader, StatusAdmin
 from gateway.schemas import (
@@ -16,6 +16,7 @@ from gateway.schemas import (
     IssuedCredential,
     ReasonBody,
     StatusChanged,
+    WalletOfferOut,
 )
 from issuers.qr import render_png, render_svg
 
@@ -49,7 +50,23 @@ def issue_credential(
     if not created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    return credential_views.issued(gw, row)
+    answer = credential_views.issued(gw, row)
+    if body.wallet_offer:
+        offer = wallet.create_offer(gw, credential_id=row.id, agency_id=principal.agency_id)
+        answer["wallet_offer"] = offer.as_dict()
+    return answer
+
+
+@router.post(
+    "/{credential_id}/wallet-offer",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WalletOfferOut,
+    summary="A new wallet offer (OpenID4VCI) and its PIN 生成钱包领取链接",
+)
+def wallet_offer(credential_id: str, gw: GatewayDep, principal: Issuer) -> dict[str, Any]:
+    return wallet.create_offer(
+        gw, credential_id=credential_id, agency_id=principal.agency_id
+    ).as_dict()
 
 
 @router.get(

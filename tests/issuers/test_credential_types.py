@@ -377,6 +377,16 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         BL_FILE,
         "needs holder_code_field 'address' to have x-check 'uscc'",
     ),
+    "personal_field_not_disclosable": (
+        _set_field(EID_FILE, "id_number", "disclosable", False),
+        EID_FILE,
+        "field 'id_number' is personal: it must be disclosable",
+    ),
+    "field_without_disclosable": (
+        lambda f: f[BL_FILE]["fields"][0].pop("disclosable"),
+        BL_FILE,
+        "'disclosable' is a required property",
+    ),
     "personal_type_with_qr_field": (
         _set_field(EID_FILE, "name", "visibility", "qr"),
         EID_FILE,
@@ -496,3 +506,12 @@ def test_validate_subject_raises_only_field_error_on_mutated_samples(
     for name in data.draw(st.lists(st.sampled_from([f.name for f in ctype.fields]), max_size=3)):
         subject[name] = data.draw(JSON_VALUES | st.from_regex(r"[0-9A-Z\-]{0,20}", fullmatch=True))
     assert_only_field_errors(ctype, subject)
+
+
+def test_every_personal_field_of_the_personal_types_is_disclosable() -> None:
+    registry = TypeRegistry.load()
+    for code in ("resident-eid", "driving-licence", "no-housing-proof"):
+        ctype = registry.get(code)
+        assert ctype.disclosable_fields == ctype.fields, code
+    licence = registry.get("business-licence")
+    assert licence.disclosable_fields == ()

@@ -1,0 +1,471 @@
+"""Issuing to a wallet: OpenID4VCI 1.0, pre-authorised code flow, SD-JWT VC (``dc+sd-jwt``).
+
+An agency asks for an offer for a credential it issued (:func:`create_offer`): a random
+pre-authorised code (also the secret in the offer's URI) and a 6-digit transaction code (PIN)
+the holder gets by another channel. The wallet fetches the offer (:func:`offer_document`),
+trades code and PIN for an access token (:func:`token`: once; wrong PINs are counted and end
+the offer after :data:`MAX_PIN_FAILURES`), fetches a ``c_nonce`` (:func:`new_nonce`), and
+sends a key proof to :func:`credential`, which signs the SD-JWT VC bound to the proven key,
+referencing the credential's own status list entry (one revoke reaches the QR token and the
+SD-JWT VC).
+
+Single use is the database's: an offer is redeemed by an UPDATE that requires it unredeemed,
+unexpired and not locked; a token delivers by an UPDATE that requires it undelivered; a nonce is
+spent by an UPDATE that requires it unspent. Two requests racing find one row changed, not two.
+The pre-authorised code, the PIN, the token and the nonce are stored only as SHA-256 hashes
+(the PIN's keyed by the code).
+
+Deliberately not here: the authorization code flow, deferred and batch issuance, credential
+response encryption, DPoP, OpenID4VP (presentation).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import delete, select, update
+
+from gateway import audit, keystore
+from gateway.core import Gateway
+from gateway.errors import NotFound
+from gateway.federation import agency_entity_id
+from gateway.models import AgencyRow, CredentialRow, StatusListRow, WalletNonceRow, WalletOfferRow
+from gateway.status import get_credential
+from issuers.wallet_types import credential_claims, type_metadata, vct_url
+from trust.keys import ALGORITHMS, is_short_alias
+from trust.oid4vci import (
+    PRE_AUTHORIZED_GRANT,
+    SD_JWT_VC_FORMAT,
+    InvalidCredentialRequest,
+    InvalidGrant,
+    InvalidNonce,
+    InvalidProof,
+    InvalidRequest,
+    InvalidToken,
+    Oid4vciError,
+    UnknownCredentialConfiguration,
+    UnsupportedGrantType,
+    check_proof,
+)
+from trust.sdjwt import issue as sd_issue
+from trust.statuslist import StatusReference
+
+OFFER_TTL = 72 * 3600  # seconds an offer may be redeemed in, by default
+MAX_OFFER_TTL = 30 * 86_400
+TOKEN_TTL = 300  # seconds an access token lives (and it delivers once)
+NONCE_TTL = 300
+MAX_PIN_FAILURES = 5
+PIN_DIGITS = 6
+MAX_SECRET_LENGTH = 128  # characters of a code, token or nonce we accept to look up
+OFFER_PATH = "/oid4vci/offers/"
+OFFER_SCHEME = "openid-credential-offer://"
+CREDENTIAL_ISSUED = "credential.wallet_issued"
+
+
+class CredentialRequestDenied(Oid4vciError):
+    """The credential cannot be issued now (revoked, suspended or expired since the offer)."""
+
+    error = "credential_request_denied"
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _pin_hash(code: str, pin: str) -> str:
+    return hmac.new(code.encode(), pin.encode(), hashlib.sha256).hexdigest()
+
+
+def _bounded(value: object, what: str, error: type[Oid4vciError]) -> str:
+    if not isinstance(value, str) or not 1 <= len(value) <= MAX_SECRET_LENGTH:
+        raise error(
+            f"缺少或无效的 {what} · expected {what} (1-{MAX_SECRET_LENGTH} characters)",
+            f"expected {what} as a string of 1-{MAX_SECRET_LENGTH} characters, "
+            f"found {type(value).__name__}",
+        )
+    return value
+
+
+def issuer_id(public_url: str, agency_id: str) -> str:
+    """An agency's issuer identifier in its SD-JWT VCs: its federation entity id."""
+    return agency_entity_id(public_url.rstrip("/"), agency_id)
+
+
+@dataclass(frozen=True)
+class WalletOffer:
+    """What the agency hands over: the offer (as URI and as link to a QR image) and the PIN,
+    which goes to the holder by another channel."""
+
+    offer_uri: str
+    credential_offer_uri: str
+    qr_png: str
+    tx_code: str
+    expires_at: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "offer_uri": self.offer_uri,
+            "credential_offer_uri": self.credential_offer_uri,
+            "qr_png": self.qr_png,
+            "tx_code": self.tx_code,
+            "expires_at": self.expires_at,
+        }
+
+
+def create_offer(
+    gw: Gateway, *, credential_id: str, agency_id: str | None, ttl: int = OFFER_TTL
+) -> WalletOffer:
+    """A new offer for ``credential_id`` (of ``agency_id``, when given), valid ``ttl`` s."""
+    if not 60 <= ttl <= MAX_OFFER_TTL:
+        raise InvalidRequest(
+            f"报价有效期应为 60 秒至 {MAX_OFFER_TTL} 秒 · offer lifetime out of range",
+            f"expected an offer lifetime of 60 to {MAX_OFFER_TTL} seconds, found {ttl}",
+        )
+    code = secrets.token_urlsafe(32)
+    pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+    now = gw.clock()
+    with gw.transaction() as session:
+        row = get_credential(session, credential_id, agency_id)
+        if row.status_code != "01":
+            raise CredentialRequestDenied(
+                f"证照状态为 {row.status_code}，不能发到钱包 · only a valid credential is offered",
+                f"expected a valid credential (01), found status {row.status_code}",
+            )
+        session.add(
+            WalletOfferRow(
+                code_hash=_hash(code),
+                credential_id=row.id,
+                configuration_id=row.type,
+                pin_hash=_pin_hash(code, pin),
+                pin_failures=0,
+                created_at=now,
+                expires_at=now + ttl,
+            )
+        )
+    base = gw.public_url.rstrip("/")
+    offer_url = f"{base}{OFFER_PATH}{code}"
+    return WalletOffer(
+        offer_uri=f"{OFFER_SCHEME}?credential_offer_uri={quote(offer_url, safe='')}",
+        credential_offer_uri=offer_url,
+        qr_png=f"{OFFER_PATH}{code}/qr.png",
+        tx_code=pin,
+        expires_at=now + ttl,
+    )
+
+
+def _live_offer(gw: Gateway, code: str) -> WalletOfferRow:
+    code = _bounded(code, "offer", InvalidRequest)
+    now = gw.clock()
+    with gw.sessions() as session:
+        row = session.get(WalletOfferRow, _hash(code))
+        if (
+            row is None
+            or row.expires_at <= now
+            or row.redeemed_at is not None
+            or row.pin_failures >= MAX_PIN_FAILURES
+        ):
+            raise NotFound("no such credential offer, or it expired or was redeemed")
+        session.expunge(row)
+        return row
+
+
+def offer_document(gw: Gateway, code: str) -> dict[str, Any]:
+    """The Credential Offer (§4.1.1) behind ``credential_offer_uri``."""
+    row = _live_offer(gw, code)
+    return {
+        "credential_issuer": gw.public_url.rstrip("/"),
+        "credential_configuration_ids": [row.configuration_id],
+        "grants": {
+            PRE_AUTHORIZED_GRANT: {
+                "pre-authorized_code": code,
+                "tx_code": {
+                    "input_mode": "numeric",
+                    "length": PIN_DIGITS,
+                    "description": "请输入签发机关另行告知的 6 位取证码 · "
+                    "Enter the 6-digit code the issuing agency gave you separately",
+                },
+            }
+        },
+    }
+
+
+def offer_uri(gw: Gateway, code: str) -> str:
+    """The ``openid-credential-offer://`` URI of a live offer (for its QR image)."""
+    _live_offer(gw, code)
+    url = f"{gw.public_url.rstrip('/')}{OFFER_PATH}{code}"
+    return f"{OFFER_SCHEME}?credential_offer_uri={quote(url, safe='')}"
+
+
+def token(gw: Gateway, form: dict[str, str]) -> dict[str, Any]:
+    """The Token Endpoint (§6) for the pre-authorised code grant."""
+    grant = form.get("grant_type")
+    if grant != PRE_AUTHORIZED_GRANT:
+        raise UnsupportedGrantType(
+            "仅支持预授权码方式 · only the pre-authorized_code grant is supported",
+            f"expected grant_type {PRE_AUTHORIZED_GRANT}, found {grant!r:.80}",
+        )
+    code = _bounded(form.get("pre-authorized_code"), "pre-authorized_code", InvalidRequest)
+    pin = form.get("tx_code")
+    if pin is None:
+        raise InvalidRequest(
+            "缺少取证码 tx_code · the offer needs its transaction code",
+            "expected tx_code: this offer requires a transaction code",
+        )
+    pin = _bounded(pin, "tx_code", InvalidRequest)
+    now = gw.clock()
+    code_hash = _hash(code)
+    with gw.sessions() as session:
+        row = session.get(WalletOfferRow, code_hash)
+        if row is None:
+            raise InvalidGrant(
+                "取证码无效 · unknown pre-authorised code", "unknown pre-authorized_code"
+            )
+        if row.expires_at <= now:
+            raise InvalidGrant(
+                "该钱包领取链接已过期，请向签发机关重新申请 · this offer has expired",
+                f"expected an offer valid at {now}, found it expired at {row.expires_at}",
+            )
+        if row.redeemed_at is not None:
+            raise InvalidGrant(
+                "该钱包领取链接已被使用 · this offer was already redeemed",
+                "expected an unredeemed offer, found it redeemed already",
+            )
+        if row.pin_failures >= MAX_PIN_FAILURES:
+            raise InvalidGrant(
+                "取证码错误次数过多，领取链接已失效 · too many wrong transaction codes",
+                f"expected fewer than {MAX_PIN_FAILURES} wrong tx_code attempts, the offer is "
+                "locked",
+            )
+        right = hmac.compare_digest(row.pin_hash, _pin_hash(code, pin))
+    unredeemed = (
+        (WalletOfferRow.code_hash == code_hash)
+        & WalletOfferRow.redeemed_at.is_(None)
+        & (WalletOfferRow.expires_at > now)
+        & (WalletOfferRow.pin_failures < MAX_PIN_FAILURES)
+    )
+    if not right:
+        with gw.transaction() as session:
+            session.execute(
+                update(WalletOfferRow)
+                .where(unredeemed)
+                .values(pin_failures=WalletOfferRow.pin_failures + 1)
+            )
+        raise InvalidGrant(
+            "取证码错误 · wrong transaction code",
+            f"expected the offer's tx_code, found another (at most {MAX_PIN_FAILURES} tries)",
+        )
+    access = secrets.token_urlsafe(32)
+    with gw.transaction() as session:
+        done = session.execute(
+            update(WalletOfferRow)
+            .where(unredeemed)
+            .values(redeemed_at=now, token_hash=_hash(access), token_expires_at=now + TOKEN_TTL)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise InvalidGrant(
+                "该钱包领取链接已被使用 · this offer was already redeemed",
+                "expected an unredeemed offer, found it redeemed by another request",
+            )
+    return {"access_token": access, "token_type": "Bearer", "expires_in": TOKEN_TTL}
+
+
+def new_nonce(gw: Gateway) -> dict[str, Any]:
+    """The Nonce Endpoint (§7): a fresh ``c_nonce``; spent nonces and expired ones are
+    dropped as new ones are made, so the table stays bounded by the traffic of NONCE_TTL."""
+    nonce = secrets.token_urlsafe(24)
+    now = gw.clock()
+    with gw.transaction() as session:
+        session.execute(delete(WalletNonceRow).where(WalletNonceRow.expires_at <= now))
+        session.add(WalletNonceRow(nonce_hash=_hash(nonce), expires_at=now + NONCE_TTL))
+    return {"c_nonce": nonce}
+
+
+def _bearer(authorization: str | None) -> str:
+    if not authorization or not authorization.startswith("Bearer "):
+        raise InvalidToken(
+            "缺少访问令牌 · expected 'Authorization: Bearer <access token>'",
+            "expected an 'Authorization: Bearer <access token>' header",
+        )
+    return _bounded(authorization.removeprefix("Bearer ").strip(), "access token", InvalidToken)
+
+
+def _proof_jwt(body: dict[str, Any]) -> str:
+    proofs = body.get("proofs")
+    if not isinstance(proofs, dict) or set(proofs) != {"jwt"}:
+        raise InvalidProof(
+            "需要一个 jwt 类型的密钥证明 · expected proofs.jwt",
+            f"expected proofs as {{'jwt': [<one proof>]}}, found {str(proofs)[:80]!r}",
+        )
+    jwts = proofs["jwt"]
+    if not isinstance(jwts, list) or len(jwts) != 1 or not isinstance(jwts[0], str):
+        raise InvalidProof(
+            "每次只签发一份，需要恰好一个密钥证明 · expected exactly one proof",
+            f"expected exactly one jwt proof (batch size 1), found {str(jwts)[:80]!r}",
+        )
+    return jwts[0]
+
+
+def credential(gw: Gateway, authorization: str | None, body: object) -> dict[str, Any]:
+    """The Credential Endpoint (§8): one SD-JWT VC bound to the key the proof proves."""
+    access = _bearer(authorization)
+    now = gw.clock()
+    issuer = gw.public_url.rstrip("/")
+    if not isinstance(body, dict):
+        raise InvalidCredentialRequest(
+            "请求应为 JSON 对象 · expected a JSON object", "expected a JSON object body"
+        )
+    with gw.transaction() as session:
+        row = session.scalars(
+            select(WalletOfferRow).where(WalletOfferRow.token_hash == _hash(access))
+        ).first()
+        if row is None or row.token_expires_at is None:
+            raise InvalidToken("访问令牌无效 · unknown access token", "unknown access token")
+        if row.token_expires_at <= now:
+            raise InvalidToken(
+                "访问令牌已过期 · the access token expired",
+                f"expected a token valid at {now}, found it expired at {row.token_expires_at}",
+            )
+        if row.delivered_at is not None:
+            raise InvalidToken(
+                "访问令牌已使用 · the access token was used already",
+                "expected an unused access token, found it used for a credential already",
+            )
+        wanted = body.get("credential_configuration_id")
+        if "credential_identifier" in body or wanted is None:
+            raise InvalidCredentialRequest(
+                "请指定 credential_configuration_id · expected credential_configuration_id",
+                "expected credential_configuration_id (credential_identifier is not used here)",
+            )
+        if wanted != row.configuration_id:
+            raise UnknownCredentialConfiguration(
+                "该令牌不能领取此类证照 · not the credential this offer is for",
+                f"expected {row.configuration_id!r}, found {str(wanted)[:64]!r}",
+            )
+        proof = check_proof(_proof_jwt(body), audience=issuer, now=now)
+        spent = session.execute(
+            update(WalletNonceRow)
+            .where(
+                (WalletNonceRow.nonce_hash == _hash(proof.nonce))
+                & WalletNonceRow.used_at.is_(None)
+                & (WalletNonceRow.expires_at > now)
+            )
+            .values(used_at=now)
+        )
+        if getattr(spent, "rowcount", 0) != 1:
+            raise InvalidNonce(
+                "nonce 无效、已使用或已过期，请重新获取 · fetch a fresh c_nonce",
+                "expected a c_nonce from this issuer's Nonce Endpoint, unused and unexpired",
+            )
+        cred = session.get(CredentialRow, row.credential_id)
+        if cred is None:  # a foreign key holds it
+            raise LookupError(f"offer names credential {row.credential_id}, not found")
+        if cred.status_code != "01" or (cred.valid_until is not None and cred.valid_until <= now):
+            raise CredentialRequestDenied(
+                "证照已不在有效状态，不能领取 · the credential is no longer valid",
+                f"expected a valid credential, found status {cred.status_code}",
+            )
+        list_row = session.get(StatusListRow, cred.status_list_id)
+        if list_row is None:  # a foreign key holds it
+            raise LookupError(f"credential {cred.id} names status list {cred.status_list_id}")
+        ctype = gw.types.get(cred.type)
+        claims, disclosable = credential_claims(ctype, cred.subject)
+        key = gw.keyring.signing_key(keystore.active_key(session, cred.agency_id))
+        sd_jwt = sd_issue.issue_credential(
+            claims,
+            disclosable=disclosable,
+            signer=key,
+            issuer=issuer_id(issuer, cred.agency_id),
+            vct=vct_url(issuer, ctype),
+            holder_key=proof.key,
+            status=StatusReference(idx=cred.status_idx, uri=list_row.uri),
+            now=now,
+            expires=cred.valid_until,
+            not_before=cred.valid_from if cred.valid_from > now else None,
+        )
+        done = session.execute(
+            update(WalletOfferRow)
+            .where(
+                (WalletOfferRow.code_hash == row.code_hash) & WalletOfferRow.delivered_at.is_(None)
+            )
+            .values(delivered_at=now, holder_kid=proof.key.kid)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            raise InvalidToken(
+                "访问令牌已使用 · the access token was used already",
+                "expected an unused access token, found it used by another request",
+            )
+        audit.record(
+            session, at=now, actor="wallet", action=CREDENTIAL_ISSUED, subject=cred.id,
+            holder_kid=proof.key.kid, format=SD_JWT_VC_FORMAT,
+        )  # fmt: skip
+    return {"credentials": [{"credential": sd_jwt.serialize()}]}
+
+
+# --- metadata ------------------------------------------------------------------------------
+
+
+def _configuration(gw: Gateway, code: str) -> dict[str, Any]:
+    ctype = gw.types.get(code)
+    meta = type_metadata(ctype, vct_url(gw.public_url, ctype))
+    return {
+        "format": SD_JWT_VC_FORMAT,
+        "vct": meta["vct"],
+        "cryptographic_binding_methods_supported": ["jwk"],
+        "credential_signing_alg_values_supported": list(ALGORITHMS),
+        "proof_types_supported": {"jwt": {"proof_signing_alg_values_supported": list(ALGORITHMS)}},
+        "credential_metadata": {"display": meta["display"], "claims": meta["claims"]},
+    }
+
+
+def credential_issuer_metadata(gw: Gateway) -> dict[str, Any]:
+    """Credential Issuer Metadata (§12.2); this gateway is its own authorization server."""
+    base = gw.public_url.rstrip("/")
+    with gw.sessions() as session:
+        city = gw.city(session).name
+    return {
+        "credential_issuer": base,
+        "credential_endpoint": f"{base}/oid4vci/credential",
+        "nonce_endpoint": f"{base}/oid4vci/nonce",
+        "display": [
+            {"name": f"{city}电子证照网关", "locale": "zh-CN"},
+            {"name": f"{city} e-certificate gateway", "locale": "en-US"},
+        ],
+        "credential_configurations_supported": {
+            ctype.code: _configuration(gw, ctype.code) for ctype in gw.types
+        },
+    }
+
+
+def authorization_server_metadata(gw: Gateway) -> dict[str, Any]:
+    """RFC 8414 metadata: only the token endpoint, for the pre-authorised code grant."""
+    base = gw.public_url.rstrip("/")
+    return {
+        "issuer": base,
+        "token_endpoint": f"{base}/oid4vci/token",
+        "grant_types_supported": [PRE_AUTHORIZED_GRANT],
+        "response_types_supported": [],
+        "pre-authorized_grant_anonymous_access_supported": True,
+    }
+
+
+def jwt_vc_issuer(gw: Gateway, agency_id: str) -> dict[str, Any]:
+    """JWT VC Issuer Metadata (SD-JWT VC draft §5): the agency's issuer id and its keys."""
+    with gw.sessions() as session:
+        if session.get(AgencyRow, agency_id) is None:
+            raise NotFound(f"no agency {agency_id!r}")
+    keys = [
+        k for k in keystore.jwks(gw)["keys"] if k.get("iss") == agency_id and not is_short_alias(k)
+    ]
+    return {"issuer": issuer_id(gw.public_url, agency_id), "jwks": {"keys": keys}}
+
+
+def type_metadata_for(gw: Gateway, code: str) -> dict[str, Any]:
+    if code not in gw.types:
+        raise NotFound(f"no credential type {code!r}")
+    ctype = gw.types.get(code)
+    return type_metadata(ctype, vct_url(gw.public_url, ctype))

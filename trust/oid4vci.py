@@ -1,0 +1,174 @@
+"""OpenID for Verifiable Credential Issuance 1.0, the parts that decide: the key proof
+(``openid4vci-proof+jwt``, Appendix F.1) and the protocol's error codes. Pure: strings, keys
+and ``now`` in; a :class:`~trust.keys.PublicKey` or an :class:`Oid4vciError` out.
+
+A proof is a JWS whose header carries the holder's public key as ``jwk`` (the key the credential
+will be bound to, ``cnf.jwk``) and whose payload names the Credential Issuer (``aud``), the
+issuer's ``nonce`` (a ``c_nonce`` from its Nonce Endpoint) and ``iat``. It proves possession
+of that key: it must verify with the very key its header carries.
+
+Deliberately not here: whether a nonce was issued and is unused (the issuer's records: the
+caller passes the nonce on to its own single-use check), access tokens, offers, HTTP.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import jwt
+import orjson
+
+from trust.encoding import b64url_decode
+from trust.errors import DataError, SignatureError
+from trust.jws import dumps_compact, verify_compact_with_key
+from trust.keys import PublicKey, SigningKey
+
+PRE_AUTHORIZED_GRANT = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+PROOF_TYP = "openid4vci-proof+jwt"
+SD_JWT_VC_FORMAT = "dc+sd-jwt"
+MAX_PROOF_LENGTH = 4096
+MAX_PROOF_HEADER = 1024
+PROOF_IAT_WINDOW = 300  # seconds either side of now a proof's iat may be
+_KEY_MEMBERS = ("kty", "crv", "x", "y")
+
+
+class Oid4vciError(DataError):
+    """An OpenID4VCI / OAuth 2.0 error: ``error`` is the registered code (RFC 6749 §5.2,
+    RFC 6750 §3.1, OpenID4VCI §6.3 and §8.3.1.2); the message is English, ``message_zh``
+    Chinese."""
+
+    error = "invalid_request"
+
+    def __init__(self, message_zh: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+class InvalidRequest(Oid4vciError):
+    error = "invalid_request"
+
+
+class InvalidGrant(Oid4vciError):
+    """The pre-authorised code is unknown, expired, used, or the tx_code is wrong."""
+
+    error = "invalid_grant"
+
+
+class UnsupportedGrantType(Oid4vciError):
+    error = "unsupported_grant_type"
+
+
+class InvalidToken(Oid4vciError):
+    """The access token is unknown, expired or already used (RFC 6750 §3.1)."""
+
+    error = "invalid_token"
+
+
+class InvalidCredentialRequest(Oid4vciError):
+    error = "invalid_credential_request"
+
+
+class UnknownCredentialConfiguration(Oid4vciError):
+    error = "unknown_credential_configuration"
+
+
+class InvalidProof(Oid4vciError):
+    error = "invalid_proof"
+
+
+class InvalidNonce(Oid4vciError):
+    """The proof's nonce is not one this issuer gave out, or it was used or has expired."""
+
+    error = "invalid_nonce"
+
+
+@dataclass(frozen=True)
+class Proof:
+    """A checked key proof: the holder key it proves, and the nonce the caller must check."""
+
+    key: PublicKey
+    nonce: str
+    issued_at: int
+
+
+def _unverified_proof_header(token: str) -> dict[str, Any]:
+    segment = token.split(".", 1)[0]
+    if len(segment) > MAX_PROOF_HEADER:
+        raise InvalidProof(
+            f"密钥证明头部过长 · expected a proof header of at most {MAX_PROOF_HEADER} "
+            f"characters, found {len(segment)}",
+            f"expected a proof header of at most {MAX_PROOF_HEADER} characters, "
+            f"found {len(segment)}",
+        )
+    try:
+        header = orjson.loads(b64url_decode(segment))
+    except (DataError, orjson.JSONDecodeError) as exc:
+        raise _proof(f"expected a base64url JSON header, found {exc}") from exc
+    if not isinstance(header, dict):
+        raise _proof(f"expected a JSON object header, found {type(header).__name__}")
+    return header
+
+
+def _proof(en: str) -> InvalidProof:
+    return InvalidProof(f"密钥证明无效 · {en}", en)
+
+
+def check_proof(token: object, *, audience: str, now: int, window: int = PROOF_IAT_WINDOW) -> Proof:
+    """Check a ``jwt`` key proof for the Credential Issuer ``audience`` (Appendix F.1, F.4):
+    ``typ``, an ES256 or EdDSA signature by the public key in the header's ``jwk`` (no
+    private key, no ``kid``/``x5c`` instead), ``aud`` the issuer, ``iat`` within ``window``
+    seconds of ``now``, a ``nonce``."""
+    if not isinstance(token, str) or not token:
+        raise _proof(f"expected a compact JWS, found {type(token).__name__}")
+    if len(token) > MAX_PROOF_LENGTH:
+        raise _proof(f"expected at most {MAX_PROOF_LENGTH} characters, found {len(token)}")
+    header = _unverified_proof_header(token)
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise _proof(f"expected the holder's public key as the header's jwk, found {jwk!r:.60}")
+    if "d" in jwk:
+        raise _proof("expected a public key in jwk, found a private key (member d)")
+    if {"kid", "x5c", "trust_chain"} & set(header):  # F.1: jwk excludes kid and x5c
+        raise _proof("expected the key as jwk only, found kid, x5c or trust_chain as well")
+    try:
+        key = PublicKey.from_jwk({k: jwk[k] for k in _KEY_MEMBERS if k in jwk})
+    except (DataError, KeyError, TypeError, ValueError) as exc:
+        raise _proof(f"expected a P-256 or Ed25519 public jwk, found {exc}") from exc
+    try:
+        verified = verify_compact_with_key(
+            token, key, typ=PROOF_TYP, max_length=MAX_PROOF_LENGTH, also_headers=frozenset({"jwk"})
+        )
+    except SignatureError as exc:
+        raise _proof(f"expected a proof signed by its header's jwk: {exc}") from exc
+    payload = verified.payload
+    aud = payload.get("aud")
+    if aud != audience and not (isinstance(aud, list) and aud == [audience]):
+        raise _proof(f"expected aud {audience!r} (this Credential Issuer), found {aud!r:.120}")
+    iat = payload.get("iat")
+    if not isinstance(iat, int) or isinstance(iat, bool):
+        raise _proof(f"expected iat as integer seconds, found {iat!r:.40}")
+    if abs(iat - now) > window:
+        raise _proof(f"expected iat within {window} s of {now}, found {iat}")
+    nonce = payload.get("nonce")
+    if not isinstance(nonce, str) or not nonce or len(nonce) > 256:
+        raise InvalidNonce(
+            "密钥证明缺少本签发方的 nonce · expected the issuer's c_nonce in the proof",
+            f"expected the issuer's c_nonce in the proof, found {nonce!r:.60}",
+        )
+    return Proof(key=key, nonce=nonce, issued_at=iat)
+
+
+def make_proof(holder: SigningKey, *, audience: str, nonce: str, now: int) -> str:
+    """A wallet's key proof for ``audience`` with the issuer's ``nonce`` (Appendix F.1): the
+    holder's public key as ``jwk`` and no ``kid``."""
+    jwk = {k: holder.public.jwk[k] for k in _KEY_MEMBERS if k in holder.public.jwk}
+    payload = {"aud": audience, "iat": now, "nonce": nonce}
+    return jwt.api_jws.encode(
+        dumps_compact(payload),
+        holder.private,
+        algorithm=holder.alg,
+        headers={"typ": PROOF_TYP, "jwk": jwk},
+        sort_headers=False,
+    )
