@@ -147,8 +147,8 @@ def _resolve(host: str, port: int, bound: _Bound, timeout: float | None) -> list
 
     threading.Thread(target=lookup, name=f"resolve {host}", daemon=True).start()
     until = bound.until(timeout)
-    while not done.wait(min(bound.left(until, timeout, httpcore.ConnectTimeout), SLICE)):
-        pass  # not resolved within the slice: look at the stop and clock again
+    while not done.is_set():  # each slice, look at the stop and the clock again
+        done.wait(min(bound.left(until, timeout, httpcore.ConnectTimeout), SLICE))
     (result,) = found
     if isinstance(result, OSError):
         raise httpcore.ConnectError(f"cannot resolve {host}: {result}")
