@@ -12,8 +12,8 @@ implementation, last released 2024-02), which we read before deciding:
 - it predates RFC 9901 and SD-JWT VC as they are now: its default ``typ`` is ``example+sd-jwt``
   and nothing checks the Issuer-signed JWT's ``typ`` (no ``dc+sd-jwt``); its verifier leaves
   ``exp``/``nbf``/``iat`` unchecked (its source says so), never checks the KB-JWT's ``iat``,
-  ignores Disclosures that no digest references instead of refusing them, and checks a KB-JWT only for
-  ES256 unless told otherwise;
+  ignores Disclosures that no digest references instead of refusing them, and checks a KB-JWT
+  only for ES256 unless told otherwise;
 - it signs and verifies through jwcrypto with keys it chooses from the token's ``iss`` and
   header, so our key handling (:class:`trust.jws.KeyIndex`, ``kid`` as a hint, ES256/EdDSA
   only, ``crit`` refused) and our size bounds could not be kept; errors are bare
