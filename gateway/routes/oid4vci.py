@@ -12,7 +12,7 @@ import orjson
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway import wallet
+from gateway import wallet, wallet_credential, wallet_metadata
 from gateway.deps import GatewayDep
 from issuers.qr import render_png
 from trust.oid4vci import InvalidCredentialRequest, InvalidRequest
@@ -25,24 +25,24 @@ MAX_CREDENTIAL_REQUEST_BYTES = 16_384
 
 @router.get("/.well-known/openid-credential-issuer", summary="Credential Issuer Metadata")
 def issuer_metadata(gw: GatewayDep) -> dict[str, Any]:
-    return wallet.credential_issuer_metadata(gw)
+    return wallet_metadata.credential_issuer_metadata(gw)
 
 
 @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
 def authorization_server(gw: GatewayDep) -> dict[str, Any]:
-    return wallet.authorization_server_metadata(gw)
+    return wallet_metadata.authorization_server_metadata(gw)
 
 
 @router.get(
     "/.well-known/jwt-vc-issuer/agencies/{agency_id}", summary="JWT VC Issuer Metadata 签发方密钥"
 )
 def jwt_vc_issuer(agency_id: str, gw: GatewayDep) -> dict[str, Any]:
-    return wallet.jwt_vc_issuer(gw, agency_id)
+    return wallet_metadata.jwt_vc_issuer(gw, agency_id)
 
 
 @router.get("/vct/{code}", summary="SD-JWT VC Type Metadata 证照类型元数据")
 def vct(code: str, gw: GatewayDep) -> dict[str, Any]:
-    return wallet.type_metadata_for(gw, code)
+    return wallet_metadata.type_metadata_for(gw, code)
 
 
 @router.get(wallet.OFFER_PATH + "{code}", summary="Credential Offer 钱包领取链接")
@@ -96,7 +96,7 @@ async def token(request: Request, gw: GatewayDep, response: Response) -> dict[st
 @router.post("/oid4vci/nonce", summary="Nonce Endpoint 取 c_nonce")
 def nonce(gw: GatewayDep, response: Response) -> dict[str, Any]:
     response.headers.update(NO_STORE)
-    return wallet.new_nonce(gw)
+    return wallet_credential.new_nonce(gw)
 
 
 @router.post("/oid4vci/credential", summary="Credential Endpoint 领取证照")
@@ -114,4 +114,4 @@ async def credential(
             "请求不是 JSON · expected JSON", f"expected a JSON body: {exc}"
         ) from exc
     response.headers.update(NO_STORE)
-    return await run_in_threadpool(wallet.credential, gw, authorization, parsed)
+    return await run_in_threadpool(wallet_credential.credential, gw, authorization, parsed)
