@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "federation": ("cli.federation_ops", "federation_app"),
     "region": ("cli.region_cmd", "region_app"),
     "wallet": ("cli.wallet_cmd", "wallet_app"),
+    "verifier": ("cli.verifier_cmd", "verifier_app"),
 }
 
 

@@ -263,3 +263,19 @@ class WalletNonceRow(Base):
     nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[int] = mapped_column(index=True)
     used_at: Mapped[int | None]
+
+
+# --- counters (OpenID4VP verifiers) ---------------------------------------------------------
+
+
+class VerifierRow(Base):
+    """A counter or kiosk that asks wallets for presentations: a federation leaf of its city
+    (``{city}/verifiers/{id}``) with its own federation key (``FederationKeyRow.owner`` = id),
+    a role from ``issuers/roles`` and an API key (``vk_<id>_<secret>``, by its SHA-256)."""
+
+    __tablename__ = "verifiers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int]
