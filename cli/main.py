@@ -32,6 +32,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "region": ("cli.region_cmd", "region_app"),
     "wallet": ("cli.wallet_cmd", "wallet_app"),
     "verifier": ("cli.verifier_cmd", "verifier_app"),
+    "counter": ("cli.counter_cmd", "counter_app"),
 }
 
 

@@ -37,7 +37,7 @@ from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import StatusListPublisher
-from gateway.routes import credentials, federation, oid4vci, pages, public, verify
+from gateway.routes import credentials, federation, oid4vci, oid4vp, pages, public, verify
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
@@ -312,7 +312,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
-    for module in (credentials, verify, public, federation, oid4vci, pages):
+    for module in (credentials, verify, public, federation, oid4vci, oid4vp, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     app.add_middleware(

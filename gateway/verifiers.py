@@ -18,6 +18,7 @@ import functools
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -104,7 +105,16 @@ def get_verifier(session: Session, verifier_id: str) -> VerifierRow:
     return row
 
 
-def authenticate(session: Session, presented: str) -> VerifierRow:
+@dataclass(frozen=True)
+class Counter:
+    """An authenticated counter, as routes see it (never its row)."""
+
+    id: str
+    name: str
+    role: str
+
+
+def authenticate(session: Session, presented: str) -> Counter:
     """Check a ``vk_<id>_<secret>`` key; any failure is the same ``Unauthorised``."""
     parts = presented.split("_", 2)
     if len(parts) != 3 or parts[0] != KEY_PREFIX or len(presented) > 200:
@@ -112,7 +122,7 @@ def authenticate(session: Session, presented: str) -> VerifierRow:
     row = session.get(VerifierRow, parts[1])
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(parts[2])):
         raise Unauthorised("unknown counter key")
-    return row
+    return Counter(id=row.id, name=row.name, role=row.role)
 
 
 def role_of(gw: Gateway, row: VerifierRow) -> VerifierRole:

@@ -1,0 +1,112 @@
+"""OpenID for Verifiable Presentations 1.0, the parts that decide: a counter's signed request
+object (§5, JAR RFC 9101, ``typ: oauth-authz-req+jwt``) for the cross-device flow
+(``response_mode=direct_post``, §8.2), its DCQL query (§6) for one SD-JWT VC and chosen claim
+paths, and the ``openid_federation:`` client identifier prefix (§5.9.3). Pure: claims, keys and
+``now`` in; a token or a :class:`RequestObject` out, or an :class:`Oid4vpError`.
+
+The reason a counter asks is carried in ``purpose``, a member of our own beside the registered
+parameters (a wallet that does not know it ignores it; OpenID4VP's ``transaction_data`` would
+make a wallet that does not know its type refuse the request).
+
+Deliberately not here: who a counter is and what its role lets it ask (the caller resolves the
+client identifier through the federation and checks the role), nonces' single use (the
+verifier's records), the response (``vp_token``) and HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from trust.errors import DataError
+from trust.jws import sign_compact
+from trust.keys import SigningKey
+
+REQUEST_TYP = "oauth-authz-req+jwt"
+REQUEST_MEDIA_TYPE = "application/oauth-authz-req+jwt"
+FEDERATION_PREFIX = "openid_federation:"
+SCHEME = "openid4vp://"
+STATIC_AUDIENCE = "https://self-issued.me/v2"  # §5.8: a request with no wallet metadata
+SD_JWT_VC_FORMAT = "dc+sd-jwt"
+QUERY_ID = "credential"
+MAX_CLAIMS = 32
+MAX_PURPOSE = 200  # characters, as the national 用证事由 (DOMAIN-CN.md)
+
+
+class Oid4vpError(DataError):
+    """A request or response that does not follow OpenID4VP 1.0 as we use it."""
+
+
+def client_id(entity_id: str) -> str:
+    """The client identifier of a verifier that is a federation leaf (§5.9.3)."""
+    return f"{FEDERATION_PREFIX}{entity_id}"
+
+
+def dcql_query(vct: str, claims: Sequence[str]) -> dict[str, Any]:
+    """A DCQL query (§6) for one SD-JWT VC of type ``vct`` and these top-level claims."""
+    if not 1 <= len(claims) <= MAX_CLAIMS or len(set(claims)) != len(claims):
+        raise Oid4vpError(f"expected 1 to {MAX_CLAIMS} distinct claims, found {list(claims)!r}")
+    return {
+        "credentials": [
+            {
+                "id": QUERY_ID,
+                "format": SD_JWT_VC_FORMAT,
+                "meta": {"vct_values": [vct]},
+                "claims": [{"path": [name]} for name in claims],
+            }
+        ]
+    }
+
+
+@dataclass(frozen=True)
+class RequestObject:
+    """What a counter asks, before it is signed."""
+
+    client_id: str
+    response_uri: str
+    nonce: str
+    state: str
+    vct: str
+    claims: tuple[str, ...]
+    purpose: str
+    iat: int
+    exp: int
+
+    def __post_init__(self) -> None:
+        if not self.client_id.startswith(FEDERATION_PREFIX):
+            raise Oid4vpError(f"expected a {FEDERATION_PREFIX} client_id, found {self.client_id}")
+        if not 1 <= len(self.purpose.strip()) <= MAX_PURPOSE:
+            raise Oid4vpError(
+                f"expected a purpose of 1 to {MAX_PURPOSE} characters, found {len(self.purpose)}"
+            )
+        if not 16 <= len(self.nonce) <= 128 or not 16 <= len(self.state) <= 128:
+            raise Oid4vpError("expected a nonce and a state of 16 to 128 characters")
+        if self.exp <= self.iat:
+            raise Oid4vpError(f"expected exp after iat, found iat {self.iat} exp {self.exp}")
+
+    def claims_set(self) -> dict[str, Any]:
+        return {
+            "iss": self.client_id,
+            "aud": STATIC_AUDIENCE,
+            "client_id": self.client_id,
+            "response_type": "vp_token",
+            "response_mode": "direct_post",
+            "response_uri": self.response_uri,
+            "nonce": self.nonce,
+            "state": self.state,
+            "dcql_query": dcql_query(self.vct, self.claims),
+            "purpose": self.purpose,
+            "iat": self.iat,
+            "exp": self.exp,
+        }
+
+    def sign(self, key: SigningKey) -> str:
+        """The request object as a compact JWS signed by the counter's key (JAR, §5)."""
+        return sign_compact(self.claims_set(), key, typ=REQUEST_TYP)
+
+
+def request_link(client: str, request_uri: str) -> str:
+    """What the counter's QR says: ``openid4vp://?client_id=…&request_uri=…`` (§5.7)."""
+    return f"{SCHEME}?client_id={quote(client, safe='')}&request_uri={quote(request_uri, safe='')}"
