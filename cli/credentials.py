@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import json
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,6 +17,8 @@ from cli import batch_register
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import issuance, wallet
 from gateway import status as status_service
+from gateway.clock import iso
+from gateway.core import Gateway
 from issuers.status_rules import STATUS_NAMES
 from trust.errors import DataError, FieldError
 
@@ -83,6 +87,15 @@ def issue_batch(
             "--chunk-size", min=1, max=issuance.MAX_BATCH, help="rows issued per transaction"
         ),
     ] = CHUNK,
+    wallet_offers: Annotated[
+        Path | None,
+        typer.Option(
+            "--wallet-offers",
+            help="also make a wallet offer and PIN for each credential of the register that has "
+            "none yet, written to this new CSV file (readable by its owner only) "
+            "同时为每张证照生成钱包领取链接和取证码，写入此新文件",
+        ),
+    ] = None,
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: JsonOut = False,
 ) -> None:
@@ -104,6 +117,11 @@ def issue_batch(
         raise DataError(f"找不到文件 · no such file: {file}")
     bid = batch_id or file.name
     batch_register.check_batch_id(bid)
+    if wallet_offers is not None and wallet_offers.exists():
+        raise DataError(
+            f"钱包领取文件已存在，请换一个新文件名 · --wallet-offers must name a new file, "
+            f"found an existing {wallet_offers}"
+        )
     issued = skipped = 0
     with gateway_at(data_dir) as gw:
         with gw.sessions() as session:
@@ -134,13 +152,16 @@ def issue_batch(
                 issued += len(written)
                 skipped += already
                 bar.advance(task, len(chunk))
-    result = {
+        offered = _write_offers(gw, wallet_offers, agency, bid) if wallet_offers else 0
+    result: dict[str, Any] = {
         "file": str(file),
         "batch_id": bid,
         "rows": scanned.rows,
         "issued": issued,
         "skipped": skipped,
     }
+    if wallet_offers is not None:
+        result.update(wallet_offers=str(wallet_offers), offers=offered)
     if as_json:
         emit_json(result)
     else:
@@ -148,6 +169,37 @@ def issue_batch(
             f"{scanned.rows} rows: issued {issued}, skipped {skipped} already issued · "
             f"已签发 {issued}，跳过 {skipped}"
         )
+        if wallet_offers is not None:
+            say(
+                f"钱包领取链接 {offered} 个，已写入 {wallet_offers}（含取证码，请妥善保管）· "
+                f"{offered} wallet offers with their PINs written to {wallet_offers}: keep it safe"
+            )
+
+
+OFFER_COLUMNS = ("ref", "credential_id", "identifier", "offer_uri", "tx_code", "expires_at")
+
+
+def _write_offers(gw: Gateway, path: Path, agency: str, batch_id: str) -> int:
+    """Offers for every credential of the register that has none yet, a chunk a transaction,
+    each chunk written and flushed to ``path`` (created new, owner-only) once committed. Only
+    this file ever holds the codes and PINs: a credential whose line is lost (the process died
+    between a commit and its write) gets a new offer through the API or ``ecert issue``'s
+    ``--wallet-offer`` for that credential."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    written = 0
+    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
+        sheet = csv.writer(out)
+        sheet.writerow(OFFER_COLUMNS)
+        while made := wallet.offer_batch(gw, agency_id=agency, batch_id=batch_id, limit=CHUNK):
+            for m in made:
+                sheet.writerow(
+                    (m.ref, m.credential_id, m.identifier, m.offer.offer_uri, m.offer.tx_code,
+                     iso(m.offer.expires_at))
+                )  # fmt: skip
+            out.flush()
+            os.fsync(out.fileno())
+            written += len(made)
+    return written
 
 
 def _stderr_console() -> Any:

@@ -36,7 +36,7 @@ from gateway.errors import (
 from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
-from gateway.publish import StatusListPublisher
+from gateway.publish import publisher_for
 from gateway.routes import credentials, federation, oid4vci, oid4vp, pages, public, verify
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
@@ -296,13 +296,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     services = Services(
         gateway=gw,
-        publisher=StatusListPublisher(
-            sessions=gw.sessions,
-            keyring=gw.keyring,
-            clock=gw.clock,
-            ttl=gw.settings.status_ttl,
-            validity=gw.settings.status_list_validity,
-        ),
+        publisher=publisher_for(gw),
         confirmer=Confirmer(
             clock=gw.clock, fetcher=peers, anchors=functools.partial(trustsync.trust_anchors, gw)
         ),

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -23,6 +23,9 @@ from gateway.clock import Clock
 from gateway.errors import NotFound
 from gateway.keyring import KeyRing
 from gateway.models import StatusListRow
+
+if TYPE_CHECKING:
+    from gateway.core import Gateway
 from trust import statuslist
 
 
@@ -93,3 +96,14 @@ class StatusListPublisher:
         with self._lock:
             self._cache[list_id] = signed
         return signed
+
+
+def publisher_for(gw: Gateway) -> StatusListPublisher:
+    """The publisher of ``gw``'s status lists, composed from its parts and its settings."""
+    return StatusListPublisher(
+        sessions=gw.sessions,
+        keyring=gw.keyring,
+        clock=gw.clock,
+        ttl=gw.settings.status_ttl,
+        validity=gw.settings.status_list_validity,
+    )

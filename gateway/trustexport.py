@@ -24,7 +24,7 @@ from gateway.models import (
     PeerDocumentRow,
     StatusListRow,
 )
-from gateway.publish import StatusListPublisher
+from gateway.publish import publisher_for
 from gateway.state import StateChange, mark_changed
 from trust.trustlist.bundle import TrustBundle
 from trust.trustlist.root import Role, RootMetadata, SignedRoot
@@ -148,13 +148,7 @@ def export_bundle(gw: Gateway) -> bytes:
     if latest is None:
         raise NotFound("no trust list yet: run `ecert federation sync` (or serve) first")
     root = signed_root(gw)
-    publisher = StatusListPublisher(
-        sessions=gw.sessions,
-        keyring=gw.keyring,
-        clock=gw.clock,
-        ttl=gw.settings.status_ttl,
-        validity=gw.settings.status_list_validity,
-    )
+    publisher = publisher_for(gw)
     lists: dict[str, str] = {}
     with gw.sessions() as session:
         for row in session.scalars(select(StatusListRow)):

@@ -28,7 +28,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, exists, select, update
+from sqlalchemy.orm import Session
 
 from gateway import audit, keystore
 from gateway.core import Gateway
@@ -121,13 +122,7 @@ def create_offer(
     gw: Gateway, *, credential_id: str, agency_id: str | None, ttl: int = OFFER_TTL
 ) -> WalletOffer:
     """A new offer for ``credential_id`` (of ``agency_id``, when given), valid ``ttl`` s."""
-    if not 60 <= ttl <= MAX_OFFER_TTL:
-        raise InvalidRequest(
-            f"报价有效期应为 60 秒至 {MAX_OFFER_TTL} 秒 · offer lifetime out of range",
-            f"expected an offer lifetime of 60 to {MAX_OFFER_TTL} seconds, found {ttl}",
-        )
-    code = secrets.token_urlsafe(32)
-    pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+    _check_ttl(ttl)
     now = gw.clock()
     with gw.transaction() as session:
         row = get_credential(session, credential_id, agency_id)
@@ -136,17 +131,77 @@ def create_offer(
                 f"证照状态为 {row.status_code}，不能发到钱包 · only a valid credential is offered",
                 f"expected a valid credential (01), found status {row.status_code}",
             )
-        session.add(
-            WalletOfferRow(
-                code_hash=_hash(code),
-                credential_id=row.id,
-                configuration_id=row.type,
-                pin_hash=_pin_hash(code, pin),
-                pin_failures=0,
-                created_at=now,
-                expires_at=now + ttl,
+        return _new_offer(gw, session, row, now, ttl)
+
+
+@dataclass(frozen=True)
+class BatchOffer:
+    """An offer made for one register row's credential."""
+
+    ref: str  # the row's ref in its register (its batch_ref after "{batch id}:")
+    credential_id: str
+    identifier: str
+    offer: WalletOffer
+
+
+def offer_batch(
+    gw: Gateway, *, agency_id: str, batch_id: str, limit: int = 1000, ttl: int = OFFER_TTL
+) -> list[BatchOffer]:
+    """Offers for at most ``limit`` valid credentials of register ``batch_id`` that have none
+    yet, in one transaction (call again until it answers none). A credential that was ever
+    offered is passed over: its codes are not stored, so a lost one is replaced by asking a new
+    offer for that credential (:func:`create_offer`)."""
+    _check_ttl(ttl)
+    if not 1 <= limit <= 10_000:
+        raise ValueError(f"expected a limit of 1 to 10000, found {limit}")
+    now = gw.clock()
+    with gw.transaction() as session:
+        rows = session.scalars(
+            select(CredentialRow)
+            .where(
+                CredentialRow.agency_id == agency_id,
+                CredentialRow.batch_ref.startswith(f"{batch_id}:", autoescape=True),
+                CredentialRow.status_code == "01",
+                ~exists().where(WalletOfferRow.credential_id == CredentialRow.id),
             )
+            .order_by(CredentialRow.id)
+            .limit(limit)
+        ).all()
+        return [
+            BatchOffer(
+                ref=(row.batch_ref or "").removeprefix(f"{batch_id}:"),
+                credential_id=row.id,
+                identifier=row.identifier,
+                offer=_new_offer(gw, session, row, now, ttl),
+            )
+            for row in rows
+        ]
+
+
+def _check_ttl(ttl: int) -> None:
+    if not 60 <= ttl <= MAX_OFFER_TTL:
+        raise InvalidRequest(
+            f"报价有效期应为 60 秒至 {MAX_OFFER_TTL} 秒 · offer lifetime out of range",
+            f"expected an offer lifetime of 60 to {MAX_OFFER_TTL} seconds, found {ttl}",
         )
+
+
+def _new_offer(
+    gw: Gateway, session: Session, row: CredentialRow, now: int, ttl: int
+) -> WalletOffer:
+    code = secrets.token_urlsafe(32)
+    pin = f"{secrets.randbelow(10**PIN_DIGITS):0{PIN_DIGITS}d}"
+    session.add(
+        WalletOfferRow(
+            code_hash=_hash(code),
+            credential_id=row.id,
+            configuration_id=row.type,
+            pin_hash=_pin_hash(code, pin),
+            pin_failures=0,
+            created_at=now,
+            expires_at=now + ttl,
+        )
+    )
     base = gw.public_url.rstrip("/")
     offer_url = f"{base}{OFFER_PATH}{code}"
     return WalletOffer(

@@ -113,6 +113,9 @@ class TypeInfo:
     name_zh: str
     name_en: str
     labels: tuple[FieldLabel, ...]
+    # A personal type (a resident e-ID …): its QR says the certificate exists and is current,
+    # never who holds it; the holder proves that by presenting from a wallet.
+    personal: bool = False
     _by_name: Mapping[str, FieldLabel] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:

@@ -27,20 +27,34 @@ def iso(ts: int | None) -> str | None:
     return datetime.fromtimestamp(ts, CHINA_TZ).isoformat()
 
 
+# What a valid QR of a personal type says instead of a bare "valid" (issue 9): the QR proves the
+# certificate, never who holds it.
+NOT_THE_HOLDER = {
+    "zh": "证照真实存在且当前有效，但此二维码不能证明出示人就是持证人。如需核验身份，"
+    "请持证人用电子证照钱包向本柜台出示（由柜台发起出示请求）。",
+    "en": "The certificate exists and is current, but this QR does not show who holds it. To "
+    "verify the holder, ask them to present it from their e-certificate wallet (the counter "
+    "starts a presentation request).",
+}
+
+
 def verification_json(result: VerificationResult) -> dict[str, Any]:
     """The public JSON of a verification (shape documented in the README)."""
     cred = result.credential
     issuer = result.issuer
+    personal = cred is not None and cred.type_info.personal
+    message = {"zh": result.message_zh, "en": result.message_en}
     return {
         "valid": result.valid,
         "reason": result.reason.value,
-        "message": {"zh": result.message_zh, "en": result.message_en},
+        "message": NOT_THE_HOLDER if personal and result.valid else message,
         "detail": result.detail,
         "credential": None
         if cred is None
         else {
             "type": cred.type,
             "type_name": {"zh": cred.type_name_zh, "en": cred.type_name_en},
+            "holder_identified": not cred.type_info.personal,
             "identifier": cred.identifier,
             "fields": [
                 {"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en}, "value": f.value}

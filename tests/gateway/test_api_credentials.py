@@ -230,6 +230,39 @@ def test_personal_type_puts_no_personal_field_in_the_token(client: TestClient, p
     assert result["credential"]["fields"] == []  # type: ignore[index]
 
 
+def test_a_personal_types_qr_says_it_does_not_identify_the_holder(
+    client: TestClient, psb: Agency, amr: Agency
+) -> None:
+    """Issue 9: a resident e-ID's QR showed a big 有效 and nothing else, so a clerk learnt
+    nothing about who stood at the counter. It now says what it proves and what it does not."""
+    subject = SAMPLE_SUBJECTS["resident-eid"]
+    eid = _issue(client, psb, {"type": "resident-eid", "subject": subject}).json()
+    result = _verify(client, eid["qr_text"])
+    assert (result["valid"], result["reason"]) == (True, "VALID")
+    assert result["credential"]["holder_identified"] is False  # type: ignore[index]
+    assert "不能证明出示人就是持证人" in result["message"]["zh"]  # type: ignore[index]
+    assert "does not show who holds it" in result["message"]["en"]  # type: ignore[index]
+    licence = _verify(client, _issue(client, amr, licence_body()).json()["qr_text"])
+    assert licence["credential"]["holder_identified"] is True  # type: ignore[index]
+    assert licence["message"]["zh"] == "证照有效"  # type: ignore[index]
+
+
+def test_a_revoked_personal_credential_says_revoked_not_the_holder_note(
+    client: TestClient, psb: Agency
+) -> None:
+    subject = SAMPLE_SUBJECTS["resident-eid"]
+    eid = _issue(client, psb, {"type": "resident-eid", "subject": subject}).json()
+    revoked = client.post(
+        f"/api/v1/credentials/{eid['id']}/revoke",
+        json={"reason": "证件注销"},
+        headers=auth(psb.api_key),
+    )
+    assert revoked.status_code == 200, revoked.text
+    result = _verify(client, eid["qr_text"])
+    assert result["reason"] == "REVOKED"
+    assert "持证人" not in result["message"]["zh"]  # type: ignore[index]
+
+
 def test_read_credential_never_returns_secrets(client: TestClient, amr: Agency) -> None:
     cid = _issue(client, amr, licence_body()).json()["id"]
     text = client.get(f"/api/v1/credentials/{cid}", headers=auth(amr.api_key)).text

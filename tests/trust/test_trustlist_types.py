@@ -85,6 +85,21 @@ def test_types_json_reader_is_the_writers_inverse() -> None:
     assert types_from_json(types_to_json(TYPES)) == TYPES
 
 
+def test_a_personal_type_says_so_and_the_others_keep_their_bytes() -> None:
+    personal = replace(EID, personal=True)
+    (written,) = types_to_json([personal])
+    assert written["personal"] is True
+    assert "personal" not in types_to_json([BL])[0]  # lists signed before it hash the same
+    assert types_from_json([written]) == (personal,)
+
+
+@pytest.mark.parametrize("value", ["yes", 1, None, []])
+def test_a_personal_flag_that_is_not_a_boolean_is_refused(value: object) -> None:
+    (raw,) = types_to_json([EID])
+    with pytest.raises(TrustListError, match=r"types\[0\] personal to be true or false, found"):
+        types_from_json([{**raw, "personal": value}])
+
+
 @dataclass(frozen=True)
 class Refused:
     name: str

@@ -32,6 +32,7 @@ MAX_TYPE_CODE = 32  # GB/T 36904 证照类型代码, 21 characters
 MAX_FIELD_NAME = 32
 MAX_NAME = 200  # a type's name or a field's label, in one language
 _TYPE_MEMBERS = frozenset({"code", "qr_code", "type_code", "name", "fields"})
+_OPTIONAL_TYPE_MEMBERS = frozenset({"personal"})  # absent: false (lists signed before it)
 _LOCALISED = frozenset({"zh", "en"})
 
 
@@ -110,6 +111,7 @@ def types_to_json(types: Iterable[TypeInfo]) -> list[dict[str, Any]]:
             "type_code": t.type_code,
             "name": {"zh": t.name_zh, "en": t.name_en},
             "fields": [{"name": f.name, "label": {"zh": f.zh, "en": f.en}} for f in t.labels],
+            **({"personal": True} if t.personal else {}),
         }
         for t in types
     ]
@@ -129,7 +131,8 @@ def types_from_json(
                     f"found {show(raw)}")  # fmt: skip
     types = []
     for i, item in enumerate(raw):
-        f = Fields(item, what=f"{where}[{i}]", required=_TYPE_MEMBERS, error=error)
+        f = Fields(item, what=f"{where}[{i}]", required=_TYPE_MEMBERS,
+                   optional=_OPTIONAL_TYPE_MEMBERS, error=error)  # fmt: skip
         labels = []
         for j, field in enumerate(f.items("fields", max_items=MAX_TYPE_FIELDS)):
             one = Fields(field, what=f"{f.what} fields[{j}]", required=frozenset({"name", "label"}),
@@ -145,6 +148,17 @@ def types_from_json(
                 name_zh=name_zh,
                 name_en=name_en,
                 labels=tuple(labels),
+                personal=_flag(f, "personal"),
             )
         )
     return tuple(types)
+
+
+def _flag(f: Fields, name: str) -> bool:
+    """An optional boolean member (absent: false)."""
+    if not f.has(name):
+        return False
+    value = f.raw(name)
+    if not isinstance(value, bool):
+        raise f.fail(name, "true or false")
+    return value

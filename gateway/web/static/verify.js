@@ -33,6 +33,7 @@
       footer: "核验结果依据签发机构的数字签名和证照状态数据得出。",
       home: "网关首页",
       headValid: "有效",
+      headValidNotHolder: "证照有效，持证人未核验",
       headInvalid: "无效",
       headSuspended: "暂停使用",
       headUnsure: "无法确认",
@@ -80,6 +81,7 @@
       footer: "The answer rests on the issuer's digital signature and the certificate status data.",
       home: "Gateway home",
       headValid: "Valid",
+      headValidNotHolder: "Valid certificate, holder not verified",
       headInvalid: "Not valid",
       headSuspended: "Suspended",
       headUnsure: "Cannot confirm",
@@ -306,6 +308,9 @@
   }
 
   function headline(result, kind) {
+    if (kind === "ok" && result.credential && result.credential.holder_identified === false) {
+      return { icon: "ok", key: "headValidNotHolder" }; // a personal type: the QR is not the holder
+    }
     if (kind === "ok") return { icon: "ok", key: "headValid" };
     if (kind === "bad") return { icon: "bad", key: "headInvalid" };
     if (result.reason === "SUSPENDED") return { icon: "warn", key: "headSuspended" };
