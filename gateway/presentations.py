@@ -8,7 +8,8 @@ query for the type's ``vct`` and the chosen claims, and the reason as ``purpose`
 fetches it at its ``request_uri`` (:func:`request_object`) for five minutes; after that it is
 gone. The nonce is stored only as its SHA-256.
 
-Deliberately not here: checking the answer (the response endpoint), trust marks granting roles.
+Deliberately not here: checking the answer (``gateway.presentation_answers``), trust marks
+granting roles.
 """
 
 from __future__ import annotations

@@ -10,11 +10,14 @@ make a wallet that does not know its type refuse the request).
 
 Deliberately not here: who a counter is and what its role lets it ask (the caller resolves the
 client identifier through the federation and checks the role), nonces' single use (the
-verifier's records), the response (``vp_token``) and HTTP.
+verifier's records), verifying a presentation (verify/presentation.py) and HTTP. The
+response's shape (``vp_token``) is read here.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -110,3 +113,71 @@ class RequestObject:
 def request_link(client: str, request_uri: str) -> str:
     """What the counter's QR says: ``openid4vp://?client_id=…&request_uri=…`` (§5.7)."""
     return f"{SCHEME}?client_id={quote(client, safe='')}&request_uri={quote(request_uri, safe='')}"
+
+
+# --- the response (§8.2 direct_post, §8.1 vp_token) ------------------------------------------
+
+MAX_VP_TOKEN = 40_000  # characters of the vp_token form value (one SD-JWT+KB is ≤ 32 768)
+MAX_STATE = 128
+
+
+class ResponseRefused(Oid4vpError):
+    """A direct_post answer refused before (or instead of) verifying it: ``error`` is the
+    OAuth-style code, the message English, ``message_zh`` Chinese."""
+
+    def __init__(self, error: str, message_zh: str, message_en: str) -> None:
+        super().__init__(message_en)
+        self.error = error
+        self.message_zh = message_zh
+        self.message_en = message_en
+
+
+def presentation_from_vp_token(raw: str) -> str:
+    """The one SD-JWT VC presentation in a ``vp_token`` (§8.1): a JSON object keyed by the DCQL
+    credential query id, its value an array of presentations (or, as a wallet may send, one
+    string). We ask for one credential (``multiple`` is false), so exactly one is expected."""
+    if not raw or len(raw) > MAX_VP_TOKEN:
+        raise ResponseRefused(
+            "invalid_request",
+            f"vp_token 须为 1–{MAX_VP_TOKEN} 个字符",
+            f"expected a vp_token of 1 to {MAX_VP_TOKEN} characters, found {len(raw)}",
+        )
+    try:
+        token = json.loads(raw)
+    except ValueError as exc:
+        raise ResponseRefused(
+            "invalid_request", "vp_token 不是 JSON 对象", f"expected a JSON object vp_token: {exc}"
+        ) from exc
+    if not isinstance(token, dict) or set(token) != {QUERY_ID}:
+        keys = sorted(token)[:5] if isinstance(token, dict) else type(token).__name__
+        raise ResponseRefused(
+            "invalid_request",
+            f"vp_token 须只含查询 {QUERY_ID!r} 的出示",
+            f"expected a vp_token object with the one key {QUERY_ID!r}, found {keys}",
+        )
+    value = token[QUERY_ID]
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if not isinstance(value, str) or not value:
+        raise ResponseRefused(
+            "invalid_request",
+            "vp_token 须恰含一份出示",
+            f"expected one presentation (a string) for {QUERY_ID!r}, found {type(value).__name__}"
+            + (f" of {len(value)}" if isinstance(value, list) else ""),
+        )
+    return value
+
+
+def unverified_kb_nonce(presentation: str) -> str | None:
+    """The ``nonce`` a presentation's KB-JWT claims, unverified: only to find which issued
+    nonce to hold it to (the KB-JWT's signature is checked against that nonce afterwards)."""
+    last = presentation.rsplit("~", 1)[-1] if "~" in presentation else ""
+    parts = last.split(".")
+    if len(parts) != 3 or len(parts[1]) > 2 * MAX_VP_TOKEN:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        return None
+    nonce = claims.get("nonce") if isinstance(claims, dict) else None
+    return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 256 else None
