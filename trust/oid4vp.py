@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -181,3 +181,61 @@ def unverified_kb_nonce(presentation: str) -> str | None:
         return None
     nonce = claims.get("nonce") if isinstance(claims, dict) else None
     return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 256 else None
+
+
+# --- the wallet's side: reading a verified request object (§5) -------------------------------
+
+
+def read_request(claims: Mapping[str, Any], *, now: int, leeway: int = 60) -> RequestObject:
+    """What a request object asks, from its verified claims: the parameters a wallet needs
+    (``client_id``, ``response_uri``, ``nonce``, ``state``, the DCQL query for one SD-JWT VC
+    and top-level claim paths, ``purpose``), refusing anything else we do not answer and a
+    request past its ``exp``."""
+
+    def text(name: str, limit: int = 2048) -> str:
+        value = claims.get(name)
+        if not isinstance(value, str) or not 0 < len(value) <= limit:
+            raise Oid4vpError(f"expected a string {name} of at most {limit} characters")
+        return value
+
+    if claims.get("response_type") != "vp_token" or claims.get("response_mode") != "direct_post":
+        raise Oid4vpError(
+            "expected response_type vp_token and response_mode direct_post, found "
+            f"{str(claims.get('response_type'))[:40]!r}, {str(claims.get('response_mode'))[:40]!r}"
+        )
+    iat, exp = claims.get("iat"), claims.get("exp")
+    if type(iat) is not int or type(exp) is not int:
+        raise Oid4vpError("expected integer iat and exp in the request object")
+    if exp <= now - leeway or iat > now + leeway:
+        raise Oid4vpError(f"the request is not current: iat {iat}, exp {exp}, now {now}")
+    query = claims.get("dcql_query")
+    creds = query.get("credentials") if isinstance(query, dict) else None
+    if not isinstance(creds, list) or len(creds) != 1 or not isinstance(creds[0], dict):
+        raise Oid4vpError("expected a dcql_query for exactly one credential")
+    cred = creds[0]
+    meta = cred.get("meta")
+    vcts = meta.get("vct_values") if isinstance(meta, dict) else None
+    if cred.get("id") != QUERY_ID or cred.get("format") != SD_JWT_VC_FORMAT:
+        raise Oid4vpError(f"expected a {SD_JWT_VC_FORMAT} query with id {QUERY_ID!r}")
+    if not isinstance(vcts, list) or len(vcts) != 1 or not isinstance(vcts[0], str):
+        raise Oid4vpError("expected one vct in the query's vct_values")
+    paths = cred.get("claims")
+    if not isinstance(paths, list) or not 1 <= len(paths) <= MAX_CLAIMS:
+        raise Oid4vpError(f"expected 1 to {MAX_CLAIMS} claims in the query")
+    names = []
+    for entry in paths:
+        path = entry.get("path") if isinstance(entry, dict) else None
+        if not isinstance(path, list) or len(path) != 1 or not isinstance(path[0], str):
+            raise Oid4vpError(f"expected top-level claim paths, found {str(entry)[:80]}")
+        names.append(path[0][:64])
+    return RequestObject(
+        client_id=text("client_id"),
+        response_uri=text("response_uri"),
+        nonce=text("nonce", 128),
+        state=text("state", 128),
+        vct=vcts[0][:512],
+        claims=tuple(names),
+        purpose=text("purpose", MAX_PURPOSE),
+        iat=iat,
+        exp=exp,
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+from typing import Any
 
 import pytest
 from hypothesis import given
@@ -12,10 +13,15 @@ from hypothesis import strategies as st
 
 from trust.oid4vp import (
     MAX_VP_TOKEN,
+    Oid4vpError,
+    RequestObject,
     ResponseRefused,
     presentation_from_vp_token,
+    read_request,
     unverified_kb_nonce,
 )
+
+NOW = 1_790_000_000
 
 
 @pytest.mark.parametrize(
@@ -56,3 +62,45 @@ def test_any_text_yields_a_presentation_or_our_error(raw: str) -> None:
 def test_the_unverified_nonce_never_raises(raw: str) -> None:
     nonce = unverified_kb_nonce(raw)
     assert nonce is None or 0 < len(nonce) <= 256
+
+
+def _signed_claims(**over: Any) -> dict[str, Any]:
+    claims = RequestObject(
+        client_id="openid_federation:https://hz.example.cn/verifiers/vf-1",
+        response_uri="https://hz.example.cn/oid4vp/responses/pr-1",
+        nonce="n" * 32,
+        state="s" * 32,
+        vct="https://hz.example.cn/vct/resident-eid",
+        claims=("name", "sex"),
+        purpose="旅馆住宿登记",
+        iat=NOW,
+        exp=NOW + 300,
+    ).claims_set()
+    claims.update(over)
+    return claims
+
+
+def test_a_request_object_reads_back_as_made() -> None:
+    asked = read_request(_signed_claims(), now=NOW)
+    assert asked.claims == ("name", "sex")
+    assert asked.nonce == "n" * 32
+    assert asked.purpose == "旅馆住宿登记"
+
+
+@pytest.mark.parametrize(
+    "over",
+    [
+        {"response_mode": "fragment"},
+        {"exp": NOW - 61},
+        {"iat": NOW + 61},
+        {"dcql_query": {"credentials": []}},
+        {"dcql_query": {"credentials": [{"id": "credential", "format": "mso_mdoc"}]}},
+        {"nonce": ""},
+        {"purpose": "x" * 201},
+    ],
+    ids=["not-direct-post", "expired", "from-the-future", "no-query", "mdoc", "no-nonce",
+         "purpose-too-long"],
+)  # fmt: skip
+def test_a_request_we_do_not_answer_is_refused(over: dict[str, Any]) -> None:
+    with pytest.raises(Oid4vpError):
+        read_request(_signed_claims(**over), now=NOW)
