@@ -120,6 +120,10 @@ def answer(gw: Gateway, request_id: str, form: Mapping[str, str]) -> dict[str, A
         audience = client_id(verifier_entity_id(config(session).entity_id, row.verifier_id))
         entity_id = config(session).entity_id
         credential_type, fields = row.credential_type, list(row.fields)
+    # A presentation is rare beside QR scans: ask the shared version once, so a revocation
+    # another process (the CLI, another replica) just committed is seen now, not after the
+    # next poll.
+    gw.live.refresh_if_changed()
     state_now = gw.state
     result = verify_presentation(
         presentation,

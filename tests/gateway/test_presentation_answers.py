@@ -16,7 +16,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import verifiers
+from gateway import status, verifiers
+from gateway.core import Gateway
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.gateway.helpers import auth
@@ -300,3 +301,18 @@ def test_a_counter_reads_only_its_own_requests(desk: Desk) -> None:
         f"/api/v1/presentation-requests/{request['id']}", headers=auth(other_key)
     )
     assert other.status_code == 404
+
+
+def test_a_revocation_by_another_process_is_seen_by_the_next_presentation(desk: Desk) -> None:
+    hz = desk.fed.gateways[HZ]
+    other = Gateway.open(hz.settings, clock=desk.fed.clock)  # the CLI: own engine, own state
+    try:
+        status.change(
+            other, credential_id=desk.credential_id, action="revoke", reason="证件挂失",
+            actor="t", agency_id=None,
+        )  # fmt: skip
+    finally:
+        other.close()
+    request = desk.ask()  # at once: before this gateway's next poll of the shared version
+    assert desk.post(request, desk.present(request)).status_code == 400
+    assert desk.result(request["id"]).json()["result"]["reason"] == "REVOKED"
