@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import status, verifiers
+from gateway import presentation_answers, status, verifiers
 from gateway.core import Gateway
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
@@ -25,6 +26,7 @@ from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.jws import KeyIndex
 from trust.keys import PublicKey, SigningKey
 from trust.oid4vci import PRE_AUTHORIZED_GRANT, make_proof
+from trust.oid4vp import ResponseRefused
 from trust.sdjwt import holder
 from trust.sdjwt.issue import SdJwt
 
@@ -316,3 +318,43 @@ def test_a_revocation_by_another_process_is_seen_by_the_next_presentation(desk: 
     request = desk.ask()  # at once: before this gateway's next poll of the shared version
     assert desk.post(request, desk.present(request)).status_code == 400
     assert desk.result(request["id"]).json()["result"]["reason"] == "REVOKED"
+
+
+def test_two_answers_racing_past_the_read_store_one(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both pass the unanswered check before either stores: the conditional UPDATE lets one
+    through and refuses the other."""
+    request = desk.ask()
+    presentation = desk.present(request)
+    form = {
+        "vp_token": json.dumps({"credential": [presentation]}),
+        "state": request["claims"]["state"],
+    }
+    both_verifying = threading.Barrier(2, timeout=20)
+    real = presentation_answers.verify_presentation
+
+    def in_step(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        both_verifying.wait()
+        return result
+
+    monkeypatch.setattr(presentation_answers, "verify_presentation", in_step)
+    hz = desk.fed.gateways[HZ]
+    outcomes: list[str] = []
+
+    def answer() -> None:
+        try:
+            presentation_answers.answer(hz, request["id"], form)
+            outcomes.append("stored")
+        except ResponseRefused as exc:
+            outcomes.append(exc.message_en)
+
+    threads = [threading.Thread(target=answer) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes)[-1] == "stored"
+    assert "answered" in sorted(outcomes)[0]
+    assert desk.result(request["id"]).json()["result"]["reason"] == "VALID"
