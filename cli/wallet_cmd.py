@@ -4,7 +4,7 @@ offer (pre-authorised code + PIN) and checks it against the issuer's published k
 keeping it, ``list`` and ``show`` read what is kept.
 
 Every message is Chinese first, English beside. Deliberately not here: presenting (OpenID4VP,
-a later part), the authorization code flow, several holder keys.
+:mod:`cli.wallet_present`), the authorization code flow, several holder keys.
 """
 
 from __future__ import annotations
@@ -27,7 +27,9 @@ from trust.keys import PublicKey, SigningKey
 from trust.oid4vci import PRE_AUTHORIZED_GRANT, make_proof
 from trust.sdjwt.holder import receive as receive_sd_jwt
 
-wallet_app = typer.Typer(help="A holder's wallet 证照钱包 (OpenID4VCI)", no_args_is_help=True)
+wallet_app = typer.Typer(
+    help="A holder's wallet 证照钱包 (OpenID4VCI, OpenID4VP)", no_args_is_help=True
+)
 
 KEY_FILE = "holder-key.pem"
 CREDENTIALS = "credentials"

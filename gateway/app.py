@@ -37,11 +37,12 @@ from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
-from gateway.routes import credentials, federation, oid4vci, pages, public, verify
+from gateway.routes import credentials, federation, oid4vci, oid4vp, pages, public, verify
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
 from trust.oid4vci import InvalidToken, Oid4vciError
+from trust.oid4vp import ResponseRefused
 
 log = logging.getLogger("ecert.http")
 _jitter = random.Random()  # noqa: S311 - spreads refreshes over time; not a secret
@@ -159,6 +160,20 @@ def _install_errors(app: FastAPI) -> None:
                 "message_en": exc.message_en,
             },
             headers=headers,
+        )
+
+    @app.exception_handler(ResponseRefused)
+    async def oid4vp_refused(_: Request, exc: ResponseRefused) -> JSONResponse:
+        # OpenID4VP §8.2 response endpoint: an OAuth-style error, zh-CN and English beside it.
+        return JSONResponse(
+            status_code=400,
+            content={
+                "error": exc.error,
+                "error_description": exc.message_en,
+                "message": exc.message_zh,
+                "message_en": exc.message_en,
+            },
+            headers={"Cache-Control": "no-store"},
         )
 
     @app.exception_handler(NotAcceptable)
@@ -306,7 +321,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
-    for module in (credentials, verify, public, federation, oid4vci, pages):
+    for module in (credentials, verify, public, federation, oid4vci, oid4vp, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     app.add_middleware(

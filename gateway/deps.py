@@ -18,6 +18,8 @@ from gateway.peers import HttpFetcher
 from gateway.publish import StatusListPublisher
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
+from gateway.verifiers import Counter
+from gateway.verifiers import authenticate as authenticate_counter
 
 
 @dataclass(frozen=True)
@@ -111,3 +113,16 @@ def require(scope: str) -> Callable[[Principal], Principal]:
 Issuer = Annotated[Principal, Depends(require("issue"))]
 StatusAdmin = Annotated[Principal, Depends(require("status"))]
 Reader = Annotated[Principal, Depends(require("read"))]
+
+
+def get_counter(
+    gw: GatewayDep, authorization: Annotated[str | None, Header(max_length=512)] = None
+) -> Counter:
+    """A counter, by its ``vk_`` key (``ecert verifier add`` printed it once)."""
+    if not authorization or not authorization.startswith("Bearer "):
+        raise Unauthorised("expected an 'Authorization: Bearer <counter key>' header")
+    with gw.sessions() as session:
+        return authenticate_counter(session, authorization.removeprefix("Bearer ").strip())
+
+
+CounterDep = Annotated[Counter, Depends(get_counter)]

@@ -29,6 +29,7 @@ from gateway.models import (
     FederationKeyRow,
     FederationRow,
     SubordinateRow,
+    VerifierRow,
 )
 from gateway.state import mark_changed
 from trust.federation import (
@@ -62,6 +63,11 @@ def config(session: Session) -> FederationRow:
 
 def agency_entity_id(city_entity_id: str, agency_id: str) -> str:
     return f"{city_entity_id}/agencies/{agency_id}"
+
+
+def verifier_entity_id(city_entity_id: str, verifier_id: str) -> str:
+    """A counter's leaf entity id (``gateway.verifiers``)."""
+    return f"{city_entity_id}/verifiers/{verifier_id}"
 
 
 def new_key(gw: Gateway, session: Session, owner: str, now: int | None = None) -> FederationKeyRow:
@@ -116,9 +122,14 @@ def own_signing_key(gw: Gateway) -> SigningKey:
 
 def ensure_keys(gw: Gateway, session: Session, now: int) -> int:
     """Make the federation keys this gateway signs with and does not have yet: its own and
-    (a city's) each agency's. A write, for a role taken, an agency added, or the start of a
-    gateway whose database was made before keys were made up front; returns how many."""
-    owners = [SELF, *session.scalars(select(AgencyRow.id))]
+    (a city's) each agency's and each counter's. A write, for a role taken, an agency or a
+    counter added, or the start of a gateway whose database was made before keys were made
+    up front; returns how many."""
+    owners = [
+        SELF,
+        *session.scalars(select(AgencyRow.id)),
+        *session.scalars(select(VerifierRow.id)),
+    ]
     held = set(session.scalars(select(FederationKeyRow.owner).where(
         FederationKeyRow.retired_at.is_(None))))  # fmt: skip
     missing = [o for o in owners if o not in held]
@@ -210,7 +221,10 @@ def subordinates(gw: Gateway) -> list[str]:
         fed = config(session)
         if fed.role == CITY:
             ids = session.scalars(select(AgencyRow.id).order_by(AgencyRow.created_at))
-            return [agency_entity_id(fed.entity_id, i) for i in ids]
+            counters = session.scalars(select(VerifierRow.id).order_by(VerifierRow.created_at))
+            return [agency_entity_id(fed.entity_id, i) for i in ids] + [
+                verifier_entity_id(fed.entity_id, i) for i in counters
+            ]
         rows = session.scalars(
             select(SubordinateRow.entity_id)
             .where(SubordinateRow.status == "approved")
@@ -333,9 +347,9 @@ def trust_region(
 
 def known_entities(gw: Gateway) -> set[str]:
     """Every entity this gateway knows as a member of its federation: itself and its agencies,
-    its superior, its subordinates and regions, and every issuer and chain link of its trust
-    data. The public resolve endpoint answers only for these: it never fetches a URL a stranger
-    names (no server-side requests to arbitrary, possibly internal, hosts)."""
+    its counters, its superior, its subordinates and regions, and every issuer and chain link
+    of its trust data. The public resolve endpoint answers only for these: it never fetches a
+    URL a stranger names (no server-side requests to arbitrary, possibly internal, hosts)."""
     known: set[str] = set()
     for issuer in gw.state.trust.issuers.values():
         known.add(issuer.id)
@@ -349,5 +363,9 @@ def known_entities(gw: Gateway) -> set[str]:
         known.update(
             agency_entity_id(fed.entity_id, agency_id)
             for agency_id in session.scalars(select(AgencyRow.id))
+        )
+        known.update(
+            verifier_entity_id(fed.entity_id, verifier_id)
+            for verifier_id in session.scalars(select(VerifierRow.id))
         )
     return known

@@ -263,3 +263,40 @@ class WalletNonceRow(Base):
     nonce_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
     expires_at: Mapped[int] = mapped_column(index=True)
     used_at: Mapped[int | None]
+
+
+# --- counters (OpenID4VP verifiers) ---------------------------------------------------------
+
+
+class VerifierRow(Base):
+    """A counter or kiosk that asks wallets for presentations: a federation leaf of its city
+    (``{city}/verifiers/{id}``) with its own federation key (``FederationKeyRow.owner`` = id),
+    a role from ``issuers/roles`` and an API key (``vk_<id>_<secret>``, by its SHA-256)."""
+
+    __tablename__ = "verifiers"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(64))
+    secret_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int]
+
+
+class PresentationRequestRow(Base):
+    """A counter's OpenID4VP request: what it asked, its signed request object, its nonce (by
+    SHA-256; single use is an UPDATE requiring ``answered_at IS NULL``) and, once answered,
+    the result with its reason code. A request lives five minutes."""
+
+    __tablename__ = "presentation_requests"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    verifier_id: Mapped[str] = mapped_column(ForeignKey("verifiers.id"), index=True)
+    credential_type: Mapped[str] = mapped_column(String(64))
+    fields: Mapped[list[str]]
+    purpose: Mapped[str] = mapped_column(String(800))
+    nonce_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(64), unique=True)
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int]
+    expires_at: Mapped[int] = mapped_column(index=True)
+    answered_at: Mapped[int | None]
+    reason_code: Mapped[str | None] = mapped_column(String(40))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)

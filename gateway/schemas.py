@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -99,3 +99,20 @@ class StatusChanged(IssuedCredential):
     holder_code: str | None = None
     holder_name: str | None = None
     metadata: dict[str, Any] | None = Field(default=None, description="GB/T 36903 电子证照元数据")
+
+
+class PresentationRequestBody(Strict):
+    type: str = Field(min_length=1, max_length=64, examples=["resident-eid"])
+    fields: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        min_length=1, max_length=32, examples=[["name", "sex"]]
+    )
+    reason: str = Field(min_length=1, max_length=200, examples=["旅馆住宿登记"])
+
+
+class PresentationRequestOut(BaseModel):
+    id: str
+    client_id: str
+    request_uri: str
+    uri: str = Field(description="openid4vp://?client_id=…&request_uri=… (what the QR says)")
+    qr_png: str
+    expires_at: int

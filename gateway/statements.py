@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import verifiers
 from gateway.core import Gateway
 from gateway.errors import BadRequest, InvalidSubject, InvalidTrustAnchor, NotFound
 from gateway.federation import (
@@ -32,6 +33,7 @@ from gateway.federation import (
     known_entities,
     own_signing_key,
     signing_key,
+    verifier_entity_id,
 )
 from gateway.models import (
     AgencyRow,
@@ -47,6 +49,7 @@ from trust.federation import (
     ECERT_ISSUER,
     ECERT_VERIFIER,
     FEDERATION_ENTITY,
+    OPENID_RELYING_PARTY,
     Acceptance,
     Constraints,
     Fetcher,
@@ -215,6 +218,23 @@ def agency_configuration(gw: Gateway, agency_id: str, cache: StatementCache | No
         )  # fmt: skip
 
 
+def verifier_configuration(
+    gw: Gateway, verifier_id: str, cache: StatementCache | None = None
+) -> str:
+    """A counter's leaf Entity Configuration, served by its city at the counter's entity id."""
+    now = gw.clock()
+    with gw.sessions() as session:
+        fed = config(session)
+        row = verifiers.get_verifier(session, verifier_id)
+        key, public = signing_key(gw, session, row.id)
+        eid = verifier_entity_id(fed.entity_id, row.id)
+        meta = verifiers.metadata(gw, fed=fed, city=gw.city(session), row=row, keys=public)
+        return _signed(
+            cache, "configuration", iss=eid, sub=eid, now=now, key=key, jwks=public,
+            metadata=meta, authority_hints=[fed.entity_id],
+        )  # fmt: skip
+
+
 def _types_policy(types: Sequence[str]) -> dict[str, Any]:
     return {ECERT_ISSUER: {"credential_types": {"subset_of": sorted(types)}}}
 
@@ -238,6 +258,11 @@ def subordinate_statement(gw: Gateway, sub: str, cache: StatementCache | None = 
             agency = _agency(session, sub.removeprefix(prefix))
             _, agency_keys = signing_key(gw, session, agency.id)
             return signed(jwks=agency_keys, metadata_policy=_types_policy(agency.types))
+        counters = f"{fed.entity_id}/verifiers/"
+        if fed.role == CITY and sub.startswith(counters):
+            counter = verifiers.get_verifier(session, sub.removeprefix(counters))
+            _, counter_keys = signing_key(gw, session, counter.id)
+            return signed(jwks=counter_keys, metadata_policy=verifiers.role_policy(counter.role))
         row = session.get(SubordinateRow, sub)
         if row is None or row.status != "approved":
             raise NotFound(f"{fed.entity_id} vouches for no entity {sub!r}")
@@ -257,7 +282,9 @@ def subordinate_statement(gw: Gateway, sub: str, cache: StatementCache | None = 
                 max_path_length=CITY_PATH_LENGTH,
                 naming_constraints=NamingConstraints.host_of(sub),  # §6.2.2: its host
                 url_prefixes=UrlPrefixes(permitted=(sub,)),  # ours: below its own URL
-                allowed_entity_types=frozenset({ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY}),
+                allowed_entity_types=frozenset(
+                    {ECERT_ISSUER, ECERT_VERIFIER, ECERT_GATEWAY, OPENID_RELYING_PARTY}
+                ),
             ),
         )
 

@@ -24,6 +24,11 @@ class Reason(StrEnum):
     MALFORMED = "MALFORMED"
     UNSUPPORTED = "UNSUPPORTED"
     NOT_ACCEPTED_BY_POLICY = "NOT_ACCEPTED_BY_POLICY"
+    # A wallet's presentation (OpenID4VP): the holder did not prove the key the credential is
+    # bound to for this request, or disclosed other fields than the counter asked for.
+    HOLDER_BINDING_FAILED = "HOLDER_BINDING_FAILED"
+    DISCLOSURE_NOT_REQUESTED = "DISCLOSURE_NOT_REQUESTED"
+    CLAIM_NOT_DISCLOSED = "CLAIM_NOT_DISCLOSED"
 
 
 # (zh-CN, English): short headline a clerk reads at a glance.
@@ -59,5 +64,17 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.NOT_ACCEPTED_BY_POLICY: (
         "本地区政策不接受此类证照",
         "Not accepted under this region's policy",
+    ),
+    Reason.HOLDER_BINDING_FAILED: (
+        "持证人绑定未通过（非本人密钥或非本次请求）",
+        "Holder binding failed: not the holder's key, or not for this request",
+    ),
+    Reason.DISCLOSURE_NOT_REQUESTED: (
+        "出示了未被索取的字段",
+        "The presentation disclosed fields that were not requested",
+    ),
+    Reason.CLAIM_NOT_DISCLOSED: (
+        "未出示所索取的字段",
+        "The presentation lacks a requested field",
     ),
 }

@@ -29,6 +29,7 @@ DELTA_MEDIA_TYPE = "application/trustlist-delta+jwt"
 PUBLIC_PATHS = [
     "/.well-known/openid-federation",
     "/agencies/{agency_id}/.well-known/openid-federation",
+    "/verifiers/{verifier_id}/.well-known/openid-federation",
     "/federation/fetch",
     "/federation/list",
     "/federation/historical_keys",
@@ -70,6 +71,21 @@ def agency_configuration(
         request,
         gw,
         lambda: statements.agency_configuration(gw, agency_id, cache),
+        ENTITY_STATEMENT_MEDIA_TYPE,
+    )
+
+
+@router.get(
+    "/verifiers/{verifier_id}/.well-known/openid-federation",
+    summary="A counter's leaf Entity Configuration 核验点实体配置",
+)
+def verifier_configuration(
+    verifier_id: str, request: Request, gw: GatewayDep, cache: StatementsDep
+) -> Response:
+    return _jwt(
+        request,
+        gw,
+        lambda: statements.verifier_configuration(gw, verifier_id, cache),
         ENTITY_STATEMENT_MEDIA_TYPE,
     )
 

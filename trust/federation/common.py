@@ -35,6 +35,7 @@ WELL_KNOWN_PATH = "/.well-known/openid-federation"  # §9
 FEDERATION_ENTITY = "federation_entity"
 ECERT_ISSUER = "ecert_issuer"
 ECERT_VERIFIER = "ecert_verifier"
+OPENID_RELYING_PARTY = "openid_relying_party"  # OpenID Federation 1.0 §5.1.2
 CREDENTIAL_TYPES = "credential_types"
 ACCEPTANCE_CLAIM = "ecert_acceptance"  # our extension claim (cross-region agreements)
 

@@ -1,0 +1,76 @@
+"""``ecert counter request``: a counter asks a wallet for a presentation (OpenID4VP 1.0): a
+signed request for some fields of one type, with a reason, valid five minutes; prints the
+``openid4vp://`` link its QR shows (``/oid4vp/requests/{id}/qr.png`` on a running gateway)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
+from gateway import presentation_answers, presentations
+
+counter_app = typer.Typer(help="A counter asks for presentations 核验点", no_args_is_help=True)
+
+
+@counter_app.command("request")
+def counter_request(
+    verifier: Annotated[str, typer.Option("--verifier", help="the counter's id (vf-…)")],
+    ctype: Annotated[str, typer.Option("--type", help="e.g. resident-eid")],
+    fields: Annotated[str, typer.Option("--fields", help="comma-separated, e.g. name,sex")],
+    reason: Annotated[str, typer.Option("--reason", help="用证事由, e.g. 旅馆住宿登记")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """Make a signed presentation request. 发起出示请求"""
+    with gateway_at(data_dir) as gw:
+        made = presentations.create_request(
+            gw,
+            verifier_id=verifier,
+            credential_type=ctype,
+            fields=[f.strip() for f in fields.split(",") if f.strip()],
+            reason=reason,
+        )
+    if as_json:
+        emit_json(made.as_dict())
+        return
+    say(f"出示请求 · presentation request {made.id}（5 分钟内有效 · valid 5 minutes）")
+    say(made.link)
+
+
+@counter_app.command("result")
+def counter_result(
+    request_id: Annotated[str, typer.Argument(help="the request's id (pr-…)")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """Show a request and the wallet's answer. 查看出示结果"""
+    with gateway_at(data_dir) as gw:
+        shown = presentation_answers.result_of(gw, request_id, verifier_id=None)
+    if as_json:
+        emit_json(shown)
+        return
+    asked = ",".join(shown["fields"])
+    say(f"出示请求 · presentation request {shown['id']}：{shown['type']} {asked}")
+    say(f"用证事由 · reason：{shown['reason']}")
+    result = shown["result"]
+    if result is None:
+        waiting = {
+            "pending": "等待钱包应答 · waiting for the wallet",
+            "expired": "已过期，未应答 · expired, unanswered",
+        }
+        say(waiting[shown["state"]])
+        return
+    mark = "✓" if result["valid"] else "✗"
+    say(f"{mark} {result['message']['zh']} · {result['message']['en']} ({result['reason']})")
+    for f in result["fields"]:
+        say(f"  {f['label']['zh']} {f['label']['en']}：{f['value']}")
+    binding = "已确认 · confirmed" if result["holder_binding"] else "未确认 · not confirmed"
+    say(f"持证人绑定 · holder binding：{binding}")
+    if result["issuer"] is not None:
+        chain = " → ".join(link["name"] for link in result["issuer"]["chain"])
+        say(f"签发机构 · issuer：{result['issuer']['name']}（{chain}）")
+    say(f"核验时间 · checked at：{result['checked_at']}")
+    if not result["valid"]:
+        raise typer.Exit(1)

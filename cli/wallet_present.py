@@ -1,0 +1,292 @@
+"""``ecert wallet present`` and ``ecert wallet history``: the holder presents a kept credential
+to a counter (OpenID4VP 1.0, cross-device, ``direct_post``) and reads what it presented.
+
+``present`` takes the counter's ``openid4vp://?client_id=…&request_uri=…``, fetches the signed
+request object, and resolves the counter (``client_id`` = ``openid_federation:`` + its entity
+id) through the federation to the trust anchor the holder names (``--trust-anchor URL
+--anchor-kid KID``: the region whose counters this wallet trusts, its key pinned as ``ecert
+federation join`` pins it; no trust on first use). Only then does it verify the request's
+signature with the counter's federation keys from that chain, check that the request names the
+same ``client_id``, that it answers to the counter's own city, and that the fields asked for are
+within what the counter's role may request (``ecert_verifier.may_request`` in its resolved
+metadata). It shows who asks (name, role, city, chain), for which fields and why, and presents
+only with ``--yes`` or a typed confirmation: the chosen Disclosures and a KB-JWT (``aud`` =
+``client_id``, the request's nonce). Every presentation, and the counter's answer, goes to the
+wallet's history.
+
+Every message is Chinese first, English beside. Deliberately not here: several credentials of
+one type to choose from (the first kept one that matches is used), trust marks, a web wallet.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import typer
+
+from cli.common import JsonOut, emit_json, say
+from cli.federation_common import fetch_anchor
+from cli.wallet_cmd import (
+    DEFAULT_WALLET,
+    MAX_RESPONSE,
+    TIMEOUT,
+    Passphrase,
+    WalletDir,
+    _key,
+    _records,
+    wallet_app,
+)
+from gateway.peers import HttpFetcher
+from trust.errors import DataError, FetchError
+from trust.federation import ECERT_VERIFIER, ChainError, resolve_chain
+from trust.jws import KeyIndex, verify_compact
+from trust.oid4vp import (
+    FEDERATION_PREFIX,
+    QUERY_ID,
+    REQUEST_TYP,
+    SCHEME,
+    RequestObject,
+    read_request,
+)
+from trust.sdjwt import holder
+from trust.sdjwt.core import split
+from trust.sdjwt.disclosure import Disclosure
+from trust.sdjwt.issue import SdJwt
+
+HISTORY = "history.jsonl"
+MAX_LINK = 4096
+VCT_PATH = "/vct/"
+
+__all__ = ["wallet_app"]
+
+
+def _link(request: str) -> tuple[str, str]:
+    """``client_id`` and ``request_uri`` of an ``openid4vp://`` link (§5.7)."""
+    if len(request) > MAX_LINK or not request.startswith(SCHEME):
+        raise DataError(f"不是出示请求链接 · expected {SCHEME}?client_id=…&request_uri=…")
+    query = parse_qs(urlsplit(request).query)
+    client, uri = query.get("client_id", []), query.get("request_uri", [])
+    if len(client) != 1 or len(uri) != 1:
+        raise DataError("出示请求链接应含一个 client_id 和一个 request_uri · expected one of each")
+    if not client[0].startswith(FEDERATION_PREFIX):
+        raise DataError(
+            f"核验点标识应以 {FEDERATION_PREFIX} 开头 · expected a {FEDERATION_PREFIX} client_id"
+        )
+    if urlsplit(uri[0]).scheme not in ("http", "https"):
+        raise DataError("request_uri 不是网址 · the request_uri is not an http(s) URL")
+    return client[0], uri[0]
+
+
+def _fetch_request(client: httpx.Client, uri: str) -> str:
+    try:
+        response = client.get(uri)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"无法获取出示请求 · cannot fetch the request object: {exc}") from exc
+    if response.status_code != 200:
+        raise DataError(
+            f"出示请求已失效或不存在（{response.status_code}）· the request is gone or unknown"
+        )
+    if len(response.content) > MAX_RESPONSE:
+        raise DataError("出示请求过大 · the request object is too large")
+    return response.text.strip()
+
+
+def _credential(wallet_dir: Path, vct: str) -> dict[str, Any]:
+    """The first kept credential of the type ``vct`` names (same URL, or same type path)."""
+    wanted = urlsplit(vct).path.rsplit(VCT_PATH, 1)[-1]
+    for record in _records(wallet_dir):
+        if record.get("vct") == vct or record.get("type") == wanted:
+            return record
+    raise DataError(f"钱包里没有所需证照 · no credential of type {wanted!r} in the wallet")
+
+
+def _append_history(wallet_dir: Path, entry: dict[str, Any]) -> None:
+    with (wallet_dir / HISTORY).open("a", encoding="utf-8") as out:
+        out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _resolve(
+    http: HttpFetcher, entity: str, *, anchor: str, anchor_kid: str, now: int
+) -> tuple[Any, dict[str, Any]]:
+    fetched = fetch_anchor(http, anchor, kids=[anchor_kid], now=now)
+    try:
+        chain = resolve_chain(
+            entity, fetcher=http, trust_anchors={fetched.entity_id: fetched.pinned}, now=now
+        )
+    except ChainError as exc:
+        raise DataError(
+            f"核验点不在所信任的联邦中 · the counter does not resolve to {fetched.entity_id}: {exc}"
+        ) from exc
+    meta = chain.metadata.get(ECERT_VERIFIER)
+    if not isinstance(meta, dict):
+        raise DataError(f"{entity} 不是核验点 · expected {ECERT_VERIFIER} metadata, found none")
+    return chain, dict(meta)
+
+
+def _check_against_role(asked: RequestObject, meta: dict[str, Any], entity: str) -> str:
+    """The type asked for, once the role allows every field and the answer goes to the
+    counter's own city."""
+    ctype = urlsplit(asked.vct).path.rsplit(VCT_PATH, 1)[-1]
+    may = meta.get("may_request")
+    allowed = may.get(ctype, []) if isinstance(may, dict) else []
+    beyond = [f for f in asked.claims if f not in allowed]
+    if beyond:
+        raise DataError(
+            f"核验点的角色不能索取这些字段，已拒绝 · the counter's role may not ask for {beyond} "
+            f"of {ctype} (it may ask for {allowed})"
+        )
+    city = str(meta.get("city_entity_id", "")).rstrip("/")
+    if not city or not asked.response_uri.startswith(city + "/") or not entity.startswith(city):
+        raise DataError(
+            f"应答地址不属于核验点所在城市 · expected a response_uri under {city or '?'}, "
+            f"found {asked.response_uri[:200]}"
+        )
+    return ctype
+
+
+def _confirmed() -> bool:
+    try:
+        return bool(typer.confirm("确认出示以上字段？· present these fields?", default=False))
+    except (typer.Abort, EOFError):  # no terminal to answer on: nothing is presented
+        return False
+
+
+@wallet_app.command("present")
+def present(
+    request: Annotated[str, typer.Argument(help="openid4vp://… 出示请求链接")],
+    passphrase: Passphrase,
+    trust_anchor: Annotated[
+        str,
+        typer.Option(
+            "--trust-anchor",
+            envvar="ECERT_WALLET_TRUST_ANCHOR",
+            help="所信任区域的信任锚 · the region trust anchor this wallet trusts (URL)",
+        ),
+    ],
+    anchor_kid: Annotated[
+        str,
+        typer.Option(
+            "--anchor-kid",
+            envvar="ECERT_WALLET_ANCHOR_KID",
+            help="信任锚的联邦密钥 kid（另行获知）· the anchor's federation key id, pinned",
+        ),
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", help="不再询问，直接出示 · present without asking")
+    ] = False,
+    wallet_dir: WalletDir = DEFAULT_WALLET,
+    as_json: JsonOut = False,
+) -> None:
+    """Present a kept credential to a counter that asks. 向核验点出示证照"""
+    client, request_uri = _link(request)
+    entity = client[len(FEDERATION_PREFIX) :]
+    now = int(time.time())
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as web:
+        token = _fetch_request(web, request_uri)
+    http = HttpFetcher()
+    try:
+        chain, meta = _resolve(http, entity, anchor=trust_anchor, anchor_kid=anchor_kid, now=now)
+    finally:
+        http.close()
+    try:
+        verified = verify_compact(token, KeyIndex(chain.keys), typ=REQUEST_TYP)
+    except DataError as exc:
+        raise DataError(
+            f"出示请求的签名不是该核验点的 · the request is not signed by {entity}: {exc}"
+        ) from exc
+    asked = read_request(verified.payload, now=now)
+    if asked.client_id != client or verified.payload.get("iss", client) != client:
+        raise DataError(
+            f"出示请求的 client_id 与链接不符 · expected client_id {client}, "
+            f"found {asked.client_id}"
+        )
+    ctype = _check_against_role(asked, meta, entity)
+    record = _credential(wallet_dir, asked.vct)
+    who = str(meta.get("organization_name", entity))
+    city = str(meta.get("city_name", ""))
+    role_name = meta.get("role_name")
+    role: dict[str, Any] = role_name if isinstance(role_name, dict) else {}
+    fields = list(asked.claims)
+    if not as_json:
+        say(f"核验点 · counter：{who}（{city}，{role.get('zh', '')} · {role.get('en', '')}）")
+        say(f"信任链 · chain：{' → '.join(chain.path)}")
+        say(f"索取 · asks for：{ctype} {', '.join(fields)}")
+        say(f"用证事由 · reason：{asked.purpose}")
+    if not yes and not _confirmed():
+        raise DataError("未出示 · not presented (declined)")
+    holder_key = _key(wallet_dir, passphrase)
+    parts = split(str(record["credential"]))
+    sd_jwt = SdJwt(parts.issuer_jwt, tuple(Disclosure.parse(d) for d in parts.disclosures))
+    presentation = holder.present(
+        sd_jwt,
+        holder.select(sd_jwt, fields),
+        holder=holder_key,
+        audience=client,
+        nonce=asked.nonce,
+        now=int(time.time()),
+    )
+    form = {"vp_token": json.dumps({QUERY_ID: [presentation]}), "state": asked.state}
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as web:
+        try:
+            answer = web.post(asked.response_uri, data=form)
+        except httpx.HTTPError as exc:
+            raise FetchError(f"无法把出示发给核验点 · cannot reach the counter: {exc}") from exc
+    try:
+        body = answer.json() if len(answer.content) <= MAX_RESPONSE else {}
+    except ValueError:
+        body = {}
+    body = body if isinstance(body, dict) else {}
+    accepted = answer.status_code == 200
+    entry = {
+        "at": int(time.time()),
+        "counter": who,
+        "city": city,
+        "client_id": client,
+        "credential": record["id"],
+        "type": ctype,
+        "fields": fields,
+        "purpose": asked.purpose,
+        "accepted": accepted,
+        "answer": {
+            "status": answer.status_code,
+            "error": body.get("error"),
+            "message": body.get("message"),
+            "message_en": body.get("message_en"),
+        },
+    }
+    _append_history(wallet_dir, entry)
+    if as_json:
+        emit_json(entry)
+    elif accepted:
+        say(f"已出示，核验点已接受 · presented, the counter accepted: {', '.join(fields)}")
+    if not accepted:
+        raise DataError(
+            f"核验点拒绝了出示：{body.get('message', answer.status_code)} · the counter "
+            f"refused: {body.get('message_en') or body.get('error') or answer.status_code}"
+        )
+
+
+@wallet_app.command("history")
+def history(wallet_dir: WalletDir = DEFAULT_WALLET, as_json: JsonOut = False) -> None:
+    """What this wallet presented, to whom, when and why. 出示记录"""
+    _records(wallet_dir)  # the wallet must exist
+    path = wallet_dir / HISTORY
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    entries = [json.loads(line) for line in lines if line.strip()]
+    if as_json:
+        emit_json(entries)
+        return
+    if not entries:
+        say("还没有出示记录 · nothing presented yet")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["at"]))
+        outcome = "接受 accepted" if e["accepted"] else f"拒绝 refused ({e['answer']['error']})"
+        say(
+            f"{when}  {e['counter']}（{e['city']}）  {e['type']} {','.join(e['fields'])}  "
+            f"事由 reason：{e['purpose']}  {outcome}"
+        )

@@ -1,0 +1,200 @@
+"""End to end (issue 9 part C): real ``ecert serve`` processes on loopback, 长三角's trust
+anchor and 杭州 (joined, approved for resident e-IDs). 杭州市公安局 issues a resident e-ID to
+the CLI wallet through the offer; a hotel desk registered in 杭州 asks for name and sex with a
+reason; ``ecert wallet present --yes`` resolves the desk through the federation to the anchor it
+pins, presents, and ``ecert counter result`` shows the fields with holder binding confirmed.
+The same answer replayed is refused; a presentation carrying another request's nonce is
+refused; a request for more than the role allows is refused by the wallet; after the agency
+revokes, the next presentation answers REVOKED."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cli.helpers import Result, Served, ecert, ecert_many, free_port
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.encoding import b64url_decode
+from trust.keys import SigningKey
+from trust.sdjwt import holder
+from trust.sdjwt.core import split
+from trust.sdjwt.disclosure import Disclosure
+from trust.sdjwt.issue import SdJwt
+
+pytestmark = pytest.mark.slow
+
+PASSPHRASE = "wallet-passphrase-for-tests"
+PSB_USCC = "11330100002490365L"
+FED = "federation"
+
+
+def _ok(result: Result) -> Any:
+    assert result.returncode == 0, result
+    return result.json()
+
+
+def _request_claims(request_uri: str) -> dict[str, Any]:
+    token = httpx.get(request_uri, timeout=30).text
+    return dict(json.loads(b64url_decode(token.split(".")[1])))
+
+
+def _present_in_test(
+    wallet_dir: Path, *, audience: str, nonce: str, fields: tuple[str, ...]
+) -> str:
+    """A presentation built from the wallet's own credential and key, outside the wallet."""
+    (record,) = [
+        json.loads(p.read_text(encoding="utf-8"))
+        for p in (wallet_dir / "credentials").glob("*.json")
+    ]
+    key = SigningKey.from_encrypted_pem((wallet_dir / "holder-key.pem").read_bytes(), PASSPHRASE)
+    parts = split(record["credential"])
+    sd_jwt = SdJwt(parts.issuer_jwt, tuple(Disclosure.parse(d) for d in parts.disclosures))
+    return holder.present(
+        sd_jwt, holder.select(sd_jwt, fields), holder=key, audience=audience, nonce=nonce,
+        now=int(time.time()),
+    )  # fmt: skip
+
+
+def _post(response_uri: str, presentation: str, state: str) -> httpx.Response:
+    form = {"vp_token": json.dumps({"credential": [presentation]}), "state": state}
+    return httpx.post(response_uri, data=form, timeout=30)
+
+
+def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_path: Path) -> None:
+    yrd_port, hz_port = free_port(), free_port()
+    while hz_port == yrd_port:
+        hz_port = free_port()
+    yrd_url, hz_url = f"http://127.0.0.1:{yrd_port}", f"http://127.0.0.1:{hz_port}"
+    yrd, hz = ["--data-dir", str(tmp_path / "yrd")], ["--data-dir", str(tmp_path / "hz")]
+    wallet_dir = tmp_path / "wallet"
+    walleted = ["--wallet-dir", str(wallet_dir), "--passphrase", PASSPHRASE]
+    for result in ecert_many(
+        [
+            ["init", *yrd, "--city-code", "310000", "--city-name", "上海市",
+             "--public-url", yrd_url],
+            ["init", *hz, "--city-code", "330100", "--city-name", "杭州市",
+             "--public-url", hz_url],
+            ["wallet", "init", *walleted, "--json"],
+        ]
+    ):  # fmt: skip
+        assert result.returncode == 0, result
+    anchor = _ok(
+        ecert(FED, "init-anchor", *yrd, "--region-id", "yrd", "--region-name", "长三角", "--json")
+    )
+    kid = anchor["kids"][0]
+    with (
+        Served(["serve", *yrd], tmp_path, port=yrd_port),
+        Served(["serve", *hz], tmp_path, port=hz_port),
+    ):
+        _ok(ecert(FED, "join", *hz, "--anchor", yrd_url, "--anchor-kid", kid, "--json"))
+        approved, agency = ecert_many(
+            [
+                [FED, "approve", *yrd, "--entity", hz_url, "--types", "resident-eid", "--json"],
+                ["agency", "add", *hz, "--name", "杭州市公安局", "--uscc", PSB_USCC,
+                 "--types", "resident-eid", "--json"],
+            ]
+        )  # fmt: skip
+        _ok(approved)
+        agency_out = _ok(agency)
+        subject = json.dumps(SAMPLE_SUBJECTS["resident-eid"], ensure_ascii=False)
+        issued, desk = ecert_many(
+            [
+                ["issue", *hz, "--agency", agency_out["id"], "--type", "resident-eid",
+                 "--subject", subject, "--wallet-offer", "--json"],
+                ["verifier", "add", *hz, "--name", "西湖宾馆前台", "--role", "hotel-desk",
+                 "--json"],
+            ]
+        )  # fmt: skip
+        offer = _ok(issued)["wallet_offer"]
+        verifier = _ok(desk)["id"]
+        _ok(ecert("wallet", "receive", offer["offer_uri"], "--pin", offer["tx_code"], *walleted,
+                  "--json"))  # fmt: skip
+        ask = ["counter", "request", *hz, "--verifier", verifier, "--type", "resident-eid",
+               "--fields", "name,sex", "--reason", "旅馆住宿登记", "--json"]  # fmt: skip
+        first, second, third = (_ok(r) for r in ecert_many([ask, ask, ask]))
+        trusting = ["--trust-anchor", yrd_url, "--anchor-kid", kid]
+
+        # Without --yes and nothing typed, the wallet asks and presents nothing.
+        declined = ecert("wallet", "present", first["uri"], *walleted, *trusting)
+        assert "未出示" in declined.one_error_line()
+        presented = ecert("wallet", "present", first["uri"], *walleted, *trusting, "--yes")
+        assert presented.returncode == 0, presented
+        assert "西湖宾馆前台" in presented.stdout
+        assert "杭州市" in presented.stdout
+        assert "旅馆住宿登记" in presented.stdout
+        assert f"{hz_url}/verifiers/{verifier} → {hz_url} → {yrd_url}" in presented.stdout
+        assert "已出示" in presented.stdout
+
+        shown, shown_json, history = ecert_many(
+            [
+                ["counter", "result", first["id"], *hz],
+                ["counter", "result", first["id"], *hz, "--json"],
+                ["wallet", "history", "--wallet-dir", str(wallet_dir), "--json"],
+            ]
+        )
+        assert shown.returncode == 0, shown
+        assert "证照有效" in shown.stdout
+        assert "持证人绑定 · holder binding：已确认 · confirmed" in shown.stdout
+        assert SAMPLE_SUBJECTS["resident-eid"]["name"] in shown.stdout
+        result = _ok(shown_json)["result"]
+        assert result["reason"] == "VALID"
+        assert result["holder_binding"] is True
+        assert {f["name"]: f["value"] for f in result["fields"]} == {
+            "name": SAMPLE_SUBJECTS["resident-eid"]["name"],
+            "sex": SAMPLE_SUBJECTS["resident-eid"]["sex"],
+        }
+        (entry,) = _ok(history)
+        assert entry["counter"] == "西湖宾馆前台"
+        assert entry["fields"] == ["name", "sex"]
+        assert entry["purpose"] == "旅馆住宿登记"
+        assert entry["accepted"] is True
+
+        # A request that is answered is gone: the wallet cannot present to it again.
+        again = ecert("wallet", "present", first["uri"], *walleted, *trusting, "--yes")
+        assert "出示请求已失效" in again.one_error_line()
+
+        # A presentation carrying another request's nonce is refused.
+        b, c = _request_claims(second["request_uri"]), _request_claims(third["request_uri"])
+        made_for_c = _present_in_test(
+            wallet_dir, audience=c["client_id"], nonce=c["nonce"], fields=("name", "sex")
+        )
+        wrong_nonce = _post(b["response_uri"], made_for_c, b["state"])
+        assert wrong_nonce.status_code == 400, wrong_nonce.text
+        assert "nonce" in wrong_nonce.json()["message_en"]
+
+        # The same answer replayed is refused.
+        assert _post(c["response_uri"], made_for_c, c["state"]).status_code == 200
+        replayed = _post(c["response_uri"], made_for_c, c["state"])
+        assert replayed.status_code == 400
+        assert replayed.json()["error"] == "invalid_request"
+
+        # After the agency revokes, the next presentation answers REVOKED.
+        revoked = httpx.post(
+            f"{hz_url}/api/v1/credentials/{_ok(issued)['id']}/revoke",
+            json={"reason": "证件挂失"},
+            headers={"Authorization": f"Bearer {agency_out['api_key']}"},
+            timeout=30,
+        )
+        assert revoked.status_code == 200, revoked.text
+        fourth = _ok(ecert(*ask))
+        refused = ecert("wallet", "present", fourth["uri"], *walleted, *trusting, "--yes")
+        assert "证照已被撤销" in refused.one_error_line()
+        after = _ok(ecert("counter", "result", fourth["id"], *hz, "--json"))
+        assert after["result"]["reason"] == "REVOKED"
+        assert after["result"]["fields"] == []
+
+        # A wallet trusting another anchor key refuses to present at all.
+        fifth = _ok(ecert(*ask))
+        strange = ecert(
+            "wallet", "present", fifth["uri"], *walleted, "--trust-anchor", yrd_url,
+            "--anchor-kid", "not-the-anchors-kid", "--yes",
+        )  # fmt: skip
+        assert "not-the-anchors-kid" in strange.one_error_line()
+        history_after = _ok(ecert("wallet", "history", "--wallet-dir", str(wallet_dir), "--json"))
+        assert [e["accepted"] for e in history_after] == [True, False]
+        assert history_after[1]["answer"]["error"] == "access_denied"
