@@ -38,7 +38,6 @@ from urllib.parse import urlsplit
 
 from trust import statuslist
 from trust.errors import DataError
-from trust.jws import BadSignature, MalformedToken, UnknownKey, UnsupportedToken
 from trust.sdjwt import errors as sd
 from trust.sdjwt.core import KeyBindingCheck
 from trust.sdjwt.vc import VerifiedCredential, verify_credential
@@ -46,11 +45,13 @@ from trust.snapshot import IssuerRecord, TrustSnapshot
 from trust.statuslist import StatusSource
 from verify.reasons import MESSAGES, Reason
 from verify.verifier import (
+    JWS_ERRORS,
     _check_key_at_issuance,
     _Fail,
     _not_authorised,
     _refuse_status,
     _status_of,
+    jws_failure,
 )
 
 VCT_PATH = "/vct/"
@@ -108,14 +109,8 @@ def _open(
         return verify_credential(
             presentation, issuer_keys=trust.public_keys, now=now, key_binding=expected
         )
-    except UnknownKey as exc:
-        raise _Fail(Reason.UNKNOWN_ISSUER, str(exc)) from exc
-    except BadSignature as exc:
-        raise _Fail(Reason.BAD_SIGNATURE, str(exc)) from exc
-    except UnsupportedToken as exc:
-        raise _Fail(Reason.UNSUPPORTED, str(exc)) from exc
-    except MalformedToken as exc:
-        raise _Fail(Reason.MALFORMED, str(exc)) from exc
+    except JWS_ERRORS as exc:
+        raise jws_failure(exc) from exc
     except _BINDING as exc:
         raise _Fail(Reason.HOLDER_BINDING_FAILED, str(exc)) from exc
     except sd.Expired as exc:

@@ -27,7 +27,7 @@ from typing import Any, NoReturn
 
 from trust import statuslist
 from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP, MAX_QR_FIELDS
-from trust.errors import DataError
+from trust.errors import DataError, SignatureError
 from trust.identifiers import LicenceIdentifier
 from trust.jws import (
     BadSignature,
@@ -178,17 +178,26 @@ def _not_authorised(issuer: IssuerRecord, code: str) -> str:
     )
 
 
+# What each way a signed token fails to open answers (the classes are disjoint siblings).
+JWS_REASONS: Mapping[type[SignatureError], Reason] = {
+    MalformedToken: Reason.MALFORMED,
+    UnsupportedToken: Reason.UNSUPPORTED,
+    UnknownKey: Reason.UNKNOWN_ISSUER,
+    BadSignature: Reason.BAD_SIGNATURE,
+}
+JWS_ERRORS = tuple(JWS_REASONS)
+
+
+def jws_failure(exc: SignatureError) -> _Fail:
+    """The reason a token that failed to open answers: :data:`JWS_REASONS`."""
+    return _Fail(JWS_REASONS[type(exc)], str(exc))
+
+
 def _open(token: str, trust: TrustSnapshot) -> VerifiedJWS:
     try:
         return verify_compact(token, trust.public_keys, typ=CREDENTIAL_TYP)
-    except MalformedToken as exc:
-        raise _Fail(Reason.MALFORMED, str(exc)) from exc
-    except UnsupportedToken as exc:
-        raise _Fail(Reason.UNSUPPORTED, str(exc)) from exc
-    except UnknownKey as exc:
-        raise _Fail(Reason.UNKNOWN_ISSUER, str(exc)) from exc
-    except BadSignature as exc:
-        raise _Fail(Reason.BAD_SIGNATURE, str(exc)) from exc
+    except JWS_ERRORS as exc:
+        raise jws_failure(exc) from exc
 
 
 def verify_scanned(
