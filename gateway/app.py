@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import trustexport, trustsync
+from gateway import public_docs, trustexport, trustsync
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -192,10 +192,12 @@ def _install_errors(app: FastAPI) -> None:
         )
 
     @app.exception_handler(EcertError)
-    async def ecert_error(_: Request, exc: EcertError) -> JSONResponse:
+    async def ecert_error(request: Request, exc: EcertError) -> JSONResponse:
         for kind, status, code in _STATUS:
             if isinstance(exc, kind):
-                headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+                headers = public_docs.cors_for(request)
+                if status == 401:
+                    headers["WWW-Authenticate"] = "Bearer"
                 return JSONResponse(
                     status_code=status,
                     content=_problem(code, f"{in_chinese(exc)}：{exc}", str(exc)),
@@ -205,7 +207,7 @@ def _install_errors(app: FastAPI) -> None:
         return JSONResponse(status_code=500, content=_problem("internal", "内部错误", str(exc)))
 
     @app.exception_handler(RequestValidationError)
-    async def request_invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def request_invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {
                 "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
@@ -219,6 +221,7 @@ def _install_errors(app: FastAPI) -> None:
         return JSONResponse(
             status_code=422,
             content=_problem("invalid_input", "请求格式有误", en, errors=errors),
+            headers=public_docs.cors_for(request),
         )
 
 

@@ -307,9 +307,24 @@ async def preflight() -> Response:
     return Response(status_code=204, headers=_PREFLIGHT_HEADERS)
 
 
+# The path templates of every public document (as their routes name them): their error
+# answers carry CORS too, so a page in another origin reads why, not an opaque network error.
+PUBLIC_PATHS: set[str] = set()
+
+
 def allow_preflight(router: APIRouter, paths: Iterable[str]) -> None:
-    """Answer ``OPTIONS`` on each of ``paths`` with :func:`preflight`."""
+    """Answer ``OPTIONS`` on each of ``paths`` with :func:`preflight`, and mark them public
+    (:func:`cors_for`)."""
     for path in paths:
+        PUBLIC_PATHS.add(router.prefix + path)
         router.add_api_route(
             path, preflight, methods=["OPTIONS"], include_in_schema=False, response_class=Response
         )
+
+
+def cors_for(request: Request) -> dict[str, str]:
+    """The CORS headers an error answer to ``request`` carries: those of a public document
+    when the route that matched is one, else none."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", None)
+    return dict(CORS_HEADERS) if path in PUBLIC_PATHS else {}

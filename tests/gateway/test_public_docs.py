@@ -116,6 +116,26 @@ def test_every_public_document_is_readable_from_any_origin_with_a_preflight(docs
         assert "if-none-match" in asked.headers["access-control-allow-headers"].lower()
 
 
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [("/statuslists/999999", 404), ("/statuslists/not-a-number", 422)],
+)
+def test_a_public_documents_error_is_readable_from_any_origin(
+    docs: Docs, path: str, status: int
+) -> None:
+    """A page in another origin must read why a status list is missing, not a network error."""
+    got = docs.client(HZ).get(path, headers={"Origin": "https://wallet.example"})
+    assert got.status_code == status, got.text
+    assert got.headers["access-control-allow-origin"] == "*"
+    assert got.json()["detail"]["message"]  # the Chinese message, readable cross-origin
+
+
+def test_an_error_of_a_non_public_route_carries_no_cors(docs: Docs) -> None:
+    got = docs.client(HZ).get("/api/v1/credentials/nope", headers={"Origin": "https://x.example"})
+    assert got.status_code == 401
+    assert "access-control-allow-origin" not in got.headers
+
+
 # --- Cache-Control ------------------------------------------------------------------------------
 
 
