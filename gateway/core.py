@@ -69,11 +69,16 @@ class Gateway:
         cls, settings: Settings, *, clock: Clock = system_clock, migrate: bool = True
     ) -> Gateway:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine: Engine | None = None
         try:
             engine = make_engine(settings.db_url)
             if migrate and needs_upgrade(engine):
                 upgrade(settings.db_url)
-        except SQLAlchemyError as exc:
+        except BaseException as exc:
+            if engine is not None:
+                engine.dispose()  # no pool left behind by a database that cannot be used
+            if not isinstance(exc, SQLAlchemyError):
+                raise
             where = make_url(settings.db_url).render_as_string(hide_password=True)
             reason = str(getattr(exc, "orig", None) or exc).splitlines()[0]
             raise FetchError(f"cannot open the database {where}: {reason}") from exc
