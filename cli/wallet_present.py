@@ -12,7 +12,8 @@ within what the counter's role may request (``ecert_verifier.may_request`` in it
 metadata). It shows who asks (name, role, city, chain), for which fields and why, and presents
 only with ``--yes`` or a typed confirmation: the chosen Disclosures and a KB-JWT (``aud`` =
 ``client_id``, the request's nonce). Every presentation, and the counter's answer, goes to the
-wallet's history.
+wallet's history. The decisions themselves are :mod:`trust.oid4vp_wallet`'s, shared with the
+gateway's web wallet.
 
 Every message is Chinese first, English beside. Deliberately not here: several credentials of
 one type to choose from (the first kept one that matches is used), trust marks, a web wallet.
@@ -24,7 +25,6 @@ import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import typer
@@ -43,15 +43,13 @@ from cli.wallet_cmd import (
 )
 from gateway.peers import HttpFetcher
 from trust.errors import DataError, FetchError
-from trust.federation import ECERT_VERIFIER, ChainError, resolve_chain
-from trust.jws import KeyIndex, verify_compact
-from trust.oid4vp import (
-    FEDERATION_PREFIX,
-    QUERY_ID,
-    REQUEST_TYP,
-    SCHEME,
-    RequestObject,
-    read_request,
+from trust.oid4vp import FEDERATION_PREFIX, QUERY_ID
+from trust.oid4vp_wallet import (
+    check_against_role,
+    open_request,
+    parse_link,
+    resolve_counter,
+    type_code,
 )
 from trust.sdjwt import holder
 from trust.sdjwt.core import split
@@ -59,27 +57,8 @@ from trust.sdjwt.disclosure import Disclosure
 from trust.sdjwt.issue import SdJwt
 
 HISTORY = "history.jsonl"
-MAX_LINK = 4096
-VCT_PATH = "/vct/"
 
 __all__ = ["wallet_app"]
-
-
-def _link(request: str) -> tuple[str, str]:
-    """``client_id`` and ``request_uri`` of an ``openid4vp://`` link (§5.7)."""
-    if len(request) > MAX_LINK or not request.startswith(SCHEME):
-        raise DataError(f"不是出示请求链接 · expected {SCHEME}?client_id=…&request_uri=…")
-    query = parse_qs(urlsplit(request).query)
-    client, uri = query.get("client_id", []), query.get("request_uri", [])
-    if len(client) != 1 or len(uri) != 1:
-        raise DataError("出示请求链接应含一个 client_id 和一个 request_uri · expected one of each")
-    if not client[0].startswith(FEDERATION_PREFIX):
-        raise DataError(
-            f"核验点标识应以 {FEDERATION_PREFIX} 开头 · expected a {FEDERATION_PREFIX} client_id"
-        )
-    if urlsplit(uri[0]).scheme not in ("http", "https"):
-        raise DataError("request_uri 不是网址 · the request_uri is not an http(s) URL")
-    return client[0], uri[0]
 
 
 def _fetch_request(client: httpx.Client, uri: str) -> str:
@@ -98,7 +77,7 @@ def _fetch_request(client: httpx.Client, uri: str) -> str:
 
 def _credential(wallet_dir: Path, vct: str) -> dict[str, Any]:
     """The first kept credential of the type ``vct`` names (same URL, or same type path)."""
-    wanted = urlsplit(vct).path.rsplit(VCT_PATH, 1)[-1]
+    wanted = type_code(vct)
     for record in _records(wallet_dir):
         if record.get("vct") == vct or record.get("type") == wanted:
             return record
@@ -108,45 +87,6 @@ def _credential(wallet_dir: Path, vct: str) -> dict[str, Any]:
 def _append_history(wallet_dir: Path, entry: dict[str, Any]) -> None:
     with (wallet_dir / HISTORY).open("a", encoding="utf-8") as out:
         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
-
-
-def _resolve(
-    http: HttpFetcher, entity: str, *, anchor: str, anchor_kid: str, now: int
-) -> tuple[Any, dict[str, Any]]:
-    fetched = fetch_anchor(http, anchor, kids=[anchor_kid], now=now)
-    try:
-        chain = resolve_chain(
-            entity, fetcher=http, trust_anchors={fetched.entity_id: fetched.pinned}, now=now
-        )
-    except ChainError as exc:
-        raise DataError(
-            f"核验点不在所信任的联邦中 · the counter does not resolve to {fetched.entity_id}: {exc}"
-        ) from exc
-    meta = chain.metadata.get(ECERT_VERIFIER)
-    if not isinstance(meta, dict):
-        raise DataError(f"{entity} 不是核验点 · expected {ECERT_VERIFIER} metadata, found none")
-    return chain, dict(meta)
-
-
-def _check_against_role(asked: RequestObject, meta: dict[str, Any], entity: str) -> str:
-    """The type asked for, once the role allows every field and the answer goes to the
-    counter's own city."""
-    ctype = urlsplit(asked.vct).path.rsplit(VCT_PATH, 1)[-1]
-    may = meta.get("may_request")
-    allowed = may.get(ctype, []) if isinstance(may, dict) else []
-    beyond = [f for f in asked.claims if f not in allowed]
-    if beyond:
-        raise DataError(
-            f"核验点的角色不能索取这些字段，已拒绝 · the counter's role may not ask for {beyond} "
-            f"of {ctype} (it may ask for {allowed})"
-        )
-    city = str(meta.get("city_entity_id", "")).rstrip("/")
-    if not city or not asked.response_uri.startswith(city + "/") or not entity.startswith(city):
-        raise DataError(
-            f"应答地址不属于核验点所在城市 · expected a response_uri under {city or '?'}, "
-            f"found {asked.response_uri[:200]}"
-        )
-    return ctype
 
 
 def _confirmed() -> bool:
@@ -183,29 +123,21 @@ def present(
     as_json: JsonOut = False,
 ) -> None:
     """Present a kept credential to a counter that asks. 向核验点出示证照"""
-    client, request_uri = _link(request)
+    client, request_uri = parse_link(request)
     entity = client[len(FEDERATION_PREFIX) :]
     now = int(time.time())
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False, trust_env=False) as web:
         token = _fetch_request(web, request_uri)
     http = HttpFetcher()
     try:
-        chain, meta = _resolve(http, entity, anchor=trust_anchor, anchor_kid=anchor_kid, now=now)
+        fetched = fetch_anchor(http, trust_anchor, kids=[anchor_kid], now=now)
+        chain, meta = resolve_counter(
+            http, entity, trust_anchors={fetched.entity_id: fetched.pinned}, now=now
+        )
     finally:
         http.close()
-    try:
-        verified = verify_compact(token, KeyIndex(chain.keys), typ=REQUEST_TYP)
-    except DataError as exc:
-        raise DataError(
-            f"出示请求的签名不是该核验点的 · the request is not signed by {entity}: {exc}"
-        ) from exc
-    asked = read_request(verified.payload, now=now)
-    if asked.client_id != client or verified.payload.get("iss", client) != client:
-        raise DataError(
-            f"出示请求的 client_id 与链接不符 · expected client_id {client}, "
-            f"found {asked.client_id}"
-        )
-    ctype = _check_against_role(asked, meta, entity)
+    asked = open_request(token, chain, client=client, now=now)
+    ctype = check_against_role(asked, meta, entity)
     record = _credential(wallet_dir, asked.vct)
     who = str(meta.get("organization_name", entity))
     city = str(meta.get("city_name", ""))

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cli.wallet_present import _check_against_role, _link
 from trust.errors import DataError
 from trust.oid4vp import RequestObject, request_link
+from trust.oid4vp_wallet import check_against_role, parse_link
 
 CITY = "https://hz.example.cn"
 ENTITY = f"{CITY}/verifiers/vf-desk"
@@ -36,7 +36,7 @@ def _asked(claims: tuple[str, ...] = ("name", "sex"), response_uri: str = "") ->
 
 
 def test_a_request_within_the_role_to_its_own_city_is_taken() -> None:
-    assert _check_against_role(_asked(), META, ENTITY) == "resident-eid"
+    assert check_against_role(_asked(), META, ENTITY) == "resident-eid"
 
 
 @pytest.mark.parametrize(
@@ -60,12 +60,12 @@ def test_a_request_within_the_role_to_its_own_city_is_taken() -> None:
 )
 def test_the_wallet_refuses(asked: RequestObject, meta: dict[str, Any], found: str) -> None:
     with pytest.raises(DataError, match=found):
-        _check_against_role(asked, meta, ENTITY)
+        check_against_role(asked, meta, ENTITY)
 
 
 def test_a_link_yields_client_id_and_request_uri() -> None:
     uri = f"{CITY}/oid4vp/requests/pr-1"
-    assert _link(request_link(CLIENT, uri)) == (CLIENT, uri)
+    assert parse_link(request_link(CLIENT, uri)) == (CLIENT, uri)
 
 
 @pytest.mark.parametrize(
@@ -81,4 +81,4 @@ def test_a_link_yields_client_id_and_request_uri() -> None:
 )
 def test_a_bad_link_is_refused(link: str) -> None:
     with pytest.raises(DataError):
-        _link(link)
+        parse_link(link)
