@@ -37,7 +37,16 @@ from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
-from gateway.routes import credentials, federation, oid4vci, oid4vp, pages, public, verify
+from gateway.routes import (
+    credentials,
+    federation,
+    oid4vci,
+    oid4vp,
+    pages,
+    public,
+    verify,
+    wallet,
+)
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
@@ -143,10 +152,10 @@ def _install_errors(app: FastAPI) -> None:
         )
 
     @app.exception_handler(Oid4vciError)
-    async def oid4vci_error(_: Request, exc: Oid4vciError) -> JSONResponse:
+    async def oid4vci_error(request: Request, exc: Oid4vciError) -> JSONResponse:
         # RFC 6749 §5.2 / RFC 6750 §3.1 / OpenID4VCI §8.3.1.2: the OAuth error shape, with our
-        # zh-CN and English messages beside it.
-        headers = {"Cache-Control": "no-store"}
+        # zh-CN and English messages beside it; readable by a browser wallet in another origin.
+        headers = {"Cache-Control": "no-store", **public_docs.cors_for(request)}
         status = 400
         if isinstance(exc, InvalidToken):
             status = 401
@@ -163,7 +172,7 @@ def _install_errors(app: FastAPI) -> None:
         )
 
     @app.exception_handler(ResponseRefused)
-    async def oid4vp_refused(_: Request, exc: ResponseRefused) -> JSONResponse:
+    async def oid4vp_refused(request: Request, exc: ResponseRefused) -> JSONResponse:
         # OpenID4VP §8.2 response endpoint: an OAuth-style error, zh-CN and English beside it.
         return JSONResponse(
             status_code=400,
@@ -173,7 +182,7 @@ def _install_errors(app: FastAPI) -> None:
                 "message": exc.message_zh,
                 "message_en": exc.message_en,
             },
-            headers={"Cache-Control": "no-store"},
+            headers={"Cache-Control": "no-store", **public_docs.cors_for(request)},
         )
 
     @app.exception_handler(NotAcceptable)
@@ -324,7 +333,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
-    for module in (credentials, verify, public, federation, oid4vci, oid4vp, pages):
+    for module in (credentials, verify, public, federation, oid4vci, oid4vp, wallet, pages):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     app.add_middleware(

@@ -59,14 +59,8 @@ CORS_HEADERS = {
     "Access-Control-Allow-Origin": "*",
     "Access-Control-Expose-Headers": "ETag",  # not a CORS-safelisted response header
 }
-_PREFLIGHT_HEADERS = {
-    **CORS_HEADERS,
-    "Access-Control-Allow-Methods": "GET, OPTIONS",
-    # If-None-Match is not CORS-safelisted: a browser revalidating asks first.
-    "Access-Control-Allow-Headers": "Accept, If-None-Match, If-Modified-Since",
-    "Access-Control-Max-Age": "86400",
-    "Allow": "GET, OPTIONS",
-}
+# If-None-Match is not CORS-safelisted: a browser revalidating asks first.
+DOCUMENT_REQUEST_HEADERS = ("Accept", "If-None-Match", "If-Modified-Since")
 
 JSON = "application/json"
 
@@ -302,19 +296,39 @@ def json_response(
     return respond(request, orjson.dumps(data), media_type=chosen, max_age=age)
 
 
-async def preflight() -> Response:
-    """CORS preflight (Fetch standard §3.2.2): any origin may GET a public document."""
-    return Response(status_code=204, headers=_PREFLIGHT_HEADERS)
+def preflight_headers(methods: Sequence[str], request_headers: Sequence[str]) -> dict[str, str]:
+    """A CORS preflight answer's headers (Fetch standard §3.2.2): any origin, no credentials,
+    ``methods`` with the ``request_headers`` a page may send, cached for a day."""
+    allowed = ", ".join((*methods, "OPTIONS"))
+    return {
+        **CORS_HEADERS,
+        "Access-Control-Allow-Methods": allowed,
+        "Access-Control-Allow-Headers": ", ".join(request_headers),
+        "Access-Control-Max-Age": "86400",
+        "Allow": allowed,
+    }
 
 
-# The path templates of every public document (as their routes name them): their error
-# answers carry CORS too, so a page in another origin reads why, not an opaque network error.
+# The path templates of every public route (as their routes name them): their error answers
+# carry CORS too, so a page in another origin reads why, not an opaque network error.
 PUBLIC_PATHS: set[str] = set()
 
 
-def allow_preflight(router: APIRouter, paths: Iterable[str]) -> None:
-    """Answer ``OPTIONS`` on each of ``paths`` with :func:`preflight`, and mark them public
-    (:func:`cors_for`)."""
+def allow_preflight(
+    router: APIRouter,
+    paths: Iterable[str],
+    *,
+    methods: Sequence[str] = ("GET",),
+    request_headers: Sequence[str] = DOCUMENT_REQUEST_HEADERS,
+) -> None:
+    """Answer ``OPTIONS`` on each of ``paths`` with a preflight allowing ``methods`` and
+    ``request_headers`` from any origin, and mark them public (:func:`cors_for`). Public
+    documents take the defaults; a public endpoint a browser wallet posts to names its own."""
+    headers = preflight_headers(methods, request_headers)
+
+    async def preflight() -> Response:
+        return Response(status_code=204, headers=headers)
+
     for path in paths:
         PUBLIC_PATHS.add(router.prefix + path)
         router.add_api_route(

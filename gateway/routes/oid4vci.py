@@ -1,7 +1,12 @@
 """OpenID4VCI 1.0 (pre-authorised code flow) and SD-JWT VC discovery: Credential Issuer and
 authorization server metadata, JWT VC Issuer Metadata, Type Metadata, the offer, token, nonce
 and credential endpoints. Errors in the OAuth shape (``error``, ``error_description``) with our
-``message`` (zh-CN) and ``message_en`` beside (gateway.app)."""
+``message`` (zh-CN) and ``message_en`` beside (gateway.app).
+
+Every endpoint here is public and a browser wallet calls it from another origin (an offer from
+another city's gateway): answers and errors carry CORS (``Access-Control-Allow-Origin: *``, no
+credentials), and ``OPTIONS`` answers the preflight of the token and credential POSTs
+(``Authorization``, ``Content-Type: application/json``)."""
 
 from __future__ import annotations
 
@@ -12,36 +17,41 @@ import orjson
 from fastapi import APIRouter, Header, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway import wallet, wallet_credential, wallet_metadata
+from gateway import public_docs, wallet, wallet_credential, wallet_metadata
 from gateway.deps import GatewayDep
+from gateway.public_docs import CORS_HEADERS
 from issuers.qr import render_png
 from trust.oid4vci import InvalidCredentialRequest, InvalidRequest
 
 router = APIRouter(tags=["wallet issuance 钱包领证 (OpenID4VCI)"])
-NO_STORE = {"Cache-Control": "no-store"}
+NO_STORE = {"Cache-Control": "no-store", **CORS_HEADERS}
 MAX_FORM_BYTES = 4096
 MAX_CREDENTIAL_REQUEST_BYTES = 16_384
 
 
 @router.get("/.well-known/openid-credential-issuer", summary="Credential Issuer Metadata")
-def issuer_metadata(gw: GatewayDep) -> dict[str, Any]:
+def issuer_metadata(gw: GatewayDep, response: Response) -> dict[str, Any]:
+    response.headers.update(CORS_HEADERS)
     return wallet_metadata.credential_issuer_metadata(gw)
 
 
 @router.get("/.well-known/oauth-authorization-server", summary="RFC 8414 metadata")
-def authorization_server(gw: GatewayDep) -> dict[str, Any]:
+def authorization_server(gw: GatewayDep, response: Response) -> dict[str, Any]:
+    response.headers.update(CORS_HEADERS)
     return wallet_metadata.authorization_server_metadata(gw)
 
 
 @router.get(
     "/.well-known/jwt-vc-issuer/agencies/{agency_id}", summary="JWT VC Issuer Metadata 签发方密钥"
 )
-def jwt_vc_issuer(agency_id: str, gw: GatewayDep) -> dict[str, Any]:
+def jwt_vc_issuer(agency_id: str, gw: GatewayDep, response: Response) -> dict[str, Any]:
+    response.headers.update(CORS_HEADERS)
     return wallet_metadata.jwt_vc_issuer(gw, agency_id)
 
 
 @router.get("/vct/{code}", summary="SD-JWT VC Type Metadata 证照类型元数据")
-def vct(code: str, gw: GatewayDep) -> dict[str, Any]:
+def vct(code: str, gw: GatewayDep, response: Response) -> dict[str, Any]:
+    response.headers.update(CORS_HEADERS)
     return wallet_metadata.type_metadata_for(gw, code)
 
 
@@ -115,3 +125,21 @@ async def credential(
         ) from exc
     response.headers.update(NO_STORE)
     return await run_in_threadpool(wallet_credential.credential, gw, authorization, parsed)
+
+
+public_docs.allow_preflight(
+    router,
+    [
+        "/.well-known/openid-credential-issuer",
+        "/.well-known/oauth-authorization-server",
+        "/.well-known/jwt-vc-issuer/agencies/{agency_id}",
+        "/vct/{code}",
+        wallet.OFFER_PATH + "{code}",
+    ],
+)
+public_docs.allow_preflight(
+    router,
+    ["/oid4vci/token", "/oid4vci/nonce", "/oid4vci/credential"],
+    methods=("POST",),
+    request_headers=("Accept", "Authorization", "Content-Type"),
+)

@@ -3,7 +3,11 @@ wallet fetches the request object at its ``request_uri``; the QR image shows the
 ``openid4vp://`` link; the wallet answers at ``response_uri`` (``direct_post``, §8.2) and the
 counter reads the result. Errors in the house shape (``code``, ``message`` zh-CN,
 ``message_en``); the response endpoint's in OAuth's (``error``, ``error_description``) with
-``message`` (zh-CN) and ``message_en`` beside it."""
+``message`` (zh-CN) and ``message_en`` beside it.
+
+The request object and the response endpoint are public: a browser wallet (another city's page)
+fetches and posts to them from another origin, so their answers and errors carry CORS and
+``OPTIONS`` answers their preflight. The counter's own API carries none."""
 
 from __future__ import annotations
 
@@ -13,14 +17,16 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
-from gateway import presentation_answers, presentations
+from gateway import presentation_answers, presentations, public_docs
 from gateway.deps import CounterDep, GatewayDep
+from gateway.public_docs import CORS_HEADERS
 from gateway.schemas import PresentationRequestBody, PresentationRequestOut
 from issuers.qr import render_png
 from trust.oid4vp import MAX_VP_TOKEN, REQUEST_MEDIA_TYPE, ResponseRefused
 
 router = APIRouter(tags=["presentations 出示 (OpenID4VP)"])
 NO_STORE = {"Cache-Control": "no-store"}
+PUBLIC = {**NO_STORE, **CORS_HEADERS}
 MAX_RESPONSE_BYTES = 3 * MAX_VP_TOKEN + 1024  # form-encoded, a vp_token grows up to threefold
 
 
@@ -54,7 +60,7 @@ def request_object(request_id: str, gw: GatewayDep) -> Response:
     return Response(
         presentations.request_object(gw, request_id),
         media_type=REQUEST_MEDIA_TYPE,
-        headers=NO_STORE,
+        headers=PUBLIC,
     )
 
 
@@ -105,7 +111,7 @@ async def response_endpoint(
     request_id: str, request: Request, gw: GatewayDep, response: Response
 ) -> dict[str, Any]:
     form = await _bounded_form(request)
-    response.headers.update(NO_STORE)
+    response.headers.update(PUBLIC)
     return await run_in_threadpool(presentation_answers.answer, gw, request_id, form)
 
 
@@ -116,3 +122,12 @@ async def response_endpoint(
 def result(request_id: str, counter: CounterDep, gw: GatewayDep, response: Response) -> Any:
     response.headers.update(NO_STORE)
     return presentation_answers.result_of(gw, request_id, verifier_id=counter.id)
+
+
+public_docs.allow_preflight(router, [presentations.REQUEST_PATH + "{request_id}"])
+public_docs.allow_preflight(
+    router,
+    [presentations.RESPONSE_PATH + "{request_id}"],
+    methods=("POST",),
+    request_headers=("Accept", "Content-Type"),
+)

@@ -52,12 +52,9 @@ async def verify_text(body: VerifyBody, gw: GatewayDep, confirmer: ConfirmerDep)
     return verification_json(await _verify(confirmer, gw, body.qr))
 
 
-@router.post("/image", summary="Verify a photo or screenshot of a QR code 上传图片核验")
-def verify_image(
-    gw: GatewayDep,
-    confirmer: ConfirmerDep,
-    file: Annotated[UploadFile, File(description="photo or screenshot")],
-) -> dict[str, Any]:
+def codes_in(file: UploadFile) -> list[str]:
+    """The texts of the QR codes in an uploaded photo or screenshot (at least one), read in a
+    worker thread; :class:`Unprocessable` for an image over the bound or without a code."""
     data = file.file.read(MAX_IMAGE_BYTES + 1)
     if len(data) > MAX_IMAGE_BYTES:
         raise Unprocessable(
@@ -71,5 +68,15 @@ def verify_image(
             "图片中未找到二维码，请拍清晰、完整的二维码",
             "no QR code found in the image: photograph the whole code, in focus",
         )
+    return texts
+
+
+@router.post("/image", summary="Verify a photo or screenshot of a QR code 上传图片核验")
+def verify_image(
+    gw: GatewayDep,
+    confirmer: ConfirmerDep,
+    file: Annotated[UploadFile, File(description="photo or screenshot")],
+) -> dict[str, Any]:
+    texts = codes_in(file)
     result = anyio.from_thread.run(_verify, confirmer, gw, texts[0])
     return {**verification_json(result), "codes_found": len(texts)}
