@@ -40,3 +40,23 @@ def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
         lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
     )
     return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+
+
+# The web wallet talks to other cities' gateways (an offer from where the credential was issued,
+# the counter's response_uri): it may connect to any https origin (and loopback, for demos),
+# and nothing else changes.
+WALLET_HEADERS = {
+    **PAGE_HEADERS,
+    "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"]
+    + "; connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
+    "Cache-Control": "no-store",
+}
+
+
+@router.get("/wallet", response_class=HTMLResponse)
+def wallet_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+    name, _code, _url = agencies.city_identity(gw)
+    html = _env.get_template("wallet.html").render(
+        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
+    )
+    return HTMLResponse(html, headers=WALLET_HEADERS)

@@ -146,6 +146,20 @@ def test_the_qr_of_a_request_is_read_from_a_photo(desk: Desk) -> None:
     assert blank.json()["detail"]["message"]
 
 
+def test_the_wallet_page_may_reach_other_gateways_and_loads_only_its_own_assets(
+    desk: Desk,
+) -> None:
+    page = desk.client.get("/wallet")
+    assert page.status_code == 200
+    policy = page.headers["content-security-policy"]
+    assert "default-src 'self'" in policy
+    assert "connect-src 'self' https:" in policy
+    assert "/static/wallet.js" in page.text
+    for asset in ("/static/wallet.js", "/static/wallet.css", "/static/page.js"):
+        assert desk.client.get(asset).status_code == 200, asset
+    assert "http://" not in page.text.replace(HZ, "").split("<body", 1)[0]  # no CDN
+
+
 # --- CORS on what a browser wallet calls from another origin -----------------------------------
 
 

@@ -1,0 +1,138 @@
+"""``/wallet`` in a real browser (Debian's Chromium through Playwright, a 390×844 phone), against
+real ``ecert serve`` processes on loopback (长三角's anchor and 杭州, see
+:mod:`tests.cli.hotel_desk`): the holder key is made in the browser, a resident e-ID is
+received with its offer and PIN (a wrong PIN first, refused in zh/en), a hotel desk's request
+for name and sex is pasted, the consent screen names the desk, its city, the fields and the
+reason, and the presentation is answered VALID with holder binding at the desk. The history
+lists it; after a reload the key (non-extractable) and the credential are still there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.cli.hotel_desk import hotel_desk
+from tests.issuers.samples import SAMPLE_SUBJECTS
+
+pytestmark = pytest.mark.slow
+
+# The holder key as IndexedDB keeps it: a CryptoKey that refuses to be exported.
+KEY_IN_STORAGE = """() => new Promise((resolve, reject) => {
+  const opening = indexedDB.open("ecert-wallet");
+  opening.onerror = () => reject(opening.error);
+  opening.onsuccess = () => {
+    const got = opening.result.transaction("keys").objectStore("keys").get("holder");
+    got.onerror = () => reject(got.error);
+    got.onsuccess = () => {
+      const key = got.result.privateKey;
+      resolve({type: key.type, extractable: key.extractable, kid: got.result.kid,
+               usages: key.usages, algorithm: key.algorithm.namedCurve});
+    };
+  };
+})"""
+
+
+def _ask(hz_url: str, counter_key: str) -> dict[str, Any]:
+    made = httpx.post(
+        f"{hz_url}/api/v1/presentation-requests",
+        json={"type": "resident-eid", "fields": ["name", "sex"], "reason": "旅馆住宿登记"},
+        headers={"Authorization": f"Bearer {counter_key}"},
+        timeout=30,
+    )
+    assert made.status_code == 201, made.text
+    return dict(made.json())
+
+
+def test_a_holder_receives_and_presents_from_the_web_wallet(
+    tmp_path: Path, page: Page, artifacts: Path
+) -> None:
+    subject = SAMPLE_SUBJECTS["resident-eid"]
+    with hotel_desk(tmp_path, receive=False) as fed:
+        page.goto(f"{fed.hz_url}/wallet")
+        expect(page.locator("#setup")).to_be_visible()
+        page.screenshot(path=str(artifacts / "1-setup.png"), full_page=True)
+        page.locator("#make-key").click()
+        expect(page.locator("#wallet")).to_be_visible()
+        kid = page.locator("#holder-kid").inner_text()
+        assert len(kid) == 43, kid  # an RFC 7638 thumbprint, base64url of SHA-256
+
+        # A wrong PIN is refused, Chinese first, English beside.
+        offer = fed.issued["wallet_offer"]
+        wrong = "000000" if offer["tx_code"] != "000000" else "111111"
+        page.locator("#offer-input").fill(offer["offer_uri"])
+        page.locator("#pin-input").fill(wrong)
+        page.locator("#receive-button").click()
+        notice = page.locator("#notice")
+        expect(notice).to_contain_text("验证取证码失败")
+        expect(notice).to_contain_text("Checking the PIN failed")
+        expect(notice).to_contain_text("invalid_grant")
+        page.screenshot(path=str(artifacts / "2-wrong-pin.png"), full_page=True)
+
+        page.locator("#pin-input").fill(offer["tx_code"])
+        page.locator("#receive-button").click()
+        expect(notice).to_contain_text("已领取并验证")
+        expect(page.locator("#credentials [data-credential]")).to_have_count(1)
+        page.screenshot(path=str(artifacts / "3-received.png"), full_page=True)
+
+        request = _ask(fed.hz_url, fed.verifier["api_key"])
+        page.locator("#request-input").fill(request["uri"])
+        page.locator("#resolve-button").click()
+        expect(page.locator("#consent")).to_be_visible()
+        expect(page.locator("#consent-verifier")).to_have_text("西湖宾馆前台")
+        expect(page.locator("#consent-city")).to_have_text("杭州市")
+        fields = page.locator("#consent-fields")
+        for text in ("姓名", "性别", subject["name"], subject["sex"]):
+            expect(fields).to_contain_text(text)
+        expect(fields).not_to_contain_text(subject["id_number"])
+        expect(page.locator("#consent-purpose")).to_have_text("旅馆住宿登记")
+        expect(page.locator("#consent")).to_contain_text("旅馆前台")
+        page.screenshot(path=str(artifacts / "4-consent.png"), full_page=True)
+
+        page.locator("#consent-yes").click()
+        expect(page.locator("#answer .verdict-head")).to_contain_text("已出示")
+        expect(page.locator("#answer")).to_contain_text("核验点已接受")
+        page.screenshot(path=str(artifacts / "5-presented.png"), full_page=True)
+
+        shown = httpx.get(
+            f"{fed.hz_url}/api/v1/presentation-requests/{request['id']}",
+            headers={"Authorization": f"Bearer {fed.verifier['api_key']}"},
+            timeout=30,
+        ).json()
+        assert shown["state"] == "answered", shown
+        result = shown["result"]
+        assert result["reason"] == "VALID", result
+        assert result["holder_binding"] is True
+        assert {f["name"]: f["value"] for f in result["fields"]} == {
+            "name": subject["name"],
+            "sex": subject["sex"],
+        }
+
+        history = page.locator("#history li")
+        expect(history).to_have_count(1)
+        expect(history.first).to_contain_text("西湖宾馆前台（杭州市）")
+        expect(history.first).to_contain_text("旅馆住宿登记")
+        expect(history.first).to_contain_text("接受")
+
+        # After a reload the key and the credential are still there (IndexedDB).
+        page.reload()
+        expect(page.locator("#wallet")).to_be_visible()
+        expect(page.locator("#setup")).to_be_hidden()
+        expect(page.locator("#holder-kid")).to_have_text(kid)
+        expect(page.locator("#credentials [data-credential]")).to_have_count(1)
+        expect(page.locator("#history li")).to_have_count(1)
+        stored = page.evaluate(KEY_IN_STORAGE)
+        assert stored == {
+            "type": "private",
+            "extractable": False,
+            "kid": kid,
+            "usages": ["sign"],
+            "algorithm": "P-256",
+        }
+
+        page.get_by_role("button", name="English").click()
+        expect(page.locator("#history-title")).to_have_text("Presentation history")
+        page.screenshot(path=str(artifacts / "6-reloaded-en.png"), full_page=True)
