@@ -36,6 +36,40 @@ KEY_IN_STORAGE = """() => new Promise((resolve, reject) => {
 })"""
 
 
+CREDENTIALS_IN_STORAGE = """() => new Promise((resolve, reject) => {
+  const opening = indexedDB.open("ecert-wallet");
+  opening.onerror = () => reject(opening.error);
+  opening.onsuccess = () => {
+    const got = opening.result.transaction("credentials").objectStore("credentials").getAll();
+    got.onerror = () => reject(got.error);
+    got.onsuccess = () => resolve(got.result.map((r) => ({id: r.id, receivedAt: r.receivedAt})));
+  };
+})"""
+
+
+def _second_offer(hz_url: str, agency_key: str) -> dict[str, Any]:
+    body = {
+        "type": "resident-eid",
+        "subject": SAMPLE_SUBJECTS["resident-eid"],
+        "wallet_offer": True,
+    }
+    issued = httpx.post(
+        f"{hz_url}/api/v1/credentials",
+        json=body,
+        headers={"Authorization": f"Bearer {agency_key}"},
+        timeout=30,
+    )
+    assert issued.status_code == 201, issued.text
+    return dict(issued.json()["wallet_offer"])
+
+
+def _receive(page: Page, offer: dict[str, Any]) -> None:
+    page.locator("#offer-input").fill(offer["offer_uri"])
+    page.locator("#pin-input").fill(offer["tx_code"])
+    page.locator("#receive-button").click()
+    expect(page.locator("#notice")).to_contain_text("已领取并验证")
+
+
 def _ask(hz_url: str, counter_key: str) -> dict[str, Any]:
     made = httpx.post(
         f"{hz_url}/api/v1/presentation-requests",
@@ -72,9 +106,7 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         expect(notice).to_contain_text("invalid_grant")
         page.screenshot(path=str(artifacts / "2-wrong-pin.png"), full_page=True)
 
-        page.locator("#pin-input").fill(offer["tx_code"])
-        page.locator("#receive-button").click()
-        expect(notice).to_contain_text("已领取并验证")
+        _receive(page, offer)
         expect(page.locator("#credentials [data-credential]")).to_have_count(1)
         page.screenshot(path=str(artifacts / "3-received.png"), full_page=True)
 
@@ -136,3 +168,36 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         page.get_by_role("button", name="English").click()
         expect(page.locator("#history-title")).to_have_text("Presentation history")
         page.screenshot(path=str(artifacts / "6-reloaded-en.png"), full_page=True)
+        page.get_by_role("button", name="中文").click()
+
+        # A second e-ID: the holder picks which to present. The first one, revoked, is refused.
+        _receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
+        expect(page.locator("#credentials [data-credential]")).to_have_count(2)
+        first_id = min(page.evaluate(CREDENTIALS_IN_STORAGE), key=lambda c: c["receivedAt"])["id"]
+        revoked = httpx.post(
+            f"{fed.hz_url}/api/v1/credentials/{fed.issued['id']}/revoke",
+            json={"reason": "证件挂失"},
+            headers={"Authorization": f"Bearer {fed.agency['api_key']}"},
+            timeout=30,
+        )
+        assert revoked.status_code == 200, revoked.text
+        for pick_revoked in (True, False):
+            request = _ask(fed.hz_url, fed.verifier["api_key"])
+            page.locator("#request-input").fill(request["uri"])
+            page.locator("#resolve-button").click()
+            picks = page.locator(".consent-pick input[type=radio]")
+            expect(picks).to_have_count(2)
+            wanted = picks.and_(page.locator(f"[value='{first_id}']"))
+            if not pick_revoked:
+                wanted = picks.and_(page.locator(f":not([value='{first_id}'])"))
+            wanted.check()
+            page.locator("#consent-yes").click()
+            head = page.locator("#answer .verdict-head")
+            expect(head).to_contain_text("核验点拒绝" if pick_revoked else "已出示")
+            if pick_revoked:
+                expect(page.locator("#answer")).to_contain_text("证照已被撤销")
+                expect(page.locator("#answer")).to_contain_text("REVOKED")
+                page.screenshot(path=str(artifacts / "7-refused.png"), full_page=True)
+        assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
+        outcomes = page.locator("#history li .history-outcome")
+        expect(outcomes).to_have_text(["接受", "拒绝", "接受"])

@@ -694,7 +694,12 @@ function credentialCard(record) {
     h(
       "details",
       null,
-      h("summary", null, pair("span", "cred-type", record.typeName, "span")),
+      h(
+        "summary",
+        null,
+        pair("span", "cred-type", record.typeName, "span"),
+        h("span", { class: "hint cred-when" }, formatTime(new Date(record.issuedAt * 1000).toISOString())),
+      ),
       h("table", { class: "fields" }, h("tbody", null, rows)),
     ),
   );
