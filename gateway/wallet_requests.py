@@ -31,7 +31,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.core import Gateway
-from gateway.errors import Conflict, Unprocessable
+from gateway.errors import Conflict, NotFound, Unprocessable
 from gateway.federation import known_entities
 from gateway.trustsync import trust_anchors
 from trust.errors import DataError, FetchError
@@ -92,13 +92,13 @@ def resolve_request(gw: Gateway, fetcher: Fetcher, link: str) -> dict[str, Any]:
     now = gw.clock()
     try:
         client, request_uri = parse_link(link)
-        entity = _counter(gw, client, request_uri)
         try:
             anchors = trust_anchors(gw)
-        except Conflict as exc:
+        except (Conflict, NotFound) as exc:  # no federation, or a city that has not joined
             raise RequestRefused(
                 "本网关尚未加入联邦，无法核实核验点", f"cannot resolve counters: {exc}"
             ) from exc
+        entity = _counter(gw, client, request_uri)
         chain, meta = resolve_counter(fetcher, entity, trust_anchors=anchors, now=now)
         asked = open_request(_fetch(fetcher, request_uri), chain, client=client, now=now)
         ctype = check_against_role(asked, meta, entity)

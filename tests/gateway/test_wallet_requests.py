@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gateway import federation
+from gateway.core import Gateway
 from gateway.models import PresentationRequestRow
-from tests.gateway.helpers import auth
+from tests.gateway.helpers import auth, client_for
 from tests.gateway.test_presentation_answers import HZ, YRD, Desk
 from tests.gateway.test_presentation_answers import desk as desk  # the fixture
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -118,6 +119,16 @@ def test_a_request_for_fields_beyond_the_counters_role_is_refused(desk: Desk) ->
     query["claims"] = [*query["claims"], {"path": ["id_number"]}]
     _replace_request_object(desk, request["id"], claims, _counter_key(desk, request))
     _refused(desk, request["uri"], "may not ask for ['id_number']")
+
+
+def test_a_gateway_in_no_federation_says_it_cannot_vouch_for_counters(gw: Gateway) -> None:
+    base = gw.public_url.rstrip("/")
+    link = request_link(f"openid_federation:{base}/verifiers/vf-x", f"{base}/oid4vp/requests/x")
+    with client_for(gw) as client:
+        got = client.post(RESOLVE, json={"uri": link})
+    assert got.status_code == 422, got.text
+    assert got.json()["detail"]["message"] == "本网关尚未加入联邦，无法核实核验点"
+    assert "not in a federation" in got.json()["detail"]["message_en"]
 
 
 @pytest.mark.parametrize(
