@@ -1,4 +1,5 @@
-"""HTML pages: the home page and the verify page a phone opens after scanning a QR."""
+"""HTML pages: the home page, the verify page a phone opens after scanning a QR, and the web
+wallet (/wallet)."""
 
 from __future__ import annotations
 
