@@ -10,7 +10,6 @@ revokes, the next presentation answers REVOKED."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,11 @@ import httpx
 import pytest
 
 from tests.cli.helpers import Result, Served, ecert, ecert_many, free_port
+from tests.cli.wallet_helpers import PASSPHRASE, post_answer, present_outside_wallet, request_claims
 from tests.issuers.samples import SAMPLE_SUBJECTS
-from trust.encoding import b64url_decode
-from trust.keys import SigningKey
-from trust.sdjwt import holder
-from trust.sdjwt.core import split
-from trust.sdjwt.disclosure import Disclosure
-from trust.sdjwt.issue import SdJwt
 
 pytestmark = pytest.mark.slow
 
-PASSPHRASE = "wallet-passphrase-for-tests"
 PSB_USCC = "11330100002490365L"
 FED = "federation"
 
@@ -36,33 +29,6 @@ FED = "federation"
 def _ok(result: Result) -> Any:
     assert result.returncode == 0, result
     return result.json()
-
-
-def _request_claims(request_uri: str) -> dict[str, Any]:
-    token = httpx.get(request_uri, timeout=30).text
-    return dict(json.loads(b64url_decode(token.split(".")[1])))
-
-
-def _present_in_test(
-    wallet_dir: Path, *, audience: str, nonce: str, fields: tuple[str, ...]
-) -> str:
-    """A presentation built from the wallet's own credential and key, outside the wallet."""
-    (record,) = [
-        json.loads(p.read_text(encoding="utf-8"))
-        for p in (wallet_dir / "credentials").glob("*.json")
-    ]
-    key = SigningKey.from_encrypted_pem((wallet_dir / "holder-key.pem").read_bytes(), PASSPHRASE)
-    parts = split(record["credential"])
-    sd_jwt = SdJwt(parts.issuer_jwt, tuple(Disclosure.parse(d) for d in parts.disclosures))
-    return holder.present(
-        sd_jwt, holder.select(sd_jwt, fields), holder=key, audience=audience, nonce=nonce,
-        now=int(time.time()),
-    )  # fmt: skip
-
-
-def _post(response_uri: str, presentation: str, state: str) -> httpx.Response:
-    form = {"vp_token": json.dumps({"credential": [presentation]}), "state": state}
-    return httpx.post(response_uri, data=form, timeout=30)
 
 
 def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_path: Path) -> None:
@@ -159,17 +125,17 @@ def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_pat
         assert "出示请求已失效" in again.one_error_line()
 
         # A presentation carrying another request's nonce is refused.
-        b, c = _request_claims(second["request_uri"]), _request_claims(third["request_uri"])
-        made_for_c = _present_in_test(
+        b, c = request_claims(second["request_uri"]), request_claims(third["request_uri"])
+        made_for_c = present_outside_wallet(
             wallet_dir, audience=c["client_id"], nonce=c["nonce"], fields=("name", "sex")
         )
-        wrong_nonce = _post(b["response_uri"], made_for_c, b["state"])
+        wrong_nonce = post_answer(b["response_uri"], made_for_c, b["state"])
         assert wrong_nonce.status_code == 400, wrong_nonce.text
         assert "nonce" in wrong_nonce.json()["message_en"]
 
         # The same answer replayed is refused.
-        assert _post(c["response_uri"], made_for_c, c["state"]).status_code == 200
-        replayed = _post(c["response_uri"], made_for_c, c["state"])
+        assert post_answer(c["response_uri"], made_for_c, c["state"]).status_code == 200
+        replayed = post_answer(c["response_uri"], made_for_c, c["state"])
         assert replayed.status_code == 400
         assert replayed.json()["error"] == "invalid_request"
 
