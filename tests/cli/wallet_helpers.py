@@ -47,3 +47,21 @@ def post_answer(response_uri: str, presentation: str, state: str) -> httpx.Respo
     """``direct_post`` of ``presentation`` as the DCQL answer to the request with ``state``."""
     form = {"vp_token": json.dumps({"credential": [presentation]}), "state": state}
     return httpx.post(response_uri, data=form, timeout=30)
+
+
+def another_nonce_and_a_replay_are_refused(
+    wallet_dir: Path, first_uri: str, second_uri: str, fields: tuple[str, ...]
+) -> None:
+    """A genuine presentation made for the second request is refused by the first (its nonce
+    is another's), accepted once by the second, and refused when sent to it again."""
+    b, c = request_claims(first_uri), request_claims(second_uri)
+    made_for_c = present_outside_wallet(
+        wallet_dir, audience=c["client_id"], nonce=c["nonce"], fields=fields
+    )
+    wrong_nonce = post_answer(b["response_uri"], made_for_c, b["state"])
+    assert wrong_nonce.status_code == 400, wrong_nonce.text
+    assert "nonce" in wrong_nonce.json()["message_en"]
+    assert post_answer(c["response_uri"], made_for_c, c["state"]).status_code == 200
+    replayed = post_answer(c["response_uri"], made_for_c, c["state"])
+    assert replayed.status_code == 400, replayed.text
+    assert replayed.json()["error"] == "invalid_request"
