@@ -92,7 +92,9 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path, pg_server_url: str | 
     return pg_server_url
 
 
-def _truncate(gw: Gateway) -> None:
+def truncate_all(gw: Gateway) -> None:
+    """Empty every table of a gateway on the suite's shared PostgreSQL database (SQLite files
+    are the test's own and go with it)."""
     if gw.engine.dialect.name != "postgresql":
         return
     names = ", ".join(t.name for t in Base.metadata.sorted_tables)
@@ -115,7 +117,7 @@ def gw(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Gateway]:
         status_list_size=4096,
     )
     gateway = Gateway.open(settings, clock=clock)
-    _truncate(gateway)
+    truncate_all(gateway)
     agencies.init_city(
         gateway,
         code="330100",
@@ -126,7 +128,7 @@ def gw(db_url: str, tmp_path: Path, clock: FakeClock) -> Iterator[Gateway]:
     try:
         yield gateway
     finally:
-        _truncate(gateway)
+        truncate_all(gateway)
         gateway.close()
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from tests.cli.helpers import Result, Served, ecert, ecert_many, free_port
+from tests.cli.wallet_helpers import PASSPHRASE
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
-PASSPHRASE = "wallet-passphrase-for-tests"
 PSB_USCC = "11330100002490365L"
 FED = "federation"
 

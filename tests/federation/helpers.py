@@ -92,12 +92,19 @@ def reason_is(
     return wait_for(f"{g.spec.name} answering {reason}", probe, since=since)
 
 
-def issue(client: httpx.Client, g: DemoGateway, ctype: str, subject: dict[str, Any]) -> Any:
+def issue(
+    client: httpx.Client,
+    g: DemoGateway,
+    ctype: str,
+    subject: dict[str, Any],
+    *,
+    wallet_offer: bool = False,
+) -> Any:
     agency = g.agency_for(ctype)
     answer = client.post(
         f"{g.url}/api/v1/credentials",
         headers={"Authorization": f"Bearer {agency['api_key']}"},
-        json={"type": ctype, "subject": subject},
+        json={"type": ctype, "subject": subject, "wallet_offer": wallet_offer},
     )
     assert answer.status_code == 201, answer.text
     return answer.json()

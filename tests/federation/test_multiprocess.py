@@ -28,6 +28,7 @@ from sqlalchemy import create_engine, text
 from cli.federation_demo import DEMO_PASSPHRASE, SPECS, start_federation
 from cli.federation_demo_procs import DemoFederation, DemoGateway
 from tests.cli.helpers import ecert, ecert_many, free_port
+from tests.cli.wallet_helpers import PASSPHRASE, another_nonce_and_a_replay_are_refused
 from tests.conftest import PG_ENV, PG_HOW
 from tests.federation.helpers import (
     Timings,
@@ -143,6 +144,111 @@ def test_a_hangzhou_eid_is_refused_in_beijing_by_policy_with_its_name(
     assert answer["reason"] == "NOT_ACCEPTED_BY_POLICY", answer
     assert answer["valid"] is False
     assert "jjj-accepts-yrd-licences" in answer["detail"], answer["detail"]
+
+
+def _anchor_kid(http: httpx.Client, anchor: DemoGateway) -> str:
+    """The anchor's federation key id, as its region hands it to holders out of band."""
+    configuration = http.get(f"{anchor.url}/.well-known/openid-federation")
+    assert configuration.status_code == 200, configuration.text
+    (kid,) = [k["kid"] for k in payload(configuration.text)["jwks"]["keys"]]
+    return str(kid)
+
+
+def _hotel_desk(g: DemoGateway, name: str) -> dict[str, Any]:
+    """A hotel desk registered with ``ecert verifier add`` on ``g``'s data, while it serves."""
+    added = ecert("verifier", "add", "--data-dir", str(g.data_dir), "--name", name,
+                  "--role", "hotel-desk", "--json", env=g.env)  # fmt: skip
+    assert added.returncode == 0, added
+    desk: dict[str, Any] = added.json()
+    return desk
+
+
+def _ask(http: httpx.Client, g: DemoGateway, desk: dict[str, Any]) -> dict[str, Any]:
+    made = http.post(
+        f"{g.url}/api/v1/presentation-requests",
+        headers={"Authorization": f"Bearer {desk['api_key']}"},
+        json={"type": "resident-eid", "fields": ["name", "sex"], "reason": "旅馆住宿登记"},
+    )
+    assert made.status_code == 201, made.text
+    asked: dict[str, Any] = made.json()
+    return asked
+
+
+def _result(http: httpx.Client, g: DemoGateway, desk: dict[str, Any], request_id: str) -> Any:
+    shown = http.get(
+        f"{g.url}/api/v1/presentation-requests/{request_id}",
+        headers={"Authorization": f"Bearer {desk['api_key']}"},
+    )
+    assert shown.status_code == 200, shown.text
+    return shown.json()["result"]
+
+
+def test_a_hangzhou_eid_in_a_wallet_is_presented_at_suzhou_and_refused_in_beijing(
+    fed: DemoFederation, http: httpx.Client, tmp_path: Path, timings: Timings
+) -> None:
+    """杭州 issues a resident e-ID to a CLI wallet through the offer; a 苏州 hotel desk (its
+    data on PostgreSQL when the suite has one) asks for name and sex with a reason and sees
+    them with holder binding confirmed; a replay and another request's nonce are refused; a
+    北京 desk gets NOT_ACCEPTED_BY_POLICY; after 杭州 revokes, 苏州's next answer is REVOKED."""
+    hz, sz, bj = fed["hangzhou"], fed["suzhou"], fed["beijing"]
+    wallet_dir = tmp_path / "wallet"
+    walleted = ["--wallet-dir", str(wallet_dir), "--passphrase", PASSPHRASE]
+    subject = {**SAMPLE_SUBJECTS["resident-eid"], "name": "钱塘"}
+    eid = issue(http, hz, "resident-eid", subject, wallet_offer=True)
+    offer = eid["wallet_offer"]
+    assert ecert("wallet", "init", *walleted).returncode == 0
+    received = ecert("wallet", "receive", offer["offer_uri"], "--pin", offer["tx_code"],
+                     *walleted)  # fmt: skip
+    assert received.returncode == 0, received
+    sz_desk, bj_desk = _hotel_desk(sz, "苏州站旅馆前台"), _hotel_desk(bj, "北京站旅馆前台")
+
+    def present(asked: dict[str, Any], anchor: DemoGateway) -> Any:
+        pinned = ["--trust-anchor", anchor.url, "--anchor-kid", _anchor_kid(http, anchor)]
+        return ecert("wallet", "present", asked["uri"], *walleted, *pinned, "--yes")
+
+    first = _ask(http, sz, sz_desk)
+    started = time.monotonic()
+    presented = present(first, fed["yrd"])
+    assert presented.returncode == 0, presented
+    assert "苏州站旅馆前台" in presented.stdout
+    assert "苏州市" in presented.stdout
+    result = _result(http, sz, sz_desk, first["id"])
+    timings.record("wallet presentation answered (CLI wallet)", "suzhou",
+                   time.monotonic() - started, 30)  # fmt: skip
+    assert result["reason"] == "VALID", result
+    assert result["holder_binding"] is True
+    assert {f["name"]: f["value"] for f in result["fields"]} == {
+        "name": "钱塘",
+        "sex": subject["sex"],
+    }
+    assert result["issuer"]["id"] == f"{hz.url}/agencies/{hz.agency_for('resident-eid')['id']}"
+    assert "id_number" not in str(result)
+
+    # The answer a wallet sent, replayed, and a presentation for another request's nonce.
+    second, third = _ask(http, sz, sz_desk), _ask(http, sz, sz_desk)
+    another_nonce_and_a_replay_are_refused(
+        wallet_dir, second["request_uri"], third["request_uri"], ("name", "sex")
+    )
+    assert _result(http, sz, sz_desk, third["id"])["reason"] == "VALID"
+
+    # 京津冀 accepts 长三角's licences, not its e-IDs: the 北京 desk's gateway says so.
+    asked_in_beijing = _ask(http, bj, bj_desk)
+    refused = present(asked_in_beijing, fed["jjj"])
+    assert refused.returncode != 0, refused
+    assert "北京站旅馆前台" in refused.stdout
+    result = _result(http, bj, bj_desk, asked_in_beijing["id"])
+    assert result["reason"] == "NOT_ACCEPTED_BY_POLICY", result
+    assert "jjj-accepts-yrd-licences" in result["detail"]
+    assert result["fields"] == []
+
+    # 杭州 revokes; once 苏州 holds the new status list, the next presentation is REVOKED.
+    revoke(http, hz, "resident-eid", eid["id"])
+    reason_is(http, sz, eid["qr_text"], "REVOKED")
+    fourth = _ask(http, sz, sz_desk)
+    assert "证照已被撤销" in present(fourth, fed["yrd"]).one_error_line()
+    after = _result(http, sz, sz_desk, fourth["id"])
+    assert after["reason"] == "REVOKED", after
+    assert after["fields"] == []
 
 
 def _synced_twice(http: httpx.Client, g: DemoGateway) -> None:

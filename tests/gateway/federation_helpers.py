@@ -19,7 +19,7 @@ from gateway.core import Gateway
 from gateway.models import FederationRow
 from gateway.peers import HttpFetcher
 from gateway.settings import Settings
-from tests.conftest import PASSPHRASE, FakeClock
+from tests.conftest import PASSPHRASE, FakeClock, truncate_all
 from trust.keys import SigningKey
 from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
@@ -111,16 +111,21 @@ class Federation:
         self.transport.shut()
 
     def gateway(self, url: str, *, code: str, name: str, **settings_: Any) -> Gateway:
-        """A city gateway serving ``url``; ``settings_`` override its settings."""
+        """A city gateway serving ``url``; ``settings_`` override its settings. Its database
+        is a SQLite file of its own unless ``database_url`` names the suite's PostgreSQL one
+        (emptied before and after; one gateway of a federation at a time)."""
+        port = url.rsplit(":", 1)[1]
+        settings_.setdefault("database_url", f"sqlite:///{self.tmp / (port + '.db')}")
         settings = Settings(
-            data_dir=self.tmp / url.rsplit(":", 1)[1],
-            database_url=f"sqlite:///{self.tmp / (url.rsplit(':', 1)[1] + '.db')}",
+            data_dir=self.tmp / port,
             key_passphrase=PASSPHRASE,
             status_list_size=4096,
             **settings_,
         )
         gw = Gateway.open(settings, clock=self.clock)
         self.stack.callback(gw.close)
+        truncate_all(gw)
+        self.stack.callback(truncate_all, gw)
         agencies.init_city(gw, code=code, name=name, public_url=url, actor="test")
         fetcher = self.fetcher()
         self.app_fetchers.append(fetcher)

@@ -117,10 +117,12 @@ def _receive(
 
 
 @pytest.fixture
-def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
+def desk(tmp_path: Path, clock: FakeClock, db_url: str) -> Iterator[Desk]:
+    """杭州 (on SQLite, and on PostgreSQL when the suite has one), its police and a desk."""
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"])
+        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"],
+                      database_url=db_url)  # fmt: skip
         psb = make_agency(
             hz, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"]
         )

@@ -25,10 +25,14 @@ ASK = {"type": "resident-eid", "fields": ["name", "sex"], "reason": "旅馆住�
 
 
 @pytest.fixture
-def counter(tmp_path: Path, clock: FakeClock) -> Iterator[tuple[Federation, TestClient, str, str]]:
+def counter(
+    tmp_path: Path, clock: FakeClock, db_url: str
+) -> Iterator[tuple[Federation, TestClient, str, str]]:
+    """杭州 (on SQLite, and on PostgreSQL when the suite has one) and its hotel desk."""
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"])
+        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"],
+                      database_url=db_url)  # fmt: skip
         row, key = verifiers.add_verifier(hz, name="西湖宾馆前台", role="hotel-desk", actor="t")
         yield fed, fed.client(HZ), row.id, key
 
