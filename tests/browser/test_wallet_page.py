@@ -15,7 +15,8 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.cli.hotel_desk import hotel_desk
+from tests.cli.helpers import ecert
+from tests.cli.hotel_desk import hotel_desk, ok
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 pytestmark = pytest.mark.slow
@@ -174,13 +175,7 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         _receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
         expect(page.locator("#credentials [data-credential]")).to_have_count(2)
         first_id = min(page.evaluate(CREDENTIALS_IN_STORAGE), key=lambda c: c["receivedAt"])["id"]
-        revoked = httpx.post(
-            f"{fed.hz_url}/api/v1/credentials/{fed.issued['id']}/revoke",
-            json={"reason": "证件挂失"},
-            headers={"Authorization": f"Bearer {fed.agency['api_key']}"},
-            timeout=30,
-        )
-        assert revoked.status_code == 200, revoked.text
+        ok(ecert("revoke", *fed.hz, fed.issued["id"], "--reason", "证件挂失", "--json"))
         for pick_revoked in (True, False):
             request = _ask(fed.hz_url, fed.verifier["api_key"])
             page.locator("#request-input").fill(request["uri"])
