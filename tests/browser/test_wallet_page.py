@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -172,7 +173,11 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         page.get_by_role("button", name="中文").click()
 
         # A second e-ID: the holder picks which to present. The first one, revoked, is refused.
-        _receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
+        # It comes as a link to the page itself (#offer=…), as an offer QR may carry it.
+        second = _second_offer(fed.hz_url, fed.agency["api_key"])
+        page.goto(f"{fed.hz_url}/wallet#offer={quote(second['offer_uri'], safe='')}")
+        expect(page.locator("#offer-input")).to_have_value(second["offer_uri"])
+        _receive(page, second)
         expect(page.locator("#credentials [data-credential]")).to_have_count(2)
         first_id = min(page.evaluate(CREDENTIALS_IN_STORAGE), key=lambda c: c["receivedAt"])["id"]
         ok(ecert("revoke", *fed.hz, fed.issued["id"], "--reason", "证件挂失", "--json"))

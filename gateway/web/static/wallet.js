@@ -340,13 +340,13 @@ async function remote(step, url, init) {
       redirect: "error",
       signal: controller.signal,
     });
-    text = await response.text();
+    text = await boundedText(response, MAX_ANSWER_BYTES);
   } catch (err) {
     throw named(err && err.name === "AbortError" ? "errTimeout" : "errReach");
   } finally {
     window.clearTimeout(timer);
   }
-  if (text.length > MAX_ANSWER_BYTES) throw named("errTooBig");
+  if (text === null) throw named("errTooBig");
   let data = null;
   try {
     data = text ? JSON.parse(text) : {};
@@ -365,6 +365,29 @@ async function remote(step, url, init) {
 }
 
 const fill2 = (which, key, values) => both(key, values)[which];
+
+// The body as text, read no further than ``limit`` bytes (null past it: the rest is dropped).
+async function boundedText(response, limit) {
+  if (!response.body) return "";
+  const reader = response.body.getReader();
+  const chunks = [];
+  let size = 0;
+  for (let part = await reader.read(); !part.done; part = await reader.read()) {
+    size += part.value.byteLength;
+    if (size > limit) {
+      reader.cancel().catch(() => {});
+      return null;
+    }
+    chunks.push(part.value);
+  }
+  const all = new Uint8Array(size);
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return new TextDecoder().decode(all);
+}
 
 // What an error answer says: the OAuth shape with our message/message_en, or the house shape.
 function messageOf(status, data) {
@@ -969,7 +992,12 @@ function fromHash() {
   const raw = location.hash.slice(1);
   if (!raw) return;
   const params = new URLSearchParams(raw);
-  const link = params.get("offer") || params.get("request") || decodeURIComponent(raw);
+  let link = params.get("offer") || params.get("request");
+  try {
+    link = link || decodeURIComponent(raw);
+  } catch (_) {
+    link = raw; // not percent-encoded after all: scanned() says what it expected
+  }
   history.replaceState(null, "", location.pathname + location.search);
   scanned(link);
 }
@@ -1002,6 +1030,9 @@ async function start() {
   els.cameraButton.addEventListener("click", cameraOn);
   els.cameraStop.addEventListener("click", cameraOff);
   window.addEventListener("pagehide", cameraOff);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) cameraOff();
+  });
   window.addEventListener("hashchange", fromHash);
   cameraProbe();
   try {
