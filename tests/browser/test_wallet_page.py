@@ -201,3 +201,16 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no sideways scroll
         outcomes = page.locator("#history li .history-outcome")
         expect(outcomes).to_have_text(["接受", "拒绝", "接受"])
+
+        # Across origins: the region's gateway serves the page, 杭州 the offer and the desk. The
+        # issuance calls and the answer go to 杭州 from the page's origin (CORS, preflights).
+        page.goto(f"{fed.yrd_url}/wallet")
+        page.locator("#make-key").click()
+        _receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
+        request = _ask(fed.hz_url, fed.verifier["api_key"])
+        page.locator("#request-input").fill(request["uri"])
+        page.locator("#resolve-button").click()
+        expect(page.locator("#consent-verifier")).to_have_text("西湖宾馆前台")
+        page.locator("#consent-yes").click()
+        expect(page.locator("#answer .verdict-head")).to_contain_text("已出示")
+        page.screenshot(path=str(artifacts / "8-across-origins.png"), full_page=True)

@@ -100,10 +100,10 @@ useTexts({
     errNoMatch: "钱包里没有核验点所要的证照（{t}）。",
     errTooLong: "链接过长（上限 {n} 个字符）。",
     errStep: "{s}失败：{m}",
-    errAnswer: "{s}的应答无法识别（HTTP {c}）。",
-    errTooBig: "{s}的应答过大。",
-    errReach: "无法连接{s}，请检查网络后重试。",
-    errTimeout: "{s}超时，请重试。",
+    errAnswer: "{s}：应答无法识别（HTTP {c}）。",
+    errTooBig: "{s}：应答过大。",
+    errReach: "{s}：无法连接，请检查网络后重试。",
+    errTimeout: "{s}：超时，请重试。",
     errCheck: "证照未通过检查，未保存：{m}",
     errFull: "钱包已满（上限 {n} 张证照）。",
     errCamera: "无法打开摄像头：未获授权或设备不可用。",
@@ -871,7 +871,10 @@ function onResolve(event) {
     if (!got.ok) throw new Refusal(errorFrom(got.status, got.data));
     const asked = got.data;
     const code = asked.credential_type.code;
-    const matches = (await allOf("credentials")).filter((r) => r.vct === asked.vct || r.type === code);
+    // Of the type asked for, and holding every field asked for (an older credential may lack one).
+    const matches = (await allOf("credentials")).filter(
+      (r) => (r.vct === asked.vct || r.type === code) && asked.fields.every((f) => f.name in r.claims),
+    );
     if (!matches.length) throw refuse("errNoMatch", { t: textPair(asked.credential_type, code)[lang] });
     pending = { asked, matches, choice: null };
     consentView();
