@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 from gateway import federation
 from gateway.core import Gateway
 from gateway.models import PresentationRequestRow
+from gateway.routes import pages
 from tests.gateway.helpers import auth, client_for
 from tests.gateway.test_presentation_answers import HZ, YRD, Desk
 from tests.gateway.test_presentation_answers import desk as desk  # the fixture
@@ -166,7 +167,9 @@ def test_the_wallet_page_may_reach_other_gateways_and_loads_only_its_own_assets(
     assert "default-src 'self'" in policy
     assert "connect-src 'self' https:" in policy
     assert "/static/wallet.js" in page.text
-    for asset in ("/static/wallet.js", "/static/wallet.css", "/static/page.js"):
+    modules = sorted(p.name for p in (pages.WEB / "static").glob("wallet*.js"))
+    assert len(modules) >= 4, modules  # the page, storage, SD-JWT, protocols, texts
+    for asset in ["/static/wallet.css", "/static/page.js", *(f"/static/{m}" for m in modules)]:
         assert desk.client.get(asset).status_code == 200, asset
     assert "http://" not in page.text.replace(HZ, "").split("<body", 1)[0]  # no CDN
 
