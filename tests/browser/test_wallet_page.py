@@ -203,14 +203,18 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         expect(outcomes).to_have_text(["接受", "拒绝", "接受"])
 
         # Across origins: the region's gateway serves the page, 杭州 the offer and the desk. The
-        # issuance calls and the answer go to 杭州 from the page's origin (CORS, preflights).
+        # issuance calls and the answer go to 杭州 from the page's origin (CORS, preflights);
+        # the page's own gateway resolves the desk (it knows 杭州 as its subordinate).
         page.goto(f"{fed.yrd_url}/wallet")
         page.locator("#make-key").click()
         _receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
+        # The desk's QR as a photo (no BarcodeDetector here): the gateway reads it.
         request = _ask(fed.hz_url, fed.verifier["api_key"])
-        page.locator("#request-input").fill(request["uri"])
-        page.locator("#resolve-button").click()
+        qr = tmp_path / "request-qr.png"
+        qr.write_bytes(httpx.get(f"{fed.hz_url}{request['qr_png']}", timeout=30).content)
+        page.locator("#file-input").set_input_files(qr)
         expect(page.locator("#consent-verifier")).to_have_text("西湖宾馆前台")
+        expect(page.locator("#request-input")).to_have_value(request["uri"])
         page.locator("#consent-yes").click()
         expect(page.locator("#answer .verdict-head")).to_contain_text("已出示")
         page.screenshot(path=str(artifacts / "8-across-origins.png"), full_page=True)
