@@ -145,7 +145,7 @@ function historyItem(e) {
     "li",
     { class: `card wallet-card history-${e.accepted ? "ok" : "bad"}` },
     h("p", { class: "history-head" }, `${e.counter}（${e.city}）`, h("span", { class: "history-outcome" }, outcomeText)),
-    h("p", null, `${textPair(e.type, e.type && e.type.code)[lang]}：${fieldNames(e.fields)}`),
+    h("p", null, `${textPair(e.type, e.type && e.type.code)[lang]}${t("colon")}${fieldNames(e.fields)}`),
     h("p", { class: "hint" }, `${t("purpose")}${t("colon")}${e.purpose}`),
     h("p", { class: "hint" }, when || ""),
     e.answer ? pair("p", "hint", e.answer, "span") : null,
