@@ -26,12 +26,11 @@ def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_pat
     with hotel_desk(tmp_path) as city:
         hz, hz_url, yrd_url = city.hz, city.hz_url, city.yrd_url
         wallet_dir, walleted = city.wallet_dir, city.walleted
-        issued, agency_out, kid = city.issued, city.agency, city.kid
         verifier = city.verifier["id"]
         ask = ["counter", "request", *hz, "--verifier", verifier, "--type", "resident-eid",
                "--fields", "name,sex", "--reason", "旅馆住宿登记", "--json"]  # fmt: skip
         first, second, third = (ok(r) for r in ecert_many([ask, ask, ask]))
-        trusting = ["--trust-anchor", yrd_url, "--anchor-kid", kid]
+        trusting = city.trusting
 
         # Without --yes and nothing typed, the wallet asks and presents nothing.
         declined = ecert("wallet", "present", first["uri"], *walleted, *trusting)
@@ -79,9 +78,9 @@ def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_pat
 
         # After the agency revokes, the next presentation answers REVOKED.
         revoked = httpx.post(
-            f"{hz_url}/api/v1/credentials/{issued['id']}/revoke",
+            f"{hz_url}/api/v1/credentials/{city.issued['id']}/revoke",
             json={"reason": "证件挂失"},
-            headers={"Authorization": f"Bearer {agency_out['api_key']}"},
+            headers={"Authorization": f"Bearer {city.agency['api_key']}"},
             timeout=30,
         )
         assert revoked.status_code == 200, revoked.text

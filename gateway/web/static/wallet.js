@@ -23,11 +23,11 @@ import {
   callApi,
   errorFrom,
   formatTime,
+  fieldsTable,
   formatValue,
   h,
   lang,
   pair,
-  row,
   startLang,
   t,
   textPair,
@@ -104,19 +104,18 @@ function busy(key) {
 
 const label = (record, name) => (record && record.labels && record.labels[name]) || null;
 
+const when = (seconds) => formatTime(new Date(seconds * 1000).toISOString());
+
 function credentialCard(record) {
-  const rows = Object.entries(record.claims).map(([name, value]) =>
-    row(label(record, name) || { zh: name, en: name }, formatValue(value)),
-  );
-  rows.push(
-    row(both("issuer"), String(record.issuer), "meta meta-first", "mono"),
-    row(both("issuedAt"), formatTime(new Date(record.issuedAt * 1000).toISOString()) || "—", "meta"),
-    row(
-      both("expires"),
-      record.expires ? formatTime(new Date(record.expires * 1000).toISOString()) : t("noExpiry"),
-      "meta",
-    ),
-  );
+  const own = Object.entries(record.claims).map(([name, value]) => [
+    label(record, name) || { zh: name, en: name },
+    formatValue(value),
+  ]);
+  const metas = [
+    [both("issuer"), String(record.issuer), "mono"],
+    [both("issuedAt"), when(record.issuedAt) || "—"],
+    [both("expires"), record.expires ? when(record.expires) : t("noExpiry")],
+  ];
   return h(
     "li",
     { class: "card wallet-card", "data-credential": record.id },
@@ -127,9 +126,9 @@ function credentialCard(record) {
         "summary",
         null,
         pair("span", "cred-type", record.typeName, "span"),
-        h("span", { class: "hint cred-when" }, formatTime(new Date(record.issuedAt * 1000).toISOString())),
+        h("span", { class: "hint cred-when" }, when(record.issuedAt)),
       ),
-      h("table", { class: "fields" }, h("tbody", null, rows)),
+      fieldsTable(own, metas),
     ),
   );
 }
@@ -167,15 +166,26 @@ function consentView() {
   const { asked, matches } = pending;
   const v = asked.verifier;
   const chosen = pending.choice || matches[0];
+  const asks = h(
+    "ul",
+    { id: "consent-fields", class: "consent-fields" },
+    asked.fields.map((f) =>
+      h(
+        "li",
+        null,
+        pair("span", null, textPair(f.label, f.name), "span"),
+        h("span", { class: "consent-value" }, formatValue(chosen.claims[f.name])),
+      ),
+    ),
+  );
+  const chain = h("ol", { class: "chain" }, asked.chain.map((c) => h("li", { class: "mono" }, c)));
   const rows = [
-    row(both("counter"), h("strong", { id: "consent-verifier" }, v.name)),
-    row(both("city"), h("span", { id: "consent-city" }, v.city)),
-    row(both("role"), pair("span", null, textPair(v.role, v.role.code), "span")),
-    row(both("asks"), h("ul", { id: "consent-fields", class: "consent-fields" },
-      asked.fields.map((f) => h("li", null, pair("span", null, textPair(f.label, f.name), "span"),
-        h("span", { class: "consent-value" }, formatValue(chosen.claims[f.name])))))),
-    row(both("purpose"), h("span", { id: "consent-purpose" }, asked.purpose)),
-    row(both("chain"), h("ol", { class: "chain" }, asked.chain.map((c) => h("li", { class: "mono" }, c)))),
+    [both("counter"), h("strong", { id: "consent-verifier" }, v.name)],
+    [both("city"), h("span", { id: "consent-city" }, v.city)],
+    [both("role"), pair("span", null, textPair(v.role, v.role.code), "span")],
+    [both("asks"), asks],
+    [both("purpose"), h("span", { id: "consent-purpose" }, asked.purpose)],
+    [both("chain"), chain],
   ];
   const pick = matches.length > 1
     ? h("fieldset", { class: "consent-pick" }, pair("legend", null, both("credential"), "span"),
@@ -183,7 +193,7 @@ function consentView() {
         h("input", { type: "radio", name: "pick", value: m.id, checked: m === chosen }),
         ` ${textPair(m.typeName, m.type)[lang]} · ${formatTime(new Date(m.receivedAt).toISOString())} · ${m.id.slice(0, 8)}`)))
     : null;
-  els.consentBody.replaceChildren(h("table", { class: "fields" }, h("tbody", null, rows)));
+  els.consentBody.replaceChildren(fieldsTable(rows, []));
   if (pick) els.consentBody.append(pick);
   if (pick) {
     for (const input of pick.querySelectorAll("input")) {

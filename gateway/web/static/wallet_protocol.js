@@ -5,7 +5,7 @@
 //
 // Deliberately not here: who a counter is (the gateway resolves it: wallet.js asks
 // /wallet/api/requests/resolve), the SD-JWT work itself (wallet_sdjwt.js), the page.
-import { both, errorFrom, TIMEOUT_MS } from "./page.js";
+import { both, errorFrom } from "./page.js";
 import {
   checkCredential,
   presentation,
@@ -21,6 +21,7 @@ export const MAX_LINK = 4096;
 const MAX_ANSWER_BYTES = 256 * 1024;
 const MAX_CREDENTIALS = 100;
 const MAX_HISTORY = 500;
+const TIMEOUT_MS = 20000; // one call to an issuer or a counter, body included
 
 // One call to an absolute URL: {status, ok, data} once it answered; a Refusal naming the step
 // otherwise. The body is read no further than MAX_ANSWER_BYTES.
