@@ -2,9 +2,9 @@
 
 Python libraries (joserfc, jwcrypto, token-status-list, pygrindvakt, python-stdnum, sd-jwt) are
 test dependencies in ``pyproject.toml``. Node libraries (jose, @sd-jwt/jwt-status-list,
-@sd-jwt/sd-jwt-vc, @sd-jwt/core, @openid4vc/openid4vci, @openid4vc/openid4vp, jsQR) are pinned
-in ``tests/interop/package-lock.json`` and installed by ``make interop-deps`` (``make test``
-runs it) into ``tests/interop/node_modules``. A node check runs one script from
+@sd-jwt/sd-jwt-vc, @sd-jwt/core, @openid4vc/openid4vci, @openid4vc/openid4vp, dcql, jsQR) are
+pinned in ``tests/interop/package-lock.json`` and installed by ``make interop-deps`` (``make
+test`` runs it) into ``tests/interop/node_modules``. A node check runs one script from
 ``tests/interop/node/`` as a subprocess: JSON in on stdin, JSON out on stdout, bounded in time.
 
 Without node or its packages the node checks skip and say how to enable them; under ``CI=true``

@@ -7,13 +7,15 @@ key the node side holds, and a hotel desk (西湖宾馆前台) asking for name a
 - A wallet written with npm ``@openid4vc/openid4vp`` 0.4.6 (``tests/interop/node/
   oid4vp_wallet.mjs``) takes the counter's ``openid4vp://`` link: the library parses it,
   fetches the request object by ``request_uri``, has it verified, validates the request and
-  its ``openid_federation:`` client identifier, and submits the ``direct_post`` response; the
-  presentation inside is made by ``@sd-jwt/core`` 0.19.0 with a KB-JWT by the holder key. For
-  an ``openid_federation:`` client the library leaves the trust decision to the wallet (its
-  ``verifyJwt`` callback receives the signer as ``{method: "federation", kid}``); the script
-  resolves the counter's trust chain itself with fetch + ``jose`` up to the anchor key the test
-  pins by its RFC 7638 thumbprint, and verifies the request with the counter's key from the
-  chain. The counter then reads VALID, holder binding confirmed, exactly name and sex.
+  its ``openid_federation:`` client identifier, and submits the ``direct_post`` response. The
+  library does no DCQL: npm ``dcql`` 3.0.0 parses our query and matches it against the
+  credential, and ``@sd-jwt/core`` 0.19.0 presents the matched claims with a KB-JWT by the
+  holder key. For an ``openid_federation:`` client the library leaves the trust decision to
+  the wallet (its ``verifyJwt`` callback receives the signer as ``{method: "federation",
+  kid}``); the script resolves the counter's trust chain itself with fetch + ``jose`` up to the
+  anchor key the test pins by its RFC 7638 thumbprint, and verifies the request with the
+  counter's key from the chain. The counter then reads VALID, holder binding confirmed,
+  exactly name and sex.
 - A presentation ``@sd-jwt/core`` builds (``present`` with a disclosure frame and a KB-JWT),
   posted to the response endpoint, is accepted.
 - Refused, each by a presentation the independent libraries built: one disclosing a field
@@ -135,7 +137,10 @@ def test_an_openid4vp_wallet_presents_to_our_counter(node: NodeRunner, desk: Des
     assert answer["version"] == 100  # the library read our request as OpenID4VP 1.0
     leaf = asked["client_id"].removeprefix("openid_federation:")
     assert answer["chain"] == [leaf, desk.city, desk.anchor]
-    assert answer["frame"] == {"name": True, "sex": True}
+    (query,) = answer["query"]["credentials"]  # as dcql parsed it, its defaults applied
+    assert query["format"] == "dc+sd-jwt"
+    assert query["require_cryptographic_holder_binding"] is True
+    assert answer["frame"] == {"name": True, "sex": True}  # what dcql matched
     shown = desk.result(asked["id"])
     assert shown["state"] == "answered"
     result = shown["result"]

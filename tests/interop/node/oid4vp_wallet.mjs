@@ -1,7 +1,8 @@
-// A wallet written with @openid4vc/openid4vp (OpenID4VP 1.0) and @sd-jwt/core: it takes a
-// counter's openid4vp:// link, lets the library parse it, fetch the request object by its
-// request_uri, verify it and validate the request, presents the claims the DCQL query asks for
-// with a KB-JWT by the holder key, and lets the library submit the direct_post response.
+// A wallet written with @openid4vc/openid4vp (OpenID4VP 1.0), dcql and @sd-jwt/core: it takes
+// a counter's openid4vp:// link, lets the library parse it, fetch the request object by its
+// request_uri, verify it and validate the request, matches the DCQL query with dcql (the
+// library leaves DCQL to it), presents the matching claims with a KB-JWT by the holder key
+// (@sd-jwt/core), and lets the library submit the direct_post response.
 //
 // stdin: {"link": "openid4vp://?client_id=…&request_uri=…",
 //         "anchor": {"entity_id": "http://…", "kid": "<RFC 7638 thumbprint>"},
@@ -29,6 +30,7 @@ import { setGlobalConfig } from "@openid4vc/oauth2";
 import { Openid4vpClient } from "@openid4vc/openid4vp";
 import { SDJwtInstance } from "@sd-jwt/core";
 import { ES256, digest } from "@sd-jwt/crypto-nodejs";
+import { DcqlQuery } from "dcql";
 import * as jose from "jose";
 
 const MAX_DEPTH = 5; // entity statements between the counter and the anchor, at most
@@ -145,23 +147,30 @@ try {
 }
 const request = resolved.authorizationRequestPayload;
 
-// DCQL (§6): one SD-JWT VC query whose top-level claim paths become the disclosure frame.
-const [query] = resolved.dcql.query.credentials;
-const issued = jose.decodeJwt(input.credential.split("~")[0]);
-if (query.format !== "dc+sd-jwt" || !query.meta.vct_values.includes(issued.vct)) {
-  throw new Error(`the wallet holds a ${issued.vct}, the request asks for ${JSON.stringify(query)}`);
-}
-const frame = {};
-for (const { path } of query.claims) frame[path[0]] = true;
-for (const name of input.also_disclose ?? []) frame[name] = true;
-
+// DCQL (§6), by the dcql library: the query parsed and validated, matched against the claims
+// the wallet holds; the claims of the matching claim set become the disclosure frame.
 const sdjwt = new SDJwtInstance({
   hasher: digest,
   kbSigner: await ES256.getSigner(input.holder_jwk),
   kbSignAlg: ES256.alg,
 });
+const dcqlQuery = DcqlQuery.parse(resolved.dcql.query);
+DcqlQuery.validate(dcqlQuery);
+const held = await sdjwt.getClaims(input.credential);
+const matched = DcqlQuery.query(dcqlQuery, [
+  { credential_format: "dc+sd-jwt", vct: held.vct, claims: held, cryptographic_holder_binding: true },
+]);
+if (!matched.can_be_satisfied) {
+  throw new Error(`the wallet's ${held.vct} does not satisfy ${JSON.stringify(dcqlQuery)}`);
+}
+const [query] = dcqlQuery.credentials;
+const [chosen] = matched.credential_matches[query.id].valid_credentials;
+const frame = {};
+for (const name of Object.keys(chosen.claims.valid_claim_sets[0].output)) frame[name] = true;
+for (const name of input.also_disclose ?? []) frame[name] = true;
+
 const presentation = await sdjwt.present(input.credential, frame, {
-  // §B.3.6: aud is the client identifier (with its prefix), nonce the request's.
+  // OpenID4VP 1.0, the SD-JWT VC appendix: aud is the client identifier (prefix and all).
   kb: { payload: { iat: now(), aud: request.client_id, nonce: input.kb_nonce ?? request.nonce } },
 });
 
@@ -178,7 +187,7 @@ process.stdout.write(
     client: resolved.client,
     version: resolved.version,
     chain,
-    query: resolved.dcql.query,
+    query: dcqlQuery,
     frame,
     status: response.status,
     body: await response.json(),
