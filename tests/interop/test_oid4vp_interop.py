@@ -1,8 +1,9 @@
 """Presentations to our counter (OpenID4VP 1.0), made by code nobody here wrote (issue 9).
 
 Two gateways on real loopback sockets: 长三角's trust anchor and 杭州 (joined, approved for
-resident e-IDs), 杭州市公安局 issuing a resident e-ID through our OpenID4VCI flow to a holder
-key the node side holds, and a hotel desk (西湖宾馆前台) asking for name and sex.
+resident e-IDs; its data on PostgreSQL too when the suite has one), 杭州市公安局 issuing a
+resident e-ID through our OpenID4VCI flow to a holder key the node side holds, and a hotel
+desk (西湖宾馆前台) asking for name and sex.
 
 - A wallet written with npm ``@openid4vc/openid4vp`` 0.4.6 (``tests/interop/node/
   oid4vp_wallet.mjs``) takes the counter's ``openid4vp://`` link: the library parses it,
@@ -40,7 +41,7 @@ import pytest
 from gateway import verifiers
 from gateway.federation import own_signing_key
 from tests.cli.helpers import free_port
-from tests.cli.test_wallet_present_cli import _post, _request_claims
+from tests.cli.wallet_helpers import post_answer, request_claims
 from tests.conftest import FakeClock, make_agency
 from tests.gateway.federation_helpers import federation_of
 from tests.gateway.helpers import auth
@@ -91,7 +92,8 @@ def _two_ports() -> tuple[int, int]:
 
 
 @pytest.fixture
-def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
+def desk(tmp_path: Path, clock: FakeClock, db_url: str) -> Iterator[Desk]:
+    """杭州 (on SQLite, and on PostgreSQL when the suite has one) and 长三角 on loopback."""
     clock.now = int(time.time())  # the libraries check exp, iat and KB-JWTs by the real clock
     yrd_port, hz_port = _two_ports()
     yrd, hz = f"http://127.0.0.1:{yrd_port}", f"http://127.0.0.1:{hz_port}"
@@ -99,7 +101,10 @@ def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
         anchor = fed.anchor(
             yrd, region_id="yrd", region_name="长三角", code="310000", name="上海市"
         )
-        city = fed.city(hz, anchor=yrd, code="330100", name="杭州市", types=["resident-eid"])
+        city = fed.city(
+            hz, anchor=yrd, code="330100", name="杭州市", types=["resident-eid"],
+            database_url=db_url,
+        )  # fmt: skip
         psb = make_agency(
             city, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"]
         )
@@ -157,7 +162,7 @@ def test_a_presentation_built_by_sd_jwt_core_is_accepted_at_our_response_endpoin
     node: NodeRunner, desk: Desk
 ) -> None:
     asked = desk.ask()
-    claims = _request_claims(asked["request_uri"])
+    claims = request_claims(asked["request_uri"])
     [presentation] = node(
         "sdjwt_vc_present",
         {
@@ -174,7 +179,7 @@ def test_a_presentation_built_by_sd_jwt_core_is_accepted_at_our_response_endpoin
             ],
         },
     )
-    answered = _post(claims["response_uri"], presentation, claims["state"])
+    answered = post_answer(claims["response_uri"], presentation, claims["state"])
     assert answered.status_code == 200, answered.text
     result = desk.result(asked["id"])["result"]
     assert result["reason"] == "VALID", result
@@ -200,7 +205,7 @@ def test_a_presentation_disclosing_more_than_asked_is_refused(node: NodeRunner, 
 
 def test_a_kb_jwt_with_another_nonce_is_refused(node: NodeRunner, desk: Desk) -> None:
     asked, other = desk.ask(), desk.ask()
-    other_nonce = _request_claims(other["request_uri"])["nonce"]
+    other_nonce = request_claims(other["request_uri"])["nonce"]
     answer = _wallet(node, desk, asked["uri"], kb_nonce=other_nonce)
     assert answer["status"] == 400, answer
     assert answer["body"]["error"] == "invalid_request"
