@@ -102,7 +102,7 @@ def _receive(
         },
     ).json()["access_token"]
     nonce = client.post("/oid4vci/nonce").json()["c_nonce"]
-    proof = make_proof(holder_key, audience=HZ, nonce=nonce, now=clock())
+    proof = make_proof(holder_key, audience=str(client.base_url), nonce=nonce, now=clock())
     got = client.post(
         "/oid4vci/credential",
         json={"credential_configuration_id": "resident-eid", "proofs": {"jwt": [proof]}},

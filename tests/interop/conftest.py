@@ -2,10 +2,10 @@
 
 Python libraries (joserfc, jwcrypto, token-status-list, pygrindvakt, python-stdnum, sd-jwt) are
 test dependencies in ``pyproject.toml``. Node libraries (jose, @sd-jwt/jwt-status-list,
-@sd-jwt/sd-jwt-vc, jsQR) are pinned in ``tests/interop/package-lock.json`` and installed by
-``make interop-deps`` (``make test`` runs it) into ``tests/interop/node_modules``. A node check
-runs one script from ``tests/interop/node/`` as a subprocess: JSON in on stdin, JSON out on
-stdout, bounded in time.
+@sd-jwt/sd-jwt-vc, @sd-jwt/core, @openid4vc/openid4vci, @openid4vc/openid4vp, dcql, jsQR) are
+pinned in ``tests/interop/package-lock.json`` and installed by ``make interop-deps`` (``make
+test`` runs it) into ``tests/interop/node_modules``. A node check runs one script from
+``tests/interop/node/`` as a subprocess: JSON in on stdin, JSON out on stdout, bounded in time.
 
 Without node or its packages the node checks skip and say how to enable them; under ``CI=true``
 they fail instead, so CI cannot pass without having run them.
@@ -22,6 +22,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from trust.encoding import b64url_encode
+from trust.keys import SigningKey
 
 HERE = Path(__file__).resolve().parent
 NODE_MODULES = HERE / "node_modules"
@@ -67,3 +71,15 @@ def node() -> NodeRunner:
         return json.loads(proc.stdout)
 
     return run
+
+
+def public_jwk(key: SigningKey) -> dict[str, str]:
+    """The key's public JWK, its members only (no ``kid``, ``alg``, ``use``)."""
+    return {k: v for k, v in key.public.jwk.items() if k in ("kty", "crv", "x", "y")}
+
+
+def private_jwk(key: SigningKey) -> dict[str, str]:
+    """A P-256 key as a private JWK, for a node script that signs with it."""
+    assert isinstance(key.private, ec.EllipticCurvePrivateKey)
+    d = key.private.private_numbers().private_value.to_bytes(32, "big")
+    return {**public_jwk(key), "d": b64url_encode(d)}

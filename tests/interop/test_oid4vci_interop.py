@@ -5,14 +5,12 @@ holder-side check then accepts the SD-JWT VC as bound to the key the library pro
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 
 from gateway.app import create_app
 from gateway.core import Gateway
@@ -21,12 +19,11 @@ from tests.cli.helpers import free_port
 from tests.conftest import Agency, FakeClock
 from tests.gateway.helpers import auth
 from tests.interop.conftest import NodeRunner
+from tests.interop.serving import serve_app
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.jws import KeyIndex
 from trust.keys import PublicKey
 from trust.sdjwt.holder import receive
-
-START_TIMEOUT = 10.0
 
 
 @pytest.fixture
@@ -37,21 +34,8 @@ def served(gw: Gateway) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     set_public_url(gw, url, actor="test")
     gw.reload()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(gw), host="127.0.0.1", port=port, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, f"uvicorn not started within {START_TIMEOUT}s"
-        time.sleep(0.02)
-    try:
-        yield url
-    finally:
-        server.should_exit = True
-        thread.join(timeout=START_TIMEOUT)
+    with serve_app(create_app(gw), port=port) as served:
+        yield served
 
 
 def test_openid4vc_openid4vci_receives_a_credential_from_our_offer(

@@ -4,14 +4,11 @@ verified with the key set jose fetches from ``/.well-known/jwks.json`` itself.""
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 
 from gateway.app import create_app
@@ -19,31 +16,17 @@ from gateway.core import Gateway
 from tests.conftest import Agency
 from tests.gateway.helpers import auth, client_for, fill_status_list, licence_body
 from tests.interop.conftest import NodeRunner
+from tests.interop.serving import serve_app
 from trust.encoding import b64url_decode
 
 HOST = "https://ecert.hangzhou.gov.cn"  # the gw fixture's public URL
-START_TIMEOUT = 10.0
 
 
 @pytest.fixture
 def served(gw: Gateway) -> Iterator[str]:
     """The gateway on a free local port (uvicorn in a thread); yields its base URL."""
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(gw), host="127.0.0.1", port=0, log_level="warning")
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + START_TIMEOUT
-    while not server.started:
-        assert thread.is_alive(), "uvicorn stopped while starting"
-        assert time.monotonic() < deadline, f"uvicorn not started within {START_TIMEOUT}s"
-        time.sleep(0.02)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=START_TIMEOUT)
+    with serve_app(create_app(gw)) as url:
+        yield url
 
 
 def _status_list_path(client: TestClient, agency: Agency) -> str:

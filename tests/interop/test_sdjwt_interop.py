@@ -14,12 +14,11 @@ import time
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives.asymmetric import ec
 from jwcrypto.jwk import JWK
 from sd_jwt.holder import SDJWTHolder
 from sd_jwt.verifier import SDJWTVerifier
 
-from tests.interop.conftest import NodeRunner
+from tests.interop.conftest import NodeRunner, private_jwk, public_jwk
 from tests.trust.sdjwt_helpers import (
     AUDIENCE,
     CLAIMS,
@@ -34,7 +33,6 @@ from tests.trust.sdjwt_helpers import (
     VCT,
     issue,
 )
-from trust.encoding import b64url_encode
 from trust.keys import SigningKey
 from trust.sdjwt.core import KeyBindingCheck, split
 from trust.sdjwt.errors import KeyBindingSdHash
@@ -55,23 +53,13 @@ def _status_list_token() -> str:
     )
 
 
-def _public_jwk(key: SigningKey) -> dict[str, str]:
-    return {k: v for k, v in key.public.jwk.items() if k in ("kty", "crv", "x", "y")}
-
-
-def _private_jwk(key: SigningKey) -> dict[str, str]:
-    assert isinstance(key.private, ec.EllipticCurvePrivateKey)
-    d = key.private.private_numbers().private_value.to_bytes(32, "big")
-    return {**_public_jwk(key), "d": b64url_encode(d)}
-
-
 def _node_verify(node: NodeRunner, items: list[dict[str, Any]], now: int = NOW) -> list[Any]:
     answer: list[Any] = node(
         "sdjwt_vc_verify",
         {
-            "issuer_jwks": [_public_jwk(k) for k in ISSUERS],
+            "issuer_jwks": [public_jwk(k) for k in ISSUERS],
             "status_list_token": _status_list_token(),
-            "status_jwks": [_public_jwk(ISSUER_KEY)],
+            "status_jwks": [public_jwk(ISSUER_KEY)],
             "now": now,
             "items": items,
         },
@@ -94,7 +82,7 @@ def test_node_sd_jwt_vc_verifies_our_credential_and_its_status(
     payload = answer["payload"]
     assert payload["iss"] == ISSUER
     assert payload["vct"] == VCT
-    assert payload["cnf"]["jwk"] == _public_jwk(HOLDER_KEY)
+    assert payload["cnf"]["jwk"] == public_jwk(HOLDER_KEY)
     for name, value in CLAIMS.items():
         assert payload[name] == value
 
@@ -138,7 +126,7 @@ def test_presentation_built_by_node_is_accepted_by_our_verifier(node: NodeRunner
     for item in items:
         item["frame"] = {"name": True, "birth_date": True}
     presentations = node(
-        "sdjwt_vc_present", {"holder_jwk": _private_jwk(HOLDER_KEY), "items": items}
+        "sdjwt_vc_present", {"holder_jwk": private_jwk(HOLDER_KEY), "items": items}
     )
     assert len(presentations) == 2
     for presentation, signer in zip(presentations, ISSUERS, strict=True):
@@ -192,7 +180,7 @@ def test_reference_implementation_presentation_is_accepted_by_our_verifier() -> 
         {"name": True, "id_number_masked": True},
         nonce=NONCE,
         aud=AUDIENCE,
-        holder_key=JWK(**_private_jwk(HOLDER_KEY)),
+        holder_key=JWK(**private_jwk(HOLDER_KEY)),
         sign_alg="ES256",
     )
     result = verify_credential(
