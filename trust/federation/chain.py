@@ -43,12 +43,12 @@ from trust.federation.common import (
     UnknownAnchor,
     UntrustedStatement,
     show,
+    unverified_payload,
 )
 from trust.federation.policy import MetadataPolicy, apply_policy, merge_policies
 from trust.federation.statements import (
     Acceptance,
     EntityStatement,
-    unverified_payload,
     verify_entity_statement,
 )
 from trust.jws import BadSignature, UnknownKey

@@ -37,11 +37,12 @@ from trust.federation.common import (
     MalformedStatement,
     StatementExpired,
     check_entity_id,
+    exact_kid,
     is_time,
     json_copy,
     show,
 )
-from trust.federation.statements import exact_kid, parse_jwks, parse_metadata
+from trust.federation.statements import parse_jwks, parse_metadata
 from trust.jws import MalformedToken, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 
