@@ -28,7 +28,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from trust.errors import DataError
+from trust.errors import DataError, EcertError
 from trust.federation.common import (
     MAX_CLOCK_SKEW,
     MAX_LIST_ITEMS,
@@ -375,7 +375,7 @@ class MarkCheck:
     trust_mark_type: str
     role: str
     mark: TrustMark | None = None
-    error: TrustMarkError | None = None
+    error: EcertError | None = None  # a TrustMarkError, or why its status could not be had
 
 
 def check_role_marks(
