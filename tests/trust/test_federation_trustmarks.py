@@ -83,7 +83,7 @@ def test_a_mark_by_the_listed_issuer_about_its_carrier_verifies() -> None:
 
 
 def test_the_role_mark_type_is_a_url_under_the_anchor() -> None:
-    assert POLICE == f"{ANCHOR}/trust-marks/verifier-role/police-counter"
+    assert f"{ANCHOR}/trust-marks/verifier-role/police-counter" == POLICE
     assert role_of_mark_type(ANCHOR, POLICE) == "police-counter"
     assert role_of_mark_type(CITY, POLICE) is None
     assert role_of_mark_type(ANCHOR, f"{ANCHOR}/trust-marks/other") is None
@@ -227,7 +227,8 @@ def test_check_role_marks_returns_each_role_mark_with_its_grant_or_its_error() -
         now=NOW,
     )
     assert [c.role for c in checks] == ["police-counter", "police-counter"]
-    assert checks[0].mark is not None and checks[0].mark.role == GRANT
+    assert checks[0].mark is not None
+    assert checks[0].mark.role == GRANT
     assert isinstance(checks[1].error, WrongSubject)
 
 
