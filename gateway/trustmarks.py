@@ -197,35 +197,26 @@ def _active(row: IssuedTrustMarkRow, now: int) -> bool:
     return row.revoked_at is None and (row.exp is None or now < row.exp)
 
 
+def _active_marks(gw: Gateway, trust_mark_type: str, sub: str | None) -> list[IssuedTrustMarkRow]:
+    """Unrevoked, unexpired marks of ``trust_mark_type`` (about ``sub``), newest first."""
+    now = gw.clock()
+    query = select(IssuedTrustMarkRow).where(IssuedTrustMarkRow.trust_mark_type == trust_mark_type)
+    if sub is not None:
+        query = query.where(IssuedTrustMarkRow.subject == sub)
+    with gw.sessions() as session:
+        rows = session.scalars(query.order_by(IssuedTrustMarkRow.iat.desc()).limit(MAX_LISTED))
+        return [r for r in rows if _active(r, now)]
+
+
 def marked_entities(gw: Gateway, *, trust_mark_type: str, sub: str | None = None) -> list[str]:
     """§8.5: the entities holding an active mark of ``trust_mark_type``."""
-    now = gw.clock()
-    with gw.sessions() as session:
-        query = select(IssuedTrustMarkRow).where(
-            IssuedTrustMarkRow.trust_mark_type == trust_mark_type
-        )
-        if sub is not None:
-            query = query.where(IssuedTrustMarkRow.subject == sub)
-        rows = session.scalars(query.limit(MAX_LISTED))
-        return sorted({r.subject for r in rows if _active(r, now)})
+    return sorted({r.subject for r in _active_marks(gw, trust_mark_type, sub)})
 
 
 def current_mark(gw: Gateway, *, trust_mark_type: str, sub: str) -> str:
     """§8.6: the newest active mark of ``trust_mark_type`` about ``sub``."""
-    now = gw.clock()
-    with gw.sessions() as session:
-        rows = session.scalars(
-            select(IssuedTrustMarkRow)
-            .where(
-                IssuedTrustMarkRow.trust_mark_type == trust_mark_type,
-                IssuedTrustMarkRow.subject == sub,
-            )
-            .order_by(IssuedTrustMarkRow.iat.desc())
-            .limit(MAX_LISTED)
-        )
-        for row in rows:
-            if _active(row, now):
-                return row.token
+    for row in _active_marks(gw, trust_mark_type, sub):
+        return row.token
     raise NotFound(f"no active trust mark of type {trust_mark_type} about {sub}")
 
 

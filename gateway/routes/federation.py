@@ -185,7 +185,6 @@ def trust_mark_status(
 
 @router.get("/federation/trust_mark_list", summary="Trust Marked Entities 持有信任标志的实体")
 def trust_mark_list(
-    request: Request,
     gw: GatewayDep,
     trust_mark_type: Annotated[str, Query(max_length=512)],
     sub: Annotated[str | None, Query(max_length=256)] = None,

@@ -4,9 +4,7 @@ forged or an unanswerable mark grants nothing, and the wallet refuses as before.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from cli.wallet_present import _check_against_role, _granted_by_marks
 from gateway import trustmarks
 from gateway.models import VerifierTrustMarkRow
-from tests.conftest import FakeClock
-from tests.gateway.trustmark_helpers import HZ, POLICE, YRD, Desk, hotel_desk
+from tests.gateway.trustmark_helpers import HZ, POLICE, YRD, Desk
 from trust.errors import DataError
 from trust.federation import (
     ECERT_VERIFIER,
@@ -26,12 +23,6 @@ from trust.federation import (
 )
 from trust.keys import SigningKey
 from trust.oid4vp import RequestObject
-
-
-@pytest.fixture
-def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
-    with hotel_desk(tmp_path, clock) as made:
-        yield made
 
 
 def _asked(desk: Desk) -> RequestObject:

@@ -4,9 +4,7 @@ no longer once the anchor revokes the mark or cannot say that it stands."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from contextlib import closing
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,8 +12,7 @@ import pytest
 from gateway import trustmarks, verifiers
 from gateway.errors import Conflict
 from gateway.models import AuditRow
-from tests.conftest import FakeClock
-from tests.gateway.trustmark_helpers import FULL_ID, HZ, POLICE, YRD, Desk, hotel_desk
+from tests.gateway.trustmark_helpers import FULL_ID, HZ, POLICE, YRD, Desk
 from trust.federation import (
     TRUST_MARK_STATUS_MEDIA_TYPE,
     sign_trust_mark,
@@ -23,12 +20,6 @@ from trust.federation import (
     verify_trust_mark_status,
 )
 from trust.keys import SigningKey
-
-
-@pytest.fixture
-def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
-    with hotel_desk(tmp_path, clock) as made:
-        yield made
 
 
 def _refusal_codes(answer: Any) -> list[str]:

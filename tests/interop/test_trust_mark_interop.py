@@ -5,13 +5,7 @@ read ourselves. A mark signed by another key is refused by jose too."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
-from tests.conftest import FakeClock
-from tests.gateway.trustmark_helpers import POLICE, YRD, Desk, hotel_desk
+from tests.gateway.trustmark_helpers import POLICE, YRD, Desk
 from tests.interop.conftest import NodeRunner
 from trust.federation import (
     TRUST_MARK_STATUS_TYP,
@@ -20,12 +14,6 @@ from trust.federation import (
 )
 from trust.federation.statements import unverified_payload
 from trust.keys import SigningKey
-
-
-@pytest.fixture
-def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
-    with hotel_desk(tmp_path, clock) as made:
-        yield made
 
 
 def test_jose_verifies_a_trust_mark_and_its_status_with_the_anchors_jwks(

@@ -265,6 +265,18 @@ def _claims(payload: Mapping[str, Any]) -> dict[str, Any]:
     return {"iss": iss, "sub": sub, "trust_mark_type": mtype, "iat": iat, "exp": exp, "role": role}
 
 
+def _verified(
+    token: str, keys: Sequence[PublicKey], typ: str, max_length: int, what: str
+) -> dict[str, Any]:
+    """The payload of ``token`` signed by one of ``keys`` (full kid match) with ``typ``."""
+    try:
+        return verify_compact(token, exact_kid(keys), typ=typ, max_length=max_length).payload
+    except (UnknownKey, BadSignature) as exc:
+        raise UntrustedTrustMark(f"{what}: not signed by a key trusted for it: {exc}") from exc
+    except DataError as exc:
+        raise MalformedTrustMark(f"{what}: expected a {typ}: {exc}") from exc
+
+
 def verify_trust_mark(
     token: str,
     *,
@@ -300,18 +312,11 @@ def verify_trust_mark(
             f"trust mark type {mtype} is delegated by its owner (trust_mark_owners); this "
             "gateway does not check delegations and accepts no mark of that type"
         )
-    keys = issuer_keys.get(str(iss), ())
-    try:
-        verified = verify_compact(
-            token, exact_kid(keys), typ=TRUST_MARK_TYP, max_length=MAX_TRUST_MARK_LENGTH
-        )
-    except (UnknownKey, BadSignature) as exc:
-        raise UntrustedTrustMark(
-            f"trust mark of type {mtype} is not signed by a federation key of {iss}: {exc}"
-        ) from exc
-    except DataError as exc:
-        raise MalformedTrustMark(f"expected a {TRUST_MARK_TYP}: {exc}") from exc
-    claims = _claims(verified.payload)
+    payload = _verified(
+        token, issuer_keys.get(str(iss), ()), TRUST_MARK_TYP, MAX_TRUST_MARK_LENGTH,
+        f"trust mark of type {mtype} by {iss}",
+    )  # fmt: skip
+    claims = _claims(payload)
     if claims["sub"] != expected_sub:
         raise WrongSubject(
             f"trust mark of type {mtype} is about {claims['sub']}, expected {expected_sub} "
@@ -343,16 +348,10 @@ def verify_trust_mark_status(
 ) -> str:
     """The ``status`` the issuer ``expected_iss`` signed (with one of ``keys``) for exactly
     ``trust_mark``; a response about another mark or from another issuer is refused."""
-    try:
-        payload = verify_compact(
-            token, exact_kid(keys), typ=TRUST_MARK_STATUS_TYP, max_length=MAX_STATUS_LENGTH
-        ).payload
-    except (UnknownKey, BadSignature) as exc:
-        raise UntrustedTrustMark(
-            f"trust mark status response is not signed by {expected_iss}: {exc}"
-        ) from exc
-    except DataError as exc:
-        raise MalformedTrustMark(f"expected a {TRUST_MARK_STATUS_TYP}: {exc}") from exc
+    payload = _verified(
+        token, keys, TRUST_MARK_STATUS_TYP, MAX_STATUS_LENGTH,
+        f"trust mark status response by {expected_iss}",
+    )  # fmt: skip
     status, iat = payload.get("status"), payload.get("iat")
     if (
         payload.get("iss") != expected_iss
