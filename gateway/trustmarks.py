@@ -41,11 +41,16 @@ from issuers.verifier_roles import VerifierRole
 from trust.errors import DataError, EcertError, FetchError, FieldError
 from trust.federation import (
     FEDERATION_ENTITY,
+    DelegationUnsupported,
     EntityStatement,
+    IssuerNotListed,
     MarkCheck,
     RoleGrant,
     TrustMarkError,
+    TrustMarkExpired,
     TrustMarkRevoked,
+    UntrustedTrustMark,
+    WrongSubject,
     check_entity_id,
     check_role_marks,
     entity_configuration_url,
@@ -271,18 +276,21 @@ def evaluate(
     return checks
 
 
+_REASONS: Sequence[tuple[type[EcertError], str]] = (
+    (TrustMarkExpired, "信任标志已过期"),
+    (TrustMarkRevoked, "信任标志已撤销"),
+    (UntrustedTrustMark, "信任标志签名无效"),
+    (WrongSubject, "信任标志不是授予该核验点的"),
+    (IssuerNotListed, "信任标志的签发者未获信任锚授权"),
+    (DelegationUnsupported, "不接受委托签发的信任标志"),
+    (FetchError, "无法查询信任标志状态"),
+)
+
+
 def reason(error: EcertError | None) -> tuple[str, str]:
-    """Why a mark grants nothing, in Chinese and in English."""
-    zh = {
-        "TrustMarkExpired": "信任标志已过期",
-        "TrustMarkRevoked": "信任标志已撤销",
-        "UntrustedTrustMark": "信任标志签名无效",
-        "WrongSubject": "信任标志不是授予该核验点的",
-        "IssuerNotListed": "信任标志的签发者未获信任锚授权",
-        "FetchError": "无法查询信任标志状态",
-    }
-    name = type(error).__name__
-    return zh.get(name, "信任标志无效"), f"{name}: {error}"
+    """Why a mark grants nothing, in Chinese and in English (the error's class and message)."""
+    zh = next((text for cls, text in _REASONS if isinstance(error, cls)), "信任标志无效")
+    return zh, f"{type(error).__name__}: {error}"
 
 
 # --- at a city --------------------------------------------------------------------------------
