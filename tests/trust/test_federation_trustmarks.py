@@ -3,10 +3,13 @@ naming the error class a caller acts on; the verifier-role marks of our region a
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from trust.encoding import b64url_decode, b64url_encode
 from trust.federation import (
@@ -17,6 +20,7 @@ from trust.federation import (
     MalformedStatement,
     MalformedTrustMark,
     RoleGrant,
+    TrustMarkError,
     TrustMarkExpired,
     UntrustedTrustMark,
     WrongSubject,
@@ -258,3 +262,34 @@ def test_a_status_response_is_bound_to_its_issuer_and_its_mark() -> None:
     )
     with pytest.raises(UntrustedTrustMark):
         verify_trust_mark_status(forged, keys=keys, expected_iss=ANCHOR, trust_mark=mark, now=NOW)
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_mark_claims = st.sampled_from(
+    ["iss", "sub", "trust_mark_type", "iat", "exp", ROLE_CLAIM, "logo_uri", "ref"]
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(_mark_claims, _json, max_size=4))
+def test_arbitrary_signed_claims_raise_only_trust_mark_errors(changes: dict[str, Any]) -> None:
+    payload = {
+        "iss": ANCHOR, "sub": DESK, "trust_mark_type": POLICE, "iat": NOW,
+        ROLE_CLAIM: GRANT.to_claim(), **changes,
+    }  # fmt: skip
+    token = sign_compact(payload, ANCHOR_KEY, typ=TRUST_MARK_TYP)
+    with contextlib.suppress(TrustMarkError):
+        _verify(token)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=300))
+def test_arbitrary_text_raises_only_trust_mark_errors(token: str) -> None:
+    with contextlib.suppress(TrustMarkError):
+        _verify(token)
