@@ -112,6 +112,8 @@ def test_the_status_endpoint_answers_active_then_revoked_signed_by_the_anchor(de
     assert (missing.status_code, missing.json()["error"]) == (404, "not_found")
     bare = anchor.post("/federation/trust_mark_status", data={"other": "x"})
     assert (bare.status_code, bare.json()["error"]) == (400, "invalid_request")
+    huge = anchor.post("/federation/trust_mark_status", data={"trust_mark": "a" * 20_000})
+    assert (huge.status_code, huge.json()["error"]) == (400, "invalid_request")
 
 
 def test_the_listing_and_trust_mark_endpoints_show_active_marks_only(desk: Desk) -> None:
