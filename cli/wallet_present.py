@@ -14,14 +14,20 @@ only with ``--yes`` or a typed confirmation: the chosen Disclosures and a KB-JWT
 ``client_id``, the request's nonce). Every presentation, and the counter's answer, goes to the
 wallet's history.
 
+A counter may also ask for what a role granted to it by a trust mark allows: the wallet checks
+each mark in the counter's configuration against the anchor the holder pinned (signature,
+listed issuer, subject, expiry) and asks the anchor's status endpoint; a mark whose status
+cannot be had grants nothing.
+
 Every message is Chinese first, English beside. Deliberately not here: several credentials of
-one type to choose from (the first kept one that matches is used), trust marks, a web wallet.
+one type to choose from (the first kept one that matches is used), a web wallet.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qs, urlsplit
@@ -41,9 +47,10 @@ from cli.wallet_cmd import (
     _records,
     wallet_app,
 )
+from gateway import trustmarks
 from gateway.peers import HttpFetcher
 from trust.errors import DataError, FetchError
-from trust.federation import ECERT_VERIFIER, ChainError, resolve_chain
+from trust.federation import ECERT_VERIFIER, ChainError, ResolvedChain, resolve_chain
 from trust.jws import KeyIndex, verify_compact
 from trust.oid4vp import (
     FEDERATION_PREFIX,
@@ -149,6 +156,41 @@ def _check_against_role(asked: RequestObject, meta: dict[str, Any], entity: str)
     return ctype
 
 
+def _granted_by_marks(
+    http: HttpFetcher,
+    chain: ResolvedChain,
+    meta: dict[str, Any],
+    asked: RequestObject,
+    entity: str,
+    now: int,
+) -> dict[str, Any]:
+    """``meta`` with what the roles granted by the counter's valid trust marks may request
+    added, when its own role does not cover the request (else unchanged, and nothing fetched).
+    Each mark is checked against the anchor the holder pinned (the chain's last statement) and
+    its status asked (bounded); a mark whose status cannot be had grants nothing: it would let
+    the counter take more from the holder on the word of nobody but itself."""
+    may = meta.get("may_request")
+    may = dict(may) if isinstance(may, dict) else {}
+    ctype = urlsplit(asked.vct).path.rsplit(VCT_PATH, 1)[-1]
+    marks = chain.chain.subject.trust_marks
+    if not marks or set(asked.claims) <= set(may.get(ctype, [])):
+        return meta
+    checks = trustmarks.evaluate(
+        http, anchor=chain.chain.anchor, subject=entity, marks=marks, now=now
+    )
+    for check in checks:
+        if check.mark is None or check.mark.role is None:
+            zh, en = trustmarks.reason(check.error)
+            say(f"{zh}，不予采信 · trust mark {check.trust_mark_type} ignored: {en}", err=True)
+            continue
+        role = check.mark.role
+        say(f"信任标志授予角色 · role granted by trust mark：{role.name_zh} · {role.name_en}（"
+            f"{check.mark.iss}）", err=True)  # fmt: skip
+        for t, fields in role.may_request.items():
+            may[t] = sorted(set(may.get(t, [])) | fields)
+    return {**meta, "may_request": may}
+
+
 def _confirmed() -> bool:
     try:
         return bool(typer.confirm("确认出示以上字段？· present these fields?", default=False))
@@ -205,6 +247,8 @@ def present(
             f"出示请求的 client_id 与链接不符 · expected client_id {client}, "
             f"found {asked.client_id}"
         )
+    with closing(HttpFetcher()) as marks_http:
+        meta = _granted_by_marks(marks_http, chain, meta, asked, entity, now)
     ctype = _check_against_role(asked, meta, entity)
     record = _credential(wallet_dir, asked.vct)
     who = str(meta.get("organization_name", entity))

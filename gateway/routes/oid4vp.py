@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import presentation_answers, presentations
-from gateway.deps import CounterDep, GatewayDep
+from gateway.deps import CounterDep, FetcherDep, GatewayDep
 from gateway.schemas import PresentationRequestBody, PresentationRequestOut
 from issuers.qr import render_png
 from trust.oid4vp import MAX_VP_TOKEN, REQUEST_MEDIA_TYPE, ResponseRefused
@@ -30,7 +30,11 @@ MAX_RESPONSE_BYTES = 3 * MAX_VP_TOKEN + 1024  # form-encoded, a vp_token grows u
     summary="A counter asks for a presentation 核验点发起出示请求",
 )
 async def create(
-    body: PresentationRequestBody, counter: CounterDep, gw: GatewayDep, response: Response
+    body: PresentationRequestBody,
+    counter: CounterDep,
+    gw: GatewayDep,
+    fetcher: FetcherDep,
+    response: Response,
 ) -> PresentationRequestOut:
     made = await run_in_threadpool(
         lambda: presentations.create_request(
@@ -39,6 +43,7 @@ async def create(
             credential_type=body.type,
             fields=body.fields,
             reason=body.reason,
+            fetcher=fetcher,
         )
     )
     response.headers.update(NO_STORE)
