@@ -4,7 +4,9 @@ no longer once the anchor revokes the mark or cannot say that it stands."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import closing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,7 +14,8 @@ import pytest
 from gateway import trustmarks, verifiers
 from gateway.errors import Conflict
 from gateway.models import AuditRow
-from tests.gateway.trustmark_helpers import FULL_ID, HZ, POLICE, YRD, Desk
+from tests.conftest import FakeClock
+from tests.gateway.trustmark_helpers import FULL_ID, HZ, POLICE, YRD, Desk, hotel_desk
 from trust.federation import (
     TRUST_MARK_STATUS_MEDIA_TYPE,
     sign_trust_mark,
@@ -25,6 +28,13 @@ from trust.keys import SigningKey
 def _refusal_codes(answer: Any) -> list[str]:
     assert answer.status_code == 422, answer.text
     return [e["code"] for e in answer.json()["detail"]["errors"]]
+
+
+@pytest.fixture
+def desk(tmp_path: Path, clock: FakeClock, db_url: str) -> Iterator[Desk]:
+    """The shared hotel desk, with 杭州 on SQLite and on PostgreSQL when the suite has one."""
+    with hotel_desk(tmp_path, clock, database_url=db_url) as made:
+        yield made
 
 
 def test_a_desk_granted_police_counter_by_a_mark_may_ask_for_the_id_number(desk: Desk) -> None:

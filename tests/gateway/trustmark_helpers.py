@@ -52,10 +52,12 @@ class Desk:
 
 
 @contextmanager
-def hotel_desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
-    """长三角's anchor, 杭州 approved for resident e-IDs, and a hotel desk registered there."""
+def hotel_desk(tmp_path: Path, clock: FakeClock, **city: Any) -> Iterator[Desk]:
+    """长三角's anchor, 杭州 approved for resident e-IDs (``city``: settings of its gateway,
+    e.g. ``database_url``), and a hotel desk registered there."""
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"])
+        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"],
+                      **city)  # fmt: skip
         row, key = verifiers.add_verifier(hz, name="西湖宾馆前台", role="hotel-desk", actor="t")
         yield Desk(fed, row.id, key, f"{HZ}/verifiers/{row.id}")
