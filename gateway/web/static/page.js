@@ -12,7 +12,7 @@
 const LANG_KEY = "ecert.lang";
 const TIME_ZONE = "Asia/Shanghai";
 const AMBER = new Set(["SUSPENDED", "STATUS_UNAVAILABLE", "TRUST_LIST_STALE"]);
-export const TIMEOUT_MS = 20000;
+const TIMEOUT_MS = 20000;
 
 const COMMON = {
   zh: {
@@ -24,6 +24,7 @@ const COMMON = {
     headError: "无法核验",
     issuer: "签发机构",
     freshStatus: "状态数据更新于 {t}",
+    freshTrust: "信任列表更新于 {t}",
     notAvailable: "无",
     checkedAt: "核验时间 {t}（北京时间）",
     errorCode: "错误代码 {c}",
@@ -48,6 +49,7 @@ const COMMON = {
     headError: "Could not verify",
     issuer: "Issued by",
     freshStatus: "Status data as of {t}",
+    freshTrust: "trust list as of {t}",
     notAvailable: "none",
     checkedAt: "Checked at {t} (Beijing time)",
     errorCode: "Error code {c}",
@@ -76,10 +78,9 @@ export function useTexts(page) {
   T = { zh: { ...COMMON.zh, ...page.zh }, en: { ...COMMON.en, ...page.en } };
 }
 
-export const tIn = (which, key) => T[which][key];
 export const t = (key) => T[lang][key];
-export const other = () => (lang === "zh" ? "en" : "zh");
-export const langAttr = (which) => (which === "zh" ? "zh-CN" : "en");
+const other = () => (lang === "zh" ? "en" : "zh");
+const langAttr = (which) => (which === "zh" ? "zh-CN" : "en");
 export const fill = (template, values) =>
   template.replace(/\{(\w+)\}/g, (_, key) => (values[key] === undefined ? "" : values[key]));
 export const both = (key, values) => ({
@@ -95,7 +96,7 @@ function storedLang() {
   }
 }
 
-export function setLang(next, remember) {
+function setLang(next, remember) {
   lang = next === "en" ? "en" : "zh";
   if (remember) {
     try {
@@ -109,11 +110,10 @@ export function setLang(next, remember) {
     const text = T[lang][el.dataset.i18n];
     if (typeof text === "string") el.textContent = text;
   }
-  for (const el of document.querySelectorAll("[data-i18n-aria-label]")) {
-    el.setAttribute("aria-label", T[lang][el.dataset.i18nAriaLabel]);
-  }
-  for (const el of document.querySelectorAll("[data-i18n-placeholder]")) {
-    el.setAttribute("placeholder", T[lang][el.dataset.i18nPlaceholder]);
+  for (const [attr, key] of [["aria-label", "i18nAriaLabel"], ["alt", "i18nAlt"]]) {
+    for (const el of document.querySelectorAll(`[data-i18n-${attr}]`)) {
+      el.setAttribute(attr, T[lang][el.dataset[key]]);
+    }
   }
   for (const button of document.querySelectorAll("[data-lang]")) {
     button.setAttribute("aria-pressed", String(button.dataset.lang === lang));
@@ -249,13 +249,13 @@ export function formatValue(value) {
 // ---- a result: verdict banner and card rows ------------------------------------------------
 
 /** "ok" (green), "warn" (amber: suspended, or validity not confirmable now) or "bad" (red). */
-export function kindOf(result) {
+function kindOf(result) {
   if (result.valid === true && result.reason === "VALID") return "ok";
   if (AMBER.has(result.reason) || result.valid === true) return "warn";
   return "bad";
 }
 
-export function headline(result, kind) {
+function headline(result, kind) {
   if (kind === "ok" && result.credential && result.credential.holder_identified === false) {
     return { icon: "ok", key: "headValidNotHolder" }; // a personal type: the QR is not the holder
   }
@@ -284,7 +284,63 @@ export function verdict(kind, iconName, headKey, message, code) {
   );
 }
 
-export function row(labelTexts, valueNode, cls, valueClass) {
+/** The banner of a result (reason code, message zh/en): its node, its colour ("ok", "warn",
+ * "bad") and what a screen reader says; withCode adds the reason code under a refusal. */
+export function resultVerdict(result, withCode) {
+  const kind = kindOf(result);
+  const head = headline(result, kind);
+  const message = textPair(result.message, result.reason);
+  const code = withCode && kind !== "ok" ? result.reason : null;
+  return {
+    kind,
+    node: verdict(kind, head.icon, head.key, message, code),
+    spoken: t(head.key) + t("colon") + message[lang],
+  };
+}
+
+/** The warning that heads a card that is not plainly valid (the page's cautionBad and
+ * cautionUnsure texts), or null. */
+export function caution(result, kind) {
+  if (kind === "ok") return null;
+  const unsure = kind === "warn" && result.reason !== "SUSPENDED";
+  return pair("p", "caution", both(unsure ? "cautionUnsure" : "cautionBad"), "span");
+}
+
+/** A card's table: the result's own rows, then the meta rows, the first of them ruled off;
+ * each row is [labelTexts, valueNode, valueClass?]. */
+export function fieldsTable(own, metas) {
+  const rows = [
+    ...own.map(([label, value, valueClass]) => row(label, value, null, valueClass)),
+    ...metas.map(([label, value, valueClass], n) =>
+      row(label, value, n ? "meta" : "meta meta-first", valueClass),
+    ),
+  ];
+  return rows.length ? h("table", { class: "fields" }, h("tbody", null, rows)) : null;
+}
+
+/** A card's last lines: how old the status data (and, when given, the trust list) were, and
+ * when the check was made. */
+export function freshness(status, trust, checkedAt) {
+  const line = (which) =>
+    fill(T[which].freshStatus, { t: formatTime(status) || T[which].notAvailable }) +
+    (trust === undefined
+      ? ""
+      : T[which].sentenceSep + fill(T[which].freshTrust, { t: formatTime(trust) || T[which].notAvailable }));
+  return [
+    pair("p", "freshness", { zh: line("zh"), en: line("en") }),
+    h("p", { class: "freshness", lang: langAttr(lang) }, fill(t("checkedAt"), { t: formatTime(checkedAt) || "—" })),
+  ];
+}
+
+/** Say ``text`` to screen readers through the live region ``el``. */
+export function announce(el, text) {
+  el.textContent = "";
+  window.setTimeout(() => {
+    el.textContent = text;
+  }, 50);
+}
+
+function row(labelTexts, valueNode, cls, valueClass) {
   return h(
     "tr",
     { class: cls },

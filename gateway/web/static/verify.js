@@ -6,29 +6,9 @@
 //   and keeps focus, a photo/screenshot upload (POST {api_base}/api/v1/verify/image, field
 //   "file"), and a camera button where the browser has BarcodeDetector.
 // What the pages share (language, DOM helpers, the verdict banner, API calls) is page.js.
-import {
-  both,
-  callApi,
-  chainNode,
-  errorFrom,
-  errorVerdict,
-  fill,
-  formatTime,
-  formatValue,
-  h,
-  headline,
-  kindOf,
-  lang,
-  langAttr,
-  pair,
-  row,
-  startLang,
-  t,
-  textPair,
-  tIn,
-  useTexts,
-  verdict,
-} from "./page.js";
+import { announce, both, callApi, caution, chainNode, errorFrom, errorVerdict } from "./page.js";
+import { fieldsTable, formatTime, formatValue, freshness, h, lang, pair } from "./page.js";
+import { resultVerdict, startLang, t, textPair, useTexts } from "./page.js";
 
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
@@ -55,7 +35,6 @@ useTexts({
     validFrom: "有效期自",
     validUntil: "有效期至",
     noExpiry: "长期有效",
-    freshTrust: "信任列表更新于 {t}",
     errTooBig: "图片超过 10 MB，请缩小或截图后再上传。",
     errCamera: "无法打开摄像头：未获授权或设备不可用。",
   },
@@ -81,7 +60,6 @@ useTexts({
     validFrom: "Valid from",
     validUntil: "Valid until",
     noExpiry: "No expiry",
-    freshTrust: "trust list as of {t}",
     errTooBig: "The image is over 10 MB; shrink it or take a screenshot and try again.",
     errCamera: "Cannot open the camera: permission denied or no camera available.",
   },
@@ -114,62 +92,33 @@ let sequence = 0;
 function card(result, kind) {
   const parts = [];
   const cred = result.credential;
-  if (kind !== "ok" && (cred || result.issuer)) {
-    const unsure = kind === "warn" && result.reason !== "SUSPENDED";
-    parts.push(pair("p", "caution", both(unsure ? "cautionUnsure" : "cautionBad"), "span"));
-  }
-  const rows = [];
-  let metaRows = 0;
-  const meta = () => (metaRows++ ? "meta" : "meta meta-first");
+  if (cred || result.issuer) parts.push(caution(result, kind));
+  const own = [];
+  const metas = [];
   if (cred) {
     parts.push(pair("h2", "cred-type", textPair(cred.type_name, cred.type), "span"));
     for (const field of Array.isArray(cred.fields) ? cred.fields : []) {
-      rows.push(row(textPair(field.label, field.name), formatValue(field.value)));
+      own.push([textPair(field.label, field.name), formatValue(field.value)]);
     }
-    if (cred.identifier) {
-      rows.push(row(both("identifier"), cred.identifier, meta(), "mono"));
-    }
-    rows.push(row(both("validFrom"), formatTime(cred.valid_from, true) || "—", meta()));
-    rows.push(row(both("validUntil"), formatTime(cred.valid_until, true) || t("noExpiry"), meta()));
+    if (cred.identifier) metas.push([both("identifier"), cred.identifier, "mono"]);
+    metas.push([both("validFrom"), formatTime(cred.valid_from, true) || "—"]);
+    metas.push([both("validUntil"), formatTime(cred.valid_until, true) || t("noExpiry")]);
   }
-  if (result.issuer) {
-    rows.push(row(both("issuer"), chainNode(result.issuer), meta()));
-  }
-  if (rows.length) parts.push(h("table", { class: "fields" }, h("tbody", null, rows)));
-
+  if (result.issuer) metas.push([both("issuer"), chainNode(result.issuer)]);
   const fresh = result.freshness || {};
-  const none = (which) => tIn(which, "notAvailable");
-  const freshLine = (which) =>
-    fill(tIn(which, "freshStatus"), { t: formatTime(fresh.status) || none(which) }) +
-    (which === "zh" ? "；" : "; ") +
-    fill(tIn(which, "freshTrust"), { t: formatTime(fresh.trust) || none(which) });
-  parts.push(
-    pair("p", "freshness", { zh: freshLine("zh"), en: freshLine("en") }),
-    h(
-      "p",
-      { class: "freshness", lang: langAttr(lang) },
-      fill(t("checkedAt"), { t: formatTime(result.checked_at) || "—" }),
-    ),
-  );
+  parts.push(fieldsTable(own, metas), ...freshness(fresh.status, fresh.trust, result.checked_at));
   return h("div", { class: `card card--${kind}` }, parts);
 }
 
 function renderResult(result) {
-  const kind = kindOf(result);
-  const head = headline(result, kind);
-  const message = textPair(result.message, result.reason);
+  const banner = resultVerdict(result, false);
   return {
-    node: h(
-      "article",
-      { class: "result-item" },
-      verdict(kind, head.icon, head.key, message),
-      card(result, kind),
-    ),
-    spoken: t(head.key) + t("colon") + message[lang],
+    node: h("article", { class: "result-item" }, banner.node, card(result, banner.kind)),
+    spoken: banner.spoken,
   };
 }
 
-function render(announce) {
+function render(speak) {
   let nodes = [];
   let spoken = "";
   if (outcome.error) {
@@ -182,12 +131,7 @@ function render(announce) {
     spoken = rendered.map((r) => r.spoken).join(t("sentenceSep"));
   }
   els.result.replaceChildren(...nodes);
-  if (announce) {
-    els.announce.textContent = "";
-    window.setTimeout(() => {
-      els.announce.textContent = spoken;
-    }, 50);
-  }
+  if (speak) announce(els.announce, spoken);
 }
 
 function show(next) {
