@@ -1,4 +1,5 @@
-"""HTML pages: the home page and the verify page a phone opens after scanning a QR."""
+"""HTML pages: the home page, the verify page a phone opens after scanning a QR, and the
+counter's page asking a wallet for a presentation."""
 
 from __future__ import annotations
 
@@ -33,10 +34,21 @@ def index(gw: GatewayDep, request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
-@router.get("/v", response_class=HTMLResponse)
-def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+def _scripted(gw: GatewayDep, request: Request, template: str) -> HTMLResponse:
+    """A page whose script talks to the API: Chinese first, never cached."""
     name, _code, _url = agencies.city_identity(gw)
-    html = _env.get_template("verify.html").render(
+    html = _env.get_template(template).render(
         lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
     )
     return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+
+
+@router.get("/v", response_class=HTMLResponse)
+def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+    return _scripted(gw, request, "verify.html")
+
+
+@router.get("/counter", response_class=HTMLResponse)
+def counter_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+    """Sign in with the counter key, ask for a presentation, watch the answer arrive."""
+    return _scripted(gw, request, "counter.html")
