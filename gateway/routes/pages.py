@@ -1,5 +1,4 @@
-"""HTML pages: the home page, the verify page a phone opens after scanning a QR, and the
-counter's page asking a wallet for a presentation."""
+"""HTML pages: the home page and the verify page a phone opens after scanning a QR."""
 
 from __future__ import annotations
 
@@ -34,10 +33,11 @@ def index(gw: GatewayDep, request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
-def _scripted(gw: GatewayDep, request: Request, template: str) -> HTMLResponse:
-    """A page whose script talks to the API: Chinese first, never cached."""
+@router.get("/counter", response_class=HTMLResponse)
+def counter_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+    """A counter signs in with its key, asks a wallet for a presentation, sees the answer."""
     name, _code, _url = agencies.city_identity(gw)
-    html = _env.get_template(template).render(
+    html = _env.get_template("counter.html").render(
         lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
     )
     return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
@@ -45,10 +45,8 @@ def _scripted(gw: GatewayDep, request: Request, template: str) -> HTMLResponse:
 
 @router.get("/v", response_class=HTMLResponse)
 def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
-    return _scripted(gw, request, "verify.html")
-
-
-@router.get("/counter", response_class=HTMLResponse)
-def counter_page(gw: GatewayDep, request: Request) -> HTMLResponse:
-    """Sign in with the counter key, ask for a presentation, watch the answer arrive."""
-    return _scripted(gw, request, "counter.html")
+    name, _code, _url = agencies.city_identity(gw)
+    html = _env.get_template("verify.html").render(
+        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
+    )
+    return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})

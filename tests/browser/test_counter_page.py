@@ -124,7 +124,8 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     page.get_by_role("button", name="中文").click()
 
     # The agency revokes; the next presentation is refused, and the page says so as plainly.
-    city.revoke("证件挂失")
+    revoked = ecert("revoke", *city.hz, city.issued["id"], "--reason", "证件挂失")
+    assert revoked.returncode == 0, revoked
     page.get_by_role("button", name="发起新的出示请求").click()
     link = _ask(page, "旅馆住宿登记")
     assert _present(city, link) == 1
