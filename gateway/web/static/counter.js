@@ -325,6 +325,7 @@ async function ask() {
   els.askButton.disabled = true;
   els.busy.hidden = false;
   const type = els.type.value;
+  const asking = key;
   const answer = await callApi("/api/v1/presentation-requests", {
     method: "POST",
     headers: { ...authorised(), "Content-Type": "application/json" },
@@ -332,6 +333,7 @@ async function ask() {
   });
   els.askButton.disabled = false;
   els.busy.hidden = true;
+  if (key !== asking) return; // signed out meanwhile
   if (answer.status === 401) return signOut(both("errSignedOut"));
   if (!answer.ok || !answer.data || typeof answer.data.id !== "string") {
     return showProblem(problemFrom(answer));
