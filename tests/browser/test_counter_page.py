@@ -110,7 +110,8 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     expect(result.locator(".chain")).to_contain_text("杭州市公安局")
     expect(result.locator(".chain")).to_contain_text("杭州市")
     expect(result.locator("tr", has_text="用证事由").locator("td")).to_have_text("旅馆住宿登记")
-    expect(result).to_contain_text("状态数据更新于")
+    fresh = re.compile(r"状态数据更新于 \d{4}-\d\d-\d\d \d\d:\d\d")
+    expect(result.locator(".freshness").first).to_contain_text(fresh)
     expect(result).to_contain_text("核验时间")
     page.screenshot(path=str(artifacts / "answered-zh.png"), full_page=True)
 
@@ -134,6 +135,7 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     expect(result).to_contain_text("REVOKED")
     expect(result.locator(".caution")).to_contain_text("出示未通过")
     expect(result.locator("tr", has_text="证照状态")).to_contain_text("已撤销")
+    expect(result.locator(".freshness").first).to_contain_text(fresh)  # the list that said so
     page.screenshot(path=str(artifacts / "revoked-zh.png"), full_page=True)
 
     page.get_by_role("button", name="退出登录").click()
