@@ -11,6 +11,9 @@ gone. The nonce is stored only as its SHA-256.
 A counter may also ask for what a role granted to it by a trust mark of its region's anchor
 allows (``gateway.trustmarks``): checked, with the mark's status, before the transaction.
 
+:func:`counter_profile` tells a counter (its page) who it is and what its role lets it ask,
+with zh/en names and labels.
+
 Deliberately not here: checking the answer (``gateway.presentation_answers``).
 """
 
@@ -58,6 +61,40 @@ class PresentationRequest:
             "qr_png": self.qr_png,
             "expires_at": self.expires_at,
         }
+
+
+def counter_profile(gw: Gateway, verifier_id: str) -> dict[str, Any]:
+    """Who counter ``verifier_id`` is (name, city, entity id, role) and which fields of which
+    types its role lets it ask for, in the type's field order, with zh/en labels; and the
+    bounds of a request (reason length, lifetime)."""
+    with gw.sessions() as session:
+        row = verifiers.get_verifier(session, verifier_id)
+        entity_id = verifier_entity_id(config(session).entity_id, row.id)
+        city = gw.city(session)
+        city_name, city_code = city.name, city.code
+    role = verifiers.role_of(gw, row)
+    may_request = []
+    for type_code, allowed in sorted(role.may_request.items()):
+        ctype = gw.types.get(type_code)
+        fields = [
+            {"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en}}
+            for f in ctype.fields
+            if f.name in allowed
+        ]
+        may_request.append(
+            {"type": ctype.code, "name": {"zh": ctype.name_zh, "en": ctype.name_en},
+             "fields": fields}
+        )  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "entity_id": entity_id,
+        "city": {"name": city_name, "code": city_code},
+        "role": {"code": role.code, "name": {"zh": role.name_zh, "en": role.name_en}},
+        "may_request": may_request,
+        "reason_max_length": MAX_PURPOSE,
+        "request_ttl": REQUEST_TTL,
+    }
 
 
 def _hash(value: str) -> str:

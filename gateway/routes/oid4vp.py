@@ -15,13 +15,23 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import presentation_answers, presentations
 from gateway.deps import CounterDep, FetcherDep, GatewayDep
-from gateway.schemas import PresentationRequestBody, PresentationRequestOut
+from gateway.schemas import CounterOut, PresentationRequestBody, PresentationRequestOut
 from issuers.qr import render_png
 from trust.oid4vp import MAX_VP_TOKEN, REQUEST_MEDIA_TYPE, ResponseRefused
 
 router = APIRouter(tags=["presentations 出示 (OpenID4VP)"])
 NO_STORE = {"Cache-Control": "no-store"}
 MAX_RESPONSE_BYTES = 3 * MAX_VP_TOKEN + 1024  # form-encoded, a vp_token grows up to threefold
+
+
+@router.get(
+    "/api/v1/counter",
+    response_model=CounterOut,
+    summary="Who this counter is and what it may ask for 核验点身份与可索取字段",
+)
+def counter_profile(counter: CounterDep, gw: GatewayDep, response: Response) -> dict[str, Any]:
+    response.headers.update(NO_STORE)
+    return presentations.counter_profile(gw, counter.id)
 
 
 @router.post(

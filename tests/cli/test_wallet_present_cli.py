@@ -9,81 +9,28 @@ revokes, the next presentation answers REVOKED."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.cli.helpers import Result, Served, ecert, ecert_many, free_port
-from tests.cli.wallet_helpers import PASSPHRASE, another_nonce_and_a_replay_are_refused
+from tests.cli.helpers import ecert, ecert_many
+from tests.cli.hotel_desk import hotel_desk, ok
+from tests.cli.wallet_helpers import another_nonce_and_a_replay_are_refused
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 pytestmark = pytest.mark.slow
 
-PSB_USCC = "11330100002490365L"
-FED = "federation"
-
-
-def _ok(result: Result) -> Any:
-    assert result.returncode == 0, result
-    return result.json()
-
 
 def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_path: Path) -> None:
-    yrd_port, hz_port = free_port(), free_port()
-    while hz_port == yrd_port:
-        hz_port = free_port()
-    yrd_url, hz_url = f"http://127.0.0.1:{yrd_port}", f"http://127.0.0.1:{hz_port}"
-    yrd, hz = ["--data-dir", str(tmp_path / "yrd")], ["--data-dir", str(tmp_path / "hz")]
-    wallet_dir = tmp_path / "wallet"
-    walleted = ["--wallet-dir", str(wallet_dir), "--passphrase", PASSPHRASE]
-    for result in ecert_many(
-        [
-            ["init", *yrd, "--city-code", "310000", "--city-name", "上海市",
-             "--public-url", yrd_url],
-            ["init", *hz, "--city-code", "330100", "--city-name", "杭州市",
-             "--public-url", hz_url],
-            ["wallet", "init", *walleted, "--json"],
-        ]
-    ):  # fmt: skip
-        assert result.returncode == 0, result
-    anchor = _ok(
-        ecert(FED, "init-anchor", *yrd, "--region-id", "yrd", "--region-name", "长三角", "--json")
-    )
-    kid = anchor["kids"][0]
-    with (
-        Served(["serve", *yrd], tmp_path, port=yrd_port),
-        Served(["serve", *hz], tmp_path, port=hz_port),
-    ):
-        _ok(ecert(FED, "join", *hz, "--anchor", yrd_url, "--anchor-kid", kid, "--json"))
-        approved, agency = ecert_many(
-            [
-                [FED, "approve", *yrd, "--entity", hz_url, "--types", "resident-eid", "--json"],
-                ["agency", "add", *hz, "--name", "杭州市公安局", "--uscc", PSB_USCC,
-                 "--types", "resident-eid", "--json"],
-            ]
-        )  # fmt: skip
-        _ok(approved)
-        agency_out = _ok(agency)
-        subject = json.dumps(SAMPLE_SUBJECTS["resident-eid"], ensure_ascii=False)
-        issued, desk = ecert_many(
-            [
-                ["issue", *hz, "--agency", agency_out["id"], "--type", "resident-eid",
-                 "--subject", subject, "--wallet-offer", "--json"],
-                ["verifier", "add", *hz, "--name", "西湖宾馆前台", "--role", "hotel-desk",
-                 "--json"],
-            ]
-        )  # fmt: skip
-        offer = _ok(issued)["wallet_offer"]
-        verifier = _ok(desk)["id"]
-        _ok(ecert("wallet", "receive", offer["offer_uri"], "--pin", offer["tx_code"], *walleted,
-                  "--json"))  # fmt: skip
+    with hotel_desk(tmp_path) as city:
+        hz, hz_url, yrd_url = city.hz, city.hz_url, city.yrd_url
+        wallet_dir, walleted = city.wallet_dir, city.walleted
+        verifier = city.verifier["id"]
         ask = ["counter", "request", *hz, "--verifier", verifier, "--type", "resident-eid",
                "--fields", "name,sex", "--reason", "旅馆住宿登记", "--json"]  # fmt: skip
-        first, second, third = (_ok(r) for r in ecert_many([ask, ask, ask]))
-        trusting = ["--trust-anchor", yrd_url, "--anchor-kid", kid]
+        first, second, third = (ok(r) for r in ecert_many([ask, ask, ask]))
+        trusting = city.trusting
 
         # Without --yes and nothing typed, the wallet asks and presents nothing.
         declined = ecert("wallet", "present", first["uri"], *walleted, *trusting)
@@ -107,14 +54,14 @@ def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_pat
         assert "证照有效" in shown.stdout
         assert "持证人绑定 · holder binding：已确认 · confirmed" in shown.stdout
         assert SAMPLE_SUBJECTS["resident-eid"]["name"] in shown.stdout
-        result = _ok(shown_json)["result"]
+        result = ok(shown_json)["result"]
         assert result["reason"] == "VALID"
         assert result["holder_binding"] is True
         assert {f["name"]: f["value"] for f in result["fields"]} == {
             "name": SAMPLE_SUBJECTS["resident-eid"]["name"],
             "sex": SAMPLE_SUBJECTS["resident-eid"]["sex"],
         }
-        (entry,) = _ok(history)
+        (entry,) = ok(history)
         assert entry["counter"] == "西湖宾馆前台"
         assert entry["fields"] == ["name", "sex"]
         assert entry["purpose"] == "旅馆住宿登记"
@@ -131,26 +78,26 @@ def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_pat
 
         # After the agency revokes, the next presentation answers REVOKED.
         revoked = httpx.post(
-            f"{hz_url}/api/v1/credentials/{_ok(issued)['id']}/revoke",
+            f"{hz_url}/api/v1/credentials/{city.issued['id']}/revoke",
             json={"reason": "证件挂失"},
-            headers={"Authorization": f"Bearer {agency_out['api_key']}"},
+            headers={"Authorization": f"Bearer {city.agency['api_key']}"},
             timeout=30,
         )
         assert revoked.status_code == 200, revoked.text
-        fourth = _ok(ecert(*ask))
+        fourth = ok(ecert(*ask))
         refused = ecert("wallet", "present", fourth["uri"], *walleted, *trusting, "--yes")
         assert "证照已被撤销" in refused.one_error_line()
-        after = _ok(ecert("counter", "result", fourth["id"], *hz, "--json"))
+        after = ok(ecert("counter", "result", fourth["id"], *hz, "--json"))
         assert after["result"]["reason"] == "REVOKED"
         assert after["result"]["fields"] == []
 
         # A wallet trusting another anchor key refuses to present at all.
-        fifth = _ok(ecert(*ask))
+        fifth = ok(ecert(*ask))
         strange = ecert(
             "wallet", "present", fifth["uri"], *walleted, "--trust-anchor", yrd_url,
             "--anchor-kid", "not-the-anchors-kid", "--yes",
         )  # fmt: skip
         assert "not-the-anchors-kid" in strange.one_error_line()
-        history_after = _ok(ecert("wallet", "history", "--wallet-dir", str(wallet_dir), "--json"))
+        history_after = ok(ecert("wallet", "history", "--wallet-dir", str(wallet_dir), "--json"))
         assert [e["accepted"] for e in history_after] == [True, False]
         assert history_after[1]["answer"]["error"] == "access_denied"
