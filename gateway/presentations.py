@@ -32,6 +32,7 @@ from gateway.errors import NotFound
 from gateway.federation import config, signing_key, verifier_entity_id
 from gateway.models import PresentationRequestRow
 from gateway.peers import HttpFetcher
+from issuers.verifier_roles import VerifierRole
 from issuers.wallet_types import vct_url
 from trust.errors import FieldError
 from trust.oid4vp import MAX_CLAIMS, MAX_PURPOSE, RequestObject, client_id, request_link
@@ -65,36 +66,46 @@ class PresentationRequest:
 
 def counter_profile(gw: Gateway, verifier_id: str) -> dict[str, Any]:
     """Who counter ``verifier_id`` is (name, city, entity id, role) and which fields of which
-    types its role lets it ask for, in the type's field order, with zh/en labels; and the
-    bounds of a request (reason length, lifetime)."""
+    types it may ask for, in the type's field order, with zh/en labels: those of its
+    registered role, and those a role mark it carries would add (each such field names the
+    mark; whether the mark still holds is checked when a request needs it); and the bounds of
+    a request (reason length, lifetime)."""
     with gw.sessions() as session:
         row = verifiers.get_verifier(session, verifier_id)
         entity_id = verifier_entity_id(config(session).entity_id, row.id)
         city = gw.city(session)
         city_name, city_code = city.name, city.code
+        marked = trustmarks.held_roles(gw, session, row.id)
     role = verifiers.role_of(gw, row)
+    granted: dict[str, dict[str, str | None]] = {}  # type → field → None (role) or mark type
+    for by, source in ((None, role), *marked):
+        for type_code, allowed in source.may_request.items():
+            for name in allowed:
+                granted.setdefault(type_code, {}).setdefault(name, by)
     may_request = []
-    for type_code, allowed in sorted(role.may_request.items()):
+    for type_code, fields in sorted(granted.items()):
         ctype = gw.types.get(type_code)
-        fields = [
-            {"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en}}
-            for f in ctype.fields
-            if f.name in allowed
-        ]
         may_request.append(
             {"type": ctype.code, "name": {"zh": ctype.name_zh, "en": ctype.name_en},
-             "fields": fields}
+             "fields": [{"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en},
+                         "trust_mark": fields[f.name]}
+                        for f in ctype.fields if f.name in fields]}
         )  # fmt: skip
     return {
         "id": row.id,
         "name": row.name,
         "entity_id": entity_id,
         "city": {"name": city_name, "code": city_code},
-        "role": {"code": role.code, "name": {"zh": role.name_zh, "en": role.name_en}},
+        "role": _role_out(role),
+        "trust_marks": [{"type": t, "role": _role_out(r)} for t, r in marked],
         "may_request": may_request,
         "reason_max_length": MAX_PURPOSE,
         "request_ttl": REQUEST_TTL,
     }
+
+
+def _role_out(role: VerifierRole) -> dict[str, Any]:
+    return {"code": role.code, "name": {"zh": role.name_zh, "en": role.name_en}}
 
 
 def _hash(value: str) -> str:

@@ -128,6 +128,12 @@ class ZhEn(BaseModel):
 class RequestableField(BaseModel):
     name: str = Field(examples=["name"])
     label: ZhEn
+    trust_mark: str | None = Field(
+        default=None,
+        description="null: the counter's registered role allows it; else the type of the "
+        "trust mark whose role would (checked, with its status, when a request needs it) "
+        "由信任标志授予的字段",
+    )
 
 
 class RequestableType(BaseModel):
@@ -146,6 +152,11 @@ class CounterRole(BaseModel):
     name: ZhEn
 
 
+class CounterMark(BaseModel):
+    type: str = Field(description="trust_mark_type: {anchor}/trust-marks/verifier-role/{role}")
+    role: CounterRole
+
+
 class CounterOut(BaseModel):
     """Who the counter holding the key is and what its role lets it ask a wallet for."""
 
@@ -154,6 +165,9 @@ class CounterOut(BaseModel):
     entity_id: str = Field(description="its federation leaf 联邦实体标识")
     city: CounterCity
     role: CounterRole
+    trust_marks: list[CounterMark] = Field(
+        description="role marks the counter carries 核验点持有的角色信任标志"
+    )
     may_request: list[RequestableType]
     reason_max_length: int = Field(description="用证事由 at most this many characters")
     request_ttl: int = Field(description="seconds a request stays answerable 请求有效秒数")

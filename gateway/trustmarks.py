@@ -55,6 +55,7 @@ from trust.federation import (
     check_role_marks,
     entity_configuration_url,
     role_mark_type,
+    role_of_mark_type,
     sign_trust_mark,
     sign_trust_mark_status,
     verify_entity_statement,
@@ -352,6 +353,20 @@ def held_marks(session: Any, verifier_id: str, now: int) -> list[tuple[str, str]
         .order_by(VerifierTrustMarkRow.trust_mark_type)
     )
     return [(r.trust_mark_type, r.token) for r in rows if r.exp is None or now < r.exp]
+
+
+def held_roles(gw: Gateway, session: Any, verifier_id: str) -> list[tuple[str, VerifierRole]]:
+    """The roles a counter's unexpired marks of the pinned anchor would grant, by mark type:
+    what it may ask beyond its registered role, *if* the mark still verifies and its status is
+    active when it asks (:func:`check_request` checks that; this reads only what it carries)."""
+    anchor_id, _keys = _pinned_anchor(gw)
+    known = {r.code: r for r in verifiers.roles(gw.types)}
+    held = []
+    for trust_mark_type, _token in held_marks(session, verifier_id, gw.clock()):
+        role = role_of_mark_type(anchor_id, trust_mark_type)
+        if role is not None and role in known:
+            held.append((trust_mark_type, known[role]))
+    return held
 
 
 def check_request(

@@ -177,13 +177,14 @@ def test_a_counter_reads_who_it_is_and_what_its_role_may_ask(
         "entity_id": f"{HZ}/verifiers/{verifier_id}",
         "city": {"name": "杭州市", "code": "330100"},
         "role": {"code": "hotel-desk", "name": {"zh": "旅馆前台", "en": "Hotel front desk"}},
+        "trust_marks": [],
         "may_request": [
             {
                 "type": "resident-eid",
                 "name": {"zh": "居民身份证电子证照", "en": "Resident identity card (electronic)"},
                 "fields": [
-                    {"name": "name", "label": {"zh": "姓名", "en": "Name"}},
-                    {"name": "sex", "label": {"zh": "性别", "en": "Sex"}},
+                    {"name": "name", "label": {"zh": "姓名", "en": "Name"}, "trust_mark": None},
+                    {"name": "sex", "label": {"zh": "性别", "en": "Sex"}, "trust_mark": None},
                 ],
             }
         ],

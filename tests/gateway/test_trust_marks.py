@@ -53,6 +53,32 @@ def test_a_desk_granted_police_counter_by_a_mark_may_ask_for_the_id_number(desk:
     assert plain.status_code == 201, plain.text
 
 
+def test_the_counter_page_learns_which_fields_a_held_mark_would_add(desk: Desk) -> None:
+    def profile() -> Any:
+        answer = desk.city.get("/api/v1/counter", headers={"Authorization": f"Bearer {desk.key}"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    def by_field(shown: Any) -> dict[str, str | None]:
+        (eid,) = [t for t in shown["may_request"] if t["type"] == "resident-eid"]
+        return {f["name"]: f["trust_mark"] for f in eid["fields"]}
+
+    before = profile()
+    assert before["trust_marks"] == []
+    assert set(by_field(before).values()) == {None}
+    assert "id_number" not in by_field(before)
+    desk.attach(desk.grant().token)
+    after = profile()
+    assert after["role"]["code"] == "hotel-desk"  # its registered role is unchanged
+    assert [(m["type"], m["role"]["code"]) for m in after["trust_marks"]] == [
+        (POLICE, "police-counter")
+    ]
+    fields = by_field(after)
+    assert fields["id_number"] == POLICE
+    assert fields["name"] is None  # the registered role allows it already
+    assert "driving-licence" in {t["type"] for t in after["may_request"]}
+
+
 def test_after_revocation_the_mark_grants_nothing(desk: Desk) -> None:
     issued = desk.grant()
     desk.attach(issued.token)
