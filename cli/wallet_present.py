@@ -19,8 +19,10 @@ each mark in the counter's configuration against the anchor the holder pinned (s
 listed issuer, subject, expiry) and asks the anchor's status endpoint; a mark whose status
 cannot be had grants nothing.
 
-Every message is Chinese first, English beside. Deliberately not here: several credentials of
-one type to choose from (the first kept one that matches is used), a web wallet.
+When several kept credentials match, the holder chooses (:mod:`cli.wallet_choose`; ``--credential
+ID`` in scripts).
+
+Every message is Chinese first, English beside. Deliberately not here: a web wallet.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import typer
 
 from cli.common import JsonOut, emit_json, say
 from cli.federation_common import fetch_anchor
+from cli.wallet_choose import choose, matching
 from cli.wallet_cmd import (
     DEFAULT_WALLET,
     MAX_RESPONSE,
@@ -101,15 +104,6 @@ def _fetch_request(client: httpx.Client, uri: str) -> str:
     if len(response.content) > MAX_RESPONSE:
         raise DataError("出示请求过大 · the request object is too large")
     return response.text.strip()
-
-
-def _credential(wallet_dir: Path, vct: str) -> dict[str, Any]:
-    """The first kept credential of the type ``vct`` names (same URL, or same type path)."""
-    wanted = urlsplit(vct).path.rsplit(VCT_PATH, 1)[-1]
-    for record in _records(wallet_dir):
-        if record.get("vct") == vct or record.get("type") == wanted:
-            return record
-    raise DataError(f"钱包里没有所需证照 · no credential of type {wanted!r} in the wallet")
 
 
 def _append_history(wallet_dir: Path, entry: dict[str, Any]) -> None:
@@ -221,6 +215,13 @@ def present(
     yes: Annotated[
         bool, typer.Option("--yes", help="不再询问，直接出示 · present without asking")
     ] = False,
+    credential: Annotated[
+        str | None,
+        typer.Option(
+            "--credential",
+            help="出示哪一张（多张符合时）· the credential id to present, when several match",
+        ),
+    ] = None,
     wallet_dir: WalletDir = DEFAULT_WALLET,
     as_json: JsonOut = False,
 ) -> None:
@@ -250,7 +251,7 @@ def present(
     with closing(HttpFetcher()) as marks_http:
         meta = _granted_by_marks(marks_http, chain, meta, asked, entity, now)
     ctype = _check_against_role(asked, meta, entity)
-    record = _credential(wallet_dir, asked.vct)
+    found = matching(_records(wallet_dir), asked.vct, asked.claims)
     who = str(meta.get("organization_name", entity))
     city = str(meta.get("city_name", ""))
     role_name = meta.get("role_name")
@@ -261,6 +262,7 @@ def present(
         say(f"信任链 · chain：{' → '.join(chain.path)}")
         say(f"索取 · asks for：{ctype} {', '.join(fields)}")
         say(f"用证事由 · reason：{asked.purpose}")
+    record = choose(found, credential=credential, yes=yes, now=now, show=not as_json)
     if not yes and not _confirmed():
         raise DataError("未出示 · not presented (declined)")
     holder_key = _key(wallet_dir, passphrase)
