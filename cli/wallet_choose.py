@@ -8,8 +8,9 @@ with issuer, id, issue date and a status hint, and asks which; ``--credential ID
 scripts. It never picks silently: several matches, ``--yes`` and no ``--credential`` is an
 error that lists the ids.
 
-The status hint is the wallet's own reading of the credential (its expiry); whether the issuer
-revoked or suspended it is the counter's to check, from the status list it names.
+The status hint is what the wallet itself knows: the credential's expiry, and a counter's refusal
+the last time it was presented (from the wallet's history: "REVOKED" after a renewal, say).
+Whether the issuer revoked or suspended it now is the counter's to check, from its status list.
 
 Every message is Chinese first, English beside. Deliberately not here: the request, the
 counter's trust and role (:mod:`cli.wallet_present`), presenting several credentials at once.
@@ -18,7 +19,7 @@ counter's trust and role (:mod:`cli.wallet_present`), presenting several credent
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -29,27 +30,37 @@ from issuers.wallet_types import VCT_PATH
 from trust.errors import DataError
 
 MAX_CHOICE = 64  # characters of a typed answer
+MAX_SHOWN = 80  # characters of a counter's message in a hint
 
 
 def _day(at: object) -> str:
     return time.strftime("%Y-%m-%d", time.localtime(at)) if isinstance(at, int) else "?"
 
 
-def status_hint(record: dict[str, Any], *, now: int) -> str:
-    """What the wallet itself can tell of a kept credential: expired, or until when valid."""
+def status_hint(record: dict[str, Any], *, now: int, last: Mapping[str, Any] | None = None) -> str:
+    """What the wallet itself can tell of a kept credential: expired, or until when valid; and
+    the counter's refusal when ``last`` (its latest history entry) was refused."""
     expires = record.get("expires")
     if not isinstance(expires, int):
-        return "长期有效 · no expiry"
-    if expires <= now:
-        return f"已过期 · expired {_day(expires)}"
-    return f"有效期至 {_day(expires)} · valid until {_day(expires)}"
+        hint = "长期有效 · no expiry"
+    elif expires <= now:
+        hint = f"已过期 · expired {_day(expires)}"
+    else:
+        hint = f"有效期至 {_day(expires)} · valid until {_day(expires)}"
+    if last is not None and last.get("accepted") is False:
+        found = last.get("answer")
+        answer: Mapping[str, Any] = found if isinstance(found, dict) else {}
+        zh = str(answer.get("message") or answer.get("error"))[:MAX_SHOWN]
+        en = str(answer.get("message_en") or answer.get("error"))[:MAX_SHOWN]
+        hint += f"；上次出示被拒：{zh} · last presented: refused, {en}"
+    return hint
 
 
-def describe(record: dict[str, Any], *, now: int) -> str:
+def describe(record: dict[str, Any], *, now: int, last: Mapping[str, Any] | None = None) -> str:
     """One line for a choice: id, type, issuer, issue date, status hint."""
     return (
         f"{record.get('id')}  {record.get('type')}  签发方 issuer {record.get('issuer')}  "
-        f"签发于 issued {_day(record.get('issued_at'))}  {status_hint(record, now=now)}"
+        f"签发于 issued {_day(record.get('issued_at'))}  {status_hint(record, now=now, last=last)}"
     )
 
 
@@ -87,9 +98,11 @@ def choose(
     now: int,
     show: bool = True,
     ask: Callable[[], str] = _ask,
+    history: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
     """The one of ``found`` (:func:`matching`) to present: ``credential`` when given, the only
-    one, or the holder's answer to ``ask``; never a silent pick among several."""
+    one, or the holder's answer to ``ask``; never a silent pick among several. ``history`` (the
+    wallet's presentations, oldest first) gives each its last counter's answer."""
     ids = [str(r.get("id")) for r in found]
     if credential is not None:
         if credential not in ids:
@@ -107,8 +120,9 @@ def choose(
         )
     if show:
         say(f"符合请求的证照 · matching credentials ({len(found)})：")
+        last = {str(e.get("credential")): e for e in history}
         for n, record in enumerate(found, 1):
-            say(f"  [{n}] {describe(record, now=now)}")
+            say(f"  [{n}] {describe(record, now=now, last=last.get(str(record.get('id'))))}")
     answer = ask().strip()[:MAX_CHOICE]
     if answer in ids:
         return found[ids.index(answer)]

@@ -106,6 +106,13 @@ def _fetch_request(client: httpx.Client, uri: str) -> str:
     return response.text.strip()
 
 
+def _history(wallet_dir: Path) -> list[dict[str, Any]]:
+    """The wallet's presentations, oldest first."""
+    path = wallet_dir / HISTORY
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 def _append_history(wallet_dir: Path, entry: dict[str, Any]) -> None:
     with (wallet_dir / HISTORY).open("a", encoding="utf-8") as out:
         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
@@ -262,7 +269,10 @@ def present(
         say(f"信任链 · chain：{' → '.join(chain.path)}")
         say(f"索取 · asks for：{ctype} {', '.join(fields)}")
         say(f"用证事由 · reason：{asked.purpose}")
-    record = choose(found, credential=credential, yes=yes, now=now, show=not as_json)
+    record = choose(
+        found, credential=credential, yes=yes, now=now, show=not as_json,
+        history=_history(wallet_dir) if len(found) > 1 else (),
+    )  # fmt: skip
     if not yes and not _confirmed():
         raise DataError("未出示 · not presented (declined)")
     holder_key = _key(wallet_dir, passphrase)
@@ -321,9 +331,7 @@ def present(
 def history(wallet_dir: WalletDir = DEFAULT_WALLET, as_json: JsonOut = False) -> None:
     """What this wallet presented, to whom, when and why. 出示记录"""
     _records(wallet_dir)  # the wallet must exist
-    path = wallet_dir / HISTORY
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    entries = [json.loads(line) for line in lines if line.strip()]
+    entries = _history(wallet_dir)
     if as_json:
         emit_json(entries)
         return

@@ -128,3 +128,27 @@ def test_each_line_says_issuer_id_issue_date_and_a_status_hint() -> None:
     assert "已过期 · expired" in line
     assert "有效期至" in status_hint(RENEWED, now=NOW)
     assert status_hint(_record("x", issued=NOW, expires=None), now=NOW) == "长期有效 · no expiry"
+
+
+REFUSED_EN = "Certificate has been revoked (REVOKED): status list … " + "x" * 200
+
+
+def _presented(record: dict[str, Any], accepted: bool) -> dict[str, Any]:
+    """A wallet history entry, as ``ecert wallet present`` appends it."""
+    answer = {"status": 200, "error": None, "message": None, "message_en": None}
+    if not accepted:
+        answer = {"status": 400, "error": "access_denied", "message": "证照已被撤销（REVOKED）",
+                  "message_en": REFUSED_EN}  # fmt: skip
+    return {"credential": record["id"], "accepted": accepted, "answer": answer}
+
+
+def test_the_hint_names_a_counters_refusal_the_last_time_it_was_presented(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    history = [_presented(RENEWED, False), _presented(RENEWED, True), _presented(OLD, False)]
+    choose([RENEWED, OLD], credential=None, yes=False, now=NOW, ask=lambda: "1", history=history)
+    renewed_line, old_line = capsys.readouterr().out.splitlines()[1:]
+    assert "上次出示被拒" not in renewed_line  # its last presentation was accepted
+    assert old_line.endswith(
+        "；上次出示被拒：证照已被撤销（REVOKED） · last presented: refused, " + REFUSED_EN[:80]
+    )
