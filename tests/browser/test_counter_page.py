@@ -71,9 +71,10 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     _sign_in(page, city, key)
     expect(page.locator("#desk-name")).to_have_text("西湖宾馆前台")
     expect(page.locator("#desk-role")).to_contain_text("杭州市 · 旅馆前台")
-    # Only what the hotel-desk role allows is offered: name and sex of a resident e-ID.
+    # Only what the hotel-desk role allows is offered: name, masked ID number and sex.
     boxes = page.locator("#field-boxes input")
-    assert boxes.evaluate_all("(els) => els.map((e) => e.value)") == ["name", "sex"]
+    offered = boxes.evaluate_all("(els) => els.map((e) => e.value)")
+    assert offered == ["name", "id_number_masked", "sex"]
     expect(page.locator("#type-select")).to_have_value("resident-eid")
     # The key lives in this tab's sessionStorage only: not in the URL, not in localStorage.
     assert page.evaluate("sessionStorage.getItem('ecert.counterKey')") == key
@@ -90,7 +91,7 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     assert page.locator("#request-qr").evaluate("(img) => img.complete && img.naturalWidth") > 0
     asked = page.locator("#asked")
     expect(asked).to_contain_text("居民身份证电子证照")
-    expect(asked).to_contain_text("姓名、性别")
+    expect(asked).to_contain_text("姓名、公民身份号码（部分隐藏）、性别")
     page.screenshot(path=str(artifacts / "request-zh.png"), full_page=True)
     page.context.grant_permissions(["clipboard-read", "clipboard-write"])
     page.get_by_role("button", name="复制").click()
@@ -103,8 +104,14 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     expect(page.locator("#request")).to_be_hidden()
     result = page.locator("#result")
     expect(result.locator(".verdict-msg")).to_have_text("证照有效")
-    for label, value in (("姓名", HOLDER["name"]), ("性别", HOLDER["sex"])):
+    number = HOLDER["id_number"]
+    for label, value in (
+        ("姓名", HOLDER["name"]),
+        ("公民身份号码（部分隐藏）", f"{number[:6]}********{number[-4:]}"),
+        ("性别", HOLDER["sex"]),
+    ):
         expect(result.locator("tr", has_text=label).locator("td")).to_have_text(value)
+    assert number not in page.content()  # the desk never sees the full number
     expect(result.locator("tr", has_text="持证人绑定")).to_contain_text("已确认")
     expect(result.locator("tr", has_text="证照状态")).to_contain_text("有效")
     expect(result.locator(".chain")).to_contain_text("杭州市公安局")

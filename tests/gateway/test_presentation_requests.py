@@ -186,6 +186,14 @@ def test_a_counter_reads_who_it_is_and_what_its_role_may_ask(
                 "name": {"zh": "居民身份证电子证照", "en": "Resident identity card (electronic)"},
                 "fields": [
                     {"name": "name", "label": {"zh": "姓名", "en": "Name"}, "trust_mark": None},
+                    {
+                        "name": "id_number_masked",
+                        "label": {
+                            "zh": "公民身份号码（部分隐藏）",
+                            "en": "Citizen ID number (masked)",
+                        },
+                        "trust_mark": None,
+                    },
                     {"name": "sex", "label": {"zh": "性别", "en": "Sex"}, "trust_mark": None},
                 ],
             }
@@ -206,8 +214,16 @@ def test_each_counter_reads_its_own_role_with_fields_in_the_types_order(
     assert (out["id"], out["role"]["code"]) == (row.id, "police-counter")
     asks = {t["type"]: [f["name"] for f in t["fields"]] for t in out["may_request"]}
     assert asks == {
-        "driving-licence": ["name", "id_number"],
-        "resident-eid": ["name", "id_number", "sex", "ethnicity", "birth_date", "address"],
+        "driving-licence": ["name", "id_number", "id_number_masked"],
+        "resident-eid": [
+            "name",
+            "id_number",
+            "id_number_masked",
+            "sex",
+            "ethnicity",
+            "birth_date",
+            "address",
+        ],
     }
     labels = {f["name"]: f["label"] for f in out["may_request"][0]["fields"]}
     assert labels["id_number"] == {"zh": "证号", "en": "Licence number (citizen ID number)"}
