@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
+from cli.federation_common import fetcher
 from gateway import presentation_answers, presentations
 
 counter_app = typer.Typer(help="A counter asks for presentations 核验点", no_args_is_help=True)
@@ -24,13 +25,14 @@ def counter_request(
     as_json: JsonOut = False,
 ) -> None:
     """Make a signed presentation request. 发起出示请求"""
-    with gateway_at(data_dir) as gw:
+    with fetcher() as http, gateway_at(data_dir) as gw:
         made = presentations.create_request(
             gw,
             verifier_id=verifier,
             credential_type=ctype,
             fields=[f.strip() for f in fields.split(",") if f.strip()],
             reason=reason,
+            fetcher=http,  # a role granted by a trust mark is checked with its issuer
         )
     if as_json:
         emit_json(made.as_dict())

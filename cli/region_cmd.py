@@ -1,4 +1,5 @@
-"""``ecert region …``: bilateral agreements between regions, made on a region trust anchor.
+"""``ecert region …``: bilateral agreements between regions, made on a region trust anchor, and
+the trust marks by which the anchor grants counters a verifier role (``region trust-mark``).
 
 What it does: fetch the other region's anchor and pin its keys (:mod:`cli.federation_common`),
 then record through ``gateway.federation`` which of its credential types this region accepts and
@@ -10,6 +11,7 @@ not passed on), or change a region's pinned keys without an explicit ``--anchor-
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -30,10 +32,10 @@ from cli.federation_common import (
     type_list,
     warn_first_use,
 )
-from gateway import federation
+from gateway import federation, trustmarks
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
-from gateway.models import SubordinateRow
+from gateway.models import IssuedTrustMarkRow, SubordinateRow
 from trust.errors import DataError
 from trust.federation import Acceptance, FederationError
 
@@ -120,3 +122,83 @@ def accept(
         emit_json(_region_out(row, first_use=False))
         return
     _say_region(row)
+
+
+# --- trust marks granting verifier roles (OpenID Federation 1.0 §7) ---------------------------
+
+mark_app = typer.Typer(
+    help="Trust marks granting counters a verifier role (on a region trust anchor). 信任标志",
+    no_args_is_help=True,
+)
+region_app.add_typer(mark_app, name="trust-mark")
+
+
+def _mark_json(row: IssuedTrustMarkRow) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "subject": row.subject,
+        "role": row.role,
+        "trust_mark_type": row.trust_mark_type,
+        "iat": row.iat,
+        "exp": row.exp,
+        "revoked_at": row.revoked_at,
+        "trust_mark": row.token,
+    }
+
+
+@mark_app.command("grant")
+def mark_grant(
+    subject: Annotated[
+        str, typer.Option("--subject", help="the counter's entity id ({city}/verifiers/{id})")
+    ],
+    role: Annotated[str, typer.Option("--role", help="a role, see `ecert verifier roles`")],
+    days: Annotated[int, typer.Option("--days", help="valid for N days 有效天数")] = 365,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="write the mark to this file 写入文件")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """Anchor: grant a counter a verifier role by a signed trust mark. 授予核验角色"""
+    with gateway_at(data_dir) as gw:
+        row = trustmarks.grant(gw, subject=subject, role=role, days=days, actor=actor())
+    if out is not None:
+        out.write_text(row.token + "\n", encoding="ascii")
+    if as_json:
+        emit_json(_mark_json(row))
+        return
+    say(f"已授予 · granted {row.id}: {row.role} → {row.subject}（{days} 天 · days）")
+    if out is None:
+        say(row.token)
+    else:
+        say(f"信任标志已写入 · trust mark written to {out}")
+
+
+@mark_app.command("list")
+def mark_list(data_dir: DataDir = DEFAULT_DATA_DIR, as_json: JsonOut = False) -> None:
+    """Anchor: the trust marks granted, and which are revoked. 已授予的信任标志"""
+    with gateway_at(data_dir) as gw:
+        rows = trustmarks.list_granted(gw)
+    if as_json:
+        emit_json([_mark_json(r) for r in rows])
+        return
+    if not rows:
+        say("尚未授予信任标志 · no trust mark granted yet")
+    for r in rows:
+        state = "已撤销 revoked" if r.revoked_at is not None else "有效 granted"
+        say(f"{r.id}  {r.role}  {r.subject}  {state}")
+
+
+@mark_app.command("revoke")
+def mark_revoke(
+    mark_id: Annotated[str, typer.Option("--id", help="the mark's id (tm-…)")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """Anchor: revoke a trust mark; its status endpoint then answers revoked. 撤销信任标志"""
+    with gateway_at(data_dir) as gw:
+        row = trustmarks.revoke(gw, mark_id=mark_id, actor=actor())
+    if as_json:
+        emit_json(_mark_json(row))
+        return
+    say(f"已撤销 · revoked {row.id}: {row.role} → {row.subject}")

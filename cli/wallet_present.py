@@ -15,14 +15,22 @@ only with ``--yes`` or a typed confirmation: the chosen Disclosures and a KB-JWT
 wallet's history. The decisions themselves are :mod:`trust.oid4vp_wallet`'s, shared with the
 gateway's web wallet.
 
-Every message is Chinese first, English beside. Deliberately not here: several credentials of
-one type to choose from (the first kept one that matches is used), trust marks, a web wallet.
+A counter may also ask for what a role granted to it by a trust mark allows: the wallet checks
+each mark in the counter's configuration against the anchor the holder pinned (signature,
+listed issuer, subject, expiry) and asks the anchor's status endpoint; a mark whose status
+cannot be had grants nothing.
+
+When several kept credentials match, the holder chooses (:mod:`cli.wallet_choose`; ``--credential
+ID`` in scripts).
+
+Every message is Chinese first, English beside. Deliberately not here: a web wallet.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -31,6 +39,7 @@ import typer
 
 from cli.common import JsonOut, emit_json, say
 from cli.federation_common import fetch_anchor
+from cli.wallet_choose import choose, matching
 from cli.wallet_cmd import (
     DEFAULT_WALLET,
     MAX_RESPONSE,
@@ -41,9 +50,11 @@ from cli.wallet_cmd import (
     _records,
     wallet_app,
 )
+from gateway import trustmarks
 from gateway.peers import HttpFetcher
 from trust.errors import DataError, FetchError
-from trust.oid4vp import FEDERATION_PREFIX, QUERY_ID
+from trust.federation import ResolvedChain
+from trust.oid4vp import FEDERATION_PREFIX, QUERY_ID, RequestObject
 from trust.oid4vp_wallet import (
     check_against_role,
     open_request,
@@ -75,18 +86,51 @@ def _fetch_request(client: httpx.Client, uri: str) -> str:
     return response.text.strip()
 
 
-def _credential(wallet_dir: Path, vct: str) -> dict[str, Any]:
-    """The first kept credential of the type ``vct`` names (same URL, or same type path)."""
-    wanted = type_code(vct)
-    for record in _records(wallet_dir):
-        if record.get("vct") == vct or record.get("type") == wanted:
-            return record
-    raise DataError(f"钱包里没有所需证照 · no credential of type {wanted!r} in the wallet")
+def _history(wallet_dir: Path) -> list[dict[str, Any]]:
+    """The wallet's presentations, oldest first."""
+    path = wallet_dir / HISTORY
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 def _append_history(wallet_dir: Path, entry: dict[str, Any]) -> None:
     with (wallet_dir / HISTORY).open("a", encoding="utf-8") as out:
         out.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _granted_by_marks(
+    http: HttpFetcher,
+    chain: ResolvedChain,
+    meta: dict[str, Any],
+    asked: RequestObject,
+    entity: str,
+    now: int,
+) -> dict[str, Any]:
+    """``meta`` with what the roles granted by the counter's valid trust marks may request
+    added, when its own role does not cover the request (else unchanged, and nothing fetched).
+    Each mark is checked against the anchor the holder pinned (the chain's last statement) and
+    its status asked (bounded); a mark whose status cannot be had grants nothing: it would let
+    the counter take more from the holder on the word of nobody but itself."""
+    may = meta.get("may_request")
+    may = dict(may) if isinstance(may, dict) else {}
+    ctype = type_code(asked.vct)
+    marks = chain.chain.subject.trust_marks
+    if not marks or set(asked.claims) <= set(may.get(ctype, [])):
+        return meta
+    checks = trustmarks.evaluate(
+        http, anchor=chain.chain.anchor, subject=entity, marks=marks, now=now
+    )
+    for check in checks:
+        if check.mark is None or check.mark.role is None:
+            zh, en = trustmarks.reason(check.error)
+            say(f"{zh}，不予采信 · trust mark {check.trust_mark_type} ignored: {en}", err=True)
+            continue
+        role = check.mark.role
+        say(f"信任标志授予角色 · role granted by trust mark：{role.name_zh} · {role.name_en}（"
+            f"{check.mark.iss}）", err=True)  # fmt: skip
+        for t, fields in role.may_request.items():
+            may[t] = sorted(set(may.get(t, [])) | fields)
+    return {**meta, "may_request": may}
 
 
 def _confirmed() -> bool:
@@ -119,6 +163,13 @@ def present(
     yes: Annotated[
         bool, typer.Option("--yes", help="不再询问，直接出示 · present without asking")
     ] = False,
+    credential: Annotated[
+        str | None,
+        typer.Option(
+            "--credential",
+            help="出示哪一张（多张符合时）· the credential id to present, when several match",
+        ),
+    ] = None,
     wallet_dir: WalletDir = DEFAULT_WALLET,
     as_json: JsonOut = False,
 ) -> None:
@@ -137,8 +188,10 @@ def present(
     finally:
         http.close()
     asked = open_request(token, chain, client=client, now=now)
+    with closing(HttpFetcher()) as marks_http:
+        meta = _granted_by_marks(marks_http, chain, meta, asked, entity, now)
     ctype = check_against_role(asked, meta, entity)
-    record = _credential(wallet_dir, asked.vct)
+    found = matching(_records(wallet_dir), asked.vct, asked.claims)
     who = str(meta.get("organization_name", entity))
     city = str(meta.get("city_name", ""))
     role_name = meta.get("role_name")
@@ -149,6 +202,10 @@ def present(
         say(f"信任链 · chain：{' → '.join(chain.path)}")
         say(f"索取 · asks for：{ctype} {', '.join(fields)}")
         say(f"用证事由 · reason：{asked.purpose}")
+    record = choose(
+        found, credential=credential, yes=yes, now=now, show=not as_json,
+        history=_history(wallet_dir) if len(found) > 1 else (),
+    )  # fmt: skip
     if not yes and not _confirmed():
         raise DataError("未出示 · not presented (declined)")
     holder_key = _key(wallet_dir, passphrase)
@@ -207,9 +264,7 @@ def present(
 def history(wallet_dir: WalletDir = DEFAULT_WALLET, as_json: JsonOut = False) -> None:
     """What this wallet presented, to whom, when and why. 出示记录"""
     _records(wallet_dir)  # the wallet must exist
-    path = wallet_dir / HISTORY
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    entries = [json.loads(line) for line in lines if line.strip()]
+    entries = _history(wallet_dir)
     if as_json:
         emit_json(entries)
         return

@@ -300,3 +300,38 @@ class PresentationRequestRow(Base):
     answered_at: Mapped[int | None]
     reason_code: Mapped[str | None] = mapped_column(String(40))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+
+# --- trust marks (OpenID Federation 1.0 §7) ----------------------------------------------------
+
+
+class IssuedTrustMarkRow(Base):
+    """A Trust Mark this region's anchor granted (a verifier role for a counter), by the
+    SHA-256 of the signed mark: the status endpoint finds it by the mark it is shown. Revoking
+    sets ``revoked_at``; the row stays, so the status endpoint answers ``revoked``."""
+
+    __tablename__ = "issued_trust_marks"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    subject: Mapped[str] = mapped_column(String(256), index=True)
+    trust_mark_type: Mapped[str] = mapped_column(String(512))
+    role: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+    iat: Mapped[int]
+    exp: Mapped[int | None]
+    issued_by: Mapped[str] = mapped_column(String(80))
+    revoked_at: Mapped[int | None]
+    revoked_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class VerifierTrustMarkRow(Base):
+    """A Trust Mark a counter of this city holds (checked when attached), one per type: the
+    counter's Entity Configuration carries it in ``trust_marks``."""
+
+    __tablename__ = "verifier_trust_marks"
+    verifier_id: Mapped[str] = mapped_column(ForeignKey("verifiers.id"), primary_key=True)
+    trust_mark_type: Mapped[str] = mapped_column(String(512), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64))
+    token: Mapped[str] = mapped_column(Text)
+    exp: Mapped[int | None]
+    added_at: Mapped[int]

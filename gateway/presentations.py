@@ -8,8 +8,13 @@ query for the type's ``vct`` and the chosen claims, and the reason as ``purpose`
 fetches it at its ``request_uri`` (:func:`request_object`) for five minutes; after that it is
 gone. The nonce is stored only as its SHA-256.
 
-Deliberately not here: checking the answer (``gateway.presentation_answers``), trust marks
-granting roles.
+A counter may also ask for what a role granted to it by a trust mark of its region's anchor
+allows (``gateway.trustmarks``): checked, with the mark's status, before the transaction.
+
+:func:`counter_profile` tells a counter (its page) who it is and what its role lets it ask,
+with zh/en names and labels.
+
+Deliberately not here: checking the answer (``gateway.presentation_answers``).
 """
 
 from __future__ import annotations
@@ -21,11 +26,13 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from gateway import audit, verifiers
+from gateway import audit, trustmarks, verifiers
 from gateway.core import Gateway
 from gateway.errors import NotFound
 from gateway.federation import config, signing_key, verifier_entity_id
 from gateway.models import PresentationRequestRow
+from gateway.peers import HttpFetcher
+from issuers.verifier_roles import VerifierRole
 from issuers.wallet_types import vct_url
 from trust.errors import FieldError
 from trust.oid4vp import MAX_CLAIMS, MAX_PURPOSE, RequestObject, client_id, request_link
@@ -55,6 +62,50 @@ class PresentationRequest:
             "qr_png": self.qr_png,
             "expires_at": self.expires_at,
         }
+
+
+def counter_profile(gw: Gateway, verifier_id: str) -> dict[str, Any]:
+    """Who counter ``verifier_id`` is (name, city, entity id, role) and which fields of which
+    types it may ask for, in the type's field order, with zh/en labels: those of its
+    registered role, and those a role mark it carries would add (each such field names the
+    mark; whether the mark still holds is checked when a request needs it); and the bounds of
+    a request (reason length, lifetime)."""
+    with gw.sessions() as session:
+        row = verifiers.get_verifier(session, verifier_id)
+        entity_id = verifier_entity_id(config(session).entity_id, row.id)
+        city = gw.city(session)
+        city_name, city_code = city.name, city.code
+        marked = trustmarks.held_roles(gw, session, row.id)
+    role = verifiers.role_of(gw, row)
+    granted: dict[str, dict[str, str | None]] = {}  # type → field → None (role) or mark type
+    for by, source in ((None, role), *marked):
+        for type_code, allowed in source.may_request.items():
+            for name in allowed:
+                granted.setdefault(type_code, {}).setdefault(name, by)
+    may_request = []
+    for type_code, fields in sorted(granted.items()):
+        ctype = gw.types.get(type_code)
+        may_request.append(
+            {"type": ctype.code, "name": {"zh": ctype.name_zh, "en": ctype.name_en},
+             "fields": [{"name": f.name, "label": {"zh": f.label_zh, "en": f.label_en},
+                         "trust_mark": fields[f.name]}
+                        for f in ctype.fields if f.name in fields]}
+        )  # fmt: skip
+    return {
+        "id": row.id,
+        "name": row.name,
+        "entity_id": entity_id,
+        "city": {"name": city_name, "code": city_code},
+        "role": _role_out(role),
+        "trust_marks": [{"type": t, "role": _role_out(r)} for t, r in marked],
+        "may_request": may_request,
+        "reason_max_length": MAX_PURPOSE,
+        "request_ttl": REQUEST_TTL,
+    }
+
+
+def _role_out(role: VerifierRole) -> dict[str, Any]:
+    return {"code": role.code, "name": {"zh": role.name_zh, "en": role.name_en}}
 
 
 def _hash(value: str) -> str:
@@ -88,18 +139,27 @@ def _check_input(credential_type: str, fields: list[str], purpose: str) -> str:
 
 
 def create_request(
-    gw: Gateway, *, verifier_id: str, credential_type: str, fields: list[str], reason: str
+    gw: Gateway,
+    *,
+    verifier_id: str,
+    credential_type: str,
+    fields: list[str],
+    reason: str,
+    fetcher: HttpFetcher | None = None,
 ) -> PresentationRequest:
     """A signed request from counter ``verifier_id`` for ``fields`` of ``credential_type``;
-    refused (:class:`FieldError`) when its role does not allow them."""
+    refused (:class:`FieldError`) when neither its role nor a role granted by one of its trust
+    marks (checked through ``fetcher``; without one, marks grant nothing) allows them."""
     purpose = _check_input(credential_type, fields, reason)
     wanted = list(dict.fromkeys(f.strip() for f in fields if f.strip()))
+    granted_by = trustmarks.check_request(
+        gw, fetcher, verifier_id=verifier_id, credential_type=credential_type, fields=wanted
+    )
     now = gw.clock()
     base = gw.public_url.rstrip("/")
     request_id = f"pr-{secrets.token_urlsafe(18)}"
     with gw.transaction() as session:
         row = verifiers.get_verifier(session, verifier_id)
-        verifiers.role_of(gw, row).check_request(credential_type, wanted)
         ctype = gw.types.get(credential_type)
         key, _ = signing_key(gw, session, row.id)
         client = client_id(verifier_entity_id(config(session).entity_id, row.id))
@@ -128,7 +188,8 @@ def create_request(
             )
         )  # fmt: skip
         audit.record(session, at=now, actor=row.id, action="presentation.request",
-                     subject=request_id, type=ctype.code, fields=wanted)  # fmt: skip
+                     subject=request_id, type=ctype.code, fields=wanted,
+                     granted_by=granted_by)  # fmt: skip
     request_uri = f"{base}{REQUEST_PATH}{request_id}"
     return PresentationRequest(
         id=request_id,

@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from trust.oid4vp import MAX_PURPOSE
+
 # The public JSON of a verification is pure (verify/): the offline verifier renders alike.
 from verify.result_json import verification_json as verification_json
 
@@ -106,7 +108,7 @@ class PresentationRequestBody(Strict):
     fields: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=1, max_length=32, examples=[["name", "sex"]]
     )
-    reason: str = Field(min_length=1, max_length=200, examples=["旅馆住宿登记"])
+    reason: str = Field(min_length=1, max_length=MAX_PURPOSE, examples=["旅馆住宿登记"])
 
 
 class PresentationRequestOut(BaseModel):
@@ -116,3 +118,56 @@ class PresentationRequestOut(BaseModel):
     uri: str = Field(description="openid4vp://?client_id=…&request_uri=… (what the QR says)")
     qr_png: str
     expires_at: int
+
+
+class ZhEn(BaseModel):
+    zh: str
+    en: str
+
+
+class RequestableField(BaseModel):
+    name: str = Field(examples=["name"])
+    label: ZhEn
+    trust_mark: str | None = Field(
+        default=None,
+        description="null: the counter's registered role allows it; else the type of the "
+        "trust mark whose role would (checked, with its status, when a request needs it) "
+        "由信任标志授予的字段",
+    )
+
+
+class RequestableType(BaseModel):
+    type: str = Field(examples=["resident-eid"])
+    name: ZhEn
+    fields: list[RequestableField] = Field(description="in the type's order 按证照字段顺序")
+
+
+class CounterCity(BaseModel):
+    name: str = Field(examples=["杭州市"])
+    code: str = Field(examples=["330100"], description="GB/T 2260")
+
+
+class CounterRole(BaseModel):
+    code: str = Field(examples=["hotel-desk"])
+    name: ZhEn
+
+
+class CounterMark(BaseModel):
+    type: str = Field(description="trust_mark_type: {anchor}/trust-marks/verifier-role/{role}")
+    role: CounterRole
+
+
+class CounterOut(BaseModel):
+    """Who the counter holding the key is and what its role lets it ask a wallet for."""
+
+    id: str
+    name: str
+    entity_id: str = Field(description="its federation leaf 联邦实体标识")
+    city: CounterCity
+    role: CounterRole
+    trust_marks: list[CounterMark] = Field(
+        description="role marks the counter carries 核验点持有的角色信任标志"
+    )
+    may_request: list[RequestableType]
+    reason_max_length: int = Field(description="用证事由 at most this many characters")
+    request_ttl: int = Field(description="seconds a request stays answerable 请求有效秒数")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import verifiers
+from gateway import trustmarks, verifiers
 from gateway.core import Gateway
 from gateway.errors import BadRequest, InvalidSubject, InvalidTrustAnchor, NotFound
 from gateway.federation import (
@@ -133,6 +133,11 @@ def _signed(
 
 def _gateway_metadata(fed: FederationRow, city: CityRow) -> dict[str, dict[str, Any]]:
     eid = fed.entity_id
+    marks = {  # §5.1.1: a trust mark issuer's endpoints (§8.4-§8.6); the anchor issues roles
+        "federation_trust_mark_status_endpoint": f"{eid}/federation/trust_mark_status",
+        "federation_trust_mark_list_endpoint": f"{eid}/federation/trust_mark_list",
+        "federation_trust_mark_endpoint": f"{eid}/federation/trust_mark",
+    }
     return {
         FEDERATION_ENTITY: {
             "organization_name": fed.region_name if fed.role == ANCHOR else city.name,
@@ -140,6 +145,7 @@ def _gateway_metadata(fed: FederationRow, city: CityRow) -> dict[str, dict[str, 
             "federation_list_endpoint": f"{eid}/federation/list",
             "federation_resolve_endpoint": f"{eid}/federation/resolve",
             "federation_historical_keys_endpoint": f"{eid}/federation/historical_keys",
+            **(marks if fed.role == ANCHOR else {}),
         },
         ECERT_GATEWAY: {
             "role": fed.role,
@@ -167,10 +173,11 @@ def entity_configuration(gw: Gateway, cache: StatementCache | None = None) -> st
                     )
                 )
             )
+        issuers = trustmarks.trust_mark_issuers(gw, fed.entity_id) if fed.role == ANCHOR else None
         return _signed(
             cache, "configuration", iss=fed.entity_id, sub=fed.entity_id, now=now, key=key,
             jwks=public, metadata=_gateway_metadata(fed, gw.city(session)),
-            authority_hints=hints,
+            authority_hints=hints, trust_mark_issuers=issuers,
         )  # fmt: skip
 
 
@@ -232,6 +239,7 @@ def verifier_configuration(
         return _signed(
             cache, "configuration", iss=eid, sub=eid, now=now, key=key, jwks=public,
             metadata=meta, authority_hints=[fed.entity_id],
+            trust_marks=trustmarks.held_marks(session, row.id, now),
         )  # fmt: skip
 
 

@@ -8,8 +8,11 @@ and our ``ecert_verifier`` metadata (organisation, city, role and what the role 
 the city's Subordinate Statement vouches for its keys and fixes its role by metadata policy.
 API keys look like agencies' but start ``vk_``: they authenticate a counter's requests.
 
-Deliberately not here: trust marks granting a role (a later part), the requests themselves
-(``gateway.presentations``), signing statements (``gateway.statements``).
+A role may also be granted by a trust mark of the region's anchor (``gateway.trustmarks``); the
+mark travels in the counter's ``trust_marks``, its registered role stays as the city fixed it.
+
+Deliberately not here: the requests themselves (``gateway.presentations``), signing statements
+(``gateway.statements``).
 """
 
 from __future__ import annotations

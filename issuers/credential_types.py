@@ -12,6 +12,13 @@ and lists the subject fields with a JSON Schema fragment and a visibility:
 ``disclosable`` says whether a field is selectively disclosable in the type's SD-JWT VC (a
 Disclosure the holder may withhold, RFC 9901); every ``personal`` field is.
 
+A field with ``"derived": {"from": <field>, "rule": <rule>}`` is not submitted by the agency
+(:mod:`issuers.subjects` refuses it) but computed by the issuer from another field when it signs
+the SD-JWT VC (:mod:`issuers.derived`: e.g. ``id_number_masked``, ``330106********1234``, for a
+counter that may see only part of the number). It is disclosable, never ``qr`` (QR tokens carry
+what the agency submitted), present exactly when its source is (same ``required``), and its
+``schema`` describes the derived value.
+
 Extension keys inside a field schema drive checks JSON Schema cannot express: ``x-check``
 (``uscc``, ``id_number``, ``date``, ``region``), ``x-not-future`` (a date not after today),
 ``x-id-part`` (``birth_date`` / ``sex``: must agree with the holder's ID number) and ``x-hint``
@@ -33,6 +40,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, relevance
 
+from issuers.derived import RULES
 from issuers.validation import (
     validate_uscc,
 )
@@ -84,6 +92,15 @@ META_SCHEMA: dict[str, Any] = {
                     "required": {"type": "boolean"},
                     "visibility": {"enum": list(VISIBILITIES)},
                     "disclosable": {"type": "boolean"},
+                    "derived": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "required": ["from", "rule"],
+                        "properties": {
+                            "from": {"type": "string", "pattern": "^[a-z][a-z0-9_]{0,31}$"},
+                            "rule": {"enum": sorted(RULES)},
+                        },
+                    },
                     "schema": {
                         "type": "object",
                         "properties": {
@@ -119,6 +136,14 @@ def _unbounded(schema: Mapping[str, Any], where: str) -> str | None:
 
 
 @dataclass(frozen=True)
+class Derivation:
+    """How the issuer computes a derived field: from field ``source`` by rule ``rule``."""
+
+    source: str
+    rule: str  # a key of issuers.derived.RULES (checked with the type)
+
+
+@dataclass(frozen=True)
 class FieldSpec:
     """One subject field of a credential type."""
 
@@ -130,6 +155,7 @@ class FieldSpec:
     visibility: str
     validator: Draft202012Validator = field(repr=False, compare=False, hash=False)
     disclosable: bool = False  # selectively disclosable in the SD-JWT VC
+    derived: Derivation | None = None  # computed by the issuer, never submitted
 
     def __post_init__(self) -> None:
         if not _FIELD_NAME.fullmatch(self.name):
@@ -143,6 +169,17 @@ class FieldSpec:
             raise DataError(
                 f"field {self.name!r} is personal: it must be disclosable (the holder decides "
                 "whom to show it), found disclosable false"
+            )
+        if self.derived is not None and (self.visibility == "qr" or not self.disclosable):
+            raise DataError(
+                f"field {self.name!r} is derived: it must be disclosable and not 'qr' (QR "
+                f"tokens carry what the agency submitted), found visibility "
+                f"{self.visibility!r}, disclosable {self.disclosable}"
+            )
+        if self.derived is not None and {"x-check", "x-id-part"} & set(self.schema):
+            raise DataError(
+                f"field {self.name!r} is derived: x-check and x-id-part check what an agency "
+                f"submits, found them on a field it may not submit"
             )
 
     @property
@@ -166,6 +203,9 @@ class FieldSpec:
             visibility=data["visibility"],
             validator=Draft202012Validator(schema),
             disclosable=data["disclosable"],
+            derived=Derivation(data["derived"]["from"], data["derived"]["rule"])
+            if "derived" in data
+            else None,
         )
 
 
@@ -206,10 +246,13 @@ class CredentialType:
         by_name = {f.name: f for f in self.fields}
         for role in ("holder_code_field", "holder_name_field"):
             holder = by_name.get(getattr(self, role))
-            if holder is None or not holder.required:
+            if holder is None or not holder.required or holder.derived is not None:
                 raise DataError(
-                    f"{role} {getattr(self, role)!r} must name a required field; fields: {names}"
+                    f"{role} {getattr(self, role)!r} must name a required field the agency "
+                    f"submits; fields: {names}"
                 )
+        for spec in self.derived_fields:
+            self._check_derivation(spec, by_name)
         wanted = _HOLDER_CHECK.get(self.holder_code_type)
         if by_name[self.holder_code_field].check != wanted:
             raise DataError(
@@ -245,6 +288,30 @@ class CredentialType:
             raise DataError(
                 f"at most {MAX_QR_FIELDS} 'qr' fields, all required (QR version ≤ 17); found "
                 f"{[(f.name, f.required) for f in qr]}"
+            )
+
+    @staticmethod
+    def _check_derivation(spec: FieldSpec, by_name: Mapping[str, FieldSpec]) -> None:
+        assert spec.derived is not None
+        rule = RULES.get(spec.derived.rule)
+        if rule is None:
+            raise DataError(
+                f"field {spec.name!r}: derivation rule must be one of {sorted(RULES)}, "
+                f"found {spec.derived.rule!r}"
+            )
+        source = by_name.get(spec.derived.source)
+        wanted = rule.source_check
+        if source is None or source.derived is not None or source.check != wanted:
+            raise DataError(
+                f"field {spec.name!r} is derived by {spec.derived.rule} from "
+                f"{spec.derived.source!r}: expected a submitted field with x-check {wanted!r}, "
+                f"found {'none' if source is None else repr(source.name)}"
+            )
+        if spec.required != source.required:
+            raise DataError(
+                f"field {spec.name!r} is derived from {source.name!r}: it is present exactly "
+                f"when its source is, so required must be {source.required}, found "
+                f"{spec.required}"
             )
 
     @classmethod
@@ -289,6 +356,28 @@ class CredentialType:
     @property
     def personal_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.visibility == "personal")
+
+    @property
+    def submitted_fields(self) -> tuple[FieldSpec, ...]:
+        """Fields the agency submits (every field but the derived ones)."""
+        return tuple(f for f in self.fields if f.derived is None)
+
+    @property
+    def derived_fields(self) -> tuple[FieldSpec, ...]:
+        """Fields the issuer computes from another field (:mod:`issuers.derived`)."""
+        return tuple(f for f in self.fields if f.derived is not None)
+
+    def derive(self, subject: Mapping[str, Any]) -> dict[str, str]:
+        """The derived fields' values for a checked ``subject`` (those whose source it has)."""
+        out = {}
+        for spec in self.derived_fields:
+            assert spec.derived is not None
+            if spec.derived.source in subject:
+                rule = RULES[spec.derived.rule]
+                out[spec.name] = rule.derive(
+                    subject[spec.derived.source], field=spec.derived.source
+                )
+        return out
 
     @property
     def disclosable_fields(self) -> tuple[FieldSpec, ...]:

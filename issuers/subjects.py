@@ -3,7 +3,9 @@
 :func:`validate_subject` normalises what an agency sent (NFC, stripped, USCC and ID numbers
 upper-cased), checks each field against its JSON Schema fragment and the type file's extension
 checks (:mod:`issuers.validation`), and checks that a birth date or sex agrees with the holder's
-ID number (GB 11643). It reports every problem at once, field by field, in zh and en.
+ID number (GB 11643). It reports every problem at once, field by field, in zh and en. A
+derived field (``"derived"`` in the type file, e.g. ``id_number_masked``) is the issuer's to
+compute: an agency that sends one is refused, and the result holds submitted fields only.
 
 It does not load type files (:mod:`issuers.credential_types`), sign or store anything.
 """
@@ -14,7 +16,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from issuers.credential_types import CredentialType
+from issuers.credential_types import CredentialType, FieldSpec
 from issuers.regions import RegionTable
 from issuers.validation import (
     check_extension,
@@ -53,15 +55,18 @@ def validate_subject(
         raise fail("subject", "subject_type", found=type(subject).__name__)
     if len(subject) > MAX_SUBJECT_KEYS:
         raise fail("subject", "too_many_fields", found=len(subject), limit=MAX_SUBJECT_KEYS)
-    known = [f.name for f in ctype.fields]
+    known = [f.name for f in ctype.submitted_fields]
+    derived = {f.name: f for f in ctype.derived_fields}
     problems = [
-        field_problem(
+        _derived_problem(derived[name])
+        if name in derived
+        else field_problem(
             name, "unknown_field", found=name, known_zh="、".join(known), known_en=", ".join(known)
         )
         for name in (_key_name(k) for k in subject if k not in known)
     ]
     out: dict[str, Any] = {}
-    for spec in ctype.fields:
+    for spec in ctype.submitted_fields:
         if spec.name not in subject:
             if spec.required:
                 problems.append(
@@ -100,6 +105,14 @@ def validate_subject(
     if problems:
         raise FieldError(problems)
     return out
+
+
+def _derived_problem(spec: FieldSpec) -> dict[str, str]:
+    assert spec.derived is not None
+    return field_problem(
+        spec.name, "derived_field", name=spec.name, label_zh=spec.label_zh,
+        source=spec.derived.source, rule=spec.derived.rule,
+    )  # fmt: skip
 
 
 def _id_agreement(ctype: CredentialType, out: Mapping[str, Any]) -> list[dict[str, str]]:

@@ -118,6 +118,11 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "unknown field '{found}'; expected one of {known_en}",
     ),
     "required": ("缺少必填字段“{label_zh}”", "required field '{name}' ({label_en}) is missing"),
+    "derived_field": (
+        "字段“{label_zh}”由签发方根据 {source} 生成，不应提交",
+        "field '{name}' is derived by the issuer from {source} ({rule}): expected it absent, "
+        "found a value",
+    ),
     "control_character": ("不能包含控制字符", "must not contain control characters"),
     "id_mismatch": (
         "“{label_zh}”为 {found}，与公民身份号码中的 {expected} 不一致",

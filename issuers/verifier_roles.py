@@ -5,9 +5,10 @@ counter for the full ID number.
 Every field a role names must be a selectively disclosable field of a known type: a role that
 could ask for something no wallet can disclose is refused when the table loads.
 
-Deliberately not here: granting a role by an OpenID Federation trust mark (a later part; the
-role is now the counter's ``ecert_verifier`` metadata, signed by its city), the request itself
-(:mod:`trust.oid4vp`), where roles are stored (gateway).
+Deliberately not here: granting a role by an OpenID Federation trust mark (``gateway.trustmarks``:
+the mark carries the role's ``may_request``, the registered role stays the counter's
+``ecert_verifier`` metadata, signed by its city), the request itself (:mod:`trust.oid4vp`), where
+roles are stored (gateway).
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ Disclosures of one credential.
 Type Metadata follows the SD-JWT VC draft (§6, "SD-JWT VC Type Metadata"): ``vct``, ``name``,
 ``display`` per locale (zh-CN first, then en-US) and ``claims``, each with its ``path``, its
 display labels, ``mandatory`` and ``sd`` (``always`` for a disclosable field, ``never``
-otherwise: the issuer never makes a non-disclosable field a Disclosure, nor the reverse).
+otherwise: the issuer never makes a non-disclosable field a Disclosure, nor the reverse). A
+derived field (``id_number_masked``) is a claim like the others, computed here from its source
+when the credential is made; its display says how (``description``).
 
 Deliberately not here: signing (:mod:`trust.sdjwt`), where the gateway is (the caller passes
 its public URL), rendering (no ``rendering`` member: wallets show the display names).
@@ -14,7 +16,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from issuers.credential_types import CredentialType
+from issuers.credential_types import CredentialType, FieldSpec
+from issuers.derived import RULES
 
 VCT_PATH = "/vct/"
 LOCALES = ("zh-CN", "en-US")
@@ -29,6 +32,15 @@ def _display(zh: str, en: str, key: str) -> list[dict[str, str]]:
     return [{"locale": LOCALES[0], key: zh}, {"locale": LOCALES[1], key: en}]
 
 
+def _claim_display(ctype: CredentialType, spec: FieldSpec) -> list[dict[str, str]]:
+    display = _display(spec.label_zh, spec.label_en, "label")
+    if spec.derived is not None:
+        rule, source = RULES[spec.derived.rule], ctype.field(spec.derived.source)
+        display[0]["description"] = rule.description_zh.format(source=source.label_zh)
+        display[1]["description"] = rule.description_en.format(source=source.name)
+    return display
+
+
 def type_metadata(ctype: CredentialType, vct: str) -> dict[str, Any]:
     """The Type Metadata document served at ``vct``."""
     return {
@@ -39,7 +51,7 @@ def type_metadata(ctype: CredentialType, vct: str) -> dict[str, Any]:
         "claims": [
             {
                 "path": [spec.name],
-                "display": _display(spec.label_zh, spec.label_en, "label"),
+                "display": _claim_display(ctype, spec),
                 "mandatory": spec.required,
                 "sd": "always" if spec.disclosable else "never",
             }
@@ -51,7 +63,8 @@ def type_metadata(ctype: CredentialType, vct: str) -> dict[str, Any]:
 def credential_claims(
     ctype: CredentialType, subject: dict[str, Any]
 ) -> tuple[dict[str, Any], list[str]]:
-    """The claims of a credential's SD-JWT VC (its subject's fields, in the type's order) and
-    the names of those that become Disclosures."""
-    claims = {spec.name: subject[spec.name] for spec in ctype.fields if spec.name in subject}
+    """The claims of a credential's SD-JWT VC (its subject's fields and the fields derived from
+    them, in the type's order) and the names of those that become Disclosures."""
+    given = {**subject, **ctype.derive(subject)}
+    claims = {spec.name: given[spec.name] for spec in ctype.fields if spec.name in given}
     return claims, [spec.name for spec in ctype.disclosable_fields if spec.name in claims]

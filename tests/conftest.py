@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -21,6 +22,9 @@ from gateway import agencies
 from gateway.core import Gateway
 from gateway.models import Base
 from gateway.settings import Settings
+
+if TYPE_CHECKING:
+    from tests.gateway.trustmark_helpers import Desk
 
 PG_ENV = "ECERT_TEST_DATABASE_URL"
 PG_HOW = (
@@ -168,3 +172,14 @@ def psb(gw: Gateway) -> Agency:
         uscc=code + uscc.calc_check_digit(code),
         types=["resident-eid", "driving-licence"],
     )
+
+
+@pytest.fixture
+def desk(tmp_path: Path, clock: FakeClock) -> Iterator[Desk]:
+    """A hotel desk of 杭州 under 长三角's anchor, ready to be granted a role by a trust mark
+    (``tests.gateway.trustmark_helpers.Desk``): shared by the gateway's, the wallet's and the
+    interop trust mark tests."""
+    from tests.gateway.trustmark_helpers import hotel_desk  # it imports this module
+
+    with hotel_desk(tmp_path, clock) as made:
+        yield made

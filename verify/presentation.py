@@ -142,6 +142,7 @@ def verify_presentation(
     which asked for the claims ``requested`` of ``credential_type``. Never raises."""
     issuer: IssuerRecord | None = None
     bound = False
+    status_as_of: int | None = None  # known once the status list was read, whatever it says
     try:
         if trust.expires_at is not None and now >= trust.expires_at:
             raise _Fail(Reason.TRUST_LIST_STALE, f"trust data expired at {trust.expires_at}")
@@ -194,7 +195,7 @@ def verify_presentation(
         if value != statuslist.VALID:
             _refuse_status(value, idx, uri)
     except _Fail as fail:
-        return PresentationResult(fail.reason, fail.detail, now, {}, bound, issuer)
+        return PresentationResult(fail.reason, fail.detail, now, {}, bound, issuer, status_as_of)
     return PresentationResult(
         Reason.VALID,
         "signature, disclosures, holder binding, issuer, policy and status all check out",

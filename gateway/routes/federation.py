@@ -1,29 +1,45 @@
 """OpenID Federation endpoints (§8): configurations, fetch, list, resolve, historical keys,
+the trust mark status, listing and trust mark endpoints (§8.4-§8.6, answered by an anchor),
 and the join request a city sends its region's anchor."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Annotated
+from urllib.parse import parse_qsl
 
+import orjson
 from fastapi import APIRouter, Body, Header, Query, Request, Response
 
-from gateway import confirmations, federation, public_docs, statements, trustexport, trustsync
+from gateway import (
+    confirmations,
+    federation,
+    public_docs,
+    statements,
+    trustexport,
+    trustmarks,
+    trustsync,
+)
 from gateway.core import Gateway
 from gateway.deps import FetcherDep, GatewayDep, StatementsDep
-from gateway.errors import NotFound
+from gateway.errors import BadRequest, NotFound
 from gateway.routes.federation_errors import FederationRoute
 from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
     HISTORICAL_KEYS_MEDIA_TYPE,
     RESOLVE_RESPONSE_MEDIA_TYPE,
+    TRUST_MARK_MEDIA_TYPE,
+    TRUST_MARK_STATUS_MEDIA_TYPE,
     subordinate_listing,
 )
 from trust.trustlist.delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"], route_class=FederationRoute)  # errors: §8.9
 MAX_JOIN_BODY = 64 * 1024
+MAX_STATUS_BODY = 16 * 1024  # a form with one trust mark (at most 8 KiB, escaped)
+FORM = "application/x-www-form-urlencoded"
+NO_CACHE = {"Cache-Control": "no-cache"}
 TRUST_LIST_MEDIA_TYPE = "application/trustlist+jwt"
 DELTA_MEDIA_TYPE = "application/trustlist-delta+jwt"
 PUBLIC_PATHS = [
@@ -142,6 +158,56 @@ def confirm(
     if answer is None:
         raise NotFound("no record of that token being issued before its key's compromise")
     return _uncached_jwt(answer, "application/issuance-confirmation+jwt")
+
+
+@router.post(
+    "/federation/trust_mark_status",
+    summary="Trust Mark Status 信任标志状态",
+    response_class=Response,
+    responses={200: {"content": {TRUST_MARK_STATUS_MEDIA_TYPE: {}}}},
+)
+def trust_mark_status(
+    gw: GatewayDep,
+    form: Annotated[str, Body(media_type=FORM, max_length=MAX_STATUS_BODY)],
+) -> Response:
+    """§8.4.1: POST ``trust_mark`` (form-encoded); a signed status, or 404 for a mark this
+    issuer never issued."""
+    try:
+        pairs = parse_qsl(form, strict_parsing=True, max_num_fields=4)
+    except ValueError as exc:
+        raise BadRequest(f"表单无法解析 · unreadable form: {exc}") from exc
+    marks = [v for k, v in pairs if k == "trust_mark"]
+    if len(marks) != 1:
+        raise BadRequest(f"应有一个 trust_mark 参数 · expected one trust_mark, found {len(marks)}")
+    token = trustmarks.status_response(gw, marks[0].strip())
+    return _uncached_jwt(token, TRUST_MARK_STATUS_MEDIA_TYPE)
+
+
+@router.get("/federation/trust_mark_list", summary="Trust Marked Entities 持有信任标志的实体")
+def trust_mark_list(
+    gw: GatewayDep,
+    trust_mark_type: Annotated[str, Query(max_length=512)],
+    sub: Annotated[str | None, Query(max_length=256)] = None,
+) -> Response:
+    """§8.5: the entities holding an active mark of ``trust_mark_type``."""
+    listed = trustmarks.marked_entities(gw, trust_mark_type=trust_mark_type, sub=sub)
+    return Response(orjson.dumps(listed), media_type=public_docs.JSON, headers=NO_CACHE)
+
+
+@router.get(
+    "/federation/trust_mark",
+    summary="Trust Mark 信任标志",
+    response_class=Response,
+    responses={200: {"content": {TRUST_MARK_MEDIA_TYPE: {}}}},
+)
+def trust_mark(
+    gw: GatewayDep,
+    trust_mark_type: Annotated[str, Query(max_length=512)],
+    sub: Annotated[str, Query(max_length=256)],
+) -> Response:
+    """§8.6: the newest active mark of ``trust_mark_type`` about ``sub``."""
+    token = trustmarks.current_mark(gw, trust_mark_type=trust_mark_type, sub=sub)
+    return _uncached_jwt(token, TRUST_MARK_MEDIA_TYPE)
 
 
 @router.post("/federation/join", summary="A city asks to join this region 申请加入")

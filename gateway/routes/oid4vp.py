@@ -18,9 +18,9 @@ from fastapi import APIRouter, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import presentation_answers, presentations, public_docs
-from gateway.deps import CounterDep, GatewayDep
+from gateway.deps import CounterDep, FetcherDep, GatewayDep
 from gateway.public_docs import CORS_HEADERS
-from gateway.schemas import PresentationRequestBody, PresentationRequestOut
+from gateway.schemas import CounterOut, PresentationRequestBody, PresentationRequestOut
 from issuers.qr import render_png
 from trust.oid4vp import MAX_VP_TOKEN, REQUEST_MEDIA_TYPE, ResponseRefused
 
@@ -30,13 +30,27 @@ PUBLIC = {**NO_STORE, **CORS_HEADERS}
 MAX_RESPONSE_BYTES = 3 * MAX_VP_TOKEN + 1024  # form-encoded, a vp_token grows up to threefold
 
 
+@router.get(
+    "/api/v1/counter",
+    response_model=CounterOut,
+    summary="Who this counter is and what it may ask for 核验点身份与可索取字段",
+)
+def counter_profile(counter: CounterDep, gw: GatewayDep, response: Response) -> dict[str, Any]:
+    response.headers.update(NO_STORE)
+    return presentations.counter_profile(gw, counter.id)
+
+
 @router.post(
     "/api/v1/presentation-requests",
     status_code=201,
     summary="A counter asks for a presentation 核验点发起出示请求",
 )
 async def create(
-    body: PresentationRequestBody, counter: CounterDep, gw: GatewayDep, response: Response
+    body: PresentationRequestBody,
+    counter: CounterDep,
+    gw: GatewayDep,
+    fetcher: FetcherDep,
+    response: Response,
 ) -> PresentationRequestOut:
     made = await run_in_threadpool(
         lambda: presentations.create_request(
@@ -45,6 +59,7 @@ async def create(
             credential_type=body.type,
             fields=body.fields,
             reason=body.reason,
+            fetcher=fetcher,
         )
     )
     response.headers.update(NO_STORE)

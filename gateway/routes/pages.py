@@ -34,6 +34,16 @@ def index(gw: GatewayDep, request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
+@router.get("/counter", response_class=HTMLResponse)
+def counter_page(gw: GatewayDep, request: Request) -> HTMLResponse:
+    """A counter signs in with its key, asks a wallet for a presentation, sees the answer."""
+    name, _code, _url = agencies.city_identity(gw)
+    html = _env.get_template("counter.html").render(
+        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
+    )
+    return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+
+
 @router.get("/v", response_class=HTMLResponse)
 def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
     name, _code, _url = agencies.city_identity(gw)

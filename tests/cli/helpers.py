@@ -77,11 +77,11 @@ class Result:
 
 
 def _popen(
-    args: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None
+    args: Sequence[str], env: Mapping[str, str] | None, cwd: Path | None, *, typed: bool = False
 ) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [str(ECERT), *args],
-        stdin=subprocess.DEVNULL,
+        stdin=subprocess.PIPE if typed else subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -91,9 +91,11 @@ def _popen(
     )
 
 
-def _finish(proc: subprocess.Popen[str], args: Sequence[str], deadline: float) -> Result:
+def _finish(
+    proc: subprocess.Popen[str], args: Sequence[str], deadline: float, typed: str | None = None
+) -> Result:
     try:
-        out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
+        out, err = proc.communicate(typed, timeout=max(0.1, deadline - time.monotonic()))
     except subprocess.TimeoutExpired:
         proc.kill()
         out, err = proc.communicate()
@@ -101,9 +103,23 @@ def _finish(proc: subprocess.Popen[str], args: Sequence[str], deadline: float) -
     return Result(tuple(args), proc.returncode, out, err)
 
 
-def ecert(*args: str, env: Mapping[str, str] | None = None, cwd: Path | None = None) -> Result:
-    """Run ``ecert ARGS`` to completion (at most :data:`TIMEOUT` seconds)."""
-    return ecert_many([list(args)], env=env, cwd=cwd)[0]
+def ecert(
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    typed: str | None = None,
+) -> Result:
+    """Run ``ecert ARGS`` to completion (at most :data:`TIMEOUT` seconds); ``typed`` is what a
+    user types at its prompts (its stdin; without it, stdin is empty)."""
+    if typed is None:
+        return ecert_many([list(args)], env=env, cwd=cwd)[0]
+    proc = _popen(args, env, cwd, typed=True)
+    try:
+        return _finish(proc, args, time.monotonic() + TIMEOUT, typed)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def ecert_many(

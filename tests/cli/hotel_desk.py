@@ -44,6 +44,31 @@ class HotelDesk:
         """What ``ecert wallet present`` needs to trust the anchor."""
         return ["--trust-anchor", self.yrd_url, "--anchor-kid", self.kid]
 
+    def receive_another(self, subject: dict[str, Any]) -> dict[str, Any]:
+        """杭州市公安局 issues another resident e-ID (a renewal, say) that the CLI wallet
+        receives; what the wallet kept (``wallet receive --json``)."""
+        issued = ok(
+            ecert("issue", *self.hz, "--agency", self.agency["id"], "--type", "resident-eid",
+                  "--subject", json.dumps(subject, ensure_ascii=False), "--wallet-offer", "--json")
+        )  # fmt: skip
+        offer = issued["wallet_offer"]
+        return dict(ok(ecert("wallet", "receive", offer["offer_uri"], "--pin", offer["tx_code"],
+                             *self.walleted, "--json")))  # fmt: skip
+
+    def kept(self) -> list[dict[str, Any]]:
+        """The credentials the CLI wallet keeps (``wallet list --json``)."""
+        return list(ok(ecert("wallet", "list", "--wallet-dir", str(self.wallet_dir), "--json")))
+
+    def ask(self, fields: str) -> list[str]:
+        """``ecert counter request`` of the desk for ``fields`` of a resident e-ID."""
+        return ["counter", "request", *self.hz, "--verifier", self.verifier["id"],
+                "--type", "resident-eid", "--fields", fields,
+                "--reason", "旅馆住宿登记", "--json"]  # fmt: skip
+
+    def present(self, uri: str, *more: str, typed: str | None = None) -> Result:
+        """``ecert wallet present`` trusting the anchor; ``typed`` answers its prompts."""
+        return ecert("wallet", "present", uri, *self.walleted, *self.trusting, *more, typed=typed)
+
 
 @contextmanager
 def hotel_desk(tmp_path: Path, *, receive: bool = True) -> Iterator[HotelDesk]:

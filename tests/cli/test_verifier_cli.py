@@ -20,7 +20,7 @@ def test_roles_list_and_a_counter_needs_a_federation(tmp_path: Path) -> None:
     )
     assert roles.returncode == 0, roles
     by_code = {r["code"]: r["may_request"] for r in roles.json()}
-    assert by_code["hotel-desk"] == {"resident-eid": ["name", "sex"]}
+    assert by_code["hotel-desk"] == {"resident-eid": ["id_number_masked", "name", "sex"]}
     assert "id_number" in by_code["police-counter"]["resident-eid"]
     assert refused.returncode == 1, refused
     line = refused.one_error_line()

@@ -57,7 +57,9 @@ def test_cli_wallet_receives_a_resident_eid_and_sees_its_revocation(tmp_path: Pa
         )
         assert got.returncode == 0, got
         record = got.json()
-        assert record["claims"] == SAMPLE_SUBJECTS["resident-eid"]
+        eid = SAMPLE_SUBJECTS["resident-eid"]  # and the number masked by the issuer
+        masked = eid["id_number"][:6] + "*" * 8 + eid["id_number"][-4:]
+        assert record["claims"] == {**eid, "id_number_masked": masked}
         assert record["issuer"] == f"{url}/agencies/{agency.json()['id']}"
         again = ecert("wallet", "receive", offer["offer_uri"], "--pin", offer["tx_code"], *walleted)
         assert "invalid_grant" in again.one_error_line() or "领取链接" in again.one_error_line()

@@ -5,7 +5,12 @@ reason; ``ecert wallet present --yes`` resolves the desk through the federation 
 pins, presents, and ``ecert counter result`` shows the fields with holder binding confirmed.
 The same answer replayed is refused; a presentation carrying another request's nonce is
 refused; a request for more than the role allows is refused by the wallet; after the agency
-revokes, the next presentation answers REVOKED."""
+revokes, the next presentation answers REVOKED.
+
+With two resident e-IDs in the wallet (an old one and its renewal), the hotel desk asks for name
+and the masked ID number: the wallet refuses to pick silently under ``--yes``, lists them and
+takes the holder's choice, or ``--credential ID``; the desk sees ``330106********1233`` under its
+label, and the full number nowhere."""
 
 from __future__ import annotations
 
@@ -101,3 +106,58 @@ def test_a_hotel_desk_sees_name_and_sex_with_holder_binding_then_revoked(tmp_pat
         history_after = ok(ecert("wallet", "history", "--wallet-dir", str(wallet_dir), "--json"))
         assert [e["accepted"] for e in history_after] == [True, False]
         assert history_after[1]["answer"]["error"] == "access_denied"
+
+
+def test_a_wallet_with_two_e_ids_asks_which_and_the_desk_sees_only_the_masked_number(
+    tmp_path: Path,
+) -> None:
+    subject = SAMPLE_SUBJECTS["resident-eid"]
+    full = subject["id_number"]
+    with hotel_desk(tmp_path) as d:
+        renewed = d.receive_another(subject)
+        (old,) = [c for c in d.kept() if c["id"] != renewed["id"]]
+        asks = ecert_many([d.ask("name,id_number_masked")] * 3 + [d.ask("name,id_number")])
+        first, second, third = (ok(r) for r in asks[:3])
+        # The desk's own gateway refuses to ask a hotel desk's wallet for the full number.
+        assert "id_number" in asks[3].one_error_line()
+
+        # Several match and --yes alone: refused, listing both; the request stays open.
+        refused = d.present(first["uri"], "--yes")
+        line = refused.one_error_line()
+        assert "--credential" in line
+        assert old["id"] in line
+        assert renewed["id"] in line
+        # The holder chooses the second one listed, and confirms.
+        chosen = d.present(first["uri"], typed="2\ny\n")
+        assert chosen.returncode == 0, chosen
+        assert "符合请求的证照 · matching credentials (2)" in chosen.stdout
+        (listed,) = [ln for ln in chosen.stdout.splitlines() if ln.startswith("  [2] ")]
+        picked = listed.split()[1]
+        other = old["id"] if picked == renewed["id"] else renewed["id"]
+        assert f"[2] {picked}  resident-eid  签发方 issuer {d.hz_url}/agencies/" in listed
+        assert "签发于 issued" in listed
+        assert "有效期至" in listed
+        # In a script: --credential with --yes.
+        scripted = d.present(second["uri"], "--credential", other, "--yes")
+        assert scripted.returncode == 0, scripted
+        wrong = d.present(third["uri"], "--credential", "not-in-wallet", "--yes")
+        assert "not-in-wallet" in wrong.one_error_line()
+
+        shown, shown_json, history = ecert_many(
+            [
+                ["counter", "result", first["id"], *d.hz],
+                ["counter", "result", first["id"], *d.hz, "--json"],
+                ["wallet", "history", "--wallet-dir", str(d.wallet_dir), "--json"],
+            ]
+        )
+        masked = f"{full[:6]}********{full[-4:]}"
+        assert f"公民身份号码（部分隐藏） Citizen ID number (masked)：{masked}" in shown.stdout
+        answered = ok(shown_json)
+        assert answered["result"]["reason"] == "VALID"
+        assert [f["name"] for f in answered["result"]["fields"]] == ["name", "id_number_masked"]
+        for what in (shown.stdout, shown_json.stdout, chosen.stdout, scripted.stdout):
+            assert full not in what
+        assert [(e["credential"], e["accepted"]) for e in ok(history)] == [
+            (picked, True),
+            (other, True),
+        ]

@@ -17,7 +17,7 @@ ENTITY = f"{CITY}/verifiers/vf-desk"
 CLIENT = f"openid_federation:{ENTITY}"
 META: dict[str, Any] = {
     "city_entity_id": CITY,
-    "may_request": {"resident-eid": ["name", "sex"]},
+    "may_request": {"resident-eid": ["id_number_masked", "name", "sex"]},  # a hotel desk
 }
 
 
@@ -37,6 +37,7 @@ def _asked(claims: tuple[str, ...] = ("name", "sex"), response_uri: str = "") ->
 
 def test_a_request_within_the_role_to_its_own_city_is_taken() -> None:
     assert check_against_role(_asked(), META, ENTITY) == "resident-eid"
+    assert check_against_role(_asked(("name", "id_number_masked")), META, ENTITY)
 
 
 @pytest.mark.parametrize(

@@ -176,6 +176,18 @@ def test_invalid_subject_lists_every_problem_and_persists_nothing(
     assert count_credentials(gw) == 0
 
 
+def test_a_derived_field_an_agency_sends_is_422_and_persists_nothing(
+    gw: Gateway, client: TestClient, psb: Agency
+) -> None:
+    subject = {**SAMPLE_SUBJECTS["resident-eid"], "id_number_masked": "330106********1233"}
+    response = _issue(client, psb, {"type": "resident-eid", "subject": subject})
+    assert response.status_code == 422
+    (error,) = response.json()["detail"]["errors"]
+    assert (error["field"], error["code"]) == ("id_number_masked", "derived_field")
+    assert "由签发方根据 id_number 生成" in error["message"]
+    assert count_credentials(gw) == 0
+
+
 def test_unknown_top_level_field_is_rejected(client: TestClient, amr: Agency) -> None:
     response = _issue(client, amr, {**licence_body(), "colour": "red"})
     assert response.status_code == 422

@@ -175,6 +175,22 @@ def test_verify_page_and_home_page_are_chinese_first_with_security_headers(
     assert client.get("/static/verify.js").status_code == 200
 
 
+def test_the_counter_page_loads_only_the_gateways_own_script_and_style(client: TestClient) -> None:
+    page = client.get("/counter")
+    assert page.status_code == 200
+    assert "核验点出示请求" in page.text
+    assert "English" in page.text
+    assert page.headers["cache-control"] == "no-store"
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert '<script type="module" src="/static/counter.js">' in page.text
+    assert "://" not in page.text  # nothing from outside the gateway
+    for script in ("counter.js", "page.js"):
+        served = client.get(f"/static/{script}")
+        assert served.status_code == 200
+        assert "javascript" in served.headers["content-type"]
+    assert 'from "./page.js"' in client.get("/static/counter.js").text
+
+
 def test_health(client: TestClient, amr: Agency) -> None:
     body = client.get("/healthz").json()
     assert body["status"] == "ok"

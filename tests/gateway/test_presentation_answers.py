@@ -16,9 +16,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from gateway import presentation_answers, status, verifiers
 from gateway.core import Gateway
+from gateway.models import AuditRow, PresentationRequestRow
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.gateway.helpers import auth
@@ -28,6 +30,8 @@ from trust.keys import PublicKey, SigningKey
 from trust.oid4vci import PRE_AUTHORIZED_GRANT, make_proof
 from trust.oid4vp import ResponseRefused
 from trust.sdjwt import holder
+from trust.sdjwt.core import split
+from trust.sdjwt.disclosure import Disclosure
 from trust.sdjwt.issue import SdJwt
 
 YRD, HZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101"
@@ -158,6 +162,39 @@ def test_a_presentation_answers_the_counter_with_the_fields_and_holder_binding(
     assert result["fields"][0]["label"]["zh"]
     assert [c["role"] for c in result["issuer"]["chain"]] == ["agency", "city"]
     assert result["message"] == {"zh": "证照有效", "en": "Certificate is valid"}
+
+
+def test_a_hotel_desk_sees_the_masked_id_number_and_nothing_of_the_full_one(desk: Desk) -> None:
+    fields = ("name", "id_number_masked")
+    request = desk.ask({**ASK, "fields": list(fields)})
+    presentation = desk.present(request, fields)
+    assert [Disclosure.parse(d).name for d in split(presentation).disclosures] == list(fields)
+    answered = desk.post(request, presentation)
+    assert answered.status_code == 200, answered.text
+    shown = desk.result(request["id"])
+    result = shown.json()["result"]
+    assert result["reason"] == "VALID"
+    full = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
+    shown_fields = {f["name"]: (f["value"], f["label"]) for f in result["fields"]}
+    assert shown_fields == {
+        "name": (SAMPLE_SUBJECTS["resident-eid"]["name"], {"zh": "姓名", "en": "Name"}),
+        "id_number_masked": (
+            f"{full[:6]}********{full[-4:]}",
+            {"zh": "公民身份号码（部分隐藏）", "en": "Citizen ID number (masked)"},
+        ),
+    }
+    with desk.fed.gateways[HZ].sessions() as session:
+        row = session.get(PresentationRequestRow, request["id"])
+        assert row is not None
+        stored = json.dumps([row.result, row.fields, row.purpose, row.token], ensure_ascii=False)
+        audited = json.dumps(
+            [(a.subject, a.detail) for a in session.scalars(select(AuditRow))
+             if a.action.startswith("presentation")], ensure_ascii=False,
+        )  # fmt: skip
+    assert request["id"] in audited
+    for what in (answered.text, shown.text, stored, audited):
+        assert full not in what
+        assert full[6:14] not in what  # the birth date the mask hides
 
 
 def test_the_same_answer_replayed_is_refused(desk: Desk) -> None:

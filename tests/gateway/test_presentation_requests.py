@@ -115,6 +115,8 @@ def test_a_request_for_more_than_the_role_allows_is_refused(
     detail = refused.json()["detail"]
     assert detail["errors"][0]["field"] == field
     assert detail["errors"][0]["code"] == "not_allowed_by_role"
+    if field == "fields":  # it says what the desk may ask instead
+        assert "id_number_masked" in detail["errors"][0]["message_en"]
     assert detail["message"]
     assert detail["message_en"]
 
@@ -162,3 +164,107 @@ def test_a_request_is_gone_after_five_minutes(
     assert client.get(f"/oid4vp/requests/{out['id']}").status_code == 404
     assert client.get(out["qr_png"]).status_code == 404
     assert client.get("/oid4vp/requests/" + "x" * 300).status_code == 404
+
+
+def test_a_counter_reads_who_it_is_and_what_its_role_may_ask(
+    counter: tuple[Federation, TestClient, str, str],
+) -> None:
+    _, client, verifier_id, key = counter
+    answer = client.get("/api/v1/counter", headers={"Authorization": f"Bearer {key}"})
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["cache-control"] == "no-store"
+    assert answer.json() == {
+        "id": verifier_id,
+        "name": "西湖宾馆前台",
+        "entity_id": f"{HZ}/verifiers/{verifier_id}",
+        "city": {"name": "杭州市", "code": "330100"},
+        "role": {"code": "hotel-desk", "name": {"zh": "旅馆前台", "en": "Hotel front desk"}},
+        "trust_marks": [],
+        "may_request": [
+            {
+                "type": "resident-eid",
+                "name": {"zh": "居民身份证电子证照", "en": "Resident identity card (electronic)"},
+                "fields": [
+                    {"name": "name", "label": {"zh": "姓名", "en": "Name"}, "trust_mark": None},
+                    {
+                        "name": "id_number_masked",
+                        "label": {
+                            "zh": "公民身份号码（部分隐藏）",
+                            "en": "Citizen ID number (masked)",
+                        },
+                        "trust_mark": None,
+                    },
+                    {"name": "sex", "label": {"zh": "性别", "en": "Sex"}, "trust_mark": None},
+                ],
+            }
+        ],
+        "reason_max_length": 200,
+        "request_ttl": 300,
+    }
+
+
+def test_each_counter_reads_its_own_role_with_fields_in_the_types_order(
+    counter: tuple[Federation, TestClient, str, str],
+) -> None:
+    fed, client, _, _ = counter
+    row, key = verifiers.add_verifier(
+        fed.gateways[HZ], name="西湖派出所户籍窗口", role="police-counter", actor="t"
+    )
+    out = client.get("/api/v1/counter", headers={"Authorization": f"Bearer {key}"}).json()
+    assert (out["id"], out["role"]["code"]) == (row.id, "police-counter")
+    asks = {t["type"]: [f["name"] for f in t["fields"]] for t in out["may_request"]}
+    assert asks == {
+        "driving-licence": ["name", "id_number", "id_number_masked"],
+        "resident-eid": [
+            "name",
+            "id_number",
+            "id_number_masked",
+            "sex",
+            "ethnicity",
+            "birth_date",
+            "address",
+        ],
+    }
+    labels = {f["name"]: f["label"] for f in out["may_request"][0]["fields"]}
+    assert labels["id_number"] == {"zh": "证号", "en": "Licence number (citizen ID number)"}
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Basic abc", "Bearer ", "Bearer ek_abc_def", "Bearer vk_vf-nobody_secret"],
+    ids=["none", "not-bearer", "empty", "an-agency-key", "an-unknown-counter"],
+)
+def test_who_a_counter_is_needs_its_key(
+    counter: tuple[Federation, TestClient, str, str], authorization: str | None
+) -> None:
+    _, client, _, _ = counter
+    headers = {} if authorization is None else {"Authorization": authorization}
+    refused = client.get("/api/v1/counter", headers=headers)
+    assert refused.status_code == 401, refused.text
+    detail = refused.json()["detail"]
+    assert detail["code"] == "unauthorised"
+    assert detail["message"].startswith("身份验证失败")
+    assert "counter key" in detail["message_en"]
+
+
+def test_a_counter_key_with_a_wrong_secret_is_refused(
+    counter: tuple[Federation, TestClient, str, str],
+) -> None:
+    _, client, _, key = counter
+    wrong = key[:-3] + ("abc" if not key.endswith("abc") else "xyz")
+    refused = client.get("/api/v1/counter", headers={"Authorization": f"Bearer {wrong}"})
+    assert refused.status_code == 401
+    assert "unknown counter key" in refused.json()["detail"]["message_en"]
+
+
+def test_openapi_documents_who_a_counter_is(
+    counter: tuple[Federation, TestClient, str, str],
+) -> None:
+    _, client, _, _ = counter
+    spec = client.get("/openapi.json").json()
+    operation = spec["paths"]["/api/v1/counter"]["get"]
+    assert "核验点" in operation["summary"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert schema == {"$ref": "#/components/schemas/CounterOut"}
+    documented = spec["components"]["schemas"]["CounterOut"]["properties"]
+    assert {"id", "name", "city", "role", "may_request", "reason_max_length"} <= set(documented)

@@ -86,6 +86,9 @@ def test_the_signed_list_describes_the_types_its_issuers_may_issue(
             "Business licence",
         )
         assert licence.label("uscc").zh == "统一社会信用代码"
+        (eid,) = [t for t in tl.types if t.code == "resident-eid"]  # a derived field is labelled
+        assert eid.label("id_number_masked").zh == "公民身份号码（部分隐藏）"
+        assert eid.label("id_number_masked").en == "Citizen ID number (masked)"
         clock.advance(10)
         assert _sync(fed, sz).version == first + 1  # described alike: no new version
 

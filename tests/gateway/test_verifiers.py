@@ -43,7 +43,7 @@ def test_a_counter_resolves_through_its_city_to_the_anchor_with_its_role(
         meta = resolved.metadata[ECERT_VERIFIER]
         assert meta["role"] == "hotel-desk"
         assert meta["city_name"] == "杭州市"
-        assert meta["may_request"] == {"resident-eid": ["name", "sex"]}
+        assert meta["may_request"] == {"resident-eid": ["id_number_masked", "name", "sex"]}
         rp = resolved.metadata[OPENID_RELYING_PARTY]
         assert rp["client_name"] == "西湖宾馆前台"
         with hz.sessions() as session:

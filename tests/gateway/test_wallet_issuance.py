@@ -3,6 +3,7 @@ PostgreSQL (the single-use rules are the database's)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -17,6 +18,8 @@ from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.jws import KeyIndex, sign_compact
 from trust.keys import PublicKey, SigningKey
 from trust.oid4vci import PRE_AUTHORIZED_GRANT, PROOF_TYP, make_proof
+from trust.sdjwt.core import split
+from trust.sdjwt.disclosure import Disclosure
 from trust.sdjwt.holder import receive
 from trust.sdjwt.issue import SdJwt
 
@@ -104,8 +107,15 @@ def test_a_holder_receives_an_sd_jwt_vc_bound_to_its_key_on_the_qr_tokens_status
     assert verified.issuer == meta["issuer"]
     assert verified.holder_key is not None
     assert verified.holder_key.kid == holder.kid
-    assert verified.claims == SAMPLE_SUBJECTS["resident-eid"]
-    assert verified.disclosed == set(SAMPLE_SUBJECTS["resident-eid"])
+    subject = SAMPLE_SUBJECTS["resident-eid"]
+    # The issuer derives the masked number and makes it a Disclosure of its own.
+    masked = subject["id_number"][:6] + "*" * 8 + subject["id_number"][-4:]
+    assert verified.claims == {**subject, "id_number_masked": masked}
+    assert verified.disclosed == {*subject, "id_number_masked"}
+    disclosures = [Disclosure.parse(d) for d in split(serialized).disclosures]
+    assert [(d.name, d.value) for d in disclosures if d.name == "id_number_masked"] == [
+        ("id_number_masked", masked)
+    ]
     assert verified.vct == f"{ISSUER}/vct/resident-eid"
     qr_status = client.get(f"/api/v1/credentials/{issued['id']}", headers=auth(psb.api_key))
     token_claims = SdJwt(issued["token"], ()).unverified_payload()  # the QR token's payload
@@ -115,7 +125,16 @@ def test_a_holder_receives_an_sd_jwt_vc_bound_to_its_key_on_the_qr_tokens_status
     vct = client.get("/vct/resident-eid").json()
     assert vct["vct"] == verified.vct
     assert [d["locale"] for d in vct["display"]] == ["zh-CN", "en-US"]
-    assert {c["path"][0]: c["sd"] for c in vct["claims"]}["id_number"] == "always"
+    claims = {c["path"][0]: c for c in vct["claims"]}
+    assert claims["id_number"]["sd"] == "always"
+    assert claims["id_number_masked"]["sd"] == "always"
+    assert claims["id_number_masked"]["mandatory"] is True
+    zh, en = claims["id_number_masked"]["display"]
+    assert zh["label"] == "公民身份号码（部分隐藏）"
+    assert en["label"] == "Citizen ID number (masked)"
+    assert "前 6 位和后 4 位" in zh["description"]
+    assert "from id_number" in en["description"]
+    assert "id_number_masked" not in json.dumps(token_claims)  # QR tokens are unchanged
 
 
 def test_metadata_names_the_endpoints(client: TestClient) -> None:

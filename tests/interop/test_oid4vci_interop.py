@@ -65,4 +65,6 @@ def test_openid4vc_openid4vci_receives_a_credential_from_our_offer(
     _, verified = receive(serialized, issuer_keys=keys, now=gw.clock())
     assert verified.holder_key is not None
     assert verified.holder_key.kid == PublicKey.from_jwk(answer["holder_jwk"]).kid
-    assert verified.claims == SAMPLE_SUBJECTS["resident-eid"]
+    subject = SAMPLE_SUBJECTS["resident-eid"]
+    masked = subject["id_number"][:6] + "*" * 8 + subject["id_number"][-4:]
+    assert verified.claims == {**subject, "id_number_masked": masked}

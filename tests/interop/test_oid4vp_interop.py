@@ -28,6 +28,7 @@ desk (西湖宾馆前台) asking for name and sex.
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
@@ -64,10 +65,10 @@ class Desk:
     credential: SdJwt
     holder: SigningKey
 
-    def ask(self) -> dict[str, Any]:
+    def ask(self, body: dict[str, Any] = ASK) -> dict[str, Any]:
         made = httpx.post(
             f"{self.city}/api/v1/presentation-requests",
-            json=ASK,
+            json=body,
             headers=auth(self.counter_key),
             timeout=30,
         )
@@ -156,6 +157,24 @@ def test_an_openid4vp_wallet_presents_to_our_counter(node: NodeRunner, desk: Des
         "name": subject["name"],
         "sex": subject["sex"],
     }
+
+
+def test_the_wallet_presents_the_masked_id_number_a_hotel_desk_may_see(
+    node: NodeRunner, desk: Desk
+) -> None:
+    """The issuer's derived Disclosure is a claim like any other to dcql and the library."""
+    asked = desk.ask({**ASK, "fields": ["name", "id_number_masked"]})
+    answer = _wallet(node, desk, asked["uri"])
+    assert answer["status"] == 200, answer
+    assert answer["frame"] == {"name": True, "id_number_masked": True}
+    result = desk.result(asked["id"])["result"]
+    assert result["reason"] == "VALID", result
+    number = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
+    assert [(f["name"], f["value"]) for f in result["fields"]] == [
+        ("name", SAMPLE_SUBJECTS["resident-eid"]["name"]),
+        ("id_number_masked", f"{number[:6]}********{number[-4:]}"),
+    ]
+    assert number not in json.dumps(answer)
 
 
 def test_a_presentation_built_by_sd_jwt_core_is_accepted_at_our_response_endpoint(

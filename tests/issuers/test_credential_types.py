@@ -102,9 +102,10 @@ def test_business_licence_fields() -> None:
 
 def test_resident_eid_fields_are_all_personal() -> None:
     ctype = REGISTRY.get("resident-eid")
-    names = ["name", "id_number", "sex", "ethnicity", "birth_date", "address"]
+    names = ["name", "id_number", "id_number_masked", "sex", "ethnicity", "birth_date", "address"]
     assert [f.name for f in ctype.fields] == names
     assert [f.name for f in ctype.personal_fields] == names
+    assert [f.name for f in ctype.derived_fields] == ["id_number_masked"]
     assert ctype.qr_fields == ()
     assert ctype.public_fields == ()
 
@@ -214,6 +215,11 @@ SUBJECT_CASES: dict[str, tuple[CredentialType, object, set[tuple[str, str]]]] = 
         with_(SAMPLE_SUBJECTS["food-business-permit"], licence_no="SP3304020012345"),
         {("licence_no", "schema_pattern")},
     ),
+    "derived_field_submitted": (
+        EID,
+        with_(EID_SAMPLE, id_number_masked="330106********1233"),
+        {("id_number_masked", "derived_field")},
+    ),
     "drug_permit_mode_enum": (
         REGISTRY.get("drug-trading-permit"),
         with_(SAMPLE_SUBJECTS["drug-trading-permit"], business_mode="网售"),
@@ -255,6 +261,19 @@ def test_unknown_field_message_lists_the_expected_fields() -> None:
     assert "未知字段 'foo'" in found["message"]
 
 
+def test_a_derived_field_an_agency_sends_is_refused_saying_whose_it_is() -> None:
+    (found,) = problems(EID, with_(EID_SAMPLE, id_number_masked="330106********1233"))
+    assert found["message"] == "字段“公民身份号码（部分隐藏）”由签发方根据 id_number 生成，不应提交"
+    assert found["message_en"] == (
+        "field 'id_number_masked' is derived by the issuer from id_number "
+        "(keep-first-6-last-4): expected it absent, found a value"
+    )
+
+
+def test_a_checked_subject_holds_no_derived_field() -> None:
+    assert "id_number_masked" not in validate_subject(EID, EID_SAMPLE, today=SAMPLE_TODAY)
+
+
 def test_birth_date_mismatch_says_what_the_id_says() -> None:
     (found,) = problems(EID, with_(EID_SAMPLE, birth_date="1985-06-16"))
     assert found["message_en"] == "birth_date is 1985-06-16 but the ID number says 1985-06-15"
@@ -291,7 +310,7 @@ def test_subject_is_normalised() -> None:
     out = validate_subject(EID, subject, today=SAMPLE_TODAY)
     assert out["name"] == "陈晓明"
     assert out["id_number"] == ID_FEMALE_1992
-    assert list(out) == [f.name for f in EID.fields]
+    assert list(out) == [f.name for f in EID.submitted_fields]
 
 
 def test_validation_does_not_change_the_input() -> None:
@@ -433,7 +452,38 @@ BROKEN: dict[str, tuple[Edit, str, str]] = {
         BL_FILE,
         "USCC check character",
     ),
+    "holder_code_is_derived": (
+        _set(EID_FILE, "holder_name_field", "id_number_masked"),
+        EID_FILE,
+        "holder_name_field 'id_number_masked' must name a required field the agency submits",
+    ),
 }
+
+
+# Derived fields: (file, field, what changes in it, what the refusal says)
+MASKED = "id_number_masked"
+MASK_RULE = "keep-first-6-last-4"
+MASKED_SCHEMA = {"type": "string", "maxLength": 18, "x-check": "id_number"}
+DERIVED_BROKEN: dict[str, tuple[str, str, dict[str, Any], str]] = {
+    "derived_from_a_missing_field": (EID_FILE, MASKED, {"from": "passport_no"}, "found none"),
+    "derived_from_a_field_that_is_no_id_number": (EID_FILE, MASKED, {"from": "name"}, "'name'"),
+    "derived_from_a_derived_field": (EID_FILE, MASKED, {"from": MASKED}, f"found '{MASKED}'"),
+    "unknown_derivation_rule": (EID_FILE, MASKED, {"rule": "keep-last-4"}, "fields/2/derived"),
+    "derived_not_disclosable": (BL_FILE, "address", {"from": "uscc"}, "must be disclosable"),
+    "derived_in_a_qr": (BL_FILE, "name", {"from": "uscc"}, "field 'name' is derived: it must"),
+    "derived_optional_beside_a_required_source": (
+        EID_FILE, MASKED, {"required": False}, "so required must be True, found False"
+    ),
+    "derived_with_an_input_check": (
+        EID_FILE, MASKED, {"schema": MASKED_SCHEMA}, "x-check and x-id-part check what an agency"
+    ),
+}  # fmt: skip
+for _case, (_stem, _field, _changes, _message) in DERIVED_BROKEN.items():
+    _derived = {"from": "id_number", "rule": MASK_RULE}
+    _derived.update({k: v for k, v in _changes.items() if k in ("from", "rule")})
+    _spec = {"derived": _derived, **{k: v for k, v in _changes.items() if k not in _derived}}
+    BROKEN[_case] = (lambda f, s=_stem, n=_field, c=_spec: field_of(f[s], n).update(c), _stem,
+                     _message)  # fmt: skip
 
 
 @pytest.mark.parametrize(("edit", "file", "message"), BROKEN.values(), ids=BROKEN.keys())

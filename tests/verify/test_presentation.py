@@ -179,6 +179,16 @@ def test_each_rule_answers_its_reason(case: Case) -> None:
         assert result.claims == {}
 
 
+@pytest.mark.parametrize(
+    "case", [CASES["revoked"], CASES["suspended"]], ids=["revoked", "suspended"]
+)
+def test_a_refusal_by_the_status_list_says_how_old_that_list_was(case: Case) -> None:
+    held = _verify(CASES["valid"]).status_as_of
+    assert held is not None
+    assert _verify(case).status_as_of == held
+    assert _verify(CASES["a-field-withheld"]).status_as_of is None  # refused before reading it
+
+
 def test_a_peer_issuer_is_not_answered_from_another_issuers_status_list() -> None:
     case = Case(Reason.STATUS_UNAVAILABLE, issuer=PEER, signer=PEER_KEY)
     result = _verify(case)

@@ -24,7 +24,9 @@ transitivity, so the chain is refused. :class:`ResolvedChain` exposes the agreem
 ``acceptance`` (``None`` inside one region).
 
 Deliberately not here: choosing between several valid chains (§10.3: the resolver returns the
-first), trust marks, and caching: a caller may keep a :class:`ResolvedChain` until ``exp``.
+first), trust marks (the leaf's ``trust_marks`` and the anchor's ``trust_mark_issuers`` are on
+``chain.subject`` and ``chain.anchor``; :mod:`trust.federation.trustmarks` checks them), and
+caching: a caller may keep a :class:`ResolvedChain` until ``exp``.
 """
 
 from __future__ import annotations
@@ -43,12 +45,12 @@ from trust.federation.common import (
     UnknownAnchor,
     UntrustedStatement,
     show,
+    unverified_payload,
 )
 from trust.federation.policy import MetadataPolicy, apply_policy, merge_policies
 from trust.federation.statements import (
     Acceptance,
     EntityStatement,
-    unverified_payload,
     verify_entity_statement,
 )
 from trust.jws import BadSignature, UnknownKey

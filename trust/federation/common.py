@@ -15,12 +15,17 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 from urllib.parse import quote, urlsplit
 
+import orjson
+
+from trust.encoding import b64url_decode
 from trust.errors import DataError, EcertError, FetchError
+from trust.jws import MalformedToken
+from trust.keys import PublicKey
 
 # Explicit JWT types (§3, §8.3.2, §8.7.2) and the media types the endpoints answer with.
 ENTITY_STATEMENT_TYP = "entity-statement+jwt"
@@ -253,6 +258,34 @@ def entity_configuration_url(entity_id: str) -> str:
 def fetch_url(fetch_endpoint: str, sub: str) -> str:
     """§8.1.1: the fetch request for the Subordinate Statement about ``sub``."""
     return f"{fetch_endpoint}?sub={quote(check_entity_id(sub), safe='')}"
+
+
+def exact_kid(keys: Iterable[PublicKey]) -> Callable[[str], list[PublicKey]]:
+    """A ``keys_for_kid`` for :func:`trust.jws.verify_compact` matching full kids only (§3.5
+    step 11: the kid MUST exactly match; the QR short form is no use here)."""
+    by_kid: dict[str, list[PublicKey]] = {}
+    for k in keys:
+        by_kid.setdefault(k.kid, []).append(k)
+    return lambda kid: by_kid.get(kid, [])
+
+
+def unverified_payload(token: object, *, max_length: int = MAX_STATEMENT_LENGTH) -> dict[str, Any]:
+    """A token's claims read WITHOUT verifying anything: only to route (which anchor, which
+    keys to try), never as trust."""
+    if not isinstance(token, str) or len(token) > max_length or token.count(".") != 2:
+        # Not the text itself: it may be whatever a host answered (an error page, a secret).
+        found = f"{len(token)} characters" if isinstance(token, str) else type(token).__name__
+        raise MalformedToken(
+            f"expected a compact JWS of at most {max_length} characters, found {found} of "
+            "something else"
+        )
+    try:
+        payload = orjson.loads(b64url_decode(token.split(".")[1]))
+    except (DataError, orjson.JSONDecodeError) as exc:
+        raise MalformedToken(f"JWS payload is not base64url JSON: {exc}") from exc
+    if not isinstance(payload, dict):
+        raise MalformedToken(f"JWS payload must be a JSON object, found {show(payload)}")
+    return payload
 
 
 def json_copy(value: Any) -> Any:

@@ -10,7 +10,8 @@
 
 Deliberately not here: trust marks in resolve responses, the ``trust_chain`` JWS header
 (§4.3), ``aud`` and client authentication (§8.8), error responses (§8.9: the HTTP layer's job),
-the trust mark endpoints (§8.4-8.6). Pure: tokens and ``now`` in, values or errors out.
+the trust mark status response (§8.4: :mod:`trust.federation.trustmarks`). Pure: tokens and
+``now`` in, values or errors out.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ from trust.federation.common import (
     MalformedStatement,
     StatementExpired,
     check_entity_id,
+    exact_kid,
     is_time,
     json_copy,
     show,
 )
-from trust.federation.statements import exact_kid, parse_jwks, parse_metadata
+from trust.federation.statements import parse_jwks, parse_metadata
 from trust.jws import MalformedToken, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 

@@ -12,21 +12,22 @@ Our extension: a Subordinate Statement from one region's trust anchor about anot
 types this region's verifiers accept). It is always listed in ``crit`` (§13.4), so that a
 verifier that does not know it refuses the statement instead of over-accepting.
 
-Deliberately not here: trust marks (``trust_marks``, ``trust_mark_issuers``,
-``trust_mark_owners`` are ignored), explicit registration (``trust_anchor``), RSA keys, and
-fetching anything. Keys passed in are trusted; everything read from a token is not.
+Trust marks: an Entity Configuration's ``trust_marks`` and a trust anchor's
+``trust_mark_issuers`` / ``trust_mark_owners`` are parsed for shape here (configurations only,
+never in a Subordinate Statement); each mark is verified by :mod:`trust.federation.trustmarks`
+when somebody relies on it.
+
+Deliberately not here: explicit registration (``trust_anchor``), RSA keys, and fetching
+anything. Keys passed in are trusted; everything read from a token is not.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
-from trust.encoding import b64url_decode
-from trust.errors import DataError, KeyError_
+from trust.errors import KeyError_
 from trust.federation.common import (
     ACCEPTANCE_CLAIM,
     CREDENTIAL_TYPES,
@@ -45,12 +46,15 @@ from trust.federation.common import (
     check_entity_id,
     check_name,
     check_name_list,
+    exact_kid,
     is_time,
     json_copy,
     show,
 )
+from trust.federation.common import unverified_payload as unverified_payload  # its old home
 from trust.federation.constraints import Constraints
 from trust.federation.policy import MetadataPolicy
+from trust.federation.trustmarks import parse_trust_mark_issuers, parse_trust_marks
 from trust.jws import MalformedToken, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 
@@ -65,6 +69,7 @@ SPEC_CLAIMS = frozenset(
 )  # fmt: skip
 UNDERSTOOD_CRIT = frozenset({ACCEPTANCE_CLAIM})
 _SUBORDINATE_ONLY = ("metadata_policy", "metadata_policy_crit", "constraints", "source_endpoint")
+_CONFIGURATION_ONLY = ("trust_marks", "trust_mark_issuers", "trust_mark_owners")
 
 
 @dataclass(frozen=True)
@@ -116,6 +121,9 @@ class EntityStatement:
     source_endpoint: str | None
     token: str = field(repr=False)
     signed_with: PublicKey = field(repr=False)
+    trust_marks: tuple[tuple[str, str], ...] = ()  # (trust_mark_type, trust_mark), unverified
+    trust_mark_issuers: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    trust_mark_owners: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def is_configuration(self) -> bool:
@@ -204,9 +212,10 @@ def _parse_claims(payload: Mapping[str, Any]) -> dict[str, Any]:
                 f"an entity configuration ({iss}) must not carry {misplaced}: they belong in "
                 "subordinate statements (§3.3)"
             )
-    elif "authority_hints" in payload:
+    elif "authority_hints" in payload or any(c in payload for c in _CONFIGURATION_ONLY):
         raise MalformedStatement(
-            f"a subordinate statement ({iss} about {sub}) must not carry authority_hints (§3.2)"
+            f"a subordinate statement ({iss} about {sub}) must not carry authority_hints (§3.2) "
+            f"or {', '.join(_CONFIGURATION_ONLY)} (§3.1, §7)"
         )
     crit = payload.get("crit")
     if crit is not None:
@@ -254,6 +263,14 @@ def _parse_claims(payload: Mapping[str, Any]) -> dict[str, Any]:
         "authority_hints": tuple(hints or ()),
         "acceptance": None if acceptance is None else Acceptance.from_claim(acceptance),
         "source_endpoint": None if source is None else check_entity_id(source, "source_endpoint"),
+        "trust_marks": parse_trust_marks(payload["trust_marks"])
+        if "trust_marks" in payload
+        else (),
+        **{
+            name: parse_trust_mark_issuers(payload[name], name)
+            for name in ("trust_mark_issuers", "trust_mark_owners")
+            if name in payload
+        },
     }
 
 
@@ -271,6 +288,8 @@ def sign_entity_statement(
     authority_hints: Sequence[str] = (),
     acceptance: Acceptance | None = None,
     source_endpoint: str | None = None,
+    trust_marks: Sequence[tuple[str, str]] = (),
+    trust_mark_issuers: Mapping[str, Sequence[str]] | None = None,
 ) -> str:
     """Sign an Entity Statement; ``jwks`` are the *subject's* federation keys (§3.1).
 
@@ -292,6 +311,10 @@ def sign_entity_statement(
         payload["crit"] = [ACCEPTANCE_CLAIM]
     if source_endpoint is not None:
         payload["source_endpoint"] = source_endpoint
+    if trust_marks:
+        payload["trust_marks"] = [{"trust_mark_type": t, "trust_mark": m} for t, m in trust_marks]
+    if trust_mark_issuers is not None:
+        payload["trust_mark_issuers"] = {t: list(i) for t, i in trust_mark_issuers.items()}
     claims = _parse_claims(payload)
     if iss == sub and key.kid not in {k.kid for k in claims["jwks"]}:
         raise MalformedStatement(
@@ -305,15 +328,6 @@ def sign_entity_statement(
             f"{MAX_STATEMENT_LENGTH}"
         )
     return token
-
-
-def exact_kid(keys: Iterable[PublicKey]) -> Callable[[str], list[PublicKey]]:
-    """A ``keys_for_kid`` for :func:`trust.jws.verify_compact` matching full kids only (§3.5
-    step 11: the kid MUST exactly match; the QR short form is no use here)."""
-    by_kid: dict[str, list[PublicKey]] = {}
-    for k in keys:
-        by_kid.setdefault(k.kid, []).append(k)
-    return lambda kid: by_kid.get(kid, [])
 
 
 def verify_entity_statement(
@@ -362,25 +376,6 @@ def verify_entity_statement(
             f"statement by {iss} about {sub} expired at {claims['exp']}, now is {now}"
         )
     return EntityStatement(**claims, token=token, signed_with=verified.key)
-
-
-def unverified_payload(token: object, *, max_length: int = MAX_STATEMENT_LENGTH) -> dict[str, Any]:
-    """A token's claims read WITHOUT verifying anything: only to route (which anchor, which
-    keys to try), never as trust."""
-    if not isinstance(token, str) or len(token) > max_length or token.count(".") != 2:
-        # Not the text itself: it may be whatever a host answered (an error page, a secret).
-        found = f"{len(token)} characters" if isinstance(token, str) else type(token).__name__
-        raise MalformedToken(
-            f"expected a compact JWS of at most {max_length} characters, found {found} of "
-            "something else"
-        )
-    try:
-        payload = orjson.loads(b64url_decode(token.split(".")[1]))
-    except (DataError, orjson.JSONDecodeError) as exc:
-        raise MalformedToken(f"JWS payload is not base64url JSON: {exc}") from exc
-    if not isinstance(payload, dict):
-        raise MalformedToken(f"JWS payload must be a JSON object, found {show(payload)}")
-    return payload
 
 
 def verify_entity_configuration(
