@@ -111,15 +111,10 @@ def _granted_by_marks(
     Each mark is checked against the anchor the holder pinned (the chain's last statement) and
     its status asked (bounded); a mark whose status cannot be had grants nothing: it would let
     the counter take more from the holder on the word of nobody but itself."""
-    may = meta.get("may_request")
-    may = dict(may) if isinstance(may, dict) else {}
-    ctype = type_code(asked.vct)
-    marks = chain.chain.subject.trust_marks
-    if not marks or set(asked.claims) <= set(may.get(ctype, [])):
-        return meta
-    checks = trustmarks.evaluate(
-        http, anchor=chain.chain.anchor, subject=entity, marks=marks, now=now
-    )
+    widened, checks = trustmarks.widen_by_marks(
+        http, chain, meta, subject=entity, credential_type=type_code(asked.vct),
+        claims=asked.claims, now=now,
+    )  # fmt: skip
     for check in checks:
         if check.mark is None or check.mark.role is None:
             zh, en = trustmarks.reason(check.error)
@@ -128,9 +123,7 @@ def _granted_by_marks(
         role = check.mark.role
         say(f"信任标志授予角色 · role granted by trust mark：{role.name_zh} · {role.name_en}（"
             f"{check.mark.iss}）", err=True)  # fmt: skip
-        for t, fields in role.may_request.items():
-            may[t] = sorted(set(may.get(t, [])) | fields)
-    return {**meta, "may_request": may}
+    return widened
 
 
 def _confirmed() -> bool:

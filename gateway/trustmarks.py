@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlencode
@@ -45,6 +45,7 @@ from trust.federation import (
     EntityStatement,
     IssuerNotListed,
     MarkCheck,
+    ResolvedChain,
     RoleGrant,
     TrustMarkError,
     TrustMarkExpired,
@@ -275,6 +276,35 @@ def evaluate(
                     check = replace(check, mark=None, error=error)
         checks.append(check)
     return checks
+
+
+def widen_by_marks(
+    http: HttpFetcher,
+    chain: ResolvedChain,
+    meta: Mapping[str, Any],
+    *,
+    subject: str,
+    credential_type: str,
+    claims: Sequence[str],
+    now: int,
+) -> tuple[dict[str, Any], list[MarkCheck]]:
+    """A wallet's view of a counter: its resolved ``ecert_verifier`` metadata with what the
+    roles granted by its valid, active marks may request added to ``may_request``, when its own
+    role does not cover ``claims`` of ``credential_type`` (else unchanged, and nothing fetched),
+    and the checks made (to say which marks granted what and why others were ignored). The
+    marks of ``subject`` (the counter ``chain`` resolves) are checked against the anchor ending
+    ``chain``."""
+    may_now = meta.get("may_request")
+    may: dict[str, Any] = dict(may_now) if isinstance(may_now, Mapping) else {}
+    marks = chain.chain.subject.trust_marks
+    if not marks or set(claims) <= set(may.get(credential_type, [])):
+        return dict(meta), []
+    checks = evaluate(http, anchor=chain.chain.anchor, subject=subject, marks=marks, now=now)
+    for check in checks:
+        if check.mark is not None and check.mark.role is not None:
+            for t, fields in check.mark.role.may_request.items():
+                may[t] = sorted(set(may.get(t, [])) | fields)
+    return {**meta, "may_request": may}, checks
 
 
 _REASONS: Sequence[tuple[type[EcertError], str]] = (

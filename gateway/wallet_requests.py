@@ -12,8 +12,9 @@ trust anchor (:func:`gateway.trustsync.trust_anchors`) in place of one the holde
    peer fetcher (:mod:`gateway.peers`: time, size and the app's stop);
 3. the request object (at most :data:`MAX_REQUEST_OBJECT` bytes) is signed by the counter's
    federation key from that chain, current, and names the link's ``client_id``;
-4. the fields are within the role's ``may_request`` and ``response_uri`` is in the counter's
-   city.
+4. the fields are within what the counter's role, or a role granted by one of its valid and
+   active trust marks (:func:`gateway.trustmarks.widen_by_marks`, as the CLI wallet), may
+   request, and ``response_uri`` is in the counter's city.
 
 The answer is what the consent screen shows (the counter's name, city and role, the chain, the
 type and fields with zh/en labels, the reason) and what the browser needs to answer
@@ -30,12 +31,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway import trustmarks
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound, Unprocessable
 from gateway.federation import known_entities
+from gateway.peers import HttpFetcher
 from gateway.trustsync import trust_anchors
 from trust.errors import DataError, FetchError
-from trust.federation import Fetcher, check_entity_id
+from trust.federation import check_entity_id
 from trust.federation.common import same_origin
 from trust.oid4vp import FEDERATION_PREFIX, QUERY_ID
 from trust.oid4vp_wallet import (
@@ -44,6 +47,7 @@ from trust.oid4vp_wallet import (
     open_request,
     parse_link,
     resolve_counter,
+    type_code,
 )
 
 MAX_REQUEST_OBJECT = 64 * 1024  # bytes; one request object is about 1.5 kB
@@ -72,7 +76,7 @@ def _counter(gw: Gateway, client: str, request_uri: str) -> str:
     return entity
 
 
-def _fetch(fetcher: Fetcher, request_uri: str) -> str:
+def _fetch(fetcher: HttpFetcher, request_uri: str) -> str:
     try:
         body = fetcher.fetch(request_uri)
     except FetchError as exc:
@@ -87,7 +91,7 @@ def _fetch(fetcher: Fetcher, request_uri: str) -> str:
     return body.decode("ascii", "replace").strip()
 
 
-def resolve_request(gw: Gateway, fetcher: Fetcher, link: str) -> dict[str, Any]:
+def resolve_request(gw: Gateway, fetcher: HttpFetcher, link: str) -> dict[str, Any]:
     """Who asks, for what and why, and how to answer; or :class:`Unprocessable`."""
     now = gw.clock()
     try:
@@ -101,6 +105,10 @@ def resolve_request(gw: Gateway, fetcher: Fetcher, link: str) -> dict[str, Any]:
         entity = _counter(gw, client, request_uri)
         chain, meta = resolve_counter(fetcher, entity, trust_anchors=anchors, now=now)
         asked = open_request(_fetch(fetcher, request_uri), chain, client=client, now=now)
+        meta, marks = trustmarks.widen_by_marks(
+            fetcher, chain, meta, subject=entity, credential_type=type_code(asked.vct),
+            claims=asked.claims, now=now,
+        )  # fmt: skip
         ctype = check_against_role(asked, meta, entity)
     except RequestRefused as exc:
         raise Unprocessable(exc.message_zh, exc.message_en) from exc
@@ -121,6 +129,11 @@ def resolve_request(gw: Gateway, fetcher: Fetcher, link: str) -> dict[str, Any]:
             },
         },
         "chain": list(chain.path),
+        "roles_by_trust_mark": [
+            {"zh": m.mark.role.name_zh, "en": m.mark.role.name_en, "issuer": m.mark.iss}
+            for m in marks
+            if m.mark is not None and m.mark.role is not None
+        ],
         "trust_anchor": chain.anchor_id,
         "credential_type": {
             "code": ctype,

@@ -183,6 +183,10 @@ function consentView() {
     [both("counter"), h("strong", { id: "consent-verifier" }, v.name)],
     [both("city"), h("span", { id: "consent-city" }, v.city)],
     [both("role"), pair("span", null, textPair(v.role, v.role.code), "span")],
+    ...(asked.roles_by_trust_mark || []).map((r) => [
+      both("markRole"),
+      h("span", null, pair("span", null, textPair(r), "span"), h("span", { class: "mono alt" }, r.issuer)),
+    ]),
     [both("asks"), asks],
     [both("purpose"), h("span", { id: "consent-purpose" }, asked.purpose)],
     [both("chain"), chain],
