@@ -63,6 +63,7 @@ SLACK = 5.0  # seconds of scheduling and HTTP on a busy 2-core runner
 # The sync loop wakes every min(refresh, 2 s) ±20 % and syncs once a refresh is due (±20 %):
 # a change made just after a sync started is in the next one, up to two wake-ups later.
 ONE_REFRESH = 2 * REFRESH * 1.2 + SLACK
+ASKED = ("name", "id_number_masked")  # what a hotel desk asks of a resident e-ID
 LICENCES = {"business-licence", "food-business-permit", "industrial-production-permit"}
 
 
@@ -167,7 +168,7 @@ def _ask(http: httpx.Client, g: DemoGateway, desk: dict[str, Any]) -> dict[str, 
     made = http.post(
         f"{g.url}/api/v1/presentation-requests",
         headers={"Authorization": f"Bearer {desk['api_key']}"},
-        json={"type": "resident-eid", "fields": ["name", "sex"], "reason": "旅馆住宿登记"},
+        json={"type": "resident-eid", "fields": list(ASKED), "reason": "旅馆住宿登记"},
     )
     assert made.status_code == 201, made.text
     asked: dict[str, Any] = made.json()
@@ -187,9 +188,10 @@ def test_a_hangzhou_eid_in_a_wallet_is_presented_at_suzhou_and_refused_in_beijin
     fed: DemoFederation, http: httpx.Client, tmp_path: Path, timings: Timings
 ) -> None:
     """杭州 issues a resident e-ID to a CLI wallet through the offer; a 苏州 hotel desk (its
-    data on PostgreSQL when the suite has one) asks for name and sex with a reason and sees
-    them with holder binding confirmed; a replay and another request's nonce are refused; a
-    北京 desk gets NOT_ACCEPTED_BY_POLICY; after 杭州 revokes, 苏州's next answer is REVOKED."""
+    data on PostgreSQL when the suite has one) asks for the name and the masked ID number with
+    a reason and sees them with holder binding confirmed, never the full number; a replay and
+    another request's nonce are refused; a 北京 desk gets NOT_ACCEPTED_BY_POLICY; after 杭州
+    revokes, 苏州's next answer is REVOKED."""
     hz, sz, bj = fed["hangzhou"], fed["suzhou"], fed["beijing"]
     wallet_dir = tmp_path / "wallet"
     walleted = ["--wallet-dir", str(wallet_dir), "--passphrase", PASSPHRASE]
@@ -217,17 +219,19 @@ def test_a_hangzhou_eid_in_a_wallet_is_presented_at_suzhou_and_refused_in_beijin
                    time.monotonic() - started, 30)  # fmt: skip
     assert result["reason"] == "VALID", result
     assert result["holder_binding"] is True
+    full = subject["id_number"]
     assert {f["name"]: f["value"] for f in result["fields"]} == {
         "name": "钱塘",
-        "sex": subject["sex"],
+        "id_number_masked": f"{full[:6]}********{full[-4:]}",
     }
     assert result["issuer"]["id"] == f"{hz.url}/agencies/{hz.agency_for('resident-eid')['id']}"
-    assert "id_number" not in str(result)
+    assert full not in str(result)
+    assert full not in presented.stdout
 
     # The answer a wallet sent, replayed, and a presentation for another request's nonce.
     second, third = _ask(http, sz, sz_desk), _ask(http, sz, sz_desk)
     another_nonce_and_a_replay_are_refused(
-        wallet_dir, second["request_uri"], third["request_uri"], ("name", "sex")
+        wallet_dir, second["request_uri"], third["request_uri"], ASKED
     )
     assert _result(http, sz, sz_desk, third["id"])["reason"] == "VALID"
 
