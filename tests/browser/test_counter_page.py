@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.pages import counter_ask, counter_sign_in
 from tests.cli.helpers import ecert
 from tests.cli.hotel_desk import HotelDesk, hotel_desk
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -30,22 +31,6 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HotelDesk]:
         yield desk
 
 
-def _sign_in(page: Page, city: HotelDesk, key: str) -> None:
-    page.goto(f"{city.hz_url}/counter")
-    page.get_by_label("核验点密钥").fill(key)
-    page.get_by_role("button", name="登录").click()
-
-
-def _ask(page: Page, reason: str) -> str:
-    """Ask for what the form has checked, with ``reason``; the link the page shows."""
-    page.get_by_label("用证事由").fill(reason)
-    page.get_by_role("button", name="生成出示请求").click()
-    expect(page.locator("#request")).to_be_visible()
-    link = page.locator("#request-link").input_value()
-    assert link.startswith("openid4vp://?client_id=openid_federation%3A"), link
-    return link
-
-
 def _present(city: HotelDesk, link: str) -> int:
     presented = ecert("wallet", "present", link, *city.walleted, *city.trusting, "--yes")
     return presented.returncode
@@ -54,7 +39,7 @@ def _present(city: HotelDesk, link: str) -> int:
 def test_a_wrong_counter_key_is_refused_in_chinese_and_english(
     city: HotelDesk, page: Page, artifacts: Path
 ) -> None:
-    _sign_in(page, city, city.verifier["api_key"][:-4] + "AAAA")
+    counter_sign_in(page, city.hz_url, city.verifier["api_key"][:-4] + "AAAA")
     problem = page.locator("#problem")
     expect(problem).to_contain_text("身份验证失败")
     expect(problem).to_contain_text("unknown counter key")
@@ -68,7 +53,7 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
 ) -> None:
     page.set_viewport_size({"width": 900, "height": 1000})
     key = city.verifier["api_key"]
-    _sign_in(page, city, key)
+    counter_sign_in(page, city.hz_url, key)
     expect(page.locator("#desk-name")).to_have_text("西湖宾馆前台")
     expect(page.locator("#desk-role")).to_contain_text("杭州市 · 旅馆前台")
     # Only what the hotel-desk role allows is offered: name, masked ID number and sex.
@@ -85,7 +70,7 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     expect(page.locator("#problem")).to_contain_text("请填写用证事由")
     expect(page.locator("#problem")).to_contain_text("Enter the reason")
 
-    link = _ask(page, "旅馆住宿登记")
+    link = counter_ask(page, "旅馆住宿登记")
     expect(page.locator("#countdown")).to_have_text(re.compile(r"^剩余 [45]:\d\d$"))
     expect(page.locator("#waiting")).to_have_text("等待持证人出示…")
     assert page.locator("#request-qr").evaluate("(img) => img.complete && img.naturalWidth") > 0
@@ -135,7 +120,7 @@ def test_the_desk_asks_and_the_page_shows_the_wallets_answer_live(
     revoked = ecert("revoke", *city.hz, city.issued["id"], "--reason", "证件挂失")
     assert revoked.returncode == 0, revoked
     page.get_by_role("button", name="发起新的出示请求").click()
-    link = _ask(page, "旅馆住宿登记")
+    link = counter_ask(page, "旅馆住宿登记")
     assert _present(city, link) == 1
     expect(head).to_contain_text("无效")
     expect(result.locator(".verdict-msg")).to_have_text("证照已被撤销")
@@ -167,8 +152,8 @@ def test_polling_backs_off_on_errors_and_stops_when_the_request_expires(
 ) -> None:
     page.add_init_script(COUNT_POLLS)
     page.clock.install()
-    _sign_in(page, city, city.verifier["api_key"])
-    _ask(page, "旅馆住宿登记")
+    counter_sign_in(page, city.hz_url, city.verifier["api_key"])
+    counter_ask(page, "旅馆住宿登记")
     waiting = page.locator("#waiting")
     expect(waiting).to_have_text("等待持证人出示…")
 

@@ -16,6 +16,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.pages import wallet_receive
 from tests.cli.helpers import ecert
 from tests.cli.hotel_desk import hotel_desk, ok
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -65,13 +66,6 @@ def _second_offer(hz_url: str, agency_key: str) -> dict[str, Any]:
     return dict(issued.json()["wallet_offer"])
 
 
-def _receive(page: Page, offer: dict[str, Any]) -> None:
-    page.locator("#offer-input").fill(offer["offer_uri"])
-    page.locator("#pin-input").fill(offer["tx_code"])
-    page.locator("#receive-button").click()
-    expect(page.locator("#notice")).to_contain_text("已领取并验证")
-
-
 def _ask(hz_url: str, counter_key: str) -> dict[str, Any]:
     made = httpx.post(
         f"{hz_url}/api/v1/presentation-requests",
@@ -108,7 +102,7 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         expect(notice).to_contain_text("invalid_grant")
         page.screenshot(path=str(artifacts / "2-wrong-pin.png"), full_page=True)
 
-        _receive(page, offer)
+        wallet_receive(page, offer)
         expect(page.locator("#credentials [data-credential]")).to_have_count(1)
         page.screenshot(path=str(artifacts / "3-received.png"), full_page=True)
 
@@ -177,7 +171,7 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         second = _second_offer(fed.hz_url, fed.agency["api_key"])
         page.goto(f"{fed.hz_url}/wallet#offer={quote(second['offer_uri'], safe='')}")
         expect(page.locator("#offer-input")).to_have_value(second["offer_uri"])
-        _receive(page, second)
+        wallet_receive(page, second)
         expect(page.locator("#credentials [data-credential]")).to_have_count(2)
         first_id = min(page.evaluate(CREDENTIALS_IN_STORAGE), key=lambda c: c["receivedAt"])["id"]
         ok(ecert("revoke", *fed.hz, fed.issued["id"], "--reason", "证件挂失", "--json"))
@@ -207,7 +201,7 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         # the page's own gateway resolves the desk (it knows 杭州 as its subordinate).
         page.goto(f"{fed.yrd_url}/wallet")
         page.locator("#make-key").click()
-        _receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
+        wallet_receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
         # The desk's QR as a photo (no BarcodeDetector here): the gateway reads it.
         request = _ask(fed.hz_url, fed.verifier["api_key"])
         qr = tmp_path / "request-qr.png"
