@@ -1,4 +1,4 @@
-"""End to end (issue 9 part C): real ``ecert serve`` processes on loopback, 长三角's trust
+"""End to end (issue 9): real ``ecert serve`` processes on loopback, 长三角's trust
 anchor and 杭州 (joined, approved for resident e-IDs). 杭州市公安局 issues a resident e-ID to
 the CLI wallet through the offer; a hotel desk registered in 杭州 asks for name and sex with a
 reason; ``ecert wallet present --yes`` resolves the desk through the federation to the anchor it

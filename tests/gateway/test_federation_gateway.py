@@ -78,7 +78,7 @@ def test_an_agency_resolves_through_its_city_to_the_region_anchor(
             "ecert_issuer",
             "ecert_verifier",
             "ecert_gateway",
-            "openid_relying_party",  # counters (issue 9 part C)
+            "openid_relying_party",  # counters (issue 9)
         }
 
         resolved = resolve_chain(

@@ -1,4 +1,4 @@
-"""A presentation across cities and regions (issue 9 part C): a 杭州 resident e-ID presented
+"""A presentation across cities and regions (issue 9): a 杭州 resident e-ID presented
 at a 苏州 counter (same region, the trust list names 杭州's issuer) is valid with holder binding
 and its status from 杭州's list; at a 北京 counter, whose region accepts only 长三角's licences,
 it answers NOT_ACCEPTED_BY_POLICY; after 杭州 revokes, 苏州 answers REVOKED."""

@@ -1,4 +1,4 @@
-"""A wallet answers a counter (OpenID4VP 1.0 direct_post, issue 9 part C): the response
+"""A wallet answers a counter (OpenID4VP 1.0 direct_post, issue 9): the response
 endpoint refuses an unknown or expired request, a wrong state, a second answer, a presentation
 made for another request, oversized input; it verifies the rest and stores the result, which the
 counter reads. One test per rule; presentations are built in-process with trust/sdjwt."""

@@ -1,4 +1,4 @@
-"""A counter's OpenID4VP request (issue 9 part C): signed by the counter's federation key with
+"""A counter's OpenID4VP request (issue 9): signed by the counter's federation key with
 the openid_federation: client id, direct_post to this gateway, a fresh nonce, a DCQL query and
 the reason; refused beyond the counter's role; gone after five minutes. One test per rule."""
 

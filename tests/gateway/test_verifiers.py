@@ -1,5 +1,5 @@
 """Counters as verifiers: registered under their city with a role and their own federation key,
-published as leaves a wallet resolves to the region's trust anchor (issue 9 part C)."""
+published as leaves a wallet resolves to the region's trust anchor (issue 9)."""
 
 from __future__ import annotations
 

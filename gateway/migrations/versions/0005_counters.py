@@ -4,7 +4,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-06
 
-Issue 9 part C: counters ask wallets for presentations. ``verifiers`` holds each counter
+Counters ask wallets for presentations. ``verifiers`` holds each counter
 (name, role, the SHA-256 of its API key secret); its federation key is a ``federation_keys``
 row owned by its id, as an agency's is. ``presentation_requests`` holds each OpenID4VP request
 a counter made: what it asked, the signed request object, the SHA-256 of its nonce, when it
