@@ -1,5 +1,5 @@
-"""HTML pages: the home page, the verify page a phone opens after scanning a QR, and the web
-wallet (/wallet)."""
+"""HTML pages: the home page, the verify page a phone opens after scanning a QR (/v), the
+counter's page (/counter) and the web wallet (/wallet)."""
 
 from __future__ import annotations
 
@@ -34,40 +34,39 @@ def index(gw: GatewayDep, request: Request) -> HTMLResponse:
     return HTMLResponse(html, headers=PAGE_HEADERS)
 
 
+def _page(gw: GatewayDep, request: Request, template: str, headers: dict[str, str]) -> HTMLResponse:
+    """A script-driven page of this city, in Chinese first; its script calls the API here."""
+    name, _code, _url = agencies.city_identity(gw)
+    html = _env.get_template(template).render(
+        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
+    )
+    return HTMLResponse(html, headers=headers)
+
+
+NO_STORE_PAGE = {**PAGE_HEADERS, "Cache-Control": "no-store"}
+
+
 @router.get("/counter", response_class=HTMLResponse)
 def counter_page(gw: GatewayDep, request: Request) -> HTMLResponse:
     """A counter signs in with its key, asks a wallet for a presentation, sees the answer."""
-    name, _code, _url = agencies.city_identity(gw)
-    html = _env.get_template("counter.html").render(
-        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
-    )
-    return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+    return _page(gw, request, "counter.html", NO_STORE_PAGE)
 
 
 @router.get("/v", response_class=HTMLResponse)
 def verify_page(gw: GatewayDep, request: Request) -> HTMLResponse:
-    name, _code, _url = agencies.city_identity(gw)
-    html = _env.get_template("verify.html").render(
-        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
-    )
-    return HTMLResponse(html, headers={**PAGE_HEADERS, "Cache-Control": "no-store"})
+    return _page(gw, request, "verify.html", NO_STORE_PAGE)
 
 
 # The web wallet talks to other cities' gateways (an offer from where the credential was issued,
 # the counter's response_uri): it may connect to any https origin (and loopback, for demos),
 # and nothing else changes.
 WALLET_HEADERS = {
-    **PAGE_HEADERS,
+    **NO_STORE_PAGE,
     "Content-Security-Policy": PAGE_HEADERS["Content-Security-Policy"]
     + "; connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
-    "Cache-Control": "no-store",
 }
 
 
 @router.get("/wallet", response_class=HTMLResponse)
 def wallet_page(gw: GatewayDep, request: Request) -> HTMLResponse:
-    name, _code, _url = agencies.city_identity(gw)
-    html = _env.get_template("wallet.html").render(
-        lang_default="zh", api_base=request.scope.get("root_path", ""), city_name=name
-    )
-    return HTMLResponse(html, headers=WALLET_HEADERS)
+    return _page(gw, request, "wallet.html", WALLET_HEADERS)
