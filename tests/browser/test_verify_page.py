@@ -75,6 +75,7 @@ def test_a_licence_scanned_by_a_phone_reads_valid(city: City, page: Page, artifa
     assert head.startswith("有效"), head
     expect(page.locator("#result .verdict-msg").first).to_have_text("证照有效")
     expect(page.locator("#result")).to_contain_text("杭州市市场监督管理局")
+    expect(page.locator("#result .ask-holder")).to_have_count(0)  # a licence needs no holder
 
 
 def test_a_resident_eid_says_the_qr_does_not_identify_its_holder(
@@ -85,8 +86,14 @@ def test_a_resident_eid_says_the_qr_does_not_identify_its_holder(
     message = page.locator("#result .verdict-msg").first
     expect(message).to_contain_text("不能证明出示人就是持证人")
     expect(message).to_contain_text("钱包")
+    ask = page.locator("#result .ask-holder a")
+    expect(ask).to_contain_text("核验持证人：在核验点页面发起出示请求")
     page.get_by_role("button", name="English").click()
     expect(page.locator("#result .verdict-head").first).to_contain_text(
         "Valid certificate, holder not verified"
     )
     page.screenshot(path=str(artifacts / "resident-eid-en.png"), full_page=True)
+    expect(ask).to_contain_text("ask for a presentation on the counter page")
+    ask.click()  # the counter's page on the same gateway, to ask the wallet
+    expect(page.get_by_label("Counter key")).to_be_visible()
+    assert page.url == f"{city.url}/counter", page.url

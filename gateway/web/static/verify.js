@@ -29,6 +29,7 @@ useTexts({
     cameraStop: "关闭摄像头",
     footer: "核验结果依据签发机构的数字签名和证照状态数据得出。",
     home: "网关首页",
+    askPresentation: "核验持证人：在核验点页面发起出示请求",
     cautionBad: "以下内容仅用于识别证照，不代表证照有效。",
     cautionUnsure: "目前无法确认证照是否有效，请勿仅凭以下内容办理业务。",
     identifier: "证照标识",
@@ -54,6 +55,7 @@ useTexts({
     cameraStop: "Close camera",
     footer: "The answer rests on the issuer's digital signature and the certificate status data.",
     home: "Gateway home",
+    askPresentation: "Verify the holder: ask for a presentation on the counter page",
     cautionBad: "Shown only to identify the certificate; it is NOT valid.",
     cautionUnsure: "Validity cannot be confirmed now; do not rely on the details below alone.",
     identifier: "Certificate ID",
@@ -107,6 +109,13 @@ function card(result, kind) {
   if (result.issuer) metas.push([both("issuer"), chainNode(result.issuer)]);
   const fresh = result.freshness || {};
   parts.push(fieldsTable(own, metas), ...freshness(fresh.status, fresh.trust, result.checked_at));
+  if (kind === "ok" && cred && cred.holder_identified === false) {
+    // A personal type: the QR is not the holder. A counter verifies the holder by asking the
+    // wallet for a presentation, from its own page on this gateway.
+    const base = (document.body.dataset.apiBase || "").replace(/\/+$/, "");
+    parts.push(h("p", { class: "ask-holder" }, h("a", { href: `${base}/counter` },
+      pair("span", null, both("askPresentation")))));
+  }
   return h("div", { class: `card card--${kind}` }, parts);
 }
 
