@@ -13,8 +13,9 @@ caller passes the nonce on to its own single-use check), access tokens, offers, 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import jwt
 import orjson
@@ -31,6 +32,7 @@ MAX_PROOF_LENGTH = 4096
 MAX_PROOF_HEADER = 1024
 PROOF_IAT_WINDOW = 300  # seconds either side of now a proof's iat may be
 _KEY_MEMBERS = ("kty", "crv", "x", "y")
+E = TypeVar("E", bound=Exception)
 
 
 class Oid4vciError(DataError):
@@ -93,22 +95,56 @@ class Proof:
     issued_at: int
 
 
-def _unverified_proof_header(token: str) -> dict[str, Any]:
+def _unverified_proof_header(token: str, refuse: Callable[[str], E]) -> dict[str, Any]:
     segment = token.split(".", 1)[0]
     if len(segment) > MAX_PROOF_HEADER:
-        raise InvalidProof(
-            f"密钥证明头部过长 · expected a proof header of at most {MAX_PROOF_HEADER} "
-            f"characters, found {len(segment)}",
+        raise refuse(
             f"expected a proof header of at most {MAX_PROOF_HEADER} characters, "
-            f"found {len(segment)}",
+            f"found {len(segment)}"
         )
     try:
         header = orjson.loads(b64url_decode(segment))
     except (DataError, orjson.JSONDecodeError) as exc:
-        raise _proof(f"expected a base64url JSON header, found {exc}") from exc
+        raise refuse(f"expected a base64url JSON header, found {exc}") from exc
     if not isinstance(header, dict):
-        raise _proof(f"expected a JSON object header, found {type(header).__name__}")
+        raise refuse(f"expected a JSON object header, found {type(header).__name__}")
     return header
+
+
+def verify_self_signed(
+    token: object, *, typ: str, max_length: int, refuse: Callable[[str], E]
+) -> tuple[PublicKey, dict[str, Any]]:
+    """A compact JWS of ``typ`` signed by the public key its own header carries as ``jwk``
+    (no private key, no ``kid``/``x5c`` instead): that key and the payload. Every failure is
+    ``refuse(English detail)``. Proves possession of the key, nothing about whose it is."""
+    if not isinstance(token, str) or not token:
+        raise refuse(f"expected a compact JWS, found {type(token).__name__}")
+    if len(token) > max_length:
+        raise refuse(f"expected at most {max_length} characters, found {len(token)}")
+    header = _unverified_proof_header(token, refuse)
+    jwk = header.get("jwk")
+    if not isinstance(jwk, dict):
+        raise refuse(f"expected the holder's public key as the header's jwk, found {jwk!r:.60}")
+    if "d" in jwk:
+        raise refuse("expected a public key in jwk, found a private key (member d)")
+    if {"kid", "x5c", "trust_chain"} & set(header):  # F.1: jwk excludes kid and x5c
+        raise refuse("expected the key as jwk only, found kid, x5c or trust_chain as well")
+    try:
+        key = PublicKey.from_jwk({k: jwk[k] for k in _KEY_MEMBERS if k in jwk})
+    except (DataError, KeyError, TypeError, ValueError) as exc:
+        raise refuse(f"expected a P-256 or Ed25519 public jwk, found {exc}") from exc
+    try:
+        verified = verify_compact_with_key(
+            token, key, typ=typ, max_length=max_length, also_headers=frozenset({"jwk"})
+        )
+    except SignatureError as exc:
+        raise refuse(f"expected a JWS signed by its header's jwk: {exc}") from exc
+    return key, dict(verified.payload)
+
+
+def jwk_header(holder: SigningKey) -> dict[str, Any]:
+    """The public members of ``holder`` as a JWS header's ``jwk`` (no ``kid``)."""
+    return {k: holder.public.jwk[k] for k in _KEY_MEMBERS if k in holder.public.jwk}
 
 
 def _proof(en: str) -> InvalidProof:
@@ -120,29 +156,9 @@ def check_proof(token: object, *, audience: str, now: int, window: int = PROOF_I
     ``typ``, an ES256 or EdDSA signature by the public key in the header's ``jwk`` (no
     private key, no ``kid``/``x5c`` instead), ``aud`` the issuer, ``iat`` within ``window``
     seconds of ``now``, a ``nonce``."""
-    if not isinstance(token, str) or not token:
-        raise _proof(f"expected a compact JWS, found {type(token).__name__}")
-    if len(token) > MAX_PROOF_LENGTH:
-        raise _proof(f"expected at most {MAX_PROOF_LENGTH} characters, found {len(token)}")
-    header = _unverified_proof_header(token)
-    jwk = header.get("jwk")
-    if not isinstance(jwk, dict):
-        raise _proof(f"expected the holder's public key as the header's jwk, found {jwk!r:.60}")
-    if "d" in jwk:
-        raise _proof("expected a public key in jwk, found a private key (member d)")
-    if {"kid", "x5c", "trust_chain"} & set(header):  # F.1: jwk excludes kid and x5c
-        raise _proof("expected the key as jwk only, found kid, x5c or trust_chain as well")
-    try:
-        key = PublicKey.from_jwk({k: jwk[k] for k in _KEY_MEMBERS if k in jwk})
-    except (DataError, KeyError, TypeError, ValueError) as exc:
-        raise _proof(f"expected a P-256 or Ed25519 public jwk, found {exc}") from exc
-    try:
-        verified = verify_compact_with_key(
-            token, key, typ=PROOF_TYP, max_length=MAX_PROOF_LENGTH, also_headers=frozenset({"jwk"})
-        )
-    except SignatureError as exc:
-        raise _proof(f"expected a proof signed by its header's jwk: {exc}") from exc
-    payload = verified.payload
+    key, payload = verify_self_signed(
+        token, typ=PROOF_TYP, max_length=MAX_PROOF_LENGTH, refuse=_proof
+    )
     aud = payload.get("aud")
     if aud != audience and not (isinstance(aud, list) and aud == [audience]):
         raise _proof(f"expected aud {audience!r} (this Credential Issuer), found {aud!r:.120}")
@@ -163,12 +179,11 @@ def check_proof(token: object, *, audience: str, now: int, window: int = PROOF_I
 def make_proof(holder: SigningKey, *, audience: str, nonce: str, now: int) -> str:
     """A wallet's key proof for ``audience`` with the issuer's ``nonce`` (Appendix F.1): the
     holder's public key as ``jwk`` and no ``kid``."""
-    jwk = {k: holder.public.jwk[k] for k in _KEY_MEMBERS if k in holder.public.jwk}
     payload = {"aud": audience, "iat": now, "nonce": nonce}
     return jwt.api_jws.encode(
         dumps_compact(payload),
         holder.private,
         algorithm=holder.alg,
-        headers={"typ": PROOF_TYP, "jwk": jwk},
+        headers={"typ": PROOF_TYP, "jwk": jwk_header(holder)},
         sort_headers=False,
     )
