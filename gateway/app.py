@@ -29,6 +29,7 @@ from gateway.errors import (
     Forbidden,
     NotAcceptable,
     NotFound,
+    TooManyRequests,
     Unauthorised,
     Unprocessable,
     in_chinese,
@@ -44,12 +45,14 @@ from gateway.routes import (
     oid4vp,
     pages,
     public,
+    references,
     verify,
     wallet,
 )
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from trust.errors import DataError, EcertError, FetchError, FieldError
+from trust.holder_proof import HolderProofRefused
 from trust.oid4vci import InvalidToken, Oid4vciError
 from trust.oid4vp import ResponseRefused
 
@@ -127,6 +130,7 @@ def _problem(code: str, zh: str, en: str, **extra: Any) -> dict[str, Any]:
 
 _STATUS: list[tuple[type[EcertError], int, str]] = [
     (Unauthorised, 401, "unauthorised"),
+    (HolderProofRefused, 401, "holder_unauthorised"),
     (Forbidden, 403, "forbidden"),
     (NotFound, 404, "not_found"),
     (Conflict, 409, "conflict"),
@@ -183,6 +187,15 @@ def _install_errors(app: FastAPI) -> None:
                 "message_en": exc.message_en,
             },
             headers={"Cache-Control": "no-store", **public_docs.cors_for(request)},
+        )
+
+    @app.exception_handler(TooManyRequests)
+    async def too_many(_: Request, exc: TooManyRequests) -> JSONResponse:
+        # RFC 6585 §4: 429 with Retry-After.
+        return JSONResponse(
+            status_code=429,
+            content=_problem("too_many_requests", exc.message_zh, exc.message_en),
+            headers={"Retry-After": str(exc.retry_after)},
         )
 
     @app.exception_handler(NotAcceptable)
@@ -333,7 +346,17 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
-    for module in (credentials, verify, public, federation, oid4vci, oid4vp, wallet, pages):
+    for module in (
+        credentials,
+        verify,
+        public,
+        federation,
+        oid4vci,
+        oid4vp,
+        references,
+        wallet,
+        pages,
+    ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     app.add_middleware(

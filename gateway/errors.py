@@ -43,6 +43,17 @@ class NotAcceptable(EcertError):
         self.accept = accept
 
 
+class TooManyRequests(EcertError):
+    """The caller tried too often (429); carries zh-CN and English messages and the seconds
+    after which to retry (``Retry-After``)."""
+
+    def __init__(self, message_zh: str, message_en: str, *, retry_after: int) -> None:
+        super().__init__(message_en)
+        self.message_zh = message_zh
+        self.message_en = message_en
+        self.retry_after = retry_after
+
+
 class BadRequest(DataError):
     """The request asks for something the endpoint never answers (e.g. a gateway's statement
     about itself from its own fetch endpoint)."""

@@ -335,3 +335,59 @@ class VerifierTrustMarkRow(Base):
     token: Mapped[str] = mapped_column(Text)
     exp: Mapped[int | None]
     added_at: Mapped[int]
+
+
+# --- reference codes (亮证码, issue 10) --------------------------------------------------------
+
+
+class HolderProofIdRow(Base):
+    """A holder proof's ``jti`` (by SHA-256), spent once; kept until the proof's ``iat`` window
+    is over, then dropped as new ones come."""
+
+    __tablename__ = "holder_proof_ids"
+    jti_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    expires_at: Mapped[int] = mapped_column(index=True)
+
+
+class ReferenceCodeRow(Base):
+    """A reference code a holder asked for (by the SHA-256 of its canonical form; the code is
+    never stored), bound to one delivered credential and the wallet key that asked. Resolved
+    once: the resolving UPDATE requires ``used_at IS NULL`` and ``expires_at > now``."""
+
+    __tablename__ = "reference_codes"
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    holder_kid: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int]
+    expires_at: Mapped[int] = mapped_column(index=True)
+    used_at: Mapped[int | None]
+    used_by: Mapped[str | None] = mapped_column(String(40))
+
+
+class ReferenceUseRow(Base):
+    """One resolution of a reference code (用证记录): which counter (entity, name, city), when,
+    why, which fields it was shown and the answer's reason code. No field values: the record
+    identifies the credential, nothing more of the holder."""
+
+    __tablename__ = "reference_uses"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    verifier_id: Mapped[str] = mapped_column(String(40))
+    verifier_entity: Mapped[str] = mapped_column(String(256))
+    verifier_name: Mapped[str] = mapped_column(String(128))
+    city_name: Mapped[str] = mapped_column(String(64))
+    city_code: Mapped[str] = mapped_column(String(6))
+    at: Mapped[int]
+    purpose: Mapped[str] = mapped_column(String(800))
+    fields: Mapped[list[str]]
+    reason_code: Mapped[str] = mapped_column(String(40))
+
+
+class ReferenceFailureRow(Base):
+    """A code a counter tried that resolved nothing (unknown, expired or used), for throttling
+    across processes; rows older than the window are dropped as new ones come."""
+
+    __tablename__ = "reference_failures"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    verifier_id: Mapped[str] = mapped_column(String(40), index=True)
+    at: Mapped[int] = mapped_column(index=True)

@@ -111,6 +111,25 @@ class PresentationRequestBody(Strict):
     reason: str = Field(min_length=1, max_length=MAX_PURPOSE, examples=["旅馆住宿登记"])
 
 
+class ReferenceBody(Strict):
+    proof: str = Field(
+        min_length=1, max_length=4096, description="holder proof JWT (typ ecert-holder+jwt)"
+    )
+
+
+class ReferenceOut(BaseModel):
+    code: str = Field(description="16 base32 characters (what the QR says)")
+    display: str = Field(description="the code in groups of four, for people")
+    expires_at: str
+    expires_in: int
+    qr_png: str = Field(description="data:image/png;base64,…")
+
+
+class ResolveBody(Strict):
+    code: str = Field(min_length=1, max_length=64, examples=["ABCD-EFGH-JKLM-NP23"])
+    reason: str = Field(min_length=1, max_length=200, examples=["旅馆住宿登记"])
+
+
 class PresentationRequestOut(BaseModel):
     id: str
     client_id: str

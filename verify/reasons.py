@@ -29,6 +29,11 @@ class Reason(StrEnum):
     HOLDER_BINDING_FAILED = "HOLDER_BINDING_FAILED"
     DISCLOSURE_NOT_REQUESTED = "DISCLOSURE_NOT_REQUESTED"
     CLAIM_NOT_DISCLOSED = "CLAIM_NOT_DISCLOSED"
+    # A reference code (亮证码) a counter resolves: no such code, its 300 s are over, or it was
+    # resolved already (a code dies at first use).
+    REFERENCE_UNKNOWN = "REFERENCE_UNKNOWN"
+    REFERENCE_EXPIRED = "REFERENCE_EXPIRED"
+    REFERENCE_USED = "REFERENCE_USED"
 
 
 # (zh-CN, English): short headline a clerk reads at a glance.
@@ -76,5 +81,17 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.CLAIM_NOT_DISCLOSED: (
         "未出示所索取的字段",
         "The presentation lacks a requested field",
+    ),
+    Reason.REFERENCE_UNKNOWN: (
+        "亮证码无效（不存在），请持证人重新出示",
+        "No such reference code; ask the holder to show a new one",
+    ),
+    Reason.REFERENCE_EXPIRED: (
+        "亮证码已过期（5 分钟），请持证人刷新后重新出示",
+        "The reference code has expired (5 minutes); ask the holder for a fresh one",
+    ),
+    Reason.REFERENCE_USED: (
+        "亮证码已被使用过（每个码只能核验一次）",
+        "The reference code was used already (each code resolves once)",
     ),
 }

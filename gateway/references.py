@@ -1,0 +1,295 @@
+"""Reference codes (亮证码) within one city: a holder's wallet asks the issuing gateway for a
+short-lived code for one delivered credential (:func:`create`), a counter of the same gateway
+resolves it once, stating why (:func:`resolve`), and sees only what its role may see.
+
+A code is 80 random bits written as 16 characters of RFC 4648 base32 (``A``-``Z``, ``2``-``7``):
+only upper-case letters and digits, which a scanner gun types the same on any keyboard layout
+and a QR holds in alphanumeric mode. People read it in groups of four (``ABCD-EFGH-JKLM-NP23``);
+resolving ignores case, spaces and hyphens. It lives :data:`CODE_TTL` seconds, is stored only as
+its SHA-256, and dies at first use: the resolving UPDATE requires it unused and unexpired.
+
+What the counter sees is the stored credential's signed QR token verified against this
+gateway's live trust state and status lists (:func:`verify.verifier.verify_scanned`: status,
+issuer chain, freshness), and, when that holds, the fields of the credential its role may
+request (incl. derived ones such as ``id_number_masked``), in the shape of a presentation's
+result (:func:`gateway.presentation_answers.result_json`). Every resolution is a row of
+``reference_uses`` (counter entity, name, city, time, reason, field names; no values).
+
+A counter that tries :data:`MAX_FAILURES` codes resolving nothing within :data:`FAILURE_WINDOW`
+seconds is refused (429) until the oldest of them leaves the window. The count is kept in the
+database, so every process of the city shares it; it holds at most :data:`MAX_FAILURES` rows a
+counter, older rows being dropped as new ones come.
+
+Deliberately not here: codes across cities, the web wallet's refreshing QR, paper codes,
+delegation, the holder's reading of the records (later slices), HTTP.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from gateway import audit, verifiers
+from gateway.core import Gateway
+from gateway.errors import Forbidden, TooManyRequests, Unprocessable
+from gateway.federation import config, verifier_entity_id
+from gateway.models import (
+    CityRow,
+    CredentialRow,
+    HolderProofIdRow,
+    ReferenceCodeRow,
+    ReferenceFailureRow,
+    ReferenceUseRow,
+    StatusListRow,
+    WalletOfferRow,
+)
+from gateway.presentation_answers import result_json
+from gateway.verifiers import Counter
+from issuers.qr import render_png
+from issuers.wallet_types import credential_claims
+from trust.holder_proof import HolderProofRefused, check_holder_proof, read_holder_proof
+from verify.presentation import PresentationResult
+from verify.reasons import MESSAGES, Reason
+from verify.result_json import iso
+from verify.verifier import verify_scanned
+
+CODE_TTL = 300  # seconds
+CODE_BYTES = 10  # 80 bits
+CODE_LENGTH = 16  # base32 characters
+MAX_CODE_INPUT = 64  # what a counter may send, separators and all
+MAX_REASON = 200
+MAX_FAILURES = 5
+FAILURE_WINDOW = 60  # seconds
+REFERENCE_RESOLVED = "reference.resolve"
+_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+
+
+def _hash(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_code() -> str:
+    return base64.b32encode(secrets.token_bytes(CODE_BYTES)).decode()
+
+
+def grouped(code: str) -> str:
+    """``ABCDEFGHJKLMNP23`` → ``ABCD-EFGH-JKLM-NP23`` (what a person reads)."""
+    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
+
+
+def canonical(typed: str) -> str | None:
+    """The code a counter typed or scanned, upper-case without spaces and hyphens; ``None``
+    when it cannot be a code."""
+    if len(typed) > MAX_CODE_INPUT:
+        return None
+    code = "".join(typed.split()).replace("-", "").upper()
+    return code if len(code) == CODE_LENGTH and set(code) <= _BASE32 else None
+
+
+@dataclass(frozen=True)
+class _SpentInDatabase:
+    """Holder proof ids, spent by inserting their hash: a second insert breaks the key."""
+
+    gw: Gateway
+
+    def spend(self, jti: str, *, until: int) -> bool:
+        now = self.gw.clock()
+        try:
+            with self.gw.transaction() as session:
+                session.execute(delete(HolderProofIdRow).where(HolderProofIdRow.expires_at < now))
+                session.add(HolderProofIdRow(jti_hash=_hash(jti), expires_at=until))
+        except IntegrityError:
+            return False
+        return True
+
+
+def _not_delivered(kid: str) -> HolderProofRefused:
+    return HolderProofRefused(
+        "此证照未发放给该钱包密钥（或不是本网关签发的）",
+        f"expected a credential of this gateway delivered to key {kid}, found none",
+    )
+
+
+def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
+    """A new code for the credential the holder proof names, bound to the proof's key."""
+    now = gw.clock()
+    proof = read_holder_proof(proof_token, audience=gw.public_url.rstrip("/"), now=now)
+    with gw.sessions() as session:
+        cred = session.scalars(
+            select(CredentialRow)
+            .join(StatusListRow, StatusListRow.id == CredentialRow.status_list_id)
+            .where(
+                (StatusListRow.uri == proof.credential.uri)
+                & (CredentialRow.status_idx == proof.credential.idx)
+            )
+        ).first()
+        kids = [] if cred is None else list(
+            session.scalars(
+                select(WalletOfferRow.holder_kid).where(
+                    (WalletOfferRow.credential_id == cred.id)
+                    & WalletOfferRow.delivered_at.is_not(None)
+                )
+            )
+        )  # fmt: skip
+    if cred is None or not kids:
+        raise _not_delivered(proof.key.kid)
+    bound = proof.key.kid if proof.key.kid in kids else str(kids[0])
+    check_holder_proof(proof, holder_kid=bound, spent=_SpentInDatabase(gw))
+    code = new_code()
+    with gw.transaction() as session:
+        # Kept one lifetime past expiry (to answer REFERENCE_EXPIRED / _USED), then dropped.
+        session.execute(
+            delete(ReferenceCodeRow).where(ReferenceCodeRow.expires_at <= now - CODE_TTL)
+        )
+        session.add(
+            ReferenceCodeRow(
+                code_hash=_hash(code), credential_id=cred.id, holder_kid=bound,
+                created_at=now, expires_at=now + CODE_TTL,
+            )
+        )  # fmt: skip
+        audit.record(session, at=now, actor="wallet", action="reference.create",
+                     subject=cred.id, holder_kid=bound)  # fmt: skip
+    png = base64.b64encode(render_png(code)).decode()
+    return {
+        "code": code,
+        "display": grouped(code),
+        "expires_at": iso(now + CODE_TTL),
+        "expires_in": CODE_TTL,
+        "qr_png": f"data:image/png;base64,{png}",
+    }
+
+
+def _refused(reason: Reason, detail: str, now: int) -> dict[str, Any]:
+    zh, en = MESSAGES[reason]
+    return {
+        "valid": False,
+        "reason": reason.value,
+        "message": {"zh": zh, "en": en},
+        "detail": detail,
+        "type": None,
+        "type_name": None,
+        "fields": [],
+        "holder_binding": False,
+        "issuer": None,
+        "checked_at": iso(now),
+        "status_as_of": None,
+        "freshness": {"trust": None, "status": None},
+    }
+
+
+def _throttle(gw: Gateway, counter_id: str, now: int) -> None:
+    with gw.transaction() as session:
+        session.execute(
+            delete(ReferenceFailureRow).where(ReferenceFailureRow.at <= now - FAILURE_WINDOW)
+        )
+        count, oldest = session.execute(
+            select(func.count(), func.min(ReferenceFailureRow.at)).where(
+                ReferenceFailureRow.verifier_id == counter_id
+            )
+        ).one()
+    if count >= MAX_FAILURES:
+        wait = max(1, int(oldest) + FAILURE_WINDOW - now)
+        raise TooManyRequests(
+            f"错误的亮证码过多（{FAILURE_WINDOW} 秒内 {count} 次），请 {wait} 秒后再试",
+            f"expected at most {MAX_FAILURES} wrong codes in {FAILURE_WINDOW} s, found {count}; "
+            f"retry in {wait} s",
+            retry_after=wait,
+        )
+
+
+def _failed(gw: Gateway, counter_id: str, reason: Reason, detail: str, now: int) -> dict[str, Any]:
+    with gw.transaction() as session:
+        session.add(ReferenceFailureRow(verifier_id=counter_id, at=now))
+    return _refused(reason, detail, now)
+
+
+def _check_reason(purpose: str) -> str:
+    purpose = purpose.strip()
+    if not purpose or len(purpose) > MAX_REASON:
+        raise Unprocessable(
+            f"请填写用证事由（1 至 {MAX_REASON} 个字符）",
+            f"expected a reason of 1 to {MAX_REASON} characters, found {len(purpose)}",
+        )
+    return purpose
+
+
+def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str, Any]:
+    """Resolve a code once for ``counter``, stating ``purpose``: the result (always a reason
+    code: REFERENCE_UNKNOWN / REFERENCE_EXPIRED / REFERENCE_USED, or the verification's)."""
+    purpose = _check_reason(purpose)
+    now = gw.clock()
+    _throttle(gw, counter.id, now)
+    code = canonical(typed)
+    if code is None:
+        return _failed(gw, counter.id, Reason.REFERENCE_UNKNOWN,
+                       f"expected {CODE_LENGTH} base32 characters, found {len(typed)} characters",
+                       now)  # fmt: skip
+    with gw.sessions() as session:
+        row = session.get(ReferenceCodeRow, _hash(code))
+        if row is None:
+            return _failed(gw, counter.id, Reason.REFERENCE_UNKNOWN, "no such code", now)
+        if row.used_at is not None:
+            return _failed(gw, counter.id, Reason.REFERENCE_USED,
+                           f"expected an unused code, found it used at {iso(row.used_at)}",
+                           now)  # fmt: skip
+        if row.expires_at <= now:
+            return _failed(gw, counter.id, Reason.REFERENCE_EXPIRED,
+                           f"expected a code valid at {iso(now)}, found it expired at "
+                           f"{iso(row.expires_at)}", now)  # fmt: skip
+        cred = session.get(CredentialRow, row.credential_id)
+        if cred is None:  # a foreign key holds it
+            raise LookupError(f"code names credential {row.credential_id}, not found")
+        role = verifiers.role_of(gw, verifiers.get_verifier(session, counter.id))
+        allowed = role.may_request.get(cred.type)
+        if not allowed:
+            raise Forbidden(
+                f"角色“{role.name_zh}”不能查看 {cred.type} · role {role.code} may not see a "
+                f"{cred.type}; it may see {sorted(role.may_request)}"
+            )
+        city = session.get(CityRow, 1)
+        entity = verifier_entity_id(config(session).entity_id, counter.id)
+        token, ctype_code, subject, credential_id = cred.token, cred.type, cred.subject, cred.id
+    gw.live.refresh_if_changed()  # a revocation another process just committed is seen now
+    state = gw.state
+    # Our own credential row is the issuance record: a compromised key's token it holds is ours.
+    checked = verify_scanned(
+        token, trust=state.trust, statuses=state.statuses, now=now,
+        confirmed={hashlib.sha256(token.encode()).digest()},
+    )  # fmt: skip
+    claims, _ = credential_claims(gw.types.get(ctype_code), subject)
+    shown = {n: v for n, v in claims.items() if n in allowed} if checked.valid else {}
+    answer = PresentationResult(
+        checked.reason, checked.detail, now, shown, True, checked.issuer, checked.status_as_of
+    )
+    out = result_json(gw, answer, ctype_code)
+    out["freshness"] = {"trust": iso(checked.trust_as_of), "status": iso(checked.status_as_of)}
+    with gw.transaction() as session:
+        done = session.execute(
+            update(ReferenceCodeRow)
+            .where(
+                (ReferenceCodeRow.code_hash == _hash(code))
+                & ReferenceCodeRow.used_at.is_(None)
+                & (ReferenceCodeRow.expires_at > now)
+            )
+            .values(used_at=now, used_by=counter.id)
+        )
+        if getattr(done, "rowcount", 0) != 1:
+            session.add(ReferenceFailureRow(verifier_id=counter.id, at=now))
+            return _refused(Reason.REFERENCE_USED, "resolved by another request just now", now)
+        session.add(
+            ReferenceUseRow(
+                credential_id=credential_id, verifier_id=counter.id, verifier_entity=entity,
+                verifier_name=counter.name, city_name=city.name if city else "",
+                city_code=city.code if city else "", at=now, purpose=purpose,
+                fields=list(shown), reason_code=checked.reason.value,
+            )
+        )  # fmt: skip
+        audit.record(session, at=now, actor=f"verifier:{counter.id}", action=REFERENCE_RESOLVED,
+                     subject=credential_id, reason=checked.reason.value)  # fmt: skip
+    return out
