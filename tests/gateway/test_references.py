@@ -1,0 +1,199 @@
+"""Reference codes (亮证码) within one city (issue 10): a holder's wallet asks its issuing
+gateway for a code with a holder proof; a counter resolves it once, with a reason, and sees
+only what its role may see. One test per rule, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import base64
+import threading
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway import references, verifiers
+from gateway.models import ReferenceUseRow
+from tests.gateway.helpers import auth
+from tests.gateway.test_presentation_answers import HZ, Desk, desk  # noqa: F401 (a fixture)
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.holder_proof import make_holder_proof
+from trust.keys import SigningKey
+from trust.statuslist import StatusReference
+
+REASON = "旅馆住宿登记"
+FULL = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
+
+
+def _ask(desk: Desk, holder: SigningKey | None = None) -> Any:
+    ref = StatusReference.from_claims(desk.sd_jwt.unverified_payload())
+    assert ref is not None
+    proof = make_holder_proof(
+        holder or desk.holder,
+        audience=str(desk.client.base_url).rstrip("/"),
+        credential=ref,
+        now=desk.fed.clock(),
+    )
+    return desk.client.post("/api/v1/references", json={"proof": proof})
+
+
+def _code(desk: Desk) -> str:
+    made = _ask(desk)
+    assert made.status_code == 201, made.text
+    return str(made.json()["code"])
+
+
+def _resolve(desk: Desk, code: str, key: str | None = None, reason: str = REASON) -> Any:
+    return desk.client.post(
+        "/api/v1/references/resolve",
+        json={"code": code, "reason": reason},
+        headers=auth(key or desk.counter_key),
+    )
+
+
+def _fields(answer: Any) -> dict[str, Any]:
+    return {f["name"]: f["value"] for f in answer.json()["fields"]}
+
+
+def test_a_code_resolves_once_with_the_masked_number_for_a_hotel_desk(desk: Desk) -> None:
+    made = _ask(desk)
+    assert made.status_code == 201, made.text
+    body = made.json()
+    code = body["code"]
+    assert len(code) == 16 and set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    assert body["display"].replace("-", "") == code and body["expires_in"] == 300
+    assert base64.b64decode(body["qr_png"].split(",", 1)[1]).startswith(b"\x89PNG")
+    typed = f" {body['display'].lower()} "  # a scanner gun with caps lock, and spaces
+    answer = _resolve(desk, typed)
+    assert answer.status_code == 200, answer.text
+    result = answer.json()
+    assert result["reason"] == "VALID" and result["valid"] is True
+    assert _fields(answer) == {
+        "name": SAMPLE_SUBJECTS["resident-eid"]["name"],
+        "sex": SAMPLE_SUBJECTS["resident-eid"]["sex"],
+        "id_number_masked": f"{FULL[:6]}********{FULL[-4:]}",
+    }
+    assert FULL not in answer.text
+    assert [c["role"] for c in result["issuer"]["chain"]] == ["agency", "city"]
+    assert result["freshness"]["trust"] and result["freshness"]["status"]
+    again = _resolve(desk, code)
+    assert again.json()["reason"] == "REFERENCE_USED"
+    assert again.json()["message"]["zh"] == "亮证码已被使用过（每个码只能核验一次）"
+    with desk.fed.gateways[HZ].sessions() as session:
+        (use,) = session.scalars(select(ReferenceUseRow)).all()
+    assert (use.credential_id, use.verifier_name, use.city_name, use.purpose) == (
+        desk.credential_id, "西湖宾馆前台", "杭州市", REASON,
+    )  # fmt: skip
+    assert use.verifier_entity.endswith(f"/verifiers/{use.verifier_id}")
+    assert sorted(use.fields) == ["id_number_masked", "name", "sex"]
+    assert use.reason_code == "VALID"
+
+
+def test_a_police_counter_sees_the_full_number(desk: Desk) -> None:
+    hz = desk.fed.gateways[HZ]
+    _row, police = verifiers.add_verifier(hz, name="西湖派出所", role="police-counter", actor="t")
+    answer = _resolve(desk, _code(desk), police, reason="户籍核查")
+    assert answer.json()["reason"] == "VALID", answer.text
+    assert _fields(answer)["id_number"] == FULL
+
+
+def test_a_code_after_300_seconds_is_expired(desk: Desk) -> None:
+    code = _code(desk)
+    desk.fed.clock.now += 300
+    answer = _resolve(desk, code)
+    assert answer.status_code == 200
+    assert answer.json()["reason"] == "REFERENCE_EXPIRED"
+    assert answer.json()["fields"] == []
+
+
+def test_an_unknown_code_and_a_malformed_one_are_unknown(desk: Desk) -> None:
+    for typed in ("AAAAAAAAAAAAAAAA", "not a code", "1" * 16):
+        assert _resolve(desk, typed).json()["reason"] == "REFERENCE_UNKNOWN"
+
+
+def test_wrong_codes_are_throttled_per_counter_for_a_minute(desk: Desk) -> None:
+    code = _code(desk)
+    for _ in range(references.MAX_FAILURES):
+        assert _resolve(desk, "AAAAAAAAAAAAAAAA").json()["reason"] == "REFERENCE_UNKNOWN"
+    desk.fed.clock.now += 10
+    refused = _resolve(desk, code)
+    assert refused.status_code == 429, refused.text
+    assert refused.headers["Retry-After"] == "50"
+    assert refused.json()["detail"]["message"].startswith("错误的亮证码过多")
+    hz = desk.fed.gateways[HZ]
+    _row, police = verifiers.add_verifier(hz, name="西湖派出所", role="police-counter", actor="t")
+    assert _resolve(desk, "AAAAAAAAAAAAAAAA", police).status_code == 200  # another counter
+    desk.fed.clock.now += 50
+    assert _resolve(desk, code).json()["reason"] == "VALID"  # the code was not spent by a 429
+
+
+def test_a_revoked_credential_answers_revoked_and_shows_nothing(desk: Desk) -> None:
+    code = _code(desk)
+    revoked = desk.client.post(
+        f"/api/v1/credentials/{desk.credential_id}/revoke",
+        json={"reason": "测试"},
+        headers=auth(desk.agency.api_key),
+    )
+    assert revoked.status_code == 200, revoked.text
+    answer = _resolve(desk, code)
+    assert answer.json()["reason"] == "REVOKED"
+    assert answer.json()["fields"] == []
+
+
+def test_a_code_for_a_credential_not_delivered_to_that_key_is_refused(desk: Desk) -> None:
+    refused = _ask(desk, SigningKey.generate())
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["detail"]["message"].startswith("此证照未发放给该钱包密钥")
+
+
+def test_a_replayed_holder_proof_is_refused(desk: Desk) -> None:
+    ref = StatusReference.from_claims(desk.sd_jwt.unverified_payload())
+    assert ref is not None
+    proof = make_holder_proof(
+        desk.holder, audience=str(desk.client.base_url).rstrip("/"), credential=ref,
+        now=desk.fed.clock(),
+    )  # fmt: skip
+    assert desk.client.post("/api/v1/references", json={"proof": proof}).status_code == 201
+    again = desk.client.post("/api/v1/references", json={"proof": proof})
+    assert again.status_code == 401
+    assert "重放" in again.json()["detail"]["message"]
+
+
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 201])
+def test_a_missing_or_long_reason_is_refused(desk: Desk, reason: str) -> None:
+    code = _code(desk)
+    refused = _resolve(desk, code, reason=reason)
+    assert refused.status_code == 422, refused.text
+    assert _resolve(desk, code).json()["reason"] == "VALID"  # still unused
+
+
+def test_two_resolutions_racing_past_the_read_resolve_one(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both pass the unused check before either stores: the conditional UPDATE lets one
+    through and answers the other REFERENCE_USED."""
+    code = _code(desk)
+    both_verifying = threading.Barrier(2, timeout=20)
+    real = references.verify_scanned
+
+    def in_step(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        both_verifying.wait()
+        return result
+
+    monkeypatch.setattr(references, "verify_scanned", in_step)
+    hz = desk.fed.gateways[HZ]
+    with hz.sessions() as session:
+        counter = verifiers.authenticate(session, desk.counter_key)
+    outcomes: list[str] = []
+
+    def resolve() -> None:
+        outcomes.append(references.resolve(hz, counter, code, REASON)["reason"])
+
+    threads = [threading.Thread(target=resolve) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(outcomes) == ["REFERENCE_USED", "VALID"]
+    with hz.sessions() as session:
+        assert len(session.scalars(select(ReferenceUseRow)).all()) == 1
