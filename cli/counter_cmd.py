@@ -4,13 +4,13 @@ signed request for some fields of one type, with a reason, valid five minutes; p
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from cli.federation_common import fetcher
-from gateway import presentation_answers, presentations
+from gateway import presentation_answers, presentations, references, verifiers
 
 counter_app = typer.Typer(help="A counter asks for presentations 核验点", no_args_is_help=True)
 
@@ -64,6 +64,12 @@ def counter_result(
         }
         say(waiting[shown["state"]])
         return
+    show_result(result)
+
+
+def show_result(result: dict[str, Any]) -> None:
+    """Print a presentation's or a reference code's result, Chinese first; exit 1 unless
+    valid."""
     mark = "✓" if result["valid"] else "✗"
     say(f"{mark} {result['message']['zh']} · {result['message']['en']} ({result['reason']})")
     for f in result["fields"]:
@@ -76,3 +82,27 @@ def counter_result(
     say(f"核验时间 · checked at：{result['checked_at']}")
     if not result["valid"]:
         raise typer.Exit(1)
+
+
+@counter_app.command("resolve")
+def counter_resolve(
+    code: Annotated[str, typer.Argument(help="亮证码 · the holder's reference code")],
+    verifier: Annotated[str, typer.Option("--verifier", help="the counter's id (vf-…)")],
+    reason: Annotated[str, typer.Option("--reason", help="用证事由 (≤200), e.g. 旅馆住宿登记")],
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """Resolve a holder's reference code once, stating why. 核验亮证码"""
+    with gateway_at(data_dir) as gw:
+        with gw.sessions() as session:
+            row = verifiers.get_verifier(session, verifier)
+            counter = verifiers.Counter(id=row.id, name=row.name, role=row.role)
+        shown = references.resolve(gw, counter, code, reason)
+    if as_json:
+        emit_json(shown)
+        if not shown["valid"]:
+            raise typer.Exit(1)
+        return
+    say(f"亮证码核验 · reference code resolved by {counter.name}（{counter.id}）")
+    say(f"用证事由 · reason：{reason.strip()}")
+    show_result(shown)

@@ -258,6 +258,14 @@ def _records(wallet_dir: Path) -> list[dict[str, Any]]:
     return [json.loads(p.read_text(encoding="utf-8")) for p in sorted(store.glob("*.json"))]
 
 
+def record_of(wallet_dir: Path, credential_id: str) -> dict[str, Any]:
+    """The kept credential ``credential_id`` (an id ``list`` prints)."""
+    found = [r for r in _records(wallet_dir) if r["id"] == credential_id]
+    if not found:
+        raise DataError(f"钱包里没有这张证照 · no credential {credential_id!r} in the wallet")
+    return found[0]
+
+
 @wallet_app.command("list")
 def list_(wallet_dir: WalletDir = DEFAULT_WALLET, as_json: JsonOut = False) -> None:
     """List the kept credentials. 证照列表"""
@@ -281,10 +289,7 @@ def show(
     as_json: JsonOut = False,
 ) -> None:
     """Show one kept credential: its claims, issuer and status reference. 查看证照"""
-    found = [r for r in _records(wallet_dir) if r["id"] == credential_id]
-    if not found:
-        raise DataError(f"钱包里没有这张证照 · no credential {credential_id!r} in the wallet")
-    record = {k: v for k, v in found[0].items() if k != "credential"}
+    record = {k: v for k, v in record_of(wallet_dir, credential_id).items() if k != "credential"}
     if as_json:
         emit_json(record)
     else:

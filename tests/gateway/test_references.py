@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from gateway import references, verifiers
 from gateway.models import ReferenceUseRow
+from tests.gateway import test_presentation_answers as answers
 from tests.gateway.helpers import auth
-from tests.gateway.test_presentation_answers import HZ, Desk, desk  # noqa: F401 (a fixture)
+from tests.gateway.test_presentation_answers import HZ, Desk
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
 from trust.keys import SigningKey
@@ -22,6 +23,7 @@ from trust.statuslist import StatusReference
 
 REASON = "旅馆住宿登记"
 FULL = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
+desk = answers.desk  # 杭州 (SQLite, and PostgreSQL when the suite has one), a desk, a holder
 
 
 def _ask(desk: Desk, holder: SigningKey | None = None) -> Any:
@@ -59,14 +61,17 @@ def test_a_code_resolves_once_with_the_masked_number_for_a_hotel_desk(desk: Desk
     assert made.status_code == 201, made.text
     body = made.json()
     code = body["code"]
-    assert len(code) == 16 and set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-    assert body["display"].replace("-", "") == code and body["expires_in"] == 300
+    assert len(code) == 16
+    assert set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+    assert body["display"].replace("-", "") == code
+    assert body["expires_in"] == 300
     assert base64.b64decode(body["qr_png"].split(",", 1)[1]).startswith(b"\x89PNG")
     typed = f" {body['display'].lower()} "  # a scanner gun with caps lock, and spaces
     answer = _resolve(desk, typed)
     assert answer.status_code == 200, answer.text
     result = answer.json()
-    assert result["reason"] == "VALID" and result["valid"] is True
+    assert result["reason"] == "VALID"
+    assert result["valid"] is True
     assert _fields(answer) == {
         "name": SAMPLE_SUBJECTS["resident-eid"]["name"],
         "sex": SAMPLE_SUBJECTS["resident-eid"]["sex"],
@@ -74,7 +79,8 @@ def test_a_code_resolves_once_with_the_masked_number_for_a_hotel_desk(desk: Desk
     }
     assert FULL not in answer.text
     assert [c["role"] for c in result["issuer"]["chain"]] == ["agency", "city"]
-    assert result["freshness"]["trust"] and result["freshness"]["status"]
+    assert result["freshness"]["trust"]
+    assert result["freshness"]["status"]
     again = _resolve(desk, code)
     assert again.json()["reason"] == "REFERENCE_USED"
     assert again.json()["message"]["zh"] == "亮证码已被使用过（每个码只能核验一次）"

@@ -74,6 +74,12 @@ def _swap_payload(token: str) -> str:
     return ".".join([token.split(".")[0], *other.split(".")[1:]])
 
 
+def _other_typ() -> str:
+    headers = {"typ": "openid4vci-proof+jwt", "jwk": jwk_header(HOLDER)}
+    payload = dumps_compact({"aud": GATEWAY})
+    return jwt.api_jws.encode(payload, HOLDER.private, algorithm=HOLDER.alg, headers=headers)
+
+
 @pytest.mark.parametrize(
     ("token", "now", "expected"),
     [
@@ -87,19 +93,21 @@ def _swap_payload(token: str) -> str:
         (lambda: _proof(status={"status_list": {"idx": -1, "uri": GATEWAY}}), NOW, "idx"),
         (lambda: _swap_payload(_proof()), NOW, "signed by its header's jwk"),
         (lambda: "x" * 5000, NOW, "at most 4096"),
-        (
-            lambda: jwt.api_jws.encode(
-                dumps_compact({"aud": GATEWAY}), HOLDER.private, algorithm=HOLDER.alg,
-                headers={"typ": "openid4vci-proof+jwt", "jwk": jwk_header(HOLDER)},
-            ),  # fmt: skip
-            NOW,
-            "typ",
-        ),
+        (_other_typ, NOW, "typ"),
     ],
     ids=[
-        "stale-iat", "future-iat", "iat-not-int", "wrong-aud", "no-jti", "short-jti",
-        "no-credential", "bad-credential", "not-signed-by-its-jwk", "oversized", "another-typ",
-    ],  # fmt: skip
+        "stale-iat",
+        "future-iat",
+        "iat-not-int",
+        "wrong-aud",
+        "no-jti",
+        "short-jti",
+        "no-credential",
+        "bad-credential",
+        "not-signed-by-its-jwk",
+        "oversized",
+        "another-typ",
+    ],
 )
 def test_a_bad_proof_is_refused(token: Callable[[], str], now: int, expected: str) -> None:
     with pytest.raises(HolderProofRefused, match=expected) as refused:
