@@ -125,7 +125,7 @@ class ReferenceOut(BaseModel):
     qr_png: str = Field(description="data:image/png;base64,…")
 
 
-class ResolveBody(Strict):
+class ReferenceResolveBody(Strict):
     code: str = Field(min_length=1, max_length=64, examples=["ABCD-EFGH-JKLM-NP23"])
     reason: str = Field(min_length=1, max_length=200, examples=["旅馆住宿登记"])
 

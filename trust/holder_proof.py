@@ -22,12 +22,9 @@ import secrets
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-import jwt
-
 from trust.errors import DataError
-from trust.jws import dumps_compact
 from trust.keys import PublicKey, SigningKey
-from trust.oid4vci import jwk_header, verify_self_signed
+from trust.oid4vci import sign_self_signed, verify_self_signed
 from trust.statuslist import StatusReference
 
 HOLDER_PROOF_TYP = "ecert-holder+jwt"
@@ -118,10 +115,4 @@ def make_holder_proof(
         "jti": secrets.token_urlsafe(18),
         **credential.to_claim(),
     }
-    return jwt.api_jws.encode(
-        dumps_compact(payload),
-        holder.private,
-        algorithm=holder.alg,
-        headers={"typ": HOLDER_PROOF_TYP, "jwk": jwk_header(holder)},
-        sort_headers=False,
-    )
+    return sign_self_signed(holder, payload, typ=HOLDER_PROOF_TYP)

@@ -147,6 +147,18 @@ def jwk_header(holder: SigningKey) -> dict[str, Any]:
     return {k: holder.public.jwk[k] for k in _KEY_MEMBERS if k in holder.public.jwk}
 
 
+def sign_self_signed(holder: SigningKey, payload: dict[str, Any], *, typ: str) -> str:
+    """A compact JWS of ``typ`` by ``holder``, its public key in the header as ``jwk``
+    (what :func:`verify_self_signed` checks)."""
+    return jwt.api_jws.encode(
+        dumps_compact(payload),
+        holder.private,
+        algorithm=holder.alg,
+        headers={"typ": typ, "jwk": jwk_header(holder)},
+        sort_headers=False,
+    )
+
+
 def _proof(en: str) -> InvalidProof:
     return InvalidProof(f"密钥证明无效 · {en}", en)
 
@@ -179,11 +191,4 @@ def check_proof(token: object, *, audience: str, now: int, window: int = PROOF_I
 def make_proof(holder: SigningKey, *, audience: str, nonce: str, now: int) -> str:
     """A wallet's key proof for ``audience`` with the issuer's ``nonce`` (Appendix F.1): the
     holder's public key as ``jwk`` and no ``kid``."""
-    payload = {"aud": audience, "iat": now, "nonce": nonce}
-    return jwt.api_jws.encode(
-        dumps_compact(payload),
-        holder.private,
-        algorithm=holder.alg,
-        headers={"typ": PROOF_TYP, "jwk": jwk_header(holder)},
-        sort_headers=False,
-    )
+    return sign_self_signed(holder, {"aud": audience, "iat": now, "nonce": nonce}, typ=PROOF_TYP)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from gateway import references
 from gateway.deps import CounterDep, GatewayDep
-from gateway.schemas import ReferenceBody, ReferenceOut, ResolveBody
+from gateway.schemas import ReferenceBody, ReferenceOut, ReferenceResolveBody
 
 router = APIRouter(tags=["reference codes 亮证码"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -33,7 +33,7 @@ async def create(body: ReferenceBody, gw: GatewayDep, response: Response) -> Ref
     summary="A counter resolves a reference code 核验点核验亮证码",
 )
 async def resolve(
-    body: ResolveBody, counter: CounterDep, gw: GatewayDep, response: Response
+    body: ReferenceResolveBody, counter: CounterDep, gw: GatewayDep, response: Response
 ) -> dict[str, Any]:
     shown = await run_in_threadpool(references.resolve, gw, counter, body.code, body.reason)
     response.headers.update(NO_STORE)

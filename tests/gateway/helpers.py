@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -50,3 +52,24 @@ def fill_status_list(gw: Gateway, list_id: int, *, seed: int = 7) -> None:
             if rng.random() < 0.1:
                 packed.set(idx, rng.choice((statuslist.INVALID, statuslist.SUSPENDED)))
         row.data = packed.data
+
+
+def race_past(
+    monkeypatch: pytest.MonkeyPatch, module: object, name: str, action: Callable[[], None]
+) -> None:
+    """Run ``action`` in two threads that both finish ``module.name`` (the step between a
+    check and the write) before either goes on: both pass the check, the write must decide."""
+    both_done = threading.Barrier(2, timeout=20)
+    real = getattr(module, name)
+
+    def in_step(*args: Any, **kwargs: Any) -> Any:
+        result = real(*args, **kwargs)
+        both_done.wait()
+        return result
+
+    monkeypatch.setattr(module, name, in_step)
+    threads = [threading.Thread(target=action) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)

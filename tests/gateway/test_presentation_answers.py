@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,7 @@ from gateway.core import Gateway
 from gateway.models import AuditRow, PresentationRequestRow
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
-from tests.gateway.helpers import auth
+from tests.gateway.helpers import auth, race_past
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.jws import KeyIndex
 from trust.keys import PublicKey, SigningKey
@@ -370,15 +369,6 @@ def test_two_answers_racing_past_the_read_store_one(
         "vp_token": json.dumps({"credential": [presentation]}),
         "state": request["claims"]["state"],
     }
-    both_verifying = threading.Barrier(2, timeout=20)
-    real = presentation_answers.verify_presentation
-
-    def in_step(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        both_verifying.wait()
-        return result
-
-    monkeypatch.setattr(presentation_answers, "verify_presentation", in_step)
     hz = desk.fed.gateways[HZ]
     outcomes: list[str] = []
 
@@ -389,11 +379,7 @@ def test_two_answers_racing_past_the_read_store_one(
         except ResponseRefused as exc:
             outcomes.append(exc.message_en)
 
-    threads = [threading.Thread(target=answer) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    race_past(monkeypatch, presentation_answers, "verify_presentation", answer)
     assert sorted(outcomes)[-1] == "stored"
     assert "answered" in sorted(outcomes)[0]
     assert desk.result(request["id"]).json()["result"]["reason"] == "VALID"

@@ -5,7 +5,6 @@ only what its role may see. One test per rule, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import base64
-import threading
 from typing import Any
 
 import pytest
@@ -14,7 +13,7 @@ from sqlalchemy import select
 from gateway import references, verifiers
 from gateway.models import ReferenceUseRow
 from tests.gateway import test_presentation_answers as answers
-from tests.gateway.helpers import auth
+from tests.gateway.helpers import auth, race_past
 from tests.gateway.test_presentation_answers import HZ, Desk
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
@@ -178,15 +177,6 @@ def test_two_resolutions_racing_past_the_read_resolve_one(
     """Both pass the unused check before either stores: the conditional UPDATE lets one
     through and answers the other REFERENCE_USED."""
     code = _code(desk)
-    both_verifying = threading.Barrier(2, timeout=20)
-    real = references.verify_scanned
-
-    def in_step(*args: Any, **kwargs: Any) -> Any:
-        result = real(*args, **kwargs)
-        both_verifying.wait()
-        return result
-
-    monkeypatch.setattr(references, "verify_scanned", in_step)
     hz = desk.fed.gateways[HZ]
     with hz.sessions() as session:
         counter = verifiers.authenticate(session, desk.counter_key)
@@ -195,11 +185,7 @@ def test_two_resolutions_racing_past_the_read_resolve_one(
     def resolve() -> None:
         outcomes.append(references.resolve(hz, counter, code, REASON)["reason"])
 
-    threads = [threading.Thread(target=resolve) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=30)
+    race_past(monkeypatch, references, "verify_scanned", resolve)
     assert sorted(outcomes) == ["REFERENCE_USED", "VALID"]
     with hz.sessions() as session:
         assert len(session.scalars(select(ReferenceUseRow)).all()) == 1
