@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from gateway import references, verifiers
 from gateway.models import ReferenceUseRow
+from issuers.verifier_roles import VerifierRole
 from tests.gateway import test_presentation_answers as answers
 from tests.gateway.helpers import auth, race_past
 from tests.gateway.test_presentation_answers import HZ, Desk
@@ -99,6 +100,27 @@ def test_a_police_counter_sees_the_full_number(desk: Desk) -> None:
     answer = _resolve(desk, _code(desk), police, reason="户籍核查")
     assert answer.json()["reason"] == "VALID", answer.text
     assert _fields(answer)["id_number"] == FULL
+
+
+def test_a_role_that_may_see_nothing_of_the_type_is_refused_and_the_code_stays_unused(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every shipped role may see something of a resident e-ID, so a licence desk's role is
+    made here: it may see business licences only."""
+    licence_desk = VerifierRole(
+        code="licence-desk", name_zh="执照窗口", name_en="Licence desk",
+        may_request={"business-licence": frozenset({"name"})},
+    )  # fmt: skip
+    code = _code(desk)
+    with monkeypatch.context() as patched:
+        patched.setattr(verifiers, "role_of", lambda _gw, _row: licence_desk)
+        refused = _resolve(desk, code)
+    assert refused.status_code == 403, refused.text
+    assert "resident-eid" in refused.json()["detail"]["message_en"]
+    with desk.fed.gateways[HZ].sessions() as session:
+        assert session.scalars(select(ReferenceUseRow)).all() == []
+    answer = _resolve(desk, code)  # the hotel desk's own role: the code was not spent
+    assert answer.json()["reason"] == "VALID", answer.text
 
 
 def test_a_code_after_300_seconds_is_expired(desk: Desk) -> None:
