@@ -20,8 +20,12 @@ seconds is refused (429) until the oldest of them leaves the window. The count i
 database, so every process of the city shares it; it holds at most :data:`MAX_FAILURES` rows a
 counter, older rows being dropped as new ones come.
 
+The holder reads a credential's records (:func:`uses`) with the same holder proof: at most
+:data:`MAX_USES`, newest first, signed by this gateway's federation key (typ
+:data:`USES_TYP`), so the wallet checks them against the gateway's entity configuration.
+
 Deliberately not here: codes across cities, the web wallet's refreshing QR, paper codes,
-delegation, the holder's reading of the records (later slices), HTTP.
+delegation, presentations in the records (later slices), HTTP.
 """
 
 from __future__ import annotations
@@ -38,7 +42,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway import audit, verifiers
 from gateway.core import Gateway
 from gateway.errors import Forbidden, TooManyRequests, Unprocessable
-from gateway.federation import config, verifier_entity_id
+from gateway.federation import SELF, config, signing_key, verifier_entity_id
 from gateway.models import (
     CityRow,
     CredentialRow,
@@ -54,6 +58,7 @@ from gateway.verifiers import Counter
 from issuers.qr import render_png
 from issuers.wallet_types import credential_claims
 from trust.holder_proof import HolderProofRefused, check_holder_proof, read_holder_proof
+from trust.jws import sign_compact
 from verify.presentation import PresentationResult
 from verify.reasons import MESSAGES, Reason
 from verify.result_json import iso
@@ -67,6 +72,8 @@ MAX_REASON = 200
 MAX_FAILURES = 5
 FAILURE_WINDOW = 60  # seconds
 REFERENCE_RESOLVED = "reference.resolve"
+MAX_USES = 100
+USES_TYP = "ecert-use-records+jwt"
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
@@ -116,9 +123,9 @@ def _not_delivered(kid: str) -> HolderProofRefused:
     )
 
 
-def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
-    """A new code for the credential the holder proof names, bound to the proof's key."""
-    now = gw.clock()
+def _proven(gw: Gateway, proof_token: object, now: int) -> tuple[str, str]:
+    """The credential a holder proof names and the delivered wallet key it is bound to, the
+    proof checked and spent: ``(credential id, holder kid)``."""
     proof = read_holder_proof(proof_token, audience=gw.public_url.rstrip("/"), now=now)
     with gw.sessions() as session:
         cred = session.scalars(
@@ -141,6 +148,13 @@ def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
         raise _not_delivered(proof.key.kid)
     bound = proof.key.kid if proof.key.kid in kids else str(kids[0])
     check_holder_proof(proof, holder_kid=bound, spent=_SpentInDatabase(gw))
+    return cred.id, bound
+
+
+def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
+    """A new code for the credential the holder proof names, bound to the proof's key."""
+    now = gw.clock()
+    credential_id, bound = _proven(gw, proof_token, now)
     code = new_code()
     with gw.transaction() as session:
         # Kept one lifetime past expiry (to answer REFERENCE_EXPIRED / _USED), then dropped.
@@ -149,12 +163,12 @@ def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
         )
         session.add(
             ReferenceCodeRow(
-                code_hash=_hash(code), credential_id=cred.id, holder_kid=bound,
+                code_hash=_hash(code), credential_id=credential_id, holder_kid=bound,
                 created_at=now, expires_at=now + CODE_TTL,
             )
         )  # fmt: skip
         audit.record(session, at=now, actor="wallet", action="reference.create",
-                     subject=cred.id, holder_kid=bound)  # fmt: skip
+                     subject=credential_id, holder_kid=bound)  # fmt: skip
     png = base64.b64encode(render_png(code)).decode()
     return {
         "code": code,
@@ -293,3 +307,30 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
         audit.record(session, at=now, actor=f"verifier:{counter.id}", action=REFERENCE_RESOLVED,
                      subject=credential_id, reason=checked.reason.value)  # fmt: skip
     return out
+
+
+def uses(gw: Gateway, proof_token: object) -> str:
+    """The use records of the credential the holder proof names, newest first (at most
+    :data:`MAX_USES`), as a JWS of this gateway's federation key."""
+    now = gw.clock()
+    credential_id, bound = _proven(gw, proof_token, now)
+    with gw.sessions() as session:
+        rows = session.scalars(
+            select(ReferenceUseRow)
+            .where(ReferenceUseRow.credential_id == credential_id)
+            .order_by(ReferenceUseRow.at.desc(), ReferenceUseRow.id.desc())
+            .limit(MAX_USES)
+        ).all()
+        entity = config(session).entity_id
+        key, _ = signing_key(gw, session, SELF)
+        records = [
+            {
+                "counter": r.verifier_name, "counter_entity": r.verifier_entity,
+                "city": r.city_name, "city_code": r.city_code, "at": iso(r.at),
+                "reason": r.purpose, "fields": list(r.fields), "reason_code": r.reason_code,
+            }
+            for r in rows
+        ]  # fmt: skip
+    payload = {"iss": entity, "sub": bound, "iat": now, "credential_id": credential_id,
+               "uses": records}  # fmt: skip
+    return sign_compact(payload, key, typ=USES_TYP)

@@ -1,6 +1,7 @@
 """Reference codes (亮证码): a holder's wallet asks for one with a holder proof; a counter (by
 its ``vk_`` key) resolves it once, with a reason. Errors in the house shape (``code``,
-``message`` zh-CN, ``message_en``); too many wrong codes answer 429 with ``Retry-After``."""
+``message`` zh-CN, ``message_en``); too many wrong codes answer 429 with ``Retry-After``. The
+holder reads a credential's use records (用证记录) with a holder proof, as a signed JWS."""
 
 from __future__ import annotations
 
@@ -38,3 +39,13 @@ async def resolve(
     shown = await run_in_threadpool(references.resolve, gw, counter, body.code, body.reason)
     response.headers.update(NO_STORE)
     return shown
+
+
+@router.post(
+    "/api/v1/references/uses",
+    summary="A holder reads its credential's use records 持证人查看用证记录",
+)
+async def uses(body: ReferenceBody, gw: GatewayDep, response: Response) -> dict[str, str]:
+    token = await run_in_threadpool(references.uses, gw, body.proof)
+    response.headers.update(NO_STORE)
+    return {"records": token}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from gateway import references, verifiers
+from gateway import federation, references, verifiers
 from gateway.models import ReferenceUseRow
 from issuers.verifier_roles import VerifierRole
 from tests.gateway import test_presentation_answers as answers
@@ -18,6 +18,7 @@ from tests.gateway.helpers import auth, race_past
 from tests.gateway.test_presentation_answers import HZ, Desk
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
+from trust.jws import KeyIndex, verify_compact
 from trust.keys import SigningKey
 from trust.statuslist import StatusReference
 
@@ -26,7 +27,7 @@ FULL = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
 desk = answers.desk  # 杭州 (SQLite, and PostgreSQL when the suite has one), a desk, a holder
 
 
-def _ask(desk: Desk, holder: SigningKey | None = None) -> Any:
+def _ask(desk: Desk, holder: SigningKey | None = None, path: str = "/api/v1/references") -> Any:
     ref = StatusReference.from_claims(desk.sd_jwt.unverified_payload())
     assert ref is not None
     proof = make_holder_proof(
@@ -35,7 +36,7 @@ def _ask(desk: Desk, holder: SigningKey | None = None) -> Any:
         credential=ref,
         now=desk.fed.clock(),
     )
-    return desk.client.post("/api/v1/references", json={"proof": proof})
+    return desk.client.post(path, json={"proof": proof})
 
 
 def _code(desk: Desk) -> str:
@@ -211,3 +212,31 @@ def test_two_resolutions_racing_past_the_read_resolve_one(
     assert sorted(outcomes) == ["REFERENCE_USED", "VALID"]
     with hz.sessions() as session:
         assert len(session.scalars(select(ReferenceUseRow)).all()) == 1
+
+
+def test_the_holder_reads_its_use_records_newest_first_signed_by_the_gateway(desk: Desk) -> None:
+    hz = desk.fed.gateways[HZ]
+    row, police = verifiers.add_verifier(hz, name="西湖派出所", role="police-counter", actor="t")
+    assert _resolve(desk, _code(desk)).json()["reason"] == "VALID"
+    desk.fed.clock.now += 60
+    assert _resolve(desk, _code(desk), police, reason="户籍核查").json()["reason"] == "VALID"
+    answer = _ask(desk, path="/api/v1/references/uses")
+    assert answer.status_code == 200, answer.text
+    with hz.sessions() as session:
+        _, keys = federation.signing_key(hz, session, federation.SELF)
+        entity = federation.config(session).entity_id
+    signed = verify_compact(answer.json()["records"], KeyIndex(keys), typ=references.USES_TYP)
+    assert signed.payload["iss"] == entity
+    assert signed.payload["sub"] == desk.holder.kid
+    assert signed.payload["credential_id"] == desk.credential_id
+    uses = signed.payload["uses"]
+    assert [(u["counter"], u["reason"], u["city"]) for u in uses] == [
+        ("西湖派出所", "户籍核查", "杭州市"), ("西湖宾馆前台", REASON, "杭州市"),
+    ]  # fmt: skip
+    assert uses[0]["at"] > uses[1]["at"]
+    assert uses[0]["counter_entity"].endswith(f"/verifiers/{row.id}")
+    assert sorted(uses[1]["fields"]) == ["id_number_masked", "name", "sex"]
+    assert {u["reason_code"] for u in uses} == {"VALID"}
+    refused = _ask(desk, SigningKey.generate(), path="/api/v1/references/uses")
+    assert refused.status_code == 401, refused.text
+    assert refused.json()["detail"]["message"].startswith("此证照未发放给该钱包密钥")
