@@ -5,6 +5,10 @@ gateway (``ecert counter resolve``, ``POST /api/v1/references/resolve``).
 
 Deliberately not here: refreshing the code every 60 s (the web wallet's job), codes across
 cities.
+
+``ecert wallet uses`` reads the credential's use records (用证记录) from the same gateway with
+the same holder proof, and checks their signature against the federation keys of the
+gateway's entity configuration (``/.well-known/openid-federation``).
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import base64
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -29,8 +33,15 @@ from cli.wallet_cmd import (
     record_of,
 )
 from cli.wallet_present import wallet_app
-from trust.errors import DataError
-from trust.holder_proof import make_holder_proof
+from trust.errors import DataError, FetchError, SignatureError
+from trust.federation import (
+    MAX_STATEMENT_LENGTH,
+    FederationError,
+    entity_configuration_url,
+    verify_entity_configuration,
+)
+from trust.holder_proof import USES_TYP, make_holder_proof
+from trust.jws import KeyIndex, verify_compact
 from trust.statuslist import StatusReference
 
 AGENCIES = "/agencies/"
@@ -46,6 +57,33 @@ def _gateway_of(issuer: object) -> str:
     return issuer.rsplit(AGENCIES, 1)[0]
 
 
+def _proof(wallet_dir: Path, credential_id: str, passphrase: str) -> tuple[str, str]:
+    """The issuing gateway of a kept credential and a fresh holder proof naming it."""
+    record = record_of(wallet_dir, credential_id)
+    missing = "证照没有状态引用 · the credential has no status reference"
+    try:
+        ref = StatusReference.from_claims({"status": record.get("status")})
+    except DataError as exc:
+        raise DataError(f"{missing}: {exc}") from exc
+    if ref is None:
+        raise DataError(missing)
+    gateway = _gateway_of(record.get("issuer"))
+    holder = _key(wallet_dir, passphrase)
+    proof = make_holder_proof(holder, audience=gateway, credential=ref, now=int(time.time()))
+    return gateway, proof
+
+
+def _ask(
+    wallet_dir: Path, credential_id: str, passphrase: str, path: str, what: str
+) -> tuple[str, dict[str, Any]]:
+    """POST a holder proof to ``{gateway}/api/v1/references{path}``: the gateway and answer."""
+    gateway, proof = _proof(wallet_dir, credential_id, passphrase)
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        answer = _get_json(client, f"{gateway}/api/v1/references{path}", what,
+                           method="POST", json={"proof": proof})  # fmt: skip
+    return gateway, answer
+
+
 @wallet_app.command("code")
 def code(
     credential_id: Annotated[str, typer.Argument(help="证照编号 · credential id (from list)")],
@@ -58,20 +96,7 @@ def code(
     as_json: JsonOut = False,
 ) -> None:
     """Ask for a reference code (300 s, one use) for a kept credential. 申请亮证码"""
-    record = record_of(wallet_dir, credential_id)
-    missing = "证照没有状态引用 · the credential has no status reference"
-    try:
-        ref = StatusReference.from_claims({"status": record.get("status")})
-    except DataError as exc:
-        raise DataError(f"{missing}: {exc}") from exc
-    if ref is None:
-        raise DataError(missing)
-    gateway = _gateway_of(record.get("issuer"))
-    holder = _key(wallet_dir, passphrase)
-    proof = make_holder_proof(holder, audience=gateway, credential=ref, now=int(time.time()))
-    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
-        made = _get_json(client, f"{gateway}/api/v1/references", "亮证码 reference code",
-                         method="POST", json={"proof": proof})  # fmt: skip
+    _gateway, made = _ask(wallet_dir, credential_id, passphrase, "", "亮证码 reference code")
     png = str(made.get("qr_png", ""))
     if not png.startswith("data:image/png;base64,") or len(png) > MAX_RESPONSE:
         raise DataError(f"应答中没有二维码 · expected a PNG data URL, found {png[:40]!r}")
@@ -85,3 +110,56 @@ def code(
     say(f"有效期至 · valid until：{out['expires_at']}（{out['expires_in']} 秒内核验一次 · "
         f"resolves once within {out['expires_in']} s）")  # fmt: skip
     say(f"二维码 · QR：{path}")
+
+
+def _gateway_keys(client: httpx.Client, gateway: str) -> KeyIndex:
+    """The federation keys of the gateway's own, self-signed entity configuration."""
+    url = entity_configuration_url(gateway)
+    try:
+        response = client.get(url)
+    except httpx.HTTPError as exc:
+        raise FetchError(f"无法连接网关 · cannot reach {url}: {exc}") from exc
+    try:
+        token = response.content[: MAX_STATEMENT_LENGTH + 1].decode("ascii").strip()
+        statement = verify_entity_configuration(token, now=int(time.time()), expected_sub=gateway)
+    except (UnicodeDecodeError, FederationError, SignatureError) as exc:
+        raise DataError(
+            f"网关的实体配置无效 · expected a valid entity configuration of {gateway} at {url}, "
+            f"found: {exc}"
+        ) from exc
+    return KeyIndex(statement.jwks)
+
+
+@wallet_app.command("uses")
+def uses(
+    credential_id: Annotated[str, typer.Argument(help="证照编号 · credential id (from list)")],
+    wallet_dir: WalletDir = DEFAULT_WALLET,
+    passphrase: Passphrase = "",
+    as_json: JsonOut = False,
+) -> None:
+    """Read a kept credential's use records, newest first, signed by its gateway. 查看用证记录"""
+    gateway, answer = _ask(wallet_dir, credential_id, passphrase, "/uses", "用证记录 use records")
+    with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
+        keys = _gateway_keys(client, gateway)
+    try:
+        signed = verify_compact(str(answer.get("records", "")), keys, typ=USES_TYP)
+    except SignatureError as exc:
+        raise DataError(
+            f"用证记录的签名无效 · expected records signed by {gateway}'s federation key: {exc}"
+        ) from exc
+    if signed.payload.get("iss") != gateway:
+        raise DataError(
+            f"用证记录的签发方不符 · expected iss {gateway}, found {signed.payload.get('iss')!r}"
+        )
+    records = signed.payload.get("uses")
+    if not isinstance(records, list):
+        raise DataError(f"应答中没有用证记录 · expected a list of uses, found {records!r:.80}")
+    if as_json:
+        emit_json({"gateway": gateway, "uses": records})
+        return
+    if not records:
+        say("尚无用证记录 · no use records yet")
+    for r in records:
+        fields = ", ".join(map(str, r.get("fields") or []))
+        say(f"{r.get('at')}  {r.get('counter')}（{r.get('city')}）· 事由 reason：{r.get('reason')}"
+            f" · 字段 fields：{fields} · {r.get('reason_code')}")  # fmt: skip

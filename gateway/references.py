@@ -57,7 +57,12 @@ from gateway.presentation_answers import result_json
 from gateway.verifiers import Counter
 from issuers.qr import render_png
 from issuers.wallet_types import credential_claims
-from trust.holder_proof import HolderProofRefused, check_holder_proof, read_holder_proof
+from trust.holder_proof import (
+    USES_TYP,
+    HolderProofRefused,
+    check_holder_proof,
+    read_holder_proof,
+)
 from trust.jws import sign_compact
 from verify.presentation import PresentationResult
 from verify.reasons import MESSAGES, Reason
@@ -73,7 +78,6 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = 60  # seconds
 REFERENCE_RESOLVED = "reference.resolve"
 MAX_USES = 100
-USES_TYP = "ecert-use-records+jwt"
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 

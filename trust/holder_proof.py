@@ -28,6 +28,7 @@ from trust.oid4vci import sign_self_signed, verify_self_signed
 from trust.statuslist import StatusReference
 
 HOLDER_PROOF_TYP = "ecert-holder+jwt"
+USES_TYP = "ecert-use-records+jwt"  # the gateway's signed answer to a proof: use records
 MAX_HOLDER_PROOF = 4096
 IAT_WINDOW = 60  # seconds either side of now
 MAX_JTI = 64

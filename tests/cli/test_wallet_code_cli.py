@@ -1,6 +1,7 @@
 """Reference codes end to end with real processes (issue 10): the CLI wallet asks 杭州's
 running gateway for a code (``ecert wallet code``), the hotel desk resolves it with a reason
-(``ecert counter resolve``) and sees the masked ID number; the same code again is refused."""
+(``ecert counter resolve``) and sees the masked ID number; the same code again is refused; the
+wallet then reads the signed use record (``ecert wallet uses``)."""
 
 from __future__ import annotations
 
@@ -37,3 +38,13 @@ def test_a_wallet_code_resolves_once_at_the_hotel_desk(tmp_path: Path) -> None:
         blank = ecert("counter", "resolve", *d.hz, "--verifier", d.verifier["id"],
                       "--reason", " ", made["code"])  # fmt: skip
         assert "用证事由" in blank.one_error_line()
+        uses = ok(ecert("wallet", "uses", kept["id"], *d.walleted, "--json"))
+        (use,) = uses["uses"]
+        assert (use["counter"], use["reason"], use["city"]) == (
+            "西湖宾馆前台",
+            "旅馆住宿登记",
+            "杭州市",
+        )
+        printed_uses = ecert("wallet", "uses", kept["id"], *d.walleted)
+        assert printed_uses.returncode == 0, printed_uses
+        assert "西湖宾馆前台（杭州市）· 事由 reason：旅馆住宿登记" in printed_uses.stdout
