@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -362,6 +363,8 @@ class ReferenceCodeRow(Base):
     expires_at: Mapped[int] = mapped_column(index=True)
     used_at: Mapped[int | None]
     used_by: Mapped[str | None] = mapped_column(String(40))
+    # A paper code (printed, long-lived) is resolved any number of times; ``used_at`` stays NULL.
+    paper: Mapped[bool] = mapped_column(default=False, server_default=false())
 
 
 class ReferenceUseRow(Base):
@@ -381,6 +384,23 @@ class ReferenceUseRow(Base):
     purpose: Mapped[str] = mapped_column(String(800))
     fields: Mapped[list[str]]
     reason_code: Mapped[str] = mapped_column(String(40))
+    channel: Mapped[str] = mapped_column(String(16), default="code", server_default="code")
+
+
+class UseReportRow(Base):
+    """A use of another gateway's credential seen here (a presentation at one of this city's
+    counters), as the signed message to its issuing gateway (``body``), kept until delivered:
+    the background sync retries it from ``next_attempt_at``."""
+
+    __tablename__ = "use_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    to_entity: Mapped[str] = mapped_column(String(256))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[int]
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    next_attempt_at: Mapped[int] = mapped_column(index=True)
+    delivered_at: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(300))
 
 
 class ReferenceFailureRow(Base):
