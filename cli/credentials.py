@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import os
@@ -253,3 +254,35 @@ def _status_command(action: str, doc: str) -> Callable[..., None]:
 suspend = _status_command("suspend", "Suspend (暂扣); can be reinstated.")
 reinstate = _status_command("reinstate", "Reinstate a suspended credential (恢复).")
 revoke = _status_command("revoke", "Revoke (撤销); final.")
+
+
+def paper_reference(
+    credential_id: CredId,
+    days: Annotated[
+        int, typer.Option("--days", help="有效天数（1–366，不超过证照有效期）· days it lives")
+    ] = 90,
+    qr_out: Annotated[
+        Path | None, typer.Option("--qr-out", help="二维码图片 · write the QR PNG here")
+    ] = None,
+    data_dir: DataDir = DEFAULT_DATA_DIR,
+    as_json: JsonOut = False,
+) -> None:
+    """A paper reference code (纸质亮证码) to print on a certificate in place of its data:
+    long-lived, resolved only by authenticated counters, each resolution a use."""
+    from gateway import references
+
+    with gateway_at(data_dir) as gw:
+        made = references.create_paper(gw, credential_id=credential_id, agency_id=None, days=days)
+    png = made.pop("qr_png")
+    if qr_out is not None:
+        qr_out.write_bytes(base64.b64decode(png.split(",", 1)[1]))
+        made["qr_file"] = str(qr_out)
+    if as_json:
+        emit_json(made)
+        return
+    say(f"纸质亮证码 · paper reference code：{made['display']}")
+    say(f"有效期至 · valid until：{made['expires_at']}")
+    say("仅限已登记的核验点核验，每次核验都记入用证记录 · resolved by registered counters only, "
+        "each resolution recorded as a use")  # fmt: skip
+    if qr_out is not None:
+        say(f"二维码 · QR：{qr_out}")

@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "suspend": ("cli.credentials", "suspend"),
     "reinstate": ("cli.credentials", "reinstate"),
     "revoke": ("cli.credentials", "revoke"),
+    "paper-reference": ("cli.credentials", "paper_reference"),
     "verify": ("cli.verify_cmd", "verify"),
     "agency": ("cli.admin", "agency_app"),
     "key": ("cli.admin", "key_app"),

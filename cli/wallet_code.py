@@ -6,9 +6,11 @@ gateway (``ecert counter resolve``, ``POST /api/v1/references/resolve``).
 Deliberately not here: refreshing the code every 60 s (the web wallet's job), codes across
 cities.
 
-``ecert wallet uses`` reads the credential's use records (用证记录) from the same gateway with
-the same holder proof, and checks their signature against the federation keys of the
-gateway's entity configuration (``/.well-known/openid-federation``).
+``ecert wallet history --credential ID`` (and ``ecert wallet uses ID``) reads the credential's
+use records (用证记录) from the same gateway with the same holder proof, and checks their
+signature against the federation keys of the gateway's entity configuration
+(``/.well-known/openid-federation``); ``ecert wallet history`` alone lists what this wallet
+presented.
 """
 
 from __future__ import annotations
@@ -30,9 +32,10 @@ from cli.wallet_cmd import (
     WalletDir,
     _get_json,
     _key,
+    _records,
     record_of,
 )
-from cli.wallet_present import wallet_app
+from cli.wallet_present import _history, wallet_app
 from trust.errors import DataError, FetchError, SignatureError
 from trust.federation import (
     MAX_STATEMENT_LENGTH,
@@ -130,14 +133,11 @@ def _gateway_keys(client: httpx.Client, gateway: str) -> KeyIndex:
     return KeyIndex(statement.jwks)
 
 
-@wallet_app.command("uses")
-def uses(
-    credential_id: Annotated[str, typer.Argument(help="证照编号 · credential id (from list)")],
-    wallet_dir: WalletDir = DEFAULT_WALLET,
-    passphrase: Passphrase = "",
-    as_json: JsonOut = False,
-) -> None:
-    """Read a kept credential's use records, newest first, signed by its gateway. 查看用证记录"""
+def signed_uses(
+    wallet_dir: Path, credential_id: str, passphrase: str
+) -> tuple[str, list[dict[str, Any]]]:
+    """The credential's use records from its issuing gateway, their signature checked against
+    the federation keys of that gateway's entity configuration: ``(gateway, records)``."""
     gateway, answer = _ask(wallet_dir, credential_id, passphrase, "/uses", "用证记录 use records")
     with httpx.Client(timeout=TIMEOUT, follow_redirects=False) as client:
         keys = _gateway_keys(client, gateway)
@@ -152,14 +152,89 @@ def uses(
             f"用证记录的签发方不符 · expected iss {gateway}, found {signed.payload.get('iss')!r}"
         )
     records = signed.payload.get("uses")
-    if not isinstance(records, list):
+    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
         raise DataError(f"应答中没有用证记录 · expected a list of uses, found {records!r:.80}")
-    if as_json:
-        emit_json({"gateway": gateway, "uses": records})
-        return
+    return gateway, records
+
+
+CHANNELS = {
+    "code": "亮证码 code",
+    "paper": "纸质亮证码 paper code",
+    "presentation": "钱包出示 wallet presentation",
+}
+
+
+def say_uses(gateway: str, records: list[dict[str, Any]]) -> None:
+    say(f"用证记录（由 {gateway} 签名，已核验）· use records, signed by {gateway}, verified")
     if not records:
         say("尚无用证记录 · no use records yet")
     for r in records:
         fields = ", ".join(map(str, r.get("fields") or []))
-        say(f"{r.get('at')}  {r.get('counter')}（{r.get('city')}）· 事由 reason：{r.get('reason')}"
-            f" · 字段 fields：{fields} · {r.get('reason_code')}")  # fmt: skip
+        how = CHANNELS.get(str(r.get("channel")), str(r.get("channel") or ""))
+        say(f"{r.get('at')}  {r.get('counter')}（{r.get('city')}）· {how} · 事由 reason："
+            f"{r.get('reason')} · 字段 fields：{fields} · {r.get('reason_code')}")  # fmt: skip
+
+
+@wallet_app.command("uses")
+def uses(
+    credential_id: Annotated[str, typer.Argument(help="证照编号 · credential id (from list)")],
+    wallet_dir: WalletDir = DEFAULT_WALLET,
+    passphrase: Passphrase = "",
+    as_json: JsonOut = False,
+) -> None:
+    """Read a kept credential's use records, newest first, signed by its gateway. 查看用证记录"""
+    gateway, records = signed_uses(wallet_dir, credential_id, passphrase)
+    if as_json:
+        emit_json({"gateway": gateway, "uses": records})
+        return
+    say_uses(gateway, records)
+
+
+@wallet_app.command("history")
+def history(
+    credential_id: Annotated[
+        str | None,
+        typer.Option(
+            "--credential",
+            help="证照编号：改为读取其签发网关签名的用证记录（谁在何时为何使用）· credential id: "
+            "read instead its use records, signed by its issuing gateway (who used it, when, why)",
+        ),
+    ] = None,
+    wallet_dir: WalletDir = DEFAULT_WALLET,
+    passphrase: Annotated[
+        str | None,
+        typer.Option(
+            "--passphrase",
+            envvar="ECERT_WALLET_PASSPHRASE",
+            help="保护持有人密钥的口令（仅 --credential 需要）· passphrase of the holder key "
+            "(--credential only)",
+        ),
+    ] = None,
+    as_json: JsonOut = False,
+) -> None:
+    """What this wallet presented, to whom, when and why; with --credential, every use of that
+    credential (codes, paper codes, presentations), signed by its issuing gateway. 出示与用证记录"""
+    if credential_id is not None:
+        if passphrase is None:
+            passphrase = typer.prompt("钱包口令 · wallet passphrase", hide_input=True)
+        gateway, records = signed_uses(wallet_dir, credential_id, passphrase)
+        if as_json:
+            emit_json({"gateway": gateway, "credential": credential_id, "uses": records})
+        else:
+            say_uses(gateway, records)
+        return
+    _records(wallet_dir)  # the wallet must exist
+    entries = _history(wallet_dir)
+    if as_json:
+        emit_json(entries)
+        return
+    if not entries:
+        say("还没有出示记录 · nothing presented yet")
+    for e in entries:
+        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["at"]))
+        outcome = "接受 accepted" if e["accepted"] else f"拒绝 refused ({e['answer']['error']})"
+        say(
+            f"{when}  {e['counter']}（{e['city']}）  {e['type']} {','.join(e['fields'])}  "
+            f"事由 reason：{e['purpose']}  {outcome}"
+        )
+    say("每张证照的全部用证记录 · every use of a credential: ecert wallet history --credential ID")

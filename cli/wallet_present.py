@@ -1,5 +1,6 @@
-"""``ecert wallet present`` and ``ecert wallet history``: the holder presents a kept credential
-to a counter (OpenID4VP 1.0, cross-device, ``direct_post``) and reads what it presented.
+"""``ecert wallet present``: the holder presents a kept credential to a counter (OpenID4VP 1.0,
+cross-device, ``direct_post``); what it presented is the wallet's history (``ecert wallet
+history``, in :mod:`cli.wallet_code`).
 
 ``present`` takes the counter's ``openid4vp://?client_id=…&request_uri=…``, fetches the signed
 request object, and resolves the counter (``client_id`` = ``openid_federation:`` + its entity
@@ -69,7 +70,7 @@ from trust.sdjwt.issue import SdJwt
 
 HISTORY = "history.jsonl"
 
-__all__ = ["wallet_app"]
+__all__ = ["_history", "wallet_app"]
 
 
 def _fetch_request(client: httpx.Client, uri: str) -> str:
@@ -250,23 +251,4 @@ def present(
         raise DataError(
             f"核验点拒绝了出示：{body.get('message', answer.status_code)} · the counter "
             f"refused: {body.get('message_en') or body.get('error') or answer.status_code}"
-        )
-
-
-@wallet_app.command("history")
-def history(wallet_dir: WalletDir = DEFAULT_WALLET, as_json: JsonOut = False) -> None:
-    """What this wallet presented, to whom, when and why. 出示记录"""
-    _records(wallet_dir)  # the wallet must exist
-    entries = _history(wallet_dir)
-    if as_json:
-        emit_json(entries)
-        return
-    if not entries:
-        say("还没有出示记录 · nothing presented yet")
-    for e in entries:
-        when = time.strftime("%Y-%m-%d %H:%M", time.localtime(e["at"]))
-        outcome = "接受 accepted" if e["accepted"] else f"拒绝 refused ({e['answer']['error']})"
-        say(
-            f"{when}  {e['counter']}（{e['city']}）  {e['type']} {','.join(e['fields'])}  "
-            f"事由 reason：{e['purpose']}  {outcome}"
         )

@@ -24,8 +24,13 @@ The holder reads a credential's records (:func:`uses`) with the same holder proo
 :data:`MAX_USES`, newest first, signed by this gateway's federation key (typ
 :data:`USES_TYP`), so the wallet checks them against the gateway's entity configuration.
 
-Deliberately not here: codes across cities, the web wallet's refreshing QR, paper codes,
-delegation, presentations in the records (later slices), HTTP.
+A paper code (:func:`create_paper`) is what a certificate printed at a 24-hour kiosk carries in
+place of its data: the issuing agency asks for it, it lives up to :data:`MAX_PAPER_DAYS` days
+(never past the credential's expiry), and every resolution by an authenticated counter is a use
+(channel ``paper``); it is never spent.
+
+Deliberately not here: codes across cities, the web wallet's refreshing QR, delegation,
+presentations in the records (later slices), HTTP.
 """
 
 from __future__ import annotations
@@ -41,7 +46,7 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway import audit, verifiers
 from gateway.core import Gateway
-from gateway.errors import Forbidden, TooManyRequests, Unprocessable
+from gateway.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from gateway.federation import SELF, config, signing_key, verifier_entity_id
 from gateway.models import (
     CityRow,
@@ -54,6 +59,7 @@ from gateway.models import (
     WalletOfferRow,
 )
 from gateway.presentation_answers import result_json
+from gateway.status import get_credential
 from gateway.verifiers import Counter
 from issuers.qr import render_png
 from issuers.wallet_types import credential_claims
@@ -78,6 +84,8 @@ MAX_FAILURES = 5
 FAILURE_WINDOW = 60  # seconds
 REFERENCE_RESOLVED = "reference.resolve"
 MAX_USES = 100
+PAPER_DAYS = 90  # a paper code's default life
+MAX_PAPER_DAYS = 366
 _BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
 
 
@@ -155,32 +163,76 @@ def _proven(gw: Gateway, proof_token: object, now: int) -> tuple[str, str]:
     return cred.id, bound
 
 
-def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
-    """A new code for the credential the holder proof names, bound to the proof's key."""
-    now = gw.clock()
-    credential_id, bound = _proven(gw, proof_token, now)
-    code = new_code()
-    with gw.transaction() as session:
-        # Kept one lifetime past expiry (to answer REFERENCE_EXPIRED / _USED), then dropped.
-        session.execute(
-            delete(ReferenceCodeRow).where(ReferenceCodeRow.expires_at <= now - CODE_TTL)
-        )
-        session.add(
-            ReferenceCodeRow(
-                code_hash=_hash(code), credential_id=credential_id, holder_kid=bound,
-                created_at=now, expires_at=now + CODE_TTL,
-            )
-        )  # fmt: skip
-        audit.record(session, at=now, actor="wallet", action="reference.create",
-                     subject=credential_id, holder_kid=bound)  # fmt: skip
+def _code_answer(code: str, now: int, expires_at: int, *, paper: bool) -> dict[str, Any]:
     png = base64.b64encode(render_png(code)).decode()
     return {
         "code": code,
         "display": grouped(code),
-        "expires_at": iso(now + CODE_TTL),
-        "expires_in": CODE_TTL,
+        "expires_at": iso(expires_at),
+        "expires_in": expires_at - now,
         "qr_png": f"data:image/png;base64,{png}",
+        "paper": paper,
     }
+
+
+def _store_code(
+    session: Any, credential_id: str, holder_kid: str, now: int, expires_at: int, *, paper: bool
+) -> str:
+    """A new code for ``credential_id``, stored by its hash; codes past their keeping dropped."""
+    code = new_code()
+    # Kept one lifetime past expiry (to answer REFERENCE_EXPIRED / _USED), then dropped.
+    session.execute(delete(ReferenceCodeRow).where(ReferenceCodeRow.expires_at <= now - CODE_TTL))
+    session.add(
+        ReferenceCodeRow(
+            code_hash=_hash(code), credential_id=credential_id, holder_kid=holder_kid,
+            created_at=now, expires_at=expires_at, paper=paper,
+        )
+    )  # fmt: skip
+    return code
+
+
+def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
+    """A new code for the credential the holder proof names, bound to the proof's key."""
+    now = gw.clock()
+    credential_id, bound = _proven(gw, proof_token, now)
+    with gw.transaction() as session:
+        code = _store_code(session, credential_id, bound, now, now + CODE_TTL, paper=False)
+        audit.record(session, at=now, actor="wallet", action="reference.create",
+                     subject=credential_id, holder_kid=bound)  # fmt: skip
+    return _code_answer(code, now, now + CODE_TTL, paper=False)
+
+
+def create_paper(
+    gw: Gateway, *, credential_id: str, agency_id: str | None, days: int = PAPER_DAYS
+) -> dict[str, Any]:
+    """A paper code (printed on a certificate in place of its data) for a valid credential of
+    ``agency_id``: it lives ``days`` days, never past the credential's own expiry, and resolves
+    any number of times, each resolution a use. Only authenticated counters resolve it."""
+    if type(days) is not int or not 1 <= days <= MAX_PAPER_DAYS:
+        raise Unprocessable(
+            f"纸质亮证码有效天数应为 1 至 {MAX_PAPER_DAYS}",
+            f"expected valid_days of 1 to {MAX_PAPER_DAYS}, found {days!r:.20}",
+        )
+    now = gw.clock()
+    with gw.transaction() as session:
+        row = get_credential(session, credential_id, agency_id)
+        if row.status_code != "01":
+            raise Conflict(
+                f"证照状态为 {row.status_code}，不能生成纸质亮证码 · expected a valid credential "
+                f"(01) for a paper code, found status {row.status_code}"
+            )
+        until = now + days * 86_400
+        if row.valid_until is not None:
+            until = min(until, row.valid_until)
+        if until <= now:
+            raise Conflict(
+                f"证照已过有效期，不能生成纸质亮证码 · expected a credential valid after "
+                f"{iso(now)}, found it valid until {iso(row.valid_until or now)}"
+            )
+        code = _store_code(session, row.id, f"agency:{row.agency_id}", now, until, paper=True)
+        audit.record(session, at=now, actor=f"agency:{row.agency_id}",
+                     action="reference.create_paper", subject=row.id, expires_at=until)  # fmt: skip
+    return _code_answer(code, now, until, paper=True)
 
 
 def _refused(reason: Reason, detail: str, now: int) -> dict[str, Any]:
@@ -252,6 +304,7 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
         row = session.get(ReferenceCodeRow, _hash(code))
         if row is None:
             return _failed(gw, counter.id, Reason.REFERENCE_UNKNOWN, "no such code", now)
+        paper = row.paper
         if row.used_at is not None:
             return _failed(gw, counter.id, Reason.REFERENCE_USED,
                            f"expected an unused code, found it used at {iso(row.used_at)}",
@@ -288,6 +341,7 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
     out = result_json(gw, answer, ctype_code)
     out["freshness"] = {"trust": iso(checked.trust_as_of), "status": iso(checked.status_as_of)}
     with gw.transaction() as session:
+        # A paper code is not spent (each resolution is a use); a dynamic one dies here.
         done = session.execute(
             update(ReferenceCodeRow)
             .where(
@@ -295,7 +349,10 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
                 & ReferenceCodeRow.used_at.is_(None)
                 & (ReferenceCodeRow.expires_at > now)
             )
-            .values(used_at=now, used_by=counter.id)
+            .values(
+                used_at=None if paper else now,
+                used_by=counter.id,
+            )
         )
         if getattr(done, "rowcount", 0) != 1:
             session.add(ReferenceFailureRow(verifier_id=counter.id, at=now))
@@ -306,6 +363,7 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
                 verifier_name=counter.name, city_name=city.name if city else "",
                 city_code=city.code if city else "", at=now, purpose=purpose,
                 fields=list(shown), reason_code=checked.reason.value,
+                channel="paper" if paper else "code",
             )
         )  # fmt: skip
         audit.record(session, at=now, actor=f"verifier:{counter.id}", action=REFERENCE_RESOLVED,
@@ -332,6 +390,7 @@ def uses(gw: Gateway, proof_token: object) -> str:
                 "counter": r.verifier_name, "counter_entity": r.verifier_entity,
                 "city": r.city_name, "city_code": r.city_code, "at": iso(r.at),
                 "reason": r.purpose, "fields": list(r.fields), "reason_code": r.reason_code,
+                "channel": r.channel,
             }
             for r in rows
         ]  # fmt: skip

@@ -123,6 +123,14 @@ class ReferenceOut(BaseModel):
     expires_at: str
     expires_in: int
     qr_png: str = Field(description="data:image/png;base64,…")
+    paper: bool = Field(
+        default=False,
+        description="a paper code: long-lived, resolved any number of times, each a use",
+    )
+
+
+class PaperReferenceBody(Strict):
+    valid_days: int = Field(default=90, ge=1, le=366, description="days the paper code lives")
 
 
 class ReferenceResolveBody(Strict):

@@ -7,14 +7,16 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Response, status
 
-from gateway import credential_views, issuance, wallet
+from gateway import credential_views, issuance, references, wallet
 from gateway import status as status_service
 from gateway.deps import GatewayDep, Issuer, Reader, StatusAdmin
 from gateway.schemas import (
     CredentialDetail,
     IssueBody,
     IssuedCredential,
+    PaperReferenceBody,
     ReasonBody,
+    ReferenceOut,
     StatusChanged,
     WalletOfferOut,
 )
@@ -67,6 +69,29 @@ def wallet_offer(credential_id: str, gw: GatewayDep, principal: Issuer) -> dict[
     return wallet.create_offer(
         gw, credential_id=credential_id, agency_id=principal.agency_id
     ).as_dict()
+
+
+@router.post(
+    "/{credential_id}/paper-reference",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReferenceOut,
+    summary="A paper reference code to print in place of data 生成纸质亮证码",
+)
+def paper_reference(
+    credential_id: str,
+    gw: GatewayDep,
+    principal: Issuer,
+    response: Response,
+    body: PaperReferenceBody | None = None,
+) -> dict[str, Any]:
+    made = references.create_paper(
+        gw,
+        credential_id=credential_id,
+        agency_id=principal.agency_id,
+        days=(body or PaperReferenceBody()).valid_days,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return made
 
 
 @router.get(

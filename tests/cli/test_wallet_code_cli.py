@@ -1,7 +1,8 @@
 """Reference codes end to end with real processes (issue 10): the CLI wallet asks 杭州's
 running gateway for a code (``ecert wallet code``), the hotel desk resolves it with a reason
 (``ecert counter resolve``) and sees the masked ID number; the same code again is refused; the
-wallet then reads the signed use record (``ecert wallet uses``)."""
+wallet then reads the signed use record (``ecert wallet history --credential``, ``ecert wallet
+uses``)."""
 
 from __future__ import annotations
 
@@ -45,6 +46,36 @@ def test_a_wallet_code_resolves_once_at_the_hotel_desk(tmp_path: Path) -> None:
             "旅馆住宿登记",
             "杭州市",
         )
-        printed_uses = ecert("wallet", "uses", kept["id"], *d.walleted)
+        assert use["channel"] == "code"
+        history = ok(ecert("wallet", "history", "--credential", kept["id"], *d.walleted,
+                           "--json"))  # fmt: skip
+        assert history["uses"] == uses["uses"]
+        assert history["credential"] == kept["id"]
+        printed_uses = ecert("wallet", "history", "--credential", kept["id"], *d.walleted)
         assert printed_uses.returncode == 0, printed_uses
-        assert "西湖宾馆前台（杭州市）· 事由 reason：旅馆住宿登记" in printed_uses.stdout
+        assert "签名，已核验）· use records, signed by" in printed_uses.stdout
+        assert (
+            "西湖宾馆前台（杭州市）· 亮证码 code · 事由 reason：旅馆住宿登记" in printed_uses.stdout
+        )
+        local = ecert("wallet", "history", *d.walleted[:2])
+        assert local.returncode == 0, local
+        assert "ecert wallet history --credential ID" in local.stdout
+
+
+def test_a_paper_code_printed_by_the_agency_resolves_at_every_visit(tmp_path: Path) -> None:
+    with hotel_desk(tmp_path, receive=False) as d:
+        credential = d.issued["id"]
+        qr = tmp_path / "paper.png"
+        made = ok(ecert("paper-reference", credential, *d.hz, "--days", "30", "--qr-out",
+                        str(qr), "--json"))  # fmt: skip
+        assert made["paper"] is True
+        assert made["expires_in"] == 30 * 86_400
+        assert qr.read_bytes().startswith(b"\x89PNG")
+        resolve = ["counter", "resolve", *d.hz, "--verifier", d.verifier["id"],
+                   "--reason", "住房核查", made["display"], "--json"]  # fmt: skip
+        assert [ok(ecert(*resolve))["reason"] for _ in range(2)] == ["VALID", "VALID"]
+        printed = ecert("paper-reference", credential, *d.hz)
+        assert printed.returncode == 0, printed
+        assert printed.stdout.startswith("纸质亮证码 · paper reference code：")
+        too_long = ecert("paper-reference", credential, *d.hz, "--days", "400")
+        assert "1 至 366" in too_long.one_error_line()
