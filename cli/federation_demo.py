@@ -160,9 +160,11 @@ def start_federation(
     postgres: str | None,
     postgres_required: bool = False,
     ready_timeout: float = READY_TIMEOUT,
+    reference_ttl: int | None = None,
 ) -> DemoFederation:
     """Set up the six gateways under ``base`` (wiped first), start them, wait until they answer.
 
+    ``reference_ttl``: the lifetime of reference codes (``ECERT_REFERENCE_TTL``), when not 300 s.
     ``postgres`` is a server URL on which 苏州's database is created (and dropped by
     :meth:`DemoFederation.stop`); unreachable, 苏州 falls back to SQLite unless
     ``postgres_required``. On any failure everything started so far is stopped.
@@ -189,6 +191,8 @@ def start_federation(
                 "ECERT_FEDERATION_REFRESH": str(refresh),
                 "ECERT_STATUS_TTL": str(status_ttl),
             }
+            if reference_ttl is not None:
+                env["ECERT_REFERENCE_TTL"] = str(reference_ttl)
             if database_url.startswith("postgresql"):
                 env["ECERT_DATABASE_URL"] = database_url
             fed.gateways[spec.key] = DemoGateway(

@@ -5,7 +5,8 @@ resolves it once, stating why (:func:`resolve`), and sees only what its role may
 A code is 80 random bits written as 16 characters of RFC 4648 base32 (``A``-``Z``, ``2``-``7``):
 only upper-case letters and digits, which a scanner gun types the same on any keyboard layout
 and a QR holds in alphanumeric mode. People read it in groups of four (``ABCD-EFGH-JKLM-NP23``);
-resolving ignores case, spaces and hyphens. It lives :data:`CODE_TTL` seconds, is stored only as
+resolving ignores case, spaces and hyphens. It lives :data:`CODE_TTL` seconds (the setting
+``ECERT_REFERENCE_TTL``), is stored only as
 its SHA-256, and dies at first use: the resolving UPDATE requires it unused and unexpired.
 
 What the counter sees is the stored credential's signed QR token verified against this
@@ -195,11 +196,12 @@ def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
     """A new code for the credential the holder proof names, bound to the proof's key."""
     now = gw.clock()
     credential_id, bound = _proven(gw, proof_token, now)
+    until = now + gw.settings.reference_ttl
     with gw.transaction() as session:
-        code = _store_code(session, credential_id, bound, now, now + CODE_TTL, paper=False)
+        code = _store_code(session, credential_id, bound, now, until, paper=False)
         audit.record(session, at=now, actor="wallet", action="reference.create",
                      subject=credential_id, holder_kid=bound)  # fmt: skip
-    return _code_answer(code, now, now + CODE_TTL, paper=False)
+    return _code_answer(code, now, until, paper=False)
 
 
 def create_paper(

@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     federation_refresh: float = Field(default=300.0, gt=0, le=86_400)
     trust_list_lifetime: int = Field(default=86_400, ge=60, le=31 * 86_400)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # how long a holder's reference code (亮证码) lives, seconds (paper codes live days)
+    reference_ttl: int = Field(default=300, ge=5, le=3600)
 
     @field_validator("public_url")
     @classmethod

@@ -9,11 +9,14 @@ import io
 import json
 from typing import Any
 
+import pytest
 import zxingcpp
 from PIL import Image
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from gateway.models import CredentialRow, ReferenceCodeRow, ReferenceUseRow
+from gateway.settings import Settings
 from tests.gateway.helpers import auth
 from tests.gateway.test_presentation_answers import HZ, Desk
 from tests.gateway.test_references import FULL, REASON, _ask, _fields, _resolve, desk
@@ -124,3 +127,15 @@ def test_bad_paper_requests_are_refused_with_what_was_expected(desk: Desk) -> No
     assert missing.status_code == 404, missing.text
     with desk.fed.gateways[HZ].sessions() as session:
         assert session.scalars(select(ReferenceCodeRow)).all() == []
+
+
+def test_the_code_lifetime_is_a_setting_and_bounded(desk: Desk) -> None:
+    hz = desk.fed.gateways[HZ]
+    hz.settings = hz.settings.model_copy(update={"reference_ttl": 30})
+    made = _ask(desk).json()
+    assert made["expires_in"] == 30
+    desk.fed.clock.advance(30)
+    assert _resolve(desk, made["code"]).json()["reason"] == "REFERENCE_EXPIRED"
+    for ttl in (4, 3601):
+        with pytest.raises(ValidationError, match="reference_ttl"):
+            Settings(reference_ttl=ttl)
