@@ -319,7 +319,14 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
         if cred is None:  # a foreign key holds it
             raise LookupError(f"code names credential {row.credential_id}, not found")
         role = verifiers.role_of(gw, verifiers.get_verifier(session, counter.id))
-        allowed = role.may_request.get(cred.type)
+        ctype = gw.types.get(cred.type)
+        # A public record (a business licence) has nothing to withhold: every counter sees it
+        # all. A personal one shows what the counter's role may see of it.
+        allowed = (
+            frozenset(f.name for f in ctype.fields)
+            if not ctype.personal
+            else role.may_request.get(cred.type)
+        )
         if not allowed:
             raise Forbidden(
                 f"角色“{role.name_zh}”不能查看 {cred.type} · role {role.code} may not see a "

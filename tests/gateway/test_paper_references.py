@@ -17,11 +17,17 @@ from sqlalchemy import select
 
 from gateway.models import CredentialRow, ReferenceCodeRow, ReferenceUseRow
 from gateway.settings import Settings
+from tests.conftest import make_agency
 from tests.gateway.helpers import auth
-from tests.gateway.test_presentation_answers import HZ, Desk
+from tests.gateway.test_presentation_answers import HZ, Desk, _receive
 from tests.gateway.test_references import FULL, REASON, _ask, _fields, _resolve, desk
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from trust.holder_proof import make_holder_proof
+from trust.keys import SigningKey
+from trust.statuslist import StatusReference
 
 __all__ = ["desk"]
+AMR_USCC = "11330100MB1958123M"
 DAY = 86_400
 
 
@@ -139,3 +145,21 @@ def test_the_code_lifetime_is_a_setting_and_bounded(desk: Desk) -> None:
     for ttl in (4, 3601):
         with pytest.raises(ValidationError, match="reference_ttl"):
             Settings(reference_ttl=ttl)
+
+
+def test_a_public_record_shows_every_field_to_any_counter(desk: Desk) -> None:
+    """A business licence withholds nothing (it is a public record): a hotel desk, whose role
+    names no field of it, sees it whole through a code, rather than a 403."""
+    hz = desk.fed.gateways[HZ]
+    amr = make_agency(hz, name="杭州市市场监督管理局", uscc=AMR_USCC, types=["business-licence"])
+    holder = SigningKey.generate()
+    _id, sd_jwt = _receive(desk.client, desk.fed.clock, amr, holder, "business-licence")
+    ref = StatusReference.from_claims(sd_jwt.unverified_payload())
+    assert ref is not None
+    proof = make_holder_proof(holder, audience=str(desk.client.base_url).rstrip("/"),
+                              credential=ref, now=desk.fed.clock())  # fmt: skip
+    made = desk.client.post("/api/v1/references", json={"proof": proof})
+    assert made.status_code == 201, made.text
+    answer = _resolve(desk, made.json()["code"], reason="对公开户")
+    assert answer.json()["reason"] == "VALID", answer.text
+    assert _fields(answer) == SAMPLE_SUBJECTS["business-licence"]

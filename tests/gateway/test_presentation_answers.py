@@ -84,13 +84,13 @@ class Desk:
 
 
 def _receive(
-    client: TestClient, clock: FakeClock, agency: Agency, holder_key: SigningKey
+    client: TestClient,
+    clock: FakeClock,
+    agency: Agency,
+    holder_key: SigningKey,
+    ctype: str = "resident-eid",
 ) -> tuple[str, SdJwt]:
-    body = {
-        "type": "resident-eid",
-        "subject": SAMPLE_SUBJECTS["resident-eid"],
-        "wallet_offer": True,
-    }
+    body = {"type": ctype, "subject": SAMPLE_SUBJECTS[ctype], "wallet_offer": True}
     issued = client.post("/api/v1/credentials", json=body, headers=auth(agency.api_key))
     assert issued.status_code == 201, issued.text
     offer = issued.json()["wallet_offer"]
@@ -108,7 +108,7 @@ def _receive(
     proof = make_proof(holder_key, audience=str(client.base_url), nonce=nonce, now=clock())
     got = client.post(
         "/oid4vci/credential",
-        json={"credential_configuration_id": "resident-eid", "proofs": {"jwt": [proof]}},
+        json={"credential_configuration_id": ctype, "proofs": {"jwt": [proof]}},
         headers=auth(token),
     )
     assert got.status_code == 200, got.text
