@@ -198,6 +198,8 @@ def test_the_wallet_renews_its_code_the_counter_scans_it_and_the_history_verifie
         )
         expect(result).to_contain_text("REFERENCE_USED")
         expect(result).not_to_contain_text(HOLDER["name"])
+        expect(result).to_contain_text("核验时间")
+        expect(result).not_to_contain_text("状态数据更新于")  # nothing was checked against it
         desk.screenshot(path=str(artifacts / "4-counter-code-used.png"), full_page=True)
 
         _scan(desk, first)  # the code from before the renewal, 60 s old: it still lives once

@@ -544,10 +544,14 @@ function answerCard(data, result, kind) {
     ...(result.issuer ? [[both("issuer"), chainNode(result.issuer)]] : []),
     [both("reasonAsked"), data.reason],
   ];
-  // A code's result says how old both the trust list and the status data were.
-  const fresh = byCode && result.freshness
-    ? freshness(result.freshness.status, result.freshness.trust, result.checked_at)
-    : freshness(result.status_as_of, undefined, result.checked_at);
+  // A code's result says how old both the trust list and the status data were; a code that
+  // resolved nothing used neither, so only when it was checked.
+  let fresh = freshness(result.status_as_of, undefined, result.checked_at);
+  if (byCode && result.type && result.freshness) {
+    fresh = freshness(result.freshness.status, result.freshness.trust, result.checked_at);
+  } else if (byCode) {
+    fresh = fresh.slice(1);
+  }
   parts.push(fieldsTable(own, metas), ...fresh);
   return h("div", { class: `card card--${kind}` }, parts);
 }
