@@ -162,7 +162,7 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         }
 
         page.get_by_role("button", name="English").click()
-        expect(page.locator("#history-title")).to_have_text("Presentation history")
+        expect(page.locator("#history-title")).to_have_text("Presentation history (this device)")
         page.screenshot(path=str(artifacts / "6-reloaded-en.png"), full_page=True)
         page.get_by_role("button", name="中文").click()
 

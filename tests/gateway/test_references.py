@@ -240,3 +240,41 @@ def test_the_holder_reads_its_use_records_newest_first_signed_by_the_gateway(des
     refused = _ask(desk, SigningKey.generate(), path="/api/v1/references/uses")
     assert refused.status_code == 401, refused.text
     assert refused.json()["detail"]["message"].startswith("此证照未发放给该钱包密钥")
+
+
+def test_the_holder_endpoints_answer_any_origin_and_resolving_stays_same_origin(
+    desk: Desk,
+) -> None:
+    """A web wallet served by another gateway asks for codes and reads the records: answers,
+    errors and the preflight of its JSON POST carry CORS; a counter's resolve does not."""
+    origin = {"Origin": "https://wallet.example"}
+    for path in ("/api/v1/references", "/api/v1/references/uses"):
+        asked = desk.client.options(
+            path,
+            headers={**origin, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type"},
+        )  # fmt: skip
+        assert asked.status_code == 204, (path, asked.text)
+        assert asked.headers["access-control-allow-origin"] == "*"
+        assert "POST" in asked.headers["access-control-allow-methods"]
+        assert "content-type" in asked.headers["access-control-allow-headers"].lower()
+        answered = _ask(desk, path=path)
+        assert answered.status_code in (200, 201), (path, answered.text)
+        assert answered.headers["access-control-allow-origin"] == "*", path
+        assert answered.headers["cache-control"] == "no-store", path
+        assert "access-control-allow-credentials" not in answered.headers
+        refused = _ask(desk, SigningKey.generate(), path=path)
+        assert refused.status_code == 401, refused.text
+        assert refused.headers["access-control-allow-origin"] == "*", path
+        malformed = desk.client.post(path, json={"proof": 7}, headers=origin)
+        assert malformed.status_code in (401, 422), malformed.text
+        assert malformed.headers["access-control-allow-origin"] == "*", path
+        assert malformed.json()["detail"]["message"]  # readable cross-origin, in Chinese
+    resolved = _resolve(desk, _code(desk))
+    assert resolved.status_code == 200, resolved.text
+    assert "access-control-allow-origin" not in resolved.headers
+    preflight = desk.client.options(
+        "/api/v1/references/resolve",
+        headers={**origin, "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers

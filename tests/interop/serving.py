@@ -12,6 +12,8 @@ from typing import Literal
 import uvicorn
 from fastapi import FastAPI
 
+from tests.cli.helpers import free_port
+
 START_TIMEOUT = 10.0  # seconds to start, and to stop
 
 
@@ -40,3 +42,11 @@ def serve_app(
         server.should_exit = True
         thread.join(timeout=START_TIMEOUT)
         assert not thread.is_alive(), f"uvicorn did not stop within {START_TIMEOUT}s"
+
+
+def two_ports() -> tuple[int, int]:
+    """Two distinct loopback ports nothing listens on right now."""
+    first, second = free_port(), free_port()
+    while second == first:
+        second = free_port()
+    return first, second

@@ -41,14 +41,13 @@ import pytest
 
 from gateway import verifiers
 from gateway.federation import own_signing_key
-from tests.cli.helpers import free_port
 from tests.cli.wallet_helpers import post_answer, request_claims
 from tests.conftest import FakeClock, make_agency
 from tests.gateway.federation_helpers import federation_of
 from tests.gateway.helpers import auth
 from tests.gateway.test_presentation_answers import _receive
 from tests.interop.conftest import NodeRunner, private_jwk
-from tests.interop.serving import serve_app
+from tests.interop.serving import serve_app, two_ports
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.keys import SigningKey
 from trust.sdjwt.issue import SdJwt
@@ -85,18 +84,11 @@ class Desk:
         return dict(shown.json())
 
 
-def _two_ports() -> tuple[int, int]:
-    first, second = free_port(), free_port()
-    while second == first:
-        second = free_port()
-    return first, second
-
-
 @pytest.fixture
 def desk(tmp_path: Path, clock: FakeClock, db_url: str) -> Iterator[Desk]:
     """杭州 (on SQLite, and on PostgreSQL when the suite has one) and 长三角 on loopback."""
     clock.now = int(time.time())  # the libraries check exp, iat and KB-JWTs by the real clock
-    yrd_port, hz_port = _two_ports()
+    yrd_port, hz_port = two_ports()
     yrd, hz = f"http://127.0.0.1:{yrd_port}", f"http://127.0.0.1:{hz_port}"
     with federation_of(tmp_path, clock) as fed, ExitStack() as sockets:
         anchor = fed.anchor(

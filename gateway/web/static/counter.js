@@ -9,6 +9,11 @@
 // - Live: GET {api_base}/api/v1/presentation-requests/{id} once a second, backing off on errors
 //   (2, 4, 8, at most 10 s), each call bounded; it stops when the wallet answered, when the
 //   request expired, on sign-out and on a new request. The answer is shown as /v shows one.
+// - A reference code (亮证码): a scanner gun types it into the code field and presses Enter;
+//   POST {api_base}/api/v1/references/resolve {code, reason} (the same reason field) answers
+//   in the shape of a presentation's result, shown in the same view (a used, expired or unknown
+//   code with its reason code; too many wrong codes: the gateway's 429 message with its wait).
+//   The field is emptied and focused after each result, so the next scan needs no click.
 // What the pages share (language, DOM helpers, the verdict banner, API calls) is page.js.
 import { announce, both, callApi, caution, chainNode, errorFrom, fieldsTable, fill } from "./page.js";
 import { formatValue, freshness, h, pair, resultVerdict, startLang, t } from "./page.js";
@@ -32,7 +37,16 @@ useTexts({
     typeLabel: "证照类型",
     fieldsLabel: "索取字段（本核验点角色允许的）",
     reasonLabel: "用证事由（必填）",
-    reasonHint: "最多 {n} 个字符，持证人出示前会看到。",
+    reasonHint: "最多 {n} 个字符；持证人出示前或在用证记录中会看到。",
+    codeLabel: "亮证码（扫码枪扫描，或输入后按回车）",
+    codeHint: "持证人在电子证照钱包中出示的亮证码，每个码只能核验一次。",
+    resolveCode: "核验亮证码",
+    askTitle: "或请持证人用钱包出示",
+    errNoCode: "请扫描或输入亮证码。",
+    headThrottled: "请稍后再试",
+    shownBy: "出示方式",
+    byCode: "亮证码",
+    codeBound: "已确认（亮证码由证照绑定的钱包密钥申请）",
     byMark: "（信任标志授予，提交时核验）",
     ask: "生成出示请求",
     busy: "请稍候…",
@@ -83,7 +97,16 @@ useTexts({
     typeLabel: "Certificate type",
     fieldsLabel: "Fields to ask for (those this counter's role allows)",
     reasonLabel: "Reason (required)",
-    reasonHint: "At most {n} characters; the holder sees it before presenting.",
+    reasonHint: "At most {n} characters; the holder sees it before presenting or in the use records.",
+    codeLabel: "Reference code (scan it with the scanner, or type it and press Enter)",
+    codeHint: "The code the holder shows in the e-certificate wallet; each code resolves once.",
+    resolveCode: "Check the code",
+    askTitle: "Or ask the holder's wallet for a presentation",
+    errNoCode: "Scan or type the reference code.",
+    headThrottled: "Try again later",
+    shownBy: "Shown by",
+    byCode: "Reference code",
+    codeBound: "Confirmed (the code was asked for with the wallet key the certificate is bound to)",
     byMark: " (granted by a trust mark, checked when asked)",
     ask: "Create the request",
     busy: "Please wait…",
@@ -146,6 +169,9 @@ const els = {
   boxes: $("field-boxes"),
   reason: $("reason-input"),
   reasonHint: $("reason-hint"),
+  codeForm: $("code-form"),
+  code: $("code-input"),
+  codeButton: $("code-button"),
   askButton: $("ask-button"),
   busy: $("busy"),
   problem: $("problem"),
@@ -166,7 +192,7 @@ let key = null; // the counter key, mirrored in sessionStorage
 let profile = null; // GET /api/v1/counter
 let problem = null; // {zh, en, code}: the last error to show
 let current = null; // the live request: {id, uri, qr_png, type, fields, reason, deadline}
-let answered = null; // GET /api/v1/presentation-requests/{id} once answered
+let answered = null; // {reason, result, byCode?}: a presentation's answer or a code's result
 let waitingKey = ""; // what #waiting says: "waiting", "retrying", "expired"
 let retryIn = 0;
 let pollTimer = 0;
@@ -446,24 +472,87 @@ function showAnswer(data) {
   renderAnswer(true);
   els.again.hidden = false;
   els.result.scrollIntoView({ block: "start" });
+  els.code.focus({ preventScroll: true }); // a scanned code may come next
+}
+
+// ---- a reference code (亮证码) -------------------------------------------------------------
+
+async function resolveCode() {
+  const code = els.code.value.trim();
+  const reason = els.reason.value.trim();
+  if (!code) {
+    els.code.focus();
+    return showProblem(both("errNoCode"));
+  }
+  if (!reason) {
+    els.reason.focus();
+    return showProblem(both("errNoReason"));
+  }
+  showProblem(null);
+  // A code answers at once: any live presentation request gives way to it.
+  stopRequest();
+  answered = null;
+  els.request.hidden = true;
+  els.askForm.hidden = false;
+  els.again.hidden = true;
+  els.result.replaceChildren();
+  els.code.value = "";
+  els.codeButton.disabled = true;
+  els.busy.hidden = false;
+  const asking = key;
+  const answer = await callApi("/api/v1/references/resolve", {
+    method: "POST",
+    headers: { ...authorised(), "Content-Type": "application/json" },
+    body: JSON.stringify({ code, reason }),
+  });
+  els.codeButton.disabled = false;
+  els.busy.hidden = true;
+  if (key !== asking) return; // signed out meanwhile
+  if (answer.status === 401) return signOut(both("errSignedOut"));
+  if (answer.ok && answer.data && typeof answer.data.reason === "string") {
+    answered = { reason, result: answer.data, byCode: true };
+    renderAnswer(true);
+  } else if (answer.status === 429) {
+    showProblem({ ...problemFrom(answer), head: "headThrottled" });
+  } else {
+    showProblem(problemFrom(answer));
+  }
+  els.code.focus({ preventScroll: true }); // the next scan needs no click
 }
 
 // ---- the answer, in /v's style -------------------------------------------------------------
 
 function answerCard(data, result, kind) {
   const parts = [caution(result, kind)];
-  parts.push(pair("h2", "cred-type", textPair(result.type_name, result.type), "span"));
+  const byCode = data.byCode === true;
+  if (result.type || !byCode) {
+    parts.push(pair("h2", "cred-type", textPair(result.type_name, result.type), "span"));
+  }
   const fields = Array.isArray(result.fields) ? result.fields : [];
-  if (!fields.length) parts.push(pair("p", "hint", both("noFields")));
+  if (!fields.length && !(byCode && !result.type)) parts.push(pair("p", "hint", both("noFields")));
   const bound = result.holder_binding === true;
+  const boundKey = bound ? (byCode ? "codeBound" : "bound") : "notBound";
   const own = fields.map((f) => [textPair(f.label, f.name), formatValue(f.value)]);
   const metas = [
-    [both("holderBinding"), pair("span", bound ? "bound" : "not-bound", both(bound ? "bound" : "notBound"))],
-    [both("status"), pair("span", null, both(STATUS_KEYS[result.reason] || "statusNotChecked"))],
+    ...(byCode ? [[both("shownBy"), pair("span", null, both("byCode"))]] : []),
+    ...(result.type
+      ? [[both("holderBinding"), pair("span", bound ? "bound" : "not-bound", both(boundKey))]]
+      : []),
+    ...(result.type || !byCode
+      ? [[both("status"), pair("span", null, both(STATUS_KEYS[result.reason] || "statusNotChecked"))]]
+      : []),
     ...(result.issuer ? [[both("issuer"), chainNode(result.issuer)]] : []),
     [both("reasonAsked"), data.reason],
   ];
-  parts.push(fieldsTable(own, metas), ...freshness(result.status_as_of, undefined, result.checked_at));
+  // A code's result says how old both the trust list and the status data were; a code that
+  // resolved nothing used neither, so only when it was checked.
+  let fresh = freshness(result.status_as_of, undefined, result.checked_at);
+  if (byCode && result.type && result.freshness) {
+    fresh = freshness(result.freshness.status, result.freshness.trust, result.checked_at);
+  } else if (byCode) {
+    fresh = fresh.slice(1);
+  }
+  parts.push(fieldsTable(own, metas), ...fresh);
   return h("div", { class: `card card--${kind}` }, parts);
 }
 
@@ -525,6 +614,10 @@ function start() {
   els.askForm.addEventListener("submit", (event) => {
     event.preventDefault();
     ask();
+  });
+  els.codeForm.addEventListener("submit", (event) => {
+    event.preventDefault();
+    resolveCode();
   });
   els.copy.addEventListener("click", copyLink);
   els.again.addEventListener("click", () => {

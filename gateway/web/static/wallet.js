@@ -12,16 +12,24 @@
 //   city, role, chain), which fields and why, chooses a credential when several match, and
 //   consents; the page sends only the requested Disclosures and a KB-JWT (aud = client_id, the
 //   request's nonce, iat, sd_hash) to the counter's response_uri, and shows its answer.
+// - Show a reference code (亮证码) of a credential: a fresh code from its issuing gateway, its
+//   QR and grouped text as the gateway made them, renewed every REFRESH_MS with a countdown to
+//   the next code and to this code's expiry. It stops when the holder closes it, when the page
+//   is hidden, on a failure, and after MAX_SHOWN_MS (then it asks for a tap): an open phone
+//   does not mint codes forever. Timers read the page's clock (Date, setInterval) only.
+// - Use records (用证记录) of a credential, shown only once their signature verifies with the
+//   issuing gateway's federation keys (wallet_codes.js).
 // Server and issuer text is only ever set with textContent, never parsed as HTML.
 //
 // This module is the page (rendering, consent, camera and upload); the work is in
 // wallet_store.js (IndexedDB, the key, signing), wallet_sdjwt.js (checking a credential,
-// choosing Disclosures, the KB-JWT) and wallet_protocol.js (OpenID4VCI and OpenID4VP calls);
-// the texts in wallet_texts.js.
+// choosing Disclosures, the KB-JWT), wallet_protocol.js (OpenID4VCI and OpenID4VP calls) and
+// wallet_codes.js (holder proofs, codes, use records); the texts in wallet_texts.js.
 import {
   both,
   callApi,
   errorFrom,
+  fill,
   formatTime,
   fieldsTable,
   formatValue,
@@ -34,6 +42,7 @@ import {
   useTexts,
   verdict,
 } from "./page.js";
+import { askCode, readUses } from "./wallet_codes.js";
 import { MAX_LINK, OFFER_SCHEME, offerQuery, present, receive } from "./wallet_protocol.js";
 import { refuse, Refusal } from "./wallet_sdjwt.js";
 import { allOf, getHolder, makeHolder } from "./wallet_store.js";
@@ -43,6 +52,9 @@ useTexts(TEXTS);
 
 const REQUEST_SCHEME = "openid4vp://";
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
+const REFRESH_MS = 60 * 1000; // a new code every minute
+const MAX_SHOWN_MS = 10 * 60 * 1000; // then stop and ask for a tap
+const TICK_MS = 1000;
 
 const $ = (id) => document.getElementById(id);
 const els = {
@@ -71,6 +83,20 @@ const els = {
   credentials: $("credentials"),
   history: $("history"),
   kid: $("holder-kid"),
+  codeView: $("code-view"),
+  codeType: $("code-type"),
+  codeQr: $("code-qr"),
+  codeDisplay: $("code-display"),
+  codeNext: $("code-next"),
+  codeExpiry: $("code-expiry"),
+  codeStopped: $("code-stopped"),
+  codeAgain: $("code-again"),
+  codeClose: $("code-close"),
+  usesView: $("uses-view"),
+  usesType: $("uses-type"),
+  usesVerified: $("uses-verified"),
+  uses: $("uses"),
+  usesClose: $("uses-close"),
 };
 
 // ---- rendering -----------------------------------------------------------------------------------
@@ -130,7 +156,19 @@ function credentialCard(record) {
       ),
       fieldsTable(own, metas),
     ),
+    h(
+      "div",
+      { class: "card-actions" },
+      action("button code-button", "showCode", () => openCode(record)),
+      action("button button--secondary uses-button", "showUses", () => openUses(record)),
+    ),
   );
+}
+
+function action(cls, key, onClick) {
+  const button = h("button", { type: "button", class: cls }, t(key));
+  button.addEventListener("click", onClick);
+  return button;
 }
 
 function fieldNames(fields) {
@@ -239,7 +277,173 @@ function rerender() {
   renderNotice();
   if (pending) consentView();
   renderOutcome();
+  renderCode();
+  renderUses();
   if (holder) renderLists().catch(fail);
+}
+
+// ---- 亮证码: a code for one credential, renewed every REFRESH_MS while shown ------------------
+
+// {record, started, code: {display, qrPng, until} | null, next, asking, stopped, error, timer}
+let shown = null;
+
+const clockText = (ms) => {
+  const left = Math.max(0, Math.ceil(ms / 1000));
+  return `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+};
+
+function openCode(record) {
+  closeCode();
+  closeUses();
+  showNotice(null);
+  shown = { record, started: Date.now(), code: null, next: 0, asking: false, stopped: null, error: null };
+  shown.timer = window.setInterval(codeTick, TICK_MS);
+  els.codeView.hidden = false;
+  renderCode();
+  els.codeView.scrollIntoView({ block: "start" });
+  fetchCode(shown);
+}
+
+async function fetchCode(view) {
+  view.asking = true;
+  renderCode();
+  try {
+    const got = await askCode(view.record, holder);
+    if (view !== shown || view.stopped) return; // closed or stopped meanwhile: drop it
+    const now = Date.now();
+    view.code = { ...got, until: now + got.expiresIn * 1000 };
+    view.next = now + REFRESH_MS;
+  } catch (err) {
+    if (view !== shown) return;
+    view.error = err instanceof Refusal ? err.texts : { zh: String(err), en: String(err) };
+    stopCode("failed");
+  } finally {
+    view.asking = false;
+  }
+  renderCode();
+}
+
+function codeTick() {
+  const view = shown;
+  if (!view || view.stopped) return;
+  const now = Date.now();
+  if (view.code && !view.asking && now >= view.next) {
+    if (now - view.started >= MAX_SHOWN_MS) stopCode("capped");
+    else fetchCode(view);
+  }
+  renderCountdown();
+}
+
+// No more codes: the one shown is taken off the screen; "Show again" starts anew.
+function stopCode(why) {
+  if (!shown) return;
+  window.clearInterval(shown.timer);
+  shown.stopped = why;
+  shown.code = null;
+  renderCode();
+}
+
+function closeCode() {
+  if (shown) window.clearInterval(shown.timer);
+  shown = null;
+  els.codeView.hidden = true;
+}
+
+function renderCountdown() {
+  const code = shown && !shown.stopped ? shown.code : null;
+  if (!code) {
+    els.codeNext.textContent = shown && !shown.stopped ? t("codeRenewing") : "";
+    els.codeExpiry.textContent = "";
+    return;
+  }
+  const now = Date.now();
+  els.codeNext.textContent = shown.asking
+    ? t("codeRenewing")
+    : fill(t("codeNext"), { t: clockText(shown.next - now) });
+  els.codeExpiry.textContent = fill(t("codeExpiry"), { t: clockText(code.until - now) });
+}
+
+function renderCode() {
+  if (!shown) return;
+  els.codeType.textContent = textPair(shown.record.typeName, shown.record.type)[lang];
+  const code = shown.stopped ? null : shown.code;
+  els.codeQr.hidden = !code;
+  if (code) {
+    if (els.codeQr.getAttribute("src") !== code.qrPng) els.codeQr.src = code.qrPng;
+  } else {
+    els.codeQr.removeAttribute("src");
+  }
+  els.codeDisplay.textContent = code ? code.display : "";
+  const why = shown.stopped;
+  els.codeStopped.hidden = !why;
+  els.codeStopped.replaceChildren();
+  if (why === "failed") {
+    const m = shown.error;
+    const said = { zh: both("codeFailed", { m: m.zh }).zh, en: both("codeFailed", { m: m.en }).en };
+    els.codeStopped.append(pair("span", null, said, "span"));
+  } else if (why) {
+    els.codeStopped.append(pair("span", null, both(why === "capped" ? "codeCapped" : "codeHidden"), "span"));
+  }
+  els.codeAgain.hidden = !why;
+  renderCountdown();
+}
+
+// ---- 用证记录: a credential's use records, as its issuing gateway signed them -----------------
+
+let usesShown = null; // {record, gateway, kid, uses}
+
+function openUses(record) {
+  guarded("busyUses", async () => {
+    closeCode();
+    usesShown = null;
+    renderUses();
+    const got = await readUses(record, holder);
+    usesShown = { record, ...got };
+    renderUses();
+    els.usesView.scrollIntoView({ block: "start" });
+  });
+}
+
+function closeUses() {
+  usesShown = null;
+  renderUses();
+}
+
+const RESULTS = { VALID: "resultValid", REVOKED: "resultRevoked", SUSPENDED: "resultSuspended", EXPIRED: "resultExpired" };
+
+function useItem(record, u) {
+  const ok = u.reason_code === "VALID";
+  const fields = Array.isArray(u.fields) ? u.fields.slice(0, 64) : [];
+  const labelled = (which) =>
+    fields.map((name) => textPair(label(record, name), String(name))[which]).join(which === "zh" ? "、" : ", ");
+  const result = RESULTS[u.reason_code]
+    ? both(RESULTS[u.reason_code])
+    : both("resultOther", { c: String(u.reason_code || "—") });
+  return h(
+    "li",
+    { class: `card wallet-card use-item history-${ok ? "ok" : "bad"}` },
+    h("p", { class: "history-head" }, `${u.counter}（${u.city}）`, h("span", { class: "history-outcome" }, result[lang])),
+    h("p", { class: "use-reason" }, `${t("purpose")}${t("colon")}${u.reason}`),
+    h("p", { class: "use-fields" }, `${t("usesFields")}${t("colon")}${labelled(lang) || "—"}`),
+    h("p", { class: "hint" }, formatTime(u.at) || String(u.at)),
+  );
+}
+
+function renderUses() {
+  els.usesView.hidden = !usesShown;
+  if (!usesShown) {
+    els.uses.replaceChildren();
+    els.usesVerified.replaceChildren();
+    return;
+  }
+  const { record, gateway, kid, uses } = usesShown;
+  els.usesType.textContent = textPair(record.typeName, record.type)[lang];
+  els.usesVerified.replaceChildren(
+    pair("span", null, both("usesVerified", { g: gateway, k: String(kid).slice(0, 12) }), "span"),
+  );
+  els.uses.replaceChildren(
+    ...(uses.length ? uses.map((u) => useItem(record, u)) : [pair("li", "hint", both("usesNone"))]),
+  );
 }
 
 // ---- actions -------------------------------------------------------------------------------------
@@ -452,9 +656,17 @@ async function start() {
   els.file.addEventListener("change", onUpload);
   els.cameraButton.addEventListener("click", cameraOn);
   els.cameraStop.addEventListener("click", cameraOff);
-  window.addEventListener("pagehide", cameraOff);
+  els.codeClose.addEventListener("click", closeCode);
+  els.codeAgain.addEventListener("click", () => shown && openCode(shown.record));
+  els.usesClose.addEventListener("click", closeUses);
+  window.addEventListener("pagehide", () => {
+    cameraOff();
+    closeCode();
+  });
   document.addEventListener("visibilitychange", () => {
-    if (document.hidden) cameraOff();
+    if (!document.hidden) return;
+    cameraOff();
+    if (shown && !shown.stopped) stopCode("hidden");
   });
   window.addEventListener("hashchange", fromHash);
   cameraProbe();

@@ -23,14 +23,55 @@ const MAX_CREDENTIALS = 100;
 const MAX_HISTORY = 500;
 const TIMEOUT_MS = 20000; // one call to an issuer or a counter, body included
 
-// One call to an absolute URL: {status, ok, data} once it answered; a Refusal naming the step
+// One call to an absolute URL: its JSON {…} once it answered 2xx; a Refusal naming the step
 // otherwise. The body is read no further than MAX_ANSWER_BYTES.
-async function remote(step, url, init) {
+export async function remote(step, url, init) {
+  const { response, text } = await fetched(step, url, init, MAX_ANSWER_BYTES);
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : {};
+  } catch (_) {
+    data = null;
+  }
+  if (!response.ok) throw refusedBy(step, response.status, data);
+  if (!data || typeof data !== "object") throw named(step, "errAnswer", { c: response.status });
+  return data;
+}
+
+// The same for an answer that is text (a JWS), read no further than ``limit`` bytes.
+export async function remoteText(step, url, init, limit) {
+  const { response, text } = await fetched(step, url, init, limit);
+  if (!response.ok) {
+    let data = null;
+    try {
+      data = JSON.parse(text);
+    } catch (_) {
+      data = null;
+    }
+    throw refusedBy(step, response.status, data);
+  }
+  return text;
+}
+
+function named(step, key, values) {
   const stepName = both(step);
-  const named = (key, values) => new Refusal({
+  return new Refusal({
     zh: fill2("zh", key, { s: stepName.zh, ...values }),
     en: fill2("en", key, { s: stepName.en, ...values }),
   });
+}
+
+function refusedBy(step, status, data) {
+  const stepName = both(step);
+  const said = messageOf(status, data);
+  return new Refusal({
+    zh: fill2("zh", "errStep", { s: stepName.zh, m: said.zh }),
+    en: fill2("en", "errStep", { s: stepName.en, m: said.en }),
+  });
+}
+
+// {response, text} of one bounded call (TIMEOUT_MS, body and all), or a Refusal naming the step.
+async function fetched(step, url, init, limit) {
   const controller = new AbortController();
   const timer = window.setTimeout(() => controller.abort(), TIMEOUT_MS);
   let response;
@@ -43,28 +84,14 @@ async function remote(step, url, init) {
       redirect: "error",
       signal: controller.signal,
     });
-    text = await boundedText(response, MAX_ANSWER_BYTES);
+    text = await boundedText(response, limit);
   } catch (err) {
-    throw named(err && err.name === "AbortError" ? "errTimeout" : "errReach");
+    throw named(step, err && err.name === "AbortError" ? "errTimeout" : "errReach");
   } finally {
     window.clearTimeout(timer);
   }
-  if (text === null) throw named("errTooBig");
-  let data = null;
-  try {
-    data = text ? JSON.parse(text) : {};
-  } catch (_) {
-    data = null;
-  }
-  if (!response.ok) {
-    const said = messageOf(response.status, data);
-    throw new Refusal({
-      zh: fill2("zh", "errStep", { s: stepName.zh, m: said.zh }),
-      en: fill2("en", "errStep", { s: stepName.en, m: said.en }),
-    });
-  }
-  if (!data || typeof data !== "object") throw named("errAnswer", { c: response.status });
-  return data;
+  if (text === null) throw named(step, "errTooBig");
+  return { response, text };
 }
 
 const fill2 = (which, key, values) => both(key, values)[which];
@@ -199,7 +226,11 @@ export async function receive(link, pin, holder) {
   for (const c of (config.credential_metadata && config.credential_metadata.claims) || []) {
     const path = Array.isArray(c.path) ? c.path[0] : null;
     const shown = Array.isArray(c.display) ? c.display : [];
-    const pick = (p) => (shown.find((d) => String(d.locale || "").startsWith(p)) || {}).name;
+    // SD-JWT VC Type Metadata names a claim's display text "label" ("name" in older drafts).
+    const pick = (p) => {
+      const d = shown.find((x) => String(x.locale || "").startsWith(p)) || {};
+      return d.label || d.name;
+    };
     if (path) labels[path] = { zh: pick("zh") || path, en: pick("en") || path };
   }
   const record = {
