@@ -93,11 +93,11 @@ def counter_resolve(
     as_json: JsonOut = False,
 ) -> None:
     """Resolve a holder's reference code once, stating why. 核验亮证码"""
-    with gateway_at(data_dir) as gw:
+    with fetcher() as http, gateway_at(data_dir) as gw:
         with gw.sessions() as session:
             row = verifiers.get_verifier(session, verifier)
             counter = verifiers.Counter(id=row.id, name=row.name, role=row.role)
-        shown = references.resolve(gw, counter, code, reason)
+        shown = references.resolve(gw, counter, code, reason, fetcher=http)
     if as_json:
         emit_json(shown)
         if not shown["valid"]:

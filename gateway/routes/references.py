@@ -5,13 +5,14 @@ holder reads a credential's use records (用证记录) with a holder proof, as a
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import references
-from gateway.deps import CounterDep, GatewayDep
+from gateway.deps import CounterDep, FetcherDep, GatewayDep
 from gateway.schemas import ReferenceBody, ReferenceOut, ReferenceResolveBody
 
 router = APIRouter(tags=["reference codes 亮证码"])
@@ -34,9 +35,16 @@ async def create(body: ReferenceBody, gw: GatewayDep, response: Response) -> Ref
     summary="A counter resolves a reference code 核验点核验亮证码",
 )
 async def resolve(
-    body: ReferenceResolveBody, counter: CounterDep, gw: GatewayDep, response: Response
+    body: ReferenceResolveBody,
+    counter: CounterDep,
+    gw: GatewayDep,
+    fetcher: FetcherDep,
+    response: Response,
 ) -> dict[str, Any]:
-    shown = await run_in_threadpool(references.resolve, gw, counter, body.code, body.reason)
+    """A bare code of this city, or the routable form of any city's (``330100-ABCD-…``)."""
+    shown = await run_in_threadpool(
+        functools.partial(references.resolve, fetcher=fetcher), gw, counter, body.code, body.reason
+    )
     response.headers.update(NO_STORE)
     return shown
 
