@@ -16,7 +16,9 @@ Deliberately not here: reading the message itself (:mod:`trust.reference_request
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound, Unprocessable
@@ -27,7 +29,7 @@ from trust.errors import DataError, FetchError
 from trust.federation import ResolvedChain, check_entity_id, parse_subordinate_listing
 from trust.keys import PublicKey
 from trust.oid4vp_wallet import RequestRefused, resolve_counter
-from trust.reference_request import unverified_sender
+from trust.reference_request import PeerMessageRefused, unverified_sender
 
 LIST_PATH = "/federation/list"
 
@@ -57,10 +59,18 @@ def _keys_of(chain: ResolvedChain, entity: str) -> tuple[PublicKey, ...]:
     return ()
 
 
-def sender(
-    gw: Gateway, fetcher: HttpFetcher, token: object, now: int
-) -> tuple[str, str, ResolvedChain, dict[str, Any], tuple[PublicKey, ...]]:
-    """``(city, counter, counter's chain, its ecert_verifier metadata, city's keys)``."""
+@dataclass(frozen=True)
+class Sender:
+    city: str  # entity id
+    counter: str  # entity id, under the city
+    chain: ResolvedChain  # the counter's, to one of our anchors
+    meta: dict[str, Any]  # the counter's ecert_verifier metadata, as resolved
+    keys: tuple[PublicKey, ...]  # the city's federation keys, as the chain vouches for them
+
+
+def sender(gw: Gateway, fetcher: HttpFetcher, token: object, now: int) -> Sender:
+    """Who sent ``token``, checked through the federation (its signature is not checked
+    here: :func:`read_signed` does that with the keys found)."""
     try:
         city, counter = unverified_sender(token)
         check_entity_id(city, "iss")
@@ -90,4 +100,35 @@ def sender(
     keys = _keys_of(chain, city)
     if not keys:
         raise _refuse("找不到发送城市的联邦密钥", f"no statement in the chain vouches for {city}")
-    return city, counter, chain, meta, keys
+    return Sender(city, counter, chain, meta, keys)
+
+
+class FromCounter(Protocol):
+    """A message a city sends for one of its counters."""
+
+    @property
+    def iss(self) -> str: ...
+    @property
+    def verifier_entity_id(self) -> str: ...
+
+
+M = TypeVar("M", bound=FromCounter)
+
+
+def read_signed(
+    gw: Gateway, fetcher: HttpFetcher, token: object, now: int,
+    read: Callable[[object, tuple[PublicKey, ...]], M],
+) -> tuple[M, Sender]:  # fmt: skip
+    """The message ``read`` finds in ``token`` with the keys of its :func:`sender`, once it is
+    signed by that city for that counter (the names in it were only hints until then)."""
+    who = sender(gw, fetcher, token, now)
+    try:
+        message = read(token, who.keys)
+    except PeerMessageRefused as exc:
+        raise _refuse(exc.message_zh, exc.message_en) from exc
+    if message.iss != who.city or message.verifier_entity_id != who.counter:
+        raise _refuse(
+            "网关间消息内容不一致",
+            f"expected iss {who.city} and counter {who.counter} as signed, found others",
+        )
+    return message, who

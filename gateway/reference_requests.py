@@ -39,15 +39,11 @@ from gateway.federation import (
     signing_key,
 )
 from gateway.models import HolderProofIdRow
-from gateway.peer_sender import sender
+from gateway.peer_sender import read_signed
 from gateway.peers import HttpFetcher
 from gateway.references import Asker, resolve_code
 from trust.reference_code import parse
-from trust.reference_request import (
-    PeerMessageRefused,
-    ReferenceAnswer,
-    read_request,
-)
+from trust.reference_request import ReferenceAnswer, read_request
 
 SPENT_PREFIX = "reference-request:"  # in holder_proof_ids, apart from holder proofs' ids
 
@@ -78,13 +74,10 @@ def answer(gw: Gateway, fetcher: HttpFetcher, token: str) -> str:
         raise _refuse(
             "只有城市网关签发亮证码", "expected a city gateway, this is a region's anchor"
         )
-    city, counter, chain, meta, keys = sender(gw, fetcher, token, now)
-    try:
-        request = read_request(token, keys, audience=own, now=now)
-    except PeerMessageRefused as exc:
-        raise _refuse(exc.message_zh, exc.message_en) from exc
-    if request.iss != city or request.verifier_entity_id != counter:
-        raise _refuse("网关间请求内容不一致", "expected the signed iss and counter as hinted")
+    request, who = read_signed(
+        gw, fetcher, token, now, lambda t, keys: read_request(t, keys, audience=own, now=now)
+    )
+    city, counter, chain, meta = who.city, who.counter, who.chain, who.meta
     if not _spend(gw, city, request.jti, request.exp):
         raise _refuse("网关间请求已使用过（重放）", f"expected an unused jti, found {request.jti}")
     if request.role != meta.get("role"):

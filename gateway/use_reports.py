@@ -48,7 +48,7 @@ from gateway.models import (
     VerifierRow,
     WalletOfferRow,
 )
-from gateway.peer_sender import sender
+from gateway.peer_sender import read_signed
 from gateway.peers import HttpFetcher
 from trust.errors import DataError, FetchError
 from trust.federation.common import unverified_payload
@@ -59,7 +59,6 @@ from trust.reference_request import (
     CLOCK_SKEW,
     MAX_REPORT_AGE,
     USE_REPORT_TYP,
-    PeerMessageRefused,
     UseReport,
     new_jti,
     read_use_report,
@@ -249,15 +248,12 @@ def receive(gw: Gateway, fetcher: HttpFetcher, token: str) -> str:
     """Record a report of a use of one of our credentials: ``recorded`` or, delivered before,
     ``already_recorded``."""
     now = gw.clock()
-    city, counter, _chain, meta, keys = sender(gw, fetcher, token, now)
     with gw.sessions() as session:
         own = config(session).entity_id
-    try:
-        report = read_use_report(token, keys, audience=own, now=now)
-    except PeerMessageRefused as exc:
-        raise _refuse(exc.message_zh, exc.message_en) from exc
-    if report.iss != city or report.verifier_entity_id != counter:
-        raise _refuse("用证回报内容不一致", "expected the signed iss and counter as hinted")
+    report, who = read_signed(
+        gw, fetcher, token, now, lambda t, keys: read_use_report(t, keys, audience=own, now=now)
+    )
+    city, counter, meta = who.city, who.counter, who.meta
     if not report.iat - MAX_REPORT_AGE <= report.at <= report.iat + CLOCK_SKEW:
         raise _refuse(
             "用证时间无效", f"expected the use at or before the report, found {report.at}"

@@ -22,8 +22,15 @@ from gateway.models import AuditRow, ReferenceFailureRow, ReferenceUseRow
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
 from tests.gateway.helpers import auth
-from tests.gateway.test_federation_sync import _pins
-from tests.gateway.test_presentation_across_cities import _sync
+from tests.gateway.test_presentation_across_cities import (
+    BJ,
+    HZ,
+    LICENCES,
+    SZ,
+    YRD,
+    _sync,
+    two_regions,
+)
 from tests.gateway.test_presentation_answers import _receive
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
@@ -32,9 +39,6 @@ from trust.reference_request import REQUEST_TYP, make_request
 from trust.sdjwt.issue import SdJwt
 from trust.statuslist import StatusReference
 
-YRD, HZ, SZ = "http://127.0.0.1:9100", "http://127.0.0.1:9101", "http://127.0.0.1:9102"
-JJJ, BJ = "http://127.0.0.1:9103", "http://127.0.0.1:9104"
-LICENCES = ["business-licence", "food-business-permit"]
 REASON = "旅馆住宿登记"
 FULL = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
 RESOLVE = "/federation/reference_resolve"
@@ -81,19 +85,7 @@ def cities(tmp_path: Path, clock: FakeClock) -> Iterator[Cities]:
     """长三角 (杭州, 苏州) and 京津冀 (北京), agreements accepting each other's licences only; a
     杭州 e-ID in a holder's wallet; a hotel desk at 苏州 and one at 北京."""
     with federation_of(tmp_path, clock) as fed:
-        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"])
-        sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES)
-        jjj = fed.anchor(JJJ, region_id="jjj", region_name="京津冀", code="110000", name="北京市")
-        bj = fed.city(BJ, anchor=JJJ, code="110100", name="北京市", types=LICENCES)
-        for here, there, name, policy in (
-            (jjj, YRD, "长三角", "jjj-accepts-yrd-licences"),
-            (fed.gateways[YRD], JJJ, "京津冀", "yrd-accepts-jjj-licences"),
-        ):
-            federation.trust_region(
-                here, anchor_id=there, jwks=_pins(fed, there), name=name, policy=policy,
-                accepted_types=LICENCES, actor="t",
-            )  # fmt: skip
+        hz, sz, bj = two_regions(fed)
         psb = make_agency(
             hz, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"]
         )
