@@ -265,3 +265,15 @@ def _forbidding(module: Any) -> Any:
         return real(*args, **kwargs)
 
     return resolve_code
+
+
+def test_a_hangzhou_paper_code_resolves_at_suzhou_at_every_visit(cities: Cities) -> None:
+    made = cities.fed.client(HZ).post(
+        f"/api/v1/credentials/{cities.credential_id}/paper-reference", json={"valid_days": 30},
+        headers=auth(cities.psb.api_key),
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    for _ in range(2):
+        answer = cities.resolve(SZ, cities.sz_desk[1], made.json()["display"], reason="住房核查")
+        assert answer.json()["reason"] == "VALID", answer.text
+    assert [(u.channel, u.city_name) for u in cities.uses_at_hz()] == [("paper", "苏州市")] * 2
