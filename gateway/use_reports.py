@@ -31,7 +31,7 @@ import hashlib
 import logging
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -72,6 +72,7 @@ REPORT_PATH = "/federation/use_report"
 REPORT_MEDIA_TYPE = f"application/{USE_REPORT_TYP}"
 CHANNEL = "presentation"
 DELIVER_NOW = 3.0  # seconds for the first try, while the counter waits
+RETRY_DEADLINE = 5.0  # seconds for a try of the background loop
 FIRST_RETRY, LAST_RETRY = 30, 3600  # seconds
 BATCH = 50  # reports a background run tries
 NEVER = 2**53  # next_attempt_at of a report given up
@@ -133,7 +134,7 @@ def record(
         )  # fmt: skip
         return None
     issuing = [c.id for c in result.issuer.chain if c.role == "city" and "://" in c.id]
-    if not issuing:
+    if not issuing or not result.holder_bound:  # the issuer checks the KB-JWT: it must hold
         return None
     key, _ = signing_key(gw, session, SELF)
     body = UseReport(
@@ -189,21 +190,41 @@ def deliver(gw: Gateway, fetcher: HttpFetcher, report_id: int, *, deadline: floa
     return False
 
 
-def deliver_due(gw: Gateway, fetcher: HttpFetcher, *, deadline: float | None = None) -> int:
-    """Try every undelivered report whose time has come (at most :data:`BATCH`); how many
-    were delivered."""
+def deliver_due(gw: Gateway, fetcher: HttpFetcher, *, deadline: float = RETRY_DEADLINE) -> int:
+    """Try the undelivered reports whose time has come (at most :data:`BATCH`); how many were
+    delivered. A gateway that fails one is not tried again in this run: its other due reports
+    wait as long as the one that failed (a peer that is down costs one try, not fifty)."""
     now = gw.clock()
     with gw.sessions() as session:
         due = list(
-            session.scalars(
-                select(UseReportRow.id)
+            session.execute(
+                select(UseReportRow.id, UseReportRow.to_entity)
                 .where(UseReportRow.delivered_at.is_(None) & (UseReportRow.next_attempt_at <= now))
                 .order_by(UseReportRow.next_attempt_at)
                 .limit(BATCH)
             )
         )
-    seconds = fetcher.deadline if deadline is None else deadline
-    return sum(deliver(gw, fetcher, report_id, deadline=seconds) for report_id in due)
+    delivered, failed = 0, set()
+    for report_id, to_entity in due:
+        if to_entity in failed:
+            continue
+        if deliver(gw, fetcher, report_id, deadline=deadline):
+            delivered += 1
+            continue
+        with gw.transaction() as session:
+            row = session.get(UseReportRow, report_id)
+            if row is not None and row.next_attempt_at != NEVER:  # not given up: still trying
+                failed.add(to_entity)
+                session.execute(
+                    update(UseReportRow)
+                    .where(
+                        (UseReportRow.to_entity == to_entity)
+                        & UseReportRow.delivered_at.is_(None)
+                        & (UseReportRow.next_attempt_at <= now)
+                    )
+                    .values(next_attempt_at=row.next_attempt_at)
+                )
+    return delivered
 
 
 def _refuse(zh: str, en: str) -> Unprocessable:

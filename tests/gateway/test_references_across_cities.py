@@ -85,7 +85,8 @@ def cities(tmp_path: Path, clock: FakeClock) -> Iterator[Cities]:
     """长三角 (杭州, 苏州) and 京津冀 (北京), agreements accepting each other's licences only; a
     杭州 e-ID in a holder's wallet; a hotel desk at 苏州 and one at 北京."""
     with federation_of(tmp_path, clock) as fed:
-        hz, sz, bj = two_regions(fed)
+        # The tests deliver use reports themselves: the background retry waits a day.
+        hz, sz, bj = two_regions(fed, use_report_retry=86_400)
         psb = make_agency(
             hz, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"]
         )

@@ -156,3 +156,27 @@ def test_a_report_not_signed_by_suzhou_or_not_about_our_credential_or_key_is_ref
     assert len(cities.uses_at_hz()) == 1
     fresh = _post(cities, _forged(cities, sz_key))  # the same use, another jti: a new record
     assert fresh.json() == {"status": "recorded"}, fresh.text
+
+
+def test_a_gateway_that_is_down_costs_one_try_a_run_and_its_reports_wait_together(
+    cities: Cities,
+) -> None:
+    sz_desk = _suzhou_desk(cities)
+    cities.fed.transport.down.add(HZ)
+    try:
+        for _ in range(2):
+            request = sz_desk.ask()
+            assert sz_desk.post(request, sz_desk.present(request)).status_code == 200
+        cities.fed.clock.advance(use_reports.FIRST_RETRY)
+        with closing(cities.fed.fetcher()) as http:
+            assert use_reports.deliver_due(cities.sz, http) == 0
+    finally:
+        cities.fed.transport.down.discard(HZ)
+    with cities.sz.sessions() as session:
+        rows = session.scalars(select(UseReportRow).order_by(UseReportRow.id)).all()
+    assert [r.attempts for r in rows] == [2, 1]  # the second was not tried: 杭州 was down
+    assert {r.next_attempt_at for r in rows} == {cities.fed.clock() + 2 * use_reports.FIRST_RETRY}
+    cities.fed.clock.advance(2 * use_reports.FIRST_RETRY)
+    with closing(cities.fed.fetcher()) as http:
+        assert use_reports.deliver_due(cities.sz, http) == 2
+    assert [u.channel for u in cities.uses_at_hz()] == ["presentation", "presentation"]
