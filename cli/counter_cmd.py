@@ -86,7 +86,9 @@ def show_result(result: dict[str, Any]) -> None:
 
 @counter_app.command("resolve")
 def counter_resolve(
-    code: Annotated[str, typer.Argument(help="亮证码 · the holder's reference code")],
+    code: Annotated[
+        str, typer.Argument(help="亮证码 · reference code: 330100-ABCD-… (any city) or ABCD-…")
+    ],
     verifier: Annotated[str, typer.Option("--verifier", help="the counter's id (vf-…)")],
     reason: Annotated[str, typer.Option("--reason", help="用证事由 (≤200), e.g. 旅馆住宿登记")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
