@@ -86,18 +86,20 @@ def show_result(result: dict[str, Any]) -> None:
 
 @counter_app.command("resolve")
 def counter_resolve(
-    code: Annotated[str, typer.Argument(help="亮证码 · the holder's reference code")],
+    code: Annotated[
+        str, typer.Argument(help="亮证码 · reference code: 330100-ABCD-… (any city) or ABCD-…")
+    ],
     verifier: Annotated[str, typer.Option("--verifier", help="the counter's id (vf-…)")],
     reason: Annotated[str, typer.Option("--reason", help="用证事由 (≤200), e.g. 旅馆住宿登记")],
     data_dir: DataDir = DEFAULT_DATA_DIR,
     as_json: JsonOut = False,
 ) -> None:
     """Resolve a holder's reference code once, stating why. 核验亮证码"""
-    with gateway_at(data_dir) as gw:
+    with fetcher() as http, gateway_at(data_dir) as gw:
         with gw.sessions() as session:
             row = verifiers.get_verifier(session, verifier)
             counter = verifiers.Counter(id=row.id, name=row.name, role=row.role)
-        shown = references.resolve(gw, counter, code, reason)
+        shown = references.resolve(gw, counter, code, reason, fetcher=http)
     if as_json:
         emit_json(shown)
         if not shown["valid"]:

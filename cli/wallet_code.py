@@ -1,10 +1,10 @@
 """``ecert wallet code``: ask the gateway that issued a kept credential for a reference code
 (亮证码), proving the wallet's key (:mod:`trust.holder_proof`); print the code and its expiry
-and write its QR as a PNG. The code lives 300 s and resolves once, at a counter of that
-gateway (``ecert counter resolve``, ``POST /api/v1/references/resolve``).
+and write its QR as a PNG (the routable form, ``330100-ABCD-…``). The code lives 300 s and
+resolves once, at a counter of any city in the federation (``ecert counter resolve``,
+``POST /api/v1/references/resolve``; another city's gateway asks the issuing one).
 
-Deliberately not here: refreshing the code every 60 s (the web wallet's job), codes across
-cities.
+Deliberately not here: refreshing the code every 60 s (the web wallet's job).
 
 ``ecert wallet history --credential ID`` (and ``ecert wallet uses ID``) reads the credential's
 use records (用证记录) from the same gateway with the same holder proof, and checks their

@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import public_docs, trustexport, trustsync
+from gateway import public_docs, trustexport, trustsync, use_reports
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -264,10 +264,13 @@ async def _federation_sync(
     gw: Gateway, fetcher: HttpFetcher, health: SyncHealth, work: Background
 ) -> None:
     """Keep peers' trust data fresh: status lists by their ttl, the trust list every
-    ``federation_refresh`` seconds (jittered; backing off while peers keep failing)."""
+    ``federation_refresh`` seconds (jittered; backing off while peers keep failing); and every
+    ``use_report_retry`` seconds, the use reports whose retry is due (:mod:`gateway.use_reports`:
+    each report's own back-off decides which)."""
     interval = gw.settings.federation_refresh
     tick = min(interval, 2.0)
     due = 0.0
+    reports_due = asyncio.get_running_loop().time() + gw.settings.use_report_retry
     stop = work.stop_event
     while True:
         await asyncio.sleep(tick * (0.8 + 0.4 * _jitter.random()))
@@ -290,6 +293,9 @@ async def _federation_sync(
                     interval, health.consecutive_failures, _jitter.random()
                 )
             await work.run(trustsync.refresh_status_lists, gw, fetcher, stop=stop)
+            if loop_now >= reports_due:  # uses of other cities' credentials, undelivered
+                await work.run(use_reports.deliver_due, gw, fetcher)
+                reports_due = loop_now + gw.settings.use_report_retry
         except Stopped:
             return
         except Exception as exc:  # a peer's garbage must never stop the loop: log, keep last good

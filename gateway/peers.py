@@ -99,6 +99,29 @@ class HttpFetcher:
             )
         return response.text
 
+    def post(
+        self, url: str, content: str, *, content_type: str, deadline: float | None = None
+    ) -> tuple[int, bytes]:
+        """POST ``content``; the answer's status and body, whatever the status (a peer's
+        refusal is for the caller to read), bounded like :meth:`fetch` and by ``deadline``
+        seconds when that is shorter."""
+        self._refuse_when_stopping("POST", url)
+        started = time.monotonic()
+        seconds = self.deadline if deadline is None else min(deadline, self.deadline)
+        headers = {"Content-Type": content_type, "Accept-Encoding": ACCEPT_ENCODING}
+        try:
+            with (
+                bounded(seconds, self.stop),
+                self.client.stream("POST", url, content=content, headers=headers) as r,
+            ):
+                if r.is_stream_consumed:  # an in-memory transport's: read and decoded already
+                    return r.status_code, _decoded(iter([r.content]), "", url, self.max_bytes)
+                coding = r.headers.get("Content-Encoding", "identity").strip().lower()
+                body = _decoded(self._raw(r, url, started), coding, url, self.max_bytes)
+                return r.status_code, body
+        except httpx.HTTPError as exc:
+            raise FetchError(f"POST {url} failed: {exc}") from exc
+
     def close(self) -> None:
         self.client.close()
 

@@ -20,11 +20,12 @@ from typing import Any
 
 from sqlalchemy import update
 
-from gateway import audit
+from gateway import audit, use_reports
 from gateway.core import Gateway
 from gateway.errors import NotFound
 from gateway.federation import config, verifier_entity_id
 from gateway.models import PresentationRequestRow
+from gateway.peers import HttpFetcher
 from gateway.presentations import MAX_ID_LENGTH
 from trust.oid4vp import (
     MAX_STATE,
@@ -87,10 +88,16 @@ def result_json(gw: Gateway, result: PresentationResult, credential_type: str) -
     }
 
 
-def answer(gw: Gateway, request_id: str, form: Mapping[str, str]) -> dict[str, Any]:
+def answer(
+    gw: Gateway, request_id: str, form: Mapping[str, str], *, fetcher: HttpFetcher | None = None
+) -> dict[str, Any]:
     """Take a wallet's ``direct_post`` answer to request ``request_id``: ``{}`` when the
     presentation holds; :class:`ResponseRefused` when it is refused (stored as the request's
-    result, reason code and all, unless the request itself was not the one answered)."""
+    result, reason code and all, unless the request itself was not the one answered).
+
+    The use is recorded for the holder (:mod:`gateway.use_reports`): here when the credential
+    is ours, else reported to its issuing gateway, tried at once through ``fetcher`` (bounded)
+    and retried by the background loop."""
     now = gw.clock()
     if len(request_id) > MAX_ID_LENGTH or len(form) > MAX_FORM_FIELDS:
         raise _unknown()
@@ -120,6 +127,7 @@ def answer(gw: Gateway, request_id: str, form: Mapping[str, str]) -> dict[str, A
         audience = client_id(verifier_entity_id(config(session).entity_id, row.verifier_id))
         entity_id = config(session).entity_id
         credential_type, fields = row.credential_type, list(row.fields)
+        verifier_id, purpose = row.verifier_id, row.purpose
     # A presentation is rare beside QR scans: ask the shared version once, so a revocation
     # another process (the CLI, another replica) just committed is seen now, not after the
     # next poll.
@@ -151,6 +159,12 @@ def answer(gw: Gateway, request_id: str, form: Mapping[str, str]) -> dict[str, A
             raise _unknown()
         audit.record(session, at=now, actor="wallet", action="presentation.answer",
                      subject=request_id, reason=result.reason.value)  # fmt: skip
+        report = use_reports.record(
+            gw, session, verifier_id=verifier_id, purpose=purpose, presentation=presentation,
+            result=result, now=now,
+        )  # fmt: skip
+    if report is not None and fetcher is not None:
+        use_reports.deliver(gw, fetcher, report, deadline=use_reports.DELIVER_NOW)
     if not result.valid:
         raise ResponseRefused(
             "access_denied",

@@ -2,17 +2,19 @@
 short-lived code for one delivered credential (:func:`create`), a counter of the same gateway
 resolves it once, stating why (:func:`resolve`), and sees only what its role may see.
 
-A code is 80 random bits written as 16 characters of RFC 4648 base32 (``A``-``Z``, ``2``-``7``):
-only upper-case letters and digits, which a scanner gun types the same on any keyboard layout
-and a QR holds in alphanumeric mode. People read it in groups of four (``ABCD-EFGH-JKLM-NP23``);
-resolving ignores case, spaces and hyphens. It lives :data:`CODE_TTL` seconds (the setting
-``ECERT_REFERENCE_TTL``), is stored only as
-its SHA-256, and dies at first use: the resolving UPDATE requires it unused and unexpired.
+A code is 80 random bits written as 16 characters of RFC 4648 base32 (``A``-``Z``, ``2``-``7``).
+The holder is shown, and the QR carries, its routable form: this city's region code before it
+(``330100-ABCD-EFGH-JKLM-NP23``, :mod:`trust.reference_code`). Resolving takes either form and
+ignores case, spaces and hyphens; a code of another city goes to that city's gateway
+(:mod:`gateway.references_remote`), which answers through :mod:`gateway.reference_requests`.
+It lives :data:`CODE_TTL` seconds (the setting ``ECERT_REFERENCE_TTL``), is stored only as its
+SHA-256, and dies at first use: the resolving UPDATE requires it unused and unexpired.
 
 What the counter sees is the stored credential's signed QR token verified against this
 gateway's live trust state and status lists (:func:`verify.verifier.verify_scanned`: status,
 issuer chain, freshness), and, when that holds, the fields of the credential its role may
-request (incl. derived ones such as ``id_number_masked``), in the shape of a presentation's
+request (incl. derived ones such as ``id_number_masked``; its role is the registered one and those
+of its valid, active trust marks), in the shape of a presentation's
 result (:func:`gateway.presentation_answers.result_json`). Every resolution is a row of
 ``reference_uses`` (counter entity, name, city, time, reason, field names; no values).
 
@@ -30,8 +32,8 @@ place of its data: the issuing agency asks for it, it lives up to :data:`MAX_PAP
 (never past the credential's expiry), and every resolution by an authenticated counter is a use
 (channel ``paper``); it is never spent.
 
-Deliberately not here: codes across cities, the web wallet's refreshing QR, delegation,
-presentations in the records (later slices), HTTP.
+Deliberately not here: the web wallet's refreshing QR, delegation (later slices), recording
+presentations (:mod:`gateway.use_reports`), HTTP.
 """
 
 from __future__ import annotations
@@ -39,18 +41,18 @@ from __future__ import annotations
 import base64
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, verifiers
+from gateway import audit, references_remote, trustmarks
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from gateway.federation import SELF, config, signing_key, verifier_entity_id
 from gateway.models import (
-    CityRow,
     CredentialRow,
     HolderProofIdRow,
     ReferenceCodeRow,
@@ -59,6 +61,7 @@ from gateway.models import (
     StatusListRow,
     WalletOfferRow,
 )
+from gateway.peers import HttpFetcher
 from gateway.presentation_answers import result_json
 from gateway.status import get_credential
 from gateway.verifiers import Counter
@@ -71,6 +74,7 @@ from trust.holder_proof import (
     read_holder_proof,
 )
 from trust.jws import sign_compact
+from trust.reference_code import CODE_LENGTH, parse, routable
 from verify.presentation import PresentationResult
 from verify.reasons import MESSAGES, Reason
 from verify.result_json import iso
@@ -78,8 +82,6 @@ from verify.verifier import verify_scanned
 
 CODE_TTL = 300  # seconds
 CODE_BYTES = 10  # 80 bits
-CODE_LENGTH = 16  # base32 characters
-MAX_CODE_INPUT = 64  # what a counter may send, separators and all
 MAX_REASON = 200
 MAX_FAILURES = 5
 FAILURE_WINDOW = 60  # seconds
@@ -87,7 +89,7 @@ REFERENCE_RESOLVED = "reference.resolve"
 MAX_USES = 100
 PAPER_DAYS = 90  # a paper code's default life
 MAX_PAPER_DAYS = 366
-_BASE32 = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+CHANNEL_CODE, CHANNEL_PAPER = "code", "paper"  # reference_uses.channel
 
 
 def _hash(value: str) -> str:
@@ -96,20 +98,6 @@ def _hash(value: str) -> str:
 
 def new_code() -> str:
     return base64.b32encode(secrets.token_bytes(CODE_BYTES)).decode()
-
-
-def grouped(code: str) -> str:
-    """``ABCDEFGHJKLMNP23`` → ``ABCD-EFGH-JKLM-NP23`` (what a person reads)."""
-    return "-".join(code[i : i + 4] for i in range(0, len(code), 4))
-
-
-def canonical(typed: str) -> str | None:
-    """The code a counter typed or scanned, upper-case without spaces and hyphens; ``None``
-    when it cannot be a code."""
-    if len(typed) > MAX_CODE_INPUT:
-        return None
-    code = "".join(typed.split()).replace("-", "").upper()
-    return code if len(code) == CODE_LENGTH and set(code) <= _BASE32 else None
 
 
 @dataclass(frozen=True)
@@ -164,11 +152,16 @@ def _proven(gw: Gateway, proof_token: object, now: int) -> tuple[str, str]:
     return cred.id, bound
 
 
-def _code_answer(code: str, now: int, expires_at: int, *, paper: bool) -> dict[str, Any]:
-    png = base64.b64encode(render_png(code)).decode()
+def _code_answer(
+    code: str, city_code: str, now: int, expires_at: int, *, paper: bool
+) -> dict[str, Any]:
+    text = routable(city_code, code)  # QR alphanumeric mode: digits, A-Z and '-'
+    png = base64.b64encode(render_png(text)).decode()
     return {
         "code": code,
-        "display": grouped(code),
+        "city_code": city_code,
+        "display": text,
+        "qr_text": text,
         "expires_at": iso(expires_at),
         "expires_in": expires_at - now,
         "qr_png": f"data:image/png;base64,{png}",
@@ -199,9 +192,10 @@ def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
     until = now + gw.settings.reference_ttl
     with gw.transaction() as session:
         code = _store_code(session, credential_id, bound, now, until, paper=False)
+        city_code = gw.city(session).code
         audit.record(session, at=now, actor="wallet", action="reference.create",
                      subject=credential_id, holder_kid=bound)  # fmt: skip
-    return _code_answer(code, now, until, paper=False)
+    return _code_answer(code, city_code, now, until, paper=False)
 
 
 def create_paper(
@@ -232,9 +226,10 @@ def create_paper(
                 f"{iso(now)}, found it valid until {iso(row.valid_until or now)}"
             )
         code = _store_code(session, row.id, f"agency:{row.agency_id}", now, until, paper=True)
+        city_code = gw.city(session).code
         audit.record(session, at=now, actor=f"agency:{row.agency_id}",
                      action="reference.create_paper", subject=row.id, expires_at=until)  # fmt: skip
-    return _code_answer(code, now, until, paper=True)
+    return _code_answer(code, city_code, now, until, paper=True)
 
 
 def _refused(reason: Reason, detail: str, now: int) -> dict[str, Any]:
@@ -291,50 +286,116 @@ def _check_reason(purpose: str) -> str:
     return purpose
 
 
-def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Asker:
+    """Who resolves a code: a counter of this city (``local``: its wrong codes are counted
+    here), or a counter of another city asking through its gateway (counted there)."""
+
+    verifier_id: str  # the counter's own id (``vf-…``), at most 40 characters
+    entity: str
+    name: str
+    city_name: str
+    city_code: str
+    local: bool = True
+
+    @property
+    def actor(self) -> str:
+        return f"verifier:{self.verifier_id}" if self.local else f"peer-verifier:{self.verifier_id}"
+
+
+REFERENCE_FAILURES = frozenset({Reason.REFERENCE_UNKNOWN.value, Reason.REFERENCE_EXPIRED.value,
+                                Reason.REFERENCE_USED.value})  # fmt: skip
+
+
+def resolve(
+    gw: Gateway, counter: Counter, typed: str, purpose: str, *, fetcher: HttpFetcher | None = None
+) -> dict[str, Any]:
     """Resolve a code once for ``counter``, stating ``purpose``: the result (always a reason
-    code: REFERENCE_UNKNOWN / REFERENCE_EXPIRED / REFERENCE_USED, or the verification's)."""
+    code: REFERENCE_UNKNOWN / REFERENCE_EXPIRED / REFERENCE_USED, or the verification's). A
+    code in the routable form of another city is asked of that city's gateway through
+    ``fetcher`` (:mod:`gateway.references_remote`). What the counter may see is what its
+    effective role may request: its registered role and the roles of its valid, active trust
+    marks (checked through ``fetcher``; without one, the registered role only)."""
     purpose = _check_reason(purpose)
     now = gw.clock()
     _throttle(gw, counter.id, now)
-    code = canonical(typed)
-    if code is None:
+    typed_code = parse(typed)
+    if typed_code is None:
         return _failed(gw, counter.id, Reason.REFERENCE_UNKNOWN,
-                       f"expected {CODE_LENGTH} base32 characters, found {len(typed)} characters",
-                       now)  # fmt: skip
+                       f"expected {CODE_LENGTH} base32 characters, optionally after a six-digit "
+                       f"region code, found {len(typed)} characters", now)  # fmt: skip
+    with gw.sessions() as session:
+        city = gw.city(session)
+        entity = verifier_entity_id(config(session).entity_id, counter.id)
+        asker = Asker(verifier_id=counter.id, entity=entity, name=counter.name,
+                      city_name=city.name, city_code=city.code)  # fmt: skip
+    if typed_code.city_code not in (None, asker.city_code):
+        shown = references_remote.ask(
+            gw, fetcher, counter, asker.entity, typed_code, purpose, now
+        )  # fmt: skip
+        if shown is None:
+            return _failed(gw, counter.id, Reason.REFERENCE_UNKNOWN,
+                           f"no city with region code {typed_code.city_code} in this gateway's "
+                           "federation", now)  # fmt: skip
+        if isinstance(shown, references_remote.Refusal):
+            shown = _refused(shown.reason, shown.detail, now)
+        if shown["reason"] in REFERENCE_FAILURES:  # counted here, where the counter is
+            with gw.transaction() as session:
+                session.add(ReferenceFailureRow(verifier_id=counter.id, at=now))
+        return shown
+
+    def may_see(credential_type: str) -> frozenset[str]:
+        return trustmarks.may_see(
+            gw, fetcher, verifier_id=counter.id, credential_type=credential_type
+        )
+
+    return resolve_code(gw, asker, typed_code.code, purpose, now=now, may_see=may_see)
+
+
+def resolve_code(
+    gw: Gateway, asker: Asker, code: str, purpose: str, *, now: int,
+    may_see: Callable[[str], frozenset[str]], accepted: frozenset[str] | None = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Resolve the bare ``code`` of this gateway once for ``asker``: shown are the fields of the
+    credential's type that ``may_see`` allows (none: :class:`Forbidden`, the code unused). With
+    ``accepted`` (the types the asking side's policy accepts), a credential of another type
+    answers NOT_ACCEPTED_BY_POLICY and the code stays unused."""
+
+    def failed(reason: Reason, detail: str) -> dict[str, Any]:
+        if asker.local:
+            return _failed(gw, asker.verifier_id, reason, detail, now)
+        return _refused(reason, detail, now)
+
     with gw.sessions() as session:
         row = session.get(ReferenceCodeRow, _hash(code))
         if row is None:
-            return _failed(gw, counter.id, Reason.REFERENCE_UNKNOWN, "no such code", now)
+            return failed(Reason.REFERENCE_UNKNOWN, "no such code")
         paper = row.paper
         if row.used_at is not None:
-            return _failed(gw, counter.id, Reason.REFERENCE_USED,
-                           f"expected an unused code, found it used at {iso(row.used_at)}",
-                           now)  # fmt: skip
+            used = f"expected an unused code, found it used at {iso(row.used_at)}"
+            return failed(Reason.REFERENCE_USED, used)
         if row.expires_at <= now:
-            return _failed(gw, counter.id, Reason.REFERENCE_EXPIRED,
-                           f"expected a code valid at {iso(now)}, found it expired at "
-                           f"{iso(row.expires_at)}", now)  # fmt: skip
+            return failed(Reason.REFERENCE_EXPIRED,
+                          f"expected a code valid at {iso(now)}, found it expired at "
+                          f"{iso(row.expires_at)}")  # fmt: skip
         cred = session.get(CredentialRow, row.credential_id)
         if cred is None:  # a foreign key holds it
             raise LookupError(f"code names credential {row.credential_id}, not found")
-        role = verifiers.role_of(gw, verifiers.get_verifier(session, counter.id))
-        ctype = gw.types.get(cred.type)
-        # A public record (a business licence) has nothing to withhold: every counter sees it
-        # all. A personal one shows what the counter's role may see of it.
-        allowed = (
-            frozenset(f.name for f in ctype.fields)
-            if not ctype.personal
-            else role.may_request.get(cred.type)
-        )
-        if not allowed:
-            raise Forbidden(
-                f"角色“{role.name_zh}”不能查看 {cred.type} · role {role.code} may not see a "
-                f"{cred.type}; it may see {sorted(role.may_request)}"
-            )
-        city = session.get(CityRow, 1)
-        entity = verifier_entity_id(config(session).entity_id, counter.id)
         token, ctype_code, subject, credential_id = cred.token, cred.type, cred.subject, cred.id
+    if accepted is not None and ctype_code not in accepted:
+        shown_types = ", ".join(sorted(accepted)) or "none"
+        return _refused(Reason.NOT_ACCEPTED_BY_POLICY,
+                        f"the asking side's policy does not accept {ctype_code!r} from this "
+                        f"city (it accepts {shown_types}); the code stays unused", now)  # fmt: skip
+    ctype = gw.types.get(ctype_code)
+    # A public record (a business licence) has nothing to withhold: every counter sees it all.
+    # A personal one shows what the counter's role may see of it.
+    allowed = frozenset(f.name for f in ctype.fields) if not ctype.personal else may_see(ctype_code)
+    if not allowed:
+        raise Forbidden(
+            f"核验点的角色不能查看 {ctype_code} · the counter {asker.name} ({asker.entity}) may "
+            f"see nothing of a {ctype_code} by its role or its trust marks"
+        )
     gw.live.refresh_if_changed()  # a revocation another process just committed is seen now
     state = gw.state
     # Our own credential row is the issuance record: a compromised key's token it holds is ours.
@@ -342,7 +403,7 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
         token, trust=state.trust, statuses=state.statuses, now=now,
         confirmed={hashlib.sha256(token.encode()).digest()},
     )  # fmt: skip
-    claims, _ = credential_claims(gw.types.get(ctype_code), subject)
+    claims, _ = credential_claims(ctype, subject)
     shown = {n: v for n, v in claims.items() if n in allowed} if checked.valid else {}
     answer = PresentationResult(
         checked.reason, checked.detail, now, shown, True, checked.issuer, checked.status_as_of
@@ -358,25 +419,23 @@ def resolve(gw: Gateway, counter: Counter, typed: str, purpose: str) -> dict[str
                 & ReferenceCodeRow.used_at.is_(None)
                 & (ReferenceCodeRow.expires_at > now)
             )
-            .values(
-                used_at=None if paper else now,
-                used_by=counter.id,
-            )
+            .values(used_at=None if paper else now, used_by=asker.verifier_id)
         )
         if getattr(done, "rowcount", 0) != 1:
-            session.add(ReferenceFailureRow(verifier_id=counter.id, at=now))
+            # Lost a race for a real code: not a wrong code, so not counted for throttling.
             return _refused(Reason.REFERENCE_USED, "resolved by another request just now", now)
         session.add(
             ReferenceUseRow(
-                credential_id=credential_id, verifier_id=counter.id, verifier_entity=entity,
-                verifier_name=counter.name, city_name=city.name if city else "",
-                city_code=city.code if city else "", at=now, purpose=purpose,
+                credential_id=credential_id, verifier_id=asker.verifier_id,
+                verifier_entity=asker.entity, verifier_name=asker.name,
+                city_name=asker.city_name, city_code=asker.city_code, at=now, purpose=purpose,
                 fields=list(shown), reason_code=checked.reason.value,
-                channel="paper" if paper else "code",
+                channel=CHANNEL_PAPER if paper else CHANNEL_CODE,
             )
         )  # fmt: skip
-        audit.record(session, at=now, actor=f"verifier:{counter.id}", action=REFERENCE_RESOLVED,
-                     subject=credential_id, reason=checked.reason.value)  # fmt: skip
+        audit.record(session, at=now, actor=asker.actor, action=REFERENCE_RESOLVED,
+                     subject=credential_id, reason=checked.reason.value,
+                     verifier_entity=asker.entity)  # fmt: skip
     return out
 
 

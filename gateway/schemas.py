@@ -118,8 +118,10 @@ class ReferenceBody(Strict):
 
 
 class ReferenceOut(BaseModel):
-    code: str = Field(description="16 base32 characters (what the QR says)")
-    display: str = Field(description="the code in groups of four, for people")
+    code: str = Field(description="16 base32 characters, resolvable at the issuing gateway")
+    city_code: str = Field(description="the issuing city's region code (GB/T 2260), e.g. 330100")
+    display: str = Field(description="the routable form, for people: 330100-ABCD-EFGH-JKLM-NP23")
+    qr_text: str = Field(description="what the QR carries: the routable form")
     expires_at: str
     expires_in: int
     qr_png: str = Field(description="data:image/png;base64,…")
@@ -134,7 +136,9 @@ class PaperReferenceBody(Strict):
 
 
 class ReferenceResolveBody(Strict):
-    code: str = Field(min_length=1, max_length=64, examples=["ABCD-EFGH-JKLM-NP23"])
+    code: str = Field(
+        min_length=1, max_length=64, examples=["330100-ABCD-EFGH-JKLM-NP23", "ABCD-EFGH-JKLM-NP23"]
+    )
     reason: str = Field(min_length=1, max_length=200, examples=["旅馆住宿登记"])
 
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # how long a holder's reference code (亮证码) lives, seconds (paper codes live days)
     reference_ttl: int = Field(default=300, ge=5, le=3600)
+    # how often undelivered use reports (presentations of other cities' credentials) are retried
+    use_report_retry: float = Field(default=30.0, gt=0, le=86_400)
 
     @field_validator("public_url")
     @classmethod

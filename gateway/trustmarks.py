@@ -443,3 +443,38 @@ def check_request(
             }
         )
     raise FieldError(errors)
+
+
+def may_see(
+    gw: Gateway, http: HttpFetcher | None, *, verifier_id: str, credential_type: str
+) -> frozenset[str]:
+    """The fields of ``credential_type`` counter ``verifier_id`` may see by its effective role:
+    its registered role's, and those of each role mark it holds whose role would see more and
+    which verifies and is active now (asked through ``http``; without it, or when its issuer
+    cannot be reached, the registered role's only: a mark never widens unchecked)."""
+    now = gw.clock()
+    with gw.sessions() as session:
+        row = verifiers.get_verifier(session, verifier_id)
+        fields = set(verifiers.role_of(gw, row).may_request.get(credential_type, ()))
+        marks = dict(held_marks(session, row.id, now))
+        wider = {
+            mtype for mtype, role in held_roles(gw, session, row.id)
+            if set(role.may_request.get(credential_type, ())) - fields
+        }  # fmt: skip
+        subject = federation.verifier_entity_id(federation.config(session).entity_id, row.id)
+    if not wider or http is None:
+        return frozenset(fields)
+    anchor_id, keys = _pinned_anchor(gw)
+    try:
+        anchor = anchor_statement(http, anchor_id, keys, now)
+        checks = evaluate(
+            http, anchor=anchor, subject=subject, marks=[(t, marks[t]) for t in sorted(wider)],
+            now=now,
+        )  # fmt: skip
+    except (FetchError, DataError):
+        return frozenset(fields)
+    table = verifiers.roles(gw.types)
+    for check in checks:
+        if check.mark is not None:
+            fields |= table.get(check.role).may_request.get(credential_type, frozenset())
+    return frozenset(fields)

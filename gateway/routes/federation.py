@@ -15,14 +15,17 @@ from gateway import (
     confirmations,
     federation,
     public_docs,
+    reference_requests,
     statements,
     trustexport,
     trustmarks,
     trustsync,
+    use_reports,
 )
 from gateway.core import Gateway
 from gateway.deps import FetcherDep, GatewayDep, StatementsDep
 from gateway.errors import BadRequest, NotFound
+from gateway.references_remote import REQUEST_MEDIA_TYPE
 from gateway.routes.federation_errors import FederationRoute
 from gateway.state import stored_trust_list
 from trust.federation import (
@@ -33,6 +36,7 @@ from trust.federation import (
     TRUST_MARK_STATUS_MEDIA_TYPE,
     subordinate_listing,
 )
+from trust.reference_request import ANSWER_TYP, MAX_MESSAGE, USE_REPORT_TYP
 from trust.trustlist.delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"], route_class=FederationRoute)  # errors: §8.9
@@ -208,6 +212,39 @@ def trust_mark(
     """§8.6: the newest active mark of ``trust_mark_type`` about ``sub``."""
     token = trustmarks.current_mark(gw, trust_mark_type=trust_mark_type, sub=sub)
     return _uncached_jwt(token, TRUST_MARK_MEDIA_TYPE)
+
+
+@router.post(
+    "/federation/reference_resolve",
+    summary="Another city's gateway resolves a reference code of ours 跨城市核验亮证码",
+    response_class=Response,
+    responses={200: {"content": {f"application/{ANSWER_TYP}": {}}}},
+)
+def reference_resolve(
+    gw: GatewayDep,
+    fetcher: FetcherDep,
+    request: Annotated[str, Body(media_type=REQUEST_MEDIA_TYPE, max_length=MAX_MESSAGE)],
+) -> Response:
+    """A request signed by the asking city's federation key, for one of its counters; the
+    answer is signed by ours (gateway.reference_requests)."""
+    token = reference_requests.answer(gw, fetcher, request.strip())
+    return _uncached_jwt(token, f"application/{ANSWER_TYP}")
+
+
+@router.post(
+    "/federation/use_report",
+    summary="Another city's gateway reports a use of our credential 用证记录回报",
+)
+def use_report(
+    gw: GatewayDep,
+    fetcher: FetcherDep,
+    report: Annotated[
+        str, Body(media_type=f"application/{USE_REPORT_TYP}", max_length=MAX_MESSAGE)
+    ],
+) -> dict[str, str]:
+    """A presentation of one of our credentials at another city's counter, signed by that
+    city's federation key; recorded once however often it is delivered (gateway.use_reports)."""
+    return {"status": use_reports.receive(gw, fetcher, report.strip())}
 
 
 @router.post("/federation/join", summary="A city asks to join this region 申请加入")

@@ -11,6 +11,7 @@ fetches and posts to them from another origin, so their answers and errors carry
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -123,11 +124,12 @@ async def _bounded_form(request: Request) -> dict[str, str]:
     summary="Response endpoint (direct_post) 钱包提交出示",
 )
 async def response_endpoint(
-    request_id: str, request: Request, gw: GatewayDep, response: Response
+    request_id: str, request: Request, gw: GatewayDep, fetcher: FetcherDep, response: Response
 ) -> dict[str, Any]:
     form = await _bounded_form(request)
     response.headers.update(PUBLIC)
-    return await run_in_threadpool(presentation_answers.answer, gw, request_id, form)
+    answer = functools.partial(presentation_answers.answer, fetcher=fetcher)
+    return await run_in_threadpool(answer, gw, request_id, form)
 
 
 @router.get(

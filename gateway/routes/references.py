@@ -10,13 +10,14 @@ their JSON POST. Resolving stays same-origin: a counter's key is for its own pag
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import APIRouter, Response
 from starlette.concurrency import run_in_threadpool
 
 from gateway import public_docs, references
-from gateway.deps import CounterDep, GatewayDep
+from gateway.deps import CounterDep, FetcherDep, GatewayDep
 from gateway.public_docs import CORS_HEADERS
 from gateway.schemas import ReferenceBody, ReferenceOut, ReferenceResolveBody
 
@@ -41,9 +42,16 @@ async def create(body: ReferenceBody, gw: GatewayDep, response: Response) -> Ref
     summary="A counter resolves a reference code 核验点核验亮证码",
 )
 async def resolve(
-    body: ReferenceResolveBody, counter: CounterDep, gw: GatewayDep, response: Response
+    body: ReferenceResolveBody,
+    counter: CounterDep,
+    gw: GatewayDep,
+    fetcher: FetcherDep,
+    response: Response,
 ) -> dict[str, Any]:
-    shown = await run_in_threadpool(references.resolve, gw, counter, body.code, body.reason)
+    """A bare code of this city, or the routable form of any city's (``330100-ABCD-…``)."""
+    shown = await run_in_threadpool(
+        functools.partial(references.resolve, fetcher=fetcher), gw, counter, body.code, body.reason
+    )
     response.headers.update(NO_STORE)
     return shown
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.cli.helpers import ecert
-from tests.cli.hotel_desk import hotel_desk, ok
+from tests.cli.helpers import Served, ecert, free_port
+from tests.cli.hotel_desk import FED, hotel_desk, ok
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 
@@ -79,3 +79,38 @@ def test_a_paper_code_printed_by_the_agency_resolves_at_every_visit(tmp_path: Pa
         assert printed.stdout.startswith("纸质亮证码 · paper reference code：")
         too_long = ecert("paper-reference", credential, *d.hz, "--days", "400")
         assert "1 至 366" in too_long.one_error_line()
+
+
+def test_a_suzhou_desk_resolves_a_hangzhou_code_with_the_cli(tmp_path: Path) -> None:
+    """``ecert counter resolve`` at 苏州 with 杭州's routable code: 苏州's gateway asks 杭州's
+    running gateway, signed, and shows the masked number; 杭州 records 苏州's use."""
+    full = SAMPLE_SUBJECTS["resident-eid"]["id_number"]
+    with hotel_desk(tmp_path) as d:
+        sz_port = free_port()
+        sz_url, sz = f"http://127.0.0.1:{sz_port}", ["--data-dir", str(tmp_path / "sz")]
+        made_sz = ecert("init", *sz, "--city-code", "320500", "--city-name", "苏州市",
+                        "--public-url", sz_url)  # fmt: skip
+        assert made_sz.returncode == 0, made_sz
+        with Served(["serve", *sz], tmp_path, port=sz_port):
+            ok(ecert(FED, "join", *sz, "--anchor", d.yrd_url, "--anchor-kid", d.kid, "--json"))
+            ok(ecert(FED, "approve", "--data-dir", str(tmp_path / "yrd"), "--entity", sz_url,
+                     "--types", "business-licence", "--json"))  # fmt: skip
+            ok(ecert(FED, "sync", *sz, "--json"))  # 苏州's trust list now names 杭州's agency
+            desk = ok(ecert("verifier", "add", *sz, "--name", "平江宾馆前台",
+                            "--role", "hotel-desk", "--json"))  # fmt: skip
+            (kept,) = d.kept()
+            made = ok(ecert("wallet", "code", kept["id"], *d.walleted, "--json"))
+            assert made["display"].startswith("330100-")
+            resolve = ["counter", "resolve", *sz, "--verifier", desk["id"],
+                       "--reason", "旅馆住宿登记"]  # fmt: skip
+            shown = ecert(*resolve, made["display"])
+            assert shown.returncode == 0, shown
+            assert "✓ 证照有效 · Certificate is valid (VALID)" in shown.stdout.splitlines()
+            assert f"{full[:6]}********{full[-4:]}" in shown.stdout
+            assert full not in shown.stdout
+            again = ecert(*resolve, made["display"], "--json")
+            assert again.returncode == 1, again
+            assert again.json()["reason"] == "REFERENCE_USED"
+        uses = ok(ecert("wallet", "uses", kept["id"], *d.walleted, "--json"))
+        (use,) = uses["uses"]
+        assert (use["counter"], use["city"], use["channel"]) == ("平江宾馆前台", "苏州市", "code")

@@ -24,6 +24,7 @@ from tests.gateway.test_references import FULL, REASON, _ask, _fields, _resolve,
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
 from trust.keys import SigningKey
+from trust.reference_code import grouped
 from trust.statuslist import StatusReference
 
 __all__ = ["desk"]
@@ -56,7 +57,9 @@ def test_a_paper_code_resolves_for_every_counter_and_each_resolution_is_a_use(de
     assert made.headers["cache-control"] == "no-store"
     image = Image.open(io.BytesIO(base64.b64decode(body["qr_png"].split(",", 1)[1])))
     (read,) = zxingcpp.read_barcodes(image)
-    assert read.text == body["code"]  # the code only: no personal data on the paper's QR
+    # The routable code only (330100-…, so a counter of any city can resolve it): no personal
+    # data on the paper's QR.
+    assert read.text == body["qr_text"] == f"330100-{grouped(body['code'])}"
     for _ in range(2):
         answer = _resolve(desk, body["display"])
         assert answer.json()["reason"] == "VALID", answer.text

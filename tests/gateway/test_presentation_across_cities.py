@@ -6,6 +6,7 @@ it answers NOT_ACCEPTED_BY_POLICY; after 杭州 revokes, 苏州 answers REVOKED.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from gateway import federation, status, trustsync, verifiers
 from gateway.core import Gateway
@@ -28,21 +29,29 @@ def _sync(fed: Federation, gw: Gateway) -> None:
     trustsync.refresh_status_lists(gw, fed.fetcher())
 
 
+def two_regions(fed: Federation, **settings: Any) -> tuple[Gateway, Gateway, Gateway]:
+    """长三角 (杭州 for resident e-IDs, 苏州 for licences) and 京津冀 (北京 for licences), each
+    region accepting only the other's licences: ``(杭州, 苏州, 北京)``; ``settings`` of the three
+    cities' gateways."""
+    fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+    hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"], **settings)
+    sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES, **settings)
+    jjj = fed.anchor(JJJ, region_id="jjj", region_name="京津冀", code="110000", name="北京市")
+    bj = fed.city(BJ, anchor=JJJ, code="110100", name="北京市", types=LICENCES, **settings)
+    for here, there, name, policy in (
+        (jjj, YRD, "长三角", "jjj-accepts-yrd-licences"),
+        (fed.gateways[YRD], JJJ, "京津冀", "yrd-accepts-jjj-licences"),
+    ):
+        federation.trust_region(
+            here, anchor_id=there, jwks=_pins(fed, there), name=name, policy=policy,
+            accepted_types=LICENCES, actor="t",
+        )  # fmt: skip
+    return hz, sz, bj
+
+
 def test_a_hangzhou_eid_at_suzhou_and_beijing_counters(tmp_path: Path, clock: FakeClock) -> None:
     with federation_of(tmp_path, clock) as fed:
-        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=["resident-eid"])
-        sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES)
-        jjj = fed.anchor(JJJ, region_id="jjj", region_name="京津冀", code="110000", name="北京市")
-        bj = fed.city(BJ, anchor=JJJ, code="110100", name="北京市", types=LICENCES)
-        for here, there, name, policy in (
-            (jjj, YRD, "长三角", "jjj-accepts-yrd-licences"),
-            (fed.gateways[YRD], JJJ, "京津冀", "yrd-accepts-jjj-licences"),
-        ):
-            federation.trust_region(
-                here, anchor_id=there, jwks=_pins(fed, there), name=name, policy=policy,
-                accepted_types=LICENCES, actor="t",
-            )  # fmt: skip
+        hz, sz, bj = two_regions(fed)
         psb = make_agency(
             hz, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"]
         )

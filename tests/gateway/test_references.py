@@ -5,21 +5,26 @@ only what its role may see. One test per rule, on SQLite and on PostgreSQL."""
 from __future__ import annotations
 
 import base64
+import io
+from contextlib import closing
 from typing import Any
 
 import pytest
+import zxingcpp
+from PIL import Image
 from sqlalchemy import select
 
-from gateway import federation, references, verifiers
-from gateway.models import ReferenceUseRow
+from gateway import federation, references, trustmarks, verifiers
+from gateway.models import ReferenceFailureRow, ReferenceUseRow
 from issuers.verifier_roles import VerifierRole
 from tests.gateway import test_presentation_answers as answers
 from tests.gateway.helpers import auth, race_past
-from tests.gateway.test_presentation_answers import HZ, Desk
+from tests.gateway.test_presentation_answers import HZ, YRD, Desk
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
 from trust.jws import KeyIndex, verify_compact
 from trust.keys import SigningKey
+from trust.reference_code import grouped
 from trust.statuslist import StatusReference
 
 REASON = "旅馆住宿登记"
@@ -64,9 +69,12 @@ def test_a_code_resolves_once_with_the_masked_number_for_a_hotel_desk(desk: Desk
     code = body["code"]
     assert len(code) == 16
     assert set(code) <= set("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
-    assert body["display"].replace("-", "") == code
+    assert body["city_code"] == "330100"
+    assert body["display"] == body["qr_text"] == f"330100-{grouped(code)}"
     assert body["expires_in"] == 300
-    assert base64.b64decode(body["qr_png"].split(",", 1)[1]).startswith(b"\x89PNG")
+    png = base64.b64decode(body["qr_png"].split(",", 1)[1])
+    with Image.open(io.BytesIO(png)) as image:  # the QR carries the routable form
+        assert [b.text for b in zxingcpp.read_barcodes(image.convert("L"))] == [body["qr_text"]]
     typed = f" {body['display'].lower()} "  # a scanner gun with caps lock, and spaces
     answer = _resolve(desk, typed)
     assert answer.status_code == 200, answer.text
@@ -212,6 +220,28 @@ def test_two_resolutions_racing_past_the_read_resolve_one(
     assert sorted(outcomes) == ["REFERENCE_USED", "VALID"]
     with hz.sessions() as session:
         assert len(session.scalars(select(ReferenceUseRow)).all()) == 1
+        # The loser named a real code: that is no wrong code, and not counted for throttling.
+        assert session.scalars(select(ReferenceFailureRow)).all() == []
+
+
+def test_a_role_granted_by_a_trust_mark_widens_what_a_resolution_shows(desk: Desk) -> None:
+    """The effective role is the registered one plus those of valid, active trust marks:
+    a hotel desk granted the police role sees the full number, until the mark is revoked."""
+    hz, yrd = desk.fed.gateways[HZ], desk.fed.gateways[YRD]
+    counter_id = desk.counter_key.split("_")[1]
+    mark = trustmarks.grant(
+        yrd, subject=f"{HZ}/verifiers/{counter_id}", role="police-counter", days=30, actor="t"
+    )
+    with closing(desk.fed.fetcher()) as http:
+        trustmarks.attach(hz, http, verifier_id=counter_id, token=mark.token, actor="t")
+    answer = _resolve(desk, _code(desk))
+    assert answer.json()["reason"] == "VALID", answer.text
+    assert _fields(answer)["id_number"] == FULL
+    trustmarks.revoke(yrd, mark_id=mark.id, actor="t")
+    answer = _resolve(desk, _code(desk))
+    assert answer.json()["reason"] == "VALID", answer.text
+    assert "id_number" not in _fields(answer)
+    assert _fields(answer)["id_number_masked"] == f"{FULL[:6]}********{FULL[-4:]}"
 
 
 def test_the_holder_reads_its_use_records_newest_first_signed_by_the_gateway(desk: Desk) -> None:
