@@ -24,6 +24,14 @@ No I/O, never raises for bad input. The checks run in a fixed order; the first f
                                                                      CLAIM_NOT_DISCLOSED
 8. Token Status List (the same entry the QR token references)     → STATUS_UNAVAILABLE /
                                                                      REVOKED / SUSPENDED
+9. a delegated copy (a ``delegation`` claim, :mod:`verify.delegation`): the delegating
+   credential's entry, the copy's own, ``until``, the stated reason against the purposes
+                                                                   → REVOKED / SUSPENDED /
+                                                                     DELEGATION_REVOKED /
+                                                                     DELEGATION_EXPIRED /
+                                                                     DELEGATION_OUT_OF_SCOPE
+   (an expired delegated copy answers DELEGATION_EXPIRED at step 2 already; a ``delegation``
+   that is a Disclosure, or malformed, is MALFORMED)
 
 Deliberately not here: which request a presentation answers, its ``state``, the nonce's single
 use (the caller's records), and HTTP.
@@ -39,10 +47,19 @@ from urllib.parse import urlsplit
 from trust import statuslist
 from trust.errors import DataError
 from trust.sdjwt import errors as sd
-from trust.sdjwt.core import KeyBindingCheck
+from trust.sdjwt.core import KeyBindingCheck, split
+from trust.sdjwt.issue import SdJwt
 from trust.sdjwt.vc import VerifiedCredential, verify_credential
 from trust.snapshot import IssuerRecord, TrustSnapshot
 from trust.statuslist import StatusSource
+from verify.delegation import (
+    CLAIM,
+    Delegation,
+    DelegationClaimError,
+    check_delegated,
+    expired_detail,
+    in_payload,
+)
 from verify.reasons import MESSAGES, Reason
 from verify.verifier import (
     JWS_ERRORS,
@@ -80,6 +97,7 @@ class PresentationResult:
     holder_bound: bool = False
     issuer: IssuerRecord | None = None
     status_as_of: int | None = None
+    delegation: Delegation | None = None  # shown by a delegate: whose, for what, until when
 
     @property
     def valid(self) -> bool:
@@ -114,10 +132,34 @@ def _open(
     except _BINDING as exc:
         raise _Fail(Reason.HOLDER_BINDING_FAILED, str(exc)) from exc
     except sd.Expired as exc:
+        # Raised once the signature held: the payload is the issuer's. A delegated copy's exp
+        # is its delegation's until.
+        delegation = _signed_delegation(presentation)
+        if delegation is not None:
+            raise _Fail(Reason.DELEGATION_EXPIRED, expired_detail(delegation)) from exc
         raise _Fail(Reason.EXPIRED, str(exc)) from exc
     except (sd.NotYetValid, sd.IssuedInFuture) as exc:
         raise _Fail(Reason.NOT_YET_VALID, str(exc)) from exc
     except DataError as exc:
+        raise _Fail(Reason.MALFORMED, str(exc)) from exc
+
+
+def _signed_delegation(presentation: str) -> Delegation | None:
+    """The ``delegation`` of a presentation whose issuer signature was verified already."""
+    try:
+        return in_payload(SdJwt(split(presentation).issuer_jwt, ()).unverified_payload())
+    except DataError:
+        return None
+
+
+def _delegation_of(cred: VerifiedCredential) -> Delegation | None:
+    if CLAIM in cred.disclosed:
+        raise _Fail(
+            Reason.MALFORMED, "expected the delegation claim in plain view, found a Disclosure"
+        )
+    try:
+        return in_payload(cred.claims)
+    except DelegationClaimError as exc:
         raise _Fail(Reason.MALFORMED, str(exc)) from exc
 
 
@@ -137,10 +179,13 @@ def verify_presentation(
     statuses: Mapping[str, StatusSource],
     local_entity_id: str,
     now: int,
+    purpose: str = "",
 ) -> PresentationResult:
     """Verify a presentation made for the request with client id ``audience`` and ``nonce``,
-    which asked for the claims ``requested`` of ``credential_type``. Never raises."""
+    which asked for the claims ``requested`` of ``credential_type`` stating ``purpose`` (what a
+    delegated copy's purposes are held to). Never raises."""
     issuer: IssuerRecord | None = None
+    delegation: Delegation | None = None
     bound = False
     status_as_of: int | None = None  # known once the status list was read, whatever it says
     try:
@@ -149,6 +194,7 @@ def verify_presentation(
         expected = KeyBindingCheck(audience=audience, nonce=nonce)
         cred = _open(presentation, trust, expected, now)
         bound = cred.key_bound
+        delegation = _delegation_of(cred)
         rec = trust.record_for(cred.issuer_key)
         issuer = trust.issuers[rec.issuer_id]
         if cred.issuer != expected_iss(issuer.id, local_entity_id):
@@ -191,11 +237,21 @@ def verify_presentation(
         if cred.status is None:
             raise _Fail(Reason.MALFORMED, "the credential has no status reference")
         ref = {"status": {"status_list": {"idx": cred.status.idx, "uri": cred.status.uri}}}
-        status_as_of, value, idx, uri = _status_of(ref, issuer, statuses, now)
-        if value != statuslist.VALID:
-            _refuse_status(value, idx, uri)
+        if delegation is None:
+            status_as_of, value, idx, uri = _status_of(ref, issuer, statuses, now)
+            if value != statuslist.VALID:
+                _refuse_status(value, idx, uri)
+        else:
+            status_as_of = check_delegated(
+                delegation, copy=cred.status, issuer=issuer, statuses=statuses,
+                reason=purpose, now=now,
+            )  # fmt: skip
     except _Fail as fail:
-        return PresentationResult(fail.reason, fail.detail, now, {}, bound, issuer, status_as_of)
+        if fail.reason is Reason.DELEGATION_EXPIRED and delegation is None:
+            delegation = _signed_delegation(presentation)
+        return PresentationResult(
+            fail.reason, fail.detail, now, {}, bound, issuer, status_as_of, delegation
+        )
     return PresentationResult(
         Reason.VALID,
         "signature, disclosures, holder binding, issuer, policy and status all check out",
@@ -204,4 +260,5 @@ def verify_presentation(
         bound,
         issuer,
         status_as_of,
+        delegation,
     )

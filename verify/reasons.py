@@ -34,6 +34,11 @@ class Reason(StrEnum):
     REFERENCE_UNKNOWN = "REFERENCE_UNKNOWN"
     REFERENCE_EXPIRED = "REFERENCE_EXPIRED"
     REFERENCE_USED = "REFERENCE_USED"
+    # A credential shown by a delegate (委托用证): the holder revoked the delegation, its "until"
+    # passed, or the counter's stated reason is none of the purposes it was given for.
+    DELEGATION_REVOKED = "DELEGATION_REVOKED"
+    DELEGATION_EXPIRED = "DELEGATION_EXPIRED"
+    DELEGATION_OUT_OF_SCOPE = "DELEGATION_OUT_OF_SCOPE"
 
 
 # (zh-CN, English): short headline a clerk reads at a glance.
@@ -93,5 +98,17 @@ MESSAGES: dict[Reason, tuple[str, str]] = {
     Reason.REFERENCE_USED: (
         "亮证码已被使用过（每个码只能核验一次）",
         "The reference code was used already (each code resolves once)",
+    ),
+    Reason.DELEGATION_REVOKED: (
+        "持证人已撤销对该代理人的委托",
+        "The holder has revoked this delegate's authorisation",
+    ),
+    Reason.DELEGATION_EXPIRED: (
+        "委托已过期限",
+        "The delegation has expired",
+    ),
+    Reason.DELEGATION_OUT_OF_SCOPE: (
+        "用证事由不在委托范围内",
+        "The stated reason is outside the purposes of the delegation",
     ),
 }
