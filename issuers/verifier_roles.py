@@ -2,8 +2,10 @@
 wallet for (``issuers/roles/verifier-roles.json``). A hotel desk asks for a name; a police
 counter for the full ID number.
 
-Every field a role names must be a selectively disclosable field of a known type: a role that
-could ask for something no wallet can disclose is refused when the table loads.
+Every field a role names must be a field a wallet can show of a known type: a selectively
+disclosable one, or a public field of a non-personal type (a business licence's name and USCC are
+in plain view in its SD-JWT VC: a bank counter asks an authorised delegate for them, 委托用证). A
+role that could ask for something else is refused when the table loads.
 
 Deliberately not here: granting a role by an OpenID Federation trust mark (``gateway.trustmarks``:
 the mark carries the role's ``may_request``, the registered role stays the counter's
@@ -107,10 +109,14 @@ def _role(item: Mapping[str, object], types: TypeRegistry) -> VerifierRole:
     may: dict[str, frozenset[str]] = {}
     for type_code, fields in asks.items():
         ctype = types.get(type_code)
-        disclosable = {f.name for f in ctype.disclosable_fields}
-        if not isinstance(fields, list) or not fields or set(fields) - disclosable:
+        showable = {
+            f.name
+            for f in ctype.fields
+            if f.disclosable or (not ctype.personal and f.visibility != "personal")
+        }
+        if not isinstance(fields, list) or not fields or set(fields) - showable:
             raise DataError(
-                f"role {code}: expected some of {sorted(disclosable)} of {type_code}, "
+                f"role {code}: expected some of {sorted(showable)} of {type_code}, "
                 f"found {fields!r:.120}"
             )
         may[type_code] = frozenset(fields)

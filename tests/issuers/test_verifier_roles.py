@@ -20,6 +20,8 @@ def test_shipped_roles_load_and_say_what_they_may_request() -> None:
     hotel.check_request("resident-eid", ["name"])
     police = table.get("police-counter")
     police.check_request("resident-eid", ["name", "id_number"])
+    # A business licence's fields are public, in plain view: a bank asks a delegate for them.
+    table.get("bank-counter").check_request("business-licence", ["name", "uscc"])
 
 
 @pytest.mark.parametrize(
@@ -42,8 +44,13 @@ def test_a_request_beyond_the_role_is_refused(
 
 @pytest.mark.parametrize(
     "may_request",
-    [{"resident-eid": ["tattoos"]}, {"business-licence": ["name"]}, {"no-such-type": ["name"]}, {}],
-    ids=["unknown-field", "field-not-disclosable", "unknown-type", "nothing"],
+    [
+        {"resident-eid": ["tattoos"]},
+        {"business-licence": ["name", "tattoos"]},
+        {"no-such-type": ["name"]},
+        {},
+    ],
+    ids=["unknown-field", "unknown-public-field", "unknown-type", "nothing"],
 )
 def test_a_role_that_asks_for_what_no_wallet_discloses_does_not_load(
     tmp_path: Path, may_request: dict[str, list[str]]
