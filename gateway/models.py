@@ -117,6 +117,9 @@ class CredentialRow(Base):
     status_idx: Mapped[int]
     batch_ref: Mapped[str | None] = mapped_column(String(200))  # "{batch id}:{row ref}"
     supersedes: Mapped[str | None] = mapped_column(String(40))
+    # A delegated copy (委托用证, ``delegations``) names the credential it was delegated from;
+    # its agency's views of issued credentials leave copies out.
+    delegated_from: Mapped[str | None] = mapped_column(String(40), index=True)
 
 
 class StatusChangeRow(Base):
@@ -385,6 +388,27 @@ class ReferenceUseRow(Base):
     fields: Mapped[list[str]]
     reason_code: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(16), default="code", server_default="code")
+    # Shown by a delegate (委托用证): the delegation and the delegate's name; NULL: the holder.
+    delegation_id: Mapped[str | None] = mapped_column(String(40))
+    delegate_name: Mapped[str | None] = mapped_column(String(64))
+
+
+class DelegationRow(Base):
+    """A holder's delegation of a credential (``credential_id``) to an agent's wallet: the
+    delegate's name, the purposes (1–5 short texts), until when, and the delegated copy the agent
+    receives (``copy_id``: a credential row of its own status list entry, ``delegated_from`` the
+    original). Revoking sets ``revoked_at`` and the copy's status entry INVALID."""
+
+    __tablename__ = "delegations"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    credential_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), index=True)
+    copy_id: Mapped[str] = mapped_column(ForeignKey("credentials.id"), unique=True)
+    delegate_name: Mapped[str] = mapped_column(String(64))
+    purposes: Mapped[list[str]]
+    until: Mapped[int]
+    delegator_kid: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[int]
+    revoked_at: Mapped[int | None]
 
 
 class UseReportRow(Base):
