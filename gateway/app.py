@@ -23,6 +23,7 @@ from gateway import public_docs, trustexport, trustsync, use_reports
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
+from gateway.delegated_copies import DelegationRefused
 from gateway.deps import SERVICES, Services
 from gateway.errors import (
     Conflict,
@@ -40,6 +41,7 @@ from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
 from gateway.routes import (
     credentials,
+    delegations,
     federation,
     oid4vci,
     oid4vp,
@@ -187,6 +189,17 @@ def _install_errors(app: FastAPI) -> None:
                 "message_en": exc.message_en,
             },
             headers={"Cache-Control": "no-store", **public_docs.cors_for(request)},
+        )
+
+    @app.exception_handler(DelegationRefused)
+    async def delegation_refused(request: Request, exc: DelegationRefused) -> JSONResponse:
+        # 403 with the reason code a counter would get for the delegate (委托用证).
+        return JSONResponse(
+            status_code=403,
+            content=_problem(
+                "delegation_refused", exc.message_zh, exc.message_en, reason=exc.reason.value
+            ),
+            headers=public_docs.cors_for(request),
         )
 
     @app.exception_handler(TooManyRequests)
@@ -360,6 +373,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         oid4vci,
         oid4vp,
         references,
+        delegations,
         wallet,
         pages,
     ):

@@ -113,6 +113,7 @@ def live_credentials(session: Session, kid: str, now: int) -> list[CredentialRow
             .where(
                 CredentialRow.kid == kid,
                 CredentialRow.status_code.in_(LIVE_CODES),
+                CredentialRow.delegated_from.is_(None),  # copies end with their original
                 or_(CredentialRow.valid_until.is_(None), CredentialRow.valid_until > now),
             )
             .order_by(CredentialRow.issued_at)

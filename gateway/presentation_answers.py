@@ -85,6 +85,8 @@ def result_json(gw: Gateway, result: PresentationResult, credential_type: str) -
         },
         "checked_at": iso(result.checked_at),
         "status_as_of": iso(result.status_as_of),
+        # Shown by an authorised delegate (委托用证): who, for what, until when, for whom.
+        "delegation": None if result.delegation is None else result.delegation.as_json(),
     }
 
 
@@ -143,6 +145,7 @@ def answer(
         statuses=state_now.statuses,
         local_entity_id=entity_id,
         now=now,
+        purpose=purpose,
     )
     shown = result_json(gw, result, credential_type)
     with gw.transaction() as session:

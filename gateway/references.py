@@ -32,8 +32,14 @@ place of its data: the issuing agency asks for it, it lives up to :data:`MAX_PAP
 (never past the credential's expiry), and every resolution by an authenticated counter is a use
 (channel ``paper``); it is never spent.
 
-Deliberately not here: the web wallet's refreshing QR, delegation (later slices), recording
-presentations (:mod:`gateway.use_reports`), HTTP.
+A delegate's code (委托用证) names its delegated copy: it is refused when made for a delegation
+that no longer stands, resolves against the delegation (:func:`verify.delegation.judge_scanned`:
+DELEGATION_REVOKED / _EXPIRED / _OUT_OF_SCOPE) with the delegation in the answer, at this city's
+counters and others' alike, and is recorded as a use of the original naming the delegate
+(:mod:`gateway.delegated_copies`).
+
+Deliberately not here: the web wallet's refreshing QR, recording presentations
+(:mod:`gateway.use_reports`), HTTP.
 """
 
 from __future__ import annotations
@@ -48,7 +54,7 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from gateway import audit, references_remote, trustmarks
+from gateway import audit, delegated_copies, references_remote, trustmarks
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from gateway.federation import SELF, config, signing_key, verifier_entity_id
@@ -75,6 +81,7 @@ from trust.holder_proof import (
 )
 from trust.jws import sign_compact
 from trust.reference_code import CODE_LENGTH, parse, routable
+from verify.delegation import judge_scanned
 from verify.presentation import PresentationResult
 from verify.reasons import MESSAGES, Reason
 from verify.result_json import iso
@@ -191,6 +198,9 @@ def create(gw: Gateway, proof_token: object) -> dict[str, Any]:
     credential_id, bound = _proven(gw, proof_token, now)
     until = now + gw.settings.reference_ttl
     with gw.transaction() as session:
+        cred = session.get(CredentialRow, credential_id)
+        if cred is not None:  # a delegate's code: only while its delegation stands
+            delegated_copies.check_usable(session, cred, now)
         code = _store_code(session, credential_id, bound, now, until, paper=False)
         city_code = gw.city(session).code
         audit.record(session, at=now, actor="wallet", action="reference.create",
@@ -212,6 +222,11 @@ def create_paper(
     now = gw.clock()
     with gw.transaction() as session:
         row = get_credential(session, credential_id, agency_id)
+        if row.delegated_from is not None:  # 委托用证: a copy is shown by its delegate only
+            raise Conflict(
+                "委托副本不能生成纸质亮证码 · expected a credential for a paper code, found a "
+                f"delegated copy of {row.delegated_from}"
+            )
         if row.status_code != "01":
             raise Conflict(
                 f"证照状态为 {row.status_code}，不能生成纸质亮证码 · expected a valid credential "
@@ -247,6 +262,7 @@ def _refused(reason: Reason, detail: str, now: int) -> dict[str, Any]:
         "checked_at": iso(now),
         "status_as_of": None,
         "freshness": {"trust": None, "status": None},
+        "delegation": None,
     }
 
 
@@ -382,6 +398,9 @@ def resolve_code(
         if cred is None:  # a foreign key holds it
             raise LookupError(f"code names credential {row.credential_id}, not found")
         token, ctype_code, subject, credential_id = cred.token, cred.type, cred.subject, cred.id
+        delegated = delegated_copies.of_copy(session, cred)
+        if delegated is not None:  # the use is the original's, naming the delegate
+            credential_id = delegated.original.id
     if accepted is not None and ctype_code not in accepted:
         shown_types = ", ".join(sorted(accepted)) or "none"
         return _refused(Reason.NOT_ACCEPTED_BY_POLICY,
@@ -403,11 +422,18 @@ def resolve_code(
         token, trust=state.trust, statuses=state.statuses, now=now,
         confirmed={hashlib.sha256(token.encode()).digest()},
     )  # fmt: skip
+    reason, detail = checked.reason, checked.detail
+    if delegated is not None:
+        reason, detail = judge_scanned(
+            reason, detail, delegated.claim, copy=delegated.copy_ref, issuer=checked.issuer,
+            statuses=state.statuses, purpose=purpose, now=now,
+        )  # fmt: skip
     claims, _ = credential_claims(ctype, subject)
-    shown = {n: v for n, v in claims.items() if n in allowed} if checked.valid else {}
+    shown = {n: v for n, v in claims.items() if n in allowed} if reason is Reason.VALID else {}
     answer = PresentationResult(
-        checked.reason, checked.detail, now, shown, True, checked.issuer, checked.status_as_of
-    )
+        reason, detail, now, shown, True, checked.issuer, checked.status_as_of,
+        None if delegated is None else delegated.claim,
+    )  # fmt: skip
     out = result_json(gw, answer, ctype_code)
     out["freshness"] = {"trust": iso(checked.trust_as_of), "status": iso(checked.status_as_of)}
     with gw.transaction() as session:
@@ -429,12 +455,14 @@ def resolve_code(
                 credential_id=credential_id, verifier_id=asker.verifier_id,
                 verifier_entity=asker.entity, verifier_name=asker.name,
                 city_name=asker.city_name, city_code=asker.city_code, at=now, purpose=purpose,
-                fields=list(shown), reason_code=checked.reason.value,
+                fields=list(shown), reason_code=reason.value,
                 channel=CHANNEL_PAPER if paper else CHANNEL_CODE,
+                delegation_id=None if delegated is None else delegated.row.id,
+                delegate_name=None if delegated is None else delegated.row.delegate_name,
             )
         )  # fmt: skip
         audit.record(session, at=now, actor=asker.actor, action=REFERENCE_RESOLVED,
-                     subject=credential_id, reason=checked.reason.value,
+                     subject=credential_id, reason=reason.value,
                      verifier_entity=asker.entity)  # fmt: skip
     return out
 
@@ -447,7 +475,7 @@ def uses(gw: Gateway, proof_token: object) -> str:
     with gw.sessions() as session:
         rows = session.scalars(
             select(ReferenceUseRow)
-            .where(ReferenceUseRow.credential_id == credential_id)
+            .where(delegated_copies.use_scope(session, credential_id))
             .order_by(ReferenceUseRow.at.desc(), ReferenceUseRow.id.desc())
             .limit(MAX_USES)
         ).all()
@@ -459,6 +487,7 @@ def uses(gw: Gateway, proof_token: object) -> str:
                 "city": r.city_name, "city_code": r.city_code, "at": iso(r.at),
                 "reason": r.purpose, "fields": list(r.fields), "reason_code": r.reason_code,
                 "channel": r.channel,
+                "shown_by": delegated_copies.shown_by(r),
             }
             for r in rows
         ]  # fmt: skip

@@ -135,6 +135,33 @@ class PaperReferenceBody(Strict):
     valid_days: int = Field(default=90, ge=1, le=366, description="days the paper code lives")
 
 
+class DelegationBody(Strict):
+    """A holder delegates the credential its proof names 持证人委托代理人用证."""
+
+    proof: str = Field(
+        min_length=1, max_length=4096, description="holder proof JWT of the delegated credential"
+    )
+    name: str = Field(max_length=200, examples=["张三"], description="代理人姓名, 1–64 characters")
+    purposes: list[str] = Field(
+        max_length=20,
+        examples=[["银行开户"]],
+        description="委托事项, 1–5 texts of 1–60 characters; a counter's reason must name one",
+    )
+    until: str = Field(
+        max_length=40,
+        examples=["2027-06-30"],
+        description="委托期限: YYYY-MM-DD (end of day, China time) or ISO 8601; within the "
+        "credential's validity and a year",
+    )
+
+
+class DelegationRevokeBody(Strict):
+    proof: str = Field(
+        min_length=1, max_length=4096, description="holder proof JWT of the delegated credential"
+    )
+    delegation_id: str = Field(min_length=1, max_length=64, examples=["dl-…"])
+
+
 class ReferenceResolveBody(Strict):
     code: str = Field(
         min_length=1, max_length=64, examples=["330100-ABCD-EFGH-JKLM-NP23", "ABCD-EFGH-JKLM-NP23"]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.core import Gateway
+from gateway.delegated_copies import cascaded
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import CredentialRow, StatusChangeRow, StatusListRow
 from gateway.state import mark_changed
@@ -95,7 +96,8 @@ def set_status_bit(session: Session, list_id: int, idx: int, code: str, now: int
 def record_change(
     session: Session, row: CredentialRow, target: str, *, reason: str, actor: str, now: int
 ) -> None:
-    """Move ``row`` to status ``target``: status list bit, record, and change history."""
+    """Move ``row`` to status ``target``: status list bit, record, and change history; its
+    delegated copies (委托用证) follow it (:func:`gateway.delegated_copies.cascaded`)."""
     set_status_bit(session, row.status_list_id, row.status_idx, target, now)
     session.add(
         StatusChangeRow(
@@ -108,6 +110,16 @@ def record_change(
         )
     )
     row.status_code = target
+    copies = session.scalars(
+        select(CredentialRow).where(CredentialRow.delegated_from == row.id).with_for_update()
+    ).all()
+    for copy in copies:
+        follow = cascaded(copy.status_code, target)
+        if follow is not None:
+            record_change(
+                session, copy, follow, reason=f"原证照状态变更 · the delegating credential's "
+                f"status changed: {reason}", actor=actor, now=now,
+            )  # fmt: skip
 
 
 def history(session: Session, credential_id: str) -> list[StatusChangeRow]:

@@ -3,10 +3,12 @@ of this city's counters is a use of the holder's credential (用证记录), reco
 holder reads them.
 
 - :func:`record` (in the answer's own transaction): a credential this gateway issued (its
-  status list is ours) gets a ``reference_uses`` row, channel ``presentation``, at once; another
-  city's gets a :class:`trust.reference_request.UseReport` signed with this gateway's federation
-  key, kept in the ``use_reports`` outbox for the issuing city's gateway (the city link of the
-  issuer's chain in this gateway's trust state: data held here, not the presentation's word).
+  status list is ours) gets a ``reference_uses`` row, channel ``presentation``, at once (a
+  delegate's copy: a use of the original naming the delegate, :mod:`gateway.delegated_copies`);
+  another city's gets a :class:`trust.reference_request.UseReport` signed with this gateway's
+  federation key, kept in the ``use_reports`` outbox for the issuing city's gateway (the city
+  link of the issuer's chain in this gateway's trust state: data held here, not the
+  presentation's word).
 - :func:`deliver` tries one report at once, bounded by :data:`DELIVER_NOW` seconds;
   :func:`deliver_due` (the background federation loop) retries those not delivered, each after
   a back-off doubling from :data:`FIRST_RETRY` to :data:`LAST_RETRY` seconds, and gives up on a
@@ -35,7 +37,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import audit
+from gateway import audit, delegated_copies
 from gateway.core import Gateway
 from gateway.errors import Unprocessable
 from gateway.federation import SELF, config, signing_key, verifier_entity_id
@@ -127,9 +129,10 @@ def record(
     if own is not None:
         session.add(
             ReferenceUseRow(
-                credential_id=own.id, verifier_id=verifier_id, verifier_entity=entity,
+                verifier_id=verifier_id, verifier_entity=entity,
                 verifier_name=name, city_name=city.name, city_code=city.code, at=now,
                 purpose=purpose, fields=fields, reason_code=result.reason.value, channel=CHANNEL,
+                **delegated_copies.attribution(session, own),
             )
         )  # fmt: skip
         return None
@@ -294,7 +297,8 @@ def receive(gw: Gateway, fetcher: HttpFetcher, token: str) -> str:
             ))  # fmt: skip
             session.add(
                 ReferenceUseRow(
-                    credential_id=cred.id, verifier_id=counter.rsplit("/", 1)[-1][:40],
+                    **delegated_copies.attribution(session, cred),
+                    verifier_id=counter.rsplit("/", 1)[-1][:40],
                     verifier_entity=counter,
                     verifier_name=str(meta.get("organization_name") or report.verifier_name)[:128],
                     city_name=str(meta.get("city_name") or report.city_name)[:64],

@@ -16,6 +16,7 @@ from sqlalchemy import delete, select, update
 
 from gateway import audit, keystore
 from gateway.core import Gateway
+from gateway.delegated_copies import claim_of
 from gateway.models import CredentialRow, StatusListRow, WalletNonceRow, WalletOfferRow
 from gateway.wallet import (
     CREDENTIAL_ISSUED,
@@ -139,6 +140,7 @@ def credential(gw: Gateway, authorization: str | None, body: object) -> dict[str
             raise LookupError(f"credential {cred.id} names status list {cred.status_list_id}")
         ctype = gw.types.get(cred.type)
         claims, disclosable = credential_claims(ctype, cred.subject)
+        claims.update(claim_of(session, cred))  # a delegated copy's delegation, in plain view
         key = gw.keyring.signing_key(keystore.active_key(session, cred.agency_id))
         sd_jwt = sd_issue.issue_credential(
             claims,

@@ -94,6 +94,18 @@ def _receive(
     issued = client.post("/api/v1/credentials", json=body, headers=auth(agency.api_key))
     assert issued.status_code == 201, issued.text
     offer = issued.json()["wallet_offer"]
+    return str(issued.json()["id"]), redeem(client, clock, offer, holder_key, ctype)
+
+
+def redeem(
+    client: TestClient,
+    clock: FakeClock,
+    offer: dict[str, Any],
+    holder_key: SigningKey,
+    type_code: str,
+) -> SdJwt:
+    """A wallet of ``holder_key`` takes a credential offer (its link and PIN) and checks what it
+    receives against the issuing agency's published keys."""
     uri = parse_qs(urlsplit(offer["offer_uri"]).query)["credential_offer_uri"][0]
     code = client.get(urlsplit(uri).path).json()["grants"][PRE_AUTHORIZED_GRANT]
     token = client.post(
@@ -108,15 +120,16 @@ def _receive(
     proof = make_proof(holder_key, audience=str(client.base_url), nonce=nonce, now=clock())
     got = client.post(
         "/oid4vci/credential",
-        json={"credential_configuration_id": ctype, "proofs": {"jwt": [proof]}},
+        json={"credential_configuration_id": type_code, "proofs": {"jwt": [proof]}},
         headers=auth(token),
     )
     assert got.status_code == 200, got.text
     serialized = got.json()["credentials"][0]["credential"]
-    meta = client.get(f"/.well-known/jwt-vc-issuer/agencies/{agency.id}").json()
+    iss = SdJwt(serialized.split("~")[0], ()).unverified_payload()["iss"]
+    meta = client.get(f"/.well-known/jwt-vc-issuer{urlsplit(iss).path}").json()
     keys = KeyIndex([PublicKey.from_jwk(k) for k in meta["jwks"]["keys"]])
     sd_jwt, _verified = holder.receive(serialized, issuer_keys=keys, now=clock())
-    return str(issued.json()["id"]), sd_jwt
+    return sd_jwt
 
 
 @pytest.fixture
