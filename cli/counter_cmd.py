@@ -72,6 +72,12 @@ def show_result(result: dict[str, Any]) -> None:
     valid."""
     mark = "✓" if result["valid"] else "✗"
     say(f"{mark} {result['message']['zh']} · {result['message']['en']} ({result['reason']})")
+    delegation = result.get("delegation")
+    if delegation:  # 委托用证: shown by an authorised delegate, not the holder
+        name = delegation["delegate"]
+        say(f"由授权代理人 {name} 出示 · shown by authorised delegate {name}")
+        say(f"委托人 · delegated by：{delegation['delegated_by']['name']}；委托事项 · purposes："
+            f"{'、'.join(delegation['purposes'])}；至 · until {delegation['until']}")  # fmt: skip
     for f in result["fields"]:
         say(f"  {f['label']['zh']} {f['label']['en']}：{f['value']}")
     binding = "已确认 · confirmed" if result["holder_binding"] else "未确认 · not confirmed"

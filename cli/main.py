@@ -31,9 +31,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group.
     "federation": ("cli.federation_ops", "federation_app"),
     "region": ("cli.region_cmd", "region_app"),
-    # wallet_present adds its commands (present, history) to wallet_cmd's group, and
-    # wallet_code (code) to the same group.
-    "wallet": ("cli.wallet_code", "wallet_app"),
+    # wallet_present adds its commands (present, history) to wallet_cmd's group, wallet_code
+    # (code, uses) and wallet_delegate (delegate, delegations, revoke-delegation) to the same.
+    "wallet": ("cli.wallet_delegate", "wallet_app"),
     "verifier": ("cli.verifier_cmd", "verifier_app"),
     "counter": ("cli.counter_cmd", "counter_app"),
 }

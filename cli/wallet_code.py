@@ -170,6 +170,10 @@ def say_uses(gateway: str, records: list[dict[str, Any]]) -> None:
         say("尚无用证记录 · no use records yet")
     for r in records:
         fields = ", ".join(map(str, r.get("fields") or []))
+        by = r.get("shown_by") or {}
+        if by.get("kind") == "delegate":  # 委托用证
+            say(f"{r.get('at')}  由代理人 {by.get('name')} 出示 · shown by delegate "
+                f"{by.get('name')}（{by.get('delegation_id')}）")  # fmt: skip
         how = CHANNELS.get(str(r.get("channel")), str(r.get("channel") or ""))
         say(f"{r.get('at')}  {r.get('counter')}（{r.get('city')}）· {how} · 事由 reason："
             f"{r.get('reason')} · 字段 fields：{fields} · {r.get('reason_code')}")  # fmt: skip

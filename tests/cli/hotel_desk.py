@@ -2,7 +2,10 @@
 ``ecert serve`` for 长三角's trust anchor and for 杭州 (joined, approved for resident e-IDs) on
 loopback; 杭州市公安局 issues a resident e-ID with a wallet offer; a hotel desk (西湖宾馆前台,
 role ``hotel-desk``) is registered with ``ecert verifier add``; the CLI wallet receives the
-e-ID (unless the test leaves the offer to another wallet). Both servers are stopped on exit."""
+e-ID (unless the test leaves the offer to another wallet). Both servers are stopped on exit.
+
+The same scene with another :class:`Setting`: :data:`BANK`, a company's business licence issued
+by 杭州市市场监督管理局 and a bank's business counter (delegated use, 委托用证)."""
 
 from __future__ import annotations
 
@@ -18,7 +21,27 @@ from tests.cli.wallet_helpers import PASSPHRASE
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 PSB_USCC = "11330100002490365L"
+AMR_USCC = "11330100MB1958123M"
 FED = "federation"
+
+
+@dataclass(frozen=True)
+class Setting:
+    """What is issued, by whom, and who asks for it, why."""
+
+    type: str = "resident-eid"
+    agency: tuple[str, str] = ("杭州市公安局", PSB_USCC)  # name, USCC
+    desk: tuple[str, str] = ("西湖宾馆前台", "hotel-desk")  # name, role
+    reason: str = "旅馆住宿登记"
+
+
+HOTEL = Setting()
+BANK = Setting(
+    "business-licence",
+    ("杭州市市场监督管理局", AMR_USCC),
+    ("工商银行西湖支行对公柜台", "bank-counter"),
+    "银行开户",
+)
 
 
 def ok(result: Result) -> Any:
@@ -38,6 +61,7 @@ class HotelDesk:
     agency: dict[str, Any]  # `ecert agency add --json` of 杭州市公安局
     issued: dict[str, Any]  # `ecert issue --wallet-offer --json` of the resident e-ID
     verifier: dict[str, Any]  # `ecert verifier add --json` of the desk (id, api_key …)
+    setting: Setting = HOTEL
 
     @property
     def trusting(self) -> list[str]:
@@ -60,10 +84,10 @@ class HotelDesk:
         return list(ok(ecert("wallet", "list", "--wallet-dir", str(self.wallet_dir), "--json")))
 
     def ask(self, fields: str) -> list[str]:
-        """``ecert counter request`` of the desk for ``fields`` of a resident e-ID."""
+        """``ecert counter request`` of the desk for ``fields`` of the setting's type."""
         return ["counter", "request", *self.hz, "--verifier", self.verifier["id"],
-                "--type", "resident-eid", "--fields", fields,
-                "--reason", "旅馆住宿登记", "--json"]  # fmt: skip
+                "--type", self.setting.type, "--fields", fields,
+                "--reason", self.setting.reason, "--json"]  # fmt: skip
 
     def present(self, uri: str, *more: str, typed: str | None = None) -> Result:
         """``ecert wallet present`` trusting the anchor; ``typed`` answers its prompts."""
@@ -71,7 +95,9 @@ class HotelDesk:
 
 
 @contextmanager
-def hotel_desk(tmp_path: Path, *, receive: bool = True) -> Iterator[HotelDesk]:
+def hotel_desk(
+    tmp_path: Path, *, receive: bool = True, setting: Setting = HOTEL
+) -> Iterator[HotelDesk]:
     yrd_port, hz_port = free_port(), free_port()
     while hz_port == yrd_port:
         hz_port = free_port()
@@ -100,19 +126,19 @@ def hotel_desk(tmp_path: Path, *, receive: bool = True) -> Iterator[HotelDesk]:
         ok(ecert(FED, "join", *hz, "--anchor", yrd_url, "--anchor-kid", kid, "--json"))
         approved, agency = ecert_many(
             [
-                [FED, "approve", *yrd, "--entity", hz_url, "--types", "resident-eid", "--json"],
-                ["agency", "add", *hz, "--name", "杭州市公安局", "--uscc", PSB_USCC,
-                 "--types", "resident-eid", "--json"],
+                [FED, "approve", *yrd, "--entity", hz_url, "--types", setting.type, "--json"],
+                ["agency", "add", *hz, "--name", setting.agency[0], "--uscc", setting.agency[1],
+                 "--types", setting.type, "--json"],
             ]
         )  # fmt: skip
         ok(approved)
         agency_out = ok(agency)
-        subject = json.dumps(SAMPLE_SUBJECTS["resident-eid"], ensure_ascii=False)
+        subject = json.dumps(SAMPLE_SUBJECTS[setting.type], ensure_ascii=False)
         issued, desk = ecert_many(
             [
-                ["issue", *hz, "--agency", agency_out["id"], "--type", "resident-eid",
+                ["issue", *hz, "--agency", agency_out["id"], "--type", setting.type,
                  "--subject", subject, "--wallet-offer", "--json"],
-                ["verifier", "add", *hz, "--name", "西湖宾馆前台", "--role", "hotel-desk",
+                ["verifier", "add", *hz, "--name", setting.desk[0], "--role", setting.desk[1],
                  "--json"],
             ]
         )  # fmt: skip
@@ -131,4 +157,5 @@ def hotel_desk(tmp_path: Path, *, receive: bool = True) -> Iterator[HotelDesk]:
             agency=agency_out,
             issued=issued_out,
             verifier=ok(desk),
+            setting=setting,
         )
