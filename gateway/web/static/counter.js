@@ -16,7 +16,7 @@
 //   The field is emptied and focused after each result, so the next scan needs no click.
 // What the pages share (language, DOM helpers, the verdict banner, API calls) is page.js.
 import { announce, both, callApi, caution, chainNode, errorFrom, fieldsTable, fill } from "./page.js";
-import { formatValue, freshness, h, pair, resultVerdict, startLang, t } from "./page.js";
+import { formatTime, formatValue, freshness, h, pair, resultVerdict, startLang, t } from "./page.js";
 import { textPair, useTexts, verdict } from "./page.js";
 
 const KEY_STORE = "ecert.counterKey"; // sessionStorage
@@ -81,6 +81,8 @@ useTexts({
     statusUnavailable: "无法获取状态数据",
     statusNotChecked: "未查询（核验在此之前未通过）",
     reasonAsked: "用证事由",
+    shownByDelegate: "由授权代理人 {n} 出示",
+    delegationInfo: "委托人：{by}；委托事项：{p}；期限至 {u}",
     errNoFields: "请至少选择一个字段。",
     errNoReason: "请填写用证事由。",
     errKeyShape: "核验点密钥应以 vk_ 开头。",
@@ -141,6 +143,8 @@ useTexts({
     statusUnavailable: "Status data unavailable",
     statusNotChecked: "Not checked (verification failed before it)",
     reasonAsked: "Reason",
+    shownByDelegate: "shown by authorised delegate {n}",
+    delegationInfo: "delegated by {by}; purposes: {p}; until {u}",
     errNoFields: "Choose at least one field.",
     errNoReason: "Enter the reason.",
     errKeyShape: "A counter key starts with vk_.",
@@ -528,6 +532,7 @@ function answerCard(data, result, kind) {
   if (result.type || !byCode) {
     parts.push(pair("h2", "cred-type", textPair(result.type_name, result.type), "span"));
   }
+  parts.push(...delegationLines(result.delegation));
   const fields = Array.isArray(result.fields) ? result.fields : [];
   if (!fields.length && !(byCode && !result.type)) parts.push(pair("p", "hint", both("noFields")));
   const bound = result.holder_binding === true;
@@ -554,6 +559,23 @@ function answerCard(data, result, kind) {
   }
   parts.push(fieldsTable(own, metas), ...fresh);
   return h("div", { class: `card card--${kind}` }, parts);
+}
+
+/** Who showed a delegated credential (委托用证): the delegate by name, for whom, for what, until
+ * when; nothing when the holder showed it. */
+function delegationLines(delegation) {
+  if (!delegation || typeof delegation.delegate !== "string") return [];
+  const purposes = Array.isArray(delegation.purposes) ? delegation.purposes : [];
+  const by = (delegation.delegated_by && delegation.delegated_by.name) || "";
+  const until = formatTime(delegation.until) || "—";
+  const info = {
+    zh: both("delegationInfo", { by, p: purposes.join("、"), u: until }).zh,
+    en: both("delegationInfo", { by, p: purposes.join(", "), u: until }).en,
+  };
+  return [
+    pair("p", "delegate", both("shownByDelegate", { n: delegation.delegate }), "span"),
+    pair("p", "hint", info, "span"),
+  ];
 }
 
 function renderAnswer(speak) {
