@@ -1,0 +1,61 @@
+"""A delegate presents at another city's counter (委托用证 across cities, issue 10): 杭州's
+company delegates its business licence to 张三; 张三's wallet presents the delegated copy at a
+苏州 bank counter, which sees the licence and the delegate through the federation's trust list
+and 杭州's status list alone; once the company revokes, 苏州 reads the copy's entry INVALID and
+answers DELEGATION_REVOKED, with no central database and no call to 杭州 but the status list."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway import trustsync, verifiers
+from tests.conftest import FakeClock, make_agency
+from tests.gateway.federation_helpers import federation_of
+from tests.gateway.test_delegations import AMR_USCC, BANK_ASK, FIELDS, LICENCE, Office, _made
+from tests.gateway.test_presentation_across_cities import HZ, LICENCES, SZ, YRD, _sync
+from tests.gateway.test_presentation_answers import Desk, _receive
+from trust.keys import SigningKey
+
+
+def test_a_hangzhou_delegate_at_a_suzhou_bank_counter_then_revoked(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=LICENCES)
+        sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES)
+        amr = make_agency(hz, name="杭州市市场监督管理局", uscc=AMR_USCC,
+                          types=["business-licence"])  # fmt: skip
+        company = SigningKey.generate()
+        credential_id, licence = _receive(fed.client(HZ), clock, amr, company, "business-licence")
+        office = Office(fed, fed.client(HZ), amr, "", credential_id, licence, company)
+        made = _made(office)
+        agent, copy = office.agent(made)
+        _sync(fed, sz)
+        _row, key = verifiers.add_verifier(sz, name="苏州银行对公柜台", role="bank-counter",
+                                           actor="t")  # fmt: skip
+        suzhou = Desk(fed, fed.client(SZ), key, amr, credential_id, copy, agent)
+
+        request = suzhou.ask(BANK_ASK)
+        answered = suzhou.post(request, suzhou.present(request, FIELDS))
+        assert answered.status_code == 200, answered.text
+        result = suzhou.result(request["id"]).json()["result"]
+        assert result["reason"] == "VALID", result["detail"]
+        assert result["issuer"]["id"] == f"{HZ}/agencies/{amr.id}"
+        assert {f["name"]: f["value"] for f in result["fields"]} == {f: LICENCE[f] for f in FIELDS}
+        assert result["delegation"]["delegate"] == "张三"
+        assert result["delegation"]["delegated_by"]["name"] == LICENCE["name"]
+
+        request = suzhou.ask({**BANK_ASK, "reason": "贷款审批"})
+        assert suzhou.post(request, suzhou.present(request, FIELDS)).status_code == 400
+        refused = suzhou.result(request["id"]).json()["result"]
+        assert refused["reason"] == "DELEGATION_OUT_OF_SCOPE"
+
+        assert office.revoke(made["id"]).status_code == 200
+        clock.advance(301)  # 苏州 holds 杭州's status list for its ttl, then fetches it again
+        trustsync.refresh_status_lists(sz, fed.fetcher())
+        request = suzhou.ask(BANK_ASK)
+        assert suzhou.post(request, suzhou.present(request, FIELDS)).status_code == 400
+        result = suzhou.result(request["id"]).json()["result"]
+        assert result["reason"] == "DELEGATION_REVOKED", result["detail"]
+        assert result["fields"] == []
