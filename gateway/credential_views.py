@@ -54,6 +54,7 @@ def detail(gw: Gateway, credential_id: str, agency_id: str) -> dict[str, Any]:
             "holder_name": row.holder_name,
             "kid": row.kid,
             "status_list": status_list.uri if status_list is not None else "",
+            "delegated_from": row.delegated_from,  # a delegated copy (委托用证) names its original
             "metadata": gbt36903(row, agency, gw.types.get(row.type)),
             "status_history": history,
         }

@@ -86,6 +86,10 @@ class CredentialDetail(IssuedCredential):
     status_list: str
     status_history: list[dict[str, Any]]
     metadata: dict[str, Any] = Field(description="GB/T 36903 电子证照元数据")
+    delegated_from: str | None = Field(
+        default=None,
+        description="a delegated copy (委托用证) names the credential it was delegated from",
+    )
 
 
 class StatusChanged(IssuedCredential):

@@ -117,6 +117,12 @@ def create_offer(
     now = gw.clock()
     with gw.transaction() as session:
         row = get_credential(session, credential_id, agency_id)
+        if row.delegated_from is not None:  # 委托用证: only its holder's delegation offers it
+            raise CredentialRequestDenied(
+                "委托副本只能在持证人委托时发给代理人 · a delegated copy is offered by its "
+                "holder's delegation only",
+                f"expected a credential, found a delegated copy of {row.delegated_from}",
+            )
         if row.status_code != "01":
             raise CredentialRequestDenied(
                 f"证照状态为 {row.status_code}，不能发到钱包 · only a valid credential is offered",

@@ -451,3 +451,26 @@ def test_the_copy_is_left_out_of_a_key_compromise_re_issue(office: Office) -> No
         kid = original.kid
     _row, affected = keystore.compromise(hz, kid=kid, at=None, reason="泄露", actor="t")
     assert [r.id for r in affected] == [office.credential_id]
+
+
+def test_the_agency_sees_a_copy_as_one_and_cannot_offer_it_to_another_wallet(
+    office: Office,
+) -> None:
+    _made(office)
+    hz = office.fed.gateways[HZ]
+    with hz.sessions() as session:
+        copy_id = session.scalars(
+            select(CredentialRow.id).where(CredentialRow.delegated_from == office.credential_id)
+        ).one()
+    read = office.client.get(f"/api/v1/credentials/{copy_id}", headers=auth(office.amr.api_key))
+    assert read.status_code == 200, read.text
+    assert read.json()["delegated_from"] == office.credential_id
+    original = office.client.get(
+        f"/api/v1/credentials/{office.credential_id}", headers=auth(office.amr.api_key)
+    )
+    assert original.json()["delegated_from"] is None
+    offered = office.client.post(
+        f"/api/v1/credentials/{copy_id}/wallet-offer", json={}, headers=auth(office.amr.api_key)
+    )
+    assert offered.status_code == 400, offered.text
+    assert "委托副本" in offered.json()["message"]
