@@ -38,9 +38,10 @@ from gateway.errors import Conflict, NotFound, Unprocessable
 from gateway.issuance import load_agency, mint
 from gateway.models import CredentialRow, DelegationRow, WalletOfferRow
 from gateway.references import _proven
-from gateway.state import mark_changed
+from gateway.state import StateChange, mark_changed
 from gateway.status import get_credential, record_change
 from gateway.wallet import OFFER_TTL, _new_offer
+from issuers.credential_types import CredentialType
 from trust.errors import FieldError
 from verify.delegation import MAX_DELEGATE, MAX_PURPOSE, MAX_PURPOSES, fold
 from verify.result_json import iso
@@ -152,6 +153,72 @@ def _cannot(zh: str, en: str) -> Unprocessable:
     )
 
 
+def _check_delegable(
+    gw: Gateway, session: Session, original: CredentialRow, now: int
+) -> CredentialType:
+    """The type of ``original`` if it may be delegated now (a valid credential of a
+    non-personal type, no copy, fewer than :data:`MAX_ACTIVE` standing delegations)."""
+    if original.delegated_from is not None:
+        raise _cannot(
+            "这是一份委托副本，不能再委托",
+            "found a delegated copy (a delegation is not delegated again)",
+        )
+    ctype = gw.types.get(original.type)
+    if ctype.personal:
+        raise _cannot(
+            f"“{ctype.name_zh}”是个人证照，只能本人出示",
+            f"found a {ctype.code}, a personal type only its holder shows",
+        )
+    if original.status_code != "01":
+        raise _cannot(
+            f"证照状态为 {original.status_code}",
+            f"found status {original.status_code}, not valid (01)",
+        )
+    standing = session.scalar(
+        select(func.count())
+        .select_from(DelegationRow)
+        .where(
+            (DelegationRow.credential_id == original.id)
+            & DelegationRow.revoked_at.is_(None)
+            & (DelegationRow.until > now)
+        )
+    )
+    if (standing or 0) >= MAX_ACTIVE:
+        raise _cannot(
+            f"有效委托已达 {MAX_ACTIVE} 项，请先撤销不再需要的委托",
+            f"found {standing} standing delegations, at most {MAX_ACTIVE}",
+        )
+    return ctype
+
+
+def _mint_copy(
+    gw: Gateway,
+    session: Session,
+    original: CredentialRow,
+    ctype: CredentialType,
+    *,
+    delegation_id: str,
+    until: int,
+    now: int,
+) -> tuple[CredentialRow, StateChange | None]:
+    """The delegated copy: ``original``'s type and subject, signed by the agency's active key
+    into a status slot of its own, valid from now until ``until``."""
+    agency = load_agency(session, original.agency_id)
+    key_row = keystore.active_key(session, agency.id)
+    (slot,), opened = gw.slots.allocate(
+        session, agency_id=agency.id, count=1, public_url=gw.city(session).public_url, now=now
+    )
+    values = mint(
+        gw.keyring.signing_key(key_row), key_row.kid, agency=agency, ctype=ctype,
+        subject=original.subject, serial=original.serial, version=original.version,
+        valid_from=now, valid_until=until, slot=slot, now=now,
+    )  # fmt: skip
+    values["identifier"] = f"{original.identifier}/{delegation_id}"
+    copy = CredentialRow(**values, delegated_from=original.id)
+    session.add(copy)
+    return copy, opened
+
+
 def create(
     gw: Gateway, proof_token: object, *, name: str, purposes: list[str], until: str
 ) -> dict[str, Any]:
@@ -163,87 +230,25 @@ def create(
         try:
             with gw.transaction() as session:
                 original = get_credential(session, credential_id, None, lock=True)
-                if original.delegated_from is not None:
-                    raise _cannot(
-                        "这是一份委托副本，不能再委托",
-                        "found a delegated copy (a delegation is not delegated again)",
-                    )
-                ctype = gw.types.get(original.type)
-                if ctype.personal:
-                    raise _cannot(
-                        f"“{ctype.name_zh}”是个人证照，只能本人出示",
-                        f"found a {ctype.code}, a personal type only its holder shows",
-                    )
-                if original.status_code != "01":
-                    raise _cannot(
-                        f"证照状态为 {original.status_code}",
-                        f"found status {original.status_code}, not valid (01)",
-                    )
+                ctype = _check_delegable(gw, session, original, now)
                 name_, kept, when = check_input(
                     name, purposes, until, now=now, valid_until=original.valid_until
                 )
-                standing = session.scalar(
-                    select(func.count())
-                    .select_from(DelegationRow)
-                    .where(
-                        (DelegationRow.credential_id == original.id)
-                        & DelegationRow.revoked_at.is_(None)
-                        & (DelegationRow.until > now)
-                    )
-                )
-                if (standing or 0) >= MAX_ACTIVE:
-                    raise _cannot(
-                        f"有效委托已达 {MAX_ACTIVE} 项，请先撤销不再需要的委托",
-                        f"found {standing} standing delegations, at most {MAX_ACTIVE}",
-                    )
-                agency = load_agency(session, original.agency_id)
-                key_row = keystore.active_key(session, agency.id)
-                (slot,), opened = gw.slots.allocate(
-                    session,
-                    agency_id=agency.id,
-                    count=1,
-                    public_url=gw.city(session).public_url,
-                    now=now,
-                )
                 delegation_id = f"dl-{secrets.token_urlsafe(12)}"
-                values = mint(
-                    gw.keyring.signing_key(key_row),
-                    key_row.kid,
-                    agency=agency,
-                    ctype=ctype,
-                    subject=original.subject,
-                    serial=original.serial,
-                    version=original.version,
-                    valid_from=now,
-                    valid_until=when,
-                    slot=slot,
-                    now=now,
+                copy, opened = _mint_copy(
+                    gw, session, original, ctype, delegation_id=delegation_id, until=when, now=now
                 )
-                values["identifier"] = f"{original.identifier}/{delegation_id}"
-                copy = CredentialRow(**values, delegated_from=original.id)
-                session.add(copy)
                 row = DelegationRow(
-                    id=delegation_id,
-                    credential_id=original.id,
-                    copy_id=copy.id,
-                    delegate_name=name_,
-                    purposes=kept,
-                    until=when,
-                    delegator_kid=holder_kid,
+                    id=delegation_id, credential_id=original.id, copy_id=copy.id,
+                    delegate_name=name_, purposes=kept, until=when, delegator_kid=holder_kid,
                     created_at=now,
-                )
+                )  # fmt: skip
                 session.add(row)
                 session.flush()
                 offer = _new_offer(gw, session, copy, now, min(OFFER_TTL, when - now))
-                audit.record(
-                    session,
-                    at=now,
-                    actor=f"holder:{holder_kid}",
-                    action="delegation.create",
-                    subject=delegation_id,
-                    credential=original.id,
-                    copy=copy.id,
-                )
+                audit.record(session, at=now, actor=f"holder:{holder_kid}",
+                             action="delegation.create", subject=delegation_id,
+                             credential=original.id, copy=copy.id)  # fmt: skip
                 out = _view(row, received=False, now=now, copy_status=copy.status_code)
             gw.live.changed(opened)
             return {**out, "offer": offer.as_dict()}

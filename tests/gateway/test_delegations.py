@@ -61,11 +61,13 @@ class Office:
         assert ref is not None
         return make_holder_proof(key, audience=self.base, credential=ref, now=self.fed.clock())
 
-    def delegate(self, **body: Any) -> Any:
+    def delegate(
+        self, key: SigningKey | None = None, sd_jwt: SdJwt | None = None, **body: Any
+    ) -> Any:
+        """The holder of ``sd_jwt`` (the company's licence by default) delegates it."""
+        proof = self.proof(key or self.company, sd_jwt or self.licence)
         sent = {"name": "张三", "purposes": [PURPOSE], "until": UNTIL, **body}
-        return self.client.post(
-            "/api/v1/delegations", json={"proof": self.proof(self.company, self.licence), **sent}
-        )
+        return self.client.post("/api/v1/delegations", json={"proof": proof, **sent})
 
     def listed(self, key: SigningKey | None = None, sd_jwt: SdJwt | None = None) -> Any:
         proof = self.proof(key or self.company, sd_jwt or self.licence)
@@ -410,34 +412,21 @@ def test_oversized_and_malformed_bodies_are_4xx_never_5xx(office: Office) -> Non
     assert "此证照没有该委托" in unknown.json()["detail"]["message"]
 
 
-def test_a_copy_a_personal_type_and_a_stranger_cannot_delegate(office: Office, db_url: str) -> None:
+def test_a_copy_a_personal_type_and_a_stranger_cannot_delegate(office: Office) -> None:
     made = _made(office)
     agent, copy = office.agent(made)
-    resent = office.client.post(
-        "/api/v1/delegations",
-        json={"proof": office.proof(agent, copy), "name": "王五", "purposes": [PURPOSE],
-              "until": UNTIL},
-    )  # fmt: skip
+    resent = office.delegate(agent, copy, name="王五")
     assert resent.status_code == 422, resent.text
     assert "委托副本" in resent.json()["detail"]["message"]
     # The agent cannot revoke the company's delegation: its proof names the copy.
     assert office.revoke(made["id"], agent, copy).status_code == 404
-    stranger = SigningKey.generate()
-    forged = office.client.post(
-        "/api/v1/delegations",
-        json={"proof": office.proof(stranger, office.licence), "name": "王五",
-              "purposes": [PURPOSE], "until": UNTIL},
-    )  # fmt: skip
+    forged = office.delegate(SigningKey.generate(), office.licence)
     assert forged.status_code == 401, forged.text
     hz = office.fed.gateways[HZ]
     psb = make_agency(hz, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"])
     person = SigningKey.generate()
     _cid, eid = _receive(office.client, office.fed.clock, psb, person)
-    personal = office.client.post(
-        "/api/v1/delegations",
-        json={"proof": office.proof(person, eid), "name": "王五", "purposes": [PURPOSE],
-              "until": UNTIL},
-    )  # fmt: skip
+    personal = office.delegate(person, eid)
     assert personal.status_code == 422, personal.text
     assert "个人证照" in personal.json()["detail"]["message"]
 
