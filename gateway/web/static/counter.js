@@ -574,7 +574,7 @@ function delegationLines(delegation) {
   };
   return [
     pair("p", "delegate", both("shownByDelegate", { n: delegation.delegate }), "span"),
-    pair("p", "hint", info, "span"),
+    pair("p", "delegation-info", info, "span"),
   ];
 }
 
