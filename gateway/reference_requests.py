@@ -119,6 +119,7 @@ def answer(gw: Gateway, fetcher: HttpFetcher, token: str) -> str:
         "issuer_entity": issuer_id,
         "fields": {f["name"]: f["value"] for f in out["fields"]},
         "checked_at": out["checked_at"], "status_as_of": out["status_as_of"],
+        "delegation": out.get("delegation"),  # shown by an authorised delegate (委托用证)
     }  # fmt: skip
     with gw.sessions() as session:
         key, _ = signing_key(gw, session, SELF)

@@ -44,6 +44,7 @@ from trust.keys import PublicKey
 from trust.reference_code import TypedCode
 from trust.reference_request import REQUEST_TYP, make_request, read_answer
 from trust.snapshot import IssuerRecord
+from verify.delegation import Delegation, DelegationClaimError
 from verify.presentation import PresentationResult
 from verify.reasons import Reason
 from verify.result_json import iso
@@ -156,7 +157,12 @@ def _shown(
         allowed = trustmarks.may_see(gw, fetcher, verifier_id=counter.id, credential_type=ctype)
         sent = result.get("fields")
         fields = {n: v for n, v in sent.items() if n in allowed} if isinstance(sent, dict) else {}
-    answer = PresentationResult(reason, detail, now, fields, True, issuer, None)
+    shown_by = result.get("delegation")
+    try:  # a delegate's code (委托用证): who shows it, as the issuing city answered
+        delegation = None if shown_by is None else Delegation.from_shown(shown_by)
+    except DelegationClaimError as exc:
+        return Refusal(Reason.MALFORMED, f"the issuing city's delegation is malformed: {exc}")
+    answer = PresentationResult(reason, detail, now, fields, True, issuer, None, delegation)
     out = result_json(gw, answer, ctype)
     status_as_of = result.get("status_as_of")
     out["status_as_of"] = status_as_of if isinstance(status_as_of, str) else None

@@ -35,6 +35,7 @@ from __future__ import annotations
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from trust import statuslist
@@ -125,6 +126,23 @@ class Delegation:
             by_name=by["name"],
         )
 
+    @classmethod
+    def from_shown(cls, value: object) -> Delegation:
+        """A delegation as :meth:`as_json` shows it (what an issuing city's signed answer to
+        a reference request carries), checked for shape and size."""
+        if not isinstance(value, Mapping) or set(value) != {
+            "id", "delegate", "purposes", "until", "delegated_by",
+        }:  # fmt: skip
+            shown = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
+            raise DelegationClaimError(
+                f"expected a delegation {{id, delegate, purposes, until, delegated_by}}, found "
+                f"{shown!s:.120}"
+            )
+        return cls.from_claim({
+            "id": value["id"], "delegate": value["delegate"], "purposes": value["purposes"],
+            "until": _moment(value["until"]), "by": value["delegated_by"],
+        })  # fmt: skip
+
     def to_claim(self) -> dict[str, Any]:
         """The claim's value, as the issuer signs it."""
         return {
@@ -150,6 +168,21 @@ class Delegation:
                 "status_list": {"idx": self.by.idx, "uri": self.by.uri},
             },
         }
+
+
+def _moment(text: object) -> int:
+    """An ISO 8601 date-time with its offset (as :func:`verify.result_json.iso` writes it)."""
+    moment = None
+    if isinstance(text, str) and len(text) <= 40:
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError:
+            moment = None
+    if moment is None or moment.tzinfo is None:
+        raise DelegationClaimError(
+            f"expected until as an ISO 8601 date-time with offset, found {text!r:.60}"
+        )
+    return int(moment.timestamp())
 
 
 def in_payload(payload: Mapping[str, Any]) -> Delegation | None:

@@ -41,6 +41,16 @@ def test_a_claim_round_trips_and_shows_the_counter_who_and_for_whom() -> None:
     assert shown["delegated_by"]["name"] == "杭州云栖数字科技有限公司"
 
 
+def test_what_a_counter_was_shown_reads_back_as_the_same_delegation() -> None:
+    delegation = Delegation.from_claim(CLAIM)
+    assert Delegation.from_shown(delegation.as_json()) == delegation
+    for until in ("2027-06-30", "2027-06-30T23:59:59", "someday", 1_814_371_199):
+        with pytest.raises(DelegationClaimError):
+            Delegation.from_shown({**delegation.as_json(), "until": until})
+    with pytest.raises(DelegationClaimError):
+        Delegation.from_shown({**delegation.as_json(), "extra": 1})
+
+
 @pytest.mark.parametrize(
     "claim",
     [
