@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from gateway import trustsync, verifiers
+from gateway import trustsync, use_reports, verifiers
 from tests.conftest import FakeClock, make_agency
 from tests.gateway.federation_helpers import federation_of
 from tests.gateway.helpers import auth
@@ -49,6 +49,10 @@ def test_a_hangzhou_delegate_at_a_suzhou_bank_counter_then_revoked(
         assert {f["name"]: f["value"] for f in result["fields"]} == {f: LICENCE[f] for f in FIELDS}
         assert result["delegation"]["delegate"] == "张三"
         assert result["delegation"]["delegated_by"]["name"] == LICENCE["name"]
+        use_reports.deliver_due(sz, fed.fetcher())  # 苏州 reports the use to 杭州 (if not yet)
+        (use,) = office.uses(company, licence)
+        assert use["shown_by"] == {"kind": "delegate", "name": "张三", "delegation_id": made["id"]}
+        assert (use["city"], use["channel"]) == ("苏州市", "presentation")
 
         request = suzhou.ask({**BANK_ASK, "reason": "贷款审批"})
         assert suzhou.post(request, suzhou.present(request, FIELDS)).status_code == 400
