@@ -416,6 +416,9 @@ function useItem(record, u) {
   const fields = Array.isArray(u.fields) ? u.fields.slice(0, 64) : [];
   const labelled = (which) =>
     fields.map((name) => textPair(label(record, name), String(name))[which]).join(which === "zh" ? "、" : ", ");
+  // 委托用证: a use by an authorised delegate names the delegate
+  const by = u.shown_by && typeof u.shown_by === "object" ? u.shown_by : {};
+  const delegate = by.kind === "delegate" && typeof by.name === "string" ? by.name : null;
   const result = RESULTS[u.reason_code]
     ? both(RESULTS[u.reason_code])
     : both("resultOther", { c: String(u.reason_code || "—") });
@@ -423,6 +426,7 @@ function useItem(record, u) {
     "li",
     { class: `card wallet-card use-item history-${ok ? "ok" : "bad"}` },
     h("p", { class: "history-head" }, `${u.counter}（${u.city}）`, h("span", { class: "history-outcome" }, result[lang])),
+    ...(delegate ? [pair("p", "use-by", both("usesByDelegate", { n: delegate }), "span")] : []),
     h("p", { class: "use-reason" }, `${t("purpose")}${t("colon")}${u.reason}`),
     h("p", { class: "use-fields" }, `${t("usesFields")}${t("colon")}${labelled(lang) || "—"}`),
     h("p", { class: "hint" }, formatTime(u.at) || String(u.at)),
