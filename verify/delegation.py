@@ -95,23 +95,14 @@ class Delegation:
     @classmethod
     def from_claim(cls, value: object) -> Delegation:
         """The ``delegation`` claim's value, checked for shape and size."""
-        if not isinstance(value, Mapping) or set(value) != {
-            "id", "delegate", "purposes", "until", "by",
-        }:  # fmt: skip
-            shown = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
-            raise DelegationClaimError(
-                f"expected delegation {{id, delegate, purposes, until, by}}, found {shown!s:.120}"
-            )
+        value = _members(value, ("id", "delegate", "purposes", "until", "by"), "delegation")
         purposes, by = value["purposes"], value["by"]
         if not isinstance(purposes, list) or len(purposes) > MAX_PURPOSES:
             raise DelegationClaimError(
                 f"expected delegation.purposes as a list of 1 to {MAX_PURPOSES}, "
                 f"found {purposes!r:.80}"
             )
-        if not isinstance(by, Mapping) or set(by) != {"name", "status_list"}:
-            raise DelegationClaimError(
-                f"expected delegation.by {{name, status_list}}, found {by!r:.120}"
-            )
+        by = _members(by, ("name", "status_list"), "delegation.by")
         try:
             ref = StatusReference.from_claims({"status": {"status_list": by["status_list"]}})
         except DataError as exc:
@@ -130,14 +121,8 @@ class Delegation:
     def from_shown(cls, value: object) -> Delegation:
         """A delegation as :meth:`as_json` shows it (what an issuing city's signed answer to
         a reference request carries), checked for shape and size."""
-        if not isinstance(value, Mapping) or set(value) != {
-            "id", "delegate", "purposes", "until", "delegated_by",
-        }:  # fmt: skip
-            shown = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
-            raise DelegationClaimError(
-                f"expected a delegation {{id, delegate, purposes, until, delegated_by}}, found "
-                f"{shown!s:.120}"
-            )
+        names = ("id", "delegate", "purposes", "until", "delegated_by")
+        value = _members(value, names, "a shown delegation")
         return cls.from_claim({
             "id": value["id"], "delegate": value["delegate"], "purposes": value["purposes"],
             "until": _moment(value["until"]), "by": value["delegated_by"],
@@ -168,6 +153,14 @@ class Delegation:
                 "status_list": {"idx": self.by.idx, "uri": self.by.uri},
             },
         }
+
+
+def _members(value: object, names: tuple[str, ...], what: str) -> Mapping[str, Any]:
+    """``value`` as an object of exactly the members ``names``."""
+    if not isinstance(value, Mapping) or set(value) != set(names):
+        shown = sorted(map(str, value)) if isinstance(value, Mapping) else type(value).__name__
+        raise DelegationClaimError(f"expected {what} {{{', '.join(names)}}}, found {shown!s:.120}")
+    return value
 
 
 def _moment(text: object) -> int:

@@ -8,10 +8,14 @@ revoked."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from gateway import trustsync, use_reports, verifiers
+from gateway.core import Gateway
 from tests.conftest import FakeClock, make_agency
 from tests.gateway.federation_helpers import federation_of
 from tests.gateway.helpers import auth
@@ -19,11 +23,22 @@ from tests.gateway.test_delegations import AMR_USCC, BANK_ASK, FIELDS, LICENCE, 
 from tests.gateway.test_presentation_across_cities import HZ, LICENCES, SZ, YRD, _sync
 from tests.gateway.test_presentation_answers import Desk, _receive
 from trust.keys import SigningKey
+from trust.sdjwt.issue import SdJwt
 
 
-def test_a_hangzhou_delegate_at_a_suzhou_bank_counter_then_revoked(
-    tmp_path: Path, clock: FakeClock
-) -> None:
+@dataclass(frozen=True)
+class Delegated:
+    office: Office  # 杭州's company, its licence, the regulator
+    made: dict[str, Any]  # POST /api/v1/delegations: the delegation to 张三
+    agent: SigningKey  # 张三's wallet key
+    copy: SdJwt  # the delegated copy 张三's wallet received
+    sz: Gateway
+    bank_key: str  # a bank counter at 苏州
+
+
+@contextmanager
+def _delegated(tmp_path: Path, clock: FakeClock) -> Iterator[Delegated]:
+    """长三角 (杭州 and 苏州, synced), a 杭州 company's licence delegated to 张三, a 苏州 bank."""
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
         hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=LICENCES)
@@ -35,10 +50,20 @@ def test_a_hangzhou_delegate_at_a_suzhou_bank_counter_then_revoked(
         office = Office(fed, fed.client(HZ), amr, "", credential_id, licence, company)
         made = _made(office)
         agent, copy = office.agent(made)
-        _sync(fed, sz)
+        for gw in (sz, hz):
+            _sync(fed, gw)
         _row, key = verifiers.add_verifier(sz, name="苏州银行对公柜台", role="bank-counter",
                                            actor="t")  # fmt: skip
-        suzhou = Desk(fed, fed.client(SZ), key, amr, credential_id, copy, agent)
+        yield Delegated(office, made, agent, copy, sz, key)
+
+
+def test_a_hangzhou_delegate_at_a_suzhou_bank_counter_then_revoked(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with _delegated(tmp_path, clock) as d:
+        office, made, sz = d.office, d.made, d.sz
+        fed, company, licence, amr = office.fed, office.company, office.licence, office.amr
+        suzhou = Desk(fed, fed.client(SZ), d.bank_key, amr, office.credential_id, d.copy, d.agent)
 
         request = suzhou.ask(BANK_ASK)
         answered = suzhou.post(request, suzhou.present(request, FIELDS))
@@ -74,21 +99,15 @@ def test_a_hangzhou_delegate_code_at_a_suzhou_bank_counter_then_revoked(
 ) -> None:
     """The delegate's routable code goes from 苏州 to 杭州 and back, signed both ways: 苏州's
     counter sees the licence and 张三; 杭州 records the use for the company, naming 张三."""
-    with federation_of(tmp_path, clock) as fed:
-        fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=LICENCES)
-        sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES)
-        amr = make_agency(hz, name="杭州市市场监督管理局", uscc=AMR_USCC,
-                          types=["business-licence"])  # fmt: skip
-        company = SigningKey.generate()
-        credential_id, licence = _receive(fed.client(HZ), clock, amr, company, "business-licence")
-        office = Office(fed, fed.client(HZ), amr, "", credential_id, licence, company)
-        made = _made(office)
-        agent, copy = office.agent(made)
-        for gw in (sz, hz):
-            _sync(fed, gw)
-        _row, key = verifiers.add_verifier(sz, name="苏州银行对公柜台", role="bank-counter",
-                                           actor="t")  # fmt: skip
+    with _delegated(tmp_path, clock) as d:
+        office, made, fed, agent, copy, key = (
+            d.office,
+            d.made,
+            d.office.fed,
+            d.agent,
+            d.copy,
+            d.bank_key,
+        )
 
         def resolve(reason: str = BANK_ASK["reason"]) -> dict[str, Any]:
             code = office.code(agent, copy)
