@@ -100,14 +100,8 @@ def test_a_hangzhou_delegate_code_at_a_suzhou_bank_counter_then_revoked(
     """The delegate's routable code goes from 苏州 to 杭州 and back, signed both ways: 苏州's
     counter sees the licence and 张三; 杭州 records the use for the company, naming 张三."""
     with _delegated(tmp_path, clock) as d:
-        office, made, fed, agent, copy, key = (
-            d.office,
-            d.made,
-            d.office.fed,
-            d.agent,
-            d.copy,
-            d.bank_key,
-        )
+        office, made, fed = d.office, d.made, d.office.fed
+        agent, copy, key = d.agent, d.copy, d.bank_key
 
         def resolve(reason: str = BANK_ASK["reason"]) -> dict[str, Any]:
             code = office.code(agent, copy)
