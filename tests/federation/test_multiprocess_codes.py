@@ -13,6 +13,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ import pytest
 from cli.federation_demo import SPECS, start_federation
 from cli.federation_demo_procs import DemoFederation, DemoGateway
 from cli.wallet_code import _proof
+from gateway.clock import today_in_china
 from tests.cli.helpers import ecert, free_port
 from tests.cli.wallet_helpers import PASSPHRASE
 from tests.conftest import PG_ENV
@@ -185,3 +187,55 @@ def test_a_hangzhou_holders_code_resolves_at_suzhou_once_and_is_refused_in_beiji
     assert signed["iss"] == hz.url
     assert signed["uses"] == history["uses"]
     assert full not in json.dumps(signed, ensure_ascii=False)
+
+
+def test_a_hangzhou_company_delegates_its_licence_shown_at_suzhou_until_revoked(
+    fed: DemoFederation, http: httpx.Client, tmp_path: Path
+) -> None:
+    """A 杭州 company's wallet delegates its business licence to an agent; the agent's own
+    wallet shows it by a code at a 苏州 bank counter, which sees the licence shown by the
+    agent by name; the company revokes the delegation and the agent's next code is refused,
+    as is a code it made before; the company's signed history lists the 苏州 use by 张三."""
+    hz, sz = fed["hangzhou"], fed["suzhou"]
+    company, agent = _wallet(tmp_path, "company"), _wallet(tmp_path, "agent")
+    subject = SAMPLE_SUBJECTS["business-licence"]
+    issued = issue(http, hz, "business-licence", subject, wallet_offer=True)
+    licence = _receive(company, issued["wallet_offer"])
+    reason_is(http, sz, issued["qr_text"], "VALID")
+    bank = _desk(sz, "苏州工业园区银行对公窗口", role="bank-counter")
+    until = (today_in_china(int(time.time())) + timedelta(days=30)).isoformat()
+    made = _ok(ecert("wallet", "delegate", "--credential", licence["id"], "--name", "张三",
+                     "--purpose", "银行开户", "--until", until, *company, "--json"))  # fmt: skip
+    copy = _receive(agent, made["offer"])
+    assert copy["claims"]["delegation"]["delegate"] == "张三"
+
+    code = _code(agent, copy["id"])
+    assert code["display"].startswith("330100-"), code
+    before_revocation = _code(agent, copy["id"])
+    shown = _resolve(http, sz, bank, code["display"], reason="银行开户（基本户）")
+    assert shown["reason"] == "VALID", shown
+    assert _fields(shown)["name"] == subject["name"]
+    assert shown["delegation"]["delegate"] == "张三", shown["delegation"]
+    assert shown["delegation"]["delegated_by"]["name"] == subject["name"]
+
+    revoked = ecert("wallet", "revoke-delegation", made["id"], *company)
+    assert revoked.returncode == 0, revoked
+    refused = ecert("wallet", "code", copy["id"], *agent)
+    assert refused.returncode != 0, refused
+    assert "DELEGATION_REVOKED" in refused.stdout + refused.stderr, refused
+    late = _resolve(http, sz, bank, before_revocation["display"], reason="银行开户")
+    assert late["reason"] == "DELEGATION_REVOKED", late
+    assert late["fields"] == []
+
+    history = _ok(ecert("wallet", "history", "--credential", licence["id"], *company, "--json"))
+    in_suzhou = [u for u in history["uses"] if u["city"] == "苏州市"]
+    assert [(u["reason"], u["reason_code"]) for u in in_suzhou] == [
+        ("银行开户", "DELEGATION_REVOKED"),
+        ("银行开户（基本户）", "VALID"),
+    ]
+    assert all(u["counter"] == "苏州工业园区银行对公窗口" for u in in_suzhou)
+    assert all(u["shown_by"] == {"kind": "delegate", "name": "张三",
+                                 "delegation_id": made["id"]} for u in in_suzhou)  # fmt: skip
+    assert "name" in in_suzhou[1]["fields"]
+    signed = _signed_records(http, hz, Path(company[1]), licence["id"])
+    assert signed["uses"] == history["uses"]
