@@ -6,23 +6,54 @@ propagation times measured on real processes rather than assumed from configurat
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import Callable, Iterator
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 
-from cli.federation_demo_procs import DemoGateway
+from cli.federation_demo import SPECS, start_federation
+from cli.federation_demo_procs import DemoFederation, DemoGateway
+from tests.cli.helpers import free_port
+from tests.conftest import PG_ENV
 from trust.encoding import b64url_decode
 from trust.jws import _unverified_header, sign_compact
 from trust.keys import SigningKey
 
 WAIT = 60.0  # seconds: the bound of every poll
 POLL = 0.25
+
+
+@contextmanager
+def running_federation(
+    base: Path, *, refresh: float, status_ttl: int, reference_ttl: int | None = None
+) -> Iterator[DemoFederation]:
+    """The six demo gateways on free loopback ports under ``base``, 苏州 on the suite's
+    PostgreSQL when it has one; stopped on exit."""
+    ports: dict[str, int] = {}
+    while len(set(ports.values())) < len(SPECS):
+        ports = {s.key: free_port() for s in SPECS}
+    pg = os.environ.get(PG_ENV) or None
+    running = start_federation(
+        base, ports=ports, refresh=refresh, status_ttl=status_ttl, postgres=pg,
+        postgres_required=pg is not None, reference_ttl=reference_ttl,
+    )  # fmt: skip
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@contextmanager
+def http_client() -> Iterator[httpx.Client]:
+    with httpx.Client(timeout=15.0) as client:
+        yield client
 
 
 @dataclass

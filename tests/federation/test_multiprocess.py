@@ -25,19 +25,21 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from cli.federation_demo import DEMO_PASSPHRASE, SPECS, start_federation
+from cli.federation_demo import DEMO_PASSPHRASE
 from cli.federation_demo_procs import DemoFederation, DemoGateway
-from tests.cli.helpers import ecert, ecert_many, free_port
+from tests.cli.helpers import ecert, ecert_many
 from tests.cli.wallet_helpers import PASSPHRASE, another_nonce_and_a_replay_are_refused
 from tests.conftest import PG_ENV, PG_HOW
 from tests.federation.helpers import (
     Timings,
     forge,
     health,
+    http_client,
     issue,
     payload,
     reason_is,
     revoke,
+    running_federation,
     stolen_key,
     verify,
     wait_for,
@@ -69,23 +71,14 @@ LICENCES = {"business-licence", "food-business-permit", "industrial-production-p
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFederation]:
-    ports: dict[str, int] = {}
-    while len(set(ports.values())) < len(SPECS):
-        ports = {s.key: free_port() for s in SPECS}
-    pg = os.environ.get(PG_ENV) or None
-    running = start_federation(
-        tmp_path_factory.mktemp("federation") / "demo", ports=ports, refresh=REFRESH,
-        status_ttl=TTL, postgres=pg, postgres_required=pg is not None,
-    )  # fmt: skip
-    try:
+    base = tmp_path_factory.mktemp("federation") / "demo"
+    with running_federation(base, refresh=REFRESH, status_ttl=TTL) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=15.0) as client:
+    with http_client() as client:
         yield client
 
 

@@ -10,7 +10,6 @@ configuration, besides the CLI wallet's own check."""
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from datetime import timedelta
@@ -22,14 +21,18 @@ import jwcrypto.jwk
 import jwcrypto.jws
 import pytest
 
-from cli.federation_demo import SPECS, start_federation
 from cli.federation_demo_procs import DemoFederation, DemoGateway
 from cli.wallet_code import _proof
 from gateway.clock import today_in_china
-from tests.cli.helpers import ecert, free_port
+from tests.cli.helpers import ecert
 from tests.cli.wallet_helpers import PASSPHRASE
-from tests.conftest import PG_ENV
-from tests.federation.helpers import issue, payload, reason_is
+from tests.federation.helpers import (
+    http_client,
+    issue,
+    payload,
+    reason_is,
+    running_federation,
+)
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 pytestmark = pytest.mark.slow
@@ -40,23 +43,14 @@ REASON = "旅馆住宿登记"
 
 @pytest.fixture(scope="module")
 def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFederation]:
-    ports: dict[str, int] = {}
-    while len(set(ports.values())) < len(SPECS):
-        ports = {s.key: free_port() for s in SPECS}
-    pg = os.environ.get(PG_ENV) or None
-    running = start_federation(
-        tmp_path_factory.mktemp("federation") / "demo", ports=ports, refresh=2, status_ttl=3,
-        postgres=pg, postgres_required=pg is not None, reference_ttl=CODE_TTL,
-    )  # fmt: skip
-    try:
+    base = tmp_path_factory.mktemp("federation") / "demo"
+    with running_federation(base, refresh=2, status_ttl=3, reference_ttl=CODE_TTL) as running:
         yield running
-    finally:
-        running.stop()
 
 
 @pytest.fixture(scope="module")
 def http() -> Iterator[httpx.Client]:
-    with httpx.Client(timeout=15.0) as client:
+    with http_client() as client:
         yield client
 
 
