@@ -27,6 +27,7 @@ from gateway.clock import today_in_china
 from tests.cli.helpers import ecert
 from tests.cli.wallet_helpers import PASSPHRASE
 from tests.federation.helpers import (
+    Timings,
     http_client,
     issue,
     payload,
@@ -46,6 +47,11 @@ def fed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFederation]:
     base = tmp_path_factory.mktemp("federation") / "demo"
     with running_federation(base, refresh=2, status_ttl=3, reference_ttl=CODE_TTL) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+def timings() -> Timings:
+    return Timings()
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +127,7 @@ def _signed_records(http: httpx.Client, hz: DemoGateway, wallet_dir: Path, cred:
 
 
 def test_a_hangzhou_holders_code_resolves_at_suzhou_once_and_is_refused_in_beijing(
-    fed: DemoFederation, http: httpx.Client, tmp_path: Path
+    fed: DemoFederation, http: httpx.Client, tmp_path: Path, timings: Timings
 ) -> None:
     """A 杭州 holder shows a code; a 苏州 hotel desk resolves it with a reason and sees the
     masked ID number; the same code again is refused; the code the wallet showed before its
@@ -143,7 +149,10 @@ def test_a_hangzhou_holders_code_resolves_at_suzhou_once_and_is_refused_in_beiji
     refreshed_by = time.monotonic() + CODE_TTL  # it expires before this
     assert refreshed["code"] != shown_code["code"]
 
+    started = time.monotonic()
     shown = _resolve(http, sz, sz_desk, shown_code["display"])
+    timings.record("杭州 code resolved (苏州 → 杭州, signed both ways)", "suzhou",
+                   time.monotonic() - started, 10)  # fmt: skip
     assert shown["reason"] == "VALID", shown
     assert _fields(shown) == {
         "name": "钱塘",
@@ -157,7 +166,10 @@ def test_a_hangzhou_holders_code_resolves_at_suzhou_once_and_is_refused_in_beiji
     assert again["fields"] == []
 
     in_beijing = _code(walleted, kept["id"])
+    started = time.monotonic()
     refused = _resolve(http, bj, bj_desk, in_beijing["display"])
+    timings.record("杭州 code refused by policy (北京 → 杭州)", "beijing",
+                   time.monotonic() - started, 10)  # fmt: skip
     assert refused["reason"] == "NOT_ACCEPTED_BY_POLICY", refused
     assert refused["fields"] == []
     later = _resolve(http, sz, sz_desk, in_beijing["display"], reason="入住复核")
@@ -233,3 +245,11 @@ def test_a_hangzhou_company_delegates_its_licence_shown_at_suzhou_until_revoked(
     assert "name" in in_suzhou[1]["fields"]
     signed = _signed_records(http, hz, Path(company[1]), licence["id"])
     assert signed["uses"] == history["uses"]
+
+
+def test_resolution_times(timings: Timings) -> None:
+    """The measured numbers (visible with ``-s``; kept in the test's captured log)."""
+    table = timings.table(f"reference codes over real HTTP between processes (ttl {CODE_TTL}s)")
+    print("\n" + table)
+    assert len(timings.rows) == 2, table
+    assert all(r.seconds <= r.bound for r in timings.rows), table
