@@ -463,3 +463,48 @@ def test_the_agency_sees_a_copy_as_one_and_cannot_offer_it_to_another_wallet(
     )
     assert offered.status_code == 400, offered.text
     assert "委托副本" in offered.json()["message"]
+
+
+def test_the_delegation_endpoints_answer_any_origin(office: Office) -> None:
+    """A web wallet served by another gateway delegates, lists and revokes: answers, errors
+    (every kind the three answer) and the preflight of their JSON POST carry CORS."""
+    origin = {"Origin": "https://wallet.example"}
+    paths = ("/api/v1/delegations", "/api/v1/delegations/list", "/api/v1/delegations/revoke")
+    for path in paths:
+        asked = office.client.options(
+            path,
+            headers={**origin, "Access-Control-Request-Method": "POST",
+                     "Access-Control-Request-Headers": "content-type"},
+        )  # fmt: skip
+        assert asked.status_code == 204, (path, asked.text)
+        assert asked.headers["access-control-allow-origin"] == "*"
+        assert "POST" in asked.headers["access-control-allow-methods"]
+        assert "content-type" in asked.headers["access-control-allow-headers"].lower()
+    made = office.delegate()
+    listed = office.client.post(
+        "/api/v1/delegations/list", json={"proof": office.proof(office.company, office.licence)}
+    )
+    revoked = office.revoke(made.json()["id"])
+    again = office.revoke(made.json()["id"])
+    agent, copy = office.agent(_made(office))
+    answers = {
+        "made": (made, 201),
+        "listed": (listed, 200),
+        "revoked": (revoked, 200),
+        "revoked again": (again, 409),
+        "unknown delegation": (office.revoke("dl-unknown"), 404),
+        "bad fields": (office.delegate(name=" ", purposes=[], until="2026-01-01"), 422),
+        "a copy delegated": (office.delegate(agent, copy, name="王五"), 422),
+        "another key": (office.delegate(SigningKey.generate(), office.licence), 401),
+        "malformed": (office.client.post(paths[0], json={"proof": 7}, headers=origin), 422),
+    }
+    for case, (answer, status_code) in answers.items():
+        assert answer.status_code == status_code, (case, answer.text)
+        assert answer.headers["access-control-allow-origin"] == "*", case
+        assert "access-control-allow-credentials" not in answer.headers, case
+        if status_code >= 400:
+            assert answer.json()["detail"]["message"], case  # readable cross-origin, in Chinese
+        else:
+            assert answer.headers["cache-control"] == "no-store", case  # the offer's PIN
+    fields = {e["field"] for e in answers["bad fields"][0].json()["detail"]["errors"]}
+    assert fields == {"name", "purposes", "until"}
