@@ -24,7 +24,7 @@ from gateway.clock import CHINA_TZ, end_of_day
 from gateway.models import CredentialRow, ReferenceUseRow
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
-from tests.gateway.helpers import auth
+from tests.gateway.helpers import WALLET_ORIGIN, assert_json_post_preflighted, auth
 from tests.gateway.test_presentation_answers import HZ, YRD, Desk, _receive, redeem
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
@@ -468,18 +468,9 @@ def test_the_agency_sees_a_copy_as_one_and_cannot_offer_it_to_another_wallet(
 def test_the_delegation_endpoints_answer_any_origin(office: Office) -> None:
     """A web wallet served by another gateway delegates, lists and revokes: answers, errors
     (every kind the three answer) and the preflight of their JSON POST carry CORS."""
-    origin = {"Origin": "https://wallet.example"}
     paths = ("/api/v1/delegations", "/api/v1/delegations/list", "/api/v1/delegations/revoke")
     for path in paths:
-        asked = office.client.options(
-            path,
-            headers={**origin, "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "content-type"},
-        )  # fmt: skip
-        assert asked.status_code == 204, (path, asked.text)
-        assert asked.headers["access-control-allow-origin"] == "*"
-        assert "POST" in asked.headers["access-control-allow-methods"]
-        assert "content-type" in asked.headers["access-control-allow-headers"].lower()
+        assert_json_post_preflighted(office.client, path)
     made = office.delegate()
     listed = office.client.post(
         "/api/v1/delegations/list", json={"proof": office.proof(office.company, office.licence)}
@@ -496,7 +487,7 @@ def test_the_delegation_endpoints_answer_any_origin(office: Office) -> None:
         "bad fields": (office.delegate(name=" ", purposes=[], until="2026-01-01"), 422),
         "a copy delegated": (office.delegate(agent, copy, name="王五"), 422),
         "another key": (office.delegate(SigningKey.generate(), office.licence), 401),
-        "malformed": (office.client.post(paths[0], json={"proof": 7}, headers=origin), 422),
+        "malformed": (office.client.post(paths[0], json={"proof": 7}, headers=WALLET_ORIGIN), 422),
     }
     for case, (answer, status_code) in answers.items():
         assert answer.status_code == status_code, (case, answer.text)
