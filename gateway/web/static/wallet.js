@@ -540,8 +540,11 @@ function onDelegate(event) {
       showNotice(both("delegated", { n: made.delegation.delegate }), "ok");
     } catch (err) {
       if (!(err instanceof Refusal)) throw err;
-      view.fields = (err.fields || []).filter((f) => f.field in FIELD_ERRORS);
-      view.problem = view.fields.length ? null : err.texts;
+      const said = err.fields || [];
+      view.fields = said.filter((f) => f.field in FIELD_ERRORS);
+      // Under each field what the gateway said of it; anything else (a credential that cannot
+      // be delegated, a refused proof, a malformed field) as the whole message.
+      view.problem = view.fields.length && view.fields.length === said.length ? null : err.texts;
     } finally {
       renderDelegations();
     }
@@ -588,7 +591,7 @@ function delegationItem(view, d) {
         }))
       : null,
     confirming
-      ? h("div", { class: "revoke-confirm", role: "alertdialog" },
+      ? h("div", { class: "revoke-confirm", role: "alertdialog", "aria-label": t("revoke") },
           pair("p", null, both("revokeConfirm", { n: d.delegate }), "span"),
           h("div", { class: "consent-actions" },
             ask("revokeYes", "button button--danger revoke-yes", () => onRevoke(d)),
