@@ -143,18 +143,21 @@ _STATUS: list[tuple[type[EcertError], int, str]] = [
 
 def _install_errors(app: FastAPI) -> None:
     @app.exception_handler(FieldError)
-    async def field_error(_: Request, exc: FieldError) -> JSONResponse:
+    async def field_error(request: Request, exc: FieldError) -> JSONResponse:
         return JSONResponse(
             status_code=422,
             content=_problem(
                 "invalid_input", "输入有误，请检查各字段", str(exc), errors=exc.errors
             ),
+            headers=public_docs.cors_for(request),
         )
 
     @app.exception_handler(Unprocessable)
-    async def unprocessable(_: Request, exc: Unprocessable) -> JSONResponse:
+    async def unprocessable(request: Request, exc: Unprocessable) -> JSONResponse:
         return JSONResponse(
-            status_code=422, content=_problem("unprocessable", exc.message_zh, exc.message_en)
+            status_code=422,
+            content=_problem("unprocessable", exc.message_zh, exc.message_en),
+            headers=public_docs.cors_for(request),
         )
 
     @app.exception_handler(Oid4vciError)

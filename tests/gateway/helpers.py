@@ -29,6 +29,22 @@ def auth(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}"}
 
 
+WALLET_ORIGIN = {"Origin": "https://wallet.example"}
+
+
+def assert_json_post_preflighted(client: TestClient, path: str) -> None:
+    """``OPTIONS`` on ``path`` lets a page of any origin POST JSON to it (CORS preflight)."""
+    asked = client.options(
+        path,
+        headers={**WALLET_ORIGIN, "Access-Control-Request-Method": "POST",
+                 "Access-Control-Request-Headers": "content-type"},
+    )  # fmt: skip
+    assert asked.status_code == 204, (path, asked.text)
+    assert asked.headers["access-control-allow-origin"] == "*"
+    assert "POST" in asked.headers["access-control-allow-methods"]
+    assert "content-type" in asked.headers["access-control-allow-headers"].lower()
+
+
 def licence_body(**subject: Any) -> dict[str, Any]:
     return {
         "type": "business-licence",

@@ -24,7 +24,7 @@ from gateway.clock import CHINA_TZ, end_of_day
 from gateway.models import CredentialRow, ReferenceUseRow
 from tests.conftest import Agency, FakeClock, make_agency
 from tests.gateway.federation_helpers import Federation, federation_of
-from tests.gateway.helpers import auth
+from tests.gateway.helpers import WALLET_ORIGIN, assert_json_post_preflighted, auth
 from tests.gateway.test_presentation_answers import HZ, YRD, Desk, _receive, redeem
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
@@ -463,3 +463,39 @@ def test_the_agency_sees_a_copy_as_one_and_cannot_offer_it_to_another_wallet(
     )
     assert offered.status_code == 400, offered.text
     assert "委托副本" in offered.json()["message"]
+
+
+def test_the_delegation_endpoints_answer_any_origin(office: Office) -> None:
+    """A web wallet served by another gateway delegates, lists and revokes: answers, errors
+    (every kind the three answer) and the preflight of their JSON POST carry CORS."""
+    paths = ("/api/v1/delegations", "/api/v1/delegations/list", "/api/v1/delegations/revoke")
+    for path in paths:
+        assert_json_post_preflighted(office.client, path)
+    made = office.delegate()
+    listed = office.client.post(
+        "/api/v1/delegations/list", json={"proof": office.proof(office.company, office.licence)}
+    )
+    revoked = office.revoke(made.json()["id"])
+    again = office.revoke(made.json()["id"])
+    agent, copy = office.agent(_made(office))
+    answers = {
+        "made": (made, 201),
+        "listed": (listed, 200),
+        "revoked": (revoked, 200),
+        "revoked again": (again, 409),
+        "unknown delegation": (office.revoke("dl-unknown"), 404),
+        "bad fields": (office.delegate(name=" ", purposes=[], until="2026-01-01"), 422),
+        "a copy delegated": (office.delegate(agent, copy, name="王五"), 422),
+        "another key": (office.delegate(SigningKey.generate(), office.licence), 401),
+        "malformed": (office.client.post(paths[0], json={"proof": 7}, headers=WALLET_ORIGIN), 422),
+    }
+    for case, (answer, status_code) in answers.items():
+        assert answer.status_code == status_code, (case, answer.text)
+        assert answer.headers["access-control-allow-origin"] == "*", case
+        assert "access-control-allow-credentials" not in answer.headers, case
+        if status_code >= 400:
+            assert answer.json()["detail"]["message"], case  # readable cross-origin, in Chinese
+        else:
+            assert answer.headers["cache-control"] == "no-store", case  # the offer's PIN
+    fields = {e["field"] for e in answers["bad fields"][0].json()["detail"]["errors"]}
+    assert fields == {"name", "purposes", "until"}

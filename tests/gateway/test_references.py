@@ -18,7 +18,7 @@ from gateway import federation, references, trustmarks, verifiers
 from gateway.models import ReferenceFailureRow, ReferenceUseRow
 from issuers.verifier_roles import VerifierRole
 from tests.gateway import test_presentation_answers as answers
-from tests.gateway.helpers import auth, race_past
+from tests.gateway.helpers import WALLET_ORIGIN, assert_json_post_preflighted, auth, race_past
 from tests.gateway.test_presentation_answers import HZ, YRD, Desk
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import make_holder_proof
@@ -277,17 +277,9 @@ def test_the_holder_endpoints_answer_any_origin_and_resolving_stays_same_origin(
 ) -> None:
     """A web wallet served by another gateway asks for codes and reads the records: answers,
     errors and the preflight of its JSON POST carry CORS; a counter's resolve does not."""
-    origin = {"Origin": "https://wallet.example"}
+    origin = WALLET_ORIGIN
     for path in ("/api/v1/references", "/api/v1/references/uses"):
-        asked = desk.client.options(
-            path,
-            headers={**origin, "Access-Control-Request-Method": "POST",
-                     "Access-Control-Request-Headers": "content-type"},
-        )  # fmt: skip
-        assert asked.status_code == 204, (path, asked.text)
-        assert asked.headers["access-control-allow-origin"] == "*"
-        assert "POST" in asked.headers["access-control-allow-methods"]
-        assert "content-type" in asked.headers["access-control-allow-headers"].lower()
+        assert_json_post_preflighted(desk.client, path)
         answered = _ask(desk, path=path)
         assert answered.status_code in (200, 201), (path, answered.text)
         assert answered.headers["access-control-allow-origin"] == "*", path

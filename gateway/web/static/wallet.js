@@ -19,12 +19,18 @@
 //   does not mint codes forever. Timers read the page's clock (Date, setInterval) only.
 // - Use records (用证记录) of a credential, shown only once their signature verifies with the
 //   issuing gateway's federation keys (wallet_codes.js).
+// - Delegated use (委托用证) of a credential: a form (the agent's name, 1–5 purposes, an end
+//   date) whose answer shows the offer for the agent's wallet (its QR, the link to copy, the
+//   PIN to give by another channel); the delegations with their state, whether the agent
+//   received each, and a revoke button that asks first. A delegated copy says by whom, for what
+//   and until when it was delegated, and its own delegation's state (wallet_delegations.js).
 // Server and issuer text is only ever set with textContent, never parsed as HTML.
 //
 // This module is the page (rendering, consent, camera and upload); the work is in
 // wallet_store.js (IndexedDB, the key, signing), wallet_sdjwt.js (checking a credential,
 // choosing Disclosures, the KB-JWT), wallet_protocol.js (OpenID4VCI and OpenID4VP calls) and
-// wallet_codes.js (holder proofs, codes, use records); the texts in wallet_texts.js.
+// wallet_codes.js (holder proofs, codes, use records), wallet_delegations.js (委托用证); the
+// texts in wallet_texts.js.
 import {
   both,
   callApi,
@@ -43,6 +49,7 @@ import {
   verdict,
 } from "./page.js";
 import { askCode, readUses } from "./wallet_codes.js";
+import { delegate, delegationOf, listDelegations, revokeDelegation } from "./wallet_delegations.js";
 import { MAX_LINK, OFFER_SCHEME, offerQuery, present, receive } from "./wallet_protocol.js";
 import { refuse, Refusal } from "./wallet_sdjwt.js";
 import { allOf, getHolder, makeHolder } from "./wallet_store.js";
@@ -97,6 +104,21 @@ const els = {
   usesVerified: $("uses-verified"),
   uses: $("uses"),
   usesClose: $("uses-close"),
+  dlView: $("delegations-view"),
+  dlType: $("delegations-type"),
+  dlCopy: $("delegated-copy"),
+  dlForm: $("delegate-form"),
+  dlName: $("delegate-name"),
+  dlPurposes: $("delegate-purposes"),
+  dlUntil: $("delegate-until"),
+  dlProblem: $("delegate-problem"),
+  dlOffer: $("delegate-offer"),
+  dlOfferQr: $("delegate-offer-qr"),
+  dlOfferLink: $("delegate-offer-link"),
+  dlOfferCopy: $("delegate-offer-copy"),
+  dlOfferPin: $("delegate-offer-pin"),
+  dlList: $("delegations"),
+  dlClose: $("delegations-close"),
 };
 
 // ---- rendering -----------------------------------------------------------------------------------
@@ -133,7 +155,8 @@ const label = (record, name) => (record && record.labels && record.labels[name])
 const when = (seconds) => formatTime(new Date(seconds * 1000).toISOString());
 
 function credentialCard(record) {
-  const own = Object.entries(record.claims).map(([name, value]) => [
+  const copy = delegationOf(record);
+  const own = Object.entries(record.claims).filter(([name]) => name !== "delegation").map(([name, value]) => [
     label(record, name) || { zh: name, en: name },
     formatValue(value),
   ]);
@@ -156,13 +179,30 @@ function credentialCard(record) {
       ),
       fieldsTable(own, metas),
     ),
+    copy ? pair("p", "cred-delegated", copyText(copy), "span") : null,
     h(
       "div",
       { class: "card-actions" },
       action("button code-button", "showCode", () => openCode(record)),
       action("button button--secondary uses-button", "showUses", () => openUses(record)),
+      action("button button--secondary delegate-button", copy ? "delegations" : "delegate", () =>
+        openDelegations(record),
+      ),
     ),
   );
+}
+
+// 委托副本: by whom, to whom, for what, until when (as the copy's signed payload says).
+function copyText(copy) {
+  const until = copy.until ? untilText(new Date(copy.until * 1000).toISOString()) : "—";
+  const values = (which) => ({ b: copy.by || "—", n: copy.delegate, p: copy.purposes.join(which === "zh" ? "、" : ", "), u: until });
+  return { zh: both("delegatedCopy", values("zh")).zh, en: both("delegatedCopy", values("en")).en };
+}
+
+// An end of day (23:59:59 China time) as its date; any other moment with its time.
+function untilText(iso) {
+  const shown = formatTime(iso) || "—";
+  return shown.endsWith(" 23:59") ? shown.slice(0, 10) : shown;
 }
 
 function action(cls, key, onClick) {
@@ -279,6 +319,7 @@ function rerender() {
   renderOutcome();
   renderCode();
   renderUses();
+  renderDelegations();
   if (holder) renderLists().catch(fail);
 }
 
@@ -295,6 +336,7 @@ const clockText = (ms) => {
 function openCode(record) {
   closeCode();
   closeUses();
+  closeDelegations();
   showNotice(null);
   shown = { record, started: Date.now(), code: null, next: 0, asking: false, stopped: null, error: null };
   shown.timer = window.setInterval(codeTick, TICK_MS);
@@ -395,6 +437,7 @@ let usesShown = null; // {record, gateway, kid, uses}
 function openUses(record) {
   guarded("busyUses", async () => {
     closeCode();
+    closeDelegations();
     usesShown = null;
     renderUses();
     const got = await readUses(record, holder);
@@ -448,6 +491,163 @@ function renderUses() {
   els.uses.replaceChildren(
     ...(uses.length ? uses.map((u) => useItem(record, u)) : [pair("li", "hint", both("usesNone"))]),
   );
+}
+
+// ---- 委托用证: delegate a credential, list and revoke its delegations ------------------------
+
+// {record, copy, list, offer, confirming, fields: [{field, zh, en}], problem: {zh, en} | null}
+let dl = null;
+const FIELD_ERRORS = { name: "delegate-name-error", purposes: "delegate-purposes-error", until: "delegate-until-error" };
+
+function openDelegations(record) {
+  guarded("busyDelegations", async () => {
+    closeCode();
+    closeUses();
+    const copy = delegationOf(record);
+    const list = await listDelegations(record, holder);
+    const same = dl && dl.record.id === record.id;
+    dl = { record, copy, list, offer: null, confirming: null, fields: [], problem: null };
+    if (!same) {
+      els.dlForm.reset();
+      els.dlUntil.value = "";
+    }
+    renderDelegations();
+    els.dlView.scrollIntoView({ block: "start" });
+  });
+}
+
+function closeDelegations() {
+  dl = null;
+  renderDelegations();
+}
+
+function onDelegate(event) {
+  event.preventDefault();
+  const view = dl;
+  if (!view || view.copy) return;
+  const purposes = els.dlPurposes.value.split(/\n/).map((p) => p.trim()).filter(Boolean);
+  const asked = { name: els.dlName.value, purposes, until: els.dlUntil.value };
+  view.fields = [];
+  view.problem = null;
+  view.offer = null;
+  renderDelegations();
+  guarded("busyDelegate", async () => {
+    try {
+      const made = await delegate(view.record, holder, asked);
+      view.offer = made.offer;
+      view.list = await listDelegations(view.record, holder);
+      els.dlForm.reset();
+      showNotice(both("delegated", { n: made.delegation.delegate }), "ok");
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      const said = err.fields || [];
+      view.fields = said.filter((f) => f.field in FIELD_ERRORS);
+      // Under each field what the gateway said of it; anything else (a credential that cannot
+      // be delegated, a refused proof, a malformed field) as the whole message.
+      view.problem = view.fields.length && view.fields.length === said.length ? null : err.texts;
+    } finally {
+      renderDelegations();
+    }
+    if (view.offer) els.dlOffer.scrollIntoView({ block: "start" });
+  });
+}
+
+function onRevoke(item) {
+  const view = dl;
+  guarded("busyRevoke", async () => {
+    view.confirming = null;
+    view.problem = null;
+    try {
+      const done = await revokeDelegation(view.record, holder, item.id);
+      view.list = view.list.map((d) => (d.id === done.id ? done : d));
+      showNotice(both("revoked", { n: done.delegate }), "ok");
+    } catch (err) {
+      if (!(err instanceof Refusal)) throw err;
+      view.problem = err.texts;
+    } finally {
+      renderDelegations();
+    }
+  });
+}
+
+function delegationItem(view, d) {
+  const purposes = (which) => d.purposes.join(which === "zh" ? "、" : ", ");
+  const live = d.state === "active" || d.state === "suspended";
+  const confirming = view.confirming === d.id;
+  const ask = (key, cls, onClick) => action(cls, key, onClick);
+  return h(
+    "li",
+    { class: `card wallet-card delegation-item history-${d.state === "active" ? "ok" : "bad"}`, "data-delegation": d.id },
+    h("p", { class: "history-head" }, h("span", { class: "delegation-agent" }, d.delegate),
+      pair("span", "history-outcome delegation-state", d.stateText, "span")),
+    h("p", { class: "delegation-purposes" }, `${t("delegationPurposes")}${t("colon")}${purposes(lang)}`),
+    h("p", { class: "delegation-until" }, `${t("delegationUntil")}${t("colon")}${untilText(d.until)}`),
+    pair("p", "hint delegation-received", both(d.received ? "delegationReceived" : "delegationNotReceived"), "span"),
+    d.revokedAt ? h("p", { class: "hint" }, fill(t("delegationRevokedAt"), { t: formatTime(d.revokedAt) })) : null,
+    !view.copy && live && !confirming
+      ? h("div", { class: "card-actions" }, ask("revoke", "button button--danger revoke-button", () => {
+          view.confirming = d.id;
+          renderDelegations();
+        }))
+      : null,
+    confirming
+      ? h("div", { class: "revoke-confirm", role: "alertdialog", "aria-label": t("revoke") },
+          pair("p", null, both("revokeConfirm", { n: d.delegate }), "span"),
+          h("div", { class: "consent-actions" },
+            ask("revokeYes", "button button--danger revoke-yes", () => onRevoke(d)),
+            ask("revokeNo", "button button--secondary revoke-no", () => {
+              view.confirming = null;
+              renderDelegations();
+            })))
+      : null,
+  );
+}
+
+function renderDelegations() {
+  els.dlView.hidden = !dl;
+  if (!dl) {
+    els.dlList.replaceChildren();
+    return;
+  }
+  const { record, copy, list, offer, fields, problem } = dl;
+  els.dlType.textContent = textPair(record.typeName, record.type)[lang];
+  els.dlCopy.hidden = !copy;
+  els.dlCopy.replaceChildren(...(copy ? [pair("span", null, copyText(copy), "span")] : []));
+  els.dlForm.hidden = Boolean(copy);
+  for (const [field, id] of Object.entries(FIELD_ERRORS)) {
+    const said = fields.filter((f) => f.field === field);
+    const el = $(id);
+    el.hidden = !said.length;
+    el.replaceChildren(...said.map((f) => pair("span", "field-message", f, "span")));
+    const input = el.previousElementSibling;
+    if (said.length) input.setAttribute("aria-invalid", "true");
+    else input.removeAttribute("aria-invalid");
+  }
+  els.dlProblem.hidden = !problem;
+  els.dlProblem.replaceChildren(...(problem ? [pair("span", null, problem, "span")] : []));
+  els.dlOffer.hidden = !offer;
+  if (offer) {
+    if (els.dlOfferQr.getAttribute("src") !== offer.qrPng) els.dlOfferQr.src = offer.qrPng;
+    els.dlOfferLink.value = offer.link;
+    els.dlOfferPin.textContent = offer.pin;
+  } else {
+    els.dlOfferQr.removeAttribute("src");
+    els.dlOfferLink.value = "";
+    els.dlOfferPin.textContent = "";
+  }
+  els.dlList.replaceChildren(
+    ...(list.length ? list.map((d) => delegationItem(dl, d)) : [pair("li", "hint", both("delegationsNone"))]),
+  );
+}
+
+async function copyOffer() {
+  els.dlOfferLink.select();
+  try {
+    await navigator.clipboard.writeText(els.dlOfferLink.value);
+  } catch (_) {
+    document.execCommand("copy"); // no clipboard permission: the selected text
+  }
+  els.dlOfferCopy.textContent = t("offerCopied");
 }
 
 // ---- actions -------------------------------------------------------------------------------------
@@ -663,6 +863,9 @@ async function start() {
   els.codeClose.addEventListener("click", closeCode);
   els.codeAgain.addEventListener("click", () => shown && openCode(shown.record));
   els.usesClose.addEventListener("click", closeUses);
+  els.dlForm.addEventListener("submit", onDelegate);
+  els.dlClose.addEventListener("click", closeDelegations);
+  els.dlOfferCopy.addEventListener("click", () => copyOffer().catch(fail));
   window.addEventListener("pagehide", () => {
     cameraOff();
     closeCode();

@@ -22,6 +22,7 @@ const MAX_ANSWER_BYTES = 256 * 1024;
 const MAX_CREDENTIALS = 100;
 const MAX_HISTORY = 500;
 const TIMEOUT_MS = 20000; // one call to an issuer or a counter, body included
+const MAX_FIELD_ERRORS = 20;
 
 // One call to an absolute URL: its JSON {…} once it answered 2xx; a Refusal naming the step
 // otherwise. The body is read no further than MAX_ANSWER_BYTES.
@@ -64,18 +65,49 @@ function named(step, key, values) {
 function refusedBy(step, status, data) {
   const stepName = both(step);
   const said = messageOf(status, data);
-  return new Refusal({
+  const refusal = new Refusal({
     zh: fill2("zh", "errStep", { s: stepName.zh, m: said.zh }),
     en: fill2("en", "errStep", { s: stepName.en, m: said.en }),
   });
+  refusal.status = status;
+  refusal.fields = fieldErrors(data);
+  return refusal;
 }
 
-// {response, text} of one bounded call (TIMEOUT_MS, body and all), or a Refusal naming the step.
-async function fetched(step, url, init, limit) {
+// The house shape's per-field messages ({detail: {errors: [{field, message, message_en}]}}),
+// at most MAX_FIELD_ERRORS of them: [{field, zh, en}].
+function fieldErrors(data) {
+  const detail = data && typeof data === "object" ? data.detail : null;
+  const errors = detail && typeof detail === "object" && Array.isArray(detail.errors) ? detail.errors : [];
+  return errors
+    .slice(0, MAX_FIELD_ERRORS)
+    .filter((e) => e && typeof e === "object" && typeof e.field === "string")
+    .map((e) => ({
+      field: e.field.slice(0, 64),
+      zh: String(e.message || e.message_en || "").slice(0, 400),
+      en: String(e.message_en || e.message || "").slice(0, 400),
+    }));
+}
+
+// The bytes of an answer (an image, say) as a data: URL of ``mediaType``, read no further than
+// ``limit`` bytes; a Refusal naming the step when it failed or is of another media type.
+export async function remoteDataUrl(step, url, mediaType, limit) {
+  const { response, bytes } = await fetched(step, url, { headers: { Accept: mediaType } }, limit, true);
+  if (!response.ok) throw refusedBy(step, response.status, null);
+  const got = String(response.headers.get("Content-Type") || "").split(";")[0].trim();
+  if (got !== mediaType) throw named(step, "errAnswer", { c: response.status });
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return `data:${mediaType};base64,${btoa(binary)}`;
+}
+
+// {response, text} (or {response, bytes} when ``raw``) of one bounded call (TIMEOUT_MS, body and
+// all), or a Refusal naming the step.
+async function fetched(step, url, init, limit, raw) {
   const controller = new AbortController();
   const timer = window.setTimeout(() => controller.abort(), TIMEOUT_MS);
   let response;
-  let text;
+  let bytes;
   try {
     response = await fetch(url, {
       ...init,
@@ -84,21 +116,21 @@ async function fetched(step, url, init, limit) {
       redirect: "error",
       signal: controller.signal,
     });
-    text = await boundedText(response, limit);
+    bytes = await boundedBytes(response, limit);
   } catch (err) {
     throw named(step, err && err.name === "AbortError" ? "errTimeout" : "errReach");
   } finally {
     window.clearTimeout(timer);
   }
-  if (text === null) throw named(step, "errTooBig");
-  return { response, text };
+  if (bytes === null) throw named(step, "errTooBig");
+  return raw ? { response, bytes } : { response, text: new TextDecoder().decode(bytes) };
 }
 
 const fill2 = (which, key, values) => both(key, values)[which];
 
-// The body as text, read no further than ``limit`` bytes (null past it: the rest is dropped).
-async function boundedText(response, limit) {
-  if (!response.body) return "";
+// The body's bytes, read no further than ``limit`` bytes (null past it: the rest is dropped).
+async function boundedBytes(response, limit) {
+  if (!response.body) return new Uint8Array(0);
   const reader = response.body.getReader();
   const chunks = [];
   let size = 0;
@@ -116,7 +148,7 @@ async function boundedText(response, limit) {
     all.set(chunk, at);
     at += chunk.byteLength;
   }
-  return new TextDecoder().decode(all);
+  return all;
 }
 
 // What an error answer says: the OAuth shape with our message/message_en, or the house shape.
