@@ -14,74 +14,25 @@ from __future__ import annotations
 import base64
 import json
 import re
-from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Request, Route, expect
+from playwright.sync_api import Browser, Page, Request, Route, expect
 
-from gateway import verifiers
-from tests.browser.conftest import TIMEOUT_MS
+from tests.browser.hangzhou import HOLDER, MASKED, NUMBER, REASON, City, browser_context
+from tests.browser.hangzhou import city as city  # the fixture
 from tests.browser.pages import counter_sign_in, wallet_receive
-from tests.conftest import FakeClock, make_agency
-from tests.gateway.federation_helpers import federation_of
-from tests.gateway.helpers import auth
-from tests.interop.serving import serve_app, two_ports
-from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.holder_proof import USES_TYP
 from trust.jws import sign_compact
 from trust.keys import SigningKey
 
 pytestmark = pytest.mark.slow
 
-HOLDER = SAMPLE_SUBJECTS["resident-eid"]
-NUMBER = HOLDER["id_number"]
-MASKED = f"{NUMBER[:6]}********{NUMBER[-4:]}"
-REASON = "旅馆住宿登记"
 # Grouped base32 as the gateway displays it, with the city's code before it once codes are
 # routable across cities.
 GROUPED = re.compile(r"^(\d{6}-)?[A-Z2-7]{4}(-[A-Z2-7]{4}){3}$")
 CODES_PATH = re.compile(r"/api/v1/references$")
-
-
-@dataclass
-class City:
-    clock: FakeClock
-    yrd_url: str
-    hz_url: str
-    counter_key: str
-    offer: dict[str, Any]
-
-
-@pytest.fixture
-def city(tmp_path: Path, clock: FakeClock) -> Iterator[City]:
-    """长三角 and 杭州 on loopback; 杭州市公安局 issues a resident e-ID with a wallet offer."""
-    yrd_port, hz_port = two_ports()
-    yrd, hz = f"http://127.0.0.1:{yrd_port}", f"http://127.0.0.1:{hz_port}"
-    with federation_of(tmp_path, clock) as fed, ExitStack() as sockets:
-        fed.anchor(yrd, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-        city = fed.city(hz, anchor=yrd, code="330100", name="杭州市", types=["resident-eid"])
-        psb = make_agency(
-            city, name="杭州市公安局", uscc="11330100002490365L", types=["resident-eid"]
-        )
-        _row, counter_key = verifiers.add_verifier(
-            city, name="西湖宾馆前台", role="hotel-desk", actor="test"
-        )
-        body = {"type": "resident-eid", "subject": HOLDER, "wallet_offer": True}
-        issued = fed.client(hz).post("/api/v1/credentials", json=body, headers=auth(psb.api_key))
-        assert issued.status_code == 201, issued.text
-        for url, port in ((yrd, yrd_port), (hz, hz_port)):
-            sockets.enter_context(serve_app(fed.client(url).app, port=port, lifespan="off"))
-        yield City(clock, yrd, hz, counter_key, issued.json()["wallet_offer"])
-
-
-def _context(browser: Browser, width: int, height: int) -> BrowserContext:
-    context = browser.new_context(locale="zh-CN", viewport={"width": width, "height": height})
-    context.set_default_timeout(TIMEOUT_MS)
-    return context
 
 
 @dataclass
@@ -108,7 +59,7 @@ class Phone:
 
 
 def _phone(browser: Browser, city: City) -> Phone:
-    page = _context(browser, 390, 844).new_page()
+    page = browser_context(browser, 390, 844).new_page()
     asked: list[str] = []
 
     def count(request: Request) -> None:
@@ -135,7 +86,7 @@ def test_the_wallet_renews_its_code_the_counter_scans_it_and_the_history_verifie
     browser: Browser, city: City, artifacts: Path
 ) -> None:
     phone = _phone(browser, city)
-    desk_context = _context(browser, 1000, 900)
+    desk_context = browser_context(browser, 1000, 900)
     try:
         wallet = phone.page
         card = wallet.locator("#credentials li").first
@@ -354,7 +305,7 @@ def _segment(part: str) -> bytes:
 def test_the_counter_needs_a_reason_and_says_when_wrong_codes_are_throttled(
     browser: Browser, city: City, artifacts: Path
 ) -> None:
-    context = _context(browser, 1000, 900)
+    context = browser_context(browser, 1000, 900)
     try:
         desk = context.new_page()
         counter_sign_in(desk, city.hz_url, city.counter_key)

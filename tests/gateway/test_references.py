@@ -300,3 +300,51 @@ def test_the_holder_endpoints_answer_any_origin_and_resolving_stays_same_origin(
         headers={**origin, "Access-Control-Request-Method": "POST"},
     )
     assert "access-control-allow-origin" not in preflight.headers
+
+
+QR_READER = "/wallet/api/qr/image"  # what /counter posts an uploaded photo to
+
+
+def _png_of(made: dict[str, Any]) -> bytes:
+    return base64.b64decode(made["qr_png"].split(",", 1)[1])
+
+
+def test_the_counter_pages_qr_reader_reads_a_codes_qr_without_using_it(desk: Desk) -> None:
+    """``/counter`` reads an uploaded photo with the gateway's QR reader: no key, nothing kept,
+    the code not used up; the page's policy lets it reach the reader and the camera."""
+    made = _ask(desk).json()
+    read = desk.client.post(QR_READER, files={"file": ("code.png", _png_of(made), "image/png")})
+    assert read.status_code == 200, read.text
+    assert read.json() == {"text": made["qr_text"], "codes_found": 1}
+    assert _resolve(desk, read.json()["text"]).json()["reason"] == "VALID"
+    page = desk.client.get("/counter")
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    assert "connect-src" not in page.headers["content-security-policy"]  # 'self' it is
+    assert page.headers["permissions-policy"] == "camera=(self)"
+    assert 'id="upload-button"' in page.text
+    assert 'id="camera-button"' in page.text
+    assert f'"{QR_READER}"' in desk.client.get("/static/counter.js").text
+
+
+def _blank_png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (300, 300), "white").save(out, format="PNG")
+    return out.getvalue()
+
+
+def test_what_the_counter_pages_qr_reader_cannot_read_is_told_in_both_languages(
+    desk: Desk,
+) -> None:
+    over = 10 * 1024 * 1024 + 1
+    cases = {  # what was sent: (status, a phrase of message_en)
+        "not an image": (b"%PDF-1.7 not an image", 400, "found data Pillow cannot identify"),
+        "empty": (b"", 400, "found an empty upload"),
+        "no QR": (_blank_png(), 422, "no QR code found in the image"),
+        "over 10 MB": (b"\x89PNG" + b"\0" * over, 413, "request body over"),
+    }
+    for name, (data, status, phrase) in cases.items():
+        got = desk.client.post(QR_READER, files={"file": ("photo.png", data, "image/png")})
+        assert got.status_code == status, (name, got.text)
+        detail = got.json()["detail"]
+        assert phrase in detail["message_en"], (name, detail)
+        assert any("\u4e00" <= ch <= "\u9fff" for ch in detail["message"]), (name, detail)

@@ -14,16 +14,28 @@
 //   in the shape of a presentation's result, shown in the same view (a used, expired or unknown
 //   code with its reason code; too many wrong codes: the gateway's 429 message with its wait).
 //   The field is emptied and focused after each result, so the next scan needs no click.
+// - The camera (where BarcodeDetector reads QR codes) or an uploaded photo (read by
+//   POST {api_base}/wallet/api/qr/image, the gateway's QR reader that keeps nothing and needs
+//   no key) gives a QR's text: a reference code, in either form, goes into the code field and
+//   resolves at once with the reason; anything else (a wallet request's openid4vp:// link, a
+//   certificate's QR) is refused with what was expected and what was found.
 // What the pages share (language, DOM helpers, the verdict banner, API calls) is page.js.
 import { announce, both, callApi, caution, chainNode, errorFrom, fieldsTable, fill } from "./page.js";
 import { formatTime, formatValue, freshness, h, pair, resultVerdict, startLang, t } from "./page.js";
-import { textPair, useTexts, verdict } from "./page.js";
+import { qrReader, textPair, useTexts, verdict } from "./page.js";
 
 const KEY_STORE = "ecert.counterKey"; // sessionStorage
 const POLL_MS = 1000;
 const MAX_BACKOFF_MS = 10000;
 const POLL_TIMEOUT_MS = 8000;
 const EXPIRY_GRACE_MS = 5000; // polls past the expiry the page computed, for a late answer
+const QR_IMAGE_PATH = "/wallet/api/qr/image";
+// trust/reference_code.py: 16 base32 characters, after a GB/T 2260 region code in the routable
+// form; any case, spaces and hyphens ignored, at most 64 characters.
+const MAX_CODE_INPUT = 64;
+const CITY_CODE = /^[1-9]\d{5}$/;
+const BARE_CODE = /^[A-Z2-7]{16}$/;
+const SHOWN_CHARS = 40; // of a QR that is not a code, in the message
 
 useTexts({
   zh: {
@@ -43,6 +55,12 @@ useTexts({
     resolveCode: "核验亮证码",
     askTitle: "或请持证人用钱包出示",
     errNoCode: "请扫描或输入亮证码。",
+    camera: "用摄像头扫码",
+    upload: "上传二维码图片",
+    cameraHint: "将持证人的亮证码二维码对准取景框",
+    cameraStop: "关闭摄像头",
+    errRequestQr: "这是出示请求的二维码（openid4vp://），应由持证人的钱包扫描；此处请扫描持证人钱包中的亮证码。",
+    errNotCode: "二维码内容不是亮证码：应为 330100-ABCD-EFGH-JKLM-NP23 这样的码，读到的是“{f}”。",
     headThrottled: "请稍后再试",
     shownBy: "出示方式",
     byCode: "亮证码",
@@ -105,6 +123,12 @@ useTexts({
     resolveCode: "Check the code",
     askTitle: "Or ask the holder's wallet for a presentation",
     errNoCode: "Scan or type the reference code.",
+    camera: "Scan with camera",
+    upload: "Upload QR photo",
+    cameraHint: "Point the camera at the holder's reference code QR",
+    cameraStop: "Close camera",
+    errRequestQr: "This QR is a presentation request (openid4vp://), for the holder's wallet to scan; here, scan the reference code the holder's wallet shows.",
+    errNotCode: "The QR does not hold a reference code: expected one like 330100-ABCD-EFGH-JKLM-NP23, found “{f}”.",
     headThrottled: "Try again later",
     shownBy: "Shown by",
     byCode: "Reference code",
@@ -176,6 +200,12 @@ const els = {
   codeForm: $("code-form"),
   code: $("code-input"),
   codeButton: $("code-button"),
+  cameraButton: $("camera-button"),
+  camera: $("camera"),
+  video: $("camera-video"),
+  cameraStop: $("camera-stop"),
+  upload: $("upload-button"),
+  file: $("file-input"),
   askButton: $("ask-button"),
   busy: $("busy"),
   problem: $("problem"),
@@ -202,6 +232,7 @@ let retryIn = 0;
 let pollTimer = 0;
 let tickTimer = 0;
 let copiedKey = "";
+let reader = null; // page.js's QR reader: the camera and the photo upload
 
 // ---- storage -------------------------------------------------------------------------------
 
@@ -280,6 +311,7 @@ async function signIn(candidate, quiet) {
 
 function showSignIn() {
   stopRequest();
+  if (reader) reader.stop();
   key = null;
   profile = null;
   els.desk.hidden = true;
@@ -524,6 +556,41 @@ async function resolveCode() {
   els.code.focus({ preventScroll: true }); // the next scan needs no click
 }
 
+/** The code a QR's text holds, grouped (330100-ABCD-EFGH-JKLM-NP23 or ABCD-EFGH-JKLM-NP23), or
+ * null when it holds none. */
+function referenceCode(text) {
+  if (text.length > MAX_CODE_INPUT) return null;
+  const plain = text.replace(/[\s-]+/g, "").toUpperCase();
+  const city = plain.length === 22 ? plain.slice(0, 6) : null;
+  const code = city ? plain.slice(6) : plain;
+  if ((city && !CITY_CODE.test(city)) || !BARE_CODE.test(code)) return null;
+  const grouped = code.match(/.{4}/g).join("-");
+  return city ? `${city}-${grouped}` : grouped;
+}
+
+/** A QR read by the camera or from a photo: a code resolves at once (resolveCode asks for the
+ * reason first, keeping the code in the field); anything else is refused. */
+function fromQr(text) {
+  const code = referenceCode(text);
+  if (code) {
+    els.code.value = code;
+    resolveCode();
+    return;
+  }
+  const trimmed = text.trim();
+  const shown = trimmed.length > SHOWN_CHARS ? trimmed.slice(0, SHOWN_CHARS - 1) + "…" : trimmed;
+  qrProblem(/^openid4vp:/i.test(trimmed) ? both("errRequestQr") : both("errNotCode", { f: shown }));
+}
+
+/** A QR that gave no code (or no QR at all): the previous holder's result goes, so it is not
+ * taken for this one's. */
+function qrProblem(next) {
+  answered = null;
+  els.result.replaceChildren();
+  showProblem(next);
+  els.code.focus({ preventScroll: true });
+}
+
 // ---- the answer, in /v's style -------------------------------------------------------------
 
 function answerCard(data, result, kind) {
@@ -642,6 +709,15 @@ function start() {
     resolveCode();
   });
   els.copy.addEventListener("click", copyLink);
+  reader = qrReader(els, {
+    imagePath: QR_IMAGE_PATH,
+    onText: fromQr,
+    onProblem: qrProblem,
+    onBusy: (on) => {
+      els.busy.hidden = !on;
+      els.upload.disabled = on;
+    },
+  });
   els.again.addEventListener("click", () => {
     stopRequest();
     answered = null;

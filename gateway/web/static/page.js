@@ -6,13 +6,18 @@
 // - DOM helpers that only ever set server text with textContent, never parse it as HTML.
 // - The verdict banner and the rows of a result card, as /v shows them: large and clear.
 // - Bounded calls to the gateway's JSON API, errors turned into {zh, en, code}.
+// - Reading a QR: a camera (where the browser's BarcodeDetector reads qr_code) and a photo
+//   upload the gateway decodes (qrReader).
 //
-// Deliberately not here: what a page does with them (verify.js, counter.js).
+// Deliberately not here: what a page does with them (verify.js, counter.js), or with a QR's
+// text.
 
 const LANG_KEY = "ecert.lang";
 const TIME_ZONE = "Asia/Shanghai";
 const AMBER = new Set(["SUSPENDED", "STATUS_UNAVAILABLE", "TRUST_LIST_STALE"]);
 const TIMEOUT_MS = 20000;
+export const MAX_UPLOAD_BYTES = 10 * 1024 * 1024; // the gateway's bound on an uploaded image
+const DETECT_EVERY_MS = 250;
 
 const COMMON = {
   zh: {
@@ -39,6 +44,8 @@ const COMMON = {
     errHttp: "核验服务返回错误（HTTP {s}）。",
     errShape: "核验服务返回了无法识别的应答。",
     errInvalid: "请求内容有误：{m}",
+    errTooBig: "图片超过 10 MB，请缩小或截图后再上传。",
+    errCamera: "无法打开摄像头：未获授权或设备不可用。",
   },
   en: {
     headValid: "Valid",
@@ -64,6 +71,8 @@ const COMMON = {
     errHttp: "The verification service returned an error (HTTP {s}).",
     errShape: "The verification service gave an answer this page cannot read.",
     errInvalid: "Invalid request: {m}",
+    errTooBig: "The image is over 10 MB; shrink it or take a screenshot and try again.",
+    errCamera: "Cannot open the camera: permission denied or no camera available.",
   },
 };
 
@@ -424,4 +433,107 @@ export async function callApi(path, init, timeoutMs) {
   } finally {
     window.clearTimeout(timer);
   }
+}
+
+// ---- reading a QR: camera or photo ---------------------------------------------------------
+
+/** Wire a page's QR reader (its markup: templates/qr_reader.html): els {cameraButton, camera
+ * (the viewfinder), video, cameraStop, upload, file}; imagePath: the gateway's endpoint that reads an image posted as "file" and
+ * answers {text}. onText(text) gets what a QR says; onProblem({zh, en, code}) what went wrong;
+ * onBusy(bool), if given, while an upload is read. The camera button shows only where
+ * BarcodeDetector reads qr_code (and there is a camera API); the camera stops at its first
+ * QR, on its stop button, and when the page is hidden. Returns {stop}. */
+export function qrReader(els, { imagePath, onText, onProblem, onBusy }) {
+  const busy = onBusy || (() => {});
+  let stream = null;
+  let detector = null;
+  let timer = 0;
+
+  function stop() {
+    window.clearTimeout(timer);
+    for (const track of stream ? stream.getTracks() : []) track.stop();
+    const wasOn = stream !== null;
+    stream = null;
+    els.video.srcObject = null;
+    els.camera.hidden = true;
+    if (wasOn) els.cameraButton.hidden = false;
+  }
+
+  function look() {
+    if (!stream) return;
+    detector.detect(els.video).then(
+      (codes) => {
+        if (!stream) return;
+        const hit = codes.find((code) => code.rawValue);
+        if (!hit) {
+          timer = window.setTimeout(look, DETECT_EVERY_MS);
+          return;
+        }
+        stop();
+        onText(hit.rawValue);
+      },
+      () => {
+        timer = window.setTimeout(look, DETECT_EVERY_MS * 2); // no frame yet
+      },
+    );
+  }
+
+  async function start() {
+    try {
+      detector = detector || new window.BarcodeDetector({ formats: ["qr_code"] });
+      stream = await navigator.mediaDevices.getUserMedia({
+        video: { facingMode: { ideal: "environment" } },
+        audio: false,
+      });
+    } catch (_) {
+      stream = null;
+      onProblem({ ...both("errCamera"), code: null });
+      return;
+    }
+    els.video.srcObject = stream;
+    els.camera.hidden = false;
+    els.cameraButton.hidden = true;
+    els.video.play().catch(() => {}); // settles once frames arrive; look() retries until then
+    look();
+  }
+
+  async function probe() {
+    if (!("BarcodeDetector" in window)) return;
+    if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) return;
+    try {
+      const formats = await window.BarcodeDetector.getSupportedFormats();
+      els.cameraButton.hidden = !formats.includes("qr_code");
+    } catch (_) {
+      els.cameraButton.hidden = true; // no usable detector
+    }
+  }
+
+  async function upload() {
+    const file = els.file.files && els.file.files[0];
+    els.file.value = "";
+    if (!file) return;
+    if (file.size > MAX_UPLOAD_BYTES) {
+      onProblem({ ...both("errTooBig"), code: null });
+      return;
+    }
+    const form = new FormData();
+    form.append("file", file, file.name || "image");
+    busy(true);
+    const answer = await callApi(imagePath, { method: "POST", body: form });
+    busy(false);
+    if (answer.ok && answer.data && typeof answer.data.text === "string") onText(answer.data.text);
+    else onProblem(answer.error || errorFrom(answer.status, answer.data));
+  }
+
+  els.cameraButton.hidden = true;
+  els.cameraButton.addEventListener("click", start);
+  els.cameraStop.addEventListener("click", stop);
+  els.upload.addEventListener("click", () => els.file.click());
+  els.file.addEventListener("change", upload);
+  window.addEventListener("pagehide", stop);
+  document.addEventListener("visibilitychange", () => {
+    if (document.hidden) stop();
+  });
+  probe();
+  return { stop };
 }
