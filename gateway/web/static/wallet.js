@@ -42,6 +42,7 @@ import {
   h,
   lang,
   pair,
+  qrReader,
   startLang,
   t,
   textPair,
@@ -58,7 +59,6 @@ import { TEXTS } from "./wallet_texts.js";
 useTexts(TEXTS);
 
 const REQUEST_SCHEME = "openid4vp://";
-const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 const REFRESH_MS = 60 * 1000; // a new code every minute
 const MAX_SHOWN_MS = 10 * 60 * 1000; // then stop and ask for a tap
 const TICK_MS = 1000;
@@ -743,81 +743,6 @@ function scanned(text) {
   }
 }
 
-function onUpload() {
-  const file = els.file.files && els.file.files[0];
-  els.file.value = "";
-  if (!file) return;
-  if (file.size > MAX_UPLOAD_BYTES) {
-    showNotice(both("errImage"));
-    return;
-  }
-  guarded("busyResolve", async () => {
-    const form = new FormData();
-    form.append("file", file, file.name || "image");
-    const got = await callApi("/wallet/api/qr/image", { method: "POST", body: form });
-    if (got.error) throw new Refusal(got.error);
-    if (!got.ok) throw new Refusal(errorFrom(got.status, got.data));
-    scanned(got.data.text);
-  });
-}
-
-// The camera, where the browser has BarcodeDetector; otherwise the upload (decoded by the
-// gateway) is the way in. Frames are looked at every 250 ms until a code is seen or it stops.
-const scanner = { stream: null, timer: 0 };
-
-async function cameraProbe() {
-  if (!("BarcodeDetector" in window) || !navigator.mediaDevices) return;
-  try {
-    const formats = await window.BarcodeDetector.getSupportedFormats();
-    els.cameraButton.hidden = !formats.includes("qr_code");
-  } catch (_) {
-    els.cameraButton.hidden = true;
-  }
-}
-
-async function cameraOn() {
-  showNotice(null);
-  let detector;
-  try {
-    detector = new window.BarcodeDetector({ formats: ["qr_code"] });
-    scanner.stream = await navigator.mediaDevices.getUserMedia({
-      video: { facingMode: { ideal: "environment" } },
-      audio: false,
-    });
-  } catch (_) {
-    showNotice(both("errCamera"));
-    return;
-  }
-  els.video.srcObject = scanner.stream;
-  els.camera.hidden = false;
-  els.video.play().catch(() => {});
-  const look = async () => {
-    if (!scanner.stream) return;
-    let codes = [];
-    try {
-      codes = await detector.detect(els.video);
-    } catch (_) {
-      codes = [];
-    }
-    const seen = codes.find((c) => c.rawValue);
-    if (seen) {
-      cameraOff();
-      scanned(seen.rawValue);
-    } else if (scanner.stream) {
-      scanner.timer = window.setTimeout(look, 250);
-    }
-  };
-  look();
-}
-
-function cameraOff() {
-  window.clearTimeout(scanner.timer);
-  for (const track of scanner.stream ? scanner.stream.getTracks() : []) track.stop();
-  scanner.stream = null;
-  els.video.srcObject = null;
-  els.camera.hidden = true;
-}
-
 // #offer=<link> or #request=<link> (a QR that opens this page), else the raw link itself.
 function fromHash() {
   const raw = location.hash.slice(1);
@@ -856,27 +781,25 @@ async function start() {
   els.presentForm.addEventListener("submit", onResolve);
   els.yes.addEventListener("click", () => onConsent(true));
   els.no.addEventListener("click", () => onConsent(false));
-  els.upload.addEventListener("click", () => els.file.click());
-  els.file.addEventListener("change", onUpload);
-  els.cameraButton.addEventListener("click", cameraOn);
-  els.cameraStop.addEventListener("click", cameraOff);
+  // The camera where the browser has BarcodeDetector, else a photo the gateway decodes; both
+  // stop when the page is hidden (page.js).
+  qrReader(els, {
+    imagePath: "/wallet/api/qr/image",
+    onText: scanned,
+    onProblem: (texts) => showNotice(texts),
+    onBusy: (on) => busy(on ? "busyResolve" : null),
+  });
   els.codeClose.addEventListener("click", closeCode);
   els.codeAgain.addEventListener("click", () => shown && openCode(shown.record));
   els.usesClose.addEventListener("click", closeUses);
   els.dlForm.addEventListener("submit", onDelegate);
   els.dlClose.addEventListener("click", closeDelegations);
   els.dlOfferCopy.addEventListener("click", () => copyOffer().catch(fail));
-  window.addEventListener("pagehide", () => {
-    cameraOff();
-    closeCode();
-  });
+  window.addEventListener("pagehide", closeCode);
   document.addEventListener("visibilitychange", () => {
-    if (!document.hidden) return;
-    cameraOff();
-    if (shown && !shown.stopped) stopCode("hidden");
+    if (document.hidden && shown && !shown.stopped) stopCode("hidden");
   });
   window.addEventListener("hashchange", fromHash);
-  cameraProbe();
   try {
     holder = (await getHolder()) || null;
   } catch (err) {
