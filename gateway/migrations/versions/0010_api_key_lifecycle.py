@@ -1,0 +1,24 @@
+"""API-key lifecycle (scopes, expiry, last use, rotation) and auth throttling (issue 11)
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06
+
+Reserved in the chain now so that the three parts of issue 11 can each fill in their own
+revision; until then it changes nothing.
+"""
+
+from __future__ import annotations
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    pass
+
+
+def downgrade() -> None:
+    pass
