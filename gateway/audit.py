@@ -45,5 +45,5 @@ def _leaves(session: Session, _flush: UOWTransaction, _objects: Iterable[Any] | 
         o for o in session.new if isinstance(o, AuditRow) and "leaf_index" not in inspect(o).dict
     ]
     if rows and auditlog.has_leaves(session):
-        rows.sort(key=lambda row: inspect(row).insert_order)
+        rows.sort(key=lambda row: inspect(row).insert_order or 0)
         auditlog.assign(session, rows)
