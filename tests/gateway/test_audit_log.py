@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from jwcrypto import jwk, jws
-from sqlalchemy import select, text
+from sqlalchemy import create_engine, select, text
 
 from gateway import audit, auditheads, auditlog, federation, issuance, keystore, status
 from gateway.app import create_app
@@ -385,3 +385,47 @@ def test_licence_body_is_issued_over_the_api_as_a_leaf(gw: Gateway, amr: Agency)
                           headers={"Authorization": f"Bearer {amr.api_key}"})  # fmt: skip
     assert got.status_code in (200, 201), got.text
     assert any(r.subject == got.json()["id"] and r.action == "credential.issue" for r in _rows(gw))
+
+
+def test_migration_0012_makes_the_existing_rows_the_first_leaves_in_id_order(
+    empty_db_url: str, tmp_path: Any, clock: FakeClock
+) -> None:
+    from gateway.migrate import upgrade
+
+    upgrade(empty_db_url, "0011")
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text("INSERT INTO audit_log (at, actor, action, subject, detail) "
+                     "VALUES (:at, :actor, :action, :subject, :detail)"),
+                [{"at": 1_700_000_000 + i, "actor": "cli:t", "action": "agency.add",
+                  "subject": f"a{i}", "detail": json.dumps({"types": ["营业执照"], "n": i})}
+                 for i in range(300)],
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+    upgrade(empty_db_url, "head")
+    migrated = Gateway.open(
+        Settings(data_dir=tmp_path / "m", database_url=empty_db_url, key_passphrase=PASSPHRASE,
+                 public_url=None),
+        clock=clock,
+    )  # fmt: skip
+    try:
+        rows = _rows(migrated)
+        assert [r.subject for r in rows] == [f"a{i}" for i in range(300)]  # id order
+        assert [r.leaf_index for r in rows] == list(range(300))
+        hashes = _recomputed(rows)
+        assert [r.leaf_hash for r in rows] == hashes
+        assert _tree(migrated).root() == merkle.root(hashes)
+        with migrated.sessions() as session:  # the cached subtree of the first 256 is there
+            subtrees = auditlog.StoredSubtrees(session, 300)
+            assert subtrees(0, 256) == merkle.root(hashes[:256])
+            assert subtrees.reads == 1
+        with migrated.transaction() as session:
+            audit.record(session, at=clock(), actor="t", action="test.after", subject="x")
+        after = _rows(migrated)
+        assert after[-1].leaf_index == 300
+        assert _tree(migrated).root() == merkle.root(_recomputed(after))
+    finally:
+        migrated.close()
