@@ -16,12 +16,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import Session
 
 from gateway import auditlog, federation
 from gateway.core import Gateway
+from gateway.db import SQLITE_BUSY_MS, WRITE_OPTION
 from gateway.errors import NotFound
 from gateway.models import AuditCheckpointRow, FederationRow
 from trust.encoding import b64url_encode
@@ -29,6 +30,7 @@ from trust.jws import sign_compact
 
 CHECKPOINT_TYP = "ecert-checkpoint+jwt"
 MIN_INTERVAL = 1  # seconds between two signatures, at most one a second
+LOCK_WAIT = 0.25  # seconds a request waits for SQLite's write lock to store a new head
 
 
 def newest(session: Session) -> AuditCheckpointRow | None:
@@ -68,12 +70,36 @@ def current(gw: Gateway) -> AuditCheckpointRow:
     )
     signed = AuditCheckpointRow(tree_size=compact.size, root_hash=root, jws=jws, signed_at=now)
     try:
-        with gw.transaction() as session:
-            session.add(signed)
+        stored = _store(gw, signed)
     except IntegrityError:  # another process signed this size first: answer its head
         with gw.sessions() as session:
-            stored = session.get(AuditCheckpointRow, compact.size)
-        if stored is None:  # pragma: no cover - the key that collided is there
+            other = session.get(AuditCheckpointRow, compact.size)
+        if other is None:  # pragma: no cover - the key that collided is there
             raise
-        return stored
+        return other
+    if not stored and head is not None:  # the write lock is busy: the previous head, for now
+        return head
     return signed
+
+
+def _store(gw: Gateway, signed: AuditCheckpointRow) -> bool:
+    """Store ``signed``; False when SQLite's write lock stayed busy for :data:`LOCK_WAIT`
+    seconds (a long write in progress: a read does not queue behind it). PostgreSQL's insert
+    waits on no other writer."""
+    if gw.engine.dialect.name != "sqlite":
+        with gw.transaction() as session:
+            session.add(signed)
+        return True
+    values = {c: getattr(signed, c) for c in ("tree_size", "root_hash", "jws", "signed_at")}
+    with gw.engine.connect() as conn:
+        raw = conn.connection.dbapi_connection
+        assert raw is not None  # a connection just checked out of the pool
+        raw.execute(f"PRAGMA busy_timeout={int(LOCK_WAIT * 1000)}")
+        try:
+            with conn.execution_options(**{WRITE_OPTION: True}).begin():
+                conn.execute(insert(AuditCheckpointRow), [values])
+        except OperationalError:
+            return False
+        finally:
+            raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
+    return True

@@ -10,8 +10,11 @@ is kept beside it.
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from typing import Any
 
 import pytest
@@ -429,3 +432,47 @@ def test_migration_0012_makes_the_existing_rows_the_first_leaves_in_id_order(
         assert _tree(migrated).root() == merkle.root(_recomputed(after))
     finally:
         migrated.close()
+
+
+@contextmanager
+def _writer_holding_the_lock(gw: Gateway) -> Iterator[None]:
+    """Another connection in the middle of a write: SQLite's write lock, or on PostgreSQL the
+    audit tree's row lock."""
+    if gw.engine.dialect.name == "sqlite":
+        path = gw.engine.url.database
+        assert path is not None
+        with closing(sqlite3.connect(path, isolation_level=None, timeout=1)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                other.execute("ROLLBACK")
+        return
+    with gw.engine.connect() as conn:
+        conn.execute(text("SELECT size FROM audit_tree WHERE id = 1 FOR UPDATE"))
+        try:
+            yield
+        finally:
+            conn.rollback()
+
+
+def test_a_checkpoint_request_does_not_queue_behind_a_long_write(
+    gw: Gateway, clock: FakeClock
+) -> None:
+    """A read never waits on a writer: with SQLite's write lock held elsewhere the previous head
+    is answered at once; on PostgreSQL storing a head waits on no writer (the tree's row lock
+    held elsewhere), so the new one is."""
+    _anchor(gw)
+    first = auditheads.current(gw)
+    _fill(gw, 2)
+    clock.advance(5)
+    with _writer_holding_the_lock(gw):
+        started = time.perf_counter()
+        with client_for(gw) as client:
+            got = client.get("/audit/checkpoint")
+        took = time.perf_counter() - started
+    assert got.status_code == 200
+    assert took < 3.0
+    expected = first.tree_size if gw.engine.dialect.name == "sqlite" else first.tree_size + 2
+    assert json.loads(b64url_decode(got.text.split(".")[1]))["tree_size"] == expected
+    assert auditheads.current(gw).tree_size == first.tree_size + 2  # once the lock is free
