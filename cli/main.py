@@ -36,6 +36,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wallet": ("cli.wallet_delegate", "wallet_app"),
     "verifier": ("cli.verifier_cmd", "verifier_app"),
     "counter": ("cli.counter_cmd", "counter_app"),
+    "audit": ("cli.audit_cmd", "audit_app"),
 }
 
 

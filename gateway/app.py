@@ -19,7 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import public_docs, trustexport, trustsync, use_reports
+from gateway import auditheads, public_docs, trustexport, trustsync, use_reports
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -40,6 +40,7 @@ from gateway.peers import HttpFetcher
 from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
 from gateway.routes import (
+    audit,
     credentials,
     delegations,
     federation,
@@ -296,6 +297,7 @@ async def _federation_sync(
             loop_now = asyncio.get_running_loop().time()
             if loop_now >= due:
                 await work.run(trustexport.prepare, gw)  # renew the root when due
+                await work.run(auditheads.current, gw)  # a signed head if the log grew
                 report = await work.run(
                     trustsync.sync_once,
                     gw,
@@ -369,6 +371,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     setattr(app.state, SERVICES, services)
     _install_errors(app)
     for module in (
+        audit,
         credentials,
         verify,
         public,

@@ -13,6 +13,7 @@ WRITE_OPTION = "ecert_write"
 # burst of requests queues on threads, never on the pool.
 POOL_SIZE = 20
 POOL_OVERFLOW = 30
+SQLITE_BUSY_MS = 30_000  # how long a SQLite connection waits for the write lock
 
 
 def make_engine(url: str) -> Engine:
@@ -32,7 +33,7 @@ def make_engine(url: str) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
             cur.close()
 
         @event.listens_for(engine, "begin")

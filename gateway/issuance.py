@@ -19,7 +19,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import keystore, slots
+from gateway import audit, keystore, slots
 from gateway.clock import CHINA_TZ, end_of_day, iso, start_of_day, today_in_china
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -236,6 +236,10 @@ def _write(
         for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
     ]
     session.execute(insert(CredentialRow), rows)
+    for row in rows:  # one audit leaf each, written with the batch when it commits
+        audit.record(session, at=now, actor=f"agency:{agency.id}", action="credential.issue",
+                     subject=row["id"], type=row["type"], identifier=row["identifier"],
+                     kid=row["kid"], token_hash=row["token_hash"])  # fmt: skip
     return rows, change
 
 

@@ -40,6 +40,8 @@ def create_key(
         note="",
     )
     session.add(row)
+    audit.record(session, at=now, actor="gateway", action="key.create", subject=key.kid,
+                 agency=agency_id, alg=key.alg)  # fmt: skip
     return row
 
 
@@ -157,7 +159,7 @@ def compromise(
             action="key.compromise",
             subject=kid,
             at_=when,
-            reason=reason,
+            reason_hash=audit.text_hash(reason),
         )
         change = mark_changed(session)
         affected = live_credentials(session, kid, now)

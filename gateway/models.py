@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    FetchedValue,
     ForeignKey,
     Index,
     Integer,
@@ -152,15 +153,22 @@ class IdempotencyRow(Base):
 
 
 class AuditRow(Base):
-    """Who changed what, when: keys, agencies, API keys (status changes have their own table)."""
+    """Who did what, when: one leaf of the Merkle audit log each (``gateway.auditlog``). The
+    leaf's data is the canonical JSON of these columns and ``leaf_index``; ``leaf_hash`` its
+    RFC 9162 leaf hash. Written only through :func:`gateway.audit.record`."""
 
     __tablename__ = "audit_log"
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - never read back on INSERT
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[int]
     actor: Mapped[str] = mapped_column(String(80))
     action: Mapped[str] = mapped_column(String(64))
     subject: Mapped[str] = mapped_column(String(128))
     detail: Mapped[dict[str, Any]]
+    # Set as the row is flushed (``gateway.audit``); FetchedValue: an INSERT without them (code
+    # run on a schema before 0012, whose backfill makes the rows leaves) leaves them out.
+    leaf_index: Mapped[int] = mapped_column(unique=True, server_default=FetchedValue())
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32), server_default=FetchedValue())
 
 
 # --- federation (OpenID Federation roles, keys, subordinates, trust lists, peers) -------------
@@ -435,3 +443,37 @@ class ReferenceFailureRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     verifier_id: Mapped[str] = mapped_column(String(40), index=True)
     at: Mapped[int] = mapped_column(index=True)
+
+
+# --- audit log as a Merkle tree (issue 11, audit part; migration 0012) -------------------------
+
+
+class AuditTreeRow(Base):
+    """The audit tree's state (id is always 1): its size and the roots of the complete subtrees
+    that make it up (``trust.merkle.CompactRange``), updated with every leaf, under a row lock."""
+
+    __tablename__ = "audit_tree"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int]
+    hashes: Mapped[list[str]] = mapped_column(JSON)  # hex, largest subtree first
+    updated_at: Mapped[int]
+
+
+class AuditNodeRow(Base):
+    """Cached roots of complete subtrees of 2**level leaves (levels 8, 16, 24 …) starting at
+    leaf ``position * 2**level``, so that a proof never rehashes the whole log."""
+
+    __tablename__ = "audit_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True)
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class AuditCheckpointRow(Base):
+    """A signed tree head this gateway published (``GET /audit/checkpoint``), kept as history."""
+
+    __tablename__ = "audit_checkpoints"
+    tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+    jws: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[int] = mapped_column(index=True)

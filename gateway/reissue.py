@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from gateway import keystore
+from gateway import audit, keystore
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.issuance import mint
@@ -63,6 +63,19 @@ def reissue(
             record_change(session, old, REISSUE_CODE, reason=reason, actor=actor, now=now)
         if new_rows:
             session.execute(insert(CredentialRow), new_rows)
+            for values in new_rows:
+                audit.record(
+                    session,
+                    at=now,
+                    actor=actor[:80],
+                    action="credential.reissue",
+                    subject=values["id"],
+                    supersedes=values["supersedes"],
+                    identifier=values["identifier"],
+                    kid=values["kid"],
+                    token_hash=values["token_hash"],
+                    reason_hash=audit.text_hash(reason),
+                )
             for values in new_rows:
                 if values["status_code"] != "01":
                     set_status_bit(

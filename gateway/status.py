@@ -10,6 +10,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway import audit
 from gateway.core import Gateway
 from gateway.delegated_copies import cascaded
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -20,6 +21,8 @@ from trust import statuslist
 from trust.errors import FieldError
 
 MAX_REASON = 500
+# The audit action of a move to each GB status code (the leaf keeps the code itself).
+_ACTIONS = {"01": "credential.reinstate", "02": "credential.suspend"}
 
 
 def status_bit(code: str) -> int:
@@ -108,6 +111,16 @@ def record_change(
             actor=actor,
             at=now,
         )
+    )
+    audit.record(
+        session,
+        at=now,
+        actor=actor[:80],
+        action=_ACTIONS.get(target, "credential.revoke"),
+        subject=row.id,
+        from_code=row.status_code,
+        to_code=target,
+        reason_hash=audit.text_hash(reason),
     )
     row.status_code = target
     copies = session.scalars(
