@@ -38,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verifier": ("cli.verifier_cmd", "verifier_app"),
     "counter": ("cli.counter_cmd", "counter_app"),
     "audit": ("cli.audit_cmd", "audit_app"),
+    "backup": ("cli.backup_cmd", "backup"),
+    "restore": ("cli.backup_cmd", "restore"),
 }
 
 
