@@ -13,9 +13,9 @@ set-up). Anyone on the network can post one, so a request waits only within boun
   the anchor resolves the city that way afterwards anyway. So before a request takes a slot,
   the anchor fetches ``{entity_id}/.well-known/openid-federation`` (one GET of a fixed path,
   :data:`FETCH_DEADLINE` seconds and :data:`MAX_FETCHED` bytes at most, through the gateway's
-  bounded fetcher, the answer never shown to the requester) and it must carry exactly the
-  request's keys. A made-up entity id serves nothing, and a request in another entity's name
-  is not signed by the keys that entity serves: neither takes a slot;
+  bounded fetcher; what it answered, or why it failed, is never shown to the requester) and it
+  must carry exactly the request's keys. A made-up entity id serves nothing, and a request in
+  another entity's name is not signed by the keys that entity serves: neither takes a slot;
 - **per requester**: at most :data:`MAX_PER_ADDRESS` waiting requests from one client address
   (an IPv6 address counts by its /64) and :data:`MAX_PER_HOST` for entity ids on one host;
 - **in total**: at most :data:`MAX_PENDING` waiting requests;
@@ -180,7 +180,7 @@ def _confirm(fetcher: HttpFetcher, statement: EntityStatement, now: int) -> None
             f"无法从 {url} 取得该实体自身有效的实体配置，申请未受理",
             f"expected {statement.sub} to serve its own valid entity configuration at {url} "
             f"(OpenID Federation §9), within {FETCH_DEADLINE:g}s and {MAX_FETCHED} bytes; "
-            f"found none ({type(exc).__name__}): serve it, then join again",
+            "found none: serve it, then join again",
         ) from exc
     offered = sorted(k.kid for k in statement.jwks)
     found = sorted(k.kid for k in served.jwks)
@@ -236,11 +236,8 @@ def request_join(
             session.add(row)
         if not renewal or row.request_id is None:
             row.request_id = "jr-" + secrets.token_hex(8)
-        row.name, row.status, row.jwks = (
-            name[:128],
-            "pending",
-            [dict(k.jwk) for k in statement.jwks],
-        )
+        row.name = "".join(c for c in name if c.isprintable())[:128]  # shown to the operator
+        row.status, row.jwks = "pending", [dict(k.jwk) for k in statement.jwks]
         row.requested_at, row.expires_at, row.client_address = now, now + JOIN_LIFETIME, address
         row.decided_at = row.decided_by = None
         audit.record(session, at=now, actor=statement.sub, action="federation.join_request",

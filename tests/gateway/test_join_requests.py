@@ -46,11 +46,11 @@ def _kids(gw: Gateway) -> list[str]:
     return [k.kid for k in keys]
 
 
-def _forged(entity_id: str, now: int, key: SigningKey | None = None) -> str:
+def _forged(entity_id: str, now: int, key: SigningKey | None = None, name: str = "杭州市") -> str:
     thief = key or SigningKey.generate()
     return sign_entity_statement(
         iss=entity_id, sub=entity_id, iat=now, exp=now + 3600, jwks=[thief.public], key=thief,
-        metadata={"federation_entity": {"organization_name": "杭州市"}}, authority_hints=[YRD],
+        metadata={"federation_entity": {"organization_name": name}}, authority_hints=[YRD],
     )  # fmt: skip
 
 
@@ -227,3 +227,15 @@ def test_the_client_address_a_request_counts_against() -> None:
     assert join_requests.requester("10.0.0.1") == "10.0.0.1"
     assert join_requests.requester(None) == "unknown"
     assert join_requests.requester("testclient") == "testclient"
+
+
+def test_a_requests_name_reaches_the_operators_terminal_without_control_characters(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        yrd = fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
+        join_requests.request_join(
+            yrd, _forged(SZ, clock.now, name="苏州\x1b[2J\x1b]0;pwned\x07市")
+        )
+        (listed,) = join_requests.pending(yrd)
+        assert listed["name"] == "苏州[2J]0;pwned市"
