@@ -12,11 +12,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
 
 from gateway import federation, join_requests, statements
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound, Unprocessable
+from gateway.migrate import upgrade
 from gateway.models import AuditRow, SubordinateRow
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
@@ -239,3 +240,30 @@ def test_a_requests_name_reaches_the_operators_terminal_without_control_characte
         )
         (listed,) = join_requests.pending(yrd)
         assert listed["name"] == "苏州[2J]0;pwned市"
+
+
+def test_migration_0011_gives_requests_already_waiting_an_expiry(empty_db_url: str) -> None:
+    upgrade(empty_db_url, "0010")
+    engine = create_engine(empty_db_url)
+    try:
+        with engine.begin() as conn:
+            for entity_id, status in ((HZ, "pending"), (SZ, "approved")):
+                conn.execute(
+                    text(
+                        "INSERT INTO subordinates (entity_id, kind, name, jwks, credential_types,"
+                        " status, policy, requested_at) VALUES (:e, 'city', '', '[]', '[]', :s,"
+                        " '', 1000)"
+                    ),
+                    {"e": entity_id, "s": status},
+                )
+        upgrade(empty_db_url, "0011")
+        with engine.connect() as conn:
+            rows = conn.execute(
+                text("SELECT entity_id, expires_at, request_id FROM subordinates ORDER BY 1")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(r) for r in rows] == [
+        (HZ, 1000 + join_requests.JOIN_LIFETIME, None),
+        (SZ, None, None),
+    ]
