@@ -29,6 +29,7 @@ import io
 import os
 import tarfile
 import time
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,7 +189,7 @@ def _members(path: Path, limit: int) -> dict[str, bytes]:
                 if len(body) != info.size:
                     raise _refuse("备份条目不完整", f"{info.name} is shorter than its header says")
                 out[info.name] = body
-    except (tarfile.TarError, EOFError, OSError, ValueError) as exc:  # zlib.error is an OSError
+    except (tarfile.TarError, EOFError, OSError, ValueError, zlib.error) as exc:
         raise _refuse(
             "备份文件已损坏或不完整", f"expected a complete gzipped tar archive: {exc}"
         ) from exc

@@ -7,6 +7,7 @@ import base64
 import hashlib
 import io
 import os
+import random
 import tarfile
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -300,3 +301,32 @@ def test_a_non_empty_target_is_refused_unless_replaced_and_replacing_is_one_tran
         actions = [r.action for r in _audit(gw)]
         assert actions.count("gateway.restore") == 1  # the refused one left no trace
         assert actions[-1] == "gateway.restore"
+
+
+def test_any_single_byte_damage_is_refused_with_our_error_or_changes_nothing(
+    tmp_path: Path, made: tuple[Path, dict[str, Any]]
+) -> None:
+    """A property over 300 seeded corruptions: reading the archive raises only
+    :class:`gateway.backup.BackupError`, or (a byte gzip or tar does not check, such as a
+    header's time) gives exactly the rows the intact archive gives."""
+    archive, manifest = made
+    intact = backup.read_archive(archive)
+    data = archive.read_bytes()
+    rng = random.Random(11)
+    damaged = tmp_path / "damaged.tar.gz"
+    outcomes = {"refused": 0, "same": 0}
+    for _ in range(300):
+        copy = bytearray(data)
+        at = rng.randrange(len(copy))
+        copy[at] ^= rng.randrange(1, 256)
+        cut = rng.random() < 0.2
+        damaged.write_bytes(bytes(copy[: rng.randrange(len(copy))] if cut else copy))
+        try:
+            got = backup.read_archive(damaged)
+        except backup.BackupError:
+            outcomes["refused"] += 1
+            continue
+        assert got.rows == intact.rows, at
+        outcomes["same"] += 1
+    assert outcomes["refused"] > 250, outcomes
+    assert intact.manifest_sha256 == manifest["manifest_sha256"]
