@@ -54,7 +54,7 @@ from gateway import audit
 from gateway.core import Gateway
 from gateway.errors import Unprocessable
 from gateway.migrate import HEAD
-from gateway.models import Base, FederationKeyRow, SigningKeyRow
+from gateway.models import AuditTreeRow, Base, FederationKeyRow, SigningKeyRow
 from trust.errors import EcertError
 
 FORMAT = "ecert-gateway-backup"
@@ -312,8 +312,20 @@ def _check_passphrase(gw: Gateway, archive: Archive) -> None:
             ) from exc
 
 
+# What a freshly migrated database holds before any act (migration 0012's empty audit tree
+# state): not data, so it does not make a database non-empty (a restore replaces it).
+_SEEDED = {AuditTreeRow.__tablename__: AuditTreeRow.size == 0}
+
+
 def _row_counts(conn: Connection) -> dict[str, int]:
-    counts = {t.name: int(conn.scalar(select(func.count()).select_from(t)) or 0) for t in tables()}
+    """Rows each table holds, besides a fresh database's seeds; only tables with some."""
+    counts: dict[str, int] = {}
+    for table in tables():
+        query = select(func.count()).select_from(table)
+        seed = _SEEDED.get(table.name)
+        if seed is not None:
+            query = query.where(~seed)
+        counts[table.name] = int(conn.scalar(query) or 0)
     return {name: n for name, n in counts.items() if n}
 
 

@@ -285,7 +285,8 @@ def reject(gw: Gateway, *, request_id: str, reason: str, actor: str) -> Subordin
             )
         audit.record(session, at=now, actor=actor, action="federation.join_reject",
                      subject=row.entity_id, request_id=request_id,
-                     kids=sorted(str(j.get("kid")) for j in row.jwks), reason=reason)  # fmt: skip
+                     kids=sorted(str(j.get("kid")) for j in row.jwks),
+                     reason_hash=audit.text_hash(reason))  # fmt: skip
         session.delete(row)
         return row
 

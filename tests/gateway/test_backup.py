@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import func, inspect, select
 from stdnum.cn import uscc
 
-from gateway import agencies, backup
+from gateway import agencies, auditverify, backup
 from gateway.core import Gateway
 from gateway.models import AuditRow, SigningKeyRow, StatusListRow
 from gateway.settings import Settings
@@ -92,6 +92,7 @@ def _audit(gw: Gateway) -> list[AuditRow]:
 
 
 def _rows(gw: Gateway) -> int:
+    """Rows in all (a fresh database holds its empty audit tree state: one row)."""
     with gw.engine.connect() as conn:
         return sum(
             int(conn.scalar(select(func.count()).select_from(t)) or 0) for t in backup.tables()
@@ -121,6 +122,10 @@ def test_a_city_round_trips_and_its_credentials_still_verify(
         with _gateway(dst_url, tmp_path / "dst", clock) as gw:  # a fresh process's view
             after = _seen(gw, before["tokens"])
             restored = _audit(gw)[-1]
+            with gw.sessions() as session:  # the restored log holds, its new leaf included
+                checked = auditverify.verify(session)
+            assert checked.ok, checked.problem
+            assert checked.size == restored.leaf_index + 1
             with client_for(gw) as client:  # it goes on: serials and ids continue (sequences)
                 key = auth(before["api_key"])
                 more = client.post("/api/v1/credentials", json=licence_body(), headers=key)
@@ -187,9 +192,10 @@ def _refused(tmp: Path, clock: FakeClock, archive: Path, match: str, **kw: Any) 
     """Restore ``archive`` into a fresh SQLite gateway: refused, with zh-CN and English, and
     the database still empty."""
     with _gateway(f"sqlite:///{tmp / 'fresh.db'}", tmp / "fresh", clock, **kw) as gw:
+        fresh = _rows(gw)
         with pytest.raises(backup.BackupError, match=match) as refused:
             backup.restore(gw, archive, replace=False, actor="cli:op")
-        assert _rows(gw) == 0
+        assert _rows(gw) == fresh
     assert refused.value.message_zh.endswith("未写入任何数据")
     assert refused.value.message_en.endswith("nothing was written")
     return refused.value.message_zh
@@ -273,9 +279,10 @@ def test_an_archive_over_the_bound_is_refused(
 ) -> None:
     archive, _ = made
     with _gateway(f"sqlite:///{tmp_path / 'fresh.db'}", tmp_path / "fresh", clock) as gw:
+        fresh = _rows(gw)
         with pytest.raises(backup.BackupError, match="expected at most 1000 bytes"):
             backup.restore(gw, archive, replace=False, actor="cli:op", limit=1000)
-        assert _rows(gw) == 0
+        assert _rows(gw) == fresh
 
 
 def test_a_non_empty_target_is_refused_unless_replaced_and_replacing_is_one_transaction(
