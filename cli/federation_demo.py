@@ -44,7 +44,7 @@ from cli.federation_demo_procs import (
     wait_ready,
     watch,
 )
-from gateway import agencies, federation, statements
+from gateway import agencies, federation, join_requests, statements
 from gateway.core import Gateway
 from gateway.demo import SAMPLES
 from gateway.settings import load_settings
@@ -130,7 +130,7 @@ def _set_up(gateways: Mapping[str, DemoGateway]) -> None:
                 gw, role=federation.CITY, region_id=spec.region, region_name=spec.region_name,
                 superior_id=anchor_url, superior_jwks=_own_keys(anchor), actor=ACTOR,
             )  # fmt: skip
-            federation.request_join(anchor, statements.entity_configuration(gw))
+            join_requests.request_join(anchor, statements.entity_configuration(gw))
             federation.approve(anchor, entity_id=g.url, credential_types=spec.granted,
                                actor=ACTOR)  # fmt: skip
         for here, there in (("yrd", "jjj"), ("jjj", "yrd")):

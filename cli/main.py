@@ -28,8 +28,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "agency": ("cli.admin", "agency_app"),
     "key": ("cli.admin", "key_app"),
     "trust": ("cli.trust_cmd", "trust_app"),
-    # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group.
-    "federation": ("cli.federation_ops", "federation_app"),
+    # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group, and
+    # federation_join_cmd the anchor's join queue (pending, reject, purge).
+    "federation": ("cli.federation_join_cmd", "federation_app"),
     "region": ("cli.region_cmd", "region_app"),
     # wallet_present adds its commands (present, history) to wallet_cmd's group, wallet_code
     # (code, uses) and wallet_delegate (delegate, delegations, revoke-delegation) to the same.
@@ -37,6 +38,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "verifier": ("cli.verifier_cmd", "verifier_app"),
     "counter": ("cli.counter_cmd", "counter_app"),
     "audit": ("cli.audit_cmd", "audit_app"),
+    "backup": ("cli.backup_cmd", "backup"),
+    "restore": ("cli.backup_cmd", "restore"),
 }
 
 

@@ -10,7 +10,8 @@ Every statement is signed with a federation key (kept apart from credential keys
 encrypted like them). Keys are made when a role is taken, an agency is added or a key rotates,
 never on a read: :func:`signing_key` only reads. What is signed is in ``gateway.statements``.
 Every change to who is trusted goes to the audit log with who and when. This module records;
-it fetches nothing (``gateway.peers`` does).
+it fetches nothing (``gateway.peers`` does). Join requests, before approval, are
+``gateway.join_requests``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import audit
+from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
 from gateway.models import (
@@ -32,12 +34,7 @@ from gateway.models import (
     VerifierRow,
 )
 from gateway.state import mark_changed
-from trust.federation import (
-    FEDERATION_ENTITY,
-    Acceptance,
-    check_entity_id,
-    verify_entity_configuration,
-)
+from trust.federation import Acceptance, check_entity_id
 from trust.keys import PublicKey, SigningKey
 from trust.trustlist.root import Role, RootMetadata, SignedRoot
 
@@ -45,7 +42,6 @@ SELF = "self"
 ECERT_GATEWAY = "ecert_gateway"  # our metadata type: a gateway's role, region and endpoints
 ANCHOR, CITY = "anchor", "city"
 ROOT_LIFETIME = 365 * 86_400
-MAX_PENDING = 100
 MAX_REGION_TEXT = 64
 CITY_PATH_LENGTH = 1  # anchor → city → agency: one intermediate
 REGION_PATH_LENGTH = 2  # anchor → other anchor → city → agency; never a third region
@@ -158,7 +154,7 @@ def first_root(gw: Gateway, session: Session, fed: FederationRow, now: int) -> S
 MAX_STORED_ENTITY_ID = 256  # the entity id columns (SubordinateRow, FederationRow)
 
 
-def _storable(entity_id: str, what: str) -> str:
+def storable(entity_id: str, what: str) -> str:
     """An entity id this gateway can store: checked before a database refuses it (a 500)."""
     if len(entity_id) > MAX_STORED_ENTITY_ID:
         raise Conflict(
@@ -182,7 +178,7 @@ def init(
         if not 1 <= len(value.strip()) <= MAX_REGION_TEXT:
             raise Conflict(f"{name} must be 1 to {MAX_REGION_TEXT} characters, found {value!r}")
     if superior_id is not None:
-        _storable(superior_id, "the superior's entity id")
+        storable(superior_id, "the superior's entity id")
     now = gw.clock()
     with gw.transaction() as session:
         entity_id = check_entity_id(gw.city(session).public_url)
@@ -233,34 +229,6 @@ def subordinates(gw: Gateway) -> list[str]:
         return list(rows)
 
 
-def request_join(gw: Gateway, configuration: str) -> SubordinateRow:
-    """Anchor side: a city asks to join, presenting its self-signed Entity Configuration."""
-    now = gw.clock()
-    statement = verify_entity_configuration(configuration, now=now)
-    _storable(statement.sub, "a joining city's entity id")
-    with gw.transaction() as session:
-        if config(session).role != ANCHOR:
-            raise Conflict("only a region trust anchor takes join requests")
-        pending = session.scalars(select(SubordinateRow).where(SubordinateRow.status == "pending"))
-        if len(list(pending)) >= MAX_PENDING:
-            raise Conflict(f"{MAX_PENDING} join requests are already waiting for an operator")
-        name = str(statement.metadata.get(FEDERATION_ENTITY, {}).get("organization_name", ""))
-        row = session.get(SubordinateRow, statement.sub)
-        if row is None:
-            row = SubordinateRow(
-                entity_id=statement.sub, kind="city", name=name[:128], credential_types=[],
-                status="pending", requested_at=now, decided_at=None, decided_by=None,
-                jwks=[dict(k.jwk) for k in statement.jwks],
-            )  # fmt: skip
-            session.add(row)
-        elif row.status != "approved":
-            row.jwks = [dict(k.jwk) for k in statement.jwks]
-            row.status, row.requested_at = "pending", now
-        audit.record(session, at=now, actor=statement.sub, action="federation.join_request",
-                     subject=statement.sub)  # fmt: skip
-        return row
-
-
 def approve(
     gw: Gateway,
     *,
@@ -271,10 +239,11 @@ def approve(
 ) -> SubordinateRow:
     """Anchor side: vouch for a city that asked to join, granting it these types.
 
-    Anyone can post a join request in a city's name (the latest one stands), so the keys to
-    vouch for are checked here: ``kids`` are the federation key ids the city's operator gave
-    out of band, and the request must carry exactly those. Without ``kids`` the request's keys
-    are trusted on first use (the CLI warns)."""
+    A waiting request is never displaced by one signed by other keys
+    (``gateway.join_requests``), and the keys to vouch for are checked here too: ``kids`` are
+    the federation key ids the city's operator gave out of band, and the request must carry
+    exactly those. Without ``kids`` the request's keys are trusted on first use (the CLI
+    warns). An expired request is not approved."""
     known = {t.code for t in gw.types}
     unknown = sorted(set(credential_types) - known)
     if unknown or not credential_types:
@@ -286,6 +255,11 @@ def approve(
         row = session.get(SubordinateRow, entity_id)
         if row is None or row.kind != "city":
             raise NotFound(f"no join request from {entity_id!r}")
+        if row.status == "pending" and row.expires_at is not None and row.expires_at <= now:
+            raise Conflict(
+                f"the join request of {entity_id} expired at {iso(row.expires_at)}: ask the city "
+                "to join again, then approve"
+            )
         carried = sorted(str(j.get("kid")) for j in row.jwks)
         if kids is not None and carried != sorted(set(kids)):
             raise Conflict(
@@ -294,7 +268,7 @@ def approve(
                 "city's own; ask the city to join again, then approve"
             )
         row.status, row.credential_types = "approved", sorted(set(credential_types))
-        row.decided_at, row.decided_by = now, actor
+        row.decided_at, row.decided_by, row.expires_at = now, actor, None
         audit.record(session, at=now, actor=actor, action="federation.approve",
                      subject=entity_id, types=row.credential_types)  # fmt: skip
         change = mark_changed(session)
@@ -321,7 +295,7 @@ def trust_region(
     if not accepted_types or set(accepted_types) - known:
         raise Conflict(f"accept some of {sorted(known)}; found {sorted(accepted_types)}")
     Acceptance(policy=policy, credential_types=frozenset(accepted_types))  # checks the name
-    _storable(anchor_id, "the other region's entity id")
+    storable(anchor_id, "the other region's entity id")
     with gw.transaction() as session:
         fed = config(session)
         if fed.role != ANCHOR:

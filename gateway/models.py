@@ -217,6 +217,11 @@ class SubordinateRow(Base):
     requested_at: Mapped[int]
     decided_at: Mapped[int | None]
     decided_by: Mapped[str | None] = mapped_column(String(80))
+    # A join request waiting for the operator (gateway.join_requests): its id, the client
+    # address it came from and when it expires (None once decided).
+    request_id: Mapped[str | None] = mapped_column(String(40), default=None)
+    client_address: Mapped[str | None] = mapped_column(String(64), default=None)
+    expires_at: Mapped[int | None] = mapped_column(default=None)
 
 
 class TrustListRow(Base):

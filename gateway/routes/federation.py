@@ -14,6 +14,7 @@ from fastapi import APIRouter, Body, Header, Query, Request, Response
 from gateway import (
     confirmations,
     federation,
+    join_requests,
     public_docs,
     reference_requests,
     statements,
@@ -249,12 +250,21 @@ def use_report(
 
 @router.post("/federation/join", summary="A city asks to join this region 申请加入")
 def join(
+    request: Request,
     gw: GatewayDep,
+    fetcher: FetcherDep,
     configuration: Annotated[
         str, Body(media_type=ENTITY_STATEMENT_MEDIA_TYPE, max_length=MAX_JOIN_BODY)
     ],
 ) -> dict[str, str]:
-    row = federation.request_join(gw, configuration.strip())
+    """Takes a slot only within the bounds of ``gateway.join_requests``, and only when the
+    entity id itself serves a configuration with the same keys (fetched, bounded)."""
+    row = join_requests.request_join(
+        gw,
+        configuration.strip(),
+        client_address=request.client.host if request.client else None,
+        confirm_with=fetcher,
+    )
     return {"entity_id": row.entity_id, "status": row.status}
 
 

@@ -23,9 +23,11 @@ def _ok(result: Result) -> Any:
 
 
 def test_grant_attach_then_revoke_a_role_by_trust_mark(tmp_path: Path) -> None:
-    yrd_port = free_port()
+    yrd_port, hz_port = free_port(), free_port()
+    while hz_port == yrd_port:
+        hz_port = free_port()
     yrd_url = f"http://127.0.0.1:{yrd_port}"
-    hz_url = f"http://127.0.0.1:{yrd_port}/hz"  # 杭州 is never served: nothing asks it
+    hz_url = f"http://127.0.0.1:{hz_port}"  # 杭州 is served only while it joins
     yrd, hz = ["--data-dir", str(tmp_path / "yrd")], ["--data-dir", str(tmp_path / "hz")]
     for made in ecert_many(
         [
@@ -41,7 +43,8 @@ def test_grant_attach_then_revoke_a_role_by_trust_mark(tmp_path: Path) -> None:
     )["kids"][0]
     mark_file = tmp_path / "desk-police.jwt"
     with Served(["serve", *yrd], tmp_path, port=yrd_port):
-        _ok(ecert(FED, "join", *hz, "--anchor", yrd_url, "--anchor-kid", kid, "--json"))
+        with Served(["serve", *hz], tmp_path, port=hz_port):  # the anchor fetches its own EC
+            _ok(ecert(FED, "join", *hz, "--anchor", yrd_url, "--anchor-kid", kid, "--json"))
         approved, desk = ecert_many(
             [
                 [FED, "approve", *yrd, "--entity", hz_url, "--types", "resident-eid", "--json"],

@@ -255,14 +255,14 @@ def test_a_strangers_join_in_a_citys_name_is_caught_by_the_kids_the_operator_giv
             iss=HZ, sub=HZ, iat=clock.now, exp=clock.now + 3600, jwks=[thief.public], key=thief,
             metadata={"federation_entity": {"organization_name": "杭州市"}}, authority_hints=[YRD],
         )  # fmt: skip
+        # refused: 杭州 serves a configuration with other keys (gateway.join_requests)
         assert (
-            fed.client(YRD).post("/federation/join", content=forged, headers=ct).status_code == 200
+            fed.client(YRD).post("/federation/join", content=forged, headers=ct).status_code == 400
         )
 
         with pytest.raises(Conflict, match="may not be the city's own"):
             federation.approve(yrd, entity_id=HZ, credential_types=PERMITS, actor="op",
-                               kids=hz_kids)  # fmt: skip
-        assert fed.client(YRD).post("/federation/join", content=own, headers=ct).status_code == 200
+                               kids=[thief.kid])  # fmt: skip
         federation.approve(yrd, entity_id=HZ, credential_types=PERMITS, actor="op", kids=hz_kids)
         statement = fed.client(YRD).get("/federation/fetch", params={"sub": HZ}).text
         vouched = verify_entity_statement(statement, keys=anchor_keys, now=clock.now)
