@@ -3,6 +3,10 @@ answers are held to, from its role (``issuers/roles/verifier-roles.json``) and t
 ``ECERT_STATUS_MAX_AGE``; the credential type's own bound is applied by the verifier
 (:mod:`verify.freshness`), and the strictest of the three wins.
 
+Other cities' lists are fetched again once their ``ttl`` has run from when they were issued
+(:func:`next_status_fetch`), so the status data behind a VALID stays about one ``ttl`` old while
+the issuer answers, well within the shipped bounds at the default ``ttl`` (300 s).
+
 Deliberately not here: the decision (pure, in :mod:`verify.freshness`), the bounds' defaults
 and their checks (the type and role files, ``gateway.settings``).
 """
@@ -11,6 +15,7 @@ from __future__ import annotations
 
 from gateway.core import Gateway
 from gateway.verifiers import roles
+from trust.statuslist import StatusListSnapshot
 from verify.freshness import strictest
 
 
@@ -23,3 +28,13 @@ def verifier_bound(gw: Gateway, role: str | None = None) -> int | None:
         known = next((r for r in roles(gw.types) if r.code == role), None)
         by_role = None if known is None else known.max_status_age
     return strictest(by_role, gw.settings.status_max_age)
+
+
+def next_status_fetch(snap: StatusListSnapshot, *, now: int, ttl: int) -> int:
+    """When to fetch a status list again: once its ``ttl`` has run from when it was issued
+    (``iat``), not from when it was fetched, so that the status data behind a VALID is at most
+    about one ``ttl`` old (its age is bounded: :mod:`verify.freshness`); never sooner than a
+    tenth of the ``ttl`` from now (a cache serving an older copy must not be asked every few
+    seconds), never after the list's ``exp``."""
+    every = snap.ttl or ttl
+    return max(now + max(1, every // 10), min(snap.iat + every, snap.exp))

@@ -2,7 +2,7 @@
 wallet for (``issuers/roles/verifier-roles.json``). A hotel desk asks for a name; a police
 counter for the full ID number. Each role also bounds how old the status data behind a VALID
 may be at its counters (``max_status_age_seconds``, :mod:`verify.freshness`): a police counter
-5 minutes, a bank counter an hour; the credential type's own bound applies too.
+10 minutes, a bank counter an hour; the credential type's own bound applies too.
 
 Every field a role names must be a field a wallet can show of a known type: a selectively
 disclosable one, or a public field of a non-personal type (a business licence's name and USCC are

@@ -15,10 +15,11 @@ from pydantic import ValidationError
 
 from gateway import agencies
 from gateway.core import Gateway
-from gateway.freshness import verifier_bound
+from gateway.freshness import next_status_fetch, verifier_bound
 from gateway.settings import Settings
-from tests.conftest import PASSPHRASE, Agency, FakeClock, make_agency, truncate_all
+from tests.conftest import PASSPHRASE, START, Agency, FakeClock, make_agency, truncate_all
 from tests.gateway.helpers import auth, client_for, licence_body
+from trust import statuslist
 
 BOUND = 60  # ECERT_STATUS_MAX_AGE in these tests, seconds
 DAY = 86_400
@@ -131,7 +132,7 @@ def test_a_counters_bound_is_its_roles_and_the_gateways_the_stricter(
     gw: Gateway, strict_gw: Gateway
 ) -> None:
     assert verifier_bound(gw) is None  # no setting, no role: the type's bound alone
-    assert verifier_bound(gw, "police-counter") == 300
+    assert verifier_bound(gw, "police-counter") == 600
     assert verifier_bound(gw, "bank-counter") == 3600
     assert verifier_bound(gw, "a-role-of-another-city") is None
     assert verifier_bound(strict_gw, "bank-counter") == BOUND
@@ -145,3 +146,23 @@ def test_an_unusable_gateway_bound_is_refused_at_start(
     monkeypatch.setenv("ECERT_STATUS_MAX_AGE", value)
     with pytest.raises(ValidationError, match="status_max_age"):
         Settings(data_dir=tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("iat", "ttl", "exp", "due"),
+    [
+        (START - 250, 300, START + DAY, START + 50),  # fetched late: due when its ttl runs out
+        (START, 300, START + DAY, START + 300),
+        (START - 600, 300, START + DAY, START + 30),  # an old copy (a cache): not every tick
+        (START, 3600, START + 600, START + 600),  # never after the list's exp
+        (START - 10, 2, START + 60, START + 1),
+    ],
+    ids=["late", "fresh", "stale-copy", "exp-first", "short-ttl"],
+)
+def test_another_citys_list_is_fetched_again_a_ttl_after_it_was_issued(
+    iat: int, ttl: int, exp: int, due: int
+) -> None:
+    snap = statuslist.StatusListSnapshot(uri="https://sz.example.cn/statuslists/1", iat=iat,
+                                         exp=exp, ttl=ttl, status_list=statuslist.StatusList(
+                                             bits=2, size=8))  # fmt: skip
+    assert next_status_fetch(snap, now=START, ttl=300) == due
