@@ -49,7 +49,7 @@ from issuers.validation import (
     validate_uscc,
 )
 from trust.errors import DataError
-from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE
+from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE, check_status_age_bound
 
 SHIPPED_TYPES = Path(__file__).parent / "types"
 VISIBILITIES = ("qr", "public", "personal")
@@ -242,12 +242,7 @@ class CredentialType:
     def __post_init__(self) -> None:
         if not _CODE.fullmatch(self.code):
             raise DataError(f"type code must be a lower-case slug, found {self.code!r}")
-        age = self.max_status_age
-        if type(age) is not int or not MIN_STATUS_AGE <= age <= MAX_STATUS_AGE:
-            raise DataError(
-                f"max_status_age_seconds must be whole seconds from {MIN_STATUS_AGE} to "
-                f"{MAX_STATUS_AGE} (31 days), found {age!r}"
-            )
+        check_status_age_bound(self.max_status_age, what="max_status_age_seconds")
         if not _QR_CODE.fullmatch(self.qr_code):
             raise DataError(f"qr_code must be 2-3 upper-case letters, found {self.qr_code!r}")
         # GB/T 36904 证照类型代码: the defining authority's USCC + a 3-digit sequence.

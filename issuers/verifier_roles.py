@@ -24,7 +24,7 @@ from pathlib import Path
 
 from issuers.credential_types import TypeRegistry
 from trust.errors import DataError, FieldError
-from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE
+from trust.snapshot import MAX_STATUS_AGE, check_status_age_bound
 
 SHIPPED_ROLES = Path(__file__).parent / "roles" / "verifier-roles.json"
 MAX_ROLES_FILE_BYTES = 64 * 1024
@@ -128,12 +128,9 @@ def _role(item: Mapping[str, object], types: TypeRegistry) -> VerifierRole:
         may[type_code] = frozenset(fields)
     if not may:
         raise DataError(f"role {code}: may_request names no credential type")
-    age = item.get("max_status_age_seconds")
-    if type(age) is not int or not MIN_STATUS_AGE <= age <= MAX_STATUS_AGE:
-        raise DataError(
-            f"role {code}: expected max_status_age_seconds, whole seconds from {MIN_STATUS_AGE} "
-            f"to {MAX_STATUS_AGE} (31 days), found {age!r}"
-        )
+    age = check_status_age_bound(
+        item.get("max_status_age_seconds"), what=f"role {code}: max_status_age_seconds"
+    )
     return VerifierRole(
         code=code, name_zh=str(name["zh"]), name_en=str(name["en"]), may_request=may,
         max_status_age=age,

@@ -22,6 +22,17 @@ MIN_STATUS_AGE = 1
 MAX_STATUS_AGE = 31 * 86_400
 
 
+def check_status_age_bound(value: object, *, what: str) -> int:
+    """A configured bound on the age of status data (a type's, a role's): whole seconds from
+    :data:`MIN_STATUS_AGE` to :data:`MAX_STATUS_AGE`; :class:`DataError` naming ``what``."""
+    if type(value) is not int or not MIN_STATUS_AGE <= value <= MAX_STATUS_AGE:
+        raise DataError(
+            f"{what} must be whole seconds from {MIN_STATUS_AGE} to {MAX_STATUS_AGE} "
+            f"(31 days), found {value!r}"
+        )
+    return value
+
+
 @dataclass(frozen=True)
 class ChainLink:
     """One step of an issuer's chain of trust, agency first: (name, role, id)."""
@@ -125,14 +136,8 @@ class TypeInfo:
     _by_name: Mapping[str, FieldLabel] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        age = self.max_status_age
-        if age is not None and (
-            type(age) is not int or not MIN_STATUS_AGE <= age <= MAX_STATUS_AGE
-        ):
-            raise DataError(
-                f"type {self.code}: max_status_age must be whole seconds from {MIN_STATUS_AGE} "
-                f"to {MAX_STATUS_AGE}, found {age!r}"
-            )
+        if self.max_status_age is not None:
+            check_status_age_bound(self.max_status_age, what=f"type {self.code}: max_status_age")
         object.__setattr__(self, "_by_name", {f.name: f for f in self.labels})
 
     def label(self, name: str) -> FieldLabel:

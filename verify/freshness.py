@@ -13,36 +13,26 @@ for another city's list, the last time the gateway confirmed its own record for 
 A list issued "in the future" (the issuer's clock ahead of ours) has age 0.
 
 Pure: bounds and times in, a :class:`StatusAge` out. Deliberately not here: where bounds are
-configured (credential type and role files, a gateway setting) and checking them when loaded
-(:func:`check_bound` is the rule those loaders apply), and what an answer shows.
+configured (credential type and role files, a gateway setting), the rule they are checked by
+when loaded (:func:`trust.snapshot.check_status_age_bound`, shared by every loader), and what an
+answer shows.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from trust.errors import DataError
-from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE
+from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE, check_status_age_bound
 
 __all__ = [
     "MAX_STATUS_AGE",
     "MIN_STATUS_AGE",
     "StatusAge",
-    "check_bound",
+    "check_status_age_bound",
     "status_age",
     "strictest",
+    "too_old_detail",
 ]
-
-
-def check_bound(value: object, *, what: str) -> int:
-    """A configured bound: whole seconds from :data:`MIN_STATUS_AGE` to :data:`MAX_STATUS_AGE`.
-    :class:`DataError` naming ``what`` otherwise (a loader adds the file)."""
-    if type(value) is not int or not MIN_STATUS_AGE <= value <= MAX_STATUS_AGE:
-        raise DataError(
-            f"{what} must be whole seconds from {MIN_STATUS_AGE} to {MAX_STATUS_AGE} "
-            f"(31 days), found {value!r}"
-        )
-    return value
 
 
 def strictest(*bounds: int | None) -> int | None:

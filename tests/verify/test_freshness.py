@@ -13,7 +13,7 @@ from tests.verify.test_verifier import BL, DAY, EID, NOW, TRUST, URI, _status_li
 from trust import statuslist
 from trust.errors import DataError
 from trust.snapshot import KeyRecord, TrustSnapshot, TypeInfo
-from verify.freshness import MAX_STATUS_AGE, check_bound, status_age, strictest
+from verify.freshness import MAX_STATUS_AGE, check_status_age_bound, status_age, strictest
 from verify.presentation import PresentationResult, verify_presentation
 from verify.reasons import Reason
 from verify.result import VerificationResult
@@ -127,10 +127,10 @@ def _present(
 
 
 def test_bounds_are_whole_seconds_within_a_status_lists_life() -> None:
-    assert check_bound(600, what="x") == 600
+    assert check_status_age_bound(600, what="x") == 600
     for bad in (0, -1, MAX_STATUS_AGE + 1, 1.5, "600", True, None):
         with pytest.raises(DataError, match="whole seconds"):
-            check_bound(bad, what="x")
+            check_status_age_bound(bad, what="x")
     with pytest.raises(DataError, match="max_status_age"):
         replace(BL, max_status_age=0)
     assert strictest(None, None) is None
