@@ -10,6 +10,7 @@ import typer
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from cli.federation_common import fetcher
+from cli.kiosk import status_age_line
 from gateway import presentation_answers, presentations, references, verifiers
 
 counter_app = typer.Typer(help="A counter asks for presentations 核验点", no_args_is_help=True)
@@ -85,6 +86,9 @@ def show_result(result: dict[str, Any]) -> None:
     if result["issuer"] is not None:
         chain = " → ".join(link["name"] for link in result["issuer"]["chain"])
         say(f"签发机构 · issuer：{result['issuer']['name']}（{chain}）")
+    fresh = result.get("freshness") or {}
+    if fresh.get("status_age_seconds") is not None:  # issue 11: how old the status data was
+        say(status_age_line(fresh).strip())
     say(f"核验时间 · checked at：{result['checked_at']}")
     if not result["valid"]:
         raise typer.Exit(1)

@@ -125,7 +125,21 @@ def show_lines(result: dict[str, Any]) -> list[str]:
     issuer = result.get("issuer")
     if issuer:
         lines.append("  签发 issuer: " + " → ".join(c["name"] for c in issuer["chain"]))
+    fresh = result.get("freshness") or {}
+    if fresh.get("status_age_seconds") is not None:
+        lines.append(status_age_line(fresh))
     return lines
+
+
+def status_age_line(fresh: dict[str, Any]) -> str:
+    """How old the status data behind the answer was, and the bound it was held to."""
+    age, bound = fresh["status_age_seconds"], fresh.get("status_max_age_seconds")
+    limit = f"，时效上限 {bound} 秒" if bound is not None else ""
+    limit_en = f", relied on for at most {bound} s" if bound is not None else ""
+    return (
+        f"  状态数据 status data: {fresh.get('status')}（{age} 秒前{limit}）"
+        f" · {age} s old{limit_en}"
+    )
 
 
 def answer(result: dict[str, Any], *, as_json: bool) -> int:

@@ -77,7 +77,10 @@ def _local(data_dir: Path, qr_text: str) -> dict[str, Any]:
 
     with gateway_at(data_dir) as gw:
         state = gw.reload()
-        result = verify_scanned(qr_text, trust=state.trust, statuses=state.statuses, now=gw.clock())
+        result = verify_scanned(
+            qr_text, trust=state.trust, statuses=state.statuses, now=gw.clock(),
+            max_status_age=gw.settings.status_max_age,
+        )  # fmt: skip
     return verification_json(result)
 
 

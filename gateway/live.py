@@ -4,7 +4,9 @@ whole and swapped in one assignment.
 The verify hot path reads :attr:`StateHolder.state` (one attribute load, no query). A writer in
 this process rebuilds it after its commit; a process that shares the database with other
 processes polls the shared version (:meth:`StateHolder.refresh_if_changed`) and rebuilds when it
-moved, or when half a status list's validity has passed.
+moved, or when half a status list's validity has passed. A poll that finds nothing moved
+confirms this gateway's own status lists as current at that moment: their age, which bounds a
+VALID (:mod:`verify.freshness`), counts from the last confirmation, not from the last rebuild.
 
 A write made in this process is seen by the very next verify: the writer's transaction gives a
 :class:`gateway.state.StateChange` (:func:`gateway.state.mark_changed`), and the code that
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -85,11 +88,29 @@ class StateHolder:
         with self._sessions() as session:
             version = session.scalar(select(CityRow.state_version).where(CityRow.id == 1))
         current = self._state
+        now = self._clock()
         if (
             current is None
             or version != current.version
-            or self._clock() - current.built_at > self._status_validity // 2
+            or now - current.built_at > self._status_validity // 2
         ):
             self.reload()
             return True
+        with self._lock:
+            if self._state is current:  # not rebuilt meanwhile
+                self._state = confirmed(current, now)
         return False
+
+
+def confirmed(state: LiveState, now: int) -> LiveState:
+    """``state`` with this gateway's own status lists confirmed current at ``now`` (the shared
+    version did not move, so what was read from the database still stands); other gateways'
+    lists keep the ``iat`` their issuer signed."""
+    remote = {uri for uris in state.remote_status_uris.values() for uri in uris}
+    statuses = {
+        uri: source
+        if uri in remote or source.snapshot.iat >= now
+        else replace(source, snapshot=replace(source.snapshot, iat=now))
+        for uri, source in state.statuses.items()
+    }
+    return replace(state, statuses=statuses)

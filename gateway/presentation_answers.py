@@ -24,7 +24,8 @@ from gateway import audit, use_reports
 from gateway.core import Gateway
 from gateway.errors import NotFound
 from gateway.federation import config, verifier_entity_id
-from gateway.models import PresentationRequestRow
+from gateway.freshness import verifier_bound
+from gateway.models import PresentationRequestRow, VerifierRow
 from gateway.peers import HttpFetcher
 from gateway.presentations import MAX_ID_LENGTH
 from trust.oid4vp import (
@@ -35,7 +36,7 @@ from trust.oid4vp import (
     unverified_kb_nonce,
 )
 from verify.presentation import PresentationResult, verify_presentation
-from verify.result_json import iso
+from verify.result_json import freshness_json, iso
 
 MAX_FORM_FIELDS = 8
 
@@ -85,6 +86,12 @@ def result_json(gw: Gateway, result: PresentationResult, credential_type: str) -
         },
         "checked_at": iso(result.checked_at),
         "status_as_of": iso(result.status_as_of),
+        "freshness": freshness_json(
+            checked_at=result.checked_at,
+            trust_as_of=gw.state.trust.as_of,
+            status_as_of=result.status_as_of,
+            status_max_age=result.status_max_age,
+        ),
         # Shown by an authorised delegate (委托用证): who, for what, until when, for whom.
         "delegation": None if result.delegation is None else result.delegation.as_json(),
     }
@@ -130,6 +137,8 @@ def answer(
         entity_id = config(session).entity_id
         credential_type, fields = row.credential_type, list(row.fields)
         verifier_id, purpose = row.verifier_id, row.purpose
+        counter = session.get(VerifierRow, verifier_id)
+        bound = verifier_bound(gw, counter.role if counter is not None else None)
     # A presentation is rare beside QR scans: ask the shared version once, so a revocation
     # another process (the CLI, another replica) just committed is seen now, not after the
     # next poll.
@@ -146,6 +155,7 @@ def answer(
         local_entity_id=entity_id,
         now=now,
         purpose=purpose,
+        max_status_age=bound,
     )
     shown = result_json(gw, result, credential_type)
     with gw.transaction() as session:

@@ -38,6 +38,7 @@ from gateway.federation import (
     config,
     signing_key,
 )
+from gateway.freshness import verifier_bound
 from gateway.models import HolderProofIdRow
 from gateway.peer_sender import read_signed
 from gateway.peers import HttpFetcher
@@ -108,7 +109,7 @@ def answer(gw: Gateway, fetcher: HttpFetcher, token: str) -> str:
 
     out = resolve_code(
         gw, asker, typed.code, request.reason, now=now, may_see=may_see,
-        accepted=request.accepted_types,
+        accepted=request.accepted_types, max_status_age=verifier_bound(gw, request.role),
     )  # fmt: skip
     issuer = out.get("issuer")
     issuer_id = issuer["id"] if isinstance(issuer, dict) else None

@@ -58,6 +58,7 @@ from gateway import audit, delegated_copies, references_remote, trustmarks
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, TooManyRequests, Unprocessable
 from gateway.federation import SELF, config, signing_key, verifier_entity_id
+from gateway.freshness import verifier_bound
 from gateway.models import (
     CredentialRow,
     HolderProofIdRow,
@@ -84,7 +85,7 @@ from trust.reference_code import CODE_LENGTH, parse, routable
 from verify.delegation import judge_scanned
 from verify.presentation import PresentationResult
 from verify.reasons import MESSAGES, Reason
-from verify.result_json import iso
+from verify.result_json import freshness_json, iso
 from verify.verifier import verify_scanned
 
 CODE_TTL = 300  # seconds
@@ -365,12 +366,14 @@ def resolve(
             gw, fetcher, verifier_id=counter.id, credential_type=credential_type
         )
 
-    return resolve_code(gw, asker, typed_code.code, purpose, now=now, may_see=may_see)
+    return resolve_code(gw, asker, typed_code.code, purpose, now=now, may_see=may_see,
+                        max_status_age=verifier_bound(gw, counter.role))  # fmt: skip
 
 
 def resolve_code(
     gw: Gateway, asker: Asker, code: str, purpose: str, *, now: int,
     may_see: Callable[[str], frozenset[str]], accepted: frozenset[str] | None = None,
+    max_status_age: int | None = None,
 ) -> dict[str, Any]:  # fmt: skip
     """Resolve the bare ``code`` of this gateway once for ``asker``: shown are the fields of the
     credential's type that ``may_see`` allows (none: :class:`Forbidden`, the code unused). With
@@ -420,7 +423,7 @@ def resolve_code(
     # Our own credential row is the issuance record: a compromised key's token it holds is ours.
     checked = verify_scanned(
         token, trust=state.trust, statuses=state.statuses, now=now,
-        confirmed={hashlib.sha256(token.encode()).digest()},
+        confirmed={hashlib.sha256(token.encode()).digest()}, max_status_age=max_status_age,
     )  # fmt: skip
     reason, detail = checked.reason, checked.detail
     if delegated is not None:
@@ -432,10 +435,15 @@ def resolve_code(
     shown = {n: v for n, v in claims.items() if n in allowed} if reason is Reason.VALID else {}
     answer = PresentationResult(
         reason, detail, now, shown, True, checked.issuer, checked.status_as_of,
-        None if delegated is None else delegated.claim,
+        None if delegated is None else delegated.claim, checked.status_max_age,
     )  # fmt: skip
     out = result_json(gw, answer, ctype_code)
-    out["freshness"] = {"trust": iso(checked.trust_as_of), "status": iso(checked.status_as_of)}
+    out["freshness"] = freshness_json(
+        checked_at=now,
+        trust_as_of=checked.trust_as_of,
+        status_as_of=checked.status_as_of,
+        status_max_age=checked.status_max_age,
+    )
     with gw.transaction() as session:
         # A paper code is not spent (each resolution is a use); a dynamic one dies here.
         done = session.execute(

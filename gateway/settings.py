@@ -32,6 +32,9 @@ class Settings(BaseSettings):
     status_ttl: int = Field(default=300, ge=1, le=86_400)
     status_list_validity: int = Field(default=86_400, ge=60, le=31 * 86_400)
     status_list_size: int = Field(default=131_072, ge=1024, le=1 << 22)
+    # this gateway's own bound on how old status data behind a VALID may be, seconds (unset:
+    # the credential types' and verifier roles' bounds only; the strictest of all applies)
+    status_max_age: int | None = Field(default=None, ge=1, le=31 * 86_400)
     uscc_allowlist: str = ""  # comma-separated pilot codes that fail the GB 32100 check
     refresh_interval: float = Field(default=2.0, gt=0, le=3600)
     # how often peers' statements and trust data are refreshed (keys, compromises, new cities)

@@ -184,6 +184,7 @@ def type_info(ctype: CredentialType) -> TypeInfo:
         name_en=ctype.name_en,
         labels=tuple(FieldLabel(f.name, f.label_zh, f.label_en) for f in ctype.fields),
         personal=ctype.personal,
+        max_status_age=ctype.max_status_age,
     )
 
 

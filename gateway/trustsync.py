@@ -25,6 +25,7 @@ from gateway.background import checkpoint
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
+from gateway.freshness import next_status_fetch
 from gateway.models import FederationRow, PeerDocumentRow, TrustListRow
 from gateway.rootfollow import follow_subordinate_roots, follow_superior_root
 from gateway.state import mark_changed, stored_trust_list, type_info
@@ -382,7 +383,7 @@ def refresh_status_lists(
             if doc.body != body:
                 changed += 1
             doc.body, doc.fetched_at = body, now
-            doc.expires_at = now + min(snap.ttl or gw.settings.status_ttl, snap.exp - now)
+            doc.expires_at = next_status_fetch(snap, now=now, ttl=gw.settings.status_ttl)
             doc.last_error, doc.failures = None, 0
             session.add(doc)
     if changed:

@@ -24,6 +24,10 @@ Extension keys inside a field schema drive checks JSON Schema cannot express: ``
 ``x-id-part`` (``birth_date`` / ``sex``: must agree with the holder's ID number) and ``x-hint``
 (a zh/en description of the expected format, used in error messages).
 
+``max_status_age_seconds`` bounds how old the status data behind a VALID answer may be for the
+type (1 s to 31 days; :mod:`verify.freshness`): past it, a verifier answers STATUS_UNAVAILABLE.
+A verifier role may set a stricter bound (``issuers.verifier_roles``).
+
 The registry checks its invariants when built and names the offending file. This module does not
 sign, store or display anything; it knows types only.
 """
@@ -45,6 +49,7 @@ from issuers.validation import (
     validate_uscc,
 )
 from trust.errors import DataError
+from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE, check_status_age_bound
 
 SHIPPED_TYPES = Path(__file__).parent / "types"
 VISIBILITIES = ("qr", "public", "personal")
@@ -78,6 +83,11 @@ META_SCHEMA: dict[str, Any] = {
         "personal": {"type": "boolean"},
         "signed_qr": {"type": "boolean"},
         "default_validity_days": {"type": ["integer", "null"], "minimum": 1, "maximum": 36500},
+        "max_status_age_seconds": {
+            "type": "integer",
+            "minimum": MIN_STATUS_AGE,
+            "maximum": MAX_STATUS_AGE,
+        },
         "fields": {
             "type": "array",
             "minItems": 1,
@@ -225,10 +235,14 @@ class CredentialType:
     signed_qr: bool
     default_validity_days: int | None
     fields: tuple[FieldSpec, ...]
+    # How old the status data behind a VALID may be, seconds (verify.freshness); the verifier
+    # role's bound applies too, the stricter wins.
+    max_status_age: int = MAX_STATUS_AGE
 
     def __post_init__(self) -> None:
         if not _CODE.fullmatch(self.code):
             raise DataError(f"type code must be a lower-case slug, found {self.code!r}")
+        check_status_age_bound(self.max_status_age, what="max_status_age_seconds")
         if not _QR_CODE.fullmatch(self.qr_code):
             raise DataError(f"qr_code must be 2-3 upper-case letters, found {self.qr_code!r}")
         # GB/T 36904 证照类型代码: the defining authority's USCC + a 3-digit sequence.
@@ -335,6 +349,7 @@ class CredentialType:
             signed_qr=data["signed_qr"],
             default_validity_days=data["default_validity_days"],
             fields=tuple(FieldSpec.from_dict(f) for f in data["fields"]),
+            max_status_age=data["max_status_age_seconds"],
         )
 
     def field(self, name: str) -> FieldSpec:

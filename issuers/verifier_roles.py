@@ -1,6 +1,8 @@
 """Verifier roles as data: which fields of which credential types a counter of a role may ask a
 wallet for (``issuers/roles/verifier-roles.json``). A hotel desk asks for a name; a police
-counter for the full ID number.
+counter for the full ID number. Each role also bounds how old the status data behind a VALID
+may be at its counters (``max_status_age_seconds``, :mod:`verify.freshness`): a police counter
+10 minutes, a bank counter an hour; the credential type's own bound applies too.
 
 Every field a role names must be a field a wallet can show of a known type: a selectively
 disclosable one, or a public field of a non-personal type (a business licence's name and USCC are
@@ -22,6 +24,7 @@ from pathlib import Path
 
 from issuers.credential_types import TypeRegistry
 from trust.errors import DataError, FieldError
+from trust.snapshot import MAX_STATUS_AGE, check_status_age_bound
 
 SHIPPED_ROLES = Path(__file__).parent / "roles" / "verifier-roles.json"
 MAX_ROLES_FILE_BYTES = 64 * 1024
@@ -34,6 +37,9 @@ class VerifierRole:
     name_zh: str
     name_en: str
     may_request: Mapping[str, frozenset[str]]  # type code -> disclosable field names
+    # How old status data behind a VALID may be at a counter of this role, seconds
+    # (verify.freshness); the credential type's bound applies too, the stricter wins.
+    max_status_age: int = MAX_STATUS_AGE
 
     def check_request(self, credential_type: str, fields: Iterable[str]) -> None:
         """Raise :class:`FieldError` unless this role may ask for every one of ``fields`` of
@@ -122,6 +128,10 @@ def _role(item: Mapping[str, object], types: TypeRegistry) -> VerifierRole:
         may[type_code] = frozenset(fields)
     if not may:
         raise DataError(f"role {code}: may_request names no credential type")
-    return VerifierRole(
-        code=code, name_zh=str(name["zh"]), name_en=str(name["en"]), may_request=may
+    age = check_status_age_bound(
+        item.get("max_status_age_seconds"), what=f"role {code}: max_status_age_seconds"
     )
+    return VerifierRole(
+        code=code, name_zh=str(name["zh"]), name_en=str(name["en"]), may_request=may,
+        max_status_age=age,
+    )  # fmt: skip

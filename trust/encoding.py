@@ -1,6 +1,6 @@
 """Byte encodings used in tokens and QR codes.
 
-- base64url without padding (RFC 7515 §2).
+- base64url without padding (RFC 7515 §2), canonical only: one byte string has one spelling.
 - The numeric form of a compact JWS for QR codes: each character becomes two digits
   (``ord(c) - 45``), as SMART Health Cards do, so that a QR encoder can use numeric mode
   (3.33 bits per digit, 6.67 per character instead of 8). A 30-character Chinese company name
@@ -21,6 +21,11 @@ _JWS_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 
 _FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
+_B64URL = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+# The characters that may end a canonical text of length 4k+2 (one byte left: 8 of 12 bits
+# used, so the last character's low 4 bits are zero) and 4k+3 (two bytes: low 2 bits zero).
+_CANONICAL_LAST = {2: _B64URL[::16], 3: _B64URL[::4]}
+_CANONICAL_LAST_TEXT = {n: chars.decode() for n, chars in _CANONICAL_LAST.items()}
 
 
 def b64url_encode(data: bytes) -> str:
@@ -28,23 +33,50 @@ def b64url_encode(data: bytes) -> str:
 
 
 def b64url_decode(text: str | bytes) -> bytes:
-    """Decode base64url without padding (RFC 7515 §2); strict: padding, '+', '/' and any
-    character outside the alphabet are refused, not skipped. On the verify hot path."""
+    """Decode base64url without padding (RFC 7515 §2), accepting only the canonical spelling:
+    padding, '+', '/', white space and any character outside the alphabet are refused, not
+    skipped, and so are non-zero unused bits in the last character (RFC 4648 §3.5: a decoder
+    MAY reject them; we must, or ``…w`` and fifteen other endings decode to the same bytes and
+    one token has sixteen spellings). Every base64url text from outside is decoded here:
+    ``decode(t)`` succeeds exactly when ``b64url_encode(decode(t)) == t``. On the verify hot
+    path: the extra check reads one character."""
     try:
         raw = text.encode("ascii", "strict") if isinstance(text, str) else bytes(text)
     except UnicodeEncodeError as exc:
         raise DataError("base64url text must be ASCII") from exc
-    if len(raw) % 4 == 1:
+    tail = len(raw) % 4
+    if tail == 1:
         raise DataError(f"base64url text has an impossible length {len(raw)}")
     try:
         # '+', '/' and '=' become '!', which strict decoding refuses like any stray byte.
-        return binascii.a2b_base64(
-            raw.translate(_FROM_URLSAFE) + b"=" * (-len(raw) % 4), strict_mode=True
+        decoded = binascii.a2b_base64(
+            raw.translate(_FROM_URLSAFE) + b"=" * (-tail % 4), strict_mode=True
         )
     except binascii.Error as exc:
         raise DataError(
             f"not base64url (RFC 7515 §2: '-' and '_', no '+', '/' or padding): {exc}"
         ) from exc
+    if tail and raw[-1] not in _CANONICAL_LAST[tail]:
+        last = chr(raw[-1])
+        raise DataError(
+            f"not canonical base64url: the last character {last!r} sets bits that encode "
+            f"nothing (RFC 4648 §3.5); expected one of {_CANONICAL_LAST[tail].decode()!r} there"
+        )
+    return decoded
+
+
+def check_b64url_spelling(text: str) -> None:
+    """Refuse a base64url text that cannot be canonical by its length or its last character,
+    without decoding it: for a signed segment decoded only once its signature verifies (a JWS
+    payload), so that a re-spelled one is MALFORMED, not merely BAD_SIGNATURE."""
+    tail = len(text) % 4
+    if tail == 1:
+        raise DataError(f"base64url text has an impossible length {len(text)}")
+    if tail and text[-1] not in _CANONICAL_LAST_TEXT[tail]:
+        raise DataError(
+            f"not canonical base64url: the last character {text[-1]!r} sets bits that encode "
+            f"nothing (RFC 4648 §3.5); expected one of {_CANONICAL_LAST_TEXT[tail]!r} there"
+        )
 
 
 def jws_to_numeric(token: str) -> str:

@@ -10,7 +10,9 @@ Verification does its own parse because it is the hot path and because it must b
 - any ``crit`` header is rejected: we understand no extensions (RFC 7515 §4.1.11);
 - the ``kid`` is only a hint: every trusted key it matches is tried (full or short form,
   :attr:`trust.keys.PublicKey.kid_hints`);
-- sizes are bounded before anything is decoded.
+- sizes are bounded before anything is decoded;
+- every segment has one spelling (:func:`trust.encoding.b64url_decode`): a re-spelled header,
+  payload or signature is malformed, so one token has one text and one hash.
 
 It does not interpret claims (dates, status, types): that is the caller's business.
 """
@@ -26,7 +28,7 @@ import jwt
 import orjson
 from jwt.exceptions import PyJWTError
 
-from trust.encoding import b64url_decode
+from trust.encoding import b64url_decode, check_b64url_spelling
 from trust.errors import DataError, SignatureError
 from trust.keys import ACCEPTED_ALGORITHMS, PublicKey, SigningKey
 
@@ -203,6 +205,10 @@ def _split_compact(token: str, max_length: int) -> list[str]:
 
 
 def _signature_and_input(token: str, h64: str, p64: str, s64: str) -> tuple[bytes, bytes]:
+    try:  # the payload is decoded only once the signature verifies: check its spelling now
+        check_b64url_spelling(p64)
+    except DataError as exc:
+        raise MalformedToken(f"JWS payload is not base64url: {exc}") from exc
     try:
         signature = b64url_decode(s64)
     except DataError as exc:

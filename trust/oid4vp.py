@@ -16,13 +16,13 @@ response's shape (``vp_token``) is read here.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from trust.encoding import b64url_decode
 from trust.errors import DataError
 from trust.jws import sign_compact
 from trust.keys import SigningKey
@@ -176,8 +176,8 @@ def unverified_kb_nonce(presentation: str) -> str | None:
     if len(parts) != 3 or len(parts[1]) > 2 * MAX_VP_TOKEN:
         return None
     try:
-        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
-    except ValueError:
+        claims = json.loads(b64url_decode(parts[1]))
+    except (DataError, ValueError):
         return None
     nonce = claims.get("nonce") if isinstance(claims, dict) else None
     return nonce if isinstance(nonce, str) and 0 < len(nonce) <= 256 else None

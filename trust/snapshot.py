@@ -16,6 +16,21 @@ from trust.errors import DataError
 from trust.keys import PublicKey
 
 ISSUER_CHAIN_MAX = 8
+# Bounds on how old status data behind a VALID may be (verify.freshness): whole seconds, at
+# least 1 (0 would refuse every list), at most 31 days (the longest a status list lives).
+MIN_STATUS_AGE = 1
+MAX_STATUS_AGE = 31 * 86_400
+
+
+def check_status_age_bound(value: object, *, what: str) -> int:
+    """A configured bound on the age of status data (a type's, a role's): whole seconds from
+    :data:`MIN_STATUS_AGE` to :data:`MAX_STATUS_AGE`; :class:`DataError` naming ``what``."""
+    if type(value) is not int or not MIN_STATUS_AGE <= value <= MAX_STATUS_AGE:
+        raise DataError(
+            f"{what} must be whole seconds from {MIN_STATUS_AGE} to {MAX_STATUS_AGE} "
+            f"(31 days), found {value!r}"
+        )
+    return value
 
 
 @dataclass(frozen=True)
@@ -116,9 +131,13 @@ class TypeInfo:
     # A personal type (a resident e-ID …): its QR says the certificate exists and is current,
     # never who holds it; the holder proves that by presenting from a wallet.
     personal: bool = False
+    # How old the status data behind a VALID may be, seconds (None: until the list's exp).
+    max_status_age: int | None = None
     _by_name: Mapping[str, FieldLabel] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        if self.max_status_age is not None:
+            check_status_age_bound(self.max_status_age, what=f"type {self.code}: max_status_age")
         object.__setattr__(self, "_by_name", {f.name: f for f in self.labels})
 
     def label(self, name: str) -> FieldLabel:

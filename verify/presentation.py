@@ -60,6 +60,7 @@ from verify.delegation import (
     expired_detail,
     in_payload,
 )
+from verify.freshness import strictest
 from verify.reasons import MESSAGES, Reason
 from verify.verifier import (
     JWS_ERRORS,
@@ -68,6 +69,7 @@ from verify.verifier import (
     _not_authorised,
     _refuse_status,
     _status_of,
+    check_status_age,
     jws_failure,
 )
 
@@ -98,6 +100,7 @@ class PresentationResult:
     issuer: IssuerRecord | None = None
     status_as_of: int | None = None
     delegation: Delegation | None = None  # shown by a delegate: whose, for what, until when
+    status_max_age: int | None = None  # the bound on the status data's age that applied
 
     @property
     def valid(self) -> bool:
@@ -180,14 +183,18 @@ def verify_presentation(
     local_entity_id: str,
     now: int,
     purpose: str = "",
+    max_status_age: int | None = None,
 ) -> PresentationResult:
     """Verify a presentation made for the request with client id ``audience`` and ``nonce``,
     which asked for the claims ``requested`` of ``credential_type`` stating ``purpose`` (what a
-    delegated copy's purposes are held to). Never raises."""
+    delegated copy's purposes are held to). ``max_status_age`` is the counter's bound on the
+    age of status data (its role's, its gateway's); the type's applies too, the stricter wins
+    (:mod:`verify.freshness`). Never raises."""
     issuer: IssuerRecord | None = None
     delegation: Delegation | None = None
     bound = False
     status_as_of: int | None = None  # known once the status list was read, whatever it says
+    age_bound: int | None = None
     try:
         if trust.expires_at is not None and now >= trust.expires_at:
             raise _Fail(Reason.TRUST_LIST_STALE, f"trust data expired at {trust.expires_at}")
@@ -237,6 +244,9 @@ def verify_presentation(
         if cred.status is None:
             raise _Fail(Reason.MALFORMED, "the credential has no status reference")
         ref = {"status": {"status_list": {"idx": cred.status.idx, "uri": cred.status.uri}}}
+        ctype = next((t for t in trust.types.values() if t.code == code), None)
+        type_bound = ctype.max_status_age if ctype is not None else None
+        age_bound = strictest(type_bound, max_status_age)
         if delegation is None:
             status_as_of, value, idx, uri = _status_of(ref, issuer, statuses, now)
             if value != statuslist.VALID:
@@ -246,11 +256,13 @@ def verify_presentation(
                 delegation, copy=cred.status, issuer=issuer, statuses=statuses,
                 reason=purpose, now=now,
             )  # fmt: skip
+        why = f"a {code}" if age_bound == type_bound else "this counter"
+        check_status_age(status_as_of, now, bound=age_bound, uri=cred.status.uri, why=why)
     except _Fail as fail:
         if fail.reason is Reason.DELEGATION_EXPIRED and delegation is None:
             delegation = _signed_delegation(presentation)
         return PresentationResult(
-            fail.reason, fail.detail, now, {}, bound, issuer, status_as_of, delegation
+            fail.reason, fail.detail, now, {}, bound, issuer, status_as_of, delegation, age_bound
         )
     return PresentationResult(
         Reason.VALID,
@@ -261,4 +273,5 @@ def verify_presentation(
         issuer,
         status_as_of,
         delegation,
+        age_bound,
     )

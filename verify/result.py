@@ -62,6 +62,12 @@ class VerificationResult(NamedTuple):
     trust_as_of: int | None = None
     status_as_of: int | None = None
     token: str | None = None
+    status_max_age: int | None = None  # the bound on the status data's age that applied
+
+    @property
+    def status_age(self) -> int | None:
+        """How old the status data was when the answer was made, seconds."""
+        return None if self.status_as_of is None else max(0, self.checked_at - self.status_as_of)
 
     @property
     def token_hash(self) -> bytes | None:

@@ -72,5 +72,26 @@ def verification_json(result: VerificationResult) -> dict[str, Any]:
             "chain": [{"name": c.name, "role": c.role, "id": c.id} for c in issuer.chain],
         },
         "checked_at": iso(result.checked_at),
-        "freshness": {"trust": iso(result.trust_as_of), "status": iso(result.status_as_of)},
+        "freshness": freshness_json(
+            checked_at=result.checked_at,
+            trust_as_of=result.trust_as_of,
+            status_as_of=result.status_as_of,
+            status_max_age=result.status_max_age,
+        ),
+    }
+
+
+def freshness_json(
+    *, checked_at: int, trust_as_of: int | None, status_as_of: int | None,
+    status_max_age: int | None,
+) -> dict[str, Any]:  # fmt: skip
+    """How fresh the data behind an answer was: when the trust and status data were issued (or
+    confirmed), how old the status data was when the answer was made, and the bound on that age
+    which applied (the credential type's or the verifier's, the stricter; ``None``: only the
+    status list's own expiry)."""
+    return {
+        "trust": iso(trust_as_of),
+        "status": iso(status_as_of),
+        "status_age_seconds": None if status_as_of is None else max(0, checked_at - status_as_of),
+        "status_max_age_seconds": status_max_age,
     }

@@ -16,6 +16,8 @@ in a fixed order, and the first failure decides the one reason code:
 8. validity window                                                → NOT_YET_VALID / EXPIRED
 9. Token Status List                                              → STATUS_UNAVAILABLE /
                                                                     REVOKED / SUSPENDED
+10. a VALID status read from data older than the type's or the
+    verifier's bound (:mod:`verify.freshness`)                    → STATUS_UNAVAILABLE
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from trust.jws import (
 )
 from trust.snapshot import IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
+from verify.freshness import status_age, strictest, too_old_detail
 from verify.reasons import Reason
 from verify.result import CredentialView, VerificationResult
 from verify.scan import extract_token
@@ -156,6 +159,13 @@ def _status_of(
     return snapshot.iat, value, idx, uri
 
 
+def check_status_age(as_of: int, now: int, *, bound: int | None, uri: str, why: str) -> None:
+    """Refuse a VALID read from status data older than ``bound`` (:mod:`verify.freshness`)."""
+    age = status_age(as_of=as_of, now=now, bound=bound)
+    if age.too_old:
+        raise _Fail(Reason.STATUS_UNAVAILABLE, too_old_detail(age, uri=uri, why=why))
+
+
 def _refuse_status(value: int, idx: int, uri: str) -> NoReturn:
     if value == statuslist.INVALID:
         raise _Fail(Reason.REVOKED, f"status list {uri} index {idx} is INVALID")
@@ -208,16 +218,20 @@ def verify_scanned(
     now: int,
     leeway: int = 0,
     confirmed: Container[bytes] = frozenset(),
+    max_status_age: int | None = None,
 ) -> VerificationResult:
     """Verify what a scanner, camera or API client handed over. Never raises for bad input.
 
     ``confirmed`` holds SHA-256 token hashes the issuing gateway has confirmed, in a signed
     answer, as issued before its key's compromise (an online verifier asks and caches them).
+    ``max_status_age`` is the verifier's own bound on the age of status data (its role's, its
+    gateway's); the credential type's applies too, and the stricter wins.
     """
     credential: CredentialView | None = None
     issuer_view: IssuerRecord | None = None
     token: str | None = None
     status_as_of: int | None = None
+    bound: int | None = None
     reason, detail = _VALID, _VALID_DETAIL
     try:
         try:
@@ -272,9 +286,12 @@ def verify_scanned(
             raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")
         if exp is not None and exp <= now - leeway:
             raise _Fail(Reason.EXPIRED, f"expired at {exp}, now {now}")
+        bound = strictest(ctype.max_status_age, max_status_age)
         status_as_of, value, idx, uri = _status_of(payload, issuer, statuses, now)
         if value != statuslist.VALID:
             _refuse_status(value, idx, uri)
+        why = f"a {ctype.code}" if bound == ctype.max_status_age else "this verifier"
+        check_status_age(status_as_of, now, bound=bound, uri=uri, why=why)
     except _Fail as fail:
         reason, detail = fail.reason, fail.detail
     return VerificationResult(  # positional: the verify hot path
@@ -286,4 +303,5 @@ def verify_scanned(
         trust.as_of,  # trust_as_of
         status_as_of,
         token,
+        bound,  # status_max_age
     )

@@ -15,6 +15,7 @@ from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.deps import ConfirmerDep, GatewayDep
 from gateway.errors import Unprocessable
+from gateway.freshness import verifier_bound
 from gateway.schemas import VerifyBody, verification_json
 from verify.reasons import Reason
 from verify.result import VerificationResult
@@ -34,16 +35,19 @@ async def _verify(confirmer: Confirmer, gw: Gateway, scanned: str) -> Verificati
     state = gw.state
     now = gw.clock()
     confirmer.revalidate(state.trust, state.version, now)
+    bound = verifier_bound(gw)
     result = verify_scanned(
-        scanned, trust=state.trust, statuses=state.statuses, now=now, confirmed=confirmer.confirmed
-    )
+        scanned, trust=state.trust, statuses=state.statuses, now=now,
+        confirmed=confirmer.confirmed, max_status_age=bound,
+    )  # fmt: skip
     remote = result.issuer is not None and result.issuer.expires_at is not None
     if result.reason is Reason.KEY_NOT_VALID_AT_ISSUANCE and remote and result.token:
         digest = hashlib.sha256(result.token.encode()).digest()
         if await asyncio.to_thread(confirmer.ask, result.token, digest, state.trust):
             result = verify_scanned(
-                scanned, trust=state.trust, statuses=state.statuses, now=now, confirmed={digest}
-            )
+                scanned, trust=state.trust, statuses=state.statuses, now=now,
+                confirmed={digest}, max_status_age=bound,
+            )  # fmt: skip
     return result
 
 

@@ -9,6 +9,7 @@ Issue 9: a resident e-ID's QR showed a big green 有效 and nothing else. The pa
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,3 +98,13 @@ def test_a_resident_eid_says_the_qr_does_not_identify_its_holder(
     ask.click()  # the counter's page on the same gateway, to ask the wallet
     expect(page.get_by_label("Counter key")).to_be_visible()
     assert page.url == f"{city.url}/counter", page.url
+
+
+def test_the_page_says_how_old_the_status_data_was_and_its_bound(
+    city: City, page: Page, artifacts: Path
+) -> None:
+    # Issue 11: a counter reads 有效 only with the age of the status data behind it, and the
+    # bound it was held to (a business licence: 24 h).
+    _verdict(page, city.licence_qr, artifacts, "licence-freshness")
+    fresh = page.locator("#result .freshness").first
+    expect(fresh).to_contain_text(re.compile(r"状态数据更新于 .+（\d+秒前，时效上限 1天）"))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -50,5 +53,64 @@ def test_bad_numeric_text(text: str, match: str) -> None:
 
 @pytest.mark.parametrize("text", ["a=", "a+b", "a/b", "a", "杭州"])
 def test_bad_b64url(text: str) -> None:
+    with pytest.raises(DataError):
+        b64url_decode(text)
+
+
+# --- one spelling per byte string (issue 11, the fault campaign) -------------------------------
+
+B64URL_CHARS = JWS_CHARS[:-1]
+# Everything a decoder that skips, pads or translates might be lenient about.
+NEAR_B64URL = B64URL_CHARS + "+/= \n\t.\x00é"
+
+
+@given(st.text(alphabet=NEAR_B64URL, max_size=64))
+def test_b64url_decode_accepts_exactly_the_canonical_encodings(text: str) -> None:
+    try:
+        decoded = b64url_decode(text)
+    except DataError:  # our error type, and only ours (anything else fails the test)
+        lenient = _lenient(text)
+        assert lenient is None or b64url_encode(lenient) != text
+        return
+    assert b64url_encode(decoded) == text  # decode then encode gives back the input
+
+
+@given(st.text(max_size=64) | st.binary(max_size=64))
+def test_b64url_decode_raises_only_our_error_on_any_text(text: str | bytes) -> None:
+    with contextlib.suppress(DataError):  # anything but DataError fails the test
+        decoded = b64url_decode(text)
+        assert b64url_encode(decoded) == (text if isinstance(text, str) else text.decode())
+
+
+def _lenient(text: str) -> bytes | None:
+    """What a lenient decoder makes of a text in the base64url alphabet (unused bits ignored),
+    ``None`` for a text outside it or of an impossible length."""
+    if any(c not in B64URL_CHARS for c in text) or len(text) % 4 == 1:
+        return None
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+@pytest.mark.parametrize("length", [1, 2, 31, 32, 33, 64])
+def test_every_non_canonical_last_character_is_refused(length: int) -> None:
+    text = b64url_encode(bytes(range(length)))
+    unused = {2: 0b1111, 3: 0b11}.get(len(text) % 4, 0)
+    index = B64URL_CHARS.index(text[-1])
+    same = [c for c in B64URL_CHARS if B64URL_CHARS.index(c) & ~unused == index & ~unused]
+    assert len(same) == unused + 1
+    for c in same:
+        if c == text[-1]:
+            assert b64url_decode(text) == bytes(range(length))
+        else:
+            with pytest.raises(DataError, match="not canonical"):
+                b64url_decode(text[:-1] + c)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["QQ==", "QQ=", "QUI=", "QUJD ", " QUJD", "QU\nJD", "QU\tJD", "+/8", "/w", "-_8+", "QR", "QUJ"],
+    ids=["padding-2", "padding-1", "padding-3", "trailing-space", "leading-space", "newline",
+         "tab", "plus-slash", "slash", "mixed-alphabets", "unused-bits-2", "unused-bits-3"],
+)  # fmt: skip
+def test_bad_spellings_are_refused(text: str) -> None:
     with pytest.raises(DataError):
         b64url_decode(text)

@@ -250,3 +250,14 @@ def test_types_parser_raises_only_our_errors(member: str, value: object) -> None
     raw["types"][0][member] = value
     with contextlib.suppress(DataError):
         TrustList.from_json(raw)
+
+
+def test_a_types_status_age_bound_travels_with_it_to_offline_kiosks() -> None:
+    bounded = replace(BL, max_status_age=86_400)
+    listed = types_to_json([bounded, EID])
+    assert listed[0]["max_status_age"] == 86_400
+    assert "max_status_age" not in listed[1]  # unbounded: absent, as in lists signed before
+    assert types_from_json(listed) == (bounded, EID)
+    for bad in (0, -1, 31 * 86_400 + 1, "86400", 1.5, None):
+        with pytest.raises(DataError, match="max_status_age"):
+            types_from_json([{**listed[0], "max_status_age": bad}])

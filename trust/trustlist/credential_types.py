@@ -6,7 +6,11 @@ issue, the display data of :class:`trust.snapshot.TypeInfo` (the optional ``type
 
     {"code": "business-licence", "qr_code": "BL", "type_code": "11100000000013338W001",
      "name": {"zh": "营业执照", "en": "Business licence"},
-     "fields": [{"name": "name", "label": {"zh": "名称", "en": "Name"}}, ...]}
+     "fields": [{"name": "name", "label": {"zh": "名称", "en": "Name"}}, ...],
+     "max_status_age": 86400}
+
+``max_status_age`` (optional, whole seconds) is how old status data behind a VALID may be for
+the type (:mod:`verify.freshness`): an offline kiosk applies the issuing side's bound.
 
 Types are sorted by ``code``; fields keep the order the issuing region gave them. Every size is
 bounded (the type files' own bounds: 64 fields, 200-character names and labels).
@@ -20,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from trust.snapshot import FieldLabel, TypeInfo
+from trust.snapshot import MAX_STATUS_AGE, MIN_STATUS_AGE, FieldLabel, TypeInfo
 from trust.trustlist.errors import TrustListError
 from trust.trustlist.fields import Fields, show
 
@@ -32,7 +36,9 @@ MAX_TYPE_CODE = 32  # GB/T 36904 证照类型代码, 21 characters
 MAX_FIELD_NAME = 32
 MAX_NAME = 200  # a type's name or a field's label, in one language
 _TYPE_MEMBERS = frozenset({"code", "qr_code", "type_code", "name", "fields"})
-_OPTIONAL_TYPE_MEMBERS = frozenset({"personal"})  # absent: false (lists signed before it)
+# personal absent: false; max_status_age absent: no bound but the status list's exp (lists
+# signed before either existed)
+_OPTIONAL_TYPE_MEMBERS = frozenset({"personal", "max_status_age"})
 _LOCALISED = frozenset({"zh", "en"})
 
 
@@ -112,6 +118,7 @@ def types_to_json(types: Iterable[TypeInfo]) -> list[dict[str, Any]]:
             "name": {"zh": t.name_zh, "en": t.name_en},
             "fields": [{"name": f.name, "label": {"zh": f.zh, "en": f.en}} for f in t.labels],
             **({"personal": True} if t.personal else {}),
+            **({} if t.max_status_age is None else {"max_status_age": t.max_status_age}),
         }
         for t in types
     ]
@@ -149,6 +156,11 @@ def types_from_json(
                 name_en=name_en,
                 labels=tuple(labels),
                 personal=_flag(f, "personal"),
+                max_status_age=f.integer(
+                    "max_status_age", minimum=MIN_STATUS_AGE, maximum=MAX_STATUS_AGE
+                )
+                if f.has("max_status_age")
+                else None,
             )
         )
     return tuple(types)

@@ -618,9 +618,10 @@ function answerCard(data, result, kind) {
   ];
   // A code's result says how old both the trust list and the status data were; a code that
   // resolved nothing used neither, so only when it was checked.
-  let fresh = freshness(result.status_as_of, undefined, result.checked_at);
+  let fresh = freshness(result.status_as_of, undefined, result.checked_at, result.freshness);
   if (byCode && result.type && result.freshness) {
-    fresh = freshness(result.freshness.status, result.freshness.trust, result.checked_at);
+    const f = result.freshness;
+    fresh = freshness(f.status, f.trust, result.checked_at, f);
   } else if (byCode) {
     fresh = fresh.slice(1);
   }

@@ -29,6 +29,9 @@ const COMMON = {
     headError: "无法核验",
     issuer: "签发机构",
     freshStatus: "状态数据更新于 {t}",
+    freshAge: "（{a}前，时效上限 {m}）",
+    freshAgeUnbounded: "（{a}前）",
+    ageUnits: { s: "秒", min: "分钟", h: "小时", d: "天" },
     freshTrust: "信任列表更新于 {t}",
     notAvailable: "无",
     checkedAt: "核验时间 {t}（北京时间）",
@@ -56,6 +59,9 @@ const COMMON = {
     headError: "Could not verify",
     issuer: "Issued by",
     freshStatus: "Status data as of {t}",
+    freshAge: " ({a} old, relied on for at most {m})",
+    freshAgeUnbounded: " ({a} old)",
+    ageUnits: { s: " s", min: " min", h: " h", d: " d" },
     freshTrust: "trust list as of {t}",
     notAvailable: "none",
     checkedAt: "Checked at {t} (Beijing time)",
@@ -327,11 +333,34 @@ export function fieldsTable(own, metas) {
   return rows.length ? h("table", { class: "fields" }, h("tbody", null, rows)) : null;
 }
 
+/** ``seconds`` as a counter reads it: the largest whole unit (90 → "1 min" / "1分钟"). */
+function formatAge(seconds, which) {
+  const units = T[which].ageUnits;
+  for (const [unit, size] of [["d", 86400], ["h", 3600], ["min", 60]]) {
+    if (seconds >= size && seconds % size === 0) return `${seconds / size}${units[unit]}`;
+    if (seconds >= size * 2) return `${Math.floor(seconds / size)}${units[unit]}`;
+  }
+  return `${seconds}${units.s}`;
+}
+
+/** How old the status data was and the bound it was held to (issue 11: the answer says how
+ * old its status data was), from an answer's ``freshness``; "" when it does not say. */
+function ageText(fresh, which) {
+  const age = fresh ? fresh.status_age_seconds : undefined;
+  if (typeof age !== "number" || age < 0) return "";
+  const max = fresh.status_max_age_seconds;
+  return typeof max === "number"
+    ? fill(T[which].freshAge, { a: formatAge(age, which), m: formatAge(max, which) })
+    : fill(T[which].freshAgeUnbounded, { a: formatAge(age, which) });
+}
+
 /** A card's last lines: how old the status data (and, when given, the trust list) were, and
- * when the check was made. */
-export function freshness(status, trust, checkedAt) {
+ * when the check was made; ``fresh`` (an answer's ``freshness``, optional) adds the status
+ * data's age and its bound. */
+export function freshness(status, trust, checkedAt, fresh) {
   const line = (which) =>
     fill(T[which].freshStatus, { t: formatTime(status) || T[which].notAvailable }) +
+    ageText(fresh, which) +
     (trust === undefined
       ? ""
       : T[which].sentenceSep + fill(T[which].freshTrust, { t: formatTime(trust) || T[which].notAvailable }));

@@ -108,7 +108,7 @@ function card(result, kind) {
   }
   if (result.issuer) metas.push([both("issuer"), chainNode(result.issuer)]);
   const fresh = result.freshness || {};
-  parts.push(fieldsTable(own, metas), ...freshness(fresh.status, fresh.trust, result.checked_at));
+  parts.push(fieldsTable(own, metas), ...freshness(fresh.status, fresh.trust, result.checked_at, fresh));
   if (kind === "ok" && cred && cred.holder_identified === false) {
     // A personal type: the QR is not the holder. A counter verifies the holder by asking the
     // wallet for a presentation, from its own page on this gateway.

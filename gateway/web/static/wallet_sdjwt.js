@@ -25,10 +25,14 @@ export function b64url(bytes) {
   return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
+// Canonical base64url only (issue 11): no padding, no "+/", and no unused bits set in the last
+// character, so that one credential has one spelling; decoding then encoding gives the input.
 export function unb64url(text) {
-  if (!/^[A-Za-z0-9_-]*$/.test(text)) throw refuse("errCheck", { m: "base64url" });
+  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) throw refuse("errCheck", { m: "base64url" });
   const bin = atob(text.replace(/-/g, "+").replace(/_/g, "/") + "=".repeat((4 - (text.length % 4)) % 4));
-  return Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+  if (b64url(bytes) !== text) throw refuse("errCheck", { m: "base64url" });
+  return bytes;
 }
 
 export const decodeJson = (segment) => JSON.parse(new TextDecoder().decode(unb64url(segment)));
