@@ -476,3 +476,13 @@ def test_a_checkpoint_request_does_not_queue_behind_a_long_write(
     expected = first.tree_size if gw.engine.dialect.name == "sqlite" else first.tree_size + 2
     assert json.loads(b64url_decode(got.text.split(".")[1]))["tree_size"] == expected
     assert auditheads.current(gw).tree_size == first.tree_size + 2  # once the lock is free
+
+
+def test_an_entity_id_longer_than_the_column_is_recorded_as_its_hash(gw: Gateway) -> None:
+    long_id = "https://" + "a" * 240 + ".example"
+    with gw.transaction() as session:
+        audit.record(session, at=1, actor=long_id, action="federation.join_request",
+                     subject=long_id)  # fmt: skip
+    row = _rows(gw)[-1]
+    assert row.subject == row.actor == f"sha256:{audit.text_hash(long_id)}"
+    assert _tree(gw).root() == merkle.root(_recomputed(_rows(gw)))
