@@ -486,3 +486,33 @@ def test_an_entity_id_longer_than_the_column_is_recorded_as_its_hash(gw: Gateway
     row = _rows(gw)[-1]
     assert row.subject == row.actor == f"sha256:{audit.text_hash(long_id)}"
     assert _tree(gw).root() == merkle.root(_recomputed(_rows(gw)))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "index", "what"),
+    [
+        ("UPDATE audit_log SET subject = 'x' WHERE leaf_index = 4", 4, "leaf_hash"),
+        ("DELETE FROM audit_log WHERE leaf_index = 6", 6, "missing"),
+        ("DELETE FROM audit_log WHERE leaf_index >= 8", 8, "missing"),
+        ("UPDATE audit_tree SET size = size + 1", 10, "missing"),
+    ],
+)
+def test_verify_names_the_first_bad_entry_on_either_database(
+    gw: Gateway, clock: FakeClock, tamper: str, index: int, what: str
+) -> None:
+    from gateway import auditverify
+
+    with gw.transaction() as session:
+        session.execute(text("DELETE FROM audit_log"))
+        session.execute(text("DELETE FROM audit_tree"))
+    _anchor(gw)  # leaves 0-1: the role taken and its key (then the anchor's)
+    _fill(gw, 10 - _tree(gw).size)
+    auditheads.current(gw)
+    with gw.sessions() as session:
+        assert auditverify.verify(session).ok
+    with gw.transaction() as session:
+        session.execute(text(tamper))
+    with gw.sessions() as session:
+        report = auditverify.verify(session)
+    assert report.problem is not None
+    assert (report.problem.index, report.problem.what) == (index, what)
