@@ -30,7 +30,24 @@ from gateway.models import AuditRow
 def record(
     session: Session, *, at: int, actor: str, action: str, subject: str, **detail: Any
 ) -> None:
-    session.add(AuditRow(at=at, actor=actor, action=action, subject=subject, detail=detail))
+    """Record one act; an actor or subject longer than its column (an entity id may be 256
+    characters) is recorded as its hash, ``sha256:<hex>``, never cut or refused."""
+    session.add(
+        AuditRow(
+            at=at,
+            actor=_fitting(actor, MAX_ACTOR),
+            action=action,
+            subject=_fitting(subject, MAX_SUBJECT),
+            detail=detail,
+        )
+    )
+
+
+MAX_ACTOR, MAX_SUBJECT = 80, 128  # the columns' lengths
+
+
+def _fitting(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"sha256:{text_hash(text)}"
 
 
 def text_hash(text: str) -> str:

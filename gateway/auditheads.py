@@ -8,6 +8,9 @@ one and signs a new one only when the tree has grown past it, at most once a sec
 smaller than the newest head is never signed: that log was truncated or rolled back, and its
 old head stays the answer for its witnesses to notice.
 
+It also answers the audit routes' reads (proofs, entries), each in a short session, so that
+routes hold no session of their own.
+
 Deliberately not here: checking heads (``gateway.auditverify``), witnesses (``gateway``'s
 witness part).
 """
@@ -103,3 +106,40 @@ def _store(gw: Gateway, signed: AuditCheckpointRow) -> bool:
         finally:
             raw.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_MS}")
     return True
+
+
+# --- what the audit routes answer (read-only, each in a short session of its own) --------------
+
+
+def inclusion_proof(gw: Gateway, *, index: int, tree_size: int) -> dict[str, Any]:
+    """``GET /audit/proof/inclusion``, hashes in base64url."""
+    with gw.sessions() as session:
+        out = auditlog.inclusion(session, index=index, tree_size=tree_size)
+    return {
+        **out,
+        "leaf_hash": b64url_encode(out["leaf_hash"]),
+        "proof": [b64url_encode(h) for h in out["proof"]],
+    }
+
+
+def consistency_proof(gw: Gateway, *, first: int, second: int) -> dict[str, Any]:
+    """``GET /audit/proof/consistency``, hashes in base64url."""
+    with gw.sessions() as session:
+        out = auditlog.consistency(session, first=first, second=second)
+    return {**out, "proof": [b64url_encode(h) for h in out["proof"]]}
+
+
+def entries(gw: Gateway, *, start: int, end: int) -> dict[str, Any]:
+    """``GET /audit/entries``: each leaf object with its index and hash."""
+    with gw.sessions() as session:
+        rows = auditlog.entries(session, start=start, end=end)
+    return {
+        "entries": [
+            {
+                "index": r.leaf_index,
+                "leaf": auditlog.leaf_of(r),
+                "leaf_hash": b64url_encode(r.leaf_hash),
+            }
+            for r in rows
+        ]
+    }

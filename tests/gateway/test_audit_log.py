@@ -476,3 +476,43 @@ def test_a_checkpoint_request_does_not_queue_behind_a_long_write(
     expected = first.tree_size if gw.engine.dialect.name == "sqlite" else first.tree_size + 2
     assert json.loads(b64url_decode(got.text.split(".")[1]))["tree_size"] == expected
     assert auditheads.current(gw).tree_size == first.tree_size + 2  # once the lock is free
+
+
+def test_an_entity_id_longer_than_the_column_is_recorded_as_its_hash(gw: Gateway) -> None:
+    long_id = "https://" + "a" * 240 + ".example"
+    with gw.transaction() as session:
+        audit.record(session, at=1, actor=long_id, action="federation.join_request",
+                     subject=long_id)  # fmt: skip
+    row = _rows(gw)[-1]
+    assert row.subject == row.actor == f"sha256:{audit.text_hash(long_id)}"
+    assert _tree(gw).root() == merkle.root(_recomputed(_rows(gw)))
+
+
+@pytest.mark.parametrize(
+    ("tamper", "index", "what"),
+    [
+        ("UPDATE audit_log SET subject = 'x' WHERE leaf_index = 4", 4, "leaf_hash"),
+        ("DELETE FROM audit_log WHERE leaf_index = 6", 6, "missing"),
+        ("DELETE FROM audit_log WHERE leaf_index >= 8", 8, "missing"),
+        ("UPDATE audit_tree SET size = size + 1", 10, "missing"),
+    ],
+)
+def test_verify_names_the_first_bad_entry_on_either_database(
+    gw: Gateway, clock: FakeClock, tamper: str, index: int, what: str
+) -> None:
+    from gateway import auditverify
+
+    with gw.transaction() as session:
+        session.execute(text("DELETE FROM audit_log"))
+        session.execute(text("DELETE FROM audit_tree"))
+    _anchor(gw)  # leaves 0-1: the role taken and its key (then the anchor's)
+    _fill(gw, 10 - _tree(gw).size)
+    auditheads.current(gw)
+    with gw.sessions() as session:
+        assert auditverify.verify(session).ok
+    with gw.transaction() as session:
+        session.execute(text(tamper))
+    with gw.sessions() as session:
+        report = auditverify.verify(session)
+    assert report.problem is not None
+    assert (report.problem.index, report.problem.what) == (index, what)
