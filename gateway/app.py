@@ -44,6 +44,7 @@ from gateway.routes import (
     credentials,
     delegations,
     federation,
+    metrics,
     oid4vci,
     oid4vp,
     pages,
@@ -51,9 +52,11 @@ from gateway.routes import (
     references,
     verify,
     wallet,
+    witness,
 )
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
+from gateway.witness import witness_all
 from trust.errors import DataError, EcertError, FetchError, FieldError
 from trust.holder_proof import HolderProofRefused
 from trust.oid4vci import InvalidToken, Oid4vciError
@@ -307,6 +310,8 @@ async def _federation_sync(
                     stop=stop,
                 )
                 health.record(report, gw.clock())
+                # then witness peers' audit logs (co-sign consistent heads, alarm otherwise)
+                await work.run(witness_all, gw, fetcher, stop=stop)
                 due = loop_now + trustsync.next_sync_in(
                     interval, health.consecutive_failures, _jitter.random()
                 )
@@ -381,6 +386,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         references,
         delegations,
         wallet,
+        witness,
+        metrics,
         pages,
     ):
         app.include_router(module.router)
