@@ -310,8 +310,8 @@ async def _federation_sync(
                     stop=stop,
                 )
                 health.record(report, gw.clock())
-                # then witness peers' audit logs (co-sign consistent heads, alarm otherwise)
-                await work.run(witness_all, gw, fetcher, stop=stop)
+                if gw.settings.audit_witness:  # then witness peers' audit logs (gateway.witness)
+                    await work.run(witness_all, gw, fetcher, stop=stop)
                 due = loop_now + trustsync.next_sync_in(
                     interval, health.consecutive_failures, _jitter.random()
                 )

@@ -21,7 +21,3 @@ def tree_size(gw: Gateway) -> int:
 
 def newest(gw: Gateway) -> dict[str, Any] | None:
     return None
-
-
-def mismatch(gw: Gateway, size: int, root: bytes) -> tuple[str, str] | None:
-    return None
