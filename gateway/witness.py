@@ -13,8 +13,11 @@ anchor's own approved cities), :func:`witness_all`:
    an operator acknowledges it (:mod:`gateway.witness_alarms`), an audit event when raised;
 4. for a newly accepted head, POSTs its cosignature to the peer's ``POST /audit/cosignature``.
 
-A peer that cannot be reached raises no alarm (nothing was shown to be wrong): its last error is
-kept, and ``/healthz`` shows since when it was last verified.
+A peer that cannot be reached, whose keys do not resolve, or whose head names a key not yet
+vouched for (a rotation the federation has not followed yet) raises no alarm at once: nothing
+was shown to be wrong. Its last error is kept, ``/healthz`` shows since when it was last
+verified, and once no head was verified for longer than ``ECERT_AUDIT_HEAD_MAX_AGE`` the alarm
+is ``stale`` (:func:`trust.witness.overdue`).
 
 Deliberately not here: the decisions themselves (:mod:`trust.witness`); receiving cosignatures,
 ``/healthz`` and metrics (:mod:`gateway.witness_views`); the log itself (:mod:`gateway.audit`).
@@ -46,9 +49,11 @@ from trust.witness import (
     Alarm,
     Checkpoint,
     Seen,
+    Unverified,
     WitnessError,
     decide,
     judge,
+    overdue,
     proof_range,
     read_checkpoint,
     sign_cosignature,
@@ -115,11 +120,27 @@ def state_of(gw: Gateway, peer: str) -> Seen | None:
         return _seen(session.get(WitnessedPeerRow, peer))
 
 
-def _note_error(gw: Gateway, peer: str, error: str, now: int) -> None:
+def _note_error(gw: Gateway, peer: str, error: str, now: int) -> tuple[int | None, int]:
+    """Keep why ``peer`` was not verified now; (when it was last verified, when witnessing it
+    began)."""
     with gw.transaction() as session:
         row = session.get(WitnessedPeerRow, peer) or WitnessedPeerRow(peer=peer)
         row.last_attempt_at, row.last_error = now, error[:500]
+        if row.first_seen_at is None:
+            row.first_seen_at = now
         session.add(row)
+        return row.verified_at, row.first_seen_at
+
+
+def not_verified(gw: Gateway, peer: str, error: str, *, now: int, max_age: int) -> str:
+    """``peer``'s log could not be checked now (no verdict): kept as its last error, and a
+    ``stale`` alarm once nothing was verified for longer than ``max_age``."""
+    verified_at, since = _note_error(gw, peer, error, now)
+    alarm = overdue(peer=peer, last_verified_at=verified_at, since=since, now=now, max_age=max_age)
+    if alarm is None:
+        return "unverified"
+    raise_alarm(gw, peer, alarm, state_of(gw, peer), now)
+    return f"alarm:{alarm.kind}"
 
 
 def _accept(gw: Gateway, peer: str, verdict: Accepted, now: int) -> bool:
@@ -156,14 +177,14 @@ def _cosign(gw: Gateway, fetcher: HttpFetcher, peer: str, head: Checkpoint, now:
 
 
 def witness_peer(gw: Gateway, fetcher: HttpFetcher, peer: Peer, *, now: int, max_age: int) -> str:
-    """Witness one peer's log once: "accepted", "cosigned", "alarm:<kind>" or "unreachable"."""
+    """Witness one peer's log once: "accepted", "cosigned", "alarm:<kind>" or "unverified"
+    (not reachable, or its head not verifiable yet)."""
     last = state_of(gw, peer.entity)
     try:
         token = fetcher.fetch(peer.entity + CHECKPOINT_PATH).decode("ascii", "replace").strip()
     except FetchError as exc:
-        _note_error(gw, peer.entity, str(exc), now)
-        return "unreachable"
-    verdict: Accepted | Alarm
+        return not_verified(gw, peer.entity, str(exc), now=now, max_age=max_age)
+    verdict: Accepted | Alarm | Unverified
     try:
         head = read_checkpoint(token, peer.keys, peer=peer.entity, now=now)
     except WitnessError:
@@ -177,9 +198,10 @@ def witness_peer(gw: Gateway, fetcher: HttpFetcher, peer: Peer, *, now: int, max
             try:
                 proof = fetcher.fetch(f"{peer.entity}{CONSISTENCY_PATH}?{query}")
             except FetchError as exc:
-                _note_error(gw, peer.entity, str(exc), now)
-                return "unreachable"
+                return not_verified(gw, peer.entity, str(exc), now=now, max_age=max_age)
         verdict = judge(last=last, checkpoint=head, proof=proof, now=now, max_age=max_age)
+    if isinstance(verdict, Unverified):
+        return not_verified(gw, peer.entity, verdict.message_en, now=now, max_age=max_age)
     if isinstance(verdict, Alarm):
         raise_alarm(gw, peer.entity, verdict, last, now)
         _note_error(gw, peer.entity, f"{verdict.kind}: {verdict.message_en}", now)
@@ -219,8 +241,9 @@ def witness_all(
     outcomes: dict[str, str] = {}
     for entity, error in failures.items():
         if entity:
-            _note_error(gw, entity, f"keys not resolved: {error}", now)
-            outcomes[entity] = "unresolved"
+            outcomes[entity] = not_verified(
+                gw, entity, f"keys not resolved: {error}", now=now, max_age=max_age
+            )
     for peer in peers:
         stop_point(stop)
         outcomes[peer.entity] = witness_peer(gw, fetcher, peer, now=now, max_age=max_age)

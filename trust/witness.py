@@ -14,7 +14,15 @@ co-sign it) or an :class:`Alarm` with its kind and a message in zh-CN and Englis
   out, is malformed, or is not bound to the two sizes asked for;
 - ``bad_signature``: not a checkpoint validly signed by that peer (signature, key, ``iss``,
   encoding, claims);
-- ``stale``: a consistent head older than the bound a witness accepts.
+- ``stale``: a consistent head older than the bound a witness accepts, or no head of the peer
+  verified for that long (:func:`overdue`).
+
+A head signed with a key this witness does not trust for the peer *yet* (its ``kid`` names none
+of them) is :class:`Unverified`, not an alarm: a peer that has just rotated its federation key
+signs with the new one before its superior's statement vouches for it (the superior follows at
+its next sync). The head is not accepted; if no head can be verified for longer than the bound,
+:func:`overdue` raises ``stale``. A key that is trusted but whose signature does not verify, or
+a valid signature over bad claims, is ``bad_signature`` at once.
 
 The first head ever seen of a peer is accepted as it is (trust on first use): nothing earlier
 can be compared with it. A witness that first saw an empty log asks no proof of the growth
@@ -38,7 +46,7 @@ import orjson
 from trust import merkle
 from trust.encoding import b64url_decode, b64url_encode
 from trust.errors import DataError, SignatureError
-from trust.jws import KeyIndex, sign_compact, verify_compact
+from trust.jws import KeyIndex, UnknownKey, sign_compact, verify_compact
 from trust.keys import PublicKey, SigningKey
 
 CHECKPOINT_TYP = "ecert-checkpoint+jwt"
@@ -58,6 +66,10 @@ class WitnessError(DataError):
         super().__init__(message_en)
         self.message_zh = message_zh
         self.message_en = message_en
+
+
+class UnknownSigningKey(WitnessError):
+    """The token's ``kid`` names none of the keys trusted for its signer (yet)."""
 
 
 class AlarmKind(enum.StrEnum):
@@ -101,6 +113,15 @@ class Accepted:
     state: Seen
     first_use: bool
     changed: bool
+
+
+@dataclass(frozen=True)
+class Unverified:
+    """No verdict yet: the head names a key not (yet) trusted for the peer; the state held
+    stays, and nothing is co-signed."""
+
+    message_zh: str
+    message_en: str
 
 
 @dataclass(frozen=True)
@@ -169,6 +190,10 @@ def _verified(token: object, keys: Sequence[PublicKey], typ: str) -> dict[str, A
         canonical_b64url(part, f"JWS part {i + 1}")
     try:
         verified = verify_compact(token, KeyIndex(keys), typ=typ, max_length=MAX_TOKEN)
+    except UnknownKey as exc:
+        raise UnknownSigningKey(
+            f"签名密钥不在该节点受信任的联邦密钥中（{typ}）", f"{typ}: {exc}"
+        ) from exc
     except SignatureError as exc:
         raise _refuse(f"签名无效（{typ}）", f"{typ}: {exc}") from exc
     return verified.payload
@@ -307,11 +332,16 @@ def decide(
     proof: bytes | None,
     now: int,
     max_age: int = DEFAULT_MAX_HEAD_AGE,
-) -> Accepted | Alarm:
+) -> Accepted | Alarm | Unverified:
     """:func:`read_checkpoint` then :func:`judge`; a checkpoint that does not verify is a
-    ``bad_signature`` alarm."""
+    ``bad_signature`` alarm, one signed by a key not trusted yet is :class:`Unverified`."""
     try:
         checkpoint = read_checkpoint(token, keys, peer=peer, now=now)
+    except UnknownSigningKey as exc:
+        return Unverified(
+            f"{peer} 的树头暂无法核验：{exc.message_zh}",
+            f"{peer}'s head cannot be verified yet: {exc.message_en}",
+        )
     except WitnessError as exc:
         return Alarm(
             AlarmKind.BAD_SIGNATURE,
@@ -320,6 +350,24 @@ def decide(
             None,
         )
     return judge(last=last, checkpoint=checkpoint, proof=proof, now=now, max_age=max_age)
+
+
+def overdue(
+    *, peer: str, last_verified_at: int | None, since: int, now: int, max_age: int
+) -> Alarm | None:
+    """A ``stale`` alarm when no head of ``peer`` was verified for longer than ``max_age``
+    (counted from ``last_verified_at``, else from ``since``, when witnessing it began)."""
+    start = since if last_verified_at is None else last_verified_at
+    if now - start <= max_age:
+        return None
+    return Alarm(
+        AlarmKind.STALE,
+        f"{peer} 的审计日志已 {(now - start) // 3600} 小时没有可核验的树头，"
+        f"超过 {max_age // 3600} 小时",
+        f"no head of {peer}'s audit log verified for {now - start} s, over the bound of "
+        f"{max_age} s",
+        None,
+    )
 
 
 @dataclass(frozen=True)

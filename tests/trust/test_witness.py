@@ -28,10 +28,12 @@ from trust.witness import (
     Alarm,
     AlarmKind,
     Seen,
+    Unverified,
     WitnessError,
     canonical_b64url,
     decide,
     judge,
+    overdue,
     parse_consistency,
     proof_range,
     read_checkpoint,
@@ -68,11 +70,12 @@ def checkpoint(
     log: list[bytes] = LOG,
     key: SigningKey = PEER_KEY,
     typ: str = CHECKPOINT_TYP,
+    kid: str | None = None,
     **claims: Any,
 ) -> str:
     payload = {"iss": PEER, "tree_size": n, "root_hash": b64url_encode(root(n, log)), "iat": iat}
     payload.update(claims)
-    return sign_compact({k: v for k, v in payload.items() if v is not None}, key, typ=typ)
+    return sign_compact({k: v for k, v in payload.items() if v is not None}, key, typ=typ, kid=kid)
 
 
 def proof(m: int, n: int, *, log: list[bytes] = LOG, **override: Any) -> bytes:
@@ -109,7 +112,7 @@ class Case:
     last: Seen | None
     token: Callable[[], str]
     proof: Callable[[], bytes | None]
-    expect: AlarmKind | int  # an alarm, or the tree size accepted
+    expect: AlarmKind | int | None  # an alarm, the tree size accepted, or None: no verdict yet
 
 
 # fmt: off
@@ -158,8 +161,11 @@ CASES = [
     Case("a proof answer over its bound", SEEN_7, lambda: checkpoint(12),
          lambda: b" " * (MAX_PROOF_BODY + 1), AlarmKind.REWRITTEN),
     # not a checkpoint of this peer
-    Case("signed by another key", SEEN_7, lambda: checkpoint(7, key=STRANGER), lambda: None,
+    Case("signed by another key under the peer's kid", SEEN_7,
+         lambda: checkpoint(7, key=STRANGER, kid=PEER_KEY.kid), lambda: None,
          AlarmKind.BAD_SIGNATURE),
+    Case("signed by a key not vouched for yet (a rotation not followed yet): no verdict",
+         SEEN_7, lambda: checkpoint(7, key=STRANGER), lambda: None, None),
     Case("signed by the peer, naming another log", SEEN_7,
          lambda: checkpoint(7, iss="https://sz.example.cn"), lambda: None, AlarmKind.BAD_SIGNATURE),
     Case("another token type", SEEN_7, lambda: checkpoint(7, typ=COSIGNATURE_TYP), lambda: None,
@@ -198,7 +204,11 @@ def test_a_witness_decides(case: Case) -> None:
         peer=PEER, keys=[PEER_KEY.public], last=case.last, token=case.token(),
         proof=case.proof(), now=NOW, max_age=MAX_AGE,
     )  # fmt: skip
-    if isinstance(case.expect, AlarmKind):
+    if case.expect is None:
+        assert isinstance(verdict, Unverified), verdict
+        assert PEER in verdict.message_zh
+        assert "verified yet" in verdict.message_en
+    elif isinstance(case.expect, AlarmKind):
         assert isinstance(verdict, Alarm), verdict
         assert verdict.kind is case.expect, verdict.message_en
         assert PEER in verdict.message_zh
@@ -251,6 +261,26 @@ def test_growth_without_the_proof_it_needs_is_a_programming_error() -> None:
     cp = read_checkpoint(checkpoint(12), [PEER_KEY.public], peer=PEER, now=NOW)
     with pytest.raises(ValueError, match="from 7 to 12"):
         judge(last=SEEN_7, checkpoint=cp, proof=None, now=NOW, max_age=MAX_AGE)
+
+
+@pytest.mark.parametrize(
+    ("verified_at", "since", "stale"),
+    [
+        (NOW - MAX_AGE, NOW - 2 * MAX_AGE, False),
+        (NOW - MAX_AGE - 1, NOW - 2 * MAX_AGE, True),
+        (None, NOW - MAX_AGE, False),
+        (None, NOW - MAX_AGE - 1, True),
+    ],
+)
+def test_a_peer_with_no_head_verified_for_too_long_is_stale(
+    verified_at: int | None, since: int, stale: bool
+) -> None:
+    alarm = overdue(peer=PEER, last_verified_at=verified_at, since=since, now=NOW,
+                    max_age=MAX_AGE)  # fmt: skip
+    assert (alarm is not None) is stale
+    if alarm is not None:
+        assert alarm.kind is AlarmKind.STALE
+        assert "小时" in alarm.message_zh
 
 
 def test_a_proof_answer_is_bound_to_both_sizes() -> None:
