@@ -92,20 +92,22 @@ def _metric(http: httpx.Client, g: DemoGateway, name: str, peer: DemoGateway) ->
 
 
 def _seen_by_all(http: httpx.Client, fed: DemoFederation, g: DemoGateway) -> int:
-    """Wait until every other city has verified ``g``'s log at its newest head; that size."""
+    """Wait until ``g`` has signed a head of its whole log and every other city has verified
+    its log at that head; that size."""
 
     def probe() -> tuple[bool, Any]:
         sizes = {}
         for other in CITIES:
-            if fed[other] is g:
-                continue
-            peers = {p["peer"]: p for p in health(http, fed[other])["audit"]["peers"]}
-            sizes[other] = peers.get(g.url, {}).get("tree_size")
-        head = health(http, g)["audit"]["last_checkpoint"]
-        wanted = head["tree_size"] if head else None
-        return wanted is not None and set(sizes.values()) == {wanted}, (wanted, sizes)
+            if fed[other] is not g:
+                peers = {p["peer"]: p for p in health(http, fed[other])["audit"]["peers"]}
+                sizes[other] = peers.get(g.url, {}).get("tree_size")
+        audit = health(http, g)["audit"]
+        head = audit["last_checkpoint"]
+        signed = head["tree_size"] if head else None
+        whole = signed == audit["tree_size"]
+        return whole and set(sizes.values()) == {signed}, (audit["tree_size"], signed, sizes)
 
-    wait_for(f"{g.spec.name}'s head verified by the other cities", probe, timeout=90)
+    wait_for(f"{g.spec.name}'s whole log verified by the other cities", probe, timeout=90)
     size: int = health(http, g)["audit"]["last_checkpoint"]["tree_size"]
     return size
 
@@ -125,6 +127,8 @@ def _restart(g: DemoGateway, change: Callable[[Path], None]) -> float:
     assert g.proc is not None
     g.proc.terminate()
     g.proc.wait(timeout=10)
+    if g._log_handle is not None:  # spawn opens the log anew
+        g._log_handle.close()
     change(g.data_dir / "gateway.db")
     spawn(g)
     wait_ready({g.key: g}, 30)
@@ -258,7 +262,7 @@ def test_a_city_restored_from_an_old_backup_is_reported_by_its_peers(
     fed: DemoFederation, http: httpx.Client, timings: Timings
 ) -> None:
     tj = fed["tianjin"]
-    _seen_by_all(http, fed, tj)
+    before = _seen_by_all(http, fed, tj)
     backup = tj.data_dir / "backup.db"
     with (
         closing(sqlite3.connect(tj.data_dir / "gateway.db")) as live,
@@ -267,7 +271,7 @@ def test_a_city_restored_from_an_old_backup_is_reported_by_its_peers(
         live.backup(copy)  # an online backup, as an operator's nightly job takes it
     for _ in range(3):  # the day goes on: licences issued, the log grows and is witnessed
         issue(http, tj, "business-licence", SAMPLE_SUBJECTS["business-licence"])
-    _seen_by_all(http, fed, tj)
+    assert _seen_by_all(http, fed, tj) > before
 
     def restore(path: Path) -> None:
         for journal in path.parent.glob(path.name + "-*"):  # -wal, -shm of the newer database

@@ -169,8 +169,8 @@ def test_a_city_witnesses_its_peer_and_its_cosignature_is_shown_by_the_peer(
     assert region.witness() == "accepted"  # the same head: nothing new to co-sign
     assert _cosigners(region.hz) == [(SZ, 5), (SZ, 8)]
     shown = region.hz_app.get("/audit/witnesses").json()["heads"]
-    assert [(h["tree_size"], SZ in [w["witness"] for w in h["witnesses"]]) for h in shown] == [
-        (8, True), (5, True)]  # fmt: skip
+    by_sz = [h["tree_size"] for h in shown if SZ in [w["witness"] for w in h["witnesses"]]]
+    assert by_sz == [8, 5]  # newest first (上海's background sync may have co-signed others)
     peers = {p["peer"]: p for p in region.health()["audit"]["peers"]}
     assert peers[HZ]["tree_size"] == 8
     assert peers[HZ]["cosigned_at"] is not None
