@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from gateway import federation
 from gateway.background import checkpoint as stop_point
@@ -246,7 +247,11 @@ def witness_all(
             )
     for peer in peers:
         stop_point(stop)
-        outcomes[peer.entity] = witness_peer(gw, fetcher, peer, now=now, max_age=max_age)
+        try:
+            outcomes[peer.entity] = witness_peer(gw, fetcher, peer, now=now, max_age=max_age)
+        except IntegrityError:  # another process of this city stored the same row first
+            outcomes[peer.entity] = "raced"
+            continue
         if outcomes[peer.entity].startswith("alarm"):
             log.warning("audit log of %s: %s", peer.entity, outcomes[peer.entity])
     return outcomes
