@@ -27,7 +27,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
 from sqlalchemy import select
@@ -67,12 +68,40 @@ COSIGNATURE_PATH = "/audit/cosignature"
 JWT_MEDIA_TYPE = "application/jwt"
 MAX_PEERS = 64  # peers witnessed per sync, in entity id order
 POST_DEADLINE = 5.0  # seconds for one cosignature's delivery
+KEYS_FOR = 600  # seconds a peer's resolved keys are reused (at most until its chain expires)
 
 
 @dataclass(frozen=True)
 class Peer:
     entity: str
     keys: tuple[PublicKey, ...]  # its federation keys, from this gateway's trusted federation data
+    # resolves its keys afresh, when ``keys`` came from a cache (None: they are fresh)
+    refresh: Callable[[], tuple[PublicKey, ...]] | None = None
+
+
+@dataclass
+class KeyCache:
+    """Peers' federation keys as resolved (in memory, one per app), each kept until its chain
+    expires or :data:`KEYS_FOR` seconds pass, so a sync does not walk every peer's chain again.
+    A head that does not verify with cached keys is checked again with fresh ones before any
+    verdict (:attr:`Peer.refresh`): a rotation is picked up at once, and no alarm rests on an
+    old key set."""
+
+    held: dict[str, tuple[tuple[PublicKey, ...], int]] = field(default_factory=dict)
+
+    def peer(self, gw: Gateway, fetcher: HttpFetcher, entity: str, now: int) -> Peer:
+        hit = self.held.get(entity)
+        if hit is not None and now < hit[1]:
+            return Peer(entity, hit[0], lambda: self._resolve(gw, fetcher, entity, now))
+        return Peer(entity, self._resolve(gw, fetcher, entity, now))
+
+    def _resolve(
+        self, gw: Gateway, fetcher: HttpFetcher, entity: str, now: int
+    ) -> tuple[PublicKey, ...]:
+        self.held.pop(entity, None)
+        keys, until = resolve_keys(gw, fetcher, entity, now)
+        self.held[entity] = (keys, until)
+        return keys
 
 
 def candidates(gw: Gateway) -> list[str]:
@@ -94,14 +123,22 @@ def candidates(gw: Gateway) -> list[str]:
     return sorted(found)[:MAX_PEERS]
 
 
-def peer_keys(gw: Gateway, fetcher: HttpFetcher, entity: str, now: int) -> tuple[PublicKey, ...]:
-    """``entity``'s federation keys: pinned for a trust anchor of ours, else those its chain to
-    our anchors vouches for (:func:`trust.federation.resolve_chain`). Raises DataError or
-    FetchError when it does not resolve."""
+def resolve_keys(
+    gw: Gateway, fetcher: HttpFetcher, entity: str, now: int
+) -> tuple[tuple[PublicKey, ...], int]:
+    """``entity``'s federation keys and until when to rely on them: pinned for a trust anchor of
+    ours, else those its chain to our anchors vouches for (:func:`trust.federation.resolve_chain`,
+    until the chain expires). Raises DataError or FetchError when it does not resolve."""
     anchors = trust_anchors(gw)
     if entity in anchors:
-        return tuple(anchors[entity])
-    return tuple(resolve_chain(entity, fetcher=fetcher, trust_anchors=anchors, now=now).keys)
+        return tuple(anchors[entity]), now + KEYS_FOR
+    chain = resolve_chain(entity, fetcher=fetcher, trust_anchors=anchors, now=now)
+    return tuple(chain.keys), min(chain.exp, now + KEYS_FOR)
+
+
+def peer_keys(gw: Gateway, fetcher: HttpFetcher, entity: str, now: int) -> tuple[PublicKey, ...]:
+    """:func:`resolve_keys`' keys."""
+    return resolve_keys(gw, fetcher, entity, now)[0]
 
 
 def own_entity_id(gw: Gateway) -> str:
@@ -177,6 +214,24 @@ def _cosign(gw: Gateway, fetcher: HttpFetcher, peer: str, head: Checkpoint, now:
     return "cosigned"
 
 
+def _read(token: str, peer: Peer, now: int) -> tuple[Checkpoint | None, tuple[PublicKey, ...]]:
+    """The head verified with the peer's keys (again with fresh keys when cached ones fail),
+    or None; and the keys it was last checked with."""
+    try:
+        return read_checkpoint(token, peer.keys, peer=peer.entity, now=now), peer.keys
+    except WitnessError:
+        if peer.refresh is None:
+            return None, peer.keys
+    try:
+        keys = peer.refresh()
+    except (DataError, FetchError, Conflict, NotFound):
+        return None, peer.keys
+    try:
+        return read_checkpoint(token, keys, peer=peer.entity, now=now), keys
+    except WitnessError:
+        return None, keys
+
+
 def witness_peer(gw: Gateway, fetcher: HttpFetcher, peer: Peer, *, now: int, max_age: int) -> str:
     """Witness one peer's log once: "accepted", "cosigned", "alarm:<kind>" or "unverified"
     (not reachable, or its head not verifiable yet)."""
@@ -186,10 +241,9 @@ def witness_peer(gw: Gateway, fetcher: HttpFetcher, peer: Peer, *, now: int, max
     except FetchError as exc:
         return not_verified(gw, peer.entity, str(exc), now=now, max_age=max_age)
     verdict: Accepted | Alarm | Unverified
-    try:
-        head = read_checkpoint(token, peer.keys, peer=peer.entity, now=now)
-    except WitnessError:
-        verdict = decide(peer=peer.entity, keys=peer.keys, last=last, token=token, proof=None,
+    head, keys = _read(token, peer, now)
+    if head is None:
+        verdict = decide(peer=peer.entity, keys=keys, last=last, token=token, proof=None,
                          now=now, max_age=max_age)  # fmt: skip
     else:
         wanted = proof_range(last, head)
@@ -209,6 +263,7 @@ def witness_peer(gw: Gateway, fetcher: HttpFetcher, peer: Peer, *, now: int, max
         return f"alarm:{verdict.kind}"
     if not _accept(gw, peer.entity, verdict, now):
         return "accepted"
+    assert head is not None  # accepted: it was read
     try:
         return _cosign(gw, fetcher, peer.entity, head, now)
     except (FetchError, DataError) as exc:  # the peer keeps the head; co-signed next sync
@@ -216,7 +271,9 @@ def witness_peer(gw: Gateway, fetcher: HttpFetcher, peer: Peer, *, now: int, max
         return "accepted"
 
 
-def known_peers(gw: Gateway, fetcher: HttpFetcher, now: int) -> tuple[list[Peer], dict[str, str]]:
+def known_peers(
+    gw: Gateway, fetcher: HttpFetcher, now: int, cache: KeyCache
+) -> tuple[list[Peer], dict[str, str]]:
     """The peers to witness with their keys, and why others could not be (entity → error)."""
     peers: list[Peer] = []
     failures: dict[str, str] = {}
@@ -226,19 +283,24 @@ def known_peers(gw: Gateway, fetcher: HttpFetcher, now: int) -> tuple[list[Peer]
         return [], {"": str(exc)}
     for entity in entities:
         try:
-            peers.append(Peer(entity, peer_keys(gw, fetcher, entity, now)))
+            peers.append(cache.peer(gw, fetcher, entity, now))
         except (DataError, FetchError, Conflict, NotFound) as exc:
             failures[entity] = str(exc)
     return peers, failures
 
 
 def witness_all(
-    gw: Gateway, fetcher: HttpFetcher, *, stop: threading.Event | None = None
+    gw: Gateway,
+    fetcher: HttpFetcher,
+    *,
+    stop: threading.Event | None = None,
+    cache: KeyCache | None = None,
 ) -> dict[str, str]:
-    """One round over every known peer (the step after each trust sync): peer → outcome."""
+    """One round over every known peer (the step after each trust sync): peer → outcome.
+    Without a ``cache``, every peer's keys are resolved afresh."""
     now = gw.clock()
     max_age = gw.settings.audit_head_max_age
-    peers, failures = known_peers(gw, fetcher, now)
+    peers, failures = known_peers(gw, fetcher, now, cache or KeyCache())
     outcomes: dict[str, str] = {}
     for entity, error in failures.items():
         if entity:

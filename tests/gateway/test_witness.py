@@ -24,10 +24,10 @@ from sqlalchemy import select
 from stdnum.cn import uscc
 from typer.testing import CliRunner
 
-from gateway import agencies, federation, trustsync, witness_alarms
+from gateway import agencies, federation, trustexport, trustsync, witness_alarms
 from gateway.core import Gateway
 from gateway.models import AuditRow, CosignatureRow
-from gateway.witness import witness_all
+from gateway.witness import KeyCache, witness_all
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
 from trust import merkle
@@ -250,6 +250,25 @@ def test_a_tampered_log_raises_its_alarm(
     assert region.witness() == f"alarm:{kind}"
     assert [a.kind for a in witness_alarms.alarms(region.sz)] == [kind]
     assert region.health()["status"] == "degraded"
+
+
+def test_a_peer_that_rotated_its_key_is_verified_with_its_new_key_not_alarmed(
+    region: Region, clock: FakeClock
+) -> None:
+    cache = KeyCache()  # as the background sync holds it: 杭州's keys resolved once, reused
+    region.log.grow(3)
+    assert witness_all(region.sz, region.fed.fetcher(), cache=cache)[HZ] == "cosigned"
+    trustexport.rotate(region.hz, actor="operator")  # 杭州 signs with a new key from now on
+    region.log.key = federation.own_signing_key(region.hz)
+    clock.now += 10
+    region.log.grow(1)
+    # 上海 has not followed the rotation yet: the new key is vouched for by no one. No verdict.
+    assert witness_all(region.sz, region.fed.fetcher(), cache=cache)[HZ] == "unverified"
+    for gw in (region.fed.gateways[YRD], region.hz):  # 杭州 re-signs its trust list too
+        trustsync.sync_once(gw, region.fed.fetcher(), lifetime=3600, refresh=60)
+    # 上海 follows it: the cached keys fail, fresh ones are resolved and verify the head.
+    assert witness_all(region.sz, region.fed.fetcher(), cache=cache)[HZ] == "cosigned"
+    assert witness_alarms.alarms(region.sz) == []
 
 
 def test_an_unreachable_peer_raises_no_alarm_until_nothing_was_verified_for_too_long(
