@@ -130,13 +130,14 @@ def _agency(gw: Gateway, first17: str, name: str) -> None:
 
 
 @pytest.fixture
-def region(tmp_path: Path, clock: FakeClock) -> Iterator[Region]:
+def region(tmp_path: Path, clock: FakeClock, db_url: str) -> Iterator[Region]:
+    """杭州 and 苏州 under 上海; 苏州, the witness, on SQLite or on the suite's PostgreSQL."""
     with federation_of(tmp_path, clock) as fed:
         fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
         hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=LICENCES)
         # 苏州's own background sync does not witness: the tests run its rounds one by one
         sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES,
-                      audit_witness=False)  # fmt: skip
+                      audit_witness=False, database_url=db_url)  # fmt: skip
         _agency(hz, "11330100MB1958123", "杭州市市场监督管理局")
         _agency(sz, "11320500MB1234567", "苏州市市场监督管理局")
         for gw in (hz, sz):
