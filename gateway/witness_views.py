@@ -139,7 +139,9 @@ def audit_metrics(gw: Gateway) -> Iterator[Metric]:
     ``ecert_audit_witness_alarms{peer}`` (standing alarms) and
     ``ecert_audit_cosignatures{witness}`` (heads of ours a peer co-signed, kept)."""
     size = GaugeMetricFamily("ecert_audit_tree_size", "Entries in this gateway's audit log")
-    size.add_metric([], audit_head.tree_size(gw))
+    own = audit_head.tree_size(gw)
+    if own is not None:  # a damaged tree state has no size to show
+        size.add_metric([], own)
     yield size
     with gw.sessions() as session:
         peers = session.execute(

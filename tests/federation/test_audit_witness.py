@@ -30,7 +30,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from cli.federation_demo import DEMO_PASSPHRASE
 from cli.federation_demo_procs import DemoFederation, DemoGateway, spawn, wait_ready
+from tests.cli.helpers import ecert
 from tests.federation.helpers import (
     Timings,
     health,
@@ -232,6 +234,11 @@ def test_a_city_whose_log_is_truncated_on_disk_is_reported_by_its_peers(
 
     since = _restart(hz, _in_database(truncate))
     _reported(http, fed, hz, {"truncated", "rolled_back"}, since, timings, "杭州 truncated")
+    # Its own check finds nothing: the log is consistent with itself. Only its witnesses know.
+    local = ecert("audit", "verify", "--json", "--data-dir", str(hz.data_dir),
+                  env={"ECERT_KEY_PASSPHRASE": DEMO_PASSPHRASE})  # fmt: skip
+    assert local.returncode == 0, local
+    assert local.json()["leaves"] == keep
     for key in ("suzhou", "beijing"):
         assert _metric(http, fed[key], "ecert_audit_peer_tree_size", hz) == size  # kept
 
