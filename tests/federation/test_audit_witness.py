@@ -8,7 +8,8 @@ nothing), and the process restarted:
 
 - 杭州 truncated (its newest entries and heads deleted);
 - 北京 rewritten (one old entry changed);
-- 天津 restored from an old copy of its database (an online SQLite backup taken earlier).
+- 天津 restored from an old copy of its database (an online SQLite backup taken earlier);
+- 苏州 restored by ``ecert restore --replace`` from an ``ecert backup`` archive taken earlier.
 
 Each time the other cities report it at ``/healthz`` and in ``/metrics`` within one sync. Every
 wait is a bounded poll; the measured times are printed at the end. 苏州 runs on PostgreSQL when
@@ -287,6 +288,29 @@ def test_a_city_restored_from_an_old_backup_is_reported_by_its_peers(
 
     since = _restart(tj, restore)
     _reported(http, fed, tj, {"rolled_back", "truncated"}, since, timings, "天津 restored")
+
+
+def test_a_city_restored_by_ecert_restore_from_an_old_backup_is_reported_by_its_peers(
+    fed: DemoFederation, http: httpx.Client, timings: Timings, tmp_path: Path
+) -> None:
+    """苏州 (on PostgreSQL when the suite has one): ``ecert backup``, a day's work witnessed,
+    then, stopped, ``ecert restore --replace`` of the old archive (itself an audit event)."""
+    sz = fed["suzhou"]
+    before = _seen_by_all(http, fed, sz)
+    archive = tmp_path / "suzhou-backup.tar.gz"
+    done = ecert("backup", str(archive), "--data-dir", str(sz.data_dir), env=sz.env)
+    assert done.returncode == 0, done
+    for _ in range(3):
+        issue(http, sz, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+    assert _seen_by_all(http, fed, sz) > before
+
+    def restore(_: Path) -> None:
+        back = ecert("restore", str(archive), "--replace", "--data-dir", str(sz.data_dir),
+                     env=sz.env)  # fmt: skip
+        assert back.returncode == 0, back
+
+    since = _restart(sz, restore)
+    _reported(http, fed, sz, {"rolled_back", "truncated"}, since, timings, "苏州 ecert restore")
 
 
 def test_witness_times(timings: Timings) -> None:
