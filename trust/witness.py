@@ -14,8 +14,10 @@ co-sign it) or an :class:`Alarm` with its kind and a message in zh-CN and Englis
   out, is malformed, or is not bound to the two sizes asked for;
 - ``bad_signature``: not a checkpoint validly signed by that peer (signature, key, ``iss``,
   encoding, claims);
-- ``stale``: a consistent head older than the bound a witness accepts, or no head of the peer
-  verified for that long (:func:`overdue`).
+- ``stale``: a head not seen before (a new one, or the first) older than the bound a witness
+  accepts, or no head of the peer verified for that long (:func:`overdue`). The head already
+  verified, shown again however old, is not stale: a log signs a head when it grows, so an idle
+  log keeps showing its last one.
 
 A head signed with a key this witness does not trust for the peer *yet* (its ``kid`` names none
 of them) is :class:`Unverified`, not an alarm: a peer that has just rotated its federation key
@@ -240,7 +242,11 @@ def judge(
                 f"rewritten ({exc})",
                 checkpoint,
             )
-    if now - checkpoint.iat > max_age:
+    unchanged = last is not None and (checkpoint.tree_size, checkpoint.root_hash) == (
+        last.tree_size,
+        last.root_hash,
+    )
+    if now - checkpoint.iat > max_age and not unchanged:  # an idle log keeps its head: not stale
         return Alarm(
             AlarmKind.STALE,
             f"{peer} 的最新树头已签发 {(now - checkpoint.iat) // 3600} 小时，"

@@ -168,6 +168,8 @@ def test_a_city_witnesses_its_peer_and_its_cosignature_is_shown_by_the_peer(
     region.log.grow(3)
     assert region.witness() == "cosigned"  # 5 → 8, with a consistency proof
     assert region.witness() == "accepted"  # the same head: nothing new to co-sign
+    clock.now += region.sz.settings.audit_head_max_age + 1
+    assert region.witness() == "accepted"  # an idle log keeps its head: not stale
     assert _cosigners(region.hz) == [(SZ, 5), (SZ, 8)]
     shown = region.hz_app.get("/audit/witnesses").json()["heads"]
     by_sz = [h["tree_size"] for h in shown if SZ in [w["witness"] for w in h["witnesses"]]]

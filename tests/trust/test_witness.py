@@ -194,6 +194,9 @@ CASES = [
          lambda: checkpoint(3, iat=NOW - MAX_AGE - 1), lambda: None, AlarmKind.STALE),
     Case("a first head older than the bound", None,
          lambda: checkpoint(3, iat=NOW - MAX_AGE - 1), lambda: None, AlarmKind.STALE),
+    Case("the head already verified, older than the bound: an idle log, not stale",
+         Seen(7, root(7), NOW - MAX_AGE - 1, "x"), lambda: checkpoint(7, iat=NOW - MAX_AGE - 1),
+         lambda: None, 7),
 ]
 # fmt: on
 
