@@ -59,7 +59,7 @@ def raise_alarm(gw: Gateway, peer: str, alarm: Alarm, last: Seen | None, now: in
         session.add(row)
         session.flush()
         audit.record(
-            session, at=now, actor=WITNESS_ACTOR, action="audit.witness_alarm", subject=peer[:128],
+            session, at=now, actor=WITNESS_ACTOR, action="audit.witness_alarm", subject=peer,
             alarm=row.id, kind=row.kind, tree_size=row.tree_size, root_hash=row.root_hash,
             seen_tree_size=row.seen_tree_size, seen_root_hash=row.seen_root_hash,
         )  # fmt: skip
@@ -123,8 +123,8 @@ def acknowledge(gw: Gateway, alarm_id: int, *, actor: str, reset: bool = False) 
         row.acked_at, row.acked_by = now, actor[:80]
         if reset:
             session.execute(delete(WitnessedPeerRow).where(WitnessedPeerRow.peer == row.peer))
-        audit.record(session, at=now, actor=actor[:80], action="audit.witness_ack",
-                     subject=row.peer[:128], alarm=row.id, kind=row.kind, reset=reset)  # fmt: skip
+        audit.record(session, at=now, actor=actor, action="audit.witness_ack",
+                     subject=row.peer, alarm=row.id, kind=row.kind, reset=reset)  # fmt: skip
         acked = session.scalars(
             select(WitnessAlarmRow.id)
             .where(WitnessAlarmRow.peer == row.peer, WitnessAlarmRow.acked_at.is_not(None))
