@@ -37,7 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "wallet": ("cli.wallet_delegate", "wallet_app"),
     "verifier": ("cli.verifier_cmd", "verifier_app"),
     "counter": ("cli.counter_cmd", "counter_app"),
-    "audit": ("cli.audit_cmd", "audit_app"),
+    # audit_witness_cmd adds its commands (alarms, ack) to audit_cmd's group (verify, checkpoint).
+    "audit": ("cli.audit_witness_cmd", "audit_app"),
     "backup": ("cli.backup_cmd", "backup"),
     "restore": ("cli.backup_cmd", "restore"),
 }

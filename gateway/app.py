@@ -44,6 +44,7 @@ from gateway.routes import (
     credentials,
     delegations,
     federation,
+    metrics,
     oid4vci,
     oid4vp,
     pages,
@@ -51,9 +52,11 @@ from gateway.routes import (
     references,
     verify,
     wallet,
+    witness,
 )
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
+from gateway.witness import KeyCache, witness_all
 from trust.errors import DataError, EcertError, FetchError, FieldError
 from trust.holder_proof import HolderProofRefused
 from trust.oid4vci import InvalidToken, Oid4vciError
@@ -289,6 +292,7 @@ async def _federation_sync(
     due = 0.0
     reports_due = asyncio.get_running_loop().time() + gw.settings.use_report_retry
     stop = work.stop_event
+    peer_keys = KeyCache()  # witnessed peers' federation keys, reused between syncs
     while True:
         await asyncio.sleep(tick * (0.8 + 0.4 * _jitter.random()))
         try:
@@ -307,6 +311,8 @@ async def _federation_sync(
                     stop=stop,
                 )
                 health.record(report, gw.clock())
+                if gw.settings.audit_witness:  # then witness peers' audit logs (gateway.witness)
+                    await work.run(witness_all, gw, fetcher, stop=stop, cache=peer_keys)
                 due = loop_now + trustsync.next_sync_in(
                     interval, health.consecutive_failures, _jitter.random()
                 )
@@ -381,6 +387,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         references,
         delegations,
         wallet,
+        witness,
+        metrics,
         pages,
     ):
         app.include_router(module.router)

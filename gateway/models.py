@@ -482,3 +482,59 @@ class AuditCheckpointRow(Base):
     root_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     jws: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[int] = mapped_column(index=True)
+
+
+# --- audit witnesses (issue 11: peers witness each other's audit logs) --------------------------
+
+
+class WitnessedPeerRow(Base):
+    """What this gateway last verified of a peer's audit log (the head it would co-sign), and
+    how witnessing it has been going."""
+
+    __tablename__ = "audit_witnessed_peers"
+    peer: Mapped[str] = mapped_column(String(256), primary_key=True)  # the peer's entity id
+    tree_size: Mapped[int | None]
+    root_hash: Mapped[str | None] = mapped_column(String(43))  # base64url
+    checkpoint: Mapped[str | None] = mapped_column(Text)  # the signed head verified
+    checkpoint_iat: Mapped[int | None]
+    first_seen_at: Mapped[int | None]
+    verified_at: Mapped[int | None]
+    cosigned_at: Mapped[int | None]  # when the peer took our cosignature of that head
+    last_attempt_at: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class WitnessAlarmRow(Base):
+    """A peer's log found truncated, rolled back, rewritten, badly signed or stale; it stands
+    until an operator acknowledges it (one open alarm per peer and kind: seen again, counted)."""
+
+    __tablename__ = "audit_witness_alarms"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    peer: Mapped[str] = mapped_column(String(256), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    message: Mapped[str] = mapped_column(String(1000))  # zh-CN
+    message_en: Mapped[str] = mapped_column(String(1000))
+    tree_size: Mapped[int | None]  # the offending head, when it was a valid one
+    root_hash: Mapped[str | None] = mapped_column(String(43))
+    checkpoint: Mapped[str | None] = mapped_column(Text)
+    seen_tree_size: Mapped[int | None]  # what had been verified before
+    seen_root_hash: Mapped[str | None] = mapped_column(String(43))
+    raised_at: Mapped[int]
+    last_seen_at: Mapped[int]
+    times: Mapped[int] = mapped_column(default=1)
+    acked_at: Mapped[int | None] = mapped_column(index=True)
+    acked_by: Mapped[str | None] = mapped_column(String(80))
+
+
+class CosignatureRow(Base):
+    """A peer's cosignature of one of this gateway's checkpoints (``POST /audit/cosignature``)."""
+
+    __tablename__ = "audit_cosignatures"
+    __table_args__ = (UniqueConstraint("witness", "tree_size", "root_hash"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    witness: Mapped[str] = mapped_column(String(256), index=True)
+    tree_size: Mapped[int]
+    root_hash: Mapped[str] = mapped_column(String(43))
+    iat: Mapped[int]
+    token: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[int]

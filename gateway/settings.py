@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     reference_ttl: int = Field(default=300, ge=5, le=3600)
     # how often undelivered use reports (presentations of other cities' credentials) are retried
     use_report_retry: float = Field(default=30.0, gt=0, le=86_400)
+    # how old a peer's newest audit log head may be before its witnesses raise "stale", seconds
+    audit_head_max_age: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
+    # whether the federation sync witnesses peers' audit logs (co-signs, raises alarms)
+    audit_witness: bool = True
 
     @field_validator("public_url")
     @classmethod

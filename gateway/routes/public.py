@@ -9,7 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
-from gateway import keystore, public_docs, trustsync
+from gateway import keystore, public_docs, trustsync, witness_views
 from gateway.clock import iso
 from gateway.deps import GatewayDep, PublisherDep, SyncHealthDep
 
@@ -71,6 +71,7 @@ public_docs.allow_preflight(
 def health(gw: GatewayDep, sync: SyncHealthDep) -> dict[str, Any]:
     state = gw.state
     failing = trustsync.failing_documents(gw)
+    audit = witness_views.audit_health(gw)
     return {
         "federation": {
             "last_sync_at": iso(sync.last_sync_at),
@@ -81,7 +82,9 @@ def health(gw: GatewayDep, sync: SyncHealthDep) -> dict[str, Any]:
             "last_error": sync.last_error,
             "peer_documents_failing": failing,
         },
-        "status": "ok",
+        # degraded while a peer's audit log alarm stands (until an operator acknowledges it)
+        "status": "degraded" if audit["alarms"] else "ok",
+        "audit": audit,
         "state_version": state.version,
         "state_built_at": iso(state.built_at),
         "issuers": len(state.trust.issuers),

@@ -1,0 +1,20 @@
+"""``GET /metrics``: Prometheus text exposition format 0.0.4 (gateway.metrics)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from gateway import metrics
+from gateway.deps import GatewayDep
+
+router = APIRouter(tags=["public 公开"])
+
+
+@router.get(
+    "/metrics",
+    summary="Metrics for Prometheus 监控指标",
+    response_class=Response,
+    responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {}}}},
+)
+def metrics_text(gw: GatewayDep) -> Response:
+    return Response(metrics.render(gw), media_type=metrics.CONTENT_TYPE)
