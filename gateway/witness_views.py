@@ -24,8 +24,8 @@ from sqlalchemy.exc import IntegrityError
 from gateway import audit_head
 from gateway.clock import iso
 from gateway.core import Gateway
-from gateway.errors import Forbidden, Unprocessable
-from gateway.models import CosignatureRow, WitnessAlarmRow, WitnessedPeerRow
+from gateway.errors import Conflict, Forbidden, Unprocessable
+from gateway.models import AuditCheckpointRow, CosignatureRow, WitnessAlarmRow, WitnessedPeerRow
 from gateway.peers import HttpFetcher
 from gateway.witness import candidates, own_entity_id, peer_keys
 from gateway.witness_alarms import alarms
@@ -57,6 +57,14 @@ def receive_cosignature(gw: Gateway, fetcher: HttpFetcher, token: str) -> dict[s
     root = b64url_encode(cosig.root_hash)
     try:
         with gw.transaction() as session:
+            signed = session.scalar(select(AuditCheckpointRow.root_hash).where(
+                AuditCheckpointRow.tree_size == cosig.tree_size))  # fmt: skip
+            if signed != cosig.root_hash:  # a head this log never signed: another view of it
+                raise Conflict(
+                    f"见证方签署的树头不是本网关签发的 · the cosigned head (size "
+                    f"{cosig.tree_size}, root {root}) is not one this log signed"
+                    + ("" if signed is None else f" (it signed root {b64url_encode(signed)})")
+                )
             held = session.scalar(select(CosignatureRow.id).where(
                 CosignatureRow.witness == witness, CosignatureRow.tree_size == cosig.tree_size,
                 CosignatureRow.root_hash == root))  # fmt: skip

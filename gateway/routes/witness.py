@@ -19,7 +19,7 @@ router = APIRouter(tags=["audit 审计"])
 @router.post(
     "/audit/cosignature",
     summary="A peer co-signs one of this log's heads 见证方联署树头",
-    responses={400: {}, 403: {}, 404: {}, 413: {}, 422: {}, 503: {}},
+    responses={400: {}, 403: {}, 404: {}, 409: {}, 413: {}, 422: {}, 503: {}},
 )
 def cosignature(
     gw: GatewayDep,

@@ -26,7 +26,7 @@ from typer.testing import CliRunner
 
 from gateway import agencies, federation, trustexport, trustsync, witness_alarms
 from gateway.core import Gateway
-from gateway.models import AuditRow, CosignatureRow
+from gateway.models import AuditCheckpointRow, AuditRow, CosignatureRow
 from gateway.witness import KeyCache, witness_all
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
@@ -49,6 +49,7 @@ class FakeLog:
     head: str | None = None
     clock: FakeClock | None = None
     heads: list[str] = field(default_factory=list)
+    gw: Gateway | None = None  # 杭州: the heads this log signs are stored as 杭州's own
 
     def grow(self, n: int, tag: str = "") -> None:
         start = len(self.leaves)
@@ -68,6 +69,11 @@ class FakeLog:
         }
         self.head = sign_compact(claims, self.key, typ=CHECKPOINT_TYP, kid=kid)
         self.heads.append(self.head)
+        if self.gw is not None:  # 杭州 takes cosignatures only of heads it signed
+            with self.gw.transaction() as session:
+                session.merge(AuditCheckpointRow(
+                    tree_size=len(self.leaves), root_hash=merkle.root(self.leaves),
+                    jws=self.head, signed_at=self.clock.now))  # fmt: skip
 
     def answer(self, target: str) -> httpx.Response | None:
         url = urlsplit(target)
@@ -142,7 +148,7 @@ def region(tmp_path: Path, clock: FakeClock, db_url: str) -> Iterator[Region]:
         _agency(sz, "11320500MB1234567", "苏州市市场监督管理局")
         for gw in (hz, sz):
             trustsync.sync_once(gw, fed.fetcher(), lifetime=3600, refresh=60)
-        log = FakeLog(federation.own_signing_key(hz), clock=clock)
+        log = FakeLog(federation.own_signing_key(hz), clock=clock, gw=hz)
         real = fed.client(HZ)
         fed.transport.apps[HZ] = Front(real, log)  # type: ignore[assignment]
         try:
@@ -332,6 +338,37 @@ def test_a_cosignature_is_taken_only_from_a_known_peer_with_its_own_key(
          "iat": clock.now}, federation.own_signing_key(region.sz), typ=COSIGNATURE_TYP,
     )  # fmt: skip
     assert _post(hz, not_ours).status_code == 422
+
+
+def test_a_cosignature_of_a_head_the_log_never_signed_is_refused(
+    region: Region, clock: FakeClock
+) -> None:
+    """A witness shown another view of 杭州's log (a split view) co-signs a head 杭州 never
+    signed: 杭州 refuses it (409) rather than show it as witnessed."""
+    region.log.grow(4)
+    assert region.log.head is not None
+    head = read_checkpoint(region.log.head, [region.log.key.public], peer=HZ, now=clock.now)
+    other_view = sign_compact(
+        {"iss": HZ, "tree_size": 4, "root_hash": b64url_encode(merkle.leaf_hash(b"fork")),
+         "iat": clock.now}, region.log.key, typ=CHECKPOINT_TYP,
+    )  # fmt: skip
+    forked = read_checkpoint(other_view, [region.log.key.public], peer=HZ, now=clock.now)
+    unsigned_size = sign_compact(
+        {"iss": HZ, "tree_size": 9, "root_hash": b64url_encode(head.root_hash),
+         "iat": clock.now}, region.log.key, typ=CHECKPOINT_TYP,
+    )  # fmt: skip
+    never = read_checkpoint(unsigned_size, [region.log.key.public], peer=HZ, now=clock.now)
+    sz_key = federation.own_signing_key(region.sz)
+    for bad in (forked, never):
+        cosig = sign_cosignature(sz_key, witness=SZ, checkpoint=bad, now=clock.now)
+        answer = _post(region.hz_app, cosig)
+        assert answer.status_code == 409, answer.text
+        assert "不是本网关签发的" in answer.json()["detail"]["message"]
+        assert "not one this log signed" in answer.json()["detail"]["message_en"]
+    assert _cosigners(region.hz) == []
+    genuine = sign_cosignature(sz_key, witness=SZ, checkpoint=head, now=clock.now)
+    assert _post(region.hz_app, genuine).status_code == 200
+    assert _cosigners(region.hz) == [(SZ, 4)]
 
 
 def test_the_cosignatures_kept_per_witness_are_bounded(region: Region, clock: FakeClock) -> None:
