@@ -19,7 +19,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import auditheads, public_docs, trustexport, trustsync, use_reports
+from gateway import (
+    auditheads,
+    http_errors,
+    openapi_doc,
+    public_docs,
+    trustexport,
+    trustsync,
+    use_reports,
+)
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -254,8 +262,8 @@ def _install_errors(app: FastAPI) -> None:
             {
                 "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
                 "code": e["type"],
-                "message": f"字段无效：{e['msg']}",
-                "message_en": e["msg"],
+                "message": f"字段无效：{e['msg']}，实际为 {_found(e)}",
+                "message_en": f"{e['msg']}, found {_found(e)}",
             }
             for e in exc.errors()
         ]
@@ -265,6 +273,20 @@ def _install_errors(app: FastAPI) -> None:
             content=_problem("invalid_input", "请求格式有误", en, errors=errors),
             headers=public_docs.cors_for(request),
         )
+
+
+def _found(error: Any) -> str:
+    """What a request held where a validation error points (bounded, for the message)."""
+    if error["type"] == "missing":
+        return "nothing"
+    value = error.get("input")
+    return http_errors.shown(value) if isinstance(value, str) else _kind(value)
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool | int | float) or value is None:
+        return http_errors.shown(value)
+    return type(value).__name__
 
 
 async def _refresher(live: StateHolder, interval: float, work: Background) -> None:
@@ -376,6 +398,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
+    http_errors.install(app)
     for module in (
         audit,
         credentials,
@@ -393,11 +416,13 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
+    openapi_doc.install(app)
     app.add_middleware(
         BodyLimit,
         json_limit=JSON_BODY_LIMIT,
         upload_limit=gw.settings.max_request_bytes,
     )
+    app.add_middleware(http_errors.NoSniff)  # outermost: the 413 above says it too
     _build_routes_now(app)
     return app
 
