@@ -111,17 +111,13 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _BodyTooLarge
+                raise http_errors.BodyTooLarge(limit)  # answered 413 by the app's handlers
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _BodyTooLarge:
+        except http_errors.BodyTooLarge:  # raised where no handler answers it
             await _too_large(send, limit)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 async def _too_large(send: Send, limit: int) -> None:

@@ -50,6 +50,16 @@ _IN_CHINESE = {
 }
 
 
+class BodyTooLarge(HTTPException):
+    """A request body past its bound, found while it is read (413). An ``HTTPException``, so
+    that the framework's body parsing passes it on (it answers any other error there as "could
+    not parse", 400) and the federation endpoints answer it in their own form."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"expected a request body of at most {limit} bytes, found more")
+        self.limit = limit
+
+
 class NoSniff:
     """``X-Content-Type-Options: nosniff`` on every HTTP answer that does not already say it
     (Fetch standard §3.5: a browser must not guess a script or style out of a JSON or text
@@ -102,6 +112,11 @@ def http_error_answer(request: Request, exc: HTTPException) -> JSONResponse:
         allowed = headers.get("Allow") or headers.get("allow") or ""
         zh = f"不支持该请求方法：{path} 允许 {allowed}，实际为 {method}"
         en = f"expected one of {allowed} on {path}, found {method}"
+    elif isinstance(exc, BodyTooLarge):
+        return JSONResponse(
+            status_code=413,
+            content=problem("too_large", f"请求内容过大（上限 {exc.limit} 字节）", str(exc.detail)),
+        )
     elif status == 400:
         zh = "请求内容无法解析（例如 JSON 嵌套过深或编码无效）"
         en = f"expected a body that parses within the bounds, found one that does not: {exc.detail}"

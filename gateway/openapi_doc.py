@@ -191,6 +191,10 @@ def refine(doc: dict[str, Any], routes: list[Any]) -> None:
             responses = operation.setdefault("responses", {})
             for status in sorted(_statuses(route, operation, calls)):
                 schema = error if status not in (413, 422) else {"$ref": _ref + "Problem"}
+                if status == 413 and isinstance(route, FederationRoute):
+                    # a declared length is refused before any route runs (Problem); a body
+                    # found too long while read, by the route (FederationError)
+                    schema = {"anyOf": [error, {"$ref": _ref + "Problem"}]}
                 answer: dict[str, Any] = {
                     "description": REASONS[status],
                     "content": {"application/json": {"schema": schema}},
