@@ -8,6 +8,8 @@ from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
 from trust.oid4vp import MAX_PURPOSE
+from verify.delegation import MAX_DELEGATE, MAX_PURPOSES
+from verify.delegation import MAX_PURPOSE as MAX_PURPOSE_TEXT
 
 # The public JSON of a verification is pure (verify/): the offline verifier renders alike.
 from verify.result_json import verification_json as verification_json
@@ -186,11 +188,20 @@ class DelegationBody(Strict):
     proof: str = Field(
         min_length=1, max_length=4096, description="holder proof JWT of the delegated credential"
     )
-    name: str = Field(max_length=200, examples=["张三"], description="代理人姓名, 1–64 characters")
-    purposes: list[str] = Field(
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_DELEGATE,
+        pattern=TEXT_PATTERN,
+        examples=["张三"],
+        description=f"代理人姓名; {TEXT_RULE}",
+    )
+    purposes: list[
+        Annotated[str, Field(min_length=1, max_length=MAX_PURPOSE_TEXT, pattern=TEXT_PATTERN)]
+    ] = Field(
+        min_length=1,
         max_length=20,
         examples=[["银行开户"]],
-        description="委托事项, 1–5 texts of 1–60 characters; a counter's reason must name one",
+        description=f"委托事项, 1–{MAX_PURPOSES} different texts; a counter's reason must name one",
     )
     until: str = Field(
         max_length=40,

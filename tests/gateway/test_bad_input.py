@@ -198,6 +198,25 @@ def test_nul_in_a_reason_is_refused_before_the_database(
     )
 
 
+@pytest.mark.parametrize(
+    ("field", "body"),
+    [
+        ("name", {"name": "张\x00三", "purposes": ["银行开户"]}),
+        ("purposes.0", {"name": "张三", "purposes": ["银行\x00开户"]}),
+        ("name", {"name": "   ", "purposes": ["银行开户"]}),
+    ],
+)
+def test_control_characters_in_a_delegation_are_refused_before_the_database(
+    client: TestClient, field: str, body: dict[str, Any]
+) -> None:
+    """Stored as given once the proof holds, and PostgreSQL refuses NUL in text: refused first."""
+    answer = client.post(
+        "/api/v1/delegations", json={"proof": "x.y.z", "until": "2027-06-30", **body}
+    )
+    detail = assert_house_error(answer, 422)
+    assert [e["field"] for e in detail["errors"]] == [field]
+
+
 def test_empty_subject_is_a_field_error(client: TestClient, amr: Agency) -> None:
     detail = assert_house_error(
         _issue(client, amr, {"type": "business-licence", "subject": {}}), 422

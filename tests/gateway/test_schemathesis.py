@@ -3,11 +3,12 @@
 Every operation of ``/openapi.json`` gets schema-valid (positive) and schema-violating
 (negative) requests from schemathesis, sent over a real loopback socket to the app served by
 uvicorn (:func:`tests.interop.serving.serve_app`), with an agency's API key on the operations
-that take one, on SQLite and on PostgreSQL. Every check schemathesis has runs on every answer:
-no 5xx, each status, media type, header and body as documented, schema-violating requests
-refused, and schema-valid requests accepted wherever the schema can say what is accepted (the
-operations in :data:`CONTENT_CHECKED` take content no JSON Schema can describe, such as a
-signed token or a photo holding a QR code; they may refuse it with a documented 4xx).
+that take one, on SQLite and on PostgreSQL. Every schemathesis check that applies to a single
+request runs on every answer: no 5xx, each status, media type, header and body as documented,
+schema-violating requests refused, and schema-valid requests accepted wherever the schema can
+say what is accepted (the operations in :data:`CONTENT_CHECKED` take content no JSON Schema
+can describe, such as a signed token or a photo holding a QR code; they may refuse it with a
+documented 4xx).
 
 Why a socket and not schemathesis' ASGI transport: the app's lifespan (state loaded, background
 loops started and stopped) then runs exactly once, bounded, as in ``ecert serve``; the ASGI
@@ -41,10 +42,10 @@ EXAMPLES = 12  # per operation and generation mode: ~1,300 requests per database
 TIME_BUDGET = 240.0  # seconds per database: a guard against a hang, far above a normal run
 REQUEST_TIMEOUT = 20  # seconds for one request
 SHOWN_FAILURES = 3  # per operation, in the report
+ISSUE = "POST /api/v1/credentials"
 # Operations whose accepted content no schema describes: a signed JWT or holder proof, a form
 # holding one, a photo that must contain a QR code, a subject checked by the credential type's
-# own rules (check digits, region codes), a link to a counter's signed request.
-ISSUE = "POST /api/v1/credentials"
+# own rules (check digits, region codes), an entity or a link known to the federation.
 CONTENT_CHECKED = {
     "POST /api/v1/credentials",
     "POST /api/v1/verify/image",
