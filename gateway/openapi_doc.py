@@ -202,6 +202,8 @@ def refine(doc: dict[str, Any], routes: list[Any]) -> None:
                 if status == 429:
                     answer["headers"] = RETRY_AFTER
                 responses[str(status)] = answer
+            if isinstance(route, FederationRoute):
+                responses.pop("422", None)  # §8.9: FederationRoute answers invalid_request, 400
             if "406" in responses:
                 responses["406"] = {
                     "description": REASONS[406],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from trust.oid4vp import MAX_PURPOSE
 from verify.delegation import MAX_DELEGATE, MAX_PURPOSES
@@ -24,8 +24,31 @@ CodeInPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTER
 TypeCode = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
 # Free text a person writes (a reason, a name): no control characters, and not only spaces (the
 # services strip it first; a whitespace-only reason was schema-valid yet refused, issue 11).
+# Here only control characters are refused (a NUL reached PostgreSQL); the rest, documented in
+# the schema by ``text(...)``, the services refuse with messages that name the field in Chinese.
 TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
 TEXT_RULE = "no control characters, not only whitespace 不含控制字符，不能只有空白"
+
+
+def text(
+    *, max_length: int, documented_max: int | None = None, default: Any = ..., **more: Any
+) -> Any:
+    """A ``Field`` of free text: control characters refused on the way in; the schema documents
+    what the service accepts (a non-space character, at most ``documented_max``)."""
+    documented: dict[str, JsonValue] = {
+        "pattern": TEXT_PATTERN,
+        "minLength": 1,
+        "maxLength": documented_max or max_length,
+    }
+    return Field(
+        default,
+        min_length=1,
+        max_length=max_length,
+        pattern=NO_CONTROL,
+        json_schema_extra=documented,
+        **more,
+    )
 
 
 class Strict(BaseModel):
@@ -80,10 +103,8 @@ class WalletOfferOut(BaseModel):
 
 
 class ReasonBody(Strict):
-    reason: str = Field(
-        min_length=1,
+    reason: str = text(
         max_length=500,
-        pattern=TEXT_PATTERN,
         examples=["经营异常，依法暂扣"],
         description=TEXT_RULE,
     )
@@ -149,10 +170,8 @@ class PresentationRequestBody(Strict):
     fields: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=1, max_length=32, examples=[["name", "sex"]]
     )
-    reason: str = Field(
-        min_length=1,
+    reason: str = text(
         max_length=MAX_PURPOSE,
-        pattern=TEXT_PATTERN,
         examples=["旅馆住宿登记"],
         description=TEXT_RULE,
     )
@@ -188,18 +207,15 @@ class DelegationBody(Strict):
     proof: str = Field(
         min_length=1, max_length=4096, description="holder proof JWT of the delegated credential"
     )
-    name: str = Field(
-        min_length=1,
-        max_length=MAX_DELEGATE,
-        pattern=TEXT_PATTERN,
+    name: str = text(
+        max_length=200,
+        documented_max=MAX_DELEGATE,
         examples=["张三"],
         description=f"代理人姓名; {TEXT_RULE}",
     )
-    purposes: list[
-        Annotated[str, Field(min_length=1, max_length=MAX_PURPOSE_TEXT, pattern=TEXT_PATTERN)]
-    ] = Field(
-        min_length=1,
+    purposes: list[Annotated[str, text(max_length=200, documented_max=MAX_PURPOSE_TEXT)]] = Field(
         max_length=20,
+        json_schema_extra={"minItems": 1, "maxItems": MAX_PURPOSES},
         examples=[["银行开户"]],
         description=f"委托事项, 1–{MAX_PURPOSES} different texts; a counter's reason must name one",
     )
@@ -222,10 +238,8 @@ class ReferenceResolveBody(Strict):
     code: str = Field(
         min_length=1, max_length=64, examples=["330100-ABCD-EFGH-JKLM-NP23", "ABCD-EFGH-JKLM-NP23"]
     )
-    reason: str = Field(
-        min_length=1,
+    reason: str = text(
         max_length=200,
-        pattern=TEXT_PATTERN,
         examples=["旅馆住宿登记"],
         description=TEXT_RULE,
     )

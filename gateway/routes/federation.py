@@ -28,7 +28,7 @@ from gateway.deps import FetcherDep, GatewayDep, StatementsDep
 from gateway.errors import BadRequest, NotFound
 from gateway.references_remote import REQUEST_MEDIA_TYPE
 from gateway.routes.federation_errors import FederationRoute
-from gateway.schemas import RecordId
+from gateway.schemas import NO_CONTROL, RecordId
 from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
@@ -118,7 +118,7 @@ def fetch(
     request: Request,
     gw: GatewayDep,
     cache: StatementsDep,
-    sub: Annotated[str, Query(max_length=256)],
+    sub: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
 ) -> Response:
     return _jwt(
         request,
@@ -140,8 +140,8 @@ def listing(request: Request, gw: GatewayDep) -> Response:
 def resolve(
     gw: GatewayDep,
     fetcher: FetcherDep,
-    sub: Annotated[str, Query(max_length=256)],
-    trust_anchor: Annotated[str, Query(max_length=256)],
+    sub: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
+    trust_anchor: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
 ) -> Response:
     token = statements.resolve_response(gw, fetcher, sub=sub, trust_anchor=trust_anchor)
     return _uncached_jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
@@ -193,8 +193,8 @@ def trust_mark_status(
 @router.get("/federation/trust_mark_list", summary="Trust Marked Entities 持有信任标志的实体")
 def trust_mark_list(
     gw: GatewayDep,
-    trust_mark_type: Annotated[str, Query(max_length=512)],
-    sub: Annotated[str | None, Query(max_length=256)] = None,
+    trust_mark_type: Annotated[str, Query(max_length=512, pattern=NO_CONTROL)],
+    sub: Annotated[str | None, Query(max_length=256, pattern=NO_CONTROL)] = None,
 ) -> Response:
     """§8.5: the entities holding an active mark of ``trust_mark_type``."""
     listed = trustmarks.marked_entities(gw, trust_mark_type=trust_mark_type, sub=sub)
@@ -209,8 +209,8 @@ def trust_mark_list(
 )
 def trust_mark(
     gw: GatewayDep,
-    trust_mark_type: Annotated[str, Query(max_length=512)],
-    sub: Annotated[str, Query(max_length=256)],
+    trust_mark_type: Annotated[str, Query(max_length=512, pattern=NO_CONTROL)],
+    sub: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
 ) -> Response:
     """§8.6: the newest active mark of ``trust_mark_type`` about ``sub``."""
     token = trustmarks.current_mark(gw, trust_mark_type=trust_mark_type, sub=sub)

@@ -161,6 +161,24 @@ def test_trust_list_since_past_its_column_is_refused(client: TestClient, since: 
 
 
 @pytest.mark.parametrize(
+    "query",
+    [
+        {"trust_mark_type": "x\x00", "sub": "https://a.example"},
+        {"trust_mark_type": "x", "sub": "https://a.example/\x00"},
+    ],
+)
+@pytest.mark.parametrize("path", ["/federation/trust_mark_list", "/federation/trust_mark"])
+def test_nul_in_a_federation_query_is_invalid_request(
+    client: TestClient, path: str, query: dict[str, str]
+) -> None:
+    """schemathesis found these answering 500 on PostgreSQL (it refuses NUL in text)."""
+    answer = client.get(path, params=query)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"] == "invalid_request"
+    assert answer.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
     ("method", "path"),
     [
         ("get", "/api/v1/credentials/" + "a" * 41),
@@ -203,7 +221,6 @@ def test_nul_in_a_reason_is_refused_before_the_database(
     [
         ("name", {"name": "张\x00三", "purposes": ["银行开户"]}),
         ("purposes.0", {"name": "张三", "purposes": ["银行\x00开户"]}),
-        ("name", {"name": "   ", "purposes": ["银行开户"]}),
     ],
 )
 def test_control_characters_in_a_delegation_are_refused_before_the_database(
