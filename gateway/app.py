@@ -258,8 +258,8 @@ def _install_errors(app: FastAPI) -> None:
             {
                 "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
                 "code": e["type"],
-                "message": f"字段无效：{e['msg']}，实际为 {_found(e)}",
-                "message_en": f"{e['msg']}, found {_found(e)}",
+                "message": f"字段无效：{e['msg']}，实际为 {http_errors.found_in(e)}",
+                "message_en": f"{e['msg']}, found {http_errors.found_in(e)}",
             }
             for e in exc.errors()
         ]
@@ -269,20 +269,6 @@ def _install_errors(app: FastAPI) -> None:
             content=_problem("invalid_input", "请求格式有误", en, errors=errors),
             headers=public_docs.cors_for(request),
         )
-
-
-def _found(error: Any) -> str:
-    """What a request held where a validation error points (bounded, for the message)."""
-    if error["type"] == "missing":
-        return "nothing"
-    value = error.get("input")
-    return http_errors.shown(value) if isinstance(value, str) else _kind(value)
-
-
-def _kind(value: object) -> str:
-    if isinstance(value, bool | int | float) or value is None:
-        return http_errors.shown(value)
-    return type(value).__name__
 
 
 async def _refresher(live: StateHolder, interval: float, work: Background) -> None:

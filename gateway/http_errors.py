@@ -89,6 +89,16 @@ def shown(value: object) -> str:
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 
+def found_in(error: Any) -> str:
+    """What a request held where a validation error (pydantic's) points, bounded."""
+    if error["type"] == "missing":
+        return "nothing"
+    value = error.get("input")
+    if isinstance(value, str | bool | int | float) or value is None:
+        return shown(value)
+    return type(value).__name__
+
+
 def problem(code: str, zh: str, en: str, **extra: Any) -> dict[str, Any]:
     return {"detail": {"code": code, "message": zh, "message_en": en, **extra}}
 

@@ -1,6 +1,6 @@
 """Issuing credentials: validate, number, sign, persist, all in one transaction per call.
 
-Dates are range-checked as they enter (:data:`EARLIEST` to :data:`LATEST`); the answer to one
+Dates are range-checked as they enter (:mod:`gateway.validity`); the answer to one
 issuance is rendered inside its transaction, so nothing is written unless it can be shown.
 
 ``issue`` serves the API (one credential, optional idempotency key); ``issue_many`` serves
@@ -15,7 +15,6 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -23,11 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import audit, keystore, slots
-from gateway.clock import CHINA_TZ, end_of_day, iso, start_of_day, today_in_china
+from gateway.clock import iso, today_in_china
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import AgencyRow, CredentialRow, IdempotencyRow, StatusListRow
 from gateway.state import StateChange
+from gateway.validity import LATEST, LATEST_DAY, parse_when
 from issuers.credential_types import CredentialType
 from issuers.qr import qr_text
 from issuers.status_rules import STATUS_NAMES
@@ -72,67 +72,6 @@ class Prepared:
     valid_until: int | None
 
 
-# The validity window a credential may have (China time). Dates outside it are refused where
-# they enter: a year-1 start or a year-9999 end once passed every check, was signed and stored,
-# and then could not be shown (``datetime`` ends at year 9999), answering 500 after the write
-# (issue 11). "长期有效" is no valid_until (or the type's default), not 9999-12-31.
-EARLIEST_DAY = date(1900, 1, 1)
-LATEST_DAY = date(2199, 12, 31)
-EARLIEST = start_of_day(EARLIEST_DAY)
-LATEST = end_of_day(LATEST_DAY)
-
-
-def _shown(value: str) -> str:
-    return repr(value if len(value) <= 40 else value[:40] + "…")
-
-
-def _out_of_range(field: str, found: str) -> FieldError:
-    return FieldError.single(
-        field,
-        "range",
-        f"日期应在 {EARLIEST_DAY} 至 {LATEST_DAY} 之间（中国时间），实际为 {found}",
-        f"expected a date from {EARLIEST_DAY} to {LATEST_DAY} (China time), found {found}",
-    )
-
-
-def _parse_when(value: str | None, field: str, *, end: bool) -> int | None:
-    """``YYYY-MM-DD`` (a whole day in China time) or an ISO 8601 date-time with offset, within
-    :data:`EARLIEST` and :data:`LATEST`; :class:`FieldError` naming ``field`` otherwise."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise FieldError.single(
-            field,
-            "date",
-            "日期格式应为 YYYY-MM-DD 或 ISO 8601（最多 40 个字符）",
-            "expected YYYY-MM-DD or an ISO 8601 date-time of at most 40 characters",
-        )
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            if not EARLIEST_DAY <= day <= LATEST_DAY:
-                raise _out_of_range(field, _shown(value))
-            return end_of_day(day) if end else start_of_day(day)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise FieldError.single(
-            field,
-            "date",
-            f"日期格式应为 YYYY-MM-DD 或 ISO 8601，实际为 {_shown(value)}",
-            f"expected YYYY-MM-DD or an ISO 8601 date-time, found {_shown(value)}",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CHINA_TZ)
-    # Compared as dates before any arithmetic: year 1 at +14:00 lies before datetime's range
-    # once in UTC, and its timestamp would name a moment no ``iso`` can print.
-    if not EARLIEST_DAY <= moment.date() <= LATEST_DAY:
-        raise _out_of_range(field, _shown(value))
-    at = int(moment.timestamp())
-    if not EARLIEST <= at <= LATEST:
-        raise _out_of_range(field, _shown(value))
-    return at
-
-
 def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> Prepared:
     """Every check that needs no lock: type, authorisation, subject, validity window."""
     ctype = gw.types.get(request.type)
@@ -144,8 +83,8 @@ def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> 
     subject = validate_subject(
         ctype, request.subject, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
     )
-    start = _parse_when(request.valid_from, "valid_from", end=False)
-    until = _parse_when(request.valid_until, "valid_until", end=True)
+    start = parse_when(request.valid_from, "valid_from", end=False)
+    until = parse_when(request.valid_until, "valid_until", end=True)
     valid_from = now if start is None else start
     if until is None and ctype.default_validity_days is not None:
         until = valid_from + ctype.default_validity_days * 86_400
