@@ -48,6 +48,7 @@ ISSUE = "POST /api/v1/credentials"
 # own rules (check digits, region codes), an entity or a link known to the federation, a size
 # or index bounded by the audit log's current size (422 past it, saying so).
 CONTENT_CHECKED = {
+    "POST /audit/cosignature",
     "GET /audit/entries",
     "GET /audit/proof/consistency",
     "GET /audit/proof/inclusion",
@@ -128,14 +129,14 @@ def _exercise(
 
 def _load(served: Served) -> BaseSchema:
     schema = schemathesis.openapi.from_url(f"{served.url}/openapi.json")
-    # Signed messages posted as they are (entity statements, reference requests, use reports):
-    # a JWS compact serialisation is text.
+    # Signed messages posted as they are (entity statements, reference requests, use reports,
+    # cosignatures): a JWS compact serialisation is text.
     signed = {
         media_type
         for path in schema.raw_schema["paths"].values()
         for op in path.values()
         for media_type in op.get("requestBody", {}).get("content", {})
-        if media_type.endswith("+jwt")
+        if media_type.endswith(("+jwt", "/jwt"))
     }
     schemathesis.serializer.alias(sorted(signed), "text/plain")
     return schema
