@@ -19,7 +19,15 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
-from gateway import auditheads, public_docs, trustexport, trustsync, use_reports
+from gateway import (
+    auditheads,
+    http_errors,
+    openapi_doc,
+    public_docs,
+    trustexport,
+    trustsync,
+    use_reports,
+)
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -103,17 +111,13 @@ class BodyLimit:
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > limit:
-                raise _BodyTooLarge
+                raise http_errors.BodyTooLarge(limit)  # answered 413 by the app's handlers
             return message
 
         try:
             await self.app(scope, counted, send)
-        except _BodyTooLarge:
+        except http_errors.BodyTooLarge:  # raised where no handler answers it
             await _too_large(send, limit)
-
-
-class _BodyTooLarge(Exception):
-    pass
 
 
 async def _too_large(send: Send, limit: int) -> None:
@@ -254,8 +258,8 @@ def _install_errors(app: FastAPI) -> None:
             {
                 "field": ".".join(str(p) for p in e["loc"] if p != "body") or "body",
                 "code": e["type"],
-                "message": f"字段无效：{e['msg']}",
-                "message_en": e["msg"],
+                "message": f"字段无效：{e['msg']}，实际为 {http_errors.found_in(e)}",
+                "message_en": f"{e['msg']}, found {http_errors.found_in(e)}",
             }
             for e in exc.errors()
         ]
@@ -376,6 +380,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
+    http_errors.install(app)
     for module in (
         audit,
         credentials,
@@ -393,11 +398,13 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
+    openapi_doc.install(app)
     app.add_middleware(
         BodyLimit,
         json_limit=JSON_BODY_LIMIT,
         upload_limit=gw.settings.max_request_bytes,
     )
+    app.add_middleware(http_errors.NoSniff)  # outermost: the 413 above says it too
     _build_routes_now(app)
     return app
 

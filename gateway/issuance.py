@@ -1,5 +1,8 @@
 """Issuing credentials: validate, number, sign, persist, all in one transaction per call.
 
+Dates are range-checked as they enter (:mod:`gateway.validity`); the answer to one
+issuance is rendered inside its transaction, so nothing is written unless it can be shown.
+
 ``issue`` serves the API (one credential, optional idempotency key); ``issue_many`` serves
 batch issuance (many credentials in one transaction; rows whose ``batch_ref`` was already issued
 are skipped, so a re-run resumes). A rejected request persists nothing.
@@ -12,7 +15,6 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import insert, select
@@ -20,11 +22,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway import audit, keystore, slots
-from gateway.clock import CHINA_TZ, end_of_day, iso, start_of_day, today_in_china
+from gateway.clock import iso, today_in_china
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import AgencyRow, CredentialRow, IdempotencyRow, StatusListRow
 from gateway.state import StateChange
+from gateway.validity import LATEST, LATEST_DAY, parse_when
 from issuers.credential_types import CredentialType
 from issuers.qr import qr_text
 from issuers.status_rules import STATUS_NAMES
@@ -69,29 +72,6 @@ class Prepared:
     valid_until: int | None
 
 
-def _parse_when(value: str | None, field: str, *, end: bool) -> int | None:
-    """``YYYY-MM-DD`` (a whole day in China time) or an ISO 8601 date-time with offset."""
-    if value is None:
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise FieldError.single(field, "date", "日期格式应为 YYYY-MM-DD", "expected YYYY-MM-DD")
-    try:
-        if len(value) == 10:
-            day = date.fromisoformat(value)
-            return end_of_day(day) if end else start_of_day(day)
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise FieldError.single(
-            field,
-            "date",
-            f"日期格式应为 YYYY-MM-DD 或 ISO 8601，实际为 {value!r}",
-            f"expected YYYY-MM-DD or an ISO 8601 date-time, found {value!r}",
-        ) from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=CHINA_TZ)
-    return int(moment.timestamp())
-
-
 def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> Prepared:
     """Every check that needs no lock: type, authorisation, subject, validity window."""
     ctype = gw.types.get(request.type)
@@ -103,11 +83,21 @@ def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> 
     subject = validate_subject(
         ctype, request.subject, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
     )
-    start = _parse_when(request.valid_from, "valid_from", end=False)
-    until = _parse_when(request.valid_until, "valid_until", end=True)
+    start = parse_when(request.valid_from, "valid_from", end=False)
+    until = parse_when(request.valid_until, "valid_until", end=True)
     valid_from = now if start is None else start
     if until is None and ctype.default_validity_days is not None:
         until = valid_from + ctype.default_validity_days * 86_400
+        if until > LATEST:
+            raise FieldError.single(
+                "valid_from",
+                "range",
+                f"自该起始日期起，{ctype.code} 的默认有效期（{ctype.default_validity_days} 天）"
+                f"将超过 {LATEST_DAY}；请提供 valid_until 或更早的起始日期",
+                f"expected a valid_from whose default validity of "
+                f"{ctype.default_validity_days} days for {ctype.code} ends by {LATEST_DAY}, "
+                f"found {iso(valid_from)}; give valid_until or an earlier start",
+            )
     if until is not None and until <= max(valid_from, now):
         raise FieldError.single(
             "valid_until",
@@ -286,6 +276,9 @@ def issue(
                     session.flush()
                 row = session.get(CredentialRow, written["id"])
                 assert row is not None
+                # What the caller is answered is rendered before the commit: should any of it
+                # fail, the credential and its serial are rolled back with it (issue 11).
+                credential_summary(gw, row)
             gw.live.changed(change)
             return row, True
         except IntegrityError as exc:

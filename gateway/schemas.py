@@ -4,12 +4,51 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from trust.oid4vp import MAX_PURPOSE
+from verify.delegation import MAX_DELEGATE, MAX_PURPOSES
+from verify.delegation import MAX_PURPOSE as MAX_PURPOSE_TEXT
 
 # The public JSON of a verification is pure (verify/): the offline verifier renders alike.
 from verify.result_json import verification_json as verification_json
+
+# Ids in a path, bounded to what their column holds (String(40)) and to the characters ids are
+# made of: a NUL reached PostgreSQL and answered 500 (issue 11).
+ID_PATTERN = r"^[A-Za-z0-9_-]+$"
+RecordId = Annotated[str, Path(min_length=1, max_length=40, pattern=ID_PATTERN)]
+# A one-time code in a path (an offer's 43 characters); only its hash is ever looked up.
+CodeInPath = Annotated[str, Path(min_length=1, max_length=128, pattern=ID_PATTERN)]
+# A type code in a path (String(64)).
+TypeCode = Annotated[str, Path(min_length=1, max_length=64, pattern=ID_PATTERN)]
+# Free text a person writes (a reason, a name): no control characters, and not only spaces (the
+# services strip it first; a whitespace-only reason was schema-valid yet refused, issue 11).
+# Here only control characters are refused (a NUL reached PostgreSQL); the rest, documented in
+# the schema by ``text(...)``, the services refuse with messages that name the field in Chinese.
+TEXT_PATTERN = r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$"
+NO_CONTROL = r"^[^\x00-\x1f\x7f]*$"
+TEXT_RULE = "no control characters, not only whitespace 不含控制字符，不能只有空白"
+
+
+def text(
+    *, max_length: int, documented_max: int | None = None, default: Any = ..., **more: Any
+) -> Any:
+    """A ``Field`` of free text: control characters refused on the way in; the schema documents
+    what the service accepts (a non-space character, at most ``documented_max``)."""
+    documented: dict[str, JsonValue] = {
+        "pattern": TEXT_PATTERN,
+        "minLength": 1,
+        "maxLength": documented_max or max_length,
+    }
+    return Field(
+        default,
+        min_length=1,
+        max_length=max_length,
+        pattern=NO_CONTROL,
+        json_schema_extra=documented,
+        **more,
+    )
 
 
 class Strict(BaseModel):
@@ -19,6 +58,9 @@ class Strict(BaseModel):
 class IssueBody(Strict):
     type: str = Field(max_length=64, examples=["business-licence"])
     subject: dict[str, Any] = Field(
+        min_length=1,
+        description="the type's fields (GET /.well-known/openid-credential-issuer lists the "
+        "types) 证照主体字段",
         examples=[
             {
                 "name": "杭州西湖龙井茶业有限公司",
@@ -30,10 +72,22 @@ class IssueBody(Strict):
                 "address": "浙江省杭州市西湖区龙井路1号",
                 "business_scope": "茶叶种植、加工、销售",
             }
-        ]
+        ],
     )
-    valid_from: str | None = Field(default=None, max_length=40, examples=["2026-01-01"])
-    valid_until: str | None = Field(default=None, max_length=40, examples=["2046-12-31"])
+    valid_from: str | None = Field(
+        default=None,
+        max_length=40,
+        examples=["2026-01-01"],
+        description="YYYY-MM-DD (China time) or ISO 8601, from 1900-01-01 to 2199-12-31; "
+        "default now 有效期起始日期",
+    )
+    valid_until: str | None = Field(
+        default=None,
+        max_length=40,
+        examples=["2046-12-31"],
+        description="YYYY-MM-DD (end of that day, China time) or ISO 8601, to 2199-12-31; "
+        "default the type's validity, none for 长期有效 有效期截止日期",
+    )
     wallet_offer: bool = Field(
         default=False,
         description="also answer an OpenID4VCI credential offer and its PIN 同时生成钱包领取链接",
@@ -49,7 +103,11 @@ class WalletOfferOut(BaseModel):
 
 
 class ReasonBody(Strict):
-    reason: str = Field(min_length=1, max_length=500, examples=["经营异常，依法暂扣"])
+    reason: str = text(
+        max_length=500,
+        examples=["经营异常，依法暂扣"],
+        description=TEXT_RULE,
+    )
     code: str | None = Field(
         default=None,
         pattern=r"^(03|04|05|06|07|99)$",
@@ -112,7 +170,11 @@ class PresentationRequestBody(Strict):
     fields: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
         min_length=1, max_length=32, examples=[["name", "sex"]]
     )
-    reason: str = Field(min_length=1, max_length=MAX_PURPOSE, examples=["旅馆住宿登记"])
+    reason: str = text(
+        max_length=MAX_PURPOSE,
+        examples=["旅馆住宿登记"],
+        description=TEXT_RULE,
+    )
 
 
 class ReferenceBody(Strict):
@@ -145,11 +207,17 @@ class DelegationBody(Strict):
     proof: str = Field(
         min_length=1, max_length=4096, description="holder proof JWT of the delegated credential"
     )
-    name: str = Field(max_length=200, examples=["张三"], description="代理人姓名, 1–64 characters")
-    purposes: list[str] = Field(
+    name: str = text(
+        max_length=200,
+        documented_max=MAX_DELEGATE,
+        examples=["张三"],
+        description=f"代理人姓名; {TEXT_RULE}",
+    )
+    purposes: list[Annotated[str, text(max_length=200, documented_max=MAX_PURPOSE_TEXT)]] = Field(
         max_length=20,
+        json_schema_extra={"minItems": 1, "maxItems": MAX_PURPOSES},
         examples=[["银行开户"]],
-        description="委托事项, 1–5 texts of 1–60 characters; a counter's reason must name one",
+        description=f"委托事项, 1–{MAX_PURPOSES} different texts; a counter's reason must name one",
     )
     until: str = Field(
         max_length=40,
@@ -170,7 +238,11 @@ class ReferenceResolveBody(Strict):
     code: str = Field(
         min_length=1, max_length=64, examples=["330100-ABCD-EFGH-JKLM-NP23", "ABCD-EFGH-JKLM-NP23"]
     )
-    reason: str = Field(min_length=1, max_length=200, examples=["旅馆住宿登记"])
+    reason: str = text(
+        max_length=200,
+        examples=["旅馆住宿登记"],
+        description=TEXT_RULE,
+    )
 
 
 class PresentationRequestOut(BaseModel):

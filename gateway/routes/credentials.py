@@ -16,6 +16,7 @@ from gateway.schemas import (
     IssuedCredential,
     PaperReferenceBody,
     ReasonBody,
+    RecordId,
     ReferenceOut,
     StatusChanged,
     WalletOfferOut,
@@ -65,7 +66,7 @@ def issue_credential(
     response_model=WalletOfferOut,
     summary="A new wallet offer (OpenID4VCI) and its PIN 生成钱包领取链接",
 )
-def wallet_offer(credential_id: str, gw: GatewayDep, principal: Issuer) -> dict[str, Any]:
+def wallet_offer(credential_id: RecordId, gw: GatewayDep, principal: Issuer) -> dict[str, Any]:
     return wallet.create_offer(
         gw, credential_id=credential_id, agency_id=principal.agency_id
     ).as_dict()
@@ -78,7 +79,7 @@ def wallet_offer(credential_id: str, gw: GatewayDep, principal: Issuer) -> dict[
     summary="A paper reference code to print in place of data 生成纸质亮证码",
 )
 def paper_reference(
-    credential_id: str,
+    credential_id: RecordId,
     gw: GatewayDep,
     principal: Issuer,
     response: Response,
@@ -97,12 +98,12 @@ def paper_reference(
 @router.get(
     "/{credential_id}", response_model=CredentialDetail, summary="Read a credential 查询证照"
 )
-def read_credential(credential_id: str, gw: GatewayDep, principal: Reader) -> dict[str, Any]:
+def read_credential(credential_id: RecordId, gw: GatewayDep, principal: Reader) -> dict[str, Any]:
     return credential_views.detail(gw, credential_id, principal.agency_id)
 
 
 @router.get("/{credential_id}/qr.png", summary="QR code as PNG 二维码图片", response_class=Response)
-def qr_png(credential_id: str, gw: GatewayDep, principal: Reader) -> Response:
+def qr_png(credential_id: RecordId, gw: GatewayDep, principal: Reader) -> Response:
     text = credential_views.qr_text(gw, credential_id, principal.agency_id)
     return Response(render_png(text), media_type="image/png")
 
@@ -110,7 +111,7 @@ def qr_png(credential_id: str, gw: GatewayDep, principal: Reader) -> Response:
 @router.get(
     "/{credential_id}/qr.svg", summary="QR code as SVG 二维码矢量图", response_class=Response
 )
-def qr_svg(credential_id: str, gw: GatewayDep, principal: Reader) -> Response:
+def qr_svg(credential_id: RecordId, gw: GatewayDep, principal: Reader) -> Response:
     text = credential_views.qr_text(gw, credential_id, principal.agency_id)
     return Response(render_svg(text), media_type="image/svg+xml")
 
@@ -126,7 +127,7 @@ STATUS_ACTIONS = {
 
 def _status_route(action: str) -> Callable[..., dict[str, Any]]:
     def change_status(
-        credential_id: str,
+        credential_id: RecordId,
         body: ReasonBody,
         gw: GatewayDep,
         principal: StatusAdmin,

@@ -28,6 +28,7 @@ from gateway.deps import FetcherDep, GatewayDep, StatementsDep
 from gateway.errors import BadRequest, NotFound
 from gateway.references_remote import REQUEST_MEDIA_TYPE
 from gateway.routes.federation_errors import FederationRoute
+from gateway.schemas import NO_CONTROL, RecordId
 from gateway.state import stored_trust_list
 from trust.federation import (
     ENTITY_STATEMENT_MEDIA_TYPE,
@@ -42,6 +43,7 @@ from trust.trustlist.delta import delta, sign_delta
 
 router = APIRouter(tags=["federation 联邦"], route_class=FederationRoute)  # errors: §8.9
 MAX_JOIN_BODY = 64 * 1024
+MAX_BIGINT = 2**63 - 1  # a trust list's version column
 MAX_STATUS_BODY = 16 * 1024  # a form with one trust mark (at most 8 KiB, escaped)
 FORM = "application/x-www-form-urlencoded"
 NO_CACHE = {"Cache-Control": "no-cache"}
@@ -86,7 +88,7 @@ def configuration(request: Request, gw: GatewayDep, cache: StatementsDep) -> Res
     summary="An agency's leaf Entity Configuration 签发机构实体配置",
 )
 def agency_configuration(
-    agency_id: str, request: Request, gw: GatewayDep, cache: StatementsDep
+    agency_id: RecordId, request: Request, gw: GatewayDep, cache: StatementsDep
 ) -> Response:
     return _jwt(
         request,
@@ -101,7 +103,7 @@ def agency_configuration(
     summary="A counter's leaf Entity Configuration 核验点实体配置",
 )
 def verifier_configuration(
-    verifier_id: str, request: Request, gw: GatewayDep, cache: StatementsDep
+    verifier_id: RecordId, request: Request, gw: GatewayDep, cache: StatementsDep
 ) -> Response:
     return _jwt(
         request,
@@ -116,7 +118,7 @@ def fetch(
     request: Request,
     gw: GatewayDep,
     cache: StatementsDep,
-    sub: Annotated[str, Query(max_length=256)],
+    sub: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
 ) -> Response:
     return _jwt(
         request,
@@ -138,8 +140,8 @@ def listing(request: Request, gw: GatewayDep) -> Response:
 def resolve(
     gw: GatewayDep,
     fetcher: FetcherDep,
-    sub: Annotated[str, Query(max_length=256)],
-    trust_anchor: Annotated[str, Query(max_length=256)],
+    sub: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
+    trust_anchor: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
 ) -> Response:
     token = statements.resolve_response(gw, fetcher, sub=sub, trust_anchor=trust_anchor)
     return _uncached_jwt(token, RESOLVE_RESPONSE_MEDIA_TYPE)
@@ -191,8 +193,8 @@ def trust_mark_status(
 @router.get("/federation/trust_mark_list", summary="Trust Marked Entities 持有信任标志的实体")
 def trust_mark_list(
     gw: GatewayDep,
-    trust_mark_type: Annotated[str, Query(max_length=512)],
-    sub: Annotated[str | None, Query(max_length=256)] = None,
+    trust_mark_type: Annotated[str, Query(max_length=512, pattern=NO_CONTROL)],
+    sub: Annotated[str | None, Query(max_length=256, pattern=NO_CONTROL)] = None,
 ) -> Response:
     """§8.5: the entities holding an active mark of ``trust_mark_type``."""
     listed = trustmarks.marked_entities(gw, trust_mark_type=trust_mark_type, sub=sub)
@@ -207,8 +209,8 @@ def trust_mark_list(
 )
 def trust_mark(
     gw: GatewayDep,
-    trust_mark_type: Annotated[str, Query(max_length=512)],
-    sub: Annotated[str, Query(max_length=256)],
+    trust_mark_type: Annotated[str, Query(max_length=512, pattern=NO_CONTROL)],
+    sub: Annotated[str, Query(max_length=256, pattern=NO_CONTROL)],
 ) -> Response:
     """§8.6: the newest active mark of ``trust_mark_type`` about ``sub``."""
     token = trustmarks.current_mark(gw, trust_mark_type=trust_mark_type, sub=sub)
@@ -284,7 +286,8 @@ def trust_list(
     # declared for its bound (and the OpenAPI page); public_docs compares it
     if_none_match: Annotated[str | None, Header(max_length=200)] = None,
     since: Annotated[
-        int | None, Query(ge=1, description="answer a delta from this version")
+        int | None,
+        Query(ge=1, le=MAX_BIGINT, description="answer a delta from this version (BIGINT)"),
     ] = None,
 ) -> Response:
     media_type = TRUST_LIST_MEDIA_TYPE if since is None else DELTA_MEDIA_TYPE

@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 from gateway import public_docs, wallet, wallet_credential, wallet_metadata
 from gateway.deps import GatewayDep
 from gateway.public_docs import CORS_HEADERS
+from gateway.schemas import CodeInPath, RecordId, TypeCode
 from issuers.qr import render_png
 from trust.oid4vci import InvalidCredentialRequest, InvalidRequest
 
@@ -44,19 +45,19 @@ def authorization_server(gw: GatewayDep, response: Response) -> dict[str, Any]:
 @router.get(
     "/.well-known/jwt-vc-issuer/agencies/{agency_id}", summary="JWT VC Issuer Metadata 签发方密钥"
 )
-def jwt_vc_issuer(agency_id: str, gw: GatewayDep, response: Response) -> dict[str, Any]:
+def jwt_vc_issuer(agency_id: RecordId, gw: GatewayDep, response: Response) -> dict[str, Any]:
     response.headers.update(CORS_HEADERS)
     return wallet_metadata.jwt_vc_issuer(gw, agency_id)
 
 
 @router.get("/vct/{code}", summary="SD-JWT VC Type Metadata 证照类型元数据")
-def vct(code: str, gw: GatewayDep, response: Response) -> dict[str, Any]:
+def vct(code: TypeCode, gw: GatewayDep, response: Response) -> dict[str, Any]:
     response.headers.update(CORS_HEADERS)
     return wallet_metadata.type_metadata_for(gw, code)
 
 
 @router.get(wallet.OFFER_PATH + "{code}", summary="Credential Offer 钱包领取链接")
-def offer(code: str, gw: GatewayDep, response: Response) -> dict[str, Any]:
+def offer(code: CodeInPath, gw: GatewayDep, response: Response) -> dict[str, Any]:
     response.headers.update(NO_STORE)
     return wallet.offer_document(gw, code)
 
@@ -66,7 +67,7 @@ def offer(code: str, gw: GatewayDep, response: Response) -> dict[str, Any]:
     summary="Credential Offer QR 领取二维码",
     response_class=Response,
 )
-def offer_qr(code: str, gw: GatewayDep) -> Response:
+def offer_qr(code: CodeInPath, gw: GatewayDep) -> Response:
     return Response(
         render_png(wallet.offer_uri(gw, code)), media_type="image/png", headers=NO_STORE
     )
@@ -82,7 +83,32 @@ async def _body(request: Request, limit: int) -> bytes:
     return body
 
 
-@router.post("/oid4vci/token", summary="Token Endpoint 取令牌")
+TOKEN_FORM = {  # documented here; read from the raw body below (bounded first)
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["grant_type", "pre-authorized_code"],
+                "properties": {
+                    "grant_type": {
+                        "type": "string",
+                        "enum": ["urn:ietf:params:oauth:grant-type:pre-authorized_code"],
+                    },
+                    "pre-authorized_code": {"type": "string"},
+                    "tx_code": {"type": "string", "description": "the PIN 取证码"},
+                },
+            }
+        }
+    },
+}
+
+
+@router.post(
+    "/oid4vci/token",
+    summary="Token Endpoint 取令牌",
+    openapi_extra={"requestBody": TOKEN_FORM},
+)
 async def token(request: Request, gw: GatewayDep, response: Response) -> dict[str, Any]:
     body = await _body(request, MAX_FORM_BYTES)
     if not request.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):

@@ -21,7 +21,12 @@ from starlette.concurrency import run_in_threadpool
 from gateway import presentation_answers, presentations, public_docs
 from gateway.deps import CounterDep, FetcherDep, GatewayDep
 from gateway.public_docs import CORS_HEADERS
-from gateway.schemas import CounterOut, PresentationRequestBody, PresentationRequestOut
+from gateway.schemas import (
+    CounterOut,
+    PresentationRequestBody,
+    PresentationRequestOut,
+    RecordId,
+)
 from issuers.qr import render_png
 from trust.oid4vp import MAX_VP_TOKEN, REQUEST_MEDIA_TYPE, ResponseRefused
 
@@ -72,7 +77,7 @@ async def create(
     summary="Request object 出示请求对象",
     response_class=Response,
 )
-def request_object(request_id: str, gw: GatewayDep) -> Response:
+def request_object(request_id: RecordId, gw: GatewayDep) -> Response:
     return Response(
         presentations.request_object(gw, request_id),
         media_type=REQUEST_MEDIA_TYPE,
@@ -85,7 +90,7 @@ def request_object(request_id: str, gw: GatewayDep) -> Response:
     summary="Request QR 出示请求二维码",
     response_class=Response,
 )
-def request_qr(request_id: str, gw: GatewayDep) -> Response:
+def request_qr(request_id: RecordId, gw: GatewayDep) -> Response:
     link = presentations.request_link_of(gw, request_id)
     return Response(render_png(link), media_type="image/png", headers=NO_STORE)
 
@@ -119,12 +124,30 @@ async def _bounded_form(request: Request) -> dict[str, str]:
     return form
 
 
+RESPONSE_FORM = {  # documented here; read from the raw body (bounded) by _bounded_form
+    "required": True,
+    "content": {
+        "application/x-www-form-urlencoded": {
+            "schema": {
+                "type": "object",
+                "required": ["vp_token", "state"],
+                "properties": {
+                    "vp_token": {"type": "string", "description": "OpenID4VP §8.1 (JSON)"},
+                    "state": {"type": "string"},
+                },
+            }
+        }
+    },
+}
+
+
 @router.post(
     presentations.RESPONSE_PATH + "{request_id}",
     summary="Response endpoint (direct_post) 钱包提交出示",
+    openapi_extra={"requestBody": RESPONSE_FORM},
 )
 async def response_endpoint(
-    request_id: str, request: Request, gw: GatewayDep, fetcher: FetcherDep, response: Response
+    request_id: RecordId, request: Request, gw: GatewayDep, fetcher: FetcherDep, response: Response
 ) -> dict[str, Any]:
     form = await _bounded_form(request)
     response.headers.update(PUBLIC)
@@ -136,7 +159,7 @@ async def response_endpoint(
     "/api/v1/presentation-requests/{request_id}",
     summary="A counter reads its request and the answer 核验点查看出示结果",
 )
-def result(request_id: str, counter: CounterDep, gw: GatewayDep, response: Response) -> Any:
+def result(request_id: RecordId, counter: CounterDep, gw: GatewayDep, response: Response) -> Any:
     response.headers.update(NO_STORE)
     return presentation_answers.result_of(gw, request_id, verifier_id=counter.id)
 

@@ -5,9 +5,9 @@ The documents (not /healthz) are answered through :mod:`gateway.public_docs`: CO
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from gateway import keystore, public_docs, trustsync, witness_views
 from gateway.clock import iso
@@ -16,6 +16,7 @@ from gateway.deps import GatewayDep, PublisherDep, SyncHealthDep
 router = APIRouter(tags=["public 公开"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
 STATUS_LIST_MEDIA_TYPE = "application/statuslist+jwt"  # Token Status List §8.2
+MAX_LIST_ID = 2**31 - 1  # the status list id column is an INTEGER (PostgreSQL: 4 bytes)
 
 
 @router.get(
@@ -53,7 +54,10 @@ def list_status_lists(request: Request, gw: GatewayDep, publisher: PublisherDep)
     responses={200: {"content": {STATUS_LIST_MEDIA_TYPE: {}}}, 406: {}},
 )
 def status_list(
-    list_id: int, request: Request, gw: GatewayDep, publisher: PublisherDep
+    list_id: Annotated[int, Path(ge=1, le=MAX_LIST_ID)],
+    request: Request,
+    gw: GatewayDep,
+    publisher: PublisherDep,
 ) -> Response:
     public_docs.require_acceptable(request, STATUS_LIST_MEDIA_TYPE)
     signed = publisher.token(list_id)
