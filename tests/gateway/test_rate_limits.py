@@ -304,22 +304,28 @@ def redis_url() -> str:
     return url
 
 
-def test_two_apps_on_one_redis_spend_one_budget(gw: Gateway, redis_url: str) -> None:
+def test_two_apps_on_one_redis_spend_one_budget_and_share_a_lockout(
+    gw: Gateway, amr: Agency, redis_url: str
+) -> None:
     import redis
 
     prefix = f"ecert-test-{secrets.token_hex(4)}"
+    shared = {"redis_url": redis_url, "redis_prefix": prefix, "rate_limit_verify": "7/day"}
+    wrong = auth(f"ek_{amr.api_key.split('_')[1]}_{'x' * 43}")
     try:
-        with (
-            limited(gw, redis_url=redis_url, redis_prefix=prefix, rate_limit_verify="7/day") as a,
-            limited(gw, redis_url=redis_url, redis_prefix=prefix, rate_limit_verify="7/day") as b,
-        ):
+        with limited(gw, **shared) as a, limited(gw, **shared) as b:
             codes = [
                 (a if n % 2 else b).post("/api/v1/verify", json={"qr": "x"}).status_code
                 for n in range(12)
             ]
             assert a.get("/healthz").json()["rate_limits"]["storage"] == "redis"
+            failures = [
+                (a if n % 2 else b).get("/api/v1/credentials/x", headers=wrong).status_code
+                for n in range(12)
+            ]
         assert codes.count(200) == 7
         assert codes.count(429) == 5
+        assert failures == [401] * 10 + [429] * 2  # 10 failures between them lock the key out
     finally:
         client = redis.Redis.from_url(redis_url, socket_timeout=2)
         for key in client.scan_iter(match=f"{prefix}*"):
