@@ -344,3 +344,40 @@ def test_limits_can_be_switched_off_and_bad_limits_are_refused(gw: Gateway) -> N
         load_settings(rate_limit_verify="as many as you like")
     with pytest.raises(SettingsError, match="ECERT_REDIS_URL: expected a redis://"):
         load_settings(redis_url="http://127.0.0.1:6379")
+
+
+def test_the_in_process_limiter_starts_no_thread_a_hit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``limits``' memory storage started a thread every 10 ms while hits came in; ours sweeps
+    at most once a second (gateway.ratelimit._Memory), and keys still expire."""
+    import threading
+
+    from limits.storage import MemoryStorage
+
+    from gateway import ratelimit
+
+    # the library's private hooks _Memory replaces: a new `limits` without them fails here
+    assert hasattr(MemoryStorage, "_MemoryStorage__schedule_expiry")
+    assert hasattr(MemoryStorage, "_MemoryStorage__expire_events")
+    started: list[threading.Thread] = []
+    real_start = threading.Thread.start
+
+    def counted(self: threading.Thread) -> None:
+        started.append(self)
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", counted)
+    rule = ratelimit.Rule("verify", ratelimit.parse_limits("1000000/second"), "核验", "verify")
+    limiter = ratelimit.Limiter([rule])
+    start = time.monotonic()
+    for _ in range(5000):
+        limiter.hit("verify", "127.0.0.1")
+    assert len(started) <= time.monotonic() - start + 2
+    storage = limiter.memory.storage
+    assert isinstance(storage, ratelimit._Memory)
+    storage.timer.join(timeout=5)  # the sweep a second after the last hit ran, and ended
+    assert not storage._sweeping
+    deadline = time.monotonic() + 10
+    while storage.storage:  # the window's counters go once expired (2 s for a 1 s window)
+        assert time.monotonic() < deadline, storage.storage
+        time.sleep(0.2)
+        storage._sweep()
