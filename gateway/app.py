@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import (
+    address_limits,
     auditheads,
     http_errors,
     openapi_doc,
@@ -403,8 +404,10 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     openapi_doc.install(app)
-    # Per-address budgets, spent before a body is read (gateway.ratelimit).
-    app.add_middleware(ratelimit.PerAddress, limiter=services.limiter, paths=ratelimit.PER_ADDRESS)
+    # Per-address budgets, spent before a body is read (gateway.address_limits).
+    app.add_middleware(
+        address_limits.PerAddress, limiter=services.limiter, paths=address_limits.PER_ADDRESS
+    )
     app.add_middleware(
         BodyLimit,
         json_limit=JSON_BODY_LIMIT,

@@ -18,6 +18,7 @@ from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
 from gateway import api_keys, auth_guard
+from gateway.address_limits import client_address
 from gateway.api_keys import LastUse, Principal
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -25,7 +26,7 @@ from gateway.errors import Forbidden, Unauthorised
 from gateway.models import VerifierRow
 from gateway.peers import HttpFetcher
 from gateway.publish import StatusListPublisher
-from gateway.ratelimit import Limiter, client_address
+from gateway.ratelimit import Limiter
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
 from gateway.verifiers import KEY_PREFIX as COUNTER_PREFIX
