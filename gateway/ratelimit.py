@@ -188,17 +188,20 @@ class Limiter:
             if backend is self.memory:
                 raise
             cause = getattr(exc, "storage_error", exc)
-            with self._lock:
-                self._down_until = time.monotonic() + REDIS_RETRY
-                self._last_error = f"{type(cause).__name__}: {cause}"
-                self._failures += 1
-            log.warning(
-                "Redis for rate limits failed (%s); limiting in this process only for %.0f s "
-                "· 限流存储 Redis 不可用，暂用本进程限流",
-                self._last_error,
-                REDIS_RETRY,
-            )
+            self._redis_failed(f"{type(cause).__name__}: {cause}")
             return use(self.memory)
+
+    def _redis_failed(self, error: str) -> None:
+        with self._lock:
+            self._down_until = time.monotonic() + REDIS_RETRY
+            self._last_error = error
+            self._failures += 1
+        log.warning(
+            "Redis for rate limits failed (%s); limiting in this process only for %.0f s "
+            "· 限流存储 Redis 不可用，暂用本进程限流",
+            error,
+            REDIS_RETRY,
+        )
 
     # --- budgets ---------------------------------------------------------------------------------
 
@@ -278,9 +281,13 @@ class Limiter:
     # --- health ----------------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
-        """For ``/healthz``: where the budgets are kept now, and Redis's last failure."""
+        """For ``/healthz``: where the budgets are kept now, and Redis's last failure. Asks
+        Redis (a ``PING``, bounded like every call) when it is thought to be up."""
         if not self.enabled:
             return {"enabled": False, "storage": None, "shared": False}
+        up = self.redis is not None and self._backend() is self.redis
+        if up and self.redis is not None and not self.redis.storage.check():  # never raises
+            self._redis_failed("PING failed")
         shared = self.redis is not None and self._backend() is self.redis
         answer: dict[str, Any] = {
             "enabled": True,

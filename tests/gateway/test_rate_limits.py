@@ -284,6 +284,9 @@ def test_redis_down_falls_back_to_limits_in_this_process_within_bounded_time(
     caplog.set_level(logging.WARNING, logger="ecert.ratelimit")
     with limited(gw, redis_url=dead, rate_limit_verify="3/minute") as client:
         start = time.monotonic()
+        before = client.get("/healthz").json()["rate_limits"]  # asks Redis: it is down
+        assert before["redis"] == "unavailable"
+        assert before["redis_last_error"] == "PING failed"
         codes = [client.post("/api/v1/verify", json={"qr": "x"}).status_code for _ in range(4)]
         elapsed = time.monotonic() - start
         health = client.get("/healthz").json()["rate_limits"]
