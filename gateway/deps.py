@@ -169,13 +169,16 @@ def get_counter(
     parts = presented.split("_", 2)
     hint = parts[1][:40] if len(parts) == 3 and parts[0] == COUNTER_PREFIX else None
     auth_guard.refuse_if_locked(limiter, kind="counter", key_id=hint, address=address)
+    refused: Unauthorised | None = None
     with gw.sessions() as session:
         try:
             counter = authenticate_counter(session, presented)
-        except Unauthorised:
+        except Unauthorised as exc:
+            refused = exc
             known = hint if hint and session.get(VerifierRow, hint) is not None else None
-            auth_guard.failed(gw, limiter, kind="counter", known=known, address=address)
-            raise
+    if refused is not None:  # counted (and audited) once the read's connection is back
+        auth_guard.failed(gw, limiter, kind="counter", known=known, address=address)
+        raise refused
     limiter.hit("verifier", counter.id)
     return counter
 
