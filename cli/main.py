@@ -25,7 +25,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "revoke": ("cli.credentials", "revoke"),
     "paper-reference": ("cli.credentials", "paper_reference"),
     "verify": ("cli.verify_cmd", "verify"),
-    "agency": ("cli.admin", "agency_app"),
+    # apikey_cmd adds the API-key commands (agency key add|list|revoke|rotate) to the group.
+    "agency": ("cli.apikey_cmd", "agency_app"),
     "key": ("cli.admin", "key_app"),
     "trust": ("cli.trust_cmd", "trust_app"),
     # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group, and

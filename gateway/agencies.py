@@ -1,47 +1,28 @@
-"""City initialisation, agencies and their API keys.
+"""City initialisation and agencies; each agency starts with an all-scope API key.
 
-API keys look like ``ek_<id>_<secret>``: the id finds the row, the secret is compared by its
-SHA-256 (the secret is 256 random bits, so a slow hash adds nothing). A key is shown once.
+API keys themselves (``ek_<id>_<secret>``: made, listed, revoked, rotated, checked) live in
+:mod:`gateway.api_keys`; the names below are kept for the callers that import them from here.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import secrets
-from collections.abc import Iterable
-from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
 from gateway import audit, federation, keystore, publicurl
+from gateway.api_keys import SCOPES, Principal, authenticate, new_api_key
 from gateway.core import Gateway
-from gateway.errors import Conflict, Unauthorised
-from gateway.models import AgencyRow, ApiKeyRow, CityRow, FederationRow
+from gateway.errors import Conflict
+from gateway.models import AgencyRow, CityRow, FederationRow
 from gateway.state import combined, mark_changed
 from issuers.qr import check_public_url
 from issuers.regions import RegionTable
 from issuers.validation import validate_uscc
-from trust.errors import DataError, FieldError
+from trust.errors import FieldError
 
-SCOPES = ("issue", "status", "read")
+__all__ = ["SCOPES", "Principal", "add_agency", "authenticate", "init_city", "new_api_key"]
 MAX_NAME = 128
-
-
-@dataclass(frozen=True)
-class Principal:
-    agency_id: str
-    key_id: str
-    scopes: frozenset[str]
-
-    @property
-    def actor(self) -> str:
-        return f"apikey:{self.key_id}"
-
-
-def _digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def init_city(gw: Gateway, *, code: str, name: str, public_url: str | None, actor: str) -> CityRow:
@@ -83,26 +64,6 @@ def city_identity(gw: Gateway) -> tuple[str, str, str]:
     with gw.sessions() as session:
         city = gw.city(session)
         return city.name, city.code, city.public_url
-
-
-def new_api_key(session: Session, *, agency_id: str, scopes: Iterable[str], now: int) -> str:
-    wanted = sorted(set(scopes))
-    unknown = [s for s in wanted if s not in SCOPES]
-    if unknown or not wanted:
-        raise DataError(f"API key scopes must be a non-empty subset of {SCOPES}, found {wanted}")
-    key_id = secrets.token_hex(6)
-    secret = secrets.token_urlsafe(32)
-    session.add(
-        ApiKeyRow(
-            id=key_id,
-            agency_id=agency_id,
-            secret_hash=_digest(secret),
-            scopes=wanted,
-            created_at=now,
-            revoked_at=None,
-        )
-    )
-    return f"ek_{key_id}_{secret}"
 
 
 def add_agency(
@@ -173,18 +134,3 @@ def add_agency(
         change = combined(opened, mark_changed(session))
     gw.live.changed(change)
     return agency, api_key
-
-
-def authenticate(session: Session, presented: str) -> Principal:
-    """Check an ``ek_<id>_<secret>`` API key; any failure is the same ``Unauthorised``."""
-    parts = presented.split("_", 2)
-    if len(parts) != 3 or parts[0] != "ek" or len(presented) > 200:
-        raise Unauthorised("expected an API key of the form ek_<id>_<secret>")
-    row = session.get(ApiKeyRow, parts[1])
-    if (
-        row is None
-        or row.revoked_at is not None
-        or not hmac.compare_digest(row.secret_hash, _digest(parts[2]))
-    ):
-        raise Unauthorised("unknown or revoked API key")
-    return Principal(agency_id=row.agency_id, key_id=row.id, scopes=frozenset(row.scopes))

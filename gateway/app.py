@@ -20,14 +20,17 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from gateway import (
+    address_limits,
     auditheads,
     http_errors,
     openapi_doc,
     public_docs,
+    ratelimit,
     trustexport,
     trustsync,
     use_reports,
 )
+from gateway.api_keys import LastUse
 from gateway.background import Background, Stopped
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
@@ -377,6 +380,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         fetcher=peers,
         sync_health=health,
         statements=StatementCache(),
+        limiter=ratelimit.limiter_for(gw.settings),
+        last_use=LastUse(),
     )
     setattr(app.state, SERVICES, services)
     _install_errors(app)
@@ -399,6 +404,10 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")
     openapi_doc.install(app)
+    # Per-address budgets, spent before a body is read (gateway.address_limits).
+    app.add_middleware(
+        address_limits.PerAddress, limiter=services.limiter, paths=address_limits.PER_ADDRESS
+    )
     app.add_middleware(
         BodyLimit,
         json_limit=JSON_BODY_LIMIT,

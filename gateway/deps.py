@@ -1,5 +1,11 @@
 """FastAPI dependencies: the gateway and its services, the session, the authenticated agency
-and its scopes. Routes take what they use from here, typed; nothing reads ``app.state``."""
+and its scopes, the authenticated counter. Routes take what they use from here, typed; nothing
+reads ``app.state``.
+
+Authentication spends budgets (``gateway.ratelimit``): a key id or address locked out by failed
+attempts is refused first (429, ``gateway.auth_guard``), a failure is counted, and an
+authenticated call spends its key's (``api_key``, ``issue``) or its counter's (``verifier``)
+budget. Peer gateways' federation posts spend the budget of the peer they name (``peer``)."""
 
 from __future__ import annotations
 
@@ -7,19 +13,27 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
-from gateway.agencies import Principal, authenticate
+from gateway import api_keys, auth_guard
+from gateway.address_limits import client_address
+from gateway.api_keys import LastUse, Principal
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.errors import Forbidden, Unauthorised
+from gateway.models import VerifierRow
 from gateway.peers import HttpFetcher
 from gateway.publish import StatusListPublisher
+from gateway.ratelimit import Limiter
 from gateway.statements import StatementCache
 from gateway.trustsync import SyncHealth
+from gateway.verifiers import KEY_PREFIX as COUNTER_PREFIX
 from gateway.verifiers import Counter
 from gateway.verifiers import authenticate as authenticate_counter
+from trust.encoding import b64url_decode
+from trust.errors import DataError
 
 
 @dataclass(frozen=True)
@@ -32,6 +46,8 @@ class Services:
     fetcher: HttpFetcher  # the one way to reach peers: bounded, stopped with the app
     sync_health: SyncHealth  # what the background federation sync last did
     statements: StatementCache  # signed entity statements, cached
+    limiter: Limiter  # the rate limits (gateway.ratelimit)
+    last_use: LastUse  # API keys' last use, written at most once a minute per key
 
 
 SERVICES = "ecert_services"  # the one attribute of app.state this app sets
@@ -73,12 +89,17 @@ async def get_statements(services: ServicesDep) -> StatementCache:
     return services.statements
 
 
+async def get_limiter(services: ServicesDep) -> Limiter:
+    return services.limiter
+
+
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 PublisherDep = Annotated[StatusListPublisher, Depends(get_publisher)]
 ConfirmerDep = Annotated[Confirmer, Depends(get_confirmer)]
 FetcherDep = Annotated[HttpFetcher, Depends(get_fetcher)]
 SyncHealthDep = Annotated[SyncHealth, Depends(get_sync_health)]
 StatementsDep = Annotated[StatementCache, Depends(get_statements)]
+LimiterDep = Annotated[Limiter, Depends(get_limiter)]
 
 
 def get_session(gw: GatewayDep) -> Iterator[Session]:
@@ -89,22 +110,44 @@ def get_session(gw: GatewayDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_principal(
-    gw: GatewayDep, authorization: Annotated[str | None, Header()] = None
-) -> Principal:
+def _bearer(authorization: str | None, what: str) -> str:
     if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthorised("expected an 'Authorization: Bearer <API key>' header")
-    # Its own short session: a request never holds one connection while taking another.
-    with gw.sessions() as session:
-        return authenticate(session, authorization.removeprefix("Bearer ").strip())
+        raise Unauthorised(f"expected an 'Authorization: Bearer <{what}>' header")
+    return authorization.removeprefix("Bearer ").strip()
 
 
-def require(scope: str) -> Callable[[Principal], Principal]:
-    def check(principal: Annotated[Principal, Depends(get_principal)]) -> Principal:
+def get_principal(
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(max_length=512)] = None,
+) -> Principal:
+    presented = _bearer(authorization, "API key")
+    gw, limiter, address = services.gateway, services.limiter, client_address(request.scope)
+    auth_guard.refuse_if_locked(
+        limiter, kind="apikey", key_id=api_keys.key_id_of(presented), address=address
+    )
+    try:
+        # Its own short session: a request never holds one connection while taking another.
+        with gw.sessions() as session:
+            principal = api_keys.authenticate(session, presented, now=gw.clock())
+    except api_keys.KeyRefused as exc:
+        auth_guard.failed(gw, limiter, kind="apikey", known=exc.known, address=address)
+        raise
+    limiter.hit("api_key", principal.key_id)
+    services.last_use.note(gw, principal)
+    return principal
+
+
+def require(scope: str) -> Callable[[Principal, Limiter], Principal]:
+    def check(
+        principal: Annotated[Principal, Depends(get_principal)], limiter: LimiterDep
+    ) -> Principal:
         if scope not in principal.scopes:
             raise Forbidden(
                 f"this API key lacks the {scope!r} scope (it has {sorted(principal.scopes)})"
             )
+        if scope == "issue":
+            limiter.hit("issue", principal.key_id)
         return principal
 
     return check
@@ -116,13 +159,51 @@ Reader = Annotated[Principal, Depends(require("read"))]
 
 
 def get_counter(
-    gw: GatewayDep, authorization: Annotated[str | None, Header(max_length=512)] = None
+    request: Request,
+    services: ServicesDep,
+    authorization: Annotated[str | None, Header(max_length=512)] = None,
 ) -> Counter:
     """A counter, by its ``vk_`` key (``ecert verifier add`` printed it once)."""
-    if not authorization or not authorization.startswith("Bearer "):
-        raise Unauthorised("expected an 'Authorization: Bearer <counter key>' header")
+    presented = _bearer(authorization, "counter key")
+    gw, limiter, address = services.gateway, services.limiter, client_address(request.scope)
+    parts = presented.split("_", 2)
+    hint = parts[1][:40] if len(parts) == 3 and parts[0] == COUNTER_PREFIX else None
+    auth_guard.refuse_if_locked(limiter, kind="counter", key_id=hint, address=address)
+    refused: Unauthorised | None = None
     with gw.sessions() as session:
-        return authenticate_counter(session, authorization.removeprefix("Bearer ").strip())
+        try:
+            counter = authenticate_counter(session, presented)
+        except Unauthorised as exc:
+            refused = exc
+            known = hint if hint and session.get(VerifierRow, hint) is not None else None
+    if refused is not None:  # counted (and audited) once the read's connection is back
+        auth_guard.failed(gw, limiter, kind="counter", known=known, address=address)
+        raise refused
+    limiter.hit("verifier", counter.id)
+    return counter
 
 
 CounterDep = Annotated[Counter, Depends(get_counter)]
+
+
+MAX_PEER_ISS = 512
+
+
+async def peer_limited(request: Request, services: ServicesDep) -> None:
+    """Spend the budget of the peer gateway a federation post names (its ``iss``, read before
+    any signature is checked, so the budget bounds that work too) and of the address it came
+    from: a forger naming a genuine peer spends only a budget of its own address, never the
+    genuine peer's."""
+    body = await request.body()
+    iss = "unnamed"
+    try:
+        claims = orjson.loads(b64url_decode(body.strip().split(b".")[1].decode("ascii")))
+        named = claims.get("iss") if isinstance(claims, dict) else None
+        if isinstance(named, str) and 0 < len(named) <= MAX_PEER_ISS:
+            iss = named
+    except (DataError, ValueError, IndexError):
+        pass  # not a JWS: the endpoint refuses it; its address still spends the budget
+    services.limiter.hit("peer", iss, client_address(request.scope))
+
+
+PeerLimited = Depends(peer_limited)

@@ -58,7 +58,11 @@ class ApiKeyRow(Base):
     scopes: Mapped[list[str]]
     label: Mapped[str] = mapped_column(String(128), default="")
     created_at: Mapped[int]
+    # revoked from this time on (a rotated key's may lie ahead: its grace period)
     revoked_at: Mapped[int | None]
+    expires_at: Mapped[int | None]
+    last_used_at: Mapped[int | None]  # written at most once a minute (gateway.api_keys)
+    replaced_by: Mapped[str | None] = mapped_column(String(40))  # the key it was rotated to
 
 
 class SigningKeyRow(Base):

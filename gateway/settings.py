@@ -49,6 +49,21 @@ class Settings(BaseSettings):
     audit_head_max_age: int = Field(default=7 * 86_400, ge=60, le=366 * 86_400)
     # whether the federation sync witnesses peers' audit logs (co-signs, raises alarms)
     audit_witness: bool = True
+    # Rate limits (gateway.ratelimit, issue 11), in the `limits` notation ("50/second;1200/minute"):
+    # sized so that honest use never meets them. Redis shares them between a city's processes.
+    redis_url: str | None = None
+    redis_prefix: str = Field(default="ecert", min_length=1, max_length=64)
+    rate_limits: bool = True  # off only to measure the gateway itself (make bench)
+    rate_limit_verify: str = "50/second;1200/minute"  # per client address
+    rate_limit_image: str = "10/second;300/minute"  # photo uploads, per client address
+    rate_limit_issue_address: str = "200/second"  # POST /api/v1/credentials, per address
+    rate_limit_issue: str = "100/second"  # issuance, per API key
+    rate_limit_api_key: str = "100/second"  # every agency API call, per API key
+    rate_limit_verifier: str = "10/second;600/minute"  # a counter's calls, per counter
+    rate_limit_peer: str = "20/second;1200/minute"  # per peer gateway and address
+    rate_limit_peer_address: str = "50/second"  # federation posts, per address
+    rate_limit_auth_failures: str = "10/5minutes"  # failed keys, per key id: then locked out
+    rate_limit_auth_failures_address: str = "30/5minutes"  # failed keys, per client address
 
     @field_validator("public_url")
     @classmethod
@@ -60,6 +75,27 @@ class Settings(BaseSettings):
             return check_public_url(value)
         except DataError as exc:
             raise ValueError(str(exc)) from None
+
+    @field_validator(
+        "rate_limit_verify", "rate_limit_image", "rate_limit_issue_address", "rate_limit_issue",
+        "rate_limit_api_key", "rate_limit_verifier", "rate_limit_peer", "rate_limit_peer_address",
+        "rate_limit_auth_failures", "rate_limit_auth_failures_address",
+    )  # fmt: skip
+    @classmethod
+    def _usable_rate_limit(cls, value: str) -> str:
+        from gateway.ratelimit import parse_limits  # loads `limits` only for a limit set
+
+        parse_limits(value)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _usable_redis_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"expected a redis://host:port/db URL, found {value!r}")
+        return value
 
     @model_validator(mode="after")
     def _refuse_default_secret(self) -> Settings:

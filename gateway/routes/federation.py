@@ -24,7 +24,7 @@ from gateway import (
     use_reports,
 )
 from gateway.core import Gateway
-from gateway.deps import FetcherDep, GatewayDep, StatementsDep
+from gateway.deps import FetcherDep, GatewayDep, PeerLimited, StatementsDep
 from gateway.errors import BadRequest, NotFound
 from gateway.references_remote import REQUEST_MEDIA_TYPE
 from gateway.routes.federation_errors import FederationRoute
@@ -222,6 +222,7 @@ def trust_mark(
     summary="Another city's gateway resolves a reference code of ours 跨城市核验亮证码",
     response_class=Response,
     responses={200: {"content": {f"application/{ANSWER_TYP}": {}}}},
+    dependencies=[PeerLimited],
 )
 def reference_resolve(
     gw: GatewayDep,
@@ -237,6 +238,7 @@ def reference_resolve(
 @router.post(
     "/federation/use_report",
     summary="Another city's gateway reports a use of our credential 用证记录回报",
+    dependencies=[PeerLimited],
 )
 def use_report(
     gw: GatewayDep,

@@ -41,6 +41,7 @@ from gateway.errors import (
     InvalidTrustAnchor,
     NotAcceptable,
     NotFound,
+    TooManyRequests,
     Unauthorised,
     Unprocessable,
 )
@@ -120,6 +121,11 @@ def federation_error(exc: Exception) -> JSONResponse:
         return error_response(400, "unsupported_parameter", "不支持该请求参数", str(exc))
     if isinstance(exc, Unprocessable):
         return error_response(400, "invalid_request", exc.message_zh, exc.message_en)
+    if isinstance(exc, TooManyRequests):  # §8.9 has no code of its own; RFC 6585 §4 status
+        return error_response(
+            429, "temporarily_unavailable", exc.message_zh, exc.message_en,
+            {"Retry-After": str(exc.retry_after)},
+        )  # fmt: skip
     if isinstance(exc, NotAcceptable):  # §8.9 has no code of its own for it: the status says
         return error_response(406, "invalid_request", exc.message_zh, exc.message_en)
     for kind, status, code, zh in _CODES:

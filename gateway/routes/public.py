@@ -11,7 +11,7 @@ from fastapi import APIRouter, Path, Request, Response
 
 from gateway import keystore, public_docs, trustsync, witness_views
 from gateway.clock import iso
-from gateway.deps import GatewayDep, PublisherDep, SyncHealthDep
+from gateway.deps import GatewayDep, LimiterDep, PublisherDep, SyncHealthDep
 
 router = APIRouter(tags=["public 公开"])
 JWKS_MEDIA_TYPE = "application/jwk-set+json"  # RFC 7517 §8.5.1
@@ -72,7 +72,7 @@ public_docs.allow_preflight(
 
 
 @router.get("/healthz", summary="Health 健康检查")
-def health(gw: GatewayDep, sync: SyncHealthDep) -> dict[str, Any]:
+def health(gw: GatewayDep, sync: SyncHealthDep, limiter: LimiterDep) -> dict[str, Any]:
     state = gw.state
     failing = trustsync.failing_documents(gw)
     audit = witness_views.audit_health(gw)
@@ -94,4 +94,5 @@ def health(gw: GatewayDep, sync: SyncHealthDep) -> dict[str, Any]:
         "issuers": len(state.trust.issuers),
         "keys": len(state.trust.keys),
         "status_lists": len(state.statuses),
+        "rate_limits": limiter.health(),  # where the budgets are kept; Redis down → "memory"
     }
