@@ -23,6 +23,10 @@ PER_ADDRESS: Mapping[str, str] = {
     "POST /api/v1/credentials": "issue_address",
     "POST /federation/reference_resolve": "peer_address",
     "POST /federation/use_report": "peer_address",
+    # Each of these may cost the gateway an outgoing fetch (the requester's entity configuration,
+    # the witness's trust chain) before it can tell a forger: bounded per address first.
+    "POST /federation/join": "peer_address",
+    "POST /audit/cosignature": "peer_address",
 }
 
 Scope = MutableMapping[str, Any]

@@ -266,6 +266,22 @@ def test_the_per_address_federation_budget_answers_in_the_federation_form(gw: Ga
     assert_429(second, federation=True)
 
 
+def test_join_requests_and_cosignatures_are_limited_per_address_before_any_fetch(
+    gw: Gateway,
+) -> None:
+    """Each join request may make the anchor fetch the requester's entity configuration, and
+    each cosignature the witness's trust chain: an address's budget runs out first."""
+    with limited(gw, rate_limit_peer_address="1/minute") as client:
+        join = [client.post("/federation/join", content="x") for _ in range(2)]
+    with limited(gw, rate_limit_peer_address="1/minute") as client:
+        headers = {"Content-Type": "application/jwt"}
+        cosign = [client.post("/audit/cosignature", content="x", headers=headers) for _ in "ab"]
+    assert join[0].status_code != 429
+    assert_429(join[1], federation=True)
+    assert cosign[0].status_code != 429
+    assert_429(cosign[1], federation=False)
+
+
 # --- storage: in process, Redis, and Redis gone -------------------------------------------------
 
 
