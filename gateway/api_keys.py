@@ -112,7 +112,7 @@ def new_api_key(
             label=label,
             created_at=now,
             revoked_at=None,
-            expires_at=expires_at,
+            **({} if expires_at is None else {"expires_at": expires_at}),
         )
     )
     return f"{PREFIX}_{key_id}_{secret}"

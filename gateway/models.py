@@ -52,6 +52,7 @@ class AgencyRow(Base):
 
 class ApiKeyRow(Base):
     __tablename__ = "api_keys"
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - never read back on INSERT
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
     secret_hash: Mapped[str] = mapped_column(String(64))
@@ -60,9 +61,13 @@ class ApiKeyRow(Base):
     created_at: Mapped[int]
     # revoked from this time on (a rotated key's may lie ahead: its grace period)
     revoked_at: Mapped[int | None]
-    expires_at: Mapped[int | None]
-    last_used_at: Mapped[int | None]  # written at most once a minute (gateway.api_keys)
-    replaced_by: Mapped[str | None] = mapped_column(String(40))  # the key it was rotated to
+    # Added by 0010. FetchedValue: an INSERT that does not set them (code run on a schema before
+    # 0010, as the batch-identity migration test does) leaves them out; NULL is their default.
+    expires_at: Mapped[int | None] = mapped_column(server_default=FetchedValue())
+    # written at most once a minute (gateway.api_keys)
+    last_used_at: Mapped[int | None] = mapped_column(server_default=FetchedValue())
+    # the key it was rotated to
+    replaced_by: Mapped[str | None] = mapped_column(String(40), server_default=FetchedValue())
 
 
 class SigningKeyRow(Base):
