@@ -13,7 +13,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Annotated
 
-import orjson
 from fastapi import Depends, Header, Request
 from sqlalchemy.orm import Session
 
@@ -32,8 +31,8 @@ from gateway.trustsync import SyncHealth
 from gateway.verifiers import KEY_PREFIX as COUNTER_PREFIX
 from gateway.verifiers import Counter
 from gateway.verifiers import authenticate as authenticate_counter
-from trust.encoding import b64url_decode
 from trust.errors import DataError
+from trust.federation.common import unverified_payload
 
 
 @dataclass(frozen=True)
@@ -194,15 +193,12 @@ async def peer_limited(request: Request, services: ServicesDep) -> None:
     any signature is checked, so the budget bounds that work too) and of the address it came
     from: a forger naming a genuine peer spends only a budget of its own address, never the
     genuine peer's."""
-    body = await request.body()
-    iss = "unnamed"
+    body = (await request.body()).strip().decode("ascii", "replace")
     try:
-        claims = orjson.loads(b64url_decode(body.strip().split(b".")[1].decode("ascii")))
-        named = claims.get("iss") if isinstance(claims, dict) else None
-        if isinstance(named, str) and 0 < len(named) <= MAX_PEER_ISS:
-            iss = named
-    except (DataError, ValueError, IndexError):
-        pass  # not a JWS: the endpoint refuses it; its address still spends the budget
+        named = unverified_payload(body, max_length=len(body)).get("iss")
+    except DataError:  # not a JWS: the endpoint refuses it; its address still spends the budget
+        named = None
+    iss = named if isinstance(named, str) and 0 < len(named) <= MAX_PEER_ISS else "unnamed"
     services.limiter.hit("peer", iss, client_address(request.scope))
 
 
