@@ -344,10 +344,9 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         gw.reload()
         peers.stop.clear()  # this app's stop: its fetcher aborts on it, its syncs check it
         work = Background(peers.stop)
-        tasks = [
-            asyncio.create_task(_refresher(gw.live, gw.settings.refresh_interval, work)),
-            asyncio.create_task(_federation_sync(gw, peers, health, work)),
-        ]
+        tasks = [asyncio.create_task(_refresher(gw.live, gw.settings.refresh_interval, work))]
+        if gw.settings.federation_sync:
+            tasks.append(asyncio.create_task(_federation_sync(gw, peers, health, work)))
         try:
             yield
         finally:

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     refresh_interval: float = Field(default=2.0, gt=0, le=3600)
     # how often peers' statements and trust data are refreshed (keys, compromises, new cities)
     federation_refresh: float = Field(default=300.0, gt=0, le=86_400)
+    # whether this process runs the background federation sync (off: it only serves what another
+    # process of the city, or `ecert federation sync`, keeps fresh in the shared database)
+    federation_sync: bool = True
     trust_list_lifetime: int = Field(default=86_400, ge=60, le=31 * 86_400)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # how long a holder's reference code (亮证码) lives, seconds (paper codes live days)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,7 +22,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -161,12 +162,35 @@ def outcome(chains: Mapping[str, Future[Any]], name: str) -> Any:
     return chains[name].result(timeout=4 * TIMEOUT)
 
 
-def free_port() -> int:
-    """A loopback port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+def _ephemeral_range() -> tuple[int, int]:
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32768, 60999  # Linux's default
+
+
+def free_port(count: int = 1) -> int:
+    """The first of ``count`` consecutive loopback ports nothing is bound to right now.
+
+    Chosen below the kernel's ephemeral range, never by binding port 0: a port from that range
+    is also what every outgoing connection (of this test, a gateway, the database driver) is
+    handed as its local port, so in the seconds until the server that was given it binds, a
+    connection may take it, and the server then fails to start (CI: a demo's gateway exited 3,
+    "address already in use"). No connection is handed a port below the range."""
+    low, _ = _ephemeral_range()
+    first_allowed = 10_000 if low > 10_000 + 1_000 else 1_024
+    for _ in range(200):
+        first = first_allowed + secrets.randbelow(max(1, low - first_allowed - count))
+        with ExitStack() as held:
+            try:
+                for port in range(first, first + count):
+                    probe = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+                    probe.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return first
+    raise AssertionError(f"found no {count} consecutive free loopback ports below {low}")
 
 
 class Served:

@@ -17,7 +17,6 @@ import signal
 import socket
 import subprocess
 import time
-from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -38,23 +37,6 @@ BOUND = 5.0  # seconds from Ctrl-C until all six processes are gone
 READY = 180.0  # seconds for the demo to set up and start six gateways on a busy machine
 WAIT = 60.0  # seconds: the bound of every other wait for something to start
 UNREACHABLE_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:1/none"  # 苏州 then uses SQLite
-
-
-def _six_free_ports() -> int:
-    """The first of six consecutive loopback ports nothing listens on right now."""
-    for _ in range(50):
-        first = free_port()
-        if first + 5 > 65535:
-            continue
-        with ExitStack() as held:
-            try:
-                for port in range(first, first + 6):
-                    probe = held.enter_context(socket.socket())
-                    probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return first
-    raise AssertionError("found no six consecutive free loopback ports in 50 tries")
 
 
 def _alive(pid: int) -> bool:
@@ -95,7 +77,7 @@ def test_ctrl_c_stops_all_six_gateways_within_5s(tmp_path: Path) -> None:
     log = tmp_path / "demo.log"
     args = [
         str(ECERT), "demo-federation", "--data-dir", str(tmp_path / "federation"),
-        "--refresh", "1", "--status-ttl", "3", "--port", str(_six_free_ports()),
+        "--refresh", "1", "--status-ttl", "3", "--port", str(free_port(6)),
         "--postgres", os.environ.get(PG_ENV) or UNREACHABLE_POSTGRES,
     ]  # fmt: skip
     with StalledPeer(DRIP, every=4.0) as peer, log.open("wb") as out:

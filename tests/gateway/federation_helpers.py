@@ -138,9 +138,9 @@ class Federation:
         return self.transport.apps[url]
 
     def anchor(
-        self, url: str, *, region_id: str, region_name: str, code: str, name: str
+        self, url: str, *, region_id: str, region_name: str, code: str, name: str, **settings: Any
     ) -> Gateway:
-        gw = self.gateway(url, code=code, name=name)
+        gw = self.gateway(url, code=code, name=name, **settings)
         federation.init(gw, role=federation.ANCHOR, region_id=region_id, region_name=region_name,
                         actor="test")  # fmt: skip
         return gw

@@ -58,10 +58,12 @@ def _pins(fed: Federation, url: str) -> list[dict[str, str]]:
     return [dict(k.jwk) for k in ec.jwks]
 
 
-def _region(fed: Federation) -> tuple[Gateway, Gateway, str, str]:
-    fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市")
-    hz = fed.city(HZ, anchor=YRD, code="330100", name="杭州市", types=[*LICENCES, "resident-eid"])
-    sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES)
+def _region(fed: Federation, **settings: Any) -> tuple[Gateway, Gateway, str, str]:
+    fed.anchor(YRD, region_id="yrd", region_name="长三角", code="310000", name="上海市", **settings)
+    hz = fed.city(
+        HZ, anchor=YRD, code="330100", name="杭州市", types=[*LICENCES, "resident-eid"], **settings
+    )
+    sz = fed.city(SZ, anchor=YRD, code="320500", name="苏州市", types=LICENCES, **settings)
     amr = _agency(hz, "11330100MB1958123", "杭州市市场监督管理局", LICENCES)
     psb = _agency(hz, "11330100002490365", "杭州市公安局", ["resident-eid"])
     return hz, sz, amr, psb
@@ -280,7 +282,10 @@ def test_a_sync_that_loses_the_race_to_another_signer_keeps_its_version(
     # processes on one database) once both signed version n+1: the loser raised UNIQUE
     # trust_lists.version. The loser now keeps the winner's version.
     with federation_of(tmp_path, clock) as fed:
-        _hz, sz, _amr, _psb = _region(fed)
+        # No background sync in any of the three: theirs would call the patched ``latest`` too
+        # (CI, under load: the background loop of one city took the patch, so this sync never
+        # met its rival), and one that signed first would leave this race nothing to lose.
+        _hz, sz, _amr, _psb = _region(fed, federation_sync=False)
         read_latest = trustsync.latest
         raced: list[trustsync.SyncReport] = []
 
