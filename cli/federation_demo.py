@@ -254,11 +254,29 @@ def banner(fed: DemoFederation, info: Path) -> str:
         '-d "{\\"qr\\": \\"$QR\\"}"',
         f'  .venv/bin/ecert verify --gateway {bj.url} --qr-text "$QR"',
         "",
+        *kiosk_lines(hz),
+        "",
         f"Logs: {fed['yrd'].data_dir.parent}/<gateway>/serve.log · Ctrl-C stops all six "
         "gateways · 按 Ctrl-C 停止",
         "",
     ]
     return "\n".join(lines)
+
+
+def kiosk_lines(g: DemoGateway) -> list[str]:
+    """How to give an offline kiosk a city's trust bundle: the ``ecert`` commands on a demo
+    data directory need the demo's key passphrase, so it is printed (issue 12: it was printed
+    nowhere), with its database when it is not the directory's own SQLite file."""
+    env = f"ECERT_KEY_PASSPHRASE={DEMO_PASSPHRASE}"
+    if not g.database_url.startswith("sqlite"):
+        env += f" ECERT_DATABASE_URL={g.database_url}"
+    return [
+        f"{g.label}的离线核验机 · offline kiosk for {g.label} (演示口令，仅用于演示 · "
+        "demo-only passphrase):",
+        f"  {env} \\",
+        f"    .venv/bin/ecert trust export --data-dir {g.data_dir} --out /tmp/kiosk.json",
+        '  .venv/bin/ecert verify --offline --trust-file /tmp/kiosk.json --qr-text "$QR"',
+    ]
 
 
 def demo_federation(

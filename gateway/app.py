@@ -54,6 +54,7 @@ from gateway.routes import (
     audit,
     credentials,
     delegations,
+    docs,
     federation,
     metrics,
     oid4vci,
@@ -369,6 +370,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
             "签发、亮证、核验跨城市电子证照。"
         ),
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc offline: gateway.routes.docs
+        redoc_url=None,
     )
     services = Services(
         gateway=gw,
@@ -399,6 +402,7 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         witness,
         metrics,
         pages,
+        docs,
     ):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=pages.WEB / "static"), name="static")

@@ -14,6 +14,7 @@ from stdnum.cn import ric, uscc
 
 from gateway import agencies, issuance
 from gateway.core import Gateway
+from gateway.settings import DEMO_PASSPHRASE
 
 
 def with_uscc_check(first17: str) -> str:
@@ -92,7 +93,7 @@ def ensure_demo(gw: Gateway, path: Path) -> dict[str, Any]:
     """Create the demo agencies and samples once; afterwards read them back from ``path``."""
     if path.exists():
         info: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
-        return info
+        return {**info, "data_dir": str(path.parent)}
     made: dict[str, dict[str, Any]] = {}
     for spec in AGENCIES:
         agency, api_key = agencies.add_agency(
@@ -123,7 +124,7 @@ def ensure_demo(gw: Gateway, path: Path) -> dict[str, Any]:
     info = {"agencies": list(made.values()), "samples": samples}
     path.write_text(json.dumps(info, ensure_ascii=False, indent=2), encoding="utf-8")
     path.chmod(0o600)
-    return info
+    return {**info, "data_dir": str(path.parent)}
 
 
 def banner(info: dict[str, Any], url: str) -> str:
@@ -146,4 +147,19 @@ def banner(info: dict[str, Any], url: str) -> str:
     for s in info["samples"]:
         lines.append(f"  {s['id']}  {s['type']}  {s['holder']}  {s['identifier']}")
     lines.append("")
+    lines.extend(kiosk_lines(info.get("data_dir", ".ecert/demo"), url))
     return "\n".join(lines)
+
+
+def kiosk_lines(data_dir: str, url: str) -> list[str]:
+    """How to give an offline kiosk this city's trust bundle (issue 12). A demo data directory
+    opens with the built-in demo passphrase, printed so that nobody has to look for it."""
+    return [
+        "离线核验机 · offline kiosk (演示口令，仅用于演示 · demo-only passphrase "
+        f"ECERT_KEY_PASSPHRASE={DEMO_PASSPHRASE}, not needed with --data-dir {data_dir}):",
+        f"  .venv/bin/ecert trust export --data-dir {data_dir} --out /tmp/kiosk.json",
+        '  .venv/bin/ecert verify --offline --trust-file /tmp/kiosk.json --qr-text "$QR"',
+        f"  (QR: a sample's qr_text, GET {url}/api/v1/credentials/<id> with its agency's key)",
+        f"自助核验页 · self-service kiosk page: {url}/v?kiosk=1",
+        "",
+    ]

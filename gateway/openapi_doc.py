@@ -189,7 +189,10 @@ def refine(doc: dict[str, Any], routes: list[Any]) -> None:
                 operation["security"] = [{key: []}]
             error = _error_schema(route, context.path_format or "", method.lower())
             responses = operation.setdefault("responses", {})
-            for status in sorted(_statuses(route, operation, calls)):
+            statuses = _statuses(route, operation, calls)
+            if 422 not in statuses:  # FastAPI's, for a header now a security scheme (issue 12:
+                responses.pop("422", None)  # its dangling HTTPValidationError broke /redoc)
+            for status in sorted(statuses):
                 schema = error if status not in (413, 422) else {"$ref": _ref + "Problem"}
                 if status == 413 and isinstance(route, FederationRoute):
                     # a declared length is refused before any route runs (Problem); a body

@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # process of the city, or `ecert federation sync`, keeps fresh in the shared database)
     federation_sync: bool = True
     trust_list_lifetime: int = Field(default=86_400, ge=60, le=31 * 86_400)
+    # /v?kiosk=1 (issue 12): seconds without a touch or a scan before a shared kiosk clears the
+    # answer and returns to Chinese; a kiosk's URL may set its own (?kiosk_idle=N, same bounds)
+    kiosk_idle: int = Field(default=60, ge=2, le=3600)
     max_request_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     # how long a holder's reference code (亮证码) lives, seconds (paper codes live days)
     reference_ttl: int = Field(default=300, ge=5, le=3600)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway import audit, federation, trustsync
+from gateway import audit, city_bundle, federation, trustsync
 from gateway.core import Gateway
 from gateway.errors import NotFound
 from gateway.federation import ROOT_LIFETIME
@@ -143,7 +143,11 @@ def rotate(gw: Gateway, *, actor: str) -> SignedRoot:
 
 
 def export_bundle(gw: Gateway) -> bytes:
-    """Root, latest trust list and all status lists it names, as one file."""
+    """Root, latest trust list and all status lists it names, as one file. A city in no
+    federation exports its own agencies' (:mod:`gateway.city_bundle`; it makes the city's
+    federation key on the first export)."""
+    if not trustsync.federated(gw):
+        return city_bundle.export_bundle(gw)
     latest = trustsync.latest(gw)
     if latest is None:
         raise NotFound("no trust list yet: run `ecert federation sync` (or serve) first")

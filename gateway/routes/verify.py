@@ -11,6 +11,7 @@ from typing import Annotated, Any
 import anyio.from_thread
 from fastapi import APIRouter, File, UploadFile
 
+from gateway import verify_extras
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.deps import ConfirmerDep, GatewayDep
@@ -53,7 +54,11 @@ async def _verify(confirmer: Confirmer, gw: Gateway, scanned: str) -> Verificati
 
 @router.post("", summary="Verify scanned QR text 核验二维码内容")
 async def verify_text(body: VerifyBody, gw: GatewayDep, confirmer: ConfirmerDep) -> dict[str, Any]:
-    return verification_json(await _verify(confirmer, gw, body.qr))
+    result = await _verify(confirmer, gw, body.qr)
+    extra = verify_extras.extras_without_io(gw, result)
+    if extra is None:  # a record to read (a revocation's date, reason, kind): off the loop
+        extra = await asyncio.to_thread(verify_extras.extras, gw, result)
+    return {**verification_json(result), **extra}
 
 
 def codes_in(file: UploadFile) -> list[str]:
@@ -83,4 +88,8 @@ def verify_image(
 ) -> dict[str, Any]:
     texts = codes_in(file)
     result = anyio.from_thread.run(_verify, confirmer, gw, texts[0])
-    return {**verification_json(result), "codes_found": len(texts)}
+    return {
+        **verification_json(result),
+        **verify_extras.extras(gw, result),
+        "codes_found": len(texts),
+    }

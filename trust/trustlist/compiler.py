@@ -88,23 +88,47 @@ def _entry(
     accepted: frozenset[str] | None,
     jwk: Mapping[str, Any],
 ) -> TrustListEntry:
+    return key_entry(
+        resolved.leaf_id, meta, chain, jwk,
+        types=frozenset(resolved.credential_types),
+        accepted=None if accepted is None else frozenset(accepted),
+        policy=resolved.acceptance.policy if resolved.acceptance is not None else "",
+        chain_exp=resolved.exp,
+    )  # fmt: skip
+
+
+def key_entry(
+    issuer: str,
+    meta: Mapping[str, Any],
+    chain: tuple[ChainLink, ...],
+    jwk: Mapping[str, Any],
+    *,
+    types: frozenset[str],
+    accepted: frozenset[str] | None,
+    policy: str,
+    chain_exp: int,
+) -> TrustListEntry:
+    """The entry of one credential key (``jwk``, with ``iat`` and its retirement or
+    compromise) of the issuer whose ``ecert_issuer`` metadata is ``meta``. Also what a city in
+    no federation lists for its own agencies (``gateway.city_bundle``): there the chain is
+    the city's own record, not one resolved."""
     retired, compromised, history = _key_life(jwk)
     return TrustListEntry(
-        issuer=resolved.leaf_id,
-        name=str(meta.get("organization_name") or resolved.leaf_id),
+        issuer=issuer,
+        name=str(meta.get("organization_name") or issuer),
         uscc=str(meta.get("uscc") or "-"),
         region_code=str(meta.get("region_code") or "-"),
         chain=chain,
         key=PublicKey.from_jwk({k: v for k, v in jwk.items() if k in _JWK_MEMBERS}),
-        types=frozenset(resolved.credential_types),
-        accepted=None if accepted is None else frozenset(accepted),
-        policy=resolved.acceptance.policy if resolved.acceptance is not None else "",
+        types=types,
+        accepted=accepted,
+        policy=policy,
         status_lists=tuple(sorted(set(meta.get("status_lists", [])))),
         not_before=int(jwk["iat"]),
         retired_at=retired,
         compromised_at=compromised,
         history=history,
-        chain_exp=resolved.exp,
+        chain_exp=chain_exp,
     )
 
 

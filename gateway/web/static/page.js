@@ -139,14 +139,19 @@ function setLang(next, remember) {
 }
 
 /** Wire the toggle and apply the remembered (or the page's default) language; onChange runs
- * after every switch, for what the page rendered itself. */
-export function startLang(onChange) {
+ * after every switch, for what the page rendered itself. With {remember: false} (a shared
+ * kiosk) a choice is neither remembered nor taken from what was remembered. */
+export function startLang(onChange, options) {
+  const remember = !(options && options.remember === false);
   onLangChange = onChange || (() => {});
   for (const button of document.querySelectorAll("[data-lang]")) {
-    button.addEventListener("click", () => setLang(button.dataset.lang, true));
+    button.addEventListener("click", () => setLang(button.dataset.lang, remember));
   }
-  setLang(storedLang() || document.body.dataset.langDefault || "zh", false);
+  setLang((remember && storedLang()) || document.body.dataset.langDefault || "zh", false);
 }
+
+/** Back to the page's default language (Chinese), not remembered. */
+export const resetLang = () => setLang(document.body.dataset.langDefault || "zh", false);
 
 // ---- small DOM helpers ---------------------------------------------------------------------
 

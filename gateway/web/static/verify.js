@@ -5,10 +5,15 @@
 // - Without a hash (counter or 24-hour kiosk): a scanner-gun input that submits on Enter (or Tab)
 //   and keeps focus, a photo/screenshot upload (POST {api_base}/api/v1/verify/image, field
 //   "file"), and a camera button where the browser has BarcodeDetector.
+// - /v?kiosk=1 (a shared kiosk, issue 12): after the idle time the page shows (data-idle-seconds)
+//   without a touch, key or scan, the answer is cleared and the page is Chinese again; a language
+//   choice is never remembered there.
+// - A revoked or suspended answer shows its kind, date and reason (status_detail), and every
+//   answer which gateway gave it (answered_by).
 // What the pages share (language, DOM helpers, the verdict banner, API calls) is page.js.
 import { announce, both, callApi, caution, chainNode, errorFrom, errorVerdict } from "./page.js";
 import { fieldsTable, formatTime, formatValue, freshness, h, lang, pair } from "./page.js";
-import { resultVerdict, startLang, t, textPair, useTexts } from "./page.js";
+import { fill, resetLang, resultVerdict, startLang, t, textPair, useTexts } from "./page.js";
 
 const MAX_UPLOAD_BYTES = 10 * 1024 * 1024;
 
@@ -38,6 +43,14 @@ useTexts({
     noExpiry: "长期有效",
     errTooBig: "图片超过 10 MB，请缩小或截图后再上传。",
     errCamera: "无法打开摄像头：未获授权或设备不可用。",
+    statusKind: "状态类别",
+    statusKindValue: "{k}（状态代码 {c}）",
+    revokedAt: "撤销日期",
+    suspendedAt: "暂停日期",
+    statusReason: "原因",
+    answeredBy: "答复网关：{n}（{c}） {u}",
+    kioskNote: "自助模式：无操作 {s} 秒后自动清除核验结果并恢复中文。",
+    kioskCountdown: "{s} 秒后清除",
   },
   en: {
     brand: "e-Certificate check",
@@ -64,6 +77,14 @@ useTexts({
     noExpiry: "No expiry",
     errTooBig: "The image is over 10 MB; shrink it or take a screenshot and try again.",
     errCamera: "Cannot open the camera: permission denied or no camera available.",
+    statusKind: "Kind",
+    statusKindValue: "{k} (status code {c})",
+    revokedAt: "Revoked on",
+    suspendedAt: "Suspended on",
+    statusReason: "Reason",
+    answeredBy: "Answered by the gateway of {n} ({c}) {u}",
+    kioskNote: "Self-service mode: after {s} s without use, the result is cleared and the page returns to Chinese.",
+    kioskCountdown: "Clearing in {s} s",
   },
 });
 
@@ -84,6 +105,16 @@ const els = {
   announce: $("announce"),
   again: $("again"),
 };
+
+const kiosk = {
+  el: $("kiosk-idle"),
+  note: $("kiosk-note"),
+  countdown: $("kiosk-countdown"),
+  seconds: 0, // 0: not a kiosk
+  deadline: 0,
+  timer: 0,
+};
+if (kiosk.el) kiosk.seconds = Number.parseInt(kiosk.el.dataset.idleSeconds, 10) || 0;
 
 let outcome = null; // {results: [...]} or {error: {zh, en, code}}
 let statusKey = "";
@@ -106,9 +137,27 @@ function card(result, kind) {
     metas.push([both("validFrom"), formatTime(cred.valid_from, true) || "—"]);
     metas.push([both("validUntil"), formatTime(cred.valid_until, true) || t("noExpiry")]);
   }
+  const detail = result.status_detail;
+  const statusRows = [];
+  if (detail && detail.code) {
+    const kind = textPair(detail.kind, detail.code);
+    statusRows.push([both("statusKind"), fill(t("statusKindValue"), { k: kind[lang], c: detail.code })]);
+    const when = result.reason === "SUSPENDED" ? "suspendedAt" : "revokedAt";
+    statusRows.push([both(when), formatTime(detail.at) || "—"]);
+    statusRows.push([both("statusReason"), detail.reason || "—"]);
+  }
   if (result.issuer) metas.push([both("issuer"), chainNode(result.issuer)]);
   const fresh = result.freshness || {};
-  parts.push(fieldsTable(own, metas), ...freshness(fresh.status, fresh.trust, result.checked_at, fresh));
+  parts.push(fieldsTable([...statusRows, ...own], metas));
+  if (detail && !detail.code && detail.note) {
+    parts.push(pair("p", "status-note", textPair(detail.note), "span"));
+  }
+  parts.push(...freshness(fresh.status, fresh.trust, result.checked_at, fresh));
+  const by = result.answered_by;
+  if (by && by.name) {
+    const values = { n: by.name, c: by.code || "—", u: by.url || "" };
+    parts.push(pair("p", "answered-by", both("answeredBy", values), "span"));
+  }
   if (kind === "ok" && cred && cred.holder_identified === false) {
     // A personal type: the QR is not the holder. A counter verifies the holder by asking the
     // wallet for a presentation, from its own page on this gateway.
@@ -146,7 +195,8 @@ function render(speak) {
 function show(next) {
   outcome = next;
   render(true);
-  if (kioskMode()) {
+  armIdle();
+  if (scanMode()) {
     els.result.scrollIntoView({ block: "nearest" });
   } else {
     window.scrollTo({ top: 0 });
@@ -195,7 +245,7 @@ function verifyImage(file) {
 
 // ---- kiosk: scanner gun, upload, camera ----------------------------------------------------
 
-const kioskMode = () => !els.scan.hidden;
+const scanMode = () => !els.scan.hidden;
 
 function setStatus(key) {
   statusKey = key;
@@ -203,7 +253,7 @@ function setStatus(key) {
 }
 
 function focusInput() {
-  if (kioskMode() && !camera.stream) els.input.focus({ preventScroll: true });
+  if (scanMode() && !camera.stream) els.input.focus({ preventScroll: true });
 }
 
 function submitScan() {
@@ -244,7 +294,7 @@ function setupKiosk() {
     }, 150);
   });
   document.addEventListener("keydown", (event) => {
-    if (!kioskMode() || isTyping(document.activeElement)) return;
+    if (!scanMode() || isTyping(document.activeElement)) return;
     if (event.ctrlKey || event.metaKey || event.altKey) return;
     if (event.key.length !== 1 || event.key === " ") return;
     event.preventDefault();
@@ -342,6 +392,65 @@ const camera = {
   },
 };
 
+// ---- /v?kiosk=1: back to an empty, Chinese page when nobody uses it -------------------------
+
+const IDLE_TICK_MS = 250;
+
+/** Whether there is anything for the idle reset to undo. */
+function inUse() {
+  return outcome !== null || lang !== "zh" || els.input.value !== "" || !els.busy.hidden ||
+    camera.stream !== null;
+}
+
+function showIdle() {
+  if (!kiosk.seconds) return;
+  kiosk.note.textContent = fill(t("kioskNote"), { s: kiosk.seconds });
+  const left = kiosk.deadline ? Math.max(1, Math.ceil((kiosk.deadline - Date.now()) / 1000)) : 0;
+  kiosk.countdown.textContent = left ? fill(t("kioskCountdown"), { s: left }) : "";
+}
+
+/** (Re)start the idle time: called on every touch, key, scan, answer and language switch. */
+function armIdle() {
+  if (!kiosk.seconds) return;
+  window.clearInterval(kiosk.timer);
+  kiosk.timer = 0;
+  kiosk.deadline = inUse() ? Date.now() + kiosk.seconds * 1000 : 0;
+  if (kiosk.deadline) {
+    kiosk.timer = window.setInterval(() => {
+      if (Date.now() >= kiosk.deadline) resetKiosk();
+      else showIdle();
+    }, IDLE_TICK_MS);
+  }
+  showIdle();
+}
+
+/** The next person finds the page as it started: no answer, no half-typed scan, Chinese. */
+function resetKiosk() {
+  window.clearInterval(kiosk.timer);
+  kiosk.timer = 0;
+  kiosk.deadline = 0;
+  sequence += 1; // an answer still on its way is dropped
+  camera.stop();
+  outcome = null;
+  els.busy.hidden = true;
+  els.result.removeAttribute("aria-busy");
+  els.result.replaceChildren();
+  els.input.value = "";
+  setStatus("");
+  if (location.hash) history.replaceState(null, "", location.pathname + location.search);
+  resetLang(); // runs the language callback, which re-arms nothing: the page is not in use
+  showKiosk();
+  window.scrollTo({ top: 0 });
+}
+
+function setupIdle() {
+  if (!kiosk.seconds) return;
+  for (const type of ["pointerdown", "keydown", "input", "wheel", "touchstart"]) {
+    document.addEventListener(type, () => window.setTimeout(armIdle, 0), { passive: true, capture: true });
+  }
+  showIdle();
+}
+
 // ---- start ---------------------------------------------------------------------------------
 
 function showKiosk() {
@@ -354,8 +463,10 @@ function start() {
   startLang(() => {
     els.status.textContent = statusKey ? t(statusKey) : "";
     if (outcome) render(false);
-  });
+    armIdle();
+  }, { remember: !kiosk.seconds });
   setupKiosk();
+  setupIdle();
   els.again.addEventListener("click", () => {
     history.replaceState(null, "", location.pathname + location.search);
     outcome = null;

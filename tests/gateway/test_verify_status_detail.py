@@ -1,0 +1,115 @@
+"""What the verify answer says about a revocation or a suspension, and who answered (issue 12:
+"A revoked certificate on `/v` does not say when, why, or which kind (注销 vs 吊销) … the page
+does not say which gateway answered")."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+
+from gateway import issuance, status, trustsync
+from gateway.core import Gateway
+from gateway.models import CredentialRow
+from tests.conftest import Agency, FakeClock
+from tests.gateway.federation_helpers import federation_of
+from tests.gateway.helpers import client_for
+from tests.gateway.test_federation_sync import _region, _sync
+from tests.issuers.samples import SAMPLE_SUBJECTS
+from verify.result_json import iso
+
+
+def _licence(gw: Gateway, agency_id: str) -> tuple[str, str]:
+    row, _ = issuance.issue(
+        gw, agency_id=agency_id,
+        request=issuance.IssueRequest("business-licence", SAMPLE_SUBJECTS["business-licence"]),
+    )  # fmt: skip
+    return row.id, row.token
+
+
+@pytest.mark.parametrize(("code", "zh"), [("07", "吊销"), ("04", "注销"), (None, "撤销")])
+def test_a_local_revocation_says_its_date_reason_and_kind(
+    gw: Gateway, amr: Agency, clock: FakeClock, code: str | None, zh: str
+) -> None:
+    cid, token = _licence(gw, amr.id)
+    clock.advance(3600)
+    when = clock.now
+    status.change(gw, credential_id=cid, action="revoke", reason="营业执照被依法处理",
+                  actor="t", agency_id=None, code=code)  # fmt: skip
+    clock.advance(60)
+    with client_for(gw) as client:
+        answer = client.post("/api/v1/verify", json={"qr": token}).json()
+    assert answer["reason"] == "REVOKED"
+    detail = answer["status_detail"]
+    assert detail["code"] == (code or "03")
+    assert detail["kind"]["zh"] == zh
+    assert detail["at"] == iso(when)
+    assert detail["reason"] == "营业执照被依法处理"
+    assert detail["source"] == "issuer_record"
+    assert answer["answered_by"] == {"name": "杭州市", "code": "330100", "url": gw.public_url}
+
+
+def test_a_suspension_says_it_too_and_a_valid_answer_has_no_detail(
+    gw: Gateway, amr: Agency, clock: FakeClock
+) -> None:
+    cid, token = _licence(gw, amr.id)
+    with client_for(gw) as client:
+        valid = client.post("/api/v1/verify", json={"qr": token}).json()
+        assert valid["reason"] == "VALID"
+        assert valid["status_detail"] is None
+        assert valid["answered_by"]["name"] == "杭州市"
+        status.change(gw, credential_id=cid, action="suspend", reason="涉嫌违法经营，暂扣待查",
+                      actor="t", agency_id=None)  # fmt: skip
+        clock.advance(5)
+        answer = client.post("/api/v1/verify", json={"qr": token}).json()
+    assert answer["reason"] == "SUSPENDED"
+    assert (answer["status_detail"]["code"], answer["status_detail"]["kind"]["zh"]) == (
+        "02",
+        "暂扣",
+    )
+    assert answer["status_detail"]["reason"] == "涉嫌违法经营，暂扣待查"
+
+
+def test_a_valid_answer_reads_no_database_once_the_city_is_known(gw: Gateway, amr: Agency) -> None:
+    _cid, token = _licence(gw, amr.id)
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    with client_for(gw) as client:
+        client.post("/api/v1/verify", json={"qr": token})  # reads the city once
+        event.listen(gw.engine, "before_cursor_execute", count)
+        try:
+            for _ in range(5):
+                assert client.post("/api/v1/verify", json={"qr": token}).json()["valid"]
+        finally:
+            event.remove(gw.engine, "before_cursor_execute", count)
+    assert statements == []
+
+
+def test_another_citys_revocation_says_plainly_what_is_known(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        cid, token = _licence(hz, amr)
+        _sync(fed, sz)
+        clock.advance(60)
+        status.change(hz, credential_id=cid, action="revoke", reason="依法吊销", actor="t",
+                      agency_id=None, code="07")  # fmt: skip
+        clock.advance(301)
+        trustsync.refresh_status_lists(sz, fed.fetcher())
+        answer = fed.client(sz.public_url).post("/api/v1/verify", json={"qr": token}).json()
+        with hz.sessions() as session:
+            assert session.get(CredentialRow, cid) is not None  # 杭州 knows; 苏州 does not
+    assert answer["reason"] == "REVOKED"
+    detail = answer["status_detail"]
+    assert detail["source"] == "status_list"
+    assert (detail["code"], detail["kind"], detail["at"], detail["reason"]) == (None,) * 4
+    assert "未载明日期、原因和类别" in detail["note"]["zh"]
+    assert "杭州市市场监督管理局" in detail["note"]["zh"]
+    assert "gives no date, reason or kind" in detail["note"]["en"]
+    assert detail["status_as_of"] == answer["freshness"]["status"]
+    assert answer["answered_by"]["name"] == "苏州市"
