@@ -68,9 +68,10 @@ class Pen:
         one."""
         lines: list[str] = []
         for paragraph in text.split("\n"):
-            line = ""
+            line, used = "", 0.0  # widths add up: the PDF library applies no kerning
             for char in paragraph:
-                if line and self.width(line + char) > width:
+                step = self.width(char)
+                if line and used + step > width:
                     cut = line.rfind(" ")
                     if char != " " and cut > 0 and line[cut + 1 :].isascii():
                         lines.append(line[:cut])
@@ -81,9 +82,11 @@ class Pen:
                     else:
                         lines.append(line)
                         line = ""
-                    if char == " ":
+                    used = self.width(line)
+                    if char == " " and not line:
                         continue
                 line += char
+                used += step
             lines.append(line)
         return lines
 
@@ -107,15 +110,18 @@ class Pen:
 
 def draw_qr(c: Canvas, code: QrCode, *, x: float, y: float, side: float) -> None:
     """The QR code with its quiet zone as a white square of ``side`` points, lower left at
-    (x, y); one filled rectangle a horizontal run of dark modules."""
+    (x, y); one filled rectangle a horizontal run of dark modules, in module units (whole
+    numbers: a short content stream, exact edges)."""
     count = code.size + 2 * QUIET_ZONE
     module = side / count
+    c.saveState()
     c.setFillColor(WHITE)
     c.rect(x, y, side, side, stroke=0, fill=1)
     c.setFillColor(BLACK)
+    c.translate(x + QUIET_ZONE * module, y + side - QUIET_ZONE * module)
+    c.scale(module, -module)  # row 0 at the top, one unit a module
     path = c.beginPath()
     for row, cells in enumerate(code.modules):
-        top = y + side - (row + QUIET_ZONE) * module
         col = 0
         while col < code.size:
             if not cells[col]:
@@ -124,9 +130,9 @@ def draw_qr(c: Canvas, code: QrCode, *, x: float, y: float, side: float) -> None
             start = col
             while col < code.size and cells[col]:
                 col += 1
-            path.rect(x + (start + QUIET_ZONE) * module, top - module, (col - start) * module,
-                      module)  # fmt: skip
+            path.rect(start, row, col - start, 1)
     c.drawPath(path, stroke=0, fill=1)
+    c.restoreState()
 
 
 def module_mm(code: QrCode, side_mm: float) -> float:

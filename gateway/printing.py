@@ -65,8 +65,11 @@ def filename(credential_id: str, size: str) -> str:
     return f"ecert-{credential_id}-{size}.pdf"
 
 
-def print_pdf(gw: Gateway, *, agency_id: str, credential_id: str, size: str = "a4") -> bytes:
-    """The credential ``credential_id`` of agency ``agency_id`` as a PDF of ``size``."""
+def print_pdf(gw: Gateway, *, agency_id: str | None, credential_id: str, size: str = "a4") -> bytes:
+    """The credential ``credential_id`` of agency ``agency_id`` as a PDF of ``size``.
+
+    ``agency_id`` None: any agency's, for the local administrator's CLI only (as
+    :func:`gateway.status.get_credential`); the API always passes the caller's agency."""
     size = check_size(size)
     font = load_font(gw.settings)  # before any read: a gateway without a font says so first
     now = gw.clock()
