@@ -7,8 +7,8 @@
   title, holder, number, authority, validity, status and 证照标识 (long values shortened with
   …), and a red stamp when not valid; the back with a 46 mm QR code and how to verify it.
 
-The QR code's modules print at least 0.47 mm wide on both sizes for a version-17 code (the QR
-budget's largest, :mod:`issuers.qr`): three pixels a module at 150 dpi, and well above the
+The QR code's modules print at least 0.49 mm wide on both sizes for a version-17 code (the QR
+budget's largest, :mod:`issuers.qr`): 2.9 pixels a module at 150 dpi, and well above the
 0.33 mm a phone camera resolves at reading distance.
 
 Deliberately not here: what a sheet holds (:mod:`gateway.printing`) and font loading.
