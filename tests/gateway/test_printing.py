@@ -16,7 +16,7 @@ from gateway.core import Gateway
 from gateway.print_layout import module_mm
 from gateway.print_pages import A4_QR_MM, CARD_QR_MM
 from issuers.qr import encode, qr_version
-from tests.conftest import Agency
+from tests.conftest import Agency, FakeClock
 from tests.gateway import print_helpers as pdf
 from tests.gateway.helpers import auth, client_for, count_credentials, licence_body
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -186,6 +186,28 @@ def test_a_credential_not_valid_at_printing_carries_a_mark_and_its_qr_says_why(
         page = 1 if size == "a4" else 2
         assert pdf.qr_texts(printed, page=page) == [issued["qr_text"]]  # the mark spares it
     assert _verify(client, issued["qr_text"])["reason"] == reason
+
+
+@pytest.mark.parametrize(
+    ("window", "advance", "said"),
+    [
+        ({"valid_until": "2026-12-31"}, 200 * 86_400, "已过期 · 本副本无效"),
+        ({"valid_from": "2026-10-01"}, 0, "尚未生效 · 本副本暂无效"),
+    ],
+)
+def test_an_expired_or_not_yet_valid_credential_is_marked_so(
+    client: TestClient,
+    amr: Agency,
+    clock: FakeClock,
+    tmp_path: Path,
+    window: dict[str, str],
+    advance: int,
+    said: str,
+) -> None:
+    issued = _issue(client, amr, {**licence_body(), **window})
+    clock.advance(advance)
+    for size in ("a4", "card"):
+        assert said in pdf.text(_print(client, amr, issued["id"], tmp_path, size)), size
 
 
 def test_another_agencys_credential_is_not_found(
