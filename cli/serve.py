@@ -61,6 +61,16 @@ def _run(gw: Gateway, host: str, port: int) -> None:
     )
 
 
+def _warn_if_cannot_print(gw: Gateway) -> None:
+    """A warning at start-up when certificates cannot be printed (no Chinese font): printing
+    answers 409 until the package it names is installed; everything else works."""
+    from gateway.print_font import missing_font_warning
+
+    warning = missing_font_warning(gw.settings)
+    if warning is not None:
+        say(f"警告 WARNING: {warning}", err=True)
+
+
 def serve(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     host: Host = "127.0.0.1",
@@ -77,6 +87,7 @@ def serve(
             f"{city.name} ({city.code}) gateway on {_listening(host, port)}, public URL {url} · "
             f"网关已启动，公共网址 {url}"
         )
+        _warn_if_cannot_print(gw)
         _run(gw, host, port)
 
 
@@ -100,4 +111,5 @@ def demo_cmd(
         url = publicurl.set_public_url(gw, url, actor="demo").public_url
         info = demo.ensure_demo(gw, data_dir / "demo.json")
         say(demo.banner(info, url))
+        _warn_if_cannot_print(gw)
         _run(gw, host, port)

@@ -70,6 +70,9 @@ class Settings(BaseSettings):
     rate_limit_peer_address: str = "50/second"  # federation posts, per address
     rate_limit_auth_failures: str = "10/5minutes"  # failed keys, per key id: then locked out
     rate_limit_auth_failures_address: str = "30/5minutes"  # failed keys, per client address
+    # the Chinese TrueType font printed certificates embed (gateway.print_font; unset: Debian's
+    # fonts-wqy-microhei where installed)
+    pdf_font: Path | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Header, Query, Response, status
 
-from gateway import credential_views, issuance, references, wallet
+from gateway import credential_views, issuance, printing, references, wallet
 from gateway import status as status_service
 from gateway.deps import GatewayDep, Issuer, Reader, StatusAdmin
 from gateway.schemas import (
@@ -114,6 +114,47 @@ def qr_png(credential_id: RecordId, gw: GatewayDep, principal: Reader) -> Respon
 def qr_svg(credential_id: RecordId, gw: GatewayDep, principal: Reader) -> Response:
     text = credential_views.qr_text(gw, credential_id, principal.agency_id)
     return Response(render_svg(text), media_type="image/svg+xml")
+
+
+@router.get(
+    "/{credential_id}/print.pdf",
+    summary="Printable certificate (PDF, A4 副本 or card) 打印证照",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "the certificate as a PDF with its Chinese font embedded 证照 PDF",
+            "content": {printing.MEDIA_TYPE: {"schema": {"type": "string", "format": "binary"}}},
+        },
+        409: {
+            "description": "no Chinese font installed: says which package to install 缺少中文字体",
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        },
+    },
+)
+def print_pdf(
+    credential_id: RecordId,
+    gw: GatewayDep,
+    principal: Reader,
+    size: Annotated[
+        str,
+        Query(
+            max_length=10,
+            description="a4: A4 副本 (default); card: ID-1 card, front and back 卡片尺寸",
+            json_schema_extra={"enum": list(printing.SIZES)},
+        ),
+    ] = "a4",
+) -> Response:
+    pdf = printing.print_pdf(
+        gw, agency_id=principal.agency_id, credential_id=credential_id, size=size
+    )
+    return Response(
+        pdf,
+        media_type=printing.MEDIA_TYPE,
+        headers={
+            "Content-Disposition": f'inline; filename="{printing.filename(credential_id, size)}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 # What a status change answers only to a key that may also read (StatusChanged).
