@@ -23,6 +23,7 @@ from gateway import (
     address_limits,
     auditheads,
     http_errors,
+    observe,
     openapi_doc,
     public_docs,
     ratelimit,
@@ -335,9 +336,14 @@ async def _federation_sync(
             log.exception("federation sync failed; serving the last good trust data")
 
 
-def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
+def create_app(
+    gw: Gateway, *, fetcher: HttpFetcher | None = None, access_log_default: str = "off"
+) -> FastAPI:
+    """The app of ``gw``. ``access_log_default`` (``json`` or ``off``) applies when the
+    settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`)."""
     peers = fetcher or HttpFetcher()
     health = SyncHealth()
+    access_log = observe.access_log_for(gw.settings, default=access_log_default)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -361,6 +367,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await work.stop(SHUTDOWN_GRACE)
+            if access_log is not None:
+                access_log.close()
 
     app = FastAPI(
         title="ecert-gateway 电子证照网关",
@@ -416,7 +424,9 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         json_limit=JSON_BODY_LIMIT,
         upload_limit=gw.settings.max_request_bytes,
     )
-    app.add_middleware(http_errors.NoSniff)  # outermost: the 413 above says it too
+    app.add_middleware(http_errors.NoSniff)  # the 413 above says it too
+    # Outermost: counts and logs every answer, the 413s and 429s above included.
+    app.add_middleware(observe.Observe, observed=observe.Observed(), access_log=access_log)
     _build_routes_now(app)
     return app
 
