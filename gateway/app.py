@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from gateway import (
     address_limits,
     auditheads,
+    error_texts,
     http_errors,
     observe,
     openapi_doc,
@@ -45,7 +46,6 @@ from gateway.errors import (
     TooManyRequests,
     Unauthorised,
     Unprocessable,
-    in_chinese,
 )
 from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
@@ -249,10 +249,9 @@ def _install_errors(app: FastAPI) -> None:
                 headers = public_docs.cors_for(request)
                 if status == 401:
                     headers["WWW-Authenticate"] = "Bearer"
+                zh, en = error_texts.split(exc)
                 return JSONResponse(
-                    status_code=status,
-                    content=_problem(code, f"{in_chinese(exc)}：{exc}", str(exc)),
-                    headers=headers,
+                    status_code=status, content=_problem(code, zh, en), headers=headers
                 )
         log.exception("unclassified error", exc_info=exc)
         return JSONResponse(status_code=500, content=_problem("internal", "内部错误", str(exc)))
