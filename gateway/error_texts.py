@@ -6,8 +6,9 @@ Service code raises with one message, written one of two ways:
 - ``"English detail"`` (most, technical: "expected …, found …"): ``message`` is the Chinese name
   of the error's kind (:func:`gateway.errors.in_chinese`) followed by that detail,
   ``message_en`` the detail.
-Either way ``message`` starts in Chinese and ``message_en`` holds no Chinese of ours (a value
-quoted from the request may hold some). Before, a two-language message was answered whole in
+Either way ``message`` starts in Chinese and ``message_en`` holds no Chinese of ours (a name or
+value it quotes may). The gateway's source holds to the two forms
+(``tests/gateway/test_error_languages.py`` reads it). Before, a two-language message was answered whole in
 both fields (issue 12: "API messages mix languages").
 
 Deliberately not here: errors that carry their two messages as attributes (``message_zh``,
@@ -33,7 +34,5 @@ def split(exc: EcertError) -> tuple[str, str]:
     zh, sep, en = text.partition(SEPARATOR)
     if sep and has_chinese(zh) and en.strip():
         return zh.strip(), en.strip()
-    kind = in_chinese(exc)
-    if has_chinese(text):  # Chinese only: said whole, with the kind named in English
-        return text, f"{type(exc).__name__}: see message"
-    return f"{kind}：{text}", text
+    # An English detail, which may quote Chinese data (an agency's name): the kind, then it.
+    return f"{in_chinese(exc)}：{text}", text
