@@ -40,7 +40,7 @@ READ_ONLY = {
     "federation list": ["federation", "list"],
     "verifier list": ["verifier", "list"],
     "region trust-mark list": ["region", "trust-mark", "list"],
-    "backup": ["backup", "--out", "never.tar"],
+    "backup": ["backup", "never.tar"],
     "suspend (writes)": ["suspend", "some-id", "--reason", "核查"],
 }
 
