@@ -8,8 +8,8 @@ Service code raises with one message, written one of two ways:
   ``message_en`` the detail.
 Either way ``message`` starts in Chinese and ``message_en`` holds no Chinese of ours (a name or
 value it quotes may). The gateway's source holds to the two forms
-(``tests/gateway/test_error_languages.py`` reads it). Before, a two-language message was answered whole in
-both fields (issue 12: "API messages mix languages").
+(``tests/gateway/test_error_languages.py`` reads it). Before, a two-language message was
+answered whole in both fields (issue 12: "API messages mix languages").
 
 Deliberately not here: errors that carry their two messages as attributes (``message_zh``,
 ``message_en``: :class:`gateway.errors.Unprocessable` and the OAuth-shaped ones), which their
