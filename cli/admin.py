@@ -37,7 +37,7 @@ def init(
     """Create the data directory and database for one city. 初始化城市网关"""
     settings = load_settings(data_dir=data_dir)
     generated = settings.ensure_passphrase()
-    with gateway_at(data_dir) as gw:
+    with gateway_at(data_dir, create=True) as gw:
         city = agencies.init_city(
             gw,
             code=city_code,

@@ -55,9 +55,16 @@ app = typer.Typer(
 
 
 @app.callback()
-def _root() -> None:
+def _root(
+    _version: bool = typer.Option(
+        False,
+        "--version",
+        help="Print the installed version and exit (read before anything loads). 版本",
+    ),
+) -> None:
     # A callback makes typer build the group (with _LazyGroup) although no command is
-    # registered on it directly.
+    # registered on it directly. ``--version`` is answered by cli.main before typer loads;
+    # declared here so that ``ecert --help`` lists it.
     pass
 
 
@@ -94,14 +101,12 @@ def run(args: list[str], *, verbose: bool) -> None:
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
     except typer.Abort:
-        typer.echo("aborted", err=True)
+        typer.echo("error: 已中止 · aborted", err=True)
         sys.exit(1)
     except typer.TyperException as exc:  # usage errors: typer's own click exceptions
-        show = getattr(exc, "show", None)
-        if callable(show):
-            show()
-        else:
-            typer.echo(f"error: {exc}", err=True)
+        from cli import usage_errors
+
+        usage_errors.show(exc)  # zh-CN first, English beside
         sys.exit(int(getattr(exc, "exit_code", 2)))
     except Exception as exc:
         if not isinstance(exc, EcertError | OSError) and not _is_database_error(exc):

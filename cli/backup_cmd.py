@@ -64,7 +64,7 @@ def restore(
     as_json: JsonOut = False,
 ) -> None:
     """Restore a backup into this gateway's database, all or nothing. 恢复"""
-    with gateway_at(data_dir) as gw:
+    with gateway_at(data_dir, create=True) as gw:  # a fresh data directory is restored into
         done: dict[str, Any] = backups.restore(
             gw, archive, replace=replace, actor=actor(), limit=_bound(max_mib)
         )

@@ -3,8 +3,8 @@
 Each command's module is imported only when that command runs (or when ``--help`` lists them
 all), so ``ecert verify --gateway URL`` starts without loading SQLAlchemy, FastAPI or the
 gateway: a scanner script may call it once a scan. ``ecert verify --offline`` (a kiosk's scan)
-loads not even typer (:mod:`cli.kiosk`); every other command goes to the typer app
-(:mod:`cli.app`).
+loads not even typer (:mod:`cli.kiosk`); ``ecert --version`` reads the installed package's
+metadata and loads nothing else; every other command goes to the typer app (:mod:`cli.app`).
 """
 
 from __future__ import annotations
@@ -45,10 +45,27 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+PACKAGE = "ecert-gateway"
+
+
+def version_line() -> str:
+    """``ecert-gateway 0.1.0``: the version of the installed distribution (its metadata), not a
+    constant kept by hand."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return f"{PACKAGE} {version(PACKAGE)}"
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return f"{PACKAGE} (未安装，版本未知 · not installed, version unknown)"
+
+
 def main(argv: list[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "--verbose" in args
     args = [a for a in args if a != "--verbose"]
+    if args[:1] == ["--version"]:  # before typer, SQLAlchemy or the gateway load
+        sys.stdout.write(version_line() + "\n")
+        sys.exit(0)
     from cli import kiosk
 
     if kiosk.wanted(args):

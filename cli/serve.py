@@ -1,8 +1,17 @@
-"""``ecert serve`` and ``ecert demo``."""
+"""``ecert serve`` and ``ecert demo``.
+
+Each binds its port first, before it opens (or, for the demo, makes) anything and before it
+says it started: a port that is taken is a one-line zh/en error and exit 1, not a banner
+followed by uvicorn's failure. The bound socket is handed to uvicorn, so no other process can
+take the port between the check and the serving.
+"""
 
 from __future__ import annotations
 
+import errno
 import logging
+import socket
+from contextlib import closing
 from pathlib import Path
 from typing import Annotated
 
@@ -13,6 +22,7 @@ from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, gateway_at, say
 from gateway import agencies, demo, publicurl
 from gateway.app import REQUEST_GRACE, create_app
 from gateway.core import Gateway
+from trust.errors import EcertError
 
 Host = Annotated[str, typer.Option("--host")]
 Port = Annotated[int, typer.Option("--port", min=1, max=65535)]
@@ -43,7 +53,37 @@ def _listening(host: str, port: int) -> str:
     return f"http://{shown}:{port}"
 
 
-def _run(gw: Gateway, host: str, port: int) -> None:
+class CannotListen(EcertError):
+    """The address to serve on cannot be bound (taken, not this host's, not permitted)."""
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port`` (as uvicorn binds: ``SO_REUSEADDR``, IPv6 for a
+    host with a colon), not yet listening; :class:`CannotListen` when the port cannot be had."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        where = f"{host}:{port}"
+        if exc.errno == errno.EADDRINUSE:
+            raise CannotListen(
+                f"端口已被占用：{where} 上已有其他程序在监听，网关未启动；请换一个 --port，"
+                f"或先停止占用该端口的进程 · port in use: expected {where} free, found another "
+                "process listening there; the gateway did not start (choose another --port or "
+                "stop that process)"
+            ) from None
+        raise CannotListen(
+            f"无法监听 {where}，网关未启动：{exc.strerror} · cannot listen on {where}: "
+            f"{exc.strerror}; the gateway did not start"
+        ) from None
+    sock.set_inheritable(True)
+    return sock
+
+
+def _run(gw: Gateway, sock: socket.socket) -> None:
     """Serve until SIGTERM or SIGINT, then stop within 5 s whatever clients, peers and
     background work are doing (issue 8, "a shutdown that ends"): requests in flight get
     ``REQUEST_GRACE`` seconds to finish (uvicorn's graceful shutdown; without a bound it waits
@@ -51,14 +91,19 @@ def _run(gw: Gateway, host: str, port: int) -> None:
     already closed, until that client gave up); a request still running then is cancelled;
     then the app's lifespan stops its background work within ``SHUTDOWN_GRACE``."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(
-        create_app(gw),
+    host, port = sock.getsockname()[:2]
+    config = uvicorn.Config(
+        create_app(gw, access_log_default="json"),  # ECERT_ACCESS_LOG=off turns it off
         host=host,
         port=port,
         log_level="info",
-        access_log=False,
+        access_log=False,  # ours is gateway.observe's: route templates, request ids, JSON
         timeout_graceful_shutdown=REQUEST_GRACE,
     )
+    try:
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 def _warn_if_cannot_print(gw: Gateway) -> None:
@@ -78,7 +123,8 @@ def serve(
     public_url: PublicUrl = None,
 ) -> None:
     """Serve the gateway over HTTP, under the city's public URL. 启动网关"""
-    with gateway_at(data_dir) as gw:
+    # Bound before anything says the gateway started; closed however the command ends.
+    with closing(bind(host, port)) as sock, gateway_at(data_dir) as gw:
         # The city's URL, never this process's own: every process of one city prints one URL.
         url = publicurl.agree(gw, public_url)
         with gw.sessions() as session:
@@ -88,7 +134,7 @@ def serve(
             f"网关已启动，公共网址 {url}"
         )
         _warn_if_cannot_print(gw)
-        _run(gw, host, port)
+        _run(gw, sock)
 
 
 def demo_cmd(
@@ -100,16 +146,18 @@ def demo_cmd(
     public_url: DemoPublicUrl = None,
 ) -> None:
     """A throw-away 杭州市 demo with two agencies and sample certificates. 演示"""
-    data_dir.mkdir(parents=True, exist_ok=True)
-    (data_dir / DEMO_MARKER).write_text(
-        "throw-away demo data: not for production\n", encoding="utf-8"
-    )
-    url = public_url or _listening(host, port)
-    with gateway_at(data_dir) as gw:
-        # The demo owns its data directory and is its only process: it sets its URL itself.
-        agencies.init_city(gw, code="330100", name="杭州市", public_url=None, actor="demo")
-        url = publicurl.set_public_url(gw, url, actor="demo").public_url
-        info = demo.ensure_demo(gw, data_dir / "demo.json")
-        say(demo.banner(info, url))
-        _warn_if_cannot_print(gw)
-        _run(gw, host, port)
+    # A taken port: nothing made, nothing said. Closed however the command ends.
+    with closing(bind(host, port)) as sock:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        (data_dir / DEMO_MARKER).write_text(
+            "throw-away demo data: not for production\n", encoding="utf-8"
+        )
+        url = public_url or _listening(host, port)
+        with gateway_at(data_dir, create=True) as gw:
+            # The demo owns its data directory and is its only process: it sets its URL itself.
+            agencies.init_city(gw, code="330100", name="杭州市", public_url=None, actor="demo")
+            url = publicurl.set_public_url(gw, url, actor="demo").public_url
+            info = demo.ensure_demo(gw, data_dir / "demo.json")
+            say(demo.banner(info, url))
+            _warn_if_cannot_print(gw)
+            _run(gw, sock)

@@ -22,7 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from gateway import (
     address_limits,
     auditheads,
+    error_texts,
     http_errors,
+    observe,
     openapi_doc,
     public_docs,
     ratelimit,
@@ -44,7 +46,6 @@ from gateway.errors import (
     TooManyRequests,
     Unauthorised,
     Unprocessable,
-    in_chinese,
 )
 from gateway.live import StateHolder
 from gateway.peers import HttpFetcher
@@ -248,10 +249,9 @@ def _install_errors(app: FastAPI) -> None:
                 headers = public_docs.cors_for(request)
                 if status == 401:
                     headers["WWW-Authenticate"] = "Bearer"
+                zh, en = error_texts.split(exc)
                 return JSONResponse(
-                    status_code=status,
-                    content=_problem(code, f"{in_chinese(exc)}：{exc}", str(exc)),
-                    headers=headers,
+                    status_code=status, content=_problem(code, zh, en), headers=headers
                 )
         log.exception("unclassified error", exc_info=exc)
         return JSONResponse(status_code=500, content=_problem("internal", "内部错误", str(exc)))
@@ -335,9 +335,14 @@ async def _federation_sync(
             log.exception("federation sync failed; serving the last good trust data")
 
 
-def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
+def create_app(
+    gw: Gateway, *, fetcher: HttpFetcher | None = None, access_log_default: str = "off"
+) -> FastAPI:
+    """The app of ``gw``. ``access_log_default`` (``json`` or ``off``) applies when the
+    settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`)."""
     peers = fetcher or HttpFetcher()
     health = SyncHealth()
+    access_log = observe.access_log_for(gw.settings, default=access_log_default)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -361,6 +366,8 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await work.stop(SHUTDOWN_GRACE)
+            if access_log is not None:
+                access_log.close()
 
     app = FastAPI(
         title="ecert-gateway 电子证照网关",
@@ -416,7 +423,9 @@ def create_app(gw: Gateway, *, fetcher: HttpFetcher | None = None) -> FastAPI:
         json_limit=JSON_BODY_LIMIT,
         upload_limit=gw.settings.max_request_bytes,
     )
-    app.add_middleware(http_errors.NoSniff)  # outermost: the 413 above says it too
+    app.add_middleware(http_errors.NoSniff)  # the 413 above says it too
+    # Outermost: counts and logs every answer, the 413s and 429s above included.
+    app.add_middleware(observe.Observe, observed=observe.Observed(), access_log=access_log)
     _build_routes_now(app)
     return app
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     # the Chinese TrueType font printed certificates embed (gateway.print_font; unset: Debian's
     # fonts-wqy-microhei where installed)
     pdf_font: Path | None = None
+    # The access log (gateway.observe): one JSON line a request, or off; unset, the face decides
+    # (`ecert serve` and `ecert demo`: json; an app built in tests or a script: off). Written to
+    # stderr, or appended to access_log_file.
+    access_log: Literal["json", "off"] | None = None
+    access_log_file: Path | None = None
 
     @field_validator("public_url")
     @classmethod

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
-from gateway import metrics
+from gateway import metrics, observe
 from gateway.deps import GatewayDep
 
 router = APIRouter(tags=["public 公开"])
@@ -16,5 +16,7 @@ router = APIRouter(tags=["public 公开"])
     response_class=Response,
     responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {}}}},
 )
-def metrics_text(gw: GatewayDep) -> Response:
-    return Response(metrics.render(gw), media_type=metrics.CONTENT_TYPE)
+def metrics_text(gw: GatewayDep, request: Request) -> Response:
+    observed = observe.of(request.scope)
+    requests = None if observed is None else observed.registry
+    return Response(metrics.render(gw, requests), media_type=metrics.CONTENT_TYPE)

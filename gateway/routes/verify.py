@@ -9,9 +9,9 @@ import threading
 from typing import Annotated, Any
 
 import anyio.from_thread
-from fastapi import APIRouter, File, UploadFile
+from fastapi import APIRouter, File, Request, UploadFile
 
-from gateway import verify_extras
+from gateway import observe, verify_extras
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.deps import ConfirmerDep, GatewayDep
@@ -53,8 +53,11 @@ async def _verify(confirmer: Confirmer, gw: Gateway, scanned: str) -> Verificati
 
 
 @router.post("", summary="Verify scanned QR text 核验二维码内容")
-async def verify_text(body: VerifyBody, gw: GatewayDep, confirmer: ConfirmerDep) -> dict[str, Any]:
+async def verify_text(
+    body: VerifyBody, gw: GatewayDep, confirmer: ConfirmerDep, request: Request
+) -> dict[str, Any]:
     result = await _verify(confirmer, gw, body.qr)
+    observe.verify_answered(request.scope, result.reason.value)  # /metrics: answers by reason
     extra = verify_extras.extras_without_io(gw, result)
     if extra is None:  # a record to read (a revocation's date, reason, kind): off the loop
         extra = await asyncio.to_thread(verify_extras.extras, gw, result)
@@ -85,9 +88,11 @@ def verify_image(
     gw: GatewayDep,
     confirmer: ConfirmerDep,
     file: Annotated[UploadFile, File(description="photo or screenshot")],
+    request: Request,
 ) -> dict[str, Any]:
     texts = codes_in(file)
     result = anyio.from_thread.run(_verify, confirmer, gw, texts[0])
+    observe.verify_answered(request.scope, result.reason.value)
     return {
         **verification_json(result),
         **verify_extras.extras(gw, result),
