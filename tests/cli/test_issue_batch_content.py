@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from issuers.qr import qr_text
 from tests.cli.conftest import LICENCE, City, CityTemplate, copy_city
 from tests.cli.helpers import Result, ecert, outcome, side_by_side
 from tests.cli.test_issue_batch import batch, register, summary, write_csv
@@ -115,16 +116,16 @@ def test_the_result_file_lists_every_row_with_its_id_identifier_and_qr_text(
     assert renamed[0] == HEADER
     assert [line[0] for line in first[1:]] == [str(n) for n in range(2, ROWS + 2)]  # file lines
     stored = {
-        cid: (identifier, holder)
-        for cid, identifier, holder in run.city.query(
-            "SELECT id, identifier, holder_code FROM credentials"
+        cid: (identifier, holder, token)
+        for cid, identifier, holder, token in run.city.query(
+            "SELECT id, identifier, holder_code, token FROM credentials"
         )
     }
+    public_url = run.city.credential["qr_text"].split("/v#")[0]
     for line, row in zip(first[1:], run.rows, strict=True):
-        _, cid, identifier, qr_text, error = line
-        assert stored[cid] == (identifier, row["uscc"])
-        assert qr_text.startswith("https://")
-        assert "#" in qr_text
+        _, cid, identifier, text, error = line
+        assert stored[cid][:2] == (identifier, row["uscc"])
+        assert text == qr_text(public_url, stored[cid][2])  # the signed token, as a QR says it
         assert error == ""
     # Found already issued: the same ids and QR texts, listed again.
     assert renamed[1:] == first[1:]

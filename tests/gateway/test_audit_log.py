@@ -24,7 +24,7 @@ from sqlalchemy import create_engine, select, text
 from gateway import audit, auditheads, auditlog, federation, issuance, keystore, status
 from gateway.app import create_app
 from gateway.core import Gateway
-from gateway.models import AuditRow, AuditTreeRow
+from gateway.models import AuditRow, AuditTreeRow, CredentialRow
 from gateway.settings import Settings
 from tests.conftest import PASSPHRASE, Agency, FakeClock
 from tests.gateway.helpers import client_for, licence_body
@@ -88,7 +88,10 @@ def test_issuing_suspending_reinstating_and_revoking_are_leaves_of_one_tree(
     assert tree.root() == merkle.root(hashes)
     # No personal data in any leaf: no holder name, no USCC, no free-text reason.
     leaves = "".join(auditlog.canonical(auditlog.leaf_of(r)).decode() for r in rows)
-    for personal in (LICENCE["name"], LICENCE["uscc"], LICENCE["legal_representative"], "张三"):
+    with gw.sessions() as session:
+        holders = list(session.scalars(select(CredentialRow.holder_code)))
+    assert holders
+    for personal in (LICENCE["name"], *holders, LICENCE["legal_representative"], "张三"):
         assert personal not in leaves
     revoked = next(r for r in rows if r.action == "credential.revoke")
     assert revoked.detail["reason_hash"] == audit.text_hash("企业申请注销")
