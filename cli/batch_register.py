@@ -13,8 +13,14 @@ is ``{batch id}:{ref}``, its ``ref`` column or else a hash of its type and subje
 hash as before, so re-running a register issued by an earlier version still skips its rows).
 Two rows with one identity are an error naming both lines; nothing is issued.
 
-Deliberately not here: the database. The caller validates (``validate``) and issues
-(``gateway.issuance.issue_many``, which skips rows already issued by any run).
+Issue 12: a row also carries its identity whatever the file is called, ``row_key`` (its ref,
+else its type and subject: :func:`gateway.batch_rows.row_key`), so the same rows under another
+file name or ``--batch-id`` are found already issued. Problems are kept structured (line,
+field, zh-CN, English) for ``--json``.
+
+Deliberately not here: the database. The caller validates (``validate`` a row at a time,
+``check`` a chunk at a time) and issues (:func:`gateway.batch_rows.issue_chunk`, which skips
+rows already issued by any run).
 """
 
 from __future__ import annotations
@@ -27,8 +33,9 @@ from array import array
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
+from gateway.batch_rows import row_key
 from gateway.issuance import IssueRequest
 from trust.errors import DataError
 
@@ -39,25 +46,45 @@ DEFAULT_REF = 32  # hex characters of the default ref
 MAX_PROBLEMS = 50  # shown in the error; the rest are counted
 META_COLUMNS = ("valid_from", "valid_until", "ref")
 _RUN = 1 << 16  # hashes sorted at a time when looking for repeated identities
+CHECK_CHUNK = 1000  # rows handed to ``check`` at a time
 
 # (field, zh-CN, English) for each problem of one row
 Problems = list[tuple[str, str, str]]
 Validator = Callable[[IssueRequest], Problems]
 
 
+class Problem(NamedTuple):
+    """One problem of a register: its line, the field, zh-CN and English."""
+
+    line: int
+    field: str
+    zh: str
+    en: str
+
+    @property
+    def text(self) -> str:
+        line, field = self.line, self.field
+        return f"line {line}: {field}: {self.en} · 第 {line} 行 {field}：{self.zh}"
+
+
+# What ``check`` is given (line, request) and answers for a chunk of rows.
+Checker = Callable[[list[tuple[int, IssueRequest]]], list[Problem]]
+
+
 class RegisterError(DataError):
     """The register cannot be issued: its problems, each naming its line, zh-CN and English."""
 
-    def __init__(self, path: Path, problems: list[tuple[int, str]], more: int = 0) -> None:
+    def __init__(self, path: Path, problems: list[Problem], more: int = 0) -> None:
         self.problems = sorted(problems)
-        shown = "; ".join(text for _, text in self.problems)
+        self.more = more
+        shown = "; ".join(p.text for p in self.problems)
         if more:
             shown += f"; and {more} more · 另有 {more} 处"
         super().__init__(f"{path.name}: {shown}")
 
 
-def problem(line: int, field: str, zh: str, en: str) -> tuple[int, str]:
-    return line, f"line {line}: {field}: {en} · 第 {line} 行 {field}：{zh}"
+def problem(line: int, field: str, zh: str, en: str) -> Problem:
+    return Problem(line, field, zh, en)
 
 
 def _refuse(path: Path, line: int, field: str, zh: str, en: str) -> RegisterError:
@@ -187,6 +214,7 @@ def row_request(type_: str, batch_id: str, line: int, record: dict[str, Any]) ->
         valid_from=meta["valid_from"],
         valid_until=meta["valid_until"],
         batch_ref=f"{batch_id}:{ref}",
+        row_key=row_key(type_, subject, ref if meta["ref"] not in (None, "") else None),
     )
 
 
@@ -195,7 +223,7 @@ class RowError(DataError):
 
     def __init__(self, line: int, field: str, zh: str, en: str) -> None:
         self.problem = problem(line, field, zh, en)
-        super().__init__(self.problem[1])
+        super().__init__(self.problem.text)
 
 
 def _hash8(text: str) -> int:
@@ -220,21 +248,37 @@ class Scan:
 
 class _Problems:
     def __init__(self) -> None:
-        self.shown: list[tuple[int, str]] = []
+        self.shown: list[Problem] = []
         self.more = 0
 
-    def add(self, found: tuple[int, str]) -> None:
+    def add(self, found: Problem) -> None:
         if len(self.shown) < MAX_PROBLEMS:
             self.shown.append(found)
         else:
             self.more += 1
 
 
-def scan(path: Path, fmt: str, type_: str, batch_id: str, validate: Validator) -> Scan:
-    """Pass 1: read and validate every row; :class:`RegisterError` naming every problem."""
+def scan(
+    path: Path,
+    fmt: str,
+    type_: str,
+    batch_id: str,
+    validate: Validator,
+    check: Checker | None = None,
+) -> Scan:
+    """Pass 1: read and validate every row (``validate`` one at a time, ``check`` a chunk at a
+    time); :class:`RegisterError` naming every problem."""
     problems = _Problems()
     identities: array[int] = array("Q")
     contents: array[int] = array("Q")
+    pending: list[tuple[int, IssueRequest]] = []
+
+    def checked() -> None:
+        if check is not None and pending:
+            for found in check(pending):
+                problems.add(found)
+        pending.clear()
+
     for count, (n, record) in enumerate(rows(path, fmt)):
         if count >= MAX_ROWS:
             raise _refuse(
@@ -251,6 +295,10 @@ def scan(path: Path, fmt: str, type_: str, batch_id: str, validate: Validator) -
             problems.add(problem(n, field, zh, en))
         identities.append(_hash8(request.batch_ref or ""))
         contents.append(_content(request))
+        pending.append((n, request))
+        if len(pending) == CHECK_CHUNK:
+            checked()
+    checked()
     repeated = _repeated(identities)
     del identities
     if repeated:
@@ -275,7 +323,7 @@ def _repeated(hashes: array[int]) -> set[int]:
 
 def _same_rows(
     path: Path, fmt: str, type_: str, batch_id: str, repeated: set[int]
-) -> Iterator[tuple[int, str]]:
+) -> Iterator[Problem]:
     """Read the file again for the rows whose identity hash repeats; name each later line with
     the first line of its identity (a hash collision between two identities names nothing)."""
     first: dict[str, int] = {}
@@ -302,9 +350,16 @@ def _same_rows(
 
 
 def chunks(scanned: Scan, size: int) -> Iterator[list[IssueRequest]]:
-    """Pass 2: the validated requests, ``size`` at a time; :class:`RegisterError` before any row
-    that is not what pass 1 validated (the file changed: what was yielded before stays valid)."""
-    chunk: list[IssueRequest] = []
+    """Pass 2: the validated requests, ``size`` at a time (see :func:`numbered_chunks`)."""
+    for chunk in numbered_chunks(scanned, size):
+        yield [request for _, request in chunk]
+
+
+def numbered_chunks(scanned: Scan, size: int) -> Iterator[list[tuple[int, IssueRequest]]]:
+    """Pass 2: (line, validated request), ``size`` at a time; :class:`RegisterError` before any
+    row that is not what pass 1 validated (the file changed: what was yielded before stays
+    valid)."""
+    chunk: list[tuple[int, IssueRequest]] = []
     count = last = 0
     for n, record in rows(scanned.path, scanned.fmt):
         last = n
@@ -314,7 +369,7 @@ def chunks(scanned: Scan, size: int) -> Iterator[list[IssueRequest]]:
             request = None
         if request is None or count >= scanned.rows or _content(request) != scanned.contents[count]:
             raise _changed(scanned.path, n)
-        chunk.append(request)
+        chunk.append((n, request))
         count += 1
         if len(chunk) == size:
             yield chunk

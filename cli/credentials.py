@@ -1,30 +1,25 @@
-"""``ecert issue``, ``ecert issue-batch``, ``ecert suspend|reinstate|revoke``."""
+"""``ecert issue``, ``ecert suspend|reinstate|revoke``, ``ecert paper-reference``.
+
+``ecert issue-batch`` is :mod:`cli.issue_batch`.
+"""
 
 from __future__ import annotations
 
 import base64
-import csv
 import json
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from cli import batch_register
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
 from gateway import issuance, wallet
 from gateway import status as status_service
-from gateway.clock import iso
-from gateway.core import Gateway
 from issuers.status_rules import STATUS_NAMES
-from trust.errors import DataError, FieldError
+from trust.errors import DataError
 
 ACTOR = "cli"
-CHUNK = 1000  # rows a transaction
 
 
 def issue(
@@ -70,143 +65,6 @@ def issue(
                 f"钱包领取链接 wallet offer: {offer['offer_uri']}\n"
                 f"取证码（请另行告知持证人）PIN, give it by another channel: {offer['tx_code']}"
             )
-
-
-def issue_batch(
-    file: Annotated[Path, typer.Argument(help="CSV (header = field names) or JSON lines")],
-    agency: Annotated[str, typer.Option("--agency")],
-    type_: Annotated[str, typer.Option("--type")],
-    fmt: Annotated[
-        str | None, typer.Option("--format", help="csv or jsonl (default: by suffix)")
-    ] = None,
-    batch_id: Annotated[
-        str | None, typer.Option("--batch-id", help="resume key (default: the file name)")
-    ] = None,
-    chunk_size: Annotated[
-        int,
-        typer.Option(
-            "--chunk-size", min=1, max=issuance.MAX_BATCH, help="rows issued per transaction"
-        ),
-    ] = CHUNK,
-    wallet_offers: Annotated[
-        Path | None,
-        typer.Option(
-            "--wallet-offers",
-            help="also make a wallet offer and PIN for each credential of the register that has "
-            "none yet, written to this new CSV file (readable by its owner only) "
-            "同时为每张证照生成钱包领取链接和取证码，写入此新文件",
-        ),
-    ] = None,
-    data_dir: DataDir = DEFAULT_DATA_DIR,
-    as_json: JsonOut = False,
-) -> None:
-    """Issue from a register file; re-running skips rows already issued. 批量签发
-
-    Every row is validated first: one bad row issues nothing and names its line.
-    A register lists each certificate once, known by its ref column, else by
-    its type and subject: two rows known alike are an error naming both lines.
-    A row already issued under the same batch id (the file name or --batch-id),
-    by an earlier run or one running at the same time, is skipped.
-    The file is read twice and never held in memory.
-    """
-    kind = fmt or ("csv" if file.suffix.lower() == ".csv" else "jsonl")
-    if kind not in ("csv", "jsonl"):
-        raise DataError(
-            f"--format 应为 csv 或 jsonl · --format must be csv or jsonl, found {kind!r}"
-        )
-    if not file.is_file():
-        raise DataError(f"找不到文件 · no such file: {file}")
-    bid = batch_id or file.name
-    batch_register.check_batch_id(bid)
-    if wallet_offers is not None and wallet_offers.exists():
-        raise DataError(
-            f"钱包领取文件已存在，请换一个新文件名 · --wallet-offers must name a new file, "
-            f"found an existing {wallet_offers}"
-        )
-    issued = skipped = 0
-    with gateway_at(data_dir) as gw:
-        with gw.sessions() as session:
-            agency_row = issuance.load_agency(session, agency)
-        now = gw.clock()
-
-        def validate(request: issuance.IssueRequest) -> batch_register.Problems:
-            try:
-                issuance.prepare(gw, agency_row, request, now)
-            except FieldError as exc:
-                return [(e["field"], e["message"], e["message_en"]) for e in exc.errors]
-            return []
-
-        # Pass 1: validate everything first, a bad row anywhere issues nothing.
-        scanned = batch_register.scan(file, kind, type_, bid, validate)
-        with Progress(
-            TextColumn("签发 issuing"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeRemainingColumn(),
-            console=None if not as_json else _stderr_console(),
-            transient=as_json,
-        ) as bar:
-            task = bar.add_task("issue", total=scanned.rows)
-            # Pass 2: the same rows, read again, a chunk at a time.
-            for chunk in batch_register.chunks(scanned, chunk_size):
-                written, already = issuance.issue_many(gw, agency_id=agency, requests=chunk)
-                issued += len(written)
-                skipped += already
-                bar.advance(task, len(chunk))
-        offered = _write_offers(gw, wallet_offers, agency, bid) if wallet_offers else 0
-    result: dict[str, Any] = {
-        "file": str(file),
-        "batch_id": bid,
-        "rows": scanned.rows,
-        "issued": issued,
-        "skipped": skipped,
-    }
-    if wallet_offers is not None:
-        result.update(wallet_offers=str(wallet_offers), offers=offered)
-    if as_json:
-        emit_json(result)
-    else:
-        say(
-            f"{scanned.rows} rows: issued {issued}, skipped {skipped} already issued · "
-            f"已签发 {issued}，跳过 {skipped}"
-        )
-        if wallet_offers is not None:
-            say(
-                f"钱包领取链接 {offered} 个，已写入 {wallet_offers}（含取证码，请妥善保管）· "
-                f"{offered} wallet offers with their PINs written to {wallet_offers}: keep it safe"
-            )
-
-
-OFFER_COLUMNS = ("ref", "credential_id", "identifier", "offer_uri", "tx_code", "expires_at")
-
-
-def _write_offers(gw: Gateway, path: Path, agency: str, batch_id: str) -> int:
-    """Offers for every credential of the register that has none yet, a chunk a transaction,
-    each chunk written and flushed to ``path`` (created new, owner-only) once committed. Only
-    this file ever holds the codes and PINs: a credential whose line is lost (the process died
-    between a commit and its write) gets a new offer through the API or ``ecert issue``'s
-    ``--wallet-offer`` for that credential."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    written = 0
-    with os.fdopen(fd, "w", encoding="utf-8", newline="") as out:
-        sheet = csv.writer(out)
-        sheet.writerow(OFFER_COLUMNS)
-        while made := wallet.offer_batch(gw, agency_id=agency, batch_id=batch_id, limit=CHUNK):
-            for m in made:
-                sheet.writerow(
-                    (m.ref, m.credential_id, m.identifier, m.offer.offer_uri, m.offer.tx_code,
-                     iso(m.offer.expires_at))
-                )  # fmt: skip
-            out.flush()
-            os.fsync(out.fileno())
-            written += len(made)
-    return written
-
-
-def _stderr_console() -> Any:
-    from rich.console import Console
-
-    return Console(file=sys.stderr)
 
 
 def _status(

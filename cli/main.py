@@ -19,7 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("cli.serve", "demo_cmd"),
     "demo-federation": ("cli.federation_demo", "demo_federation"),
     "issue": ("cli.credentials", "issue"),
-    "issue-batch": ("cli.credentials", "issue_batch"),
+    "issue-batch": ("cli.issue_batch", "issue_batch"),
     "suspend": ("cli.credentials", "suspend"),
     "reinstate": ("cli.credentials", "reinstate"),
     "revoke": ("cli.credentials", "revoke"),

@@ -53,6 +53,7 @@ from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
 from gateway.routes import (
     audit,
+    credential_batch,
     credentials,
     delegations,
     docs,
@@ -397,6 +398,7 @@ def create_app(
     http_errors.install(app)
     for module in (
         audit,
+        credential_batch,  # POST /api/v1/credentials/batch
         credentials,
         verify,
         public,

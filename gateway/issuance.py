@@ -4,8 +4,10 @@ Dates are range-checked as they enter (:mod:`gateway.validity`); the answer to o
 issuance is rendered inside its transaction, so nothing is written unless it can be shown.
 
 ``issue`` serves the API (one credential, optional idempotency key); ``issue_many`` serves
-batch issuance (many credentials in one transaction; rows whose ``batch_ref`` was already issued
-are skipped, so a re-run resumes). A rejected request persists nothing.
+batch issuance (many credentials in one transaction; rows already issued, known by their content
+or ref (``row_key``) or their ``batch_ref``, are skipped, so a re-run resumes:
+:mod:`gateway.batch_rows`). Both refuse a holder a second live credential of a type that allows
+one (:mod:`gateway.holder_rule`). A rejected request persists nothing.
 """
 
 from __future__ import annotations
@@ -17,11 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import audit, keystore, slots
+from gateway import audit, holder_rule, keystore, slots
 from gateway.clock import iso, today_in_china
 from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -50,6 +52,9 @@ class IssueRequest:
     valid_from: str | None = None
     valid_until: str | None = None
     batch_ref: str | None = None
+    # A register row's identity, its ref or else its type and subject (gateway.batch_rows):
+    # the same rows issue once whatever the file or batch is called.
+    row_key: str | None = None
 
     def fingerprint(self) -> str:
         body = {
@@ -196,10 +201,15 @@ def mint(
 
 
 def _write(
-    gw: Gateway, session: Session, agency: AgencyRow, items: Sequence[Prepared], now: int
+    gw: Gateway,
+    session: Session,
+    agency: AgencyRow,
+    items: Sequence[Prepared],
+    now: int,
+    actor: str | None = None,
 ) -> tuple[list[dict[str, Any]], StateChange | None]:
     """Sign and insert ``items``; the rows, and the change to apply after the commit (a status
-    list made for them)."""
+    list made for them). ``actor`` is who the audit log names (default: the agency)."""
     key_row = keystore.active_key(session, agency.id)
     key = gw.keyring.signing_key(key_row)
     public_url = gw.city(session).public_url
@@ -225,9 +235,14 @@ def _write(
         )
         for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
     ]
+    if any(p.request.row_key for p in items):  # left out otherwise: a schema before 0015
+        for p, row in zip(items, rows, strict=True):
+            row["row_key"] = p.request.row_key
+            row["row_content"] = p.request.fingerprint() if p.request.row_key else None
     session.execute(insert(CredentialRow), rows)
     for row in rows:  # one audit leaf each, written with the batch when it commits
-        audit.record(session, at=now, actor=f"agency:{agency.id}", action="credential.issue",
+        audit.record(session, at=now, actor=actor or f"agency:{agency.id}",
+                     action="credential.issue",
                      subject=row["id"], type=row["type"], identifier=row["identifier"],
                      kid=row["kid"], token_hash=row["token_hash"])  # fmt: skip
     return rows, change
@@ -252,7 +267,16 @@ def issue(
         now = gw.clock()
         try:
             with gw.transaction() as session:
-                agency = load_agency(session, agency_id)
+                # The holder rule reads, then writes: lock the agency's row (NO KEY UPDATE, as a
+                # batch does) so that two issuances for one holder do not both pass it.
+                one_per_holder = not gw.types.get(request.type).several_live_per_holder
+                agency = (
+                    session.get(AgencyRow, agency_id, with_for_update={"key_share": True})
+                    if one_per_holder
+                    else session.get(AgencyRow, agency_id)
+                )
+                if agency is None:
+                    raise NotFound(f"no agency {agency_id!r}")
                 if idempotency_key is not None:
                     seen = session.get(IdempotencyRow, (agency_id, idempotency_key))
                     if seen is not None:
@@ -262,6 +286,8 @@ def issue(
                         assert row is not None  # foreign key
                         return row, False
                 prepared = prepare(gw, agency, request, now)
+                if one_per_holder:
+                    _check_holder(session, prepared, now)
                 (written,), change = _write(gw, session, agency, [prepared], now)
                 if idempotency_key is not None:
                     session.add(
@@ -293,26 +319,12 @@ def issue(
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _repeated_rows(requests: Sequence[IssueRequest]) -> list[dict[str, str]]:
-    """One error for each request naming a register row an earlier one already names."""
-    first: dict[str, int] = {}
-    errors = []
-    for position, request in enumerate(requests):
-        ref = request.batch_ref
-        if ref is None:
-            continue
-        seen = first.setdefault(ref, position)
-        if seen != position:
-            errors.append(
-                {
-                    "field": f"[{position}] batch_ref",
-                    "code": "duplicate",
-                    "message": f"与 [{seen}] 为同一行（batch_ref 相同：{ref!r}），每行只签发一张",
-                    "message_en": f"expected each register row once, found the row of [{seen}] "
-                    f"again (the same batch_ref {ref!r})",
-                }
-            )
-    return errors
+def _check_holder(session: Session, prepared: Prepared, now: int) -> None:
+    ctype = prepared.ctype
+    holder = holder_rule.holder_of(ctype, prepared.subject)
+    live = holder_rule.live_for(session, ctype=ctype, holders=[holder], now=now)
+    if holder in live:
+        raise FieldError([holder_rule.already_holds(ctype, live_id=live[holder])])
 
 
 def issue_many(
@@ -320,72 +332,31 @@ def issue_many(
 ) -> tuple[list[dict[str, Any]], int]:
     """Issue a chunk in one transaction; returns ``(issued rows, skipped already-issued)``.
 
-    Every request is validated before anything is written; one bad row rejects the chunk with
+    Every request is checked before anything is written; one bad row rejects the chunk with
     all its errors (``FieldError`` entries prefixed with ``[n]``, the row's position, or its
-    ``batch_ref``). A ``batch_ref`` names a register row: two requests naming one row are an
-    error, and a row already issued, by this process or any other, is skipped. The database
-    holds the rule (a unique key on ``(agency_id, batch_ref)``, migration 0003); the agency row
-    lock below makes a run that races another skip the other's rows instead of failing on it.
+    ``batch_ref``). Two requests naming one register row are an error, and a row already
+    issued, by this process or any other, under any batch id, is skipped
+    (:func:`gateway.batch_rows.issue_chunk`, which holds the rules).
     """
-    if len(requests) > MAX_BATCH:
-        raise FieldError.single(
-            "batch", "size", f"每批最多 {MAX_BATCH} 条", f"at most {MAX_BATCH} rows"
-        )
-    repeated = _repeated_rows(requests)
-    if repeated:
-        raise FieldError(repeated)
-    refs = [r.batch_ref for r in requests if r.batch_ref]
-    for attempt in range(_RETRIES):
-        now = gw.clock()
-        try:
-            with gw.transaction() as session:
-                # Lock, then read what is issued: a run that waited here sees every row the run
-                # before it committed (PostgreSQL READ COMMITTED takes a fresh snapshot for each
-                # statement; SQLite's BEGIN IMMEDIATE already serialises writers). Before, the
-                # rows were read first, and two runs both issued them (issue 8). NO KEY UPDATE:
-                # it does not block the key-share locks that inserting credentials takes.
-                agency = session.get(AgencyRow, agency_id, with_for_update={"key_share": True})
-                if agency is None:
-                    raise NotFound(f"no agency {agency_id!r}")
-                done = (
-                    set(
-                        session.scalars(
-                            select(CredentialRow.batch_ref).where(
-                                CredentialRow.agency_id == agency_id,
-                                CredentialRow.batch_ref.in_(refs),
-                            )
-                        )
-                    )
-                    if refs
-                    else set()
-                )
-                todo = [r for r in requests if not (r.batch_ref and r.batch_ref in done)]
-                prepared: list[Prepared] = []
-                errors: list[dict[str, str]] = []
-                for position, request in enumerate(todo):
-                    try:
-                        prepared.append(prepare(gw, agency, request, now))
-                    except FieldError as exc:
-                        label = request.batch_ref or str(position)
-                        errors.extend({**e, "field": f"[{label}] {e['field']}"} for e in exc.errors)
-                if errors:
-                    raise FieldError(errors)
-                written, change = (
-                    _write(gw, session, agency, prepared, now) if prepared else ([], None)
-                )
-            gw.live.changed(change)
-            return written, len(requests) - len(todo)
-        except IntegrityError as exc:
-            # A status slot or a 流水号 year taken by another process at the same moment (or a
-            # row issued by a writer that skipped the lock): start over, which re-reads.
-            gw.slots.forget()
-            if attempt == _RETRIES - 1:
-                raise Conflict(
-                    f"其他进程同时在签发，{_RETRIES} 次重试均冲突，本批未签发；请重新运行以续签 · "
-                    f"expected to issue this chunk, found it conflicting with another process "
-                    f"{_RETRIES} times; nothing in it was issued, re-run to resume"
-                ) from exc
-    raise AssertionError("unreachable")  # pragma: no cover
+    from gateway import batch_rows  # it builds on this module
+
+    outcomes, written = batch_rows.issue_chunk(
+        gw,
+        agency_id=agency_id,
+        requests=requests,
+        label=lambda n: (f"[{n}]", f"[{n}]"),
+        all_or_nothing=True,
+    )
+    errors = []
+    for outcome in outcomes:
+        request = requests[outcome.position]
+        for e in outcome.problems:
+            named = request.batch_ref if e["code"] != "duplicate" else None
+            label = outcome.position if named is None else named
+            errors.append({**e, "field": f"[{label}] {e['field']}"})
+    if errors:
+        raise FieldError(errors)
+    return written, sum(1 for o in outcomes if o.already)
 
 
 def qr_text_for(gw: Gateway, row: CredentialRow) -> str:

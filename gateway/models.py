@@ -104,7 +104,11 @@ class CredentialRow(Base):
         # SQLite and PostgreSQL treat NULLs as distinct here: credentials issued one by one
         # (batch_ref NULL) never collide.
         Index("uq_credentials_batch_row", "agency_id", "batch_ref", unique=True),
+        # One credential per register row whatever the file is called (issue 12; migration
+        # 0015): the row's identity, its ref or else its type and subject (gateway.batch_rows).
+        Index("uq_credentials_row_key", "agency_id", "row_key", unique=True),
     )
+    __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - never read back on INSERT
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
     agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"))
     type: Mapped[str] = mapped_column(String(64))
@@ -130,6 +134,11 @@ class CredentialRow(Base):
     # A delegated copy (委托用证, ``delegations``) names the credential it was delegated from;
     # its agency's views of issued credentials leave copies out.
     delegated_from: Mapped[str | None] = mapped_column(String(40), index=True)
+    # Added by 0015, set for credentials issued from a register: the row's identity and a hash
+    # of its content (gateway.batch_rows). FetchedValue: an INSERT that does not set them (code
+    # run on a schema before 0015) leaves them out; NULL is their default.
+    row_key: Mapped[str | None] = mapped_column(String(66), server_default=FetchedValue())
+    row_content: Mapped[str | None] = mapped_column(String(64), server_default=FetchedValue())
 
 
 class StatusChangeRow(Base):

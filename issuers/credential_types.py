@@ -24,6 +24,12 @@ Extension keys inside a field schema drive checks JSON Schema cannot express: ``
 ``x-id-part`` (``birth_date`` / ``sex``: must agree with the holder's ID number) and ``x-hint``
 (a zh/en description of the expected format, used in error messages).
 
+``several_live_per_holder`` (optional, default ``false``) says whether one holder may hold more
+than one live credential of the type at once: a business licence or an ID card, no; a permit
+held once per premises or product, or a proof issued for each purpose, yes. Live means status
+01 有效 or 02 暂扣 (suspended: it may be reinstated) and not past its end of validity; a revoked
+(03–07, 99) or expired one is not (:mod:`gateway.holder_rule` applies the rule when issuing).
+
 ``max_status_age_seconds`` bounds how old the status data behind a VALID answer may be for the
 type (1 s to 31 days; :mod:`verify.freshness`): past it, a verifier answers STATUS_UNAVAILABLE.
 A verifier role may set a stricter bound (``issuers.verifier_roles``).
@@ -125,7 +131,9 @@ META_SCHEMA: dict[str, Any] = {
         },
     },
 }
-META_SCHEMA["required"] = sorted(META_SCHEMA["properties"])  # every key, always
+META_SCHEMA["required"] = sorted(META_SCHEMA["properties"])  # every key, always ...
+# ... but one added later, whose absence keeps the earlier meaning (one live per holder).
+META_SCHEMA["properties"]["several_live_per_holder"] = {"type": "boolean"}
 _META_VALIDATOR = Draft202012Validator(META_SCHEMA)
 
 
@@ -238,6 +246,8 @@ class CredentialType:
     # How old the status data behind a VALID may be, seconds (verify.freshness); the verifier
     # role's bound applies too, the stricter wins.
     max_status_age: int = MAX_STATUS_AGE
+    # May one holder hold several live credentials of this type at once (gateway.holder_rule)?
+    several_live_per_holder: bool = False
 
     def __post_init__(self) -> None:
         if not _CODE.fullmatch(self.code):
@@ -350,6 +360,7 @@ class CredentialType:
             default_validity_days=data["default_validity_days"],
             fields=tuple(FieldSpec.from_dict(f) for f in data["fields"]),
             max_status_age=data["max_status_age_seconds"],
+            several_live_per_holder=data.get("several_live_per_holder", False),
         )
 
     def field(self, name: str) -> FieldSpec:

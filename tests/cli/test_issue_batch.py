@@ -174,7 +174,10 @@ def test_one_bad_row_issues_nothing_and_names_its_line(chains: dict[str, Future[
     line = run.result.one_error_line()
     assert "line 27: uscc" in line  # the header is line 1, so rows[25] is line 27
     assert f"expected {run.expected}, found {run.found}" in line
-    assert run.result.stdout == ""
+    # With --json, the same problem as a JSON document on stdout (issue 12: it was one line).
+    (error,) = run.result.json()["errors"]
+    assert (error["line"], error["field"]) == (27, "uscc")
+    assert f"expected {run.expected}, found {run.found}" in error["en"]
     assert run.city.query("SELECT count(*) FROM credentials") == [(1,)]  # the template's only
 
 

@@ -104,7 +104,11 @@ def test_two_rows_naming_one_certificate_issue_nothing_and_name_both_lines(
     assert f"line {first}" in line.split(f"line {second}: ", 1)[1], line
     assert f"第 {second} 行" in line, line  # zh-CN beside English
     assert f"第 {first} 行" in line, line
-    assert result.stdout == ""
+    # --json: the problem on stdout, structured (issue 12: it was one line only).
+    (error,) = result.json()["errors"]
+    assert error["line"] == second
+    assert f"line {first}" in error["en"]
+    assert f"第 {first} 行" in error["zh"]
     assert _issued(city) == 0
 
 

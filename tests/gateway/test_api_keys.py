@@ -20,7 +20,8 @@ from gateway.models import AuditRow
 from gateway.settings import load_settings
 from tests.cli.helpers import ecert
 from tests.conftest import Agency, FakeClock
-from tests.gateway.helpers import auth, client_for, licence_body
+from tests.gateway.helpers import auth, client_for
+from tests.gateway.holders import fresh_body
 from trust.errors import FieldError
 
 UNUSED = "ek_000000000000_" + "x" * 43
@@ -64,13 +65,17 @@ def test_keys_are_added_with_fewer_scopes_listed_revoked_and_rotated_from_the_cl
     try:
         with client_for(gw) as client:
             issued = client.post(
-                "/api/v1/credentials", json=licence_body(), headers=auth(agency["api_key"])
+                "/api/v1/credentials",
+                json=fresh_body(),
+                headers=auth(agency["api_key"]),
             )
             assert issued.status_code == 201, issued.text
             path = f"/api/v1/credentials/{issued.json()['id']}"
             assert client.get(path, headers=auth(reader["api_key"])).status_code == 200
             cannot = client.post(
-                "/api/v1/credentials", json=licence_body(), headers=auth(reader["api_key"])
+                "/api/v1/credentials",
+                json=fresh_body(),
+                headers=auth(reader["api_key"]),
             )
             assert cannot.status_code == 403
 
@@ -120,11 +125,11 @@ def test_each_scope_allows_only_its_calls(
     )
     assert shown["scopes"] == scopes
     with client_for(gw) as client:
-        made = client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+        made = client.post("/api/v1/credentials", json=fresh_body(), headers=auth(amr.api_key))
         path = "/api/v1/credentials" if (method, suffix) == ("POST", "") else (
             f"/api/v1/credentials/{made.json()['id']}{suffix}"
         )  # fmt: skip
-        body = licence_body() if suffix == "" and method == "POST" else {"reason": "核查"}
+        body = fresh_body() if suffix == "" and method == "POST" else {"reason": "核查"}
         answer = client.request(
             method, path, json=body if method == "POST" else None, headers=auth(key)
         )

@@ -15,7 +15,8 @@ from PIL import Image
 from gateway.app import create_app
 from gateway.core import Gateway
 from tests.conftest import Agency, FakeClock
-from tests.gateway.helpers import auth, client_for, licence_body
+from tests.gateway.helpers import auth, client_for
+from tests.gateway.holders import fresh_body
 from trust import statuslist
 from trust.jws import KeyIndex
 from trust.keys import PublicKey
@@ -29,10 +30,11 @@ def client(gw: Gateway) -> Iterator[TestClient]:
 
 
 def _issue(client: TestClient, agency: Agency) -> dict[str, str]:
-    response = client.post("/api/v1/credentials", json=licence_body(), headers=auth(agency.api_key))
+    body = fresh_body()  # a holder each: one live licence a holder
+    response = client.post("/api/v1/credentials", json=body, headers=auth(agency.api_key))
     assert response.status_code == 201, response.text
-    body: dict[str, str] = response.json()
-    return body
+    issued: dict[str, str] = response.json()
+    return issued
 
 
 def _jwks_index(client: TestClient) -> KeyIndex:

@@ -24,10 +24,11 @@ from sqlalchemy import create_engine, select, text
 from gateway import audit, auditheads, auditlog, federation, issuance, keystore, status
 from gateway.app import create_app
 from gateway.core import Gateway
-from gateway.models import AuditRow, AuditTreeRow
+from gateway.models import AuditRow, AuditTreeRow, CredentialRow
 from gateway.settings import Settings
 from tests.conftest import PASSPHRASE, Agency, FakeClock
 from tests.gateway.helpers import client_for, licence_body
+from tests.gateway.holders import fresh_licence
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust import merkle
 from trust.encoding import b64url_decode
@@ -40,7 +41,7 @@ def _issue(gw: Gateway, agency: Agency, **subject: Any) -> str:
     row, _ = issuance.issue(
         gw,
         agency_id=agency.id,
-        request=issuance.IssueRequest("business-licence", {**LICENCE, **subject}),
+        request=issuance.IssueRequest("business-licence", fresh_licence(**subject)),
     )
     return row.id
 
@@ -87,7 +88,10 @@ def test_issuing_suspending_reinstating_and_revoking_are_leaves_of_one_tree(
     assert tree.root() == merkle.root(hashes)
     # No personal data in any leaf: no holder name, no USCC, no free-text reason.
     leaves = "".join(auditlog.canonical(auditlog.leaf_of(r)).decode() for r in rows)
-    for personal in (LICENCE["name"], LICENCE["uscc"], LICENCE["legal_representative"], "张三"):
+    with gw.sessions() as session:
+        holders = list(session.scalars(select(CredentialRow.holder_code)))
+    assert holders
+    for personal in (LICENCE["name"], *holders, LICENCE["legal_representative"], "张三"):
         assert personal not in leaves
     revoked = next(r for r in rows if r.action == "credential.revoke")
     assert revoked.detail["reason_hash"] == audit.text_hash("企业申请注销")
@@ -111,7 +115,8 @@ def test_a_batch_is_one_leaf_per_credential_and_a_rejected_one_writes_none(
 ) -> None:
     before = _tree(gw).size
     requests = [
-        issuance.IssueRequest("business-licence", LICENCE, batch_ref=f"row-{i}") for i in range(40)
+        issuance.IssueRequest("business-licence", fresh_licence(), batch_ref=f"row-{i}")
+        for i in range(40)
     ]
     written, skipped = issuance.issue_many(gw, agency_id=amr.id, requests=requests)
     assert (len(written), skipped) == (40, 0)
@@ -120,7 +125,10 @@ def test_a_batch_is_one_leaf_per_credential_and_a_rejected_one_writes_none(
     assert issued == [w["id"] for w in written]
     assert _tree(gw).size == before + 40
 
-    bad = [issuance.IssueRequest("business-licence", LICENCE, batch_ref=f"n{i}") for i in range(3)]
+    bad = [
+        issuance.IssueRequest("business-licence", fresh_licence(), batch_ref=f"n{i}")
+        for i in range(3)
+    ]
     bad.append(issuance.IssueRequest("business-licence", {**LICENCE, "uscc": "x"}))
     with pytest.raises(FieldError):
         issuance.issue_many(gw, agency_id=amr.id, requests=bad)

@@ -24,7 +24,8 @@ from gateway.core import Gateway
 from gateway.models import AuditRow, SigningKeyRow, StatusListRow
 from gateway.settings import Settings
 from tests.conftest import PASSPHRASE, PG_ENV, PG_HOW, FakeClock, make_agency, pg_database
-from tests.gateway.helpers import auth, client_for, count_credentials, licence_body
+from tests.gateway.helpers import auth, client_for, count_credentials
+from tests.gateway.holders import fresh_body
 
 KINDS = ["sqlite", "postgres"]
 
@@ -63,7 +64,11 @@ def _city(gw: Gateway) -> dict[str, Any]:
                       types=["business-licence"])  # fmt: skip
     with client_for(gw) as client:
         issued = [
-            client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+            client.post(
+                "/api/v1/credentials",
+                json=fresh_body(),
+                headers=auth(amr.api_key),
+            )
             for _ in range(2)
         ]
         assert all(r.status_code == 201 for r in issued), [r.text for r in issued]
@@ -128,7 +133,7 @@ def test_a_city_round_trips_and_its_credentials_still_verify(
             assert checked.size == restored.leaf_index + 1
             with client_for(gw) as client:  # it goes on: serials and ids continue (sequences)
                 key = auth(before["api_key"])
-                more = client.post("/api/v1/credentials", json=licence_body(), headers=key)
+                more = client.post("/api/v1/credentials", json=fresh_body(), headers=key)
                 assert more.status_code == 201, more.text
                 held = client.post(f"/api/v1/credentials/{more.json()['id']}/suspend",
                                    json={"reason": "经营异常"}, headers=key)  # fmt: skip
@@ -293,7 +298,7 @@ def test_a_non_empty_target_is_refused_unless_replaced_and_replacing_is_one_tran
         before = _city(gw)
         backup.backup(gw, archive)
         with client_for(gw) as client:  # after the backup: a third licence
-            later = client.post("/api/v1/credentials", json=licence_body(),
+            later = client.post("/api/v1/credentials", json=fresh_body(),
                                 headers=auth(before["api_key"]))  # fmt: skip
             assert later.status_code == 201, later.text
         rows_after_backup = _rows(gw)

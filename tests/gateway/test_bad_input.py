@@ -19,7 +19,8 @@ from fastapi.testclient import TestClient
 from gateway.app import create_app
 from gateway.core import Gateway
 from tests.conftest import Agency
-from tests.gateway.helpers import auth, client_for, count_credentials, licence_body
+from tests.gateway.helpers import auth, client_for, count_credentials
+from tests.gateway.holders import fresh_body, fresh_subject
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.identifiers import LicenceIdentifier
 
@@ -95,13 +96,14 @@ def test_out_of_range_date_is_a_field_error_and_writes_nothing(
     assert "2199-12-31" in problem["message_en"]
     assert "found" in problem["message_en"]
     assert count_credentials(gw) == written  # nothing written
-    assert _serial(_issue(client, agency, good)) == first + 1  # the serial did not skip
+    another = {"type": ctype, "subject": fresh_subject(ctype)}  # one live licence a holder
+    assert _serial(_issue(client, agency, another)) == first + 1  # the serial did not skip
 
 
 def test_the_edges_of_the_range_are_issued(client: TestClient, amr: Agency) -> None:
-    early = _issue(client, amr, {**licence_body(), "valid_from": "1900-01-01"})
+    early = _issue(client, amr, {**fresh_body(), "valid_from": "1900-01-01"})
     assert early.status_code == 201, early.text
-    late = _issue(client, amr, {**licence_body(), "valid_until": "2199-12-31"})
+    late = _issue(client, amr, {**fresh_body(), "valid_until": "2199-12-31"})
     assert late.status_code == 201, late.text
     assert late.json()["valid_until"] == "2199-12-31T23:59:59+08:00"
 
@@ -112,7 +114,7 @@ def test_an_answer_that_cannot_be_rendered_rolls_the_issuance_back(
     """Whatever fails while the answer is made, the credential and its serial are not kept."""
     from gateway import issuance
 
-    first = _serial(_issue(client, amr, licence_body()))
+    first = _serial(_issue(client, amr, fresh_body()))
     written = count_credentials(gw)
     real = issuance.qr_text_for
 
@@ -121,11 +123,11 @@ def test_an_answer_that_cannot_be_rendered_rolls_the_issuance_back(
 
     monkeypatch.setattr(issuance, "qr_text_for", broken)
     with TestClient(create_app(gw), raise_server_exceptions=False) as unraising:
-        failed = _issue(unraising, amr, licence_body())
+        failed = _issue(unraising, amr, fresh_body())
     assert_house_error(failed, 500)
     monkeypatch.setattr(issuance, "qr_text_for", real)
     assert count_credentials(gw) == written
-    assert _serial(_issue(client, amr, licence_body())) == first + 1
+    assert _serial(_issue(client, amr, fresh_body())) == first + 1
 
 
 # Path, query and body integers past what their column holds (INTEGER 2^31 - 1 for a status
@@ -203,7 +205,7 @@ def test_nul_in_a_reason_is_refused_before_the_database(
     client: TestClient, gw: Gateway, amr: Agency
 ) -> None:
     """PostgreSQL refuses NUL in text (a 500 once it got there); whitespace alone is no reason."""
-    cid = _issue(client, amr, licence_body()).json()["id"]
+    cid = _issue(client, amr, fresh_body()).json()["id"]
     for reason in ("停业\x00整顿", "   "):
         answer = client.post(
             f"/api/v1/credentials/{cid}/suspend", json={"reason": reason}, headers=auth(amr.api_key)

@@ -22,7 +22,8 @@ from sqlalchemy import select
 from gateway.core import Gateway
 from gateway.models import AuditRow
 from tests.conftest import Agency
-from tests.gateway.helpers import auth, client_for, count_credentials, licence_body
+from tests.gateway.helpers import auth, client_for, count_credentials
+from tests.gateway.holders import fresh_body
 
 REDIS_ENV = "ECERT_TEST_REDIS_URL"
 CHINESE = ("\u4e00", "\u9fff")
@@ -74,7 +75,7 @@ def audit_rows(gw: Gateway, action: str) -> list[AuditRow]:
 
 def test_600_verifies_in_a_burst_from_one_address_meet_429(gw: Gateway, amr: Agency) -> None:
     with client_for(gw) as client:
-        issued = client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+        issued = client.post("/api/v1/credentials", json=fresh_body(), headers=auth(amr.api_key))
         qr = issued.json()["qr_text"]
         start = time.monotonic()
         answers = [client.post("/api/v1/verify", json={"qr": qr}) for _ in range(600)]
@@ -96,7 +97,7 @@ def test_200_wrong_api_keys_meet_a_lockout_and_one_audit_event(gw: Gateway, amr:
         answers = [
             client.post(
                 "/api/v1/credentials",
-                json=licence_body(),
+                json=fresh_body(),
                 headers=auth(f"ek_{key_id}_{secrets.token_urlsafe(32)}"),
             )
             for _ in range(200)
@@ -110,7 +111,11 @@ def test_200_wrong_api_keys_meet_a_lockout_and_one_audit_event(gw: Gateway, amr:
         assert "该密钥的身份验证失败过于频繁" in answers[10].json()["detail"]["message"]
         # even the right secret now waits: a lockout, not a guessing budget
         assert_429(
-            client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+            client.post(
+                "/api/v1/credentials",
+                json=fresh_body(),
+                headers=auth(amr.api_key),
+            )
         )
     assert count_credentials(gw) == 0
     events = audit_rows(gw, "auth.failures")
@@ -131,7 +136,7 @@ def test_made_up_keys_lock_out_their_address_with_one_audit_event(gw: Gateway, a
             for _ in range(40)
         ]
         assert codes == [401] * 30 + [429] * 10  # 30 failures in 5 minutes per address
-        right = client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+        right = client.post("/api/v1/credentials", json=fresh_body(), headers=auth(amr.api_key))
         assert "来自该地址的身份验证失败过于频繁" in right.json()["detail"]["message"]
         assert_429(right)
     events = audit_rows(gw, "auth.failures")
@@ -165,7 +170,11 @@ def test_issuance_is_limited_per_api_key_and_a_refused_request_writes_nothing(
 ) -> None:
     with limited(gw, rate_limit_issue="3/minute") as client:
         codes = [
-            client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+            client.post(
+                "/api/v1/credentials",
+                json=fresh_body(),
+                headers=auth(amr.api_key),
+            )
             for _ in range(4)
         ]
         assert [c.status_code for c in codes[:3]] == [201, 201, 201]
@@ -189,7 +198,11 @@ def test_every_agency_call_spends_the_keys_budget(gw: Gateway, amr: Agency) -> N
 def test_issuance_is_limited_per_address(gw: Gateway, amr: Agency) -> None:
     with limited(gw, rate_limit_issue_address="2/minute") as client:
         codes = [
-            client.post("/api/v1/credentials", json=licence_body(), headers=auth(amr.api_key))
+            client.post(
+                "/api/v1/credentials",
+                json=fresh_body(),
+                headers=auth(amr.api_key),
+            )
             for _ in range(3)
         ]
     assert [c.status_code for c in codes[:2]] == [201, 201]

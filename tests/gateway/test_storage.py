@@ -19,6 +19,7 @@ from gateway.models import Base, CredentialRow
 from gateway.settings import DEMO_PASSPHRASE, Settings, SettingsError, load_settings
 from issuers.qr import qr_text, qr_version
 from tests.conftest import PASSPHRASE, Agency, FakeClock
+from tests.gateway.holders import fresh_licence
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.encoding import b64url_decode
 from trust.errors import FieldError
@@ -150,9 +151,9 @@ def test_qr_of_a_30_character_company_name_fits_version_17_at_ecc_m(
 ) -> None:
     assert len(THIRTY_CHAR_NAME) == 30
     later = time.strftime("%Y-%m-%d", time.gmtime(gw.clock() + 30 * 86_400))
-    subject = {**SAMPLE_SUBJECTS["business-licence"], "name": THIRTY_CHAR_NAME}
 
     def version(valid_from: str | None, valid_until: str | None, dates: set[str]) -> int:
+        subject = fresh_licence(name=THIRTY_CHAR_NAME)  # a holder each: one live licence each
         request = issuance.IssueRequest("business-licence", subject, valid_from, valid_until)
         row, _ = issuance.issue(gw, agency_id=amr.id, request=request)
         claims = orjson.loads(b64url_decode(row.token.split(".")[1]))

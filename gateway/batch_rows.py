@@ -1,0 +1,290 @@
+"""Register rows, each issued once by its content or ``ref``: plan a chunk, then write it.
+
+A register row is known by its identity, ``row_key`` (issue 12): a hash of the type and its
+``ref`` when the row has one, else of the type and subject. Its ``row_content`` is a hash of the
+type, subject and dates as the row gave them (``IssueRequest.fingerprint``). Neither depends on
+the file's name or the batch id: the same rows under another name are the same rows. Before,
+a row was known only as ``{batch id}:{ref}`` and a register issued again under another name was
+issued again (one company ended with 3 live licences).
+
+:func:`issue_chunk` plans a chunk inside one transaction, holding the agency's row lock, and
+each row comes out one of:
+
+- already issued: a credential of the agency has the row's identity and the same content
+  (or, issued before migration 0015, the row's ``batch_ref``): its id is answered, nothing new;
+- refused: the row repeats an earlier row of the chunk, names an issued credential with other
+  content (a ref reused for another certificate, or the same subject with other dates), fails
+  validation, or gives a holder a second live credential of a type that allows one
+  (:mod:`gateway.holder_rule`);
+- issued now.
+
+With ``all_or_nothing`` a refused row stops the chunk (nothing is written); without it the good
+rows are issued and the refused ones reported. The database holds the rule: a unique key on
+``(agency_id, row_key)`` (migration 0015) beside the one on ``(agency_id, batch_ref)``.
+
+Deliberately not here: reading a register (``cli.batch_register``), the HTTP and result-file
+faces (:mod:`gateway.batch_issue`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway import holder_rule
+from gateway.core import Gateway
+from gateway.errors import Conflict, NotFound
+from gateway.issuance import MAX_BATCH, IssueRequest, Prepared, _write, prepare
+from gateway.models import AgencyRow, CredentialRow
+from issuers.qr import qr_text
+from trust.errors import FieldError
+
+_RETRIES = 3
+_STEP = 500  # keys per IN (…)
+
+# How a message names another row of the chunk: (zh-CN, English) for a position.
+Label = Callable[[int], tuple[str, str]]
+
+
+def row_key(type_: str, subject: Any, ref: str | None) -> str:
+    """A register row's identity: its ``ref`` within the type, else its type and subject."""
+    if ref:
+        body = json.dumps(["ref", type_, ref], ensure_ascii=False)
+        return "r:" + hashlib.sha256(body.encode()).hexdigest()
+    body = json.dumps([type_, subject], sort_keys=True, ensure_ascii=False)
+    return "c:" + hashlib.sha256(body.encode()).hexdigest()
+
+
+@dataclass
+class Outcome:
+    """What became of one request of a chunk: issued now, already issued, or refused."""
+
+    position: int
+    id: str | None = None
+    identifier: str | None = None
+    qr_text: str | None = None
+    already: bool = False
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Plan:
+    request: IssueRequest
+    existing: CredentialRow | None = None
+    prepared: Prepared | None = None
+    problems: list[dict[str, str]] = field(default_factory=list)
+
+
+def _error(field_: str, code: str, zh: str, en: str) -> dict[str, str]:
+    return {"field": field_, "code": code, "message": zh, "message_en": en}
+
+
+def _repeats(plans: list[_Plan], label: Label) -> None:
+    first_ref: dict[str, int] = {}
+    first_key: dict[str, int] = {}
+    for position, plan in enumerate(plans):
+        request = plan.request
+        for value, seen_at, what in (
+            (request.batch_ref, first_ref, "batch_ref"),
+            (request.row_key, first_key, "row"),
+        ):
+            if value is None:
+                continue
+            seen = seen_at.setdefault(value, position)
+            if seen != position:
+                zh, en = label(seen)
+                same_zh, same_en = (
+                    ("batch_ref 相同", "batch_ref")
+                    if what == "batch_ref"
+                    else ("ref 相同，或类型和主体相同", "ref, or type and subject")
+                )
+                plan.problems.append(
+                    _error(
+                        what,
+                        "duplicate",
+                        f"与{zh}为同一证照（{same_zh}），每张证照只列一次：删除其一，"
+                        "或为每行填写不同的 ref",
+                        f"expected each certificate once, found the certificate of {en} again "
+                        f"(the same {same_en})",
+                    )
+                )
+                break
+
+
+def _existing(session: Session, agency_id: str, plans: list[_Plan]) -> None:
+    refs = sorted({p.request.batch_ref for p in plans if p.request.batch_ref})
+    keys = sorted({p.request.row_key for p in plans if p.request.row_key})
+    by_ref: dict[str, CredentialRow] = {}
+    by_key: dict[str, CredentialRow] = {}
+    for values, column in ((refs, CredentialRow.batch_ref), (keys, CredentialRow.row_key)):
+        for start in range(0, len(values), _STEP):
+            found = session.scalars(
+                select(CredentialRow).where(
+                    CredentialRow.agency_id == agency_id,
+                    column.in_(values[start : start + _STEP]),
+                )
+            )
+            for row in found:
+                if row.batch_ref is not None:
+                    by_ref[row.batch_ref] = row
+                if row.row_key is not None:
+                    by_key[row.row_key] = row
+    for plan in plans:
+        if plan.problems:
+            continue
+        request = plan.request
+        match = (by_key.get(request.row_key) if request.row_key else None) or (
+            by_ref.get(request.batch_ref) if request.batch_ref else None
+        )
+        if match is None:
+            continue
+        if match.row_content is not None and match.row_content != request.fingerprint():
+            plan.problems.append(
+                _error(
+                    "ref" if request.row_key and request.row_key.startswith("r:") else "row",
+                    "row_changed",
+                    f"此行已签发为证照 {match.id}（{match.identifier}），但内容与当时不同"
+                    "（同一 ref，或同一类型和主体而日期不同）；如是另一张证照，请填写新的 ref",
+                    f"expected this row as issued before (credential {match.id}, "
+                    f"{match.identifier}), found other content under the same identity (the "
+                    "same ref, or the same type and subject with other dates); give another "
+                    "certificate its own ref",
+                )
+            )
+        else:
+            plan.existing = match
+
+
+def _validate(gw: Gateway, agency: AgencyRow, plans: list[_Plan], now: int) -> None:
+    for plan in plans:
+        if plan.problems or plan.existing is not None:
+            continue
+        try:
+            plan.prepared = prepare(gw, agency, plan.request, now)
+        except FieldError as exc:
+            plan.problems.extend(exc.errors)
+
+
+def _one_per_holder(session: Session, plans: list[_Plan], now: int, label: Label) -> None:
+    by_type: dict[str, list[tuple[int, _Plan, Prepared]]] = {}
+    for position, plan in enumerate(plans):
+        ready = plan.prepared
+        if ready is not None and not ready.ctype.several_live_per_holder:
+            by_type.setdefault(ready.ctype.code, []).append((position, plan, ready))
+    for group in by_type.values():
+        ctype = group[0][2].ctype
+        holders = {i: holder_rule.holder_of(ctype, ready.subject) for i, _, ready in group}
+        live = holder_rule.live_for(session, ctype=ctype, holders=holders.values(), now=now)
+        first: dict[str, int] = {}
+        for position, plan, _ in group:
+            holder = holders[position]
+            if holder in live:
+                plan.problems.append(holder_rule.already_holds(ctype, live_id=live[holder]))
+            elif (seen := first.setdefault(holder, position)) != position:
+                plan.problems.append(holder_rule.twice_in_batch(ctype, first=label(seen)))
+            if plan.problems:
+                plan.prepared = None
+
+
+def plan_chunk(
+    gw: Gateway,
+    session: Session,
+    agency: AgencyRow,
+    requests: Sequence[IssueRequest],
+    now: int,
+    label: Label,
+) -> list[_Plan]:
+    """Each request's fate, read from the database; writes nothing."""
+    plans = [_Plan(r) for r in requests]
+    _repeats(plans, label)
+    _existing(session, agency.id, plans)
+    _validate(gw, agency, plans, now)
+    _one_per_holder(session, plans, now, label)
+    return plans
+
+
+def check_chunk(
+    gw: Gateway, *, agency_id: str, requests: Sequence[IssueRequest], label: Label
+) -> list[list[dict[str, str]]]:
+    """Each request's problems as :func:`issue_chunk` would find them now, without a lock and
+    without writing (a register's first pass: a bad row anywhere issues nothing)."""
+    with gw.sessions() as session:
+        agency = session.get(AgencyRow, agency_id)
+        if agency is None:
+            raise NotFound(f"no agency {agency_id!r}")
+        return [p.problems for p in plan_chunk(gw, session, agency, requests, gw.clock(), label)]
+
+
+def issue_chunk(
+    gw: Gateway,
+    *,
+    agency_id: str,
+    requests: Sequence[IssueRequest],
+    label: Label,
+    all_or_nothing: bool,
+    actor: str | None = None,
+) -> tuple[list[Outcome], list[dict[str, Any]]]:
+    """Issue a chunk in one transaction: each request's :class:`Outcome`, in order, and the
+    rows written. With ``all_or_nothing`` a refused row writes nothing (every outcome is then
+    reported, the good rows with no id). ``actor`` is who the audit log names (default: the
+    agency)."""
+    if len(requests) > MAX_BATCH:
+        raise FieldError.single(
+            "batch", "size", f"每批最多 {MAX_BATCH} 条，实际 {len(requests)} 条",
+            f"expected at most {MAX_BATCH} rows, found {len(requests)}",
+        )  # fmt: skip
+    for attempt in range(_RETRIES):
+        now = gw.clock()
+        try:
+            with gw.transaction() as session:
+                # Lock, then read what is issued: a run that waited here sees every row the run
+                # before it committed (issue 8). NO KEY UPDATE: it does not block the key-share
+                # locks that inserting credentials takes.
+                agency = session.get(AgencyRow, agency_id, with_for_update={"key_share": True})
+                if agency is None:
+                    raise NotFound(f"no agency {agency_id!r}")
+                plans = plan_chunk(gw, session, agency, requests, now, label)
+                refused = any(p.problems for p in plans)
+                todo = [p.prepared for p in plans if p.prepared is not None]
+                written: list[dict[str, Any]] = []
+                change = None
+                if todo and not (all_or_nothing and refused):
+                    written, change = _write(gw, session, agency, todo, now, actor)
+                outcomes = _outcomes(gw, plans, written)
+            gw.live.changed(change)
+            return outcomes, written
+        except IntegrityError as exc:
+            # A status slot, a 流水号 year or a row taken by another process at the same
+            # moment (one that skipped the lock): start over, which re-reads.
+            gw.slots.forget()
+            if attempt == _RETRIES - 1:
+                raise Conflict(
+                    f"其他进程同时在签发，{_RETRIES} 次重试均冲突，本批未签发；请重新运行以续签 · "
+                    f"expected to issue this chunk, found it conflicting with another process "
+                    f"{_RETRIES} times; nothing in it was issued, re-run to resume"
+                ) from exc
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _outcomes(gw: Gateway, plans: list[_Plan], written: list[dict[str, Any]]) -> list[Outcome]:
+    made = iter(written)
+    out = []
+    for position, plan in enumerate(plans):
+        outcome = Outcome(position, problems=plan.problems)
+        if plan.existing is not None:
+            row = plan.existing
+            outcome.id, outcome.identifier, outcome.already = row.id, row.identifier, True
+            outcome.qr_text = qr_text(gw.public_url, row.token)
+        elif plan.prepared is not None and written:
+            values = next(made)
+            outcome.id, outcome.identifier = values["id"], values["identifier"]
+            outcome.qr_text = qr_text(gw.public_url, values["token"])
+        out.append(outcome)
+    return out
