@@ -28,7 +28,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A city gateway (anchor role, so it signs heads) with a few acts, two signed heads."""
     monkeypatch.setenv("ECERT_KEY_PASSPHRASE", PASSPHRASE)
     data = tmp_path / "hz"
-    gw = open_gateway(data)
+    gw = open_gateway(data, create=True)
     try:
         agencies.init_city(gw, code="330100", name="杭州市",
                            public_url="https://ecert.hangzhou.gov.cn", actor="t")  # fmt: skip
