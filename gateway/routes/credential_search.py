@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from gateway.credential_query import DEFAULT_LIMIT, MAX_CURSOR, MAX_LIMIT, CredentialQuery, search
+from gateway.credential_query import (
+    DEFAULT_LIMIT,
+    MAX_CURSOR,
+    MAX_LIMIT,
+    STATUS_FILTERS,
+    CredentialQuery,
+    search,
+)
 from gateway.deps import GatewayDep, Reader
 from gateway.search_schemas import CredentialList
 
@@ -27,12 +34,18 @@ def list_credentials(
     gw: GatewayDep,
     principal: Reader,
     type: Annotated[
-        str | None, Query(max_length=64, description="a credential type code 证照类型")
+        str | None,
+        Query(
+            max_length=64,
+            pattern=r"^[a-z][a-z0-9-]{1,63}$",
+            description="a credential type code (GET /api/v1/types) 证照类型",
+        ),
     ] = None,
     status: Annotated[
         str | None,
         Query(
             max_length=16,
+            pattern=f"^({'|'.join(STATUS_FILTERS)})$",
             description="01 … 99 (GB/T status code), or valid, suspended, revoked (every final "
             "code) 证照状态",
         ),
