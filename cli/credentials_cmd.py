@@ -3,7 +3,7 @@
 ``list`` pages through :func:`gateway.credential_query.search` (the API's
 ``GET /api/v1/credentials``): one page a run, ``--cursor`` for the next, a table or ``--json``.
 ``show`` prints :func:`gateway.credential_views.detail`: the record, its GB/T 36903 metadata,
-its status history and its QR text.
+its status history and its QR text. ``print`` (a PDF) is :mod:`cli.print_cmd`'s, wired here.
 
 Deliberately not here: issuing and status changes (:mod:`cli.credentials`).
 """
@@ -15,13 +15,14 @@ from typing import Annotated, Any
 import typer
 
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
+from cli.print_cmd import print_credential
 from cli.table import table
 from gateway import credential_views
 from gateway.credential_query import DEFAULT_LIMIT, MAX_LIMIT, CredentialQuery, search
 from gateway.metadata import LABELS
 
 credentials_app = typer.Typer(
-    help="An agency's credentials: list, search, show. 证照查询", no_args_is_help=True
+    help="An agency's credentials: list, search, show, print. 证照查询", no_args_is_help=True
 )
 DAY = "YYYY-MM-DD（中国时间）或 ISO 8601"
 
@@ -130,3 +131,7 @@ def show_credential(
             f"{change['actor']}  原因 reason：{change['reason']}"
         )
     say(f"二维码内容 · QR text:\n{detail['qr_text']}")
+
+
+# ``ecert credentials print ID --out FILE``: a printable PDF (cli/print_cmd.py)
+credentials_app.command("print")(print_credential)

@@ -163,3 +163,13 @@ def test_a_suspend_code_that_is_not_02_is_refused_and_changes_nothing(place: Pla
     assert (detail["status_code"], detail["status_history"]) == ("01", [])
     honoured = place.run("suspend", place.first_id, "--reason", "核查", "--code", "02", "--json")
     assert honoured.json()["status_code"] == "02"
+
+
+def test_the_group_also_prints() -> None:
+    """``ecert credentials print`` (cli/print_cmd.py) is wired into the group."""
+    helped = ecert("credentials", "--help")
+    assert helped.returncode == 0, helped
+    assert [w for w in ("list", "show", "print") if w in helped.stdout] == ["list", "show", "print"]
+    usage = ecert("credentials", "print", "--help")
+    assert usage.returncode == 0, usage
+    assert "--out" in usage.stdout
