@@ -24,7 +24,7 @@ import re
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, or_, select, tuple_
 from sqlalchemy.orm import load_only
 
 from gateway.clock import iso
@@ -288,12 +288,9 @@ def search(
     where = conditions(gw, agency_id, query)
     if cursor is not None:
         at, last_id = decode_cursor(cursor, query)
-        where.append(
-            or_(
-                CredentialRow.issued_at < at,
-                and_(CredentialRow.issued_at == at, CredentialRow.id < last_id),
-            )
-        )
+        # A row-value comparison, which PostgreSQL reads as one range of the (agency_id,
+        # issued_at, id) index (the OR of the two cases scanned it: 100 ms 100,000 rows deep).
+        where.append(tuple_(CredentialRow.issued_at, CredentialRow.id) < tuple_(at, last_id))
     statement = (
         select(CredentialRow)
         .options(load_only(*_LISTED))  # not the token nor the subject
