@@ -134,3 +134,16 @@ def test_the_api_refuses_two_dates_with_a_field_error(client: TestClient, amr: A
     made = client.post("/api/v1/credentials", json=body, headers=auth(amr.api_key))
     assert made.status_code == 201, made.text
     assert made.json()["valid_until"] == "2030-12-31T23:59:59+08:00"
+
+
+def test_a_register_row_s_valid_until_column_is_the_printed_date(gw: Gateway, amr: Agency) -> None:
+    """``ecert issue-batch`` takes a ``valid_until`` column as the request's: for a permit it
+    was taken out of the subject, and the row refused for lacking 有效期至."""
+    from cli.batch_register import row_request
+
+    record = {**PERMIT, "valid_until": "2031-03-31"}
+    request = row_request("food-business-permit", "permits.csv", 2, record)
+    assert "valid_until" not in request.subject
+    (written,), _ = issuance.issue_many(gw, agency_id=amr.id, requests=[request])
+    assert written["subject"]["valid_until"] == "2031-03-31"
+    assert written["valid_until"] == end_of_day(date(2031, 3, 31))
