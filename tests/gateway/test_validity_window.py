@@ -18,7 +18,7 @@ from gateway.core import Gateway
 from issuers.credential_types import CredentialType
 from tests.conftest import Agency, FakeClock
 from tests.gateway.helpers import auth, client_for, count_credentials
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.issuers.samples import ID_DOMAIN_VECTOR, SAMPLE_SUBJECTS
 from trust.encoding import b64url_decode
 from trust.errors import DataError, FieldError
 
@@ -103,7 +103,10 @@ def test_a_driving_licence_window_is_its_printed_dates(gw: Gateway, psb: Agency)
     assert row.valid_from == start_of_day(date.fromisoformat(DRIVING["valid_from"]))
     assert row.valid_until == end_of_day(date.fromisoformat(DRIVING["valid_until"]))
     # 有效期至 left out is 长期 (its label says so), not a default of six years
-    lifelong = {k: v for k, v in DRIVING.items() if k != "valid_until"}
+    lifelong = {k: v for k, v in DRIVING.items() if k != "valid_until"} | {
+        "id_number": ID_DOMAIN_VECTOR,  # another holder: one live driving licence each
+        "birth_date": "1949-12-31",
+    }
     assert _issue(gw, psb, "driving-licence", lifelong).valid_until is None
 
 
