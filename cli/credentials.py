@@ -90,7 +90,12 @@ def _status(
 Reason = Annotated[str, typer.Option("--reason", help="why (recorded) 原因")]
 CredId = Annotated[str, typer.Argument(help="credential id")]
 Code = Annotated[
-    str | None, typer.Option("--code", help="revoke only: 03 撤销 (default), 04, 05, 06, 07, 99")
+    str | None,
+    typer.Option(
+        "--code",
+        help="the GB/T status code set: suspend 02, reinstate 01, revoke 03 撤销 (default), 04, "
+        "05, 06, 07, 99; any other is refused 状态码",
+    ),
 ]
 
 

@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reinstate": ("cli.credentials", "reinstate"),
     "revoke": ("cli.credentials", "revoke"),
     "paper-reference": ("cli.credentials", "paper_reference"),
+    "credentials": ("cli.credentials_cmd", "credentials_app"),
+    "types": ("cli.types_cmd", "types"),
     "verify": ("cli.verify_cmd", "verify"),
     # apikey_cmd adds the API-key commands (agency key add|list|revoke|rotate) to the group.
     "agency": ("cli.apikey_cmd", "agency_app"),

@@ -54,6 +54,7 @@ from gateway.publish import publisher_for
 from gateway.routes import (
     audit,
     credential_batch,
+    credential_search,
     credentials,
     delegations,
     docs,
@@ -64,6 +65,7 @@ from gateway.routes import (
     pages,
     public,
     references,
+    types,
     verify,
     wallet,
     witness,
@@ -399,7 +401,9 @@ def create_app(
     for module in (
         audit,
         credential_batch,  # POST /api/v1/credentials/batch
+        credential_search,
         credentials,
+        types,
         verify,
         public,
         federation,

@@ -1,6 +1,8 @@
 """Issuing credentials: validate, number, sign, persist, all in one transaction per call.
 
-Dates are range-checked as they enter (:mod:`gateway.validity`); the answer to one
+Dates are range-checked as they enter (:mod:`gateway.validity`) and mean one thing, the
+credential's validity window, whether the request or the subject names them
+(:mod:`gateway.validity_window`); the answer to one
 issuance is rendered inside its transaction, so nothing is written unless it can be shown.
 
 ``issue`` serves the API (one credential, optional idempotency key); ``issue_many`` serves
@@ -29,7 +31,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict, Forbidden, NotFound
 from gateway.models import AgencyRow, CredentialRow, IdempotencyRow, StatusListRow
 from gateway.state import StateChange
-from gateway.validity import LATEST, LATEST_DAY, parse_when
+from gateway.validity_window import window, with_printed_dates
 from issuers.credential_types import CredentialType
 from issuers.qr import qr_text
 from issuers.status_rules import STATUS_NAMES
@@ -85,31 +87,16 @@ def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> 
             f"agency {agency.name} is not authorised to issue {ctype.code!r}; "
             f"it may issue {agency.types}"
         )
-    subject = validate_subject(
-        ctype, request.subject, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
+    # valid_from / valid_until: the credential's window, printed or not (gateway.validity_window)
+    raw = with_printed_dates(
+        ctype, request.subject, valid_from=request.valid_from, valid_until=request.valid_until
     )
-    start = parse_when(request.valid_from, "valid_from", end=False)
-    until = parse_when(request.valid_until, "valid_until", end=True)
-    valid_from = now if start is None else start
-    if until is None and ctype.default_validity_days is not None:
-        until = valid_from + ctype.default_validity_days * 86_400
-        if until > LATEST:
-            raise FieldError.single(
-                "valid_from",
-                "range",
-                f"自该起始日期起，{ctype.code} 的默认有效期（{ctype.default_validity_days} 天）"
-                f"将超过 {LATEST_DAY}；请提供 valid_until 或更早的起始日期",
-                f"expected a valid_from whose default validity of "
-                f"{ctype.default_validity_days} days for {ctype.code} ends by {LATEST_DAY}, "
-                f"found {iso(valid_from)}; give valid_until or an earlier start",
-            )
-    if until is not None and until <= max(valid_from, now):
-        raise FieldError.single(
-            "valid_until",
-            "range",
-            "有效期截止日期须晚于起始日期和当前时间",
-            "valid_until must be later than valid_from and now",
-        )
+    subject = validate_subject(
+        ctype, raw, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
+    )
+    valid_from, until = window(
+        ctype, subject, valid_from=request.valid_from, valid_until=request.valid_until, now=now
+    )
     return Prepared(request, ctype, subject, valid_from, until)
 
 

@@ -107,6 +107,10 @@ class CredentialRow(Base):
         # One credential per register row whatever the file is called (issue 12; migration
         # 0015): the row's identity, its ref or else its type and subject (gateway.batch_rows).
         Index("uq_credentials_row_key", "agency_id", "row_key", unique=True),
+        # An agency's list, newest first, paged by (issued_at, id); its expiry search (issue 12;
+        # migration 0016, gateway.credential_query).
+        Index("ix_credentials_agency_issued", "agency_id", "issued_at", "id"),
+        Index("ix_credentials_agency_valid_until", "agency_id", "valid_until"),
     )
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - never read back on INSERT
     id: Mapped[str] = mapped_column(String(40), primary_key=True)

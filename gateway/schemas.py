@@ -110,8 +110,11 @@ class ReasonBody(Strict):
     )
     code: str | None = Field(
         default=None,
-        pattern=r"^(03|04|05|06|07|99)$",
-        description="revoke only: precise final status code (default 03 撤销)",
+        max_length=8,
+        examples=["07"],
+        description="the precise GB/T status code the action sets: suspend 02, reinstate 01, "
+        "revoke 03 撤销 (default), 04, 05, 06, 07 or 99; a code the action does not set is "
+        "refused (422, field `code`) 状态码",
     )
 
 

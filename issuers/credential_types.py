@@ -30,6 +30,10 @@ held once per premises or product, or a proof issued for each purpose, yes. Live
 01 有效 or 02 暂扣 (suspended: it may be reinstated) and not past its end of validity; a revoked
 (03–07, 99) or expired one is not (:mod:`gateway.holder_rule` applies the rule when issuing).
 
+A subject field ``valid_from`` or ``valid_until`` with ``x-check`` ``date`` is the date printed
+on the certificate and *is* the credential's validity window (``gateway.validity_window``); a
+type that prints ``valid_until`` has no ``default_validity_days``.
+
 ``max_status_age_seconds`` bounds how old the status data behind a VALID answer may be for the
 type (1 s to 31 days; :mod:`verify.freshness`): past it, a verifier answers STATUS_UNAVAILABLE.
 A verifier role may set a stricter bound (``issuers.verifier_roles``).
@@ -296,6 +300,14 @@ class CredentialType:
                 raise DataError(f"field {spec.name!r} has x-id-part birth_date: needs x-check date")
             if part == "sex" and not set(spec.schema.get("enum", ["?"])) <= {"男", "女"}:
                 raise DataError(f"field {spec.name!r} has x-id-part sex: needs enum 男/女")
+        printed_end = by_name.get("valid_until")
+        if printed_end is not None and printed_end.check == "date" and self.default_validity_days:
+            # The printed date is the credential's validity end (gateway.validity_window): a
+            # default beside it is a second meaning (issue 12: a permit expired 26 days early).
+            raise DataError(
+                "the subject prints valid_until, which is the credential's validity end: "
+                f"default_validity_days must be null, found {self.default_validity_days}"
+            )
         qr = self.qr_fields
         if self.personal and (self.signed_qr or qr):
             raise DataError(

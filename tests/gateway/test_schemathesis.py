@@ -46,8 +46,10 @@ ISSUE = "POST /api/v1/credentials"
 # Operations whose accepted content no schema describes: a signed JWT or holder proof, a form
 # holding one, a photo that must contain a QR code, a subject checked by the credential type's
 # own rules (check digits, region codes), an entity or a link known to the federation, a size
-# or index bounded by the audit log's current size (422 past it, saying so).
+# or index bounded by the audit log's current size (422 past it, saying so), a list's cursor
+# (only the gateway makes one), calendar dates and a type code the gateway knows.
 CONTENT_CHECKED = {
+    "GET /api/v1/credentials",
     "POST /audit/cosignature",
     "GET /audit/entries",
     "GET /audit/proof/consistency",

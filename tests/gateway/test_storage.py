@@ -128,11 +128,13 @@ def test_status_lists_roll_over_when_full(gw: Gateway) -> None:
 
 
 def test_validity_defaults_and_bounds(gw: Gateway, amr: Agency, clock: FakeClock) -> None:
-    permit = issuance.IssueRequest(
-        "food-business-permit", SAMPLE_SUBJECTS["food-business-permit"], valid_until="2030-12-31"
-    )
+    unprinted = {
+        k: v for k, v in SAMPLE_SUBJECTS["food-business-permit"].items() if k != "valid_until"
+    }  # the request's valid_until is printed on the permit (gateway.validity_window)
+    permit = issuance.IssueRequest("food-business-permit", unprinted, valid_until="2030-12-31")
     row, _ = issuance.issue(gw, agency_id=amr.id, request=permit)
     assert row.valid_until is not None
+    assert row.subject["valid_until"] == "2030-12-31"
     assert row.valid_until % 86_400 == (86_399 - 8 * 3600) % 86_400  # end of day, China time
     backwards = issuance.IssueRequest(
         "business-licence", SAMPLE_SUBJECTS["business-licence"], valid_until="2020-01-01"

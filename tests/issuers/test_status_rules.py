@@ -52,3 +52,30 @@ def test_unknown_actions_and_codes_are_field_errors(
         next_status(action, "01", code=code)
     assert refused.value.errors[0]["field"] == field
     assert "expected one of" in refused.value.errors[0]["message_en"]
+
+
+@pytest.mark.parametrize(
+    ("action", "current", "code", "expected"),
+    [("suspend", "01", "02", "02"), ("reinstate", "02", "01", "01"), ("revoke", "02", "04", "04")],
+)
+def test_the_code_an_action_sets_is_honoured(
+    action: str, current: str, code: str, expected: str
+) -> None:
+    assert next_status(action, current, code=code) == expected
+
+
+@pytest.mark.parametrize(
+    ("action", "current", "code"),
+    [("suspend", "01", "03"), ("suspend", "01", "01"), ("reinstate", "02", "02"),
+     ("reinstate", "02", "99")],
+)  # fmt: skip
+def test_a_code_suspend_or_reinstate_does_not_set_is_refused_not_ignored(
+    action: str, current: str, code: str
+) -> None:
+    """Issue 12: ``--code`` on suspend/reinstate was silently ignored."""
+    with pytest.raises(FieldError) as refused:
+        next_status(action, current, code=code)
+    (error,) = refused.value.errors
+    assert (error["field"], error["code"]) == ("code", "status_code")
+    assert f"for {action}, found '{code}'" in error["message_en"]
+    assert "撤销请用 revoke" in error["message"]
