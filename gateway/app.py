@@ -55,6 +55,7 @@ from gateway.routes import (
     audit,
     credential_batch,
     credential_search,
+    console,
     credentials,
     delegations,
     docs,
@@ -402,6 +403,7 @@ def create_app(
         audit,
         credential_batch,  # POST /api/v1/credentials/batch
         credential_search,
+        console,
         credentials,
         types,
         verify,
