@@ -278,7 +278,7 @@ async function runBatch(event) {
         if (r.error) {
           bad += 1;
           errors.tBodies[0].append(h("tr", null, h("td", null, String(r.row)),
-            h("td", null, [r.error.field ? `${r.error.field}: ` : "", r.error[lang] || r.error.zh])));
+            h("td", null, [r.error.field ? `${r.error.field}: ` : "", lang === "en" ? r.error.message_en : r.error.message])));
         } else {
           ok += 1;
           if (r.already) already += 1;
@@ -321,8 +321,8 @@ async function search(event, more) {
   if (!more) body.replaceChildren();
   for (const item of answer.data.items) {
     body.append(h("tr", null,
-      h("td", null, item.holder_name || item.subject_name || "—"),
-      h("td", { class: "mono" }, item.holder_code || item.subject_code || "—"),
+      h("td", null, item.subject_name || "—"),
+      h("td", { class: "mono" }, item.subject_code || "—"),
       h("td", null, label(item.type_name) || item.type),
       h("td", null, statusText(item)),
       h("td", null, formatTime(item.issued_at) || "—"),
@@ -335,9 +335,8 @@ async function search(event, more) {
 }
 
 function statusText(item) {
-  const s = item.status;
-  if (s && typeof s === "object") return `${s.code || item.status_code || ""} ${s[lang] || s.zh || ""}`.trim();
-  return `${item.status_code || ""} ${s || ""}`.trim();
+  const names = item.status_name || {};
+  return `${item.status_code} ${names[lang] || names.zh || item.status || ""}`.trim();
 }
 
 // ---- one credential --------------------------------------------------------------------------
@@ -372,7 +371,7 @@ function showDetail(d) {
   $("detail-history").tBodies[0].replaceChildren(
     ...(history.length
       ? history.map((c) => h("tr", null, h("td", null, formatTime(c.at) || "—"),
-          h("td", null, `${c.from || c.from_code || ""} → ${c.to || c.to_code || c.code || ""}`),
+          h("td", null, `${c.from || ""} → ${c.to || c.code || ""}` + (c.status ? ` ${c.status[lang] || c.status.zh}` : "")),
           h("td", null, c.reason || ""), h("td", { class: "mono" }, c.actor || "")))
       : [h("tr", null, h("td", { colspan: "4" }, t("noHistory")))]),
   );
