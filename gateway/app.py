@@ -53,9 +53,9 @@ from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
 from gateway.routes import (
     audit,
+    console,
     credential_batch,
     credential_search,
-    console,
     credentials,
     delegations,
     docs,
