@@ -27,8 +27,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "credentials": ("cli.credentials_cmd", "credentials_app"),
     "types": ("cli.types_cmd", "types"),
     "verify": ("cli.verify_cmd", "verify"),
-    # apikey_cmd adds the API-key commands (agency key add|list|revoke|rotate) to the group.
-    "agency": ("cli.apikey_cmd", "agency_app"),
+    # apikey_cmd adds the API-key commands (agency key …), operator_cmd the console operators.
+    "agency": ("cli.operator_cmd", "agency_app"),
     "key": ("cli.admin", "key_app"),
     "trust": ("cli.trust_cmd", "trust_app"),
     # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group, and

@@ -53,6 +53,7 @@ from gateway.public_docs import CORS_HEADERS
 from gateway.publish import publisher_for
 from gateway.routes import (
     audit,
+    console,
     credential_batch,
     credential_search,
     credentials,
@@ -402,6 +403,7 @@ def create_app(
         audit,
         credential_batch,  # POST /api/v1/credentials/batch
         credential_search,
+        console,
         credentials,
         types,
         verify,

@@ -560,3 +560,37 @@ class CosignatureRow(Base):
     iat: Mapped[int]
     token: Mapped[str] = mapped_column(Text)
     received_at: Mapped[int]
+
+
+# --- the agency console (/console): operators and their sessions (0014) ----------------------
+
+
+class OperatorRow(Base):
+    """An agency's console operator (``ecert agency operator add``): an argon2id password hash
+    and an RFC 6238 TOTP secret (``gateway.console_auth``); never returned by any route."""
+
+    __tablename__ = "console_operators"
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    agency_id: Mapped[str] = mapped_column(ForeignKey("agencies.id"), index=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    totp_secret: Mapped[str] = mapped_column(String(64))
+    # the last TOTP time step accepted: a code of that step or an earlier one is a replay
+    totp_last_step: Mapped[int | None]
+    failed_attempts: Mapped[int] = mapped_column(default=0)  # consecutive, reset on sign-in
+    disabled_at: Mapped[int | None]
+    created_at: Mapped[int]
+    last_sign_in_at: Mapped[int | None]
+
+
+class OperatorSessionRow(Base):
+    """A signed-in console session: the SHA-256 of its opaque random id (the cookie holds the
+    id itself), when it ends (idle and absolute), and when it was signed out or revoked."""
+
+    __tablename__ = "console_sessions"
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    operator_id: Mapped[str] = mapped_column(ForeignKey("console_operators.id"), index=True)
+    created_at: Mapped[int]
+    last_seen_at: Mapped[int]
+    expires_at: Mapped[int]  # absolute: ECERT_CONSOLE_SESSION_MAX after sign-in
+    revoked_at: Mapped[int | None]

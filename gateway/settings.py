@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     # stderr, or appended to access_log_file.
     access_log: Literal["json", "off"] | None = None
     access_log_file: Path | None = None
+    # The agency console (/console, gateway.console_auth): a session ends after this many
+    # seconds without a request (idle) and this many after sign-in (absolute), whichever first.
+    console_session_idle: int = Field(default=15 * 60, ge=60, le=86_400)
+    console_session_max: int = Field(default=8 * 3600, ge=300, le=7 * 86_400)
 
     @field_validator("public_url")
     @classmethod
