@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.cli.helpers import Served, ecert, ecert_many, free_port
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_licence
 
 AMR_USCC = "11330100MB1958123M"
 REVOCATIONS = {
@@ -43,10 +43,9 @@ def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     agency = ecert("agency", "add", *where, "--name", "杭州市市场监督管理局", "--uscc", AMR_USCC,
                    "--types", "business-licence", "--json")  # fmt: skip
     assert agency.returncode == 0, agency
-    subject = json.dumps(SAMPLE_SUBJECTS["business-licence"], ensure_ascii=False)
     issued = ecert_many(
-        [["issue", *where, "--agency", agency.json()["id"], "--type", "business-licence",
-          "--json", "--subject", subject] for _ in REVOCATIONS]
+        [["issue", *where, "--agency", agency.json()["id"], "--type", "business-licence", "--json",
+          "--subject", json.dumps(fresh_licence(), ensure_ascii=False)] for _ in REVOCATIONS]
     )  # fmt: skip
     revoked = {}
     for (code, reason), done in zip(REVOCATIONS.items(), issued, strict=True):

@@ -19,6 +19,7 @@ from playwright.sync_api import Page, expect
 from tests.browser.pages import wallet_receive
 from tests.cli.helpers import ecert
 from tests.cli.hotel_desk import hotel_desk, ok
+from tests.gateway.holders import fresh_subject
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 pytestmark = pytest.mark.slow
@@ -50,10 +51,12 @@ CREDENTIALS_IN_STORAGE = """() => new Promise((resolve, reject) => {
 })"""
 
 
-def _second_offer(hz_url: str, agency_key: str) -> dict[str, Any]:
+def _second_offer(
+    hz_url: str, agency_key: str, subject: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body = {
         "type": "resident-eid",
-        "subject": SAMPLE_SUBJECTS["resident-eid"],
+        "subject": subject or SAMPLE_SUBJECTS["resident-eid"],
         "wallet_offer": True,
     }
     issued = httpx.post(
@@ -166,15 +169,16 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         page.screenshot(path=str(artifacts / "6-reloaded-en.png"), full_page=True)
         page.get_by_role("button", name="中文").click()
 
-        # A second e-ID: the holder picks which to present. The first one, revoked, is refused.
+        # A second e-ID, issued once the first was reported lost and revoked (one live e-ID a
+        # person): the holder picks which to present; the revoked one is refused.
         # It comes as a link to the page itself (#offer=…), as an offer QR may carry it.
+        ok(ecert("revoke", *fed.hz, fed.issued["id"], "--reason", "证件挂失", "--json"))
         second = _second_offer(fed.hz_url, fed.agency["api_key"])
         page.goto(f"{fed.hz_url}/wallet#offer={quote(second['offer_uri'], safe='')}")
         expect(page.locator("#offer-input")).to_have_value(second["offer_uri"])
         wallet_receive(page, second)
         expect(page.locator("#credentials [data-credential]")).to_have_count(2)
         first_id = min(page.evaluate(CREDENTIALS_IN_STORAGE), key=lambda c: c["receivedAt"])["id"]
-        ok(ecert("revoke", *fed.hz, fed.issued["id"], "--reason", "证件挂失", "--json"))
         for pick_revoked in (True, False):
             request = _ask(fed.hz_url, fed.verifier["api_key"])
             page.locator("#request-input").fill(request["uri"])
@@ -201,7 +205,8 @@ def test_a_holder_receives_and_presents_from_the_web_wallet(
         # the page's own gateway resolves the desk (it knows 杭州 as its subordinate).
         page.goto(f"{fed.yrd_url}/wallet")
         page.locator("#make-key").click()
-        wallet_receive(page, _second_offer(fed.hz_url, fed.agency["api_key"]))
+        another = fresh_subject("resident-eid")  # another person: the first holds a live e-ID
+        wallet_receive(page, _second_offer(fed.hz_url, fed.agency["api_key"], another))
         # The desk's QR as a photo (no BarcodeDetector here): the gateway reads it.
         request = _ask(fed.hz_url, fed.verifier["api_key"])
         qr = tmp_path / "request-qr.png"

@@ -20,7 +20,7 @@ from cli.main import main
 from gateway import agencies, auditheads, federation, issuance, status
 from gateway.core import Gateway
 from tests.conftest import PASSPHRASE
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_licence
 
 
 @pytest.fixture
@@ -50,7 +50,7 @@ def _acts(gw: Gateway, agency_id: str, count: int) -> None:
         row, _ = issuance.issue(
             gw,
             agency_id=agency_id,
-            request=issuance.IssueRequest("business-licence", SAMPLE_SUBJECTS["business-licence"]),
+            request=issuance.IssueRequest("business-licence", fresh_licence()),
         )
         status.change(gw, credential_id=row.id, action="suspend", reason="核查", actor="t",
                       agency_id=agency_id)  # fmt: skip
