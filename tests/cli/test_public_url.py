@@ -22,7 +22,7 @@ import httpx
 import pytest
 from sqlalchemy import create_engine, text
 
-from tests.cli.conftest import AGENCY_NAME, AGENCY_USCC, LICENCE, City, CityTemplate, copy_city
+from tests.cli.conftest import AGENCY_NAME, AGENCY_USCC, City, CityTemplate, copy_city
 from tests.cli.helpers import (
     Result,
     Served,
@@ -34,6 +34,7 @@ from tests.cli.helpers import (
     side_by_side,
 )
 from tests.conftest import PG_ENV, PG_HOW, pg_database
+from tests.gateway.holders import fresh_licence
 
 pytestmark = pytest.mark.slow
 
@@ -97,12 +98,12 @@ def test_two_servers_of_one_city_print_the_one_url_it_has(
 ) -> None:
     args = ["serve", "--data-dir", str(shared_city.data_dir)]
     auth = {"Authorization": f"Bearer {shared_city.api_key}"}
-    body = {"type": "business-licence", "subject": LICENCE}
     with (
         Served(args, tmp_path, env=shared_city.env) as first,
         Served(args, tmp_path, env=shared_city.env) as second,
     ):
         for served in (first, second):
+            body = {"type": "business-licence", "subject": fresh_licence()}  # a holder each
             answer = httpx.post(
                 f"{served.url}/api/v1/credentials", json=body, headers=auth, timeout=30
             )
@@ -165,7 +166,7 @@ def test_set_url_moves_new_qr_codes_and_status_lists_to_the_new_url(city: City) 
         [
             ["city", "show", *city.args(), "--json"],
             ["issue", *city.args(), "--agency", city.agency_id, "--type", "business-licence",
-             "--subject", json.dumps(LICENCE, ensure_ascii=False), "--json"],
+             "--subject", json.dumps(fresh_licence(), ensure_ascii=False), "--json"],
         ]
     )  # fmt: skip
     assert shown.returncode == 0, shown

@@ -22,6 +22,7 @@ import pytest
 from tests.cli.helpers import ecert, ecert_many
 from tests.cli.hotel_desk import hotel_desk, ok
 from tests.cli.wallet_helpers import another_nonce_and_a_replay_are_refused
+from tests.gateway.holders import fresh_subject
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 pytestmark = pytest.mark.slow
@@ -112,10 +113,13 @@ def test_a_wallet_with_two_e_ids_asks_which_and_the_desk_sees_only_the_masked_nu
     tmp_path: Path,
 ) -> None:
     subject = SAMPLE_SUBJECTS["resident-eid"]
-    full = subject["id_number"]
+    # One person holds one live e-ID (issue 12): the second is another person's (a child's,
+    # say), kept in the same wallet. Both match the desk's request.
+    another = {**fresh_subject("resident-eid"), "name": subject["name"]}
     with hotel_desk(tmp_path) as d:
-        renewed = d.receive_another(subject)
+        renewed = d.receive_another(another)
         (old,) = [c for c in d.kept() if c["id"] != renewed["id"]]
+        number = {old["id"]: subject["id_number"], renewed["id"]: another["id_number"]}
         asks = ecert_many([d.ask("name,id_number_masked")] * 3 + [d.ask("name,id_number")])
         first, second, third = (ok(r) for r in asks[:3])
         # The desk's own gateway refuses to ask a hotel desk's wallet for the full number.
@@ -150,13 +154,14 @@ def test_a_wallet_with_two_e_ids_asks_which_and_the_desk_sees_only_the_masked_nu
                 ["wallet", "history", "--wallet-dir", str(d.wallet_dir), "--json"],
             ]
         )
+        full = number[picked]
         masked = f"{full[:6]}********{full[-4:]}"
         assert f"公民身份号码（部分隐藏） Citizen ID number (masked)：{masked}" in shown.stdout
         answered = ok(shown_json)
         assert answered["result"]["reason"] == "VALID"
         assert [f["name"] for f in answered["result"]["fields"]] == ["name", "id_number_masked"]
         for what in (shown.stdout, shown_json.stdout, chosen.stdout, scripted.stdout):
-            assert full not in what
+            assert not any(n in what for n in number.values())
         assert [(e["credential"], e["accepted"]) for e in ok(history)] == [
             (picked, True),
             (other, True),

@@ -42,7 +42,7 @@ from tests.federation.helpers import (
     running_federation,
     wait_for,
 )
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_subject
 from trust import merkle
 
 pytestmark = pytest.mark.slow
@@ -203,7 +203,7 @@ def test_cities_witness_each_other_and_co_sign_every_head(
 ) -> None:
     started = time.monotonic()
     for key in CITIES:
-        issue(http, fed[key], "business-licence", SAMPLE_SUBJECTS["business-licence"])
+        issue(http, fed[key], "business-licence", fresh_subject("business-licence"))
     for key in CITIES:
         g = fed[key]
         others = {fed[o].url for o in CITIES if o != key}
@@ -225,7 +225,7 @@ def test_a_city_whose_log_is_truncated_on_disk_is_reported_by_its_peers(
     fed: DemoFederation, http: httpx.Client, timings: Timings
 ) -> None:
     hz = fed["hangzhou"]
-    issue(http, hz, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+    issue(http, hz, "business-licence", fresh_subject("business-licence"))
     size = _seen_by_all(http, fed, hz)
     keep = size - 2
 
@@ -278,7 +278,7 @@ def test_a_city_restored_from_an_old_backup_is_reported_by_its_peers(
     ):
         live.backup(copy)  # an online backup, as an operator's nightly job takes it
     for _ in range(3):  # the day goes on: licences issued, the log grows and is witnessed
-        issue(http, tj, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+        issue(http, tj, "business-licence", fresh_subject("business-licence"))
     assert _seen_by_all(http, fed, tj) > before
 
     def restore(path: Path) -> None:
@@ -301,7 +301,7 @@ def test_a_city_restored_by_ecert_restore_from_an_old_backup_is_reported_by_its_
     done = ecert("backup", str(archive), "--data-dir", str(sz.data_dir), env=sz.env)
     assert done.returncode == 0, done
     for _ in range(3):
-        issue(http, sz, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+        issue(http, sz, "business-licence", fresh_subject("business-licence"))
     assert _seen_by_all(http, fed, sz) > before
 
     def restore(_: Path) -> None:

@@ -32,7 +32,7 @@ from tests.federation.helpers import (
     running_federation,
     verify,
 )
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_subject
 
 pytestmark = pytest.mark.slow
 
@@ -78,7 +78,7 @@ def test_a_city_frozen_after_a_revocation_is_not_vouched_for_past_the_bound(
 ) -> None:
     hz, sz = fed["hangzhou"], fed["suzhou"]
     with http_client() as http:
-        licence = issue(http, hz, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+        licence = issue(http, hz, "business-licence", fresh_subject("business-licence"))
         reason_is(http, sz, licence["qr_text"], "VALID")  # 苏州 holds 杭州's list
         before = verify(http, sz, licence["qr_text"])["freshness"]
         assert before["status_max_age_seconds"] == BOUND  # 苏州 runs with the bound it was given

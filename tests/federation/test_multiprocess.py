@@ -44,7 +44,7 @@ from tests.federation.helpers import (
     verify,
     wait_for,
 )
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_subject
 from trust.federation import (
     ENTITY_STATEMENT_TYP,
     ChainError,
@@ -97,7 +97,7 @@ def seen() -> dict[str, Any]:
 def licence(fed: DemoFederation, http: httpx.Client) -> dict[str, Any]:
     """A 杭州 business licence, issued over HTTP by the 市场监督管理局 before anything else."""
     issued: dict[str, Any] = issue(
-        http, fed["hangzhou"], "business-licence", SAMPLE_SUBJECTS["business-licence"]
+        http, fed["hangzhou"], "business-licence", fresh_subject("business-licence")
     )
     return {**issued, "issued_monotonic": time.monotonic()}
 
@@ -132,7 +132,7 @@ def test_a_hangzhou_licence_verifies_at_suzhou_and_beijing_counters(
 def test_a_hangzhou_eid_is_refused_in_beijing_by_policy_with_its_name(
     fed: DemoFederation, http: httpx.Client
 ) -> None:
-    eid = issue(http, fed["hangzhou"], "resident-eid", SAMPLE_SUBJECTS["resident-eid"])
+    eid = issue(http, fed["hangzhou"], "resident-eid", fresh_subject("resident-eid"))
     reason_is(http, fed["suzhou"], eid["qr_text"], "VALID")  # the same region accepts it
     answer = verify(http, fed["beijing"], eid["qr_text"])
     assert answer["reason"] == "NOT_ACCEPTED_BY_POLICY", answer
@@ -188,7 +188,7 @@ def test_a_hangzhou_eid_in_a_wallet_is_presented_at_suzhou_and_refused_in_beijin
     hz, sz, bj = fed["hangzhou"], fed["suzhou"], fed["beijing"]
     wallet_dir = tmp_path / "wallet"
     walleted = ["--wallet-dir", str(wallet_dir), "--passphrase", PASSPHRASE]
-    subject = {**SAMPLE_SUBJECTS["resident-eid"], "name": "钱塘"}
+    subject = {**fresh_subject("resident-eid"), "name": "钱塘"}
     eid = issue(http, hz, "resident-eid", subject, wallet_offer=True)
     offer = eid["wallet_offer"]
     assert ecert("wallet", "init", *walleted).returncode == 0
@@ -271,7 +271,7 @@ def test_a_sync_with_nothing_changed_keeps_the_trust_list_version(
 def test_a_revocation_in_hangzhou_is_seen_in_suzhou_within_the_ttl(
     fed: DemoFederation, http: httpx.Client, timings: Timings
 ) -> None:
-    subject = {**SAMPLE_SUBJECTS["business-licence"], "name": "杭州拱墅运河贸易有限公司"}
+    subject = {**fresh_subject("business-licence"), "name": "杭州拱墅运河贸易有限公司"}
     doomed = issue(http, fed["hangzhou"], "business-licence", subject)
     for city in ("suzhou", "beijing"):
         reason_is(http, fed[city], doomed["qr_text"], "VALID")
@@ -466,7 +466,7 @@ def test_a_region_anchor_rotating_its_key_stays_trusted_in_the_other_region(
     fed: DemoFederation, http: httpx.Client, timings: Timings
 ) -> None:
     jjj, yrd, bj, sz = fed["jjj"], fed["yrd"], fed["beijing"], fed["suzhou"]
-    bj_licence = issue(http, bj, "business-licence", SAMPLE_SUBJECTS["business-licence"])
+    bj_licence = issue(http, bj, "business-licence", fresh_subject("business-licence"))
     reason_is(http, sz, bj_licence["qr_text"], "VALID")
 
     # The operator rotates 京津冀's federation key while it serves (another process, same DB).

@@ -34,7 +34,7 @@ from tests.federation.helpers import (
     reason_is,
     running_federation,
 )
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_subject
 
 pytestmark = pytest.mark.slow
 
@@ -136,7 +136,7 @@ def test_a_hangzhou_holders_code_resolves_at_suzhou_once_and_is_refused_in_beiji
     lists each 苏州 use with its reason and fields, signed by 杭州."""
     hz, sz, bj = fed["hangzhou"], fed["suzhou"], fed["beijing"]
     walleted = _wallet(tmp_path, "wallet")
-    subject = {**SAMPLE_SUBJECTS["resident-eid"], "name": "钱塘"}
+    subject = {**fresh_subject("resident-eid"), "name": "钱塘"}
     full = subject["id_number"]
     eid = issue(http, hz, "resident-eid", subject, wallet_offer=True)
     kept = _receive(walleted, eid["wallet_offer"])
@@ -204,7 +204,7 @@ def test_a_hangzhou_company_delegates_its_licence_shown_at_suzhou_until_revoked(
     as is a code it made before; the company's signed history lists the 苏州 use by 张三."""
     hz, sz = fed["hangzhou"], fed["suzhou"]
     company, agent = _wallet(tmp_path, "company"), _wallet(tmp_path, "agent")
-    subject = SAMPLE_SUBJECTS["business-licence"]
+    subject = fresh_subject("business-licence")
     issued = issue(http, hz, "business-licence", subject, wallet_offer=True)
     licence = _receive(company, issued["wallet_offer"])
     reason_is(http, sz, issued["qr_text"], "VALID")

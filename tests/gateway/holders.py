@@ -42,7 +42,10 @@ def fresh_subject(ctype: str) -> dict[str, Any]:
         return fresh_licence()
     subject = dict(SAMPLE_SUBJECTS[ctype])
     if "id_number" in subject:  # 330106 19850615, a sequence ending odd (男), its check digit
-        first17 = f"{subject['id_number'][:14]}{next(_FRESH) % 100:02d}5"
+        first17 = subject["id_number"][:17]
+        while first17 == subject["id_number"][:17]:  # never the sample's own number
+            n = next(_FRESH) % 500
+            first17 = f"{subject['id_number'][:14]}{n % 100:02d}{'13579'[n // 100]}"
         subject["id_number"] = first17 + ric.calc_check_digit(first17 + "0")  # takes 18
     elif "uscc" in subject:
         subject["uscc"] = fresh_uscc()
