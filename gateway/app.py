@@ -445,8 +445,12 @@ def _build_routes_now(app: FastAPI) -> None:
     by every app in a process, and pydantic's schema generation on one shared object from
     two threads at once is not safe: tests that serve several gateways in one process saw
     requests fail with a pydantic warning (``UnsupportedFieldAttributeWarning``) that way."""
-    for route in app.router.routes:
+    pending: list[Any] = list(app.router.routes)
+    while pending:  # a router included in an included router (/console's /api) is a branch too
+        route = pending.pop()
         for build in ("effective_candidates", "effective_low_priority_routes"):
             method = getattr(route, build, None)
             if callable(method):
-                method()
+                built = method()
+                if build == "effective_candidates":
+                    pending.extend(c for c in built if hasattr(c, "effective_candidates"))

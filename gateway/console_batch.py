@@ -27,7 +27,7 @@ MAX_CELL = 2000
 META_COLUMNS = ("valid_from", "valid_until", "ref")
 
 
-def _refuse(code: str, zh: str, en: str) -> FieldError:
+def _csv_refused(code: str, zh: str, en: str) -> FieldError:
     return FieldError.single("csv", code, zh, en)
 
 
@@ -36,7 +36,7 @@ def parse_register(text: str, ctype: CredentialType) -> list[dict[str, str]]:
     cells; :class:`FieldError` (field ``csv``) saying what was expected and what was found."""
     size = len(text.encode("utf-8"))
     if size > MAX_BYTES:
-        raise _refuse(
+        raise _csv_refused(
             "too_large",
             f"CSV 文件过大（上限 {MAX_BYTES} 字节，实际 {size}）；更大的批次请用 ecert issue-batch",
             f"expected a CSV of at most {MAX_BYTES} bytes, found {size}; use "
@@ -46,7 +46,7 @@ def parse_register(text: str, ctype: CredentialType) -> list[dict[str, str]]:
     try:
         header = [cell.strip() for cell in next(reader, [])]
         if not any(header):
-            raise _refuse(
+            raise _csv_refused(
                 "empty",
                 "CSV 文件为空，首行应为字段名",
                 "expected a header line of field names, found an empty file",
@@ -54,7 +54,7 @@ def parse_register(text: str, ctype: CredentialType) -> list[dict[str, str]]:
         allowed = [f.name for f in ctype.fields if f.derived is None] + list(META_COLUMNS)
         unknown = [c for c in header if c not in allowed]
         if unknown:
-            raise _refuse(
+            raise _csv_refused(
                 "unknown_column",
                 f"第 1 行有未知列 {'、'.join(unknown)[:200]}；"
                 f"{ctype.name_zh}的列为 {'、'.join(allowed)}",
@@ -63,7 +63,7 @@ def parse_register(text: str, ctype: CredentialType) -> list[dict[str, str]]:
             )
         repeated = sorted({c for c in header if header.count(c) > 1})
         if repeated:
-            raise _refuse(
+            raise _csv_refused(
                 "repeated_column",
                 f"第 1 行列名重复：{'、'.join(repeated)}",
                 f"line 1: expected each column once, found {', '.join(repeated)} more than once",
@@ -74,20 +74,20 @@ def parse_register(text: str, ctype: CredentialType) -> list[dict[str, str]]:
             if not any(cell.strip() for cell in cells):
                 continue  # a blank line
             if len(cells) > len(header):
-                raise _refuse(
+                raise _csv_refused(
                     "extra_cells",
                     f"第 {line} 行有 {len(cells)} 格，多于列数 {len(header)}",
                     f"line {line}: expected at most {len(header)} cells, found {len(cells)}",
                 )
             if any(len(cell) > MAX_CELL for cell in cells):
-                raise _refuse(
+                raise _csv_refused(
                     "cell_too_long",
                     f"第 {line} 行有超过 {MAX_CELL} 字符的单元格",
                     f"line {line}: expected cells of at most {MAX_CELL} characters, "
                     "found a longer one",
                 )
             if len(rows) == MAX_ROWS:
-                raise _refuse(
+                raise _csv_refused(
                     "too_many_rows",
                     f"行数超过上限 {MAX_ROWS}；更大的批次请用 ecert issue-batch",
                     f"expected at most {MAX_ROWS} rows, found more; use `ecert "
@@ -95,13 +95,13 @@ def parse_register(text: str, ctype: CredentialType) -> list[dict[str, str]]:
                 )
             rows.append({c: v.strip() for c, v in zip(header, cells, strict=False) if v.strip()})
     except csv.Error as exc:
-        raise _refuse(
+        raise _csv_refused(
             "unreadable",
             f"CSV 第 {reader.line_num} 行无法解析：{exc}",
             f"line {reader.line_num}: expected CSV, found {exc}",
         ) from exc
     if not rows:
-        raise _refuse(
+        raise _csv_refused(
             "no_rows",
             "CSV 文件只有表头，没有数据行",
             "expected at least one row after the header, found none",
