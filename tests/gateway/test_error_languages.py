@@ -112,7 +112,8 @@ SOURCE = Path(gateway.__file__).parent
 # Errors built from (…, zh, en) at these argument positions.
 PAIRS = {"FieldError.single": (2, 3), "Unprocessable": (0, 1), "TooManyRequests": (0, 1),
          "NotAcceptable": (0, 1), "_refuse": (0, 1), "RequestRefused": (0, 1),
-         "ResponseRefused": (1, 2), "DelegationRefused": (1, 2), "_csv_refused": (1, 2)}  # fmt: skip
+         "ResponseRefused": (1, 2), "DelegationRefused": (1, 2),
+         "_csv_refused": (1, 2)}  # fmt: skip
 
 
 def _text(node: ast.expr) -> str | None:
