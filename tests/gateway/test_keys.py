@@ -9,6 +9,7 @@ from gateway import issuance, keystore, reissue
 from gateway.core import Gateway
 from gateway.models import CredentialRow, SigningKeyRow
 from tests.conftest import PASSPHRASE, Agency, FakeClock
+from tests.gateway.holders import fresh_licence
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.claims import CREDENTIAL_TYP
 from trust.errors import KeyError_
@@ -20,7 +21,8 @@ from verify.verifier import verify_scanned
 
 def _issue(gw: Gateway, agency: Agency, **subject: str) -> CredentialRow:
     request = issuance.IssueRequest(
-        type="business-licence", subject={**SAMPLE_SUBJECTS["business-licence"], **subject}
+        type="business-licence",
+        subject=fresh_licence(**subject),  # a holder each
     )
     row, _ = issuance.issue(gw, agency_id=agency.id, request=request)
     return row
