@@ -13,7 +13,7 @@ from gateway.errors import Conflict
 from gateway.settings import SettingsError, load_settings
 from gateway.state import mark_changed
 from tests.conftest import Agency
-from tests.issuers.samples import SAMPLE_SUBJECTS
+from tests.gateway.holders import fresh_licence
 from trust.errors import DataError
 
 NEW_URL = "https://zwfw.hangzhou.gov.cn/ecert"
@@ -23,7 +23,7 @@ def _licence(gw: Gateway, agency: Agency) -> issuance.CredentialRow:
     row, _ = issuance.issue(
         gw,
         agency_id=agency.id,
-        request=issuance.IssueRequest("business-licence", SAMPLE_SUBJECTS["business-licence"]),
+        request=issuance.IssueRequest("business-licence", fresh_licence()),  # a holder each
     )
     return row
 
