@@ -14,6 +14,7 @@ from gateway import wallet
 from gateway.core import Gateway
 from tests.conftest import Agency, FakeClock
 from tests.gateway.helpers import auth, client_for
+from tests.gateway.holders import fresh_subject
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.jws import KeyIndex, sign_compact
 from trust.keys import PublicKey, SigningKey
@@ -32,10 +33,12 @@ def client(gw: Gateway) -> Any:
         yield c
 
 
-def _offer(client: TestClient, psb: Agency) -> dict[str, Any]:
+def _offer(
+    client: TestClient, psb: Agency, subject: dict[str, Any] | None = None
+) -> dict[str, Any]:
     body = {
         "type": "resident-eid",
-        "subject": SAMPLE_SUBJECTS["resident-eid"],
+        "subject": subject or SAMPLE_SUBJECTS["resident-eid"],
         "wallet_offer": True,
     }
     answer = client.post("/api/v1/credentials", json=body, headers=auth(psb.api_key))
@@ -75,8 +78,10 @@ def _credential(client: TestClient, access: str, proof: str) -> Any:
     )
 
 
-def _ready(client: TestClient, psb: Agency) -> tuple[dict[str, Any], str]:
-    issued = _offer(client, psb)
+def _ready(
+    client: TestClient, psb: Agency, subject: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], str]:
+    issued = _offer(client, psb, subject)
     code = _code(client, issued["wallet_offer"])
     answer = _token(client, code, issued["wallet_offer"]["tx_code"])
     assert answer.status_code == 200, answer.text
@@ -188,7 +193,7 @@ def test_a_proof_with_a_nonce_the_issuer_did_not_give_is_refused(
 
 def test_a_nonce_serves_one_proof(client: TestClient, psb: Agency, clock: FakeClock) -> None:
     _, first = _ready(client, psb)
-    _, second = _ready(client, psb)
+    _, second = _ready(client, psb, fresh_subject("resident-eid"))  # one live e-ID a person
     nonce = _nonce(client)
     holder = SigningKey.generate()
     proof = make_proof(holder, audience=ISSUER, nonce=nonce, now=clock())

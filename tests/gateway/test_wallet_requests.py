@@ -17,9 +17,9 @@ from gateway.core import Gateway
 from gateway.models import PresentationRequestRow
 from gateway.routes import pages
 from tests.gateway.helpers import auth, client_for
+from tests.gateway.holders import fresh_subject
 from tests.gateway.test_presentation_answers import HZ, YRD, Desk
 from tests.gateway.test_presentation_answers import desk as desk  # the fixture
-from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.jws import sign_compact
 from trust.keys import SigningKey
 from trust.oid4vp import REQUEST_TYP, request_link
@@ -181,7 +181,7 @@ def test_the_wallet_page_may_reach_other_gateways_and_loads_only_its_own_assets(
 def offer(desk: Desk) -> dict[str, Any]:
     body = {
         "type": "resident-eid",
-        "subject": SAMPLE_SUBJECTS["resident-eid"],
+        "subject": fresh_subject("resident-eid"),  # the desk's city issued the sample already
         "wallet_offer": True,
     }
     issued = desk.client.post("/api/v1/credentials", json=body, headers=auth(desk.agency.api_key))
