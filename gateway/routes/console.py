@@ -21,7 +21,7 @@ from fastapi import APIRouter, Cookie, Request, Response
 from fastapi.responses import HTMLResponse
 from pydantic import Field
 
-from gateway import agencies, audit, console_auth, credential_views, issuance
+from gateway import agencies, console_actions, console_auth, credential_views, issuance
 from gateway import status as status_service
 from gateway.address_limits import client_address
 from gateway.console_auth import Operator
@@ -36,7 +36,6 @@ from gateway.console_http import (
 from gateway.core import Gateway
 from gateway.deps import GatewayDep, LimiterDep
 from gateway.errors import Forbidden, NotFound
-from gateway.models import AgencyRow
 from gateway.routes import console_batch
 from gateway.routes.pages import NO_STORE_PAGE, _env
 from gateway.schemas import ReasonBody, RecordId, Strict
@@ -156,26 +155,7 @@ def type_form(ctype: CredentialType) -> dict[str, Any]:
 
 
 def issuable_types(gw: Gateway, agency_id: str) -> list[dict[str, Any]]:
-    with gw.sessions() as session:
-        agency = session.get(AgencyRow, agency_id)
-        codes = list(agency.types) if agency is not None else []
-    return [type_form(gw.types.get(code)) for code in codes]
-
-
-def record_action(
-    gw: Gateway, operator: Operator, action: str, subject: str, **detail: Any
-) -> None:
-    """One audit event for an operator's action (ids only, no personal data)."""
-    with gw.transaction() as session:
-        audit.record(
-            session,
-            at=gw.clock(),
-            actor=operator.actor,
-            action=action,
-            subject=subject,
-            agency_id=operator.agency_id,
-            **detail,
-        )
+    return [type_form(gw.types.get(code)) for code in console_actions.agency_types(gw, agency_id)]
 
 
 @contextmanager
@@ -201,7 +181,7 @@ def issue_one(body: ConsoleIssueBody, operator: OperatorDep, gw: GatewayDep) -> 
             valid_until=body.valid_until or None,
         ),
     )
-    record_action(gw, operator, "console.issue", row.id, type=row.type)
+    console_actions.record_action(gw, operator, "console.issue", row.id, type=row.type)
     return credential_views.issued(gw, row)
 
 

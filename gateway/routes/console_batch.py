@@ -16,12 +16,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Response
 from pydantic import Field
 
-from gateway import audit, batch_issue, credential_query, printing
+from gateway import batch_issue, console_actions, credential_query, printing
 from gateway.console_batch import MAX_BYTES, agency_type, parse_register
 from gateway.console_http import OperatorDep
 from gateway.core import Gateway
 from gateway.deps import GatewayDep
-from gateway.issuance import load_agency
 from gateway.schemas import RecordId, Strict
 
 router = APIRouter(prefix="/api", include_in_schema=False)  # under /console
@@ -46,8 +45,7 @@ class PrintBody(Strict):
 
 
 def _types_of(gw: Gateway, agency_id: str) -> list[str]:
-    with gw.sessions() as session:
-        return list(load_agency(session, agency_id).types)
+    return console_actions.agency_types(gw, agency_id)
 
 
 @router.post("/batch/parse")
@@ -71,18 +69,16 @@ def issue_chunk(body: ChunkBody, operator: OperatorDep, gw: GatewayDep) -> dict[
         first_row=body.first_row,
         actor=operator.actor,
     )
-    with gw.transaction() as session:
-        audit.record(
-            session,
-            at=gw.clock(),
-            actor=operator.actor,
-            action="console.batch",
-            subject=operator.agency_id,
-            type=body.type,
-            first_row=body.first_row,
-            rows=len(results),
-            refused=sum(1 for r in results if r.error is not None),
-        )
+    console_actions.record_action(
+        gw,
+        operator,
+        "console.batch",
+        operator.agency_id,
+        type=body.type,
+        first_row=body.first_row,
+        rows=len(results),
+        refused=sum(1 for r in results if r.error is not None),
+    )
     return {
         "results": [r.as_dict() for r in results],
         "csv": batch_issue.result_csv(results),
@@ -126,15 +122,7 @@ def print_one(
     pdf = printing.print_pdf(
         gw, agency_id=operator.agency_id, credential_id=credential_id, size=body.size
     )
-    with gw.transaction() as session:
-        audit.record(
-            session,
-            at=gw.clock(),
-            actor=operator.actor,
-            action="console.print",
-            subject=credential_id,
-            size=body.size,
-        )
+    console_actions.record_action(gw, operator, "console.print", credential_id, size=body.size)
     name = printing.filename(credential_id, body.size)
     return Response(
         pdf,
