@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from stdnum.cn import uscc
 
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.claims import CREDENTIAL_TYP
@@ -93,9 +94,12 @@ def free_port() -> int:
 
 
 def licence_subject(n: int, *, name: str | None = None) -> dict[str, Any]:
-    """The sample business licence with a distinct company name for each ``n``."""
+    """The sample business licence of a distinct company for each ``n``: its own name and its
+    own USCC (one live licence per holder), with a real GB 32100 check character."""
     subject = dict(SAMPLE_SUBJECTS["business-licence"])
     subject["name"] = name if name is not None else f"杭州云栖数字科技{n:06d}有限公司"
+    first17 = f"9133010{n:010d}"
+    subject["uscc"] = first17 + uscc.calc_check_digit(first17)
     return subject
 
 
