@@ -19,6 +19,7 @@ from gateway import agencies
 from gateway.core import Gateway
 from tests.conftest import Agency, FakeClock
 from tests.gateway.helpers import auth, client_for, licence_body
+from tests.gateway.holders import fresh_uscc
 from tests.interop.conftest import NodeRunner
 from trust import statuslist
 from trust.encoding import b64url_decode
@@ -42,7 +43,8 @@ def _claims(token: str) -> dict[str, Any]:
 
 
 def _issue(client: TestClient, agency: Agency) -> dict[str, Any]:
-    answer = client.post("/api/v1/credentials", json=licence_body(), headers=auth(agency.api_key))
+    body = licence_body(uscc=fresh_uscc())  # a holder each: one live licence per holder
+    answer = client.post("/api/v1/credentials", json=body, headers=auth(agency.api_key))
     assert answer.status_code == 201, answer.text
     body: dict[str, Any] = answer.json()
     return body

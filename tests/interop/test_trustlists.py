@@ -17,8 +17,8 @@ from gateway.models import TrustListRow
 from gateway.state import stored_trust_list
 from tests.conftest import FakeClock
 from tests.gateway.federation_helpers import Federation, federation_of
+from tests.gateway.holders import fresh_subject
 from tests.interop.conftest import NodeRunner
-from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.encoding import b64url_decode
 from trust.keys import PublicKey
 from trust.trustlist.delta import apply_delta
@@ -38,7 +38,7 @@ def _agency(gw: Gateway, first17: str, name: str) -> str:
         gw, name=name, uscc=first17 + uscc.calc_check_digit(first17), types=[LICENCE], actor="t"
     )
     issuance.issue(
-        gw, agency_id=row.id, request=issuance.IssueRequest(LICENCE, SAMPLE_SUBJECTS[LICENCE])
+        gw, agency_id=row.id, request=issuance.IssueRequest(LICENCE, fresh_subject(LICENCE))
     )
     return row.id
 
