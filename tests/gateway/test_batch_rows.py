@@ -243,3 +243,19 @@ def test_rows_from_before_0015_are_still_recognised_by_their_batch_id(
         assert count(gw) == 3
     finally:
         gw.close()
+
+
+def test_rows_another_run_issues_after_the_first_look_are_found_issued_not_refused(
+    gw: Any, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # CI: a second `issue-batch` of one register, 1.5 s behind the first, refused the first's
+    # rows ("the holder holds a live licence"): its first pass looked for the rows before the
+    # first run committed them and for the holders' live licences after. They are the rows
+    # themselves, issued: found issued, not refused.
+    requests = rows_of(3, "营业执照-2026-12.csv")
+    issuance.issue_many(gw, agency_id=amr.id, requests=rows_of(3, "营业执照-2026-12.csv"))
+    # The look for issued rows found none: it ran before the other run committed them.
+    monkeypatch.setattr(batch_rows, "_existing", lambda *args: None)
+    problems = batch_rows.check_chunk(gw, agency_id=amr.id, requests=requests, label=str)
+    assert problems == [[], [], []]
+    assert count(gw) == 3
