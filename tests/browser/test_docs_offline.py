@@ -15,19 +15,13 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, Route, expect
 
-from tests.cli.helpers import Served, ecert, free_port
+from tests.cli.helpers import Served, hangzhou_city
 
 
 @pytest.fixture(scope="module")
 def gateway_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     tmp = tmp_path_factory.mktemp("docs-offline")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    where = ["--data-dir", str(tmp / "data")]
-    made = ecert(
-        "init", *where, "--city-code", "330100", "--city-name", "杭州市", "--public-url", url
-    )
-    assert made.returncode == 0, made
+    port, url, where = hangzhou_city(tmp / "data")
     with Served(["serve", *where], tmp, port=port):
         yield url
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.cli.helpers import Served, ecert, ecert_many, free_port
+from tests.cli.helpers import Served, ecert, ecert_many, hangzhou_city
 from tests.gateway.holders import fresh_licence
 
 AMR_USCC = "11330100MB1958123M"
@@ -33,13 +33,7 @@ class City:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     tmp = tmp_path_factory.mktemp("kiosk-city")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    where = ["--data-dir", str(tmp / "data")]
-    made = ecert(
-        "init", *where, "--city-code", "330100", "--city-name", "杭州市", "--public-url", url
-    )
-    assert made.returncode == 0, made
+    port, url, where = hangzhou_city(tmp / "data")
     agency = ecert("agency", "add", *where, "--name", "杭州市市场监督管理局", "--uscc", AMR_USCC,
                    "--types", "business-licence", "--json")  # fmt: skip
     assert agency.returncode == 0, agency

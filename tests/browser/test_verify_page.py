@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import Page, expect
 from stdnum.cn import uscc
 
-from tests.cli.helpers import Served, ecert, ecert_many, free_port
+from tests.cli.helpers import Served, ecert_many, hangzhou_city
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 AMR_USCC = "11330100MB1958123M"
@@ -35,13 +35,7 @@ class City:
 @pytest.fixture(scope="module")
 def city(tmp_path_factory: pytest.TempPathFactory) -> Iterator[City]:
     tmp = tmp_path_factory.mktemp("browser-city")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    where = ["--data-dir", str(tmp / "data")]
-    made = ecert(
-        "init", *where, "--city-code", "330100", "--city-name", "杭州市", "--public-url", url
-    )
-    assert made.returncode == 0, made
+    port, url, where = hangzhou_city(tmp / "data")
     amr, psb = ecert_many(
         [
             ["agency", "add", *where, "--name", "杭州市市场监督管理局", "--uscc", AMR_USCC,

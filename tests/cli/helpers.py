@@ -193,6 +193,19 @@ def free_port(count: int = 1) -> int:
     raise AssertionError(f"found no {count} consecutive free loopback ports below {low}")
 
 
+def hangzhou_city(data_dir: Path) -> tuple[int, str, list[str]]:
+    """A new 杭州市 gateway in ``data_dir`` (``ecert init``) whose public URL is a free loopback
+    port: that port, the URL, and the ``--data-dir`` arguments to reach it."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    where = ["--data-dir", str(data_dir)]
+    made = ecert(
+        "init", *where, "--city-code", "330100", "--city-name", "杭州市", "--public-url", url
+    )
+    assert made.returncode == 0, made
+    return port, url, where
+
+
 class Served:
     """``ecert serve`` or ``ecert demo`` on a free loopback port; use as a context manager."""
 
