@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("cli.serve", "serve"),
     "demo": ("cli.serve", "demo_cmd"),
     "demo-federation": ("cli.federation_demo", "demo_federation"),
+    "demo-cluster": ("cli.cluster_demo", "demo_cluster"),
+    "publish": ("cli.publish_cmd", "publish"),
     "issue": ("cli.credentials", "issue"),
     "issue-batch": ("cli.issue_batch", "issue_batch"),
     "suspend": ("cli.credentials", "suspend"),
