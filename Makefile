@@ -8,7 +8,8 @@ NODE_STAMP := $(INTEROP)/node_modules/.installed
 DATA_DIR ?= .ecert/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
-LOAD_ARGS ?=
+# make load: the city on 3 processes behind HAProxy on PostgreSQL (LOAD_ARGS= for one gateway)
+LOAD_ARGS ?= --cluster 3 --mix cluster
 
 .PHONY: run test lint types pytest interop-deps bench load clean demo-federation demo-cluster
 
