@@ -8,7 +8,7 @@ nginx (Debian's) runs with a generated configuration on a loopback port and incl
 folder's ``_nginx.conf``. A region's anchor (it serves a trust list, a root and an entity
 configuration): the documents come back byte for byte with the gateway's media types,
 ``Cache-Control`` and CORS. A city in no federation: its kiosk takes the bundle from nginx and
-answers VALID, then, after a revocation and a new publish, REVOKED.
+(``ecert trust fetch``) and answers VALID, then, after a revocation and a new publish, REVOKED.
 """
 
 from __future__ import annotations
@@ -103,13 +103,18 @@ def nginx_binary() -> None:
         pytest.skip("needs nginx: apt-get install nginx (.ci/run does)")
 
 
-def _kiosk(nginx: Nginx, where: Path, qr: str) -> str:
-    """A kiosk's update then scan: the bundle from nginx, then ``ecert verify --offline``."""
-    bundle = httpx.get(f"{nginx.url}/trust/bundle", timeout=10.0)
-    assert bundle.status_code == 200, bundle.text
-    where.write_bytes(bundle.content)
-    done = ecert("verify", "--offline", "--trust-file", str(where), "--qr-text", qr, "--json")
+def _kiosk(nginx: Nginx, bundle: Path, qr: str) -> str:
+    """A kiosk's update (``ecert trust fetch`` from nginx), then its offline scan."""
+    fetched = ecert("trust", "fetch", "--url", nginx.url, "--out", str(bundle), "--json")
+    assert fetched.returncode == 0, fetched
+    assert fetched.json()["from"] == f"{nginx.url}/trust/bundle"
+    done = ecert("verify", "--offline", "--trust-file", str(bundle), "--qr-text", qr, "--json")
     return str(done.json()["reason"])
+
+
+def _scan(bundle: Path, qr: str) -> tuple[int, str]:
+    done = ecert("verify", "--offline", "--trust-file", str(bundle), "--qr-text", qr, "--json")
+    return done.returncode, str(done.json()["reason"])
 
 
 def _issue(where: list[str], agency_id: str, count: int) -> list[dict[str, str]]:
@@ -198,7 +203,19 @@ def test_a_kiosk_verifies_from_nginx_before_and_after_a_revocation(
         while http.get(f"{nginx.url}/statuslists/1").content == before:
             assert time.monotonic() < deadline, "nginx still serves the list before the revoke"
             time.sleep(0.05)
-        assert _kiosk(nginx, tmp_path / "kiosk-2.json", doomed["qr_text"]) == "REVOKED"
-        assert _kiosk(nginx, tmp_path / "kiosk-2.json", keep["qr_text"]) == "VALID"
+        # the same file: the new bundle is checked against the one held, then replaces it
+        assert _kiosk(nginx, tmp_path / "kiosk-1.json", doomed["qr_text"]) == "REVOKED"
+        assert _kiosk(nginx, tmp_path / "kiosk-1.json", keep["qr_text"]) == "VALID"
+        gone = ecert("trust", "fetch", "--url", f"{nginx.url}/nothing", "--out",
+                     str(tmp_path / "kiosk-1.json"))  # fmt: skip
+        assert "expected 200, found 404" in gone.one_error_line()
+        served = site / "trust" / "bundle"  # a bundle changed on its way: refused
+        tampered = json.loads(served.read_bytes())
+        tampered["trust_list"] = tampered["trust_list"][:-8] + "AAAAAAAA"
+        served.write_bytes(json.dumps(tampered).encode())
+        bad = ecert("trust", "fetch", "--url", nginx.url, "--out", str(tmp_path / "kiosk-1.json"))
+        assert "did not verify" in bad.one_error_line()
+        code, answer = _scan(tmp_path / "kiosk-1.json", doomed["qr_text"])
+        assert (code, answer) == (1, "REVOKED")  # the file held is kept
     versions = sorted(p.name for p in site.parent.iterdir() if p.name.startswith(".hangzhou."))
     assert len(versions) == 2, versions  # the one served and the one before it
