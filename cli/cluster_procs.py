@@ -11,19 +11,20 @@ What HAProxy does for the city (HAProxy 2.6 configuration manual, sections 4.2 a
 
 - health checks: ``GET /healthz`` every second (every 0.5 s while a server changes state); two
   failures take a process out, two successes bring it back;
-- retries: a request whose connection to a process failed is sent to another one
+- retries: a request is read whole before it goes to a process (``option http-buffer-request``,
+  up to HAProxy's 16 KB buffer: a larger one, a photo to ``/verify/image``, is not resent once
+  sent); a request whose connection to a process failed is sent to another one
   (``retry-on conn-failure`` with ``option redispatch``), whatever its method: it never reached
   a gateway. A request that reached one and got no answer (the process died under it) is sent
   again only when repeating it is safe: ``GET``/``HEAD``/``OPTIONS``, and ``POST`` to the
-  verify endpoints (``/api/v1/verify``, ``…/image``, ``…/batch``), which change nothing but the
-  metrics and the holder's use record (a use recorded twice names the same scan twice; it
-  never changes an answer). Issuance and status changes are never repeated by the balancer:
-  the client sees the error and retries with its own idempotency (``issue-batch`` rows, a
-  status already set answers as such);
-- whole answers: HAProxy holds an answer until its body is in (up to a 16 KB buffer) before
-  forwarding it, so a process killed between its headers and its body yields a clean 502
-  (which a verify client may repeat), never a cut answer: a balancer cannot resend a request
-  once the answer has begun;
+  verify endpoints (``/api/v1/verify``, ``…/image``, ``…/batch``): a verify reads in-memory
+  trust and status data and writes nothing (only the metrics count a repeat twice), so its
+  answer is the same however often it is asked. Issuance and status changes are never
+  repeated by the balancer: the client sees the error and decides (an issuance is idempotent
+  per batch row, not per request);
+- what no balancer can do: send a request again once its answer has begun. uvicorn writes an
+  answer's headers and its body separately; a process killed between the two leaves the
+  client a cut answer (HAProxy logs ``SD``), which a verify client may simply repeat;
 - ``X-Forwarded-For``: uvicorn trusts it from 127.0.0.1 (its ``forwarded_allow_ips``
   default), so the gateways' per-address rate limits count clients, not HAProxy;
 - timeouts bound every wait: connect 2 s, a client's request 10 s, a server's answer 15 s.
@@ -154,6 +155,8 @@ defaults
     timeout http-keep-alive 10s
     # a request is tried again, on another process, up to 3 times
     retries 3
+    # a request is read whole (up to a 16 KB buffer) before it is sent: what L7 retries resend
+    option http-buffer-request
     option redispatch 1
     retry-on conn-failure empty-response junk-response response-timeout 502 503 504
 
@@ -171,9 +174,6 @@ backend gateways
     acl safe_method method GET HEAD OPTIONS
     acl verify path {verify}
     http-request disable-l7-retry if !safe_method !verify
-    # a whole answer (up to a buffer, 16 KB) before its first byte goes to the client: a
-    # process killed between its headers and its body is then retried, not half-forwarded
-    http-response wait-for-body time 2s
 {servers}
 """
 
