@@ -282,6 +282,40 @@ def throwaway_database(server_url: str) -> Iterator[str]:
         admin.dispose()
 
 
+def raw_es256(seconds: float = 1.0) -> tuple[float, float]:
+    """Raw ``cryptography`` ES256 verifies and signs a second on one core, now: the baseline
+    every figure of a run is read against (as ``loadtests.bench`` does)."""
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    algorithm = ec.ECDSA(hashes.SHA256())
+    data = b"eyJhbGciOiJFUzI1NiJ9." + b"x" * 300  # a credential's signing input, roughly
+    signature = key.sign(data, algorithm)
+    rates = []
+    for work in (lambda: key.public_key().verify(signature, data, algorithm),
+                 lambda: key.sign(data, algorithm)):  # fmt: skip
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(50):
+                work()
+            count += 50
+        rates.append(count / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
+def _baseline_lines(before: tuple[float, float], after: tuple[float, float]) -> str:
+    verify = (before[0] + after[0]) / 2
+    sign = (before[1] + after[1]) / 2
+    return (
+        f"raw cryptography ES256 on one core in this run (mean of before and after the load): "
+        f"verify {verify:,.0f}/s, sign {sign:,.0f}/s; divide a row's req/s by them for its "
+        f"ratio (a paced load: --wait 0,0 for capacity)"
+    )
+
+
 def _run_cluster(root: Path, args: argparse.Namespace) -> int:
     """``--cluster N``: the city on N processes behind HAProxy, then the locust run."""
     from cli.cluster_demo import prepare_city
@@ -300,7 +334,9 @@ def _run_cluster(root: Path, args: argparse.Namespace) -> int:
         try:
             print(f"{args.cluster} gateway processes behind HAProxy on {cluster.url}; "
                   f"locust: {_plan(args)}", flush=True)  # fmt: skip
+            before = raw_es256()
             code = _run_locust(cluster.url, agency["api_key"], root, args)
+            print(_baseline_lines(before, raw_es256()), flush=True)
             for gw in cluster.gateways:
                 errors = server_errors(gw.log.read_text(encoding="utf-8", errors="replace"))
                 for block in errors:
