@@ -7,7 +7,8 @@ text, a status change 200. Anything else counts as a failure.
 
 With ``ECERT_LOAD_MIX=cluster`` (``make load``: a city on several processes behind HAProxy) a
 third of the users are verifiers and CDNs refreshing a status list (``GET statuslist``, must
-answer 200 with a ``statuslist+jwt``), the rest the counters and agencies above.
+answer 200 with a ``statuslist+jwt``), the rest the counters and agencies above; the seeded
+revocations are first waited for (bounded) until every process answers them.
 
 With ``ECERT_LOAD_MIX=public`` two more kinds of user join (weights 2 : 1 : 1 of the users):
 an agency issuing back to back (``issue``), and a reader of the public GETs a verifier, a CDN
@@ -46,6 +47,7 @@ import logging
 import os
 import random
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,6 +139,8 @@ def _seed(host: str) -> Pools:
                 raise RuntimeError(f"seeding: revoke answered {revoked.status_code}")
             pools.revoked.append(body["qr_text"])
         pools.garbage = garbage_texts(pools.valid[0])
+        if _mix() == "cluster":
+            _until_every_process_revoked(host, pools.revoked)
         if _mix() == "default":
             return pools
         index = client.get(STATUS_LISTS)
@@ -148,6 +152,27 @@ def _seed(host: str) -> Pools:
         pools.agency_id = str(lists[0]["agency_id"])
         pools.status_lists = [int(entry["id"]) for entry in lists]
     return pools
+
+
+SETTLE_SECONDS = 15.0
+SETTLE_STREAK = 6  # answers in a row, each on a new connection: every process of a few asked
+
+
+def _until_every_process_revoked(host: str, revoked: list[str]) -> None:
+    """The cluster mix: wait (bounded) until the revocations made through one process are
+    answered by all: processes look for each other's writes every ``ECERT_REFRESH_INTERVAL``."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    fresh = httpx.Limits(max_keepalive_connections=0)  # each answer from a process HAProxy picks
+    with httpx.Client(base_url=host, timeout=10.0, limits=fresh) as client:
+        for qr in revoked:
+            streak = 0
+            while streak < SETTLE_STREAK:
+                reason = client.post(VERIFY, json={"qr": qr}).json().get("reason")
+                streak = streak + 1 if reason == "REVOKED" else 0
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"seeding: a revocation not answered by every process in {SETTLE_SECONDS} s"
+                    )
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
