@@ -19,7 +19,9 @@ block whose ``root`` is ``DIR``). Neither file is served by the configuration th
 
 Deliberately not here: answers made per request (``/federation/fetch?sub=…``,
 ``/federation/resolve``, trust list deltas ``?since=``), which need the gateway; and any upload
-to a CDN. Republish at least every ``ECERT_STATUS_TTL`` seconds: ``max-age`` counts from now.
+to a CDN. Republish at least every ``ECERT_STATUS_TTL`` seconds (``max-age`` counts from the
+publishing), then reload nginx (``nginx -s reload``): the include carries each document's
+headers and paths, and nginx reads it when it starts or reloads.
 """
 
 from __future__ import annotations
