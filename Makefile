@@ -8,9 +8,10 @@ NODE_STAMP := $(INTEROP)/node_modules/.installed
 DATA_DIR ?= .ecert/demo
 HOST ?= 127.0.0.1
 PORT ?= 8000
-LOAD_ARGS ?=
+# make load: the city on 3 processes behind HAProxy on PostgreSQL (LOAD_ARGS= for one gateway)
+LOAD_ARGS ?= --cluster 3 --mix cluster
 
-.PHONY: run test lint types pytest interop-deps bench load clean demo-federation
+.PHONY: run test lint types pytest interop-deps bench load clean demo-federation demo-cluster
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +24,11 @@ run: $(STAMP)
 
 demo-federation: $(STAMP)
 	$(BIN)/ecert demo-federation
+
+# One city on 3 processes behind HAProxy (Debian package) on one PostgreSQL database
+# (ECERT_CLUSTER_DATABASE_URL, default ecert_cluster_demo on the local server, made if missing).
+demo-cluster: $(STAMP)
+	$(BIN)/ecert demo-cluster
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -18,6 +18,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("cli.serve", "serve"),
     "demo": ("cli.serve", "demo_cmd"),
     "demo-federation": ("cli.federation_demo", "demo_federation"),
+    "demo-cluster": ("cli.cluster_demo", "demo_cluster"),
+    "publish": ("cli.publish_cmd", "publish"),
     "issue": ("cli.credentials", "issue"),
     "issue-batch": ("cli.issue_batch", "issue_batch"),
     "suspend": ("cli.credentials", "suspend"),
@@ -30,7 +32,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     # apikey_cmd adds the API-key commands (agency key …), operator_cmd the console operators.
     "agency": ("cli.operator_cmd", "agency_app"),
     "key": ("cli.admin", "key_app"),
-    "trust": ("cli.trust_cmd", "trust_app"),
+    # trust_fetch_cmd adds ``trust fetch`` (a kiosk updating its bundle) to trust_cmd's group.
+    "trust": ("cli.trust_fetch_cmd", "trust_app"),
     # federation_ops adds its commands (sync, rotate-key) to federation_cmd's group, and
     # federation_join_cmd the anchor's join queue (pending, reject, purge).
     "federation": ("cli.federation_join_cmd", "federation_app"),

@@ -5,6 +5,11 @@ and 5 status changes (suspend, or reinstate what this user suspended). Every ans
 a verify must say VALID / REVOKED / not valid as expected, an issue must answer 201 with a QR
 text, a status change 200. Anything else counts as a failure.
 
+With ``ECERT_LOAD_MIX=cluster`` (``make load``: a city on several processes behind HAProxy) a
+third of the users are verifiers and CDNs refreshing a status list (``GET statuslist``, must
+answer 200 with a ``statuslist+jwt``), the rest the counters and agencies above; the seeded
+revocations are first waited for (bounded) until every process answers them.
+
 With ``ECERT_LOAD_MIX=public`` two more kinds of user join (weights 2 : 1 : 1 of the users):
 an agency issuing back to back (``issue``), and a reader of the public GETs a verifier, a CDN
 or a peer gateway makes (``GET public …``, each must answer 200): the entity configuration, an
@@ -22,7 +27,7 @@ Configuration from the environment (``loadtests.run_load`` sets both):
   business-licence issuer;
 - ``ECERT_LOAD_WAIT`` (optional): ``min,max`` seconds a user waits between requests
   (default ``0.05,0.25``: a busy counter; ``0,0`` finds the server's capacity);
-- ``ECERT_LOAD_MIX`` (optional): ``default`` or ``public`` (above);
+- ``ECERT_LOAD_MIX`` (optional): ``default``, ``cluster`` or ``public`` (above);
 - ``ECERT_LOAD_PUBLIC_CSV`` (optional): where the merged public GETs' row is written.
 
 At test start the file seeds its own pools over plain HTTP (not counted in the statistics):
@@ -42,6 +47,7 @@ import logging
 import os
 import random
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -66,7 +72,7 @@ ISSUE = "/api/v1/credentials"
 STATUS_LISTS = "/statuslists"
 PUBLIC = "public "  # the name prefix of every public GET
 PUBLIC_ALL = "public (all)"
-MIXES = ("default", "public")
+MIXES = ("default", "public", "cluster")
 _names = itertools.count(random.randrange(1, 900_000) * 1_000)
 
 
@@ -133,7 +139,9 @@ def _seed(host: str) -> Pools:
                 raise RuntimeError(f"seeding: revoke answered {revoked.status_code}")
             pools.revoked.append(body["qr_text"])
         pools.garbage = garbage_texts(pools.valid[0])
-        if _mix() != "public":
+        if _mix() == "cluster":
+            _until_every_process_revoked(host, pools.revoked)
+        if _mix() == "default":
             return pools
         index = client.get(STATUS_LISTS)
         if index.status_code != 200:
@@ -144,6 +152,27 @@ def _seed(host: str) -> Pools:
         pools.agency_id = str(lists[0]["agency_id"])
         pools.status_lists = [int(entry["id"]) for entry in lists]
     return pools
+
+
+SETTLE_SECONDS = 15.0
+SETTLE_STREAK = 6  # answers in a row, each on a new connection: every process of a few asked
+
+
+def _until_every_process_revoked(host: str, revoked: list[str]) -> None:
+    """The cluster mix: wait (bounded) until the revocations made through one process are
+    answered by all: processes look for each other's writes every ``ECERT_REFRESH_INTERVAL``."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    fresh = httpx.Limits(max_keepalive_connections=0)  # each answer from a process HAProxy picks
+    with httpx.Client(base_url=host, timeout=10.0, limits=fresh) as client:
+        for qr in revoked:
+            streak = 0
+            while streak < SETTLE_STREAK:
+                reason = client.post(VERIFY, json={"qr": qr}).json().get("reason")
+                streak = streak + 1 if reason == "REVOKED" else 0
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"seeding: a revocation not answered by every process in {SETTLE_SECONDS} s"
+                    )
 
 
 def _on_test_start(environment: Environment, **_: Any) -> None:
@@ -206,7 +235,7 @@ events.quitting.add_listener(_on_quitting)  # type: ignore[no-untyped-call]
 class CounterAndAgency(FastHttpUser):
     """A counter scanning QR codes, with its agency issuing and suspending now and then."""
 
-    weight = 2  # of 4 in the public mix; the only user class otherwise
+    weight = 2  # of 4 in the public mix, of 3 in the cluster mix; the only user class otherwise
     host = os.environ.get("ECERT_LOAD_HOST") or None
     wait_time = between(*_wait_range())
 
@@ -276,6 +305,27 @@ class CounterAndAgency(FastHttpUser):
                 return
             self.mine[cid] = action == "suspend"
             resp.success()
+
+
+class StatusListReader(FastHttpUser):
+    """The cluster mix: a verifier or CDN refreshing one of the city's status lists."""
+
+    abstract = _mix() != "cluster"  # a user class only in the cluster mix
+    weight = 1
+    host = os.environ.get("ECERT_LOAD_HOST") or None
+    wait_time = between(*_wait_range())
+
+    @task
+    def status_list(self) -> None:
+        if not POOLS.status_lists:
+            return
+        path = f"{STATUS_LISTS}/{random.choice(POOLS.status_lists)}"
+        with self.client.get(path, name="statuslist", catch_response=True) as resp:
+            kind = resp.headers.get("content-type", "") if resp.headers else ""
+            if resp.status_code != 200 or kind != "application/statuslist+jwt":
+                resp.failure(f"HTTP {resp.status_code} {kind}: {(resp.text or '')[:200]}")
+            else:
+                resp.success()
 
 
 class AgencyIssuer(FastHttpUser):

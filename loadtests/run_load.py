@@ -14,6 +14,13 @@ or ``ECERT_LOAD_API_KEY``) drives a gateway already running instead of starting 
 older build to compare with; for ``--mix public`` it must be set up as ``make load`` sets up
 its own (``loadtests.common.running_gateway``).
 
+``--cluster N`` (what ``make load`` runs, with ``--mix cluster``) starts the city on N gateway
+processes behind HAProxy instead (:mod:`cli.cluster_procs`), on a throw-away PostgreSQL database
+made on the server of ``--database-url`` (default ``ECERT_LOAD_DATABASE_URL``, else
+``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``) and dropped at the end; processes
+look for each other's writes every 0.2 s. ``--cluster 0`` (the default of this module) is the
+single gateway above.
+
 Exit status: 0 when the failure ratio is at most ``--max-failure-ratio`` (default 1%), 1 when it
 is higher or nothing was measured, 2 when the run could not be set up, 130 when interrupted.
 """
@@ -24,21 +31,29 @@ import argparse
 import csv
 import os
 import re
+import secrets
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from loadtests.common import REPO, SetupError, child_env, running_gateway, stop
+from loadtests.common import REPO, SetupError, child_env, free_port, running_gateway, stop
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 TOTAL = "Aggregated"
 PUBLIC_ALL = "GET public (all)"  # the row loadtests/locustfile.py merges the public GETs into
-MIXES = ("default", "public")
+MIXES = ("default", "public", "cluster")
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+CLUSTER_SETTINGS = {
+    "ECERT_RATE_LIMITS": "0",  # every request comes from one address: measure the gateway
+    "ECERT_ACCESS_LOG": "off",
+    "ECERT_REFRESH_INTERVAL": "0.2",  # a revoke in one process is seen by the others soon
+}
 NAME_WIDTH = 28
 _DURATION = re.compile(r"(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?")
 _GRACE = 120  # seconds on top of --run-time before locust is stopped by force
@@ -241,6 +256,99 @@ def _plan(args: argparse.Namespace) -> str:
     )
 
 
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    """A new ``ecert_load_<random>`` database on the server of ``server_url``, dropped after."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(server_url)
+    name = f"ecert_load_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except SQLAlchemyError as exc:
+            shown = url.render_as_string(hide_password=True)
+            raise SetupError(f"cannot make a database on {shown}: {exc}") from exc
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()
+
+
+def raw_es256(seconds: float = 1.0) -> tuple[float, float]:
+    """Raw ``cryptography`` ES256 verifies and signs a second on one core, now: the baseline
+    every figure of a run is read against (as ``loadtests.bench`` does)."""
+    import time
+
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    algorithm = ec.ECDSA(hashes.SHA256())
+    data = b"eyJhbGciOiJFUzI1NiJ9." + b"x" * 300  # a credential's signing input, roughly
+    signature = key.sign(data, algorithm)
+    rates = []
+    for work in (lambda: key.public_key().verify(signature, data, algorithm),
+                 lambda: key.sign(data, algorithm)):  # fmt: skip
+        count, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            for _ in range(50):
+                work()
+            count += 50
+        rates.append(count / (time.perf_counter() - start))
+    return rates[0], rates[1]
+
+
+def _baseline_lines(before: tuple[float, float], after: tuple[float, float]) -> str:
+    verify = (before[0] + after[0]) / 2
+    sign = (before[1] + after[1]) / 2
+    return (
+        f"raw cryptography ES256 on one core in this run (mean of before and after the load): "
+        f"verify {verify:,.0f}/s, sign {sign:,.0f}/s; divide a row's req/s by them for its "
+        f"ratio (a paced load: --wait 0,0 for capacity)"
+    )
+
+
+def _run_cluster(root: Path, args: argparse.Namespace) -> int:
+    """``--cluster N``: the city on N processes behind HAProxy, then the locust run."""
+    from cli.cluster_demo import prepare_city
+    from cli.cluster_procs import ClusterError, start_cluster
+
+    port = free_port()
+    ports = [free_port() for _ in range(args.cluster)]
+    with throwaway_database(args.database_url) as database:
+        data_dir = root / "city"
+        try:
+            agency = prepare_city(data_dir, database, f"http://127.0.0.1:{port}")
+            cluster = start_cluster(data_dir=data_dir, database_url=database, port=port,
+                                    gateway_ports=ports, env=CLUSTER_SETTINGS)  # fmt: skip
+        except ClusterError as exc:
+            raise SetupError(str(exc)) from exc
+        try:
+            print(f"{args.cluster} gateway processes behind HAProxy on {cluster.url}; "
+                  f"locust: {_plan(args)}", flush=True)  # fmt: skip
+            before = raw_es256()
+            code = _run_locust(cluster.url, agency["api_key"], root, args)
+            print(_baseline_lines(before, raw_es256()), flush=True)
+            for gw in cluster.gateways:
+                errors = server_errors(gw.log.read_text(encoding="utf-8", errors="replace"))
+                for block in errors:
+                    print(f"  {gw.name}: {block}", flush=True)
+                if not gw.alive():
+                    print(f"{gw.name} died during the run:\n{gw.log_tail()}", flush=True)
+                    code = max(code, 1)
+            return code
+        finally:
+            cluster.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.run_load", description=__doc__)
     parser.add_argument(
@@ -258,8 +366,8 @@ def main(argv: list[str] | None = None) -> int:
         "--mix",
         choices=MIXES,
         default="default",
-        help="default: verify/issue/status; public: also the public GETs under issuance, the "
-        "gateway a region trust anchor (default: default)",
+        help="default: verify/issue/status; cluster: also status list GETs; public: also the "
+        "public GETs under issuance, the gateway a region trust anchor (default: default)",
     )
     parser.add_argument(
         "--host",
@@ -273,7 +381,24 @@ def main(argv: list[str] | None = None) -> int:
         help="with --host: an agency API key with the issue and status scopes, for a "
         "business-licence issuer (default: ECERT_LOAD_API_KEY)",
     )
+    parser.add_argument(
+        "--cluster",
+        type=int,
+        default=0,
+        metavar="N",
+        choices=range(17),
+        help="run the city on N processes behind HAProxy on PostgreSQL (0: one gateway, SQLite)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("ECERT_LOAD_DATABASE_URL", DEFAULT_SERVER),
+        help="with --cluster: the PostgreSQL server to make a throw-away database on",
+    )
     args = parser.parse_args(argv)
+    if args.cluster and args.host is not None:
+        parser.error("--cluster starts its own gateways: not with --host")
+    if args.mix == "public" and args.cluster:
+        parser.error("--mix public needs a trust anchor: run it without --cluster")
     if args.host is not None and not args.api_key:
         parser.error("--host needs --api-key (or ECERT_LOAD_API_KEY)")
     # Both signals end the run through the same clean-up; SIGINT explicitly, since a shell
@@ -288,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
                     flush=True,
                 )
                 return _run_locust(args.host.rstrip("/"), args.api_key, root, args)
+            if args.cluster:
+                print(f"starting {args.cluster} gateway processes and HAProxy ...", flush=True)
+                return _run_cluster(root, args)
             print(f"starting a gateway in {root} ...", flush=True)
             with running_gateway(root, anchor=args.mix == "public") as server:
                 print(f"gateway on {server.base_url}; locust: {_plan(args)}", flush=True)

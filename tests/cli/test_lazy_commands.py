@@ -26,10 +26,19 @@ def test_every_command_loads_under_its_name(name: str) -> None:
     assert isinstance(command, typer.core.TyperGroup) is isinstance(target, typer.Typer)
 
 
-def test_a_group_with_one_command_stays_a_group() -> None:
-    trust = load_command("trust")
-    assert isinstance(trust, typer.core.TyperGroup)
-    assert trust.list_commands(None) == ["export"]
+SOLO = typer.Typer()  # a group with one command (``trust`` was one, before ``trust fetch``)
+
+
+@SOLO.command("export")
+def _solo_export() -> None:
+    """The group's only command."""
+
+
+def test_a_group_with_one_command_stays_a_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(COMMANDS, "solo", (__name__, "SOLO"))
+    assert isinstance(load_command("solo"), typer.core.TyperGroup)
+    assert load_command("solo").list_commands(None) == ["export"]
+    assert load_command("trust").list_commands(None) == ["export", "fetch"]
 
 
 def test_verify_at_a_gateway_imports_nothing_heavy() -> None:
