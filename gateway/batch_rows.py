@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session
 from gateway import holder_rule
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
-from gateway.issuance import MAX_BATCH, IssueRequest, Prepared, _write, prepare
+from gateway.issuance import MAX_BATCH, IssueRequest, Prepared, _write, load_signer, prepare
 from gateway.models import AgencyRow, CredentialRow
 from issuers.qr import qr_text
 from trust.errors import FieldError
@@ -263,16 +263,14 @@ def issue_chunk(
                 # Lock, then read what is issued: a run that waited here sees every row the run
                 # before it committed (issue 8). NO KEY UPDATE: it does not block the key-share
                 # locks that inserting credentials takes.
-                agency = session.get(AgencyRow, agency_id, with_for_update={"key_share": True})
-                if agency is None:
-                    raise NotFound(f"no agency {agency_id!r}")
-                plans = plan_chunk(gw, session, agency, requests, now, label)
+                signer = load_signer(session, agency_id, lock=True)
+                plans = plan_chunk(gw, session, signer.agency, requests, now, label)
                 refused = any(p.problems for p in plans)
                 todo = [p.prepared for p in plans if p.prepared is not None]
                 written: list[dict[str, Any]] = []
                 change = None
                 if todo and not (all_or_nothing and refused):
-                    written, change = _write(gw, session, agency, todo, now, actor)
+                    written, change = _write(gw, session, signer, todo, now, actor)
                 outcomes = _outcomes(gw, plans, written)
             gw.live.changed(change)
             return outcomes, written
