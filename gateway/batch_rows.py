@@ -51,6 +51,8 @@ _STEP = 500  # keys per IN (…)
 
 # How a message names another row of the chunk: (zh-CN, English) for a position.
 Label = Callable[[int], tuple[str, str]]
+# Each request's subject as validated earlier in the run (None: not validated yet), or None.
+Validated = Sequence[dict[str, Any] | None] | None
 
 
 def row_key(type_: str, subject: Any, ref: str | None) -> str:
@@ -162,12 +164,15 @@ def _existing(session: Session, agency_id: str, plans: list[_Plan]) -> None:
             plan.existing = match
 
 
-def _validate(gw: Gateway, agency: AgencyRow, plans: list[_Plan], now: int) -> None:
-    for plan in plans:
+def _validate(
+    gw: Gateway, agency: AgencyRow, plans: list[_Plan], now: int, validated: Validated
+) -> None:
+    for position, plan in enumerate(plans):
         if plan.problems or plan.existing is not None:
             continue
+        subject = None if validated is None else validated[position]
         try:
-            plan.prepared = prepare(gw, agency, plan.request, now)
+            plan.prepared = prepare(gw, agency, plan.request, now, validated_subject=subject)
         except FieldError as exc:
             plan.problems.extend(exc.errors)
 
@@ -216,26 +221,48 @@ def plan_chunk(
     requests: Sequence[IssueRequest],
     now: int,
     label: Label,
+    validated: Validated = None,
 ) -> list[_Plan]:
-    """Each request's fate, read from the database; writes nothing."""
+    """Each request's fate, read from the database; writes nothing. ``validated``: for each
+    request, its subject as validated earlier in this run, or None to validate it here."""
     plans = [_Plan(r) for r in requests]
     _repeats(plans, label)
     _existing(session, agency.id, plans)
-    _validate(gw, agency, plans, now)
+    _validate(gw, agency, plans, now, validated)
     _one_per_holder(session, plans, now, label)
     return plans
+
+
+@dataclass(frozen=True)
+class Checked:
+    """One request as a register's first pass found it: its problems, and its validated
+    subject (None when it was not validated: a problem, or a row issued before)."""
+
+    problems: list[dict[str, str]]
+    subject: dict[str, Any] | None
+
+
+def check_rows(
+    gw: Gateway, *, agency_id: str, requests: Sequence[IssueRequest], label: Label
+) -> list[Checked]:
+    """Each request's problems as :func:`issue_chunk` would find them now, and the subject it
+    validated, without a lock and without writing (a register's first pass: a bad row anywhere
+    issues nothing; the second hands the subjects back to :func:`issue_chunk`)."""
+    with gw.sessions() as session:
+        agency = session.get(AgencyRow, agency_id)
+        if agency is None:
+            raise NotFound(f"no agency {agency_id!r}")
+        plans = plan_chunk(gw, session, agency, requests, gw.clock(), label)
+        return [
+            Checked(p.problems, None if p.prepared is None else p.prepared.subject) for p in plans
+        ]
 
 
 def check_chunk(
     gw: Gateway, *, agency_id: str, requests: Sequence[IssueRequest], label: Label
 ) -> list[list[dict[str, str]]]:
-    """Each request's problems as :func:`issue_chunk` would find them now, without a lock and
-    without writing (a register's first pass: a bad row anywhere issues nothing)."""
-    with gw.sessions() as session:
-        agency = session.get(AgencyRow, agency_id)
-        if agency is None:
-            raise NotFound(f"no agency {agency_id!r}")
-        return [p.problems for p in plan_chunk(gw, session, agency, requests, gw.clock(), label)]
+    """Each request's problems (:func:`check_rows`)."""
+    return [c.problems for c in check_rows(gw, agency_id=agency_id, requests=requests, label=label)]
 
 
 def issue_chunk(
@@ -246,11 +273,13 @@ def issue_chunk(
     label: Label,
     all_or_nothing: bool,
     actor: str | None = None,
+    validated: Validated = None,
 ) -> tuple[list[Outcome], list[dict[str, Any]]]:
     """Issue a chunk in one transaction: each request's :class:`Outcome`, in order, and the
     rows written. With ``all_or_nothing`` a refused row writes nothing (every outcome is then
     reported, the good rows with no id). ``actor`` is who the audit log names (default: the
-    agency)."""
+    agency). ``validated``: each request's subject as :func:`check_rows` validated it earlier in
+    this run (None: validate it here)."""
     if len(requests) > MAX_BATCH:
         raise FieldError.single(
             "batch", "size", f"每批最多 {MAX_BATCH} 条，实际 {len(requests)} 条",
@@ -264,7 +293,7 @@ def issue_chunk(
                 # before it committed (issue 8). NO KEY UPDATE: it does not block the key-share
                 # locks that inserting credentials takes.
                 signer = load_signer(session, agency_id, lock=True)
-                plans = plan_chunk(gw, session, signer.agency, requests, now, label)
+                plans = plan_chunk(gw, session, signer.agency, requests, now, label, validated)
                 refused = any(p.problems for p in plans)
                 todo = [p.prepared for p in plans if p.prepared is not None]
                 written: list[dict[str, Any]] = []

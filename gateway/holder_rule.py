@@ -47,7 +47,7 @@ def live_for(
     return found
 
 
-def _live_query() -> Select[tuple[str, str]]:
+def _live_query() -> Select[str, str]:
     c = CredentialRow.__table__.c  # Core columns: no ORM bookkeeping for two plain values
     return (
         select(c.holder_code, c.id)

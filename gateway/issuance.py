@@ -19,9 +19,9 @@ import json
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Select, and_, bindparam, insert, select
+from sqlalchemy import Select, Table, and_, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -86,8 +86,20 @@ class Prepared:
     valid_until: int | None
 
 
-def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> Prepared:
-    """Every check that needs no lock: type, authorisation, subject, validity window."""
+def prepare(
+    gw: Gateway,
+    agency: AgencyRow,
+    request: IssueRequest,
+    now: int,
+    *,
+    validated_subject: dict[str, Any] | None = None,
+) -> Prepared:
+    """Every check that needs no lock: type, authorisation, subject, validity window.
+
+    ``validated_subject`` is what :func:`validate_subject` answered for this request's subject
+    earlier in the same run (a register's first pass): it is not validated again (issue 13:
+    every register row was validated twice). The window is computed again: it depends on
+    ``now``."""
     ctype = gw.types.get(request.type)
     if ctype.code not in agency.types:
         raise Forbidden(
@@ -98,8 +110,12 @@ def prepare(gw: Gateway, agency: AgencyRow, request: IssueRequest, now: int) -> 
     raw = with_printed_dates(
         ctype, request.subject, valid_from=request.valid_from, valid_until=request.valid_until
     )
-    subject = validate_subject(
-        ctype, raw, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
+    subject = (
+        validated_subject
+        if validated_subject is not None
+        else validate_subject(
+            ctype, raw, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
+        )
     )
     valid_from, until = window(
         ctype, subject, valid_from=request.valid_from, valid_until=request.valid_until, now=now
@@ -310,8 +326,8 @@ def _write(
     return rows, change
 
 
-_INSERT_CREDENTIALS = insert(CredentialRow.__table__)
-_INSERT_IDEMPOTENCY = insert(IdempotencyRow.__table__)
+_INSERT_CREDENTIALS = insert(cast(Table, CredentialRow.__table__))
+_INSERT_IDEMPOTENCY = insert(cast(Table, IdempotencyRow.__table__))
 
 
 def load_agency(session: Session, agency_id: str) -> AgencyRow:

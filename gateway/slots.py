@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import secrets
 import threading
+from typing import cast
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from gateway.models import CredentialRow, SerialCounterRow, StatusListRow
@@ -24,7 +25,9 @@ _rng = secrets.SystemRandom()
 
 
 # Statements built once (building one costs more CPU than running it: issue 13's profile).
-_lists = StatusListRow.__table__.c
+_STATUS_LISTS = cast(Table, StatusListRow.__table__)
+_COUNTERS = cast(Table, SerialCounterRow.__table__)
+_lists = _STATUS_LISTS.c
 _OPEN_LIST = (
     select(_lists.id, _lists.uri, _lists.size, _lists.used)
     .where(
@@ -36,13 +39,13 @@ _OPEN_LIST = (
     .limit(1)
 )
 _TAKE = (
-    update(StatusListRow.__table__)
+    update(_STATUS_LISTS)
     .where(_lists.id == bindparam("list_id"))
     .values(used=_lists.used + bindparam("take"))
     .returning(_lists.used)
 )
 _FULL = (
-    update(StatusListRow.__table__)
+    update(_STATUS_LISTS)
     .where(_lists.id == bindparam("list_id"))
     .values(used=_lists.size)
     .returning(_lists.used)
@@ -50,9 +53,9 @@ _FULL = (
 _USED = select(CredentialRow.__table__.c.status_idx).where(
     CredentialRow.__table__.c.status_list_id == bindparam("list_id")
 )
-_counters = SerialCounterRow.__table__.c
+_counters = _COUNTERS.c
 _RESERVE = (
-    update(SerialCounterRow.__table__)
+    update(_COUNTERS)
     .where(_counters.agency_id == bindparam("of_agency"), _counters.year == bindparam("of_year"))
     .values(next_value=_counters.next_value + bindparam("count"))
     .returning(_counters.next_value)
