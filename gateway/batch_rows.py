@@ -41,7 +41,15 @@ from sqlalchemy.orm import Session
 from gateway import holder_rule
 from gateway.core import Gateway
 from gateway.errors import Conflict, NotFound
-from gateway.issuance import MAX_BATCH, IssueRequest, Prepared, _write, load_signer, prepare
+from gateway.issuance import (
+    MAX_BATCH,
+    IssueRequest,
+    Prepared,
+    _write,
+    load_signer,
+    one_writer,
+    prepare,
+)
 from gateway.models import AgencyRow, CredentialRow
 from issuers.qr import qr_text
 from trust.errors import FieldError
@@ -288,7 +296,7 @@ def issue_chunk(
     for attempt in range(_RETRIES):
         now = gw.clock()
         try:
-            with gw.transaction() as session:
+            with one_writer(gw), gw.transaction() as session:
                 # Lock, then read what is issued: a run that waited here sees every row the run
                 # before it committed (issue 8). NO KEY UPDATE: it does not block the key-share
                 # locks that inserting credentials takes.
