@@ -545,7 +545,7 @@ def run(scale: float = 1.0, *, rows: int | None = None, pg_url: str | None = Non
     """Every measurement at ``scale``; PostgreSQL ones on a throw-away database of ``pg_url``'s
     server (default ``$ECERT_BENCH_DATABASE_URL``; none: skipped with a note)."""
     sizes = Sizes.for_scale(scale, rows)
-    pg_base = pg_url if pg_url is not None else os.environ.get(BENCH_DB_ENV)
+    pg_base = pg_url if pg_url is not None else os.environ.get(BENCH_DB_ENV)  # "": skip
     report = Report(scale)
     started = time.perf_counter()
     log(f"1: raw ES256 sign for {sizes.sign_seconds:.1f} s")
