@@ -70,6 +70,15 @@ class IssueRequest:
     row_key: str | None = None
 
     def fingerprint(self) -> str:
+        """A hash of the type, subject and dates as given; computed once a request (a batch
+        asks for it up to three times a row)."""
+        known: str | None = self.__dict__.get("_fingerprint")
+        if known is None:
+            known = self._fingerprint_now()
+            object.__setattr__(self, "_fingerprint", known)  # frozen: a cache, not a field
+        return known
+
+    def _fingerprint_now(self) -> str:
         body = {
             "type": self.type,
             "subject": self.subject,
