@@ -541,9 +541,17 @@ def batch_row(name: str, result: BatchResult, raw_sign: float) -> Row:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def run(scale: float = 1.0, *, rows: int | None = None, pg_url: str | None = None) -> Report:
+def run(
+    scale: float = 1.0,
+    *,
+    rows: int | None = None,
+    pg_url: str | None = None,
+    http: bool = True,
+    databases: Sequence[str] = ("sqlite", "postgres"),
+) -> Report:
     """Every measurement at ``scale``; PostgreSQL ones on a throw-away database of ``pg_url``'s
-    server (default ``$ECERT_BENCH_DATABASE_URL``; none: skipped with a note)."""
+    server (default ``$ECERT_BENCH_DATABASE_URL``; none: skipped with a note). ``http=False``
+    and ``databases`` leave measurements out (a 1M-row register on PostgreSQL alone)."""
     sizes = Sizes.for_scale(scale, rows)
     pg_base = pg_url if pg_url is not None else os.environ.get(BENCH_DB_ENV)  # "": skip
     report = Report(scale)
@@ -555,7 +563,9 @@ def run(scale: float = 1.0, *, rows: int | None = None, pg_url: str | None = Non
     with tempfile.TemporaryDirectory(prefix="ecert-bench-issue-") as tmp:
         root = Path(tmp)
         log(f"2: HTTP issuance, {CLIENTS} clients for {sizes.http_seconds} s, PostgreSQL")
-        if pg_base:
+        if not http or "postgres" not in databases:
+            pass
+        elif pg_base:
             with pg_database(pg_base) as url:
                 found = http_issue(root / "http-pg", url, sizes.http_seconds)
             report.rows.append(http_row(HTTP_PG, found, raw_sign, p99_target=P99_PG_MS,
@@ -563,15 +573,19 @@ def run(scale: float = 1.0, *, rows: int | None = None, pg_url: str | None = Non
         else:
             report.rows.append(Row(HTTP_PG, None, note=skipped))
         log(f"2: HTTP issuance, {CLIENTS} clients for {sizes.http_seconds} s, SQLite")
-        found = http_issue(root / "http-sqlite", None, sizes.http_seconds)
-        report.rows.append(http_row(HTTP_SQLITE, found, raw_sign, p99_target=P99_SQLITE_MS,
-                                    per_core_target=None))  # fmt: skip
+        if http and "sqlite" in databases:
+            found = http_issue(root / "http-sqlite", None, sizes.http_seconds)
+            report.rows.append(http_row(HTTP_SQLITE, found, raw_sign, p99_target=P99_SQLITE_MS,
+                                        per_core_target=None))  # fmt: skip
         log(f"3: issue-batch, {sizes.batch_rows:,} rows, SQLite")
-        batch = batch_issue(root / "batch-sqlite", None, sizes.batch_rows)
-        report.rows.append(batch_row(f"{BATCH_SQLITE} {sizes.batch_rows:,}", batch, raw_sign))
-        report.chunks[BATCH_SQLITE] = batch.chunks
+        if "sqlite" in databases:
+            batch = batch_issue(root / "batch-sqlite", None, sizes.batch_rows)
+            report.rows.append(batch_row(f"{BATCH_SQLITE} {sizes.batch_rows:,}", batch, raw_sign))
+            report.chunks[BATCH_SQLITE] = batch.chunks
         log(f"3: issue-batch, {sizes.batch_rows:,} rows, PostgreSQL")
-        if pg_base:
+        if "postgres" not in databases:
+            pass
+        elif pg_base:
             with pg_database(pg_base) as url:
                 batch = batch_issue(root / "batch-pg", url, sizes.batch_rows)
             report.rows.append(batch_row(f"{BATCH_PG} {sizes.batch_rows:,}", batch, raw_sign))
@@ -586,8 +600,17 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench_issue", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink or grow every size")
     parser.add_argument("--rows", type=int, default=None, help="register rows (default 20,000)")
+    parser.add_argument("--no-http", action="store_true", help="leave the HTTP rows out")
+    parser.add_argument(
+        "--databases", default="sqlite,postgres", help="comma-separated: sqlite, postgres"
+    )
     args = parser.parse_args(argv)
-    print(run(args.scale, rows=args.rows).format(), flush=True)
+    databases = tuple(d.strip() for d in args.databases.split(",") if d.strip())
+    unknown = set(databases) - {"sqlite", "postgres"}
+    if unknown:
+        parser.error(f"--databases takes sqlite and/or postgres, found {sorted(unknown)}")
+    report = run(args.scale, rows=args.rows, http=not args.no_http, databases=databases)
+    print(report.format(), flush=True)
     return 0  # the bench reports; a missed target is printed as FAIL, not an exit code
 
 
