@@ -14,7 +14,8 @@ Measured in one run, each beside raw ``cryptography`` ES256 sign/s measured in t
 3. ``ecert issue-batch`` (both passes, in this process, through
    :func:`cli.issue_batch.issue_register`, the command's own code) of a register of
    distinct licences, on SQLite and on PostgreSQL: rows/s, its ratio to raw sign, and each
-   chunk's time; "flat" compares the mean of the last three chunks with the first three.
+   chunk's time; "flat" compares the median time of the last tenth of the chunks (at least
+   three) with that of the first tenth.
 
 PostgreSQL rows need ``ECERT_BENCH_DATABASE_URL`` (a server where the bench may create and drop
 a database of its own, e.g. ``postgresql+psycopg://postgres@127.0.0.1:5432/postgres``); without
@@ -64,6 +65,7 @@ from loadtests.common import (
     ecert_bin,
     free_port,
     licence_subject,
+    median,
     stop,
 )
 
@@ -75,7 +77,7 @@ P99_SQLITE_MS = 200.0
 BATCH_RATIO_TARGET = 0.15
 FLAT_TARGET = 1.5  # last chunks' time / first chunks' time
 CHUNK = 1_000
-EDGE = 3  # chunks averaged at each end for "flat"
+EDGE = 3  # at least this many chunks at each end for "flat"
 
 RAW_SIGN = "raw ES256 sign (cryptography)"
 HTTP_PG = "HTTP issue, 8 clients, PostgreSQL"
@@ -492,11 +494,16 @@ class BatchResult:
         return self.rows / self.seconds
 
     @property
+    def edge(self) -> int:
+        """Chunks compared at each end: a tenth of them, at least :data:`EDGE`."""
+        return max(1, min(max(EDGE, len(self.chunks) // 10), len(self.chunks) // 2))
+
+    @property
     def flat(self) -> float:
-        """Mean time of the last chunks over that of the first (1.0: flat)."""
-        edge = min(EDGE, max(1, len(self.chunks) // 2))
-        start = sum(self.chunks[:edge]) / edge
-        return (sum(self.chunks[-edge:]) / edge) / start if start else float("nan")
+        """Median time of the last chunks over that of the first (1.0: flat); medians, so that
+        one chunk slowed by another process on the machine does not decide it."""
+        first, last = median(self.chunks[: self.edge]), median(self.chunks[-self.edge :])
+        return last / first if first else float("nan")
 
 
 def batch_issue(root: Path, db_url: str | None, rows: int) -> BatchResult:
@@ -534,7 +541,7 @@ def batch_row(name: str, result: BatchResult, raw_sign: float) -> Row:
         ratio >= BATCH_RATIO_TARGET and flat <= FLAT_TARGET,
         f"{result.rows:,} rows in {result.seconds:.1f} s (pass 1 {result.first_pass:.1f} s); "
         f"chunks of {CHUNK}: first {result.chunks[0]:.2f} s, last {result.chunks[-1]:.2f} s, "
-        f"last {EDGE} / first {EDGE} = {flat:.2f}×",
+        f"median of the last {result.edge} / of the first {result.edge} = {flat:.2f}×",
     )
 
 
