@@ -18,15 +18,24 @@ Deliberately not here: the rules (:mod:`gateway.batch_rows`), the register forma
 from __future__ import annotations
 
 import csv
+import json
 import os
 import sys
-from collections.abc import Iterator
+import tempfile
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from cli import batch_register
 from cli.batch_register import Problem, RegisterError
@@ -35,6 +44,7 @@ from gateway import batch_issue, batch_rows, issuance, wallet
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.issuance import IssueRequest
+from issuers.credential_types import CredentialType
 from trust.errors import DataError, EcertError, FieldError
 
 CHUNK = 1000  # rows a transaction
@@ -163,41 +173,23 @@ def _run(
             )
     with gateway_at(data_dir) as gw:
         gw.types.get(type_)  # an unknown type is one error, not one a row
-
-        def check(chunk: list[tuple[int, IssueRequest]]) -> list[Problem]:
-            lines = [n for n, _ in chunk]
-            found = batch_rows.check_chunk(
-                gw, agency_id=agency, requests=[r for _, r in chunk], label=_label(lines)
-            )
-            # Repeated rows are named file-wide by the scan itself (batch_register._same_rows).
-            kept = [[e for e in row if e["code"] != "duplicate"] for row in found]
-            return _problems(lines, kept)
-
-        # Pass 1: validate everything first, a bad row anywhere issues nothing.
-        scanned = batch_register.scan(file, kind, type_, bid, lambda _: [], check)
         with _result_file(result) as sheet, _progress(as_json) as bar:
-            task = bar.add_task("issue", total=scanned.rows)
-            # Pass 2: the same rows, read again, a chunk at a time.
-            for chunk in batch_register.numbered_chunks(scanned, chunk_size):
-                lines = [n for n, _ in chunk]
-                outcomes, _ = batch_rows.issue_chunk(
-                    gw, agency_id=agency, requests=[r for _, r in chunk],
-                    label=_label(lines), all_or_nothing=True,
-                )  # fmt: skip
-                refused = _problems(lines, [o.problems for o in outcomes])
-                if refused:  # found by this pass only: the database changed since pass 1
-                    raise RegisterError(file, refused)
-                for outcome in outcomes:
-                    done["skipped" if outcome.already else "issued"] += 1
-                    if sheet is not None:
-                        sheet.writerow(batch_issue.result_line(_row_result(lines, outcome)))
-                _flush(sheet)
-                bar.advance(task, len(chunk))
+            task: list[TaskID] = []
+
+            def shown(rows: int, issued: int) -> None:
+                if not task:
+                    task.append(bar.add_task("issue", total=rows))
+                bar.update(task[0], completed=issued)
+
+            rows = issue_register(
+                gw, file=file, kind=kind, agency=agency, type_=type_, batch_id=bid,
+                chunk_size=chunk_size, sheet=sheet, done=done, on_chunk=shown,
+            )  # fmt: skip
         offered = _write_offers(gw, wallet_offers, agency, bid) if wallet_offers else 0
     summary: dict[str, Any] = {
         "file": str(file),
         "batch_id": bid,
-        "rows": scanned.rows,
+        "rows": rows,
         **done,
     }
     if result is not None:
@@ -205,6 +197,106 @@ def _run(
     if wallet_offers is not None:
         summary.update(wallet_offers=str(wallet_offers), offers=offered)
     return summary
+
+
+def issue_register(
+    gw: Gateway,
+    *,
+    file: Path,
+    kind: str,
+    agency: str,
+    type_: str,
+    batch_id: str,
+    chunk_size: int,
+    sheet: _Sheet | None,
+    done: dict[str, int],
+    on_chunk: Callable[[int, int], None] | None = None,
+) -> int:
+    """The two passes over a register; the number of rows. ``on_chunk(rows, done so far)`` is
+    called once pass 1 passed and after each chunk commits (the progress bar, the bench).
+
+    Each row is validated once (issue 13: twice before, by each pass). Pass 1 keeps a byte a
+    row saying whether it was validated and whether its subject came out as given (the common
+    case: nothing to keep); a subject that validation changed (spaces stripped, a code
+    upper-cased, a printed date filled in) goes to an anonymous temporary file, read back in
+    order by pass 2. Rows found issued already in pass 1 are validated by pass 2 if it has to
+    issue them after all."""
+    ctype = gw.types.get(type_)
+    marks = bytearray()  # a row in file order: _NOT_VALIDATED, _AS_GIVEN or _SPILLED
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spill:
+
+        def check(chunk: list[tuple[int, IssueRequest]]) -> list[Problem]:
+            lines = [n for n, _ in chunk]
+            found = batch_rows.check_rows(
+                gw, agency_id=agency, requests=[r for _, r in chunk], label=_label(lines)
+            )
+            for (line, request), checked in zip(chunk, found, strict=True):
+                if checked.subject is None:
+                    marks.append(_NOT_VALIDATED)
+                elif _as_given(ctype, request.subject, checked.subject):
+                    marks.append(_AS_GIVEN)
+                else:
+                    marks.append(_SPILLED)
+                    spill.write(json.dumps([line, checked.subject], ensure_ascii=False) + "\n")
+            # Repeated rows are named file-wide by the scan itself (batch_register._same_rows).
+            kept = [[e for e in c.problems if e["code"] != "duplicate"] for c in found]
+            return _problems(lines, kept)
+
+        # Pass 1: validate everything first, a bad row anywhere issues nothing.
+        scanned = batch_register.scan(file, kind, type_, batch_id, lambda _: [], check)
+        spill.seek(0)
+        spilled = (json.loads(text) for text in spill)
+        ordinal = 0
+        if on_chunk is not None:
+            on_chunk(scanned.rows, 0)
+        # Pass 2: the same rows, read again, a chunk at a time.
+        for chunk in batch_register.numbered_chunks(scanned, chunk_size):
+            lines = [n for n, _ in chunk]
+            validated: list[dict[str, Any] | None] = []
+            for line, request in chunk:
+                mark = marks[ordinal]
+                ordinal += 1
+                if mark == _AS_GIVEN:
+                    validated.append(_in_type_order(ctype, request.subject))
+                elif mark == _SPILLED:
+                    at, subject = next(spilled)
+                    assert at == line  # written in file order by pass 1
+                    validated.append(subject)
+                else:
+                    validated.append(None)
+            outcomes, _ = batch_rows.issue_chunk(
+                gw, agency_id=agency, requests=[r for _, r in chunk], label=_label(lines),
+                all_or_nothing=True, validated=validated,
+            )  # fmt: skip
+            refused = _problems(lines, [o.problems for o in outcomes])
+            if refused:  # found by this pass only: the database changed since pass 1
+                raise RegisterError(file, refused)
+            for outcome in outcomes:
+                done["skipped" if outcome.already else "issued"] += 1
+                if sheet is not None:
+                    sheet.writerow(batch_issue.result_line(_row_result(lines, outcome)))
+            _flush(sheet)
+            if on_chunk is not None:
+                on_chunk(scanned.rows, ordinal)
+    return scanned.rows
+
+
+_NOT_VALIDATED, _AS_GIVEN, _SPILLED = 0, 1, 2
+
+
+def _in_type_order(ctype: CredentialType, subject: Any) -> dict[str, Any]:
+    """The fields of ``subject`` in the type's order, as validation answers them."""
+    return {f.name: subject[f.name] for f in ctype.submitted_fields if f.name in subject}
+
+
+def _as_given(ctype: CredentialType, given: Any, validated: dict[str, Any]) -> bool:
+    """Whether validation answered ``given`` unchanged (the same values, of the same types)."""
+    if not isinstance(given, dict) or len(given) != len(validated):
+        return False
+    ordered = _in_type_order(ctype, given)
+    return ordered == validated and all(
+        type(value) is type(validated[name]) for name, value in ordered.items()
+    )
 
 
 def _row_result(lines: list[int], outcome: batch_rows.Outcome) -> batch_issue.RowResult:

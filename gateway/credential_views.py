@@ -18,11 +18,14 @@ from gateway.models import AgencyRow, CredentialRow, StatusChangeRow, StatusList
 from issuers.status_rules import STATUS_NAMES, action_of
 
 
-def issued(gw: Gateway, row: CredentialRow) -> dict[str, Any]:
-    """What issuing answers: the summary and where its QR images are."""
+def issued(
+    gw: Gateway, row: CredentialRow, *, summary: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """What issuing answers: the summary (``summary`` when the issuance rendered it already)
+    and where its QR images are."""
     base = f"/api/v1/credentials/{row.id}"
     return {
-        **issuance.credential_summary(gw, row),
+        **(summary if summary is not None else issuance.credential_summary(gw, row)),
         "qr_png": f"{base}/qr.png",
         "qr_svg": f"{base}/qr.svg",
     }

@@ -325,9 +325,14 @@ def schema_problems(
     return out
 
 
+# Unicode category Cc is exactly C0 (U+0000-U+001F), DEL and C1 (U+007F-U+009F): one regex
+# search instead of a category look-up a character (issue 13: most of a subject's check).
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
 def _has_control(value: object) -> bool:
     if isinstance(value, str):
-        return any(unicodedata.category(c) == "Cc" for c in value)
+        return _CONTROL.search(value) is not None
     if isinstance(value, list):
         return any(_has_control(v) for v in value)
     return False

@@ -18,6 +18,7 @@ from trust.errors import DataError
 
 _NUMERIC_OFFSET = 45  # '-' is the lowest character of the base64url alphabet plus '.'
 _JWS_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
+_DIGIT_PAIRS = {ord(ch): f"{ord(ch) - _NUMERIC_OFFSET:02d}" for ch in _JWS_ALPHABET}
 
 
 _FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
@@ -80,13 +81,13 @@ def check_b64url_spelling(text: str) -> None:
 
 
 def jws_to_numeric(token: str) -> str:
-    """Compact JWS → digits (two per character)."""
-    out = []
-    for ch in token:
-        if ch not in _JWS_ALPHABET:
-            raise DataError(f"character {ch!r} cannot appear in a compact JWS")
-        out.append(f"{ord(ch) - _NUMERIC_OFFSET:02d}")
-    return "".join(out)
+    """Compact JWS → digits (two per character), by one ``str.translate`` (a loop over the
+    characters cost more than signing the token)."""
+    digits = token.translate(_DIGIT_PAIRS)
+    if len(digits) != 2 * len(token):  # a character outside the alphabet was left as it is
+        bad = next(ch for ch in token if ch not in _JWS_ALPHABET)
+        raise DataError(f"character {bad!r} cannot appear in a compact JWS")
+    return digits
 
 
 def is_ascii_digits(text: str) -> bool:

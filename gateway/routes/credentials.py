@@ -39,7 +39,7 @@ def issue_credential(
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> dict[str, Any]:
-    row, created = issuance.issue(
+    row, created, summary = issuance.issue_answered(
         gw,
         agency_id=principal.agency_id,
         request=issuance.IssueRequest(
@@ -53,7 +53,7 @@ def issue_credential(
     if not created:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
-    answer = credential_views.issued(gw, row)
+    answer = credential_views.issued(gw, row, summary=summary)
     if body.wallet_offer:
         offer = wallet.create_offer(gw, credential_id=row.id, agency_id=principal.agency_id)
         answer["wallet_offer"] = offer.as_dict()

@@ -91,9 +91,9 @@ def test_migration_keeps_every_credential_and_detaches_the_later_duplicates(
         # What two racing runs wrote: rows 0-2 twice, row 1 three times, row 3 once.
         for chunk in (requests[:3], requests[:3], requests[1:2], requests[3:]):
             with old.transaction() as session:
-                agency = issuance.load_agency(session, amr.id)
-                prepared = [issuance.prepare(old, agency, r, clock()) for r in chunk]
-                issuance._write(old, session, agency, prepared, clock())
+                signer = issuance.load_signer(session, amr.id, lock=True)
+                prepared = [issuance.prepare(old, signer.agency, r, clock()) for r in chunk]
+                issuance._write(old, session, signer, prepared, clock())
             clock.advance(1)
         before = _by_ref(old)
         assert sum(len(ids) for ids in before.values()) == 8

@@ -225,9 +225,9 @@ def test_rows_from_before_0015_are_still_recognised_by_their_batch_id(
         legacy = [issuance.IssueRequest(r.type, r.subject, batch_ref=r.batch_ref)
                   for r in rows_of(3, "register.csv")]  # fmt: skip
         with old.transaction() as session:
-            agency = issuance.load_agency(session, amr.id)
-            prepared = [issuance.prepare(old, agency, r, clock()) for r in legacy]
-            issuance._write(old, session, agency, prepared, clock())
+            signer = issuance.load_signer(session, amr.id, lock=True)
+            prepared = [issuance.prepare(old, signer.agency, r, clock()) for r in legacy]
+            issuance._write(old, session, signer, prepared, clock())
     finally:
         old.close()
     gw = _open(empty_db_url, tmp_path, clock, migrate=True)
