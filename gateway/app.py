@@ -23,6 +23,7 @@ from gateway import (
     address_limits,
     auditheads,
     error_texts,
+    fast_verify,
     http_errors,
     observe,
     openapi_doc,
@@ -340,10 +341,15 @@ async def _federation_sync(
 
 
 def create_app(
-    gw: Gateway, *, fetcher: HttpFetcher | None = None, access_log_default: str = "off"
+    gw: Gateway,
+    *,
+    fetcher: HttpFetcher | None = None,
+    access_log_default: str = "off",
+    verify_fast_path: bool = True,
 ) -> FastAPI:
     """The app of ``gw``. ``access_log_default`` (``json`` or ``off``) applies when the
-    settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`)."""
+    settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`). ``verify_fast_path``
+    off leaves every verify to the FastAPI routes (tests compare the two)."""
     peers = fetcher or HttpFetcher()
     health = SyncHealth()
     access_log = observe.access_log_for(gw.settings, default=access_log_default)
@@ -433,8 +439,21 @@ def create_app(
     )
     app.add_middleware(http_errors.NoSniff)  # the 413 above says it too
     # Outermost: counts and logs every answer, the 413s and 429s above included.
-    app.add_middleware(observe.Observe, observed=observe.Observed(), access_log=access_log)
+    observed = observe.Observed()
+    app.add_middleware(observe.Observe, observed=observed, access_log=access_log)
     _build_routes_now(app)
+    if verify_fast_path:
+        # In front of every layer above (issue 13): plain JSON verifies are answered there, the
+        # rest handed on (gateway.fast_verify). The app still documents both routes.
+        app.middleware_stack = fast_verify.FastVerify(
+            app.build_middleware_stack(),
+            gw=gw,
+            confirmer=services.confirmer,
+            limiter=services.limiter,
+            observed=observed,
+            access_log=access_log,
+            body_limit=JSON_BODY_LIMIT,
+        )
     return app
 
 

@@ -171,12 +171,22 @@ def access_log_for(settings: Settings, *, default: str) -> AccessLog | None:
     return AccessLog.to_stderr()
 
 
+def sane_id(value: bytes) -> bool:
+    """True when a caller's request id may be used as it is."""
+    return _SANE_ID.fullmatch(value) is not None
+
+
+def new_id() -> bytes:
+    """A new random request id (16 hex digits)."""
+    return secrets.token_hex(8).encode()
+
+
 def request_id(scope: Scope) -> bytes:
     """The caller's ``X-Request-ID`` when it is sane, else a new random one (16 hex digits)."""
     for name, value in scope.get("headers") or ():
         if name == REQUEST_ID_HEADER:
-            return value if _SANE_ID.fullmatch(value) else secrets.token_hex(8).encode()
-    return secrets.token_hex(8).encode()
+            return value if sane_id(value) else new_id()
+    return new_id()
 
 
 class Observe:
@@ -206,19 +216,33 @@ class Observe:
         try:
             await self.app(scope, receive, with_id)
         finally:
-            seconds = time.perf_counter() - started
-            method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            route = route_template(scope)
-            self.observed.record(method, route, status, seconds)
-            if self.access_log is not None:
-                self.access_log.write(
-                    {
-                        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                        "request_id": rid.decode(),
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "client": self.access_log.client(client_address(scope)),
-                    }
-                )
+            answered(self.observed, self.access_log, scope, rid, status, started)
+
+
+def answered(
+    observed: Observed,
+    access_log: AccessLog | None,
+    scope: Scope,
+    rid: bytes,
+    status: int,
+    started: float,
+) -> None:
+    """Count one answered request under its route template and write its access-log line (by
+    :class:`Observe`, and by the verify fast path, :mod:`gateway.fast_verify`, for the requests it
+    answers itself)."""
+    seconds = time.perf_counter() - started
+    method = scope["method"] if scope["method"] in METHODS else "OTHER"
+    route = route_template(scope)
+    observed.record(method, route, status, seconds)
+    if access_log is not None:
+        access_log.write(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "request_id": rid.decode(),
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": access_log.client(client_address(scope)),
+            }
+        )

@@ -205,8 +205,9 @@ class Limiter:
 
     # --- budgets ---------------------------------------------------------------------------------
 
-    def hit(self, name: str, *key: str) -> None:
-        """Spend one of ``name``'s budget for ``key``; :class:`TooManyRequests` when spent."""
+    def hit(self, name: str, *key: str, cost: int = 1) -> None:
+        """Spend ``cost`` of ``name``'s budget for ``key`` (a batch verify spends one a QR);
+        :class:`TooManyRequests` when the budget has less left than that."""
         if not self.enabled:
             return
         rule = self.rules[name]
@@ -215,7 +216,7 @@ class Limiter:
         def spend(backend: _Backend) -> RateLimitItem | None:
             strategy = backend.strategy(rule)
             for item in rule.items:
-                if not strategy.hit(item, *ids):
+                if not strategy.hit(item, *ids, cost=cost):
                     return item
             return None
 
