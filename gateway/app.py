@@ -340,6 +340,19 @@ async def _federation_sync(
             log.exception("federation sync failed; serving the last good trust data")
 
 
+class GatewayApp(FastAPI):
+    """The gateway's FastAPI app; ``front``, when set, takes every request first (the verify
+    fast path, :mod:`gateway.fast_verify`) and hands the rest to :meth:`FastAPI.__call__`."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None:
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(
     gw: Gateway,
     *,
@@ -379,7 +392,7 @@ def create_app(
             if access_log is not None:
                 access_log.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="ecert-gateway 电子证照网关",
         version="0.1.0",
         description=(
@@ -443,10 +456,11 @@ def create_app(
     app.add_middleware(observe.Observe, observed=observed, access_log=access_log)
     _build_routes_now(app)
     if verify_fast_path:
-        # In front of every layer above (issue 13): plain JSON verifies are answered there, the
-        # rest handed on (gateway.fast_verify). The app still documents both routes.
-        app.middleware_stack = fast_verify.FastVerify(
-            app.build_middleware_stack(),
+        # In front of the app and every layer above, FastAPI's own included (issue 13): plain
+        # JSON verifies are answered there, the rest handed on (gateway.fast_verify). The app
+        # still documents both routes.
+        app.front = fast_verify.FastVerify(
+            functools.partial(FastAPI.__call__, app),
             gw=gw,
             confirmer=services.confirmer,
             limiter=services.limiter,

@@ -86,7 +86,7 @@ class Observed:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._reasons: set[str] = set()
+        self._reasons: dict[str, Any] = {}  # reason -> its counter child
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -106,9 +106,12 @@ class Observed:
         children[1].observe(seconds)
 
     def verify_answered(self, reason: str) -> None:
-        if reason in self._reasons or len(self._reasons) < MAX_REASONS:
-            self._reasons.add(reason)
-            self.verify_answers.labels(reason).inc()
+        child = self._reasons.get(reason)
+        if child is None:
+            if len(self._reasons) >= MAX_REASONS:
+                return
+            child = self._reasons.setdefault(reason, self.verify_answers.labels(reason))
+        child.inc()
 
 
 def verify_answered(scope: Scope, reason: str) -> None:
