@@ -126,11 +126,14 @@ def forged(gw: Gateway, agency_id: str, token: str) -> dict[str, str]:
             {**claims, "c": {"name": "甲" * 3000}}, key, typ=CREDENTIAL_TYP, kid=kid
         )[:QR_MAX_CHARS],
         "signature padding": _with_segment(token, 2, s64 + "="),
-        "signature plus-slash": _with_segment(token, 2, s64.replace("-", "+").replace("_", "/")),
         "wrong typ": sign_compact(claims, key, typ="JWT", kid=kid),
         "header only": h64,
         "valid, spaces around": f"  {token}\n",  # a scanner's white space is dropped
     }
+    if "-" in s64 or "_" in s64:  # ES256 signatures are random: most have one
+        out["signature plus-slash"] = _with_segment(
+            token, 2, s64.replace("-", "+").replace("_", "/")
+        )
     for c in _same_bytes(s64)[:4]:  # a lenient decoder's other spellings (issue 11)
         out[f"signature respelled {c}"] = _with_segment(token, 2, s64[:-1] + c)
     assert all(c in B64URL for c in s64)
