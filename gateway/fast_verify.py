@@ -62,6 +62,9 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 SINGLE = "/api/v1/verify"
 BATCH = "/api/v1/verify/batch"
 RULE = "verify"  # the per-address budget both spend (one a QR)
+# Set when a batch's QRs past the first were spent here before the request was handed on (a
+# remote key's compromise to confirm): the route does not spend them again.
+BATCH_SPENT = "ecert.batch_budget_spent"
 # The content types taken here; any other (``+json`` types, parameters) goes to the app, which
 # knows them all.
 JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
@@ -244,6 +247,7 @@ class FastVerify:
                         scope["route"] = _ROUTES[path]  # the route's refusal, as the app's
                         await refuse(scope, sent, exc)
                         return
+                    scope[BATCH_SPENT] = True
             results = [decide(self.gw, self.confirmer, text) for text in texts]
             if any(needs_confirmation(r) for r in results):
                 raise _Handed  # the route asks the issuing city (rare; network, in a thread)

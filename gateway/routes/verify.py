@@ -69,7 +69,9 @@ async def verify_batch(
     limiter: LimiterDep,
     request: Request,
 ) -> dict[str, Any]:
-    if len(body.qrs) > 1:  # one a QR: the request's own was spent before its body was read
+    # One a QR: the request's own was spent before its body was read (and the rest already, if
+    # the fast path spent them before it handed the request on).
+    if len(body.qrs) > 1 and not request.scope.get(fast_verify.BATCH_SPENT):
         limiter.hit(fast_verify.RULE, client_address(request.scope), cost=len(body.qrs) - 1)
     results = [await _verify(confirmer, gw, qr) for qr in body.qrs]
     for result in results:

@@ -23,6 +23,7 @@ from fastapi.testclient import TestClient
 from gateway import issuance, keystore, status, trustsync
 from gateway.app import JSON_BODY_LIMIT, create_app
 from gateway.core import Gateway
+from gateway.models import SigningKeyRow
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS
 from loadtests.common import garbage_texts
 from tests.conftest import Agency, FakeClock
@@ -409,3 +410,26 @@ def test_the_openapi_document_keeps_both_endpoints(gw: Gateway) -> None:
     batch = paths[BATCH]["post"]
     assert "批量核验" in batch["summary"]
     assert "Verify up to" in batch["summary"]
+
+
+def test_a_batch_handed_on_for_a_confirmation_spends_its_budget_once(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed, rate_limit_verify="4/minute")
+        clock.advance(100)
+        _, genuine, _ = _issue(hz, amr, 21)
+        with hz.sessions() as session:
+            kid = session.query(SigningKeyRow).filter(SigningKeyRow.agency_id == amr).one().kid
+        clock.advance(600)
+        keystore.compromise(hz, kid=kid, at=clock.now - 60, reason="leak", actor="t")
+        clock.advance(60)
+        trustsync.sync_once(sz, fed.fetcher(), lifetime=3600, refresh=60)
+        trustsync.refresh_status_lists(sz, fed.fetcher())
+        sz.reload()
+        client = fed.client(sz.public_url)
+        # Issued before the compromise: 苏州 asks 杭州 to confirm (the route, in a thread).
+        first = client.post(BATCH, json={"qrs": [genuine, genuine]})
+        assert [r["reason"] for r in first.json()["results"]] == ["VALID", "VALID"]
+        assert client.post(BATCH, json={"qrs": [genuine, genuine]}).status_code == 200  # 4 spent
+        assert client.post(URL, json={"qr": genuine}).status_code == 429
