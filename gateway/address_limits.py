@@ -19,7 +19,7 @@ from gateway.ratelimit import Limiter
 PER_ADDRESS: Mapping[str, str] = {
     "POST /api/v1/verify": "verify",  # the API and the /v page's scans
     # One for the request before its body is read; the route spends one more a QR past the first.
-    "POST /api/v1/verify/batch": "verify",
+    "POST /api/v1/verify/batch": "verify_batch",
     "POST /api/v1/verify/image": "image",  # the /v page's photo uploads
     "POST /wallet/api/qr/image": "image",  # the web wallet's and /counter's photo uploads
     "POST /api/v1/credentials": "issue_address",

@@ -7,8 +7,10 @@ same steps once each, in the same order as the app's layers do them:
 
 1. only a ``POST`` to one of the two paths with ``Content-Type: application/json`` and at most
    one ``Content-Length`` within the body bound is taken; anything else goes to the app untouched;
-2. the per-address budget ``verify`` is spent (:mod:`gateway.address_limits`), before a byte of
-   the body is read: 429 with ``Retry-After``, as the app answers it;
+2. the per-address budget ``verify`` (``verify_batch`` for a batch, one a QR) is spent
+   (:mod:`gateway.address_limits`), before a byte of the body is read: 429 with
+   ``Retry-After``, as the app answers it; a batch of more QRs than that budget ever admits at
+   once is handed to the app, whose route answers 422;
 3. the body is read up to its bound and parsed with orjson; a body that is exactly what
    ``VerifyBody`` / ``VerifyBatchBody`` accept is verified here (:func:`decide`), the answer is
    ``verification_json`` + ``verify_extras`` (a revoked or suspended answer reads its record in
@@ -61,7 +63,8 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SINGLE = "/api/v1/verify"
 BATCH = "/api/v1/verify/batch"
-RULE = "verify"  # the per-address budget both spend (one a QR)
+RULE = "verify"  # the per-address budget of single verifies
+BATCH_RULE = "verify_batch"  # the per-address budget of batches, one a QR
 # Set when a batch's QRs past the first were spent here before the request was handed on (a
 # remote key's compromise to confirm): the route does not spend them again.
 BATCH_SPENT = "ecert.batch_budget_spent"
@@ -225,7 +228,7 @@ class FastVerify:
         try:
             if self.limiter.enabled:
                 try:
-                    self.limiter.hit(RULE, client_address(scope))
+                    self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
                 except TooManyRequests as exc:
                     await refuse(scope, sent, exc)
                     return
@@ -240,9 +243,12 @@ class FastVerify:
                 if batch is None:
                     raise _Handed
                 texts = batch
+                most = self.limiter.most(BATCH_RULE)
+                if most is not None and len(texts) > most:
+                    raise _Handed  # more than the budget ever admits: the route's 422
                 if len(texts) > 1 and self.limiter.enabled:
                     try:  # one a QR: the request's own was spent above
-                        self.limiter.hit(RULE, client_address(scope), cost=len(texts) - 1)
+                        self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
                     except TooManyRequests as exc:
                         scope["route"] = _ROUTES[path]  # the route's refusal, as the app's
                         await refuse(scope, sent, exc)

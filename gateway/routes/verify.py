@@ -58,8 +58,10 @@ async def verify_text(
         f"One answer per text, in order, each as `POST /api/v1/verify` answers it (same reason "
         f"codes). 1 to {BATCH_MAX_QRS} texts and at most 256 KiB of body; a text that is not a "
         "string, empty or too long refuses the whole request (422, `errors[].field` "
-        "`qrs.<index>`). The per-address verify budget is spent once a text. "
-        f"每个二维码内容一个结果，顺序不变；一次 1 至 {BATCH_MAX_QRS} 个，按个数计入限流。"
+        "`qrs.<index>`). Batches have their own per-address budget, counted in texts "
+        "(`ECERT_RATE_LIMIT_VERIFY_BATCH`); a batch of more texts than it ever admits at once "
+        "is refused (422), a spent one answers 429 with an honest `Retry-After`. "
+        f"每个二维码内容一个结果，顺序不变；一次 1 至 {BATCH_MAX_QRS} 个，按个数计入批量核验限流。"
     ),
 )
 async def verify_batch(
@@ -69,10 +71,17 @@ async def verify_batch(
     limiter: LimiterDep,
     request: Request,
 ) -> dict[str, Any]:
+    most = limiter.most(fast_verify.BATCH_RULE)
+    if most is not None and len(body.qrs) > most:  # would wait for ever: not a 429
+        raise Unprocessable(
+            f"按本网关的限流设置，每次批量核验最多 {most} 个二维码内容，实际为 {len(body.qrs)} 个",
+            f"at most {most} QR texts a request under this gateway's rate limits; "
+            f"found {len(body.qrs)}",
+        )
     # One a QR: the request's own was spent before its body was read (and the rest already, if
     # the fast path spent them before it handed the request on).
     if len(body.qrs) > 1 and not request.scope.get(fast_verify.BATCH_SPENT):
-        limiter.hit(fast_verify.RULE, client_address(request.scope), cost=len(body.qrs) - 1)
+        limiter.hit(fast_verify.BATCH_RULE, client_address(request.scope), cost=len(body.qrs) - 1)
     results = [await _verify(confirmer, gw, qr) for qr in body.qrs]
     for result in results:
         observe.verify_answered(request.scope, result.reason.value)

@@ -343,16 +343,72 @@ def test_a_refused_body_handed_on_spends_the_budget_once(gw: Gateway) -> None:
         assert fast.post(URL, json={"qr": "abc"}).status_code == 429
 
 
-def test_a_batch_spends_one_a_text(gw: Gateway, hz: dict[str, str]) -> None:
+def test_a_batch_spends_one_a_text_of_its_own_budget(gw: Gateway, hz: dict[str, str]) -> None:
     qr = hz["valid QR"]
-    with both(gw, rate_limits=True, rate_limit_verify="5/minute") as (fast, slow):
+    limits = {"rate_limit_verify_batch": "5/minute", "rate_limit_verify": "1/minute"}
+    with both(gw, rate_limits=True, **limits) as (fast, slow):
         for client in (fast, slow):
             assert client.post(BATCH, json={"qrs": [qr] * 3}).status_code == 200  # 3 spent
             refused = client.post(BATCH, json={"qrs": [qr] * 3})  # 1 more, then 2 refused
             assert refused.status_code == 429, refused.text
+            assert "QRs verified in batches" in refused.json()["detail"]["message_en"]
             assert int(refused.headers["retry-after"]) >= 1
-            assert client.post(URL, json={"qr": qr}).status_code == 200  # the 5th
+            assert client.post(BATCH, json={"qrs": [qr]}).status_code == 200  # the 5th
+            assert client.post(BATCH, json={"qrs": [qr]}).status_code == 429
+            # single verifies keep their own budget
+            assert client.post(URL, json={"qr": qr}).status_code == 200
             assert client.post(URL, json={"qr": qr}).status_code == 429
+
+
+@pytest.mark.parametrize("size", [64, BATCH_MAX_QRS])
+def test_a_full_batch_passes_under_the_default_budgets(
+    gw: Gateway, hz: dict[str, str], size: int
+) -> None:
+    qrs = [hz["valid QR"]] * size
+    with both(gw, rate_limits=True) as (fast, slow):
+        for client in (fast, slow):
+            for _ in range(3):  # and again: the per-second item has room for more than one
+                answer = client.post(BATCH, json={"qrs": qrs})
+                assert answer.status_code == 200, answer.text
+                assert len(answer.json()["results"]) == size
+
+
+def test_a_batch_over_what_the_budget_ever_admits_is_a_422_naming_both(
+    gw: Gateway, hz: dict[str, str]
+) -> None:
+    qr = hz["valid QR"]
+    with both(gw, rate_limits=True, rate_limit_verify_batch="600/hour;10/minute") as (
+        fast,
+        slow,
+    ):
+        refused = same(fast, slow, BATCH, json={"qrs": [qr] * 11})
+        assert refused.status_code == 422
+        detail = refused.json()["detail"]
+        assert "at most 10 QR texts a request" in detail["message_en"], detail
+        assert "found 11" in detail["message_en"], detail
+        assert "最多 10 个" in detail["message"], detail
+        assert "实际为 11 个" in detail["message"], detail
+        # never a 429, however often: it could never pass (each spends one, as any request)
+        for _ in range(3):
+            assert fast.post(BATCH, json={"qrs": [qr] * 11}).status_code == 422
+        assert fast.post(BATCH, json={"qrs": [qr] * 6}).status_code == 200  # 4 + 6 = 10
+        assert fast.post(BATCH, json={"qrs": [qr]}).status_code == 429
+
+
+def test_repeated_batches_reach_a_429_whose_retry_after_is_honest(
+    gw: Gateway, hz: dict[str, str]
+) -> None:
+    qrs = [hz["valid QR"]] * 64
+    with both(gw, rate_limits=True, rate_limit_verify_batch="100/minute") as (fast, slow):
+        for client in (fast, slow):
+            assert client.post(BATCH, json={"qrs": qrs}).status_code == 200
+            refused = client.post(BATCH, json={"qrs": qrs})
+            assert refused.status_code == 429, refused.text
+            wait = int(refused.headers["retry-after"])
+            # 64 of 100 spent: room for 64 again only once the window slides past them (the
+            # library's reset time, when *one* more fits, would say 1 s)
+            assert 1 < wait <= 120, wait
+            assert f"retry in {wait} s" in refused.json()["detail"]["message_en"]
 
 
 def _counted(client: TestClient, line_start: str) -> float:
@@ -416,7 +472,7 @@ def test_a_batch_handed_on_for_a_confirmation_spends_its_budget_once(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     with federation_of(tmp_path, clock) as fed:
-        hz, sz, amr, _psb = _region(fed, rate_limit_verify="4/minute")
+        hz, sz, amr, _psb = _region(fed, rate_limit_verify_batch="4/minute")
         clock.advance(100)
         _, genuine, _ = _issue(hz, amr, 21)
         with hz.sessions() as session:
@@ -432,4 +488,4 @@ def test_a_batch_handed_on_for_a_confirmation_spends_its_budget_once(
         first = client.post(BATCH, json={"qrs": [genuine, genuine]})
         assert [r["reason"] for r in first.json()["results"]] == ["VALID", "VALID"]
         assert client.post(BATCH, json={"qrs": [genuine, genuine]}).status_code == 200  # 4 spent
-        assert client.post(URL, json={"qr": genuine}).status_code == 429
+        assert client.post(BATCH, json={"qrs": [genuine]}).status_code == 429
