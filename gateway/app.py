@@ -23,6 +23,7 @@ from gateway import (
     address_limits,
     auditheads,
     error_texts,
+    fast_verify,
     http_errors,
     observe,
     openapi_doc,
@@ -339,11 +340,29 @@ async def _federation_sync(
             log.exception("federation sync failed; serving the last good trust data")
 
 
+class GatewayApp(FastAPI):
+    """The gateway's FastAPI app; ``front``, when set, takes every request first (the verify
+    fast path, :mod:`gateway.fast_verify`) and hands the rest to :meth:`FastAPI.__call__`."""
+
+    front: ASGIApp | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.front is not None:
+            await self.front(scope, receive, send)
+        else:
+            await super().__call__(scope, receive, send)
+
+
 def create_app(
-    gw: Gateway, *, fetcher: HttpFetcher | None = None, access_log_default: str = "off"
+    gw: Gateway,
+    *,
+    fetcher: HttpFetcher | None = None,
+    access_log_default: str = "off",
+    verify_fast_path: bool = True,
 ) -> FastAPI:
     """The app of ``gw``. ``access_log_default`` (``json`` or ``off``) applies when the
-    settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`)."""
+    settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`). ``verify_fast_path``
+    off leaves every verify to the FastAPI routes (tests compare the two)."""
     peers = fetcher or HttpFetcher()
     health = SyncHealth()
     access_log = observe.access_log_for(gw.settings, default=access_log_default)
@@ -373,7 +392,7 @@ def create_app(
             if access_log is not None:
                 access_log.close()
 
-    app = FastAPI(
+    app = GatewayApp(
         title="ecert-gateway 电子证照网关",
         version="0.1.0",
         description=(
@@ -433,8 +452,22 @@ def create_app(
     )
     app.add_middleware(http_errors.NoSniff)  # the 413 above says it too
     # Outermost: counts and logs every answer, the 413s and 429s above included.
-    app.add_middleware(observe.Observe, observed=observe.Observed(), access_log=access_log)
+    observed = observe.Observed()
+    app.add_middleware(observe.Observe, observed=observed, access_log=access_log)
     _build_routes_now(app)
+    if verify_fast_path:
+        # In front of the app and every layer above, FastAPI's own included (issue 13): plain
+        # JSON verifies are answered there, the rest handed on (gateway.fast_verify). The app
+        # still documents both routes.
+        app.front = fast_verify.FastVerify(
+            functools.partial(FastAPI.__call__, app),
+            gw=gw,
+            confirmer=services.confirmer,
+            limiter=services.limiter,
+            observed=observed,
+            access_log=access_log,
+            body_limit=JSON_BODY_LIMIT,
+        )
     return app
 
 

@@ -86,6 +86,8 @@ class NoSniff:
 
 def shown(value: object) -> str:
     text = value if isinstance(value, str) else repr(value)
+    # A lone surrogate (JSON's "\ud800") cannot be written as UTF-8: quoted as an escape.
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
 
 

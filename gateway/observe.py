@@ -86,7 +86,7 @@ class Observed:
             registry=self.registry,
         )
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-        self._reasons: set[str] = set()
+        self._reasons: dict[str, Any] = {}  # reason -> its counter child
 
     def record(self, method: str, route: str, status: int, seconds: float) -> None:
         key = (method, route, status)
@@ -106,9 +106,12 @@ class Observed:
         children[1].observe(seconds)
 
     def verify_answered(self, reason: str) -> None:
-        if reason in self._reasons or len(self._reasons) < MAX_REASONS:
-            self._reasons.add(reason)
-            self.verify_answers.labels(reason).inc()
+        child = self._reasons.get(reason)
+        if child is None:
+            if len(self._reasons) >= MAX_REASONS:
+                return
+            child = self._reasons.setdefault(reason, self.verify_answers.labels(reason))
+        child.inc()
 
 
 def verify_answered(scope: Scope, reason: str) -> None:
@@ -171,12 +174,22 @@ def access_log_for(settings: Settings, *, default: str) -> AccessLog | None:
     return AccessLog.to_stderr()
 
 
+def sane_id(value: bytes) -> bool:
+    """True when a caller's request id may be used as it is."""
+    return _SANE_ID.fullmatch(value) is not None
+
+
+def new_id() -> bytes:
+    """A new random request id (16 hex digits)."""
+    return secrets.token_hex(8).encode()
+
+
 def request_id(scope: Scope) -> bytes:
     """The caller's ``X-Request-ID`` when it is sane, else a new random one (16 hex digits)."""
     for name, value in scope.get("headers") or ():
         if name == REQUEST_ID_HEADER:
-            return value if _SANE_ID.fullmatch(value) else secrets.token_hex(8).encode()
-    return secrets.token_hex(8).encode()
+            return value if sane_id(value) else new_id()
+    return new_id()
 
 
 class Observe:
@@ -206,19 +219,33 @@ class Observe:
         try:
             await self.app(scope, receive, with_id)
         finally:
-            seconds = time.perf_counter() - started
-            method = scope["method"] if scope["method"] in METHODS else "OTHER"
-            route = route_template(scope)
-            self.observed.record(method, route, status, seconds)
-            if self.access_log is not None:
-                self.access_log.write(
-                    {
-                        "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
-                        "request_id": rid.decode(),
-                        "method": method,
-                        "route": route,
-                        "status": status,
-                        "duration_ms": round(seconds * 1000, 3),
-                        "client": self.access_log.client(client_address(scope)),
-                    }
-                )
+            answered(self.observed, self.access_log, scope, rid, status, started)
+
+
+def answered(
+    observed: Observed,
+    access_log: AccessLog | None,
+    scope: Scope,
+    rid: bytes,
+    status: int,
+    started: float,
+) -> None:
+    """Count one answered request under its route template and write its access-log line (by
+    :class:`Observe`, and by the verify fast path, :mod:`gateway.fast_verify`, for the requests it
+    answers itself)."""
+    seconds = time.perf_counter() - started
+    method = scope["method"] if scope["method"] in METHODS else "OTHER"
+    route = route_template(scope)
+    observed.record(method, route, status, seconds)
+    if access_log is not None:
+        access_log.write(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "request_id": rid.decode(),
+                "method": method,
+                "route": route,
+                "status": status,
+                "duration_ms": round(seconds * 1000, 3),
+                "client": access_log.client(client_address(scope)),
+            }
+        )

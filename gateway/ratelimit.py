@@ -205,8 +205,9 @@ class Limiter:
 
     # --- budgets ---------------------------------------------------------------------------------
 
-    def hit(self, name: str, *key: str) -> None:
-        """Spend one of ``name``'s budget for ``key``; :class:`TooManyRequests` when spent."""
+    def hit(self, name: str, *key: str, cost: int = 1) -> None:
+        """Spend ``cost`` of ``name``'s budget for ``key`` (a batch verify spends one a QR);
+        :class:`TooManyRequests` when the budget has less left than that."""
         if not self.enabled:
             return
         rule = self.rules[name]
@@ -215,13 +216,20 @@ class Limiter:
         def spend(backend: _Backend) -> RateLimitItem | None:
             strategy = backend.strategy(rule)
             for item in rule.items:
-                if not strategy.hit(item, *ids):
+                if not strategy.hit(item, *ids, cost=cost):
                     return item
             return None
 
         refused = self._call(spend)
         if refused is not None:
-            raise self.too_many(rule, self.retry_after(rule, refused, ids))
+            raise self.too_many(rule, self.retry_after(rule, refused, ids, cost=cost))
+
+    def most(self, name: str) -> int | None:
+        """The most ``name`` can ever admit at once (its smallest item's amount): a request
+        costing more can never pass, whatever it waits. ``None`` when limits are off."""
+        if not self.enabled:
+            return None
+        return min(item.amount for item in self.rules[name].items)
 
     def wait(self, name: str, *key: str) -> int | None:
         """Seconds until ``name`` has room for one more for ``key``; ``None`` if it has now.
@@ -263,7 +271,22 @@ class Limiter:
             self._reported[ids] = now + window
         return True
 
-    def retry_after(self, rule: Rule, item: RateLimitItem, ids: tuple[str, ...]) -> int:
+    def retry_after(
+        self, rule: Rule, item: RateLimitItem, ids: tuple[str, ...], *, cost: int = 1
+    ) -> int:
+        """Seconds until ``item`` has room for ``cost`` for ``ids``, rounded up."""
+        if cost > 1 and not rule.exact:
+
+            def counts(backend: _Backend) -> tuple[int, int]:
+                window = backend.storage.get_sliding_window(  # type: ignore[attr-defined]
+                    item.key_for(*ids), item.get_expiry()
+                )
+                return int(window[0]), int(window[2])
+
+            previous, current = self._call(counts)
+            wait = sliding_wait(item.amount, item.get_expiry(), previous, current, cost)
+            return max(1, math.ceil(wait))
+
         def stats(backend: _Backend) -> float:
             return float(backend.strategy(rule).get_window_stats(item, *ids).reset_time)
 
@@ -301,9 +324,35 @@ class Limiter:
         return answer
 
 
+def sliding_wait(
+    amount: int, expiry: int, previous: int, current: int, cost: int, *, now: float | None = None
+) -> float:
+    """Seconds until a sliding window counter of ``amount`` per ``expiry`` seconds, holding
+    ``previous`` in the last window and ``current`` in this one, admits ``cost`` more (the
+    library's own reset time says when *one* more fits, which a batch would wait for in vain).
+
+    The counter weighs the last window by the share of it the sliding window still covers, so
+    the count falls linearly until this window ends, then this window's count falls likewise.
+    At most two windows; 0 when it fits now."""
+    at = time.time() if now is None else now
+    to_end = expiry - at % expiry  # this window's end
+    # Admitted once floor(count) + cost <= amount, i.e. count < amount - cost + 1; a hair more
+    # than the exact moment, so that a client retrying when told is admitted.
+    below = max(0, amount - cost) + 1
+    if current < below:
+        if previous == 0:
+            return 0.0
+        return max(0.0, to_end - (below - current) * expiry / previous) + 1e-3
+    return to_end + max(0.0, expiry - below * expiry / current) + 1e-3
+
+
 # name → (the setting holding its limits, what it limits in Chinese and in English, lockout?)
 RULES: Mapping[str, tuple[str, str, str, bool]] = {
     "verify": ("rate_limit_verify", "核验请求", "verification requests from this address", False),
+    "verify_batch": (
+        "rate_limit_verify_batch", "批量核验的二维码", "QRs verified in batches from this address",
+        False,
+    ),
     "image": ("rate_limit_image", "图片上传", "image uploads from this address", False),
     "issue_address": (
         "rate_limit_issue_address", "签发请求", "issuance requests from this address", False,

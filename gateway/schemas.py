@@ -118,8 +118,22 @@ class ReasonBody(Strict):
     )
 
 
+QR_MAX_CHARS = 8192  # one scanned text
+BATCH_MAX_QRS = 256  # texts in one POST /api/v1/verify/batch (its body is bounded too: 256 KiB)
+
+
 class VerifyBody(Strict):
-    qr: str = Field(min_length=1, max_length=8192, description="what the scanner or camera read")
+    qr: str = Field(
+        min_length=1, max_length=QR_MAX_CHARS, description="what the scanner or camera read"
+    )
+
+
+class VerifyBatchBody(Strict):
+    qrs: list[Annotated[str, Field(min_length=1, max_length=QR_MAX_CHARS)]] = Field(
+        min_length=1,
+        max_length=BATCH_MAX_QRS,
+        description=f"1 to {BATCH_MAX_QRS} scanned texts, answered in order 待核验的二维码内容",
+    )
 
 
 class IssuedCredential(BaseModel):

@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(default="ecert", min_length=1, max_length=64)
     rate_limits: bool = True  # off only to measure the gateway itself (make bench)
     rate_limit_verify: str = "50/second;1200/minute"  # per client address
+    # QRs in POST /api/v1/verify/batch, per client address: a 256-QR batch fits each item
+    rate_limit_verify_batch: str = "1024/second;30000/minute"
     rate_limit_image: str = "10/second;300/minute"  # photo uploads, per client address
     rate_limit_issue_address: str = "200/second"  # POST /api/v1/credentials, per address
     rate_limit_issue: str = "100/second"  # issuance, per API key
@@ -95,8 +97,9 @@ class Settings(BaseSettings):
             raise ValueError(str(exc)) from None
 
     @field_validator(
-        "rate_limit_verify", "rate_limit_image", "rate_limit_issue_address", "rate_limit_issue",
-        "rate_limit_api_key", "rate_limit_verifier", "rate_limit_peer", "rate_limit_peer_address",
+        "rate_limit_verify", "rate_limit_verify_batch", "rate_limit_image",
+        "rate_limit_issue_address", "rate_limit_issue", "rate_limit_api_key", "rate_limit_verifier",
+        "rate_limit_peer", "rate_limit_peer_address",
         "rate_limit_auth_failures", "rate_limit_auth_failures_address",
     )  # fmt: skip
     @classmethod

@@ -279,10 +279,12 @@ def running_gateway(
     types: Sequence[str] = AMR_TYPES,
     ready_timeout: float = _READY_TIMEOUT,
     anchor: bool = False,
+    env: dict[str, str] | None = None,
 ) -> Iterator[GatewayServer]:
     """A fresh data dir under ``root`` and ``ecert serve`` on a free loopback port. With
     ``anchor`` the gateway is also its region's trust anchor, its public URL its loopback
-    address (its entity id must be reachable for its own sync)."""
+    address (its entity id must be reachable for its own sync). ``env``: ``ECERT_*`` settings
+    for the server process (``ECERT_ACCESS_LOG=off`` …)."""
     data_dir = root / "data"
     port = free_port()
     public_url = f"http://{LOOPBACK}:{port}" if anchor else PUBLIC_URL
@@ -297,7 +299,7 @@ def running_gateway(
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            env=child_env(),
+            env=child_env(**(env or {})),
         )
     server = GatewayServer(data_dir, port, agency_id, api_key, process, log_path)
     try:

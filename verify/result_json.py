@@ -11,6 +11,7 @@ models (the API's schemas stay in ``gateway.schemas``).
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -24,6 +25,11 @@ def iso(ts: int | None) -> str | None:
     """Unix seconds → ISO 8601 in China Standard Time (what the counter reads)."""
     if ts is None:
         return None
+    return _iso(ts)
+
+
+@functools.lru_cache(maxsize=4096)  # an answer renders ~6 times, most repeat (issue 13)
+def _iso(ts: int) -> str:
     return datetime.fromtimestamp(ts, CHINA_TZ).isoformat()
 
 

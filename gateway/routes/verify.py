@@ -11,17 +11,15 @@ from typing import Annotated, Any
 import anyio.from_thread
 from fastapi import APIRouter, File, Request, UploadFile
 
-from gateway import observe, verify_extras
+from gateway import fast_verify, observe, verify_extras
+from gateway.address_limits import client_address
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
-from gateway.deps import ConfirmerDep, GatewayDep
+from gateway.deps import ConfirmerDep, GatewayDep, LimiterDep
 from gateway.errors import Unprocessable
-from gateway.freshness import verifier_bound
-from gateway.schemas import VerifyBody, verification_json
-from verify.reasons import Reason
+from gateway.schemas import BATCH_MAX_QRS, VerifyBatchBody, VerifyBody, verification_json
 from verify.result import VerificationResult
 from verify.scan import decode_image
-from verify.verifier import verify_scanned
 
 router = APIRouter(prefix="/api/v1/verify", tags=["verify 核验"])
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
@@ -33,35 +31,61 @@ IMAGE_DECODES = threading.BoundedSemaphore(max(1, os.cpu_count() or 1))
 async def _verify(confirmer: Confirmer, gw: Gateway, scanned: str) -> VerificationResult:
     """CPU only and fast on the event loop (in-memory state, no database). Only a remote
     issuer's compromised key makes it ask the issuing city for a signed confirmation."""
-    state = gw.state
-    now = gw.clock()
-    confirmer.revalidate(state.trust, state.version, now)
-    bound = verifier_bound(gw)
-    result = verify_scanned(
-        scanned, trust=state.trust, statuses=state.statuses, now=now,
-        confirmed=confirmer.confirmed, max_status_age=bound,
-    )  # fmt: skip
-    remote = result.issuer is not None and result.issuer.expires_at is not None
-    if result.reason is Reason.KEY_NOT_VALID_AT_ISSUANCE and remote and result.token:
+    result = fast_verify.decide(gw, confirmer, scanned)
+    if fast_verify.needs_confirmation(result):
+        assert result.token is not None  # needs_confirmation says so
         digest = hashlib.sha256(result.token.encode()).digest()
-        if await asyncio.to_thread(confirmer.ask, result.token, digest, state.trust):
-            result = verify_scanned(
-                scanned, trust=state.trust, statuses=state.statuses, now=now,
-                confirmed={digest}, max_status_age=bound,
-            )  # fmt: skip
+        if await asyncio.to_thread(confirmer.ask, result.token, digest, gw.state.trust):
+            result = fast_verify.decide(gw, confirmer, scanned, confirmed={digest})
     return result
 
 
+# Both endpoints are answered by the fast path in front of the app (gateway.fast_verify) when
+# the request is plain JSON within its bounds; these routes answer the rest and document both.
 @router.post("", summary="Verify scanned QR text 核验二维码内容")
 async def verify_text(
     body: VerifyBody, gw: GatewayDep, confirmer: ConfirmerDep, request: Request
 ) -> dict[str, Any]:
     result = await _verify(confirmer, gw, body.qr)
     observe.verify_answered(request.scope, result.reason.value)  # /metrics: answers by reason
-    extra = verify_extras.extras_without_io(gw, result)
-    if extra is None:  # a record to read (a revocation's date, reason, kind): off the loop
-        extra = await asyncio.to_thread(verify_extras.extras, gw, result)
-    return {**verification_json(result), **extra}
+    return (await fast_verify.answers(gw, [result]))[0]
+
+
+@router.post(
+    "/batch",
+    summary=f"Verify up to {BATCH_MAX_QRS} scanned QR texts at once 批量核验二维码内容",
+    description=(
+        f"One answer per text, in order, each as `POST /api/v1/verify` answers it (same reason "
+        f"codes). 1 to {BATCH_MAX_QRS} texts and at most 256 KiB of body; a text that is not a "
+        "string, empty or too long refuses the whole request (422, `errors[].field` "
+        "`qrs.<index>`). Batches have their own per-address budget, counted in texts "
+        "(`ECERT_RATE_LIMIT_VERIFY_BATCH`); a batch of more texts than it ever admits at once "
+        "is refused (422), a spent one answers 429 with an honest `Retry-After`. "
+        f"每个二维码内容一个结果，顺序不变；一次 1 至 {BATCH_MAX_QRS} 个，按个数计入批量核验限流。"
+    ),
+)
+async def verify_batch(
+    body: VerifyBatchBody,
+    gw: GatewayDep,
+    confirmer: ConfirmerDep,
+    limiter: LimiterDep,
+    request: Request,
+) -> dict[str, Any]:
+    most = limiter.most(fast_verify.BATCH_RULE)
+    if most is not None and len(body.qrs) > most:  # would wait for ever: not a 429
+        raise Unprocessable(
+            f"按本网关的限流设置，每次批量核验最多 {most} 个二维码内容，实际为 {len(body.qrs)} 个",
+            f"at most {most} QR texts a request under this gateway's rate limits; "
+            f"found {len(body.qrs)}",
+        )
+    # One a QR: the request's own was spent before its body was read (and the rest already, if
+    # the fast path spent them before it handed the request on).
+    if len(body.qrs) > 1 and not request.scope.get(fast_verify.BATCH_SPENT):
+        limiter.hit(fast_verify.BATCH_RULE, client_address(request.scope), cost=len(body.qrs) - 1)
+    results = [await _verify(confirmer, gw, qr) for qr in body.qrs]
+    for result in results:
+        observe.verify_answered(request.scope, result.reason.value)
+    return {"results": await fast_verify.answers(gw, results)}
 
 
 def codes_in(file: UploadFile) -> list[str]:

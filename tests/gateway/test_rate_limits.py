@@ -374,6 +374,8 @@ def test_limits_can_be_switched_off_and_bad_limits_are_refused(gw: Gateway) -> N
         assert client.get("/healthz").json()["rate_limits"]["enabled"] is False
     with pytest.raises(SettingsError, match="ECERT_RATE_LIMIT_VERIFY: expected rate limits"):
         load_settings(rate_limit_verify="as many as you like")
+    with pytest.raises(SettingsError, match="ECERT_RATE_LIMIT_VERIFY_BATCH: expected rate limits"):
+        load_settings(rate_limit_verify_batch="0/second")
     with pytest.raises(SettingsError, match="ECERT_REDIS_URL: expected a redis://"):
         load_settings(redis_url="http://127.0.0.1:6379")
 
@@ -413,3 +415,70 @@ def test_the_in_process_limiter_starts_no_thread_a_hit(monkeypatch: pytest.Monke
         assert time.monotonic() < deadline, storage.storage
         time.sleep(0.2)
         storage._sweep()
+
+
+class _Clock:
+    """``time`` for ``limits``' memory storage and the limiter: only ``time()`` is moved."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def time(self) -> float:
+        return self.now
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@pytest.mark.parametrize("offset", [0.0, 0.3, 17.9, 42.5, 59.99])
+def test_a_refused_batch_retry_after_is_when_its_whole_cost_fits(
+    monkeypatch: pytest.MonkeyPatch, offset: float
+) -> None:
+    """``limits`` says when *one* more fits; a batch of 8 told that would be refused again."""
+    import limits.storage.memory
+
+    from gateway import ratelimit
+
+    clock = _Clock(1_800_000_000.0 + offset)  # a multiple of 60 plus the offset into a window
+    monkeypatch.setattr(limits.storage.memory, "time", clock)
+    monkeypatch.setattr(ratelimit, "time", clock)
+    rule = ratelimit.Rule("batch", ratelimit.parse_limits("20/minute"), "批量", "batches")
+    limiter = ratelimit.Limiter([rule])
+    assert limiter.most("batch") == 20
+    waits = []
+    for _ in range(12):  # batches of 8, each retried when told: every retry is admitted
+        while limiter.wait("batch", "127.0.0.1") is None and _fits(limiter, 8):
+            limiter.hit("batch", "127.0.0.1", cost=8)
+            clock.now += 0.5
+        with pytest.raises(ratelimit.TooManyRequests) as refused:
+            limiter.hit("batch", "127.0.0.1", cost=8)
+        wait = refused.value.retry_after
+        waits.append(wait)
+        assert 1 <= wait <= 120, wait
+        clock.now += wait
+        limiter.hit("batch", "127.0.0.1", cost=8)  # raises if Retry-After lied
+    assert len(waits) == 12
+    # and it is no longer than needed by more than the rounding: a second less is refused
+    limiter2 = ratelimit.Limiter([rule])
+    limiter2.hit("batch", "10.0.0.1", cost=16)
+    with pytest.raises(ratelimit.TooManyRequests) as refused:
+        limiter2.hit("batch", "10.0.0.1", cost=8)
+    wait = refused.value.retry_after
+    if wait > 1:
+        clock.now += wait - 1.001
+        with pytest.raises(ratelimit.TooManyRequests):
+            limiter2.hit("batch", "10.0.0.1", cost=8)
+
+
+def _fits(limiter: Any, cost: int) -> bool:
+    """Whether ``cost`` more of the test's ``batch`` budget would be admitted now (spends none)."""
+    rule = limiter.rules["batch"]
+    strategy = limiter.memory.strategy(rule)
+    return all(strategy.test(item, "batch", "127.0.0.1", cost=cost) for item in rule.items)
+
+
+def test_with_limits_off_no_batch_is_bounded_by_them() -> None:
+    from gateway import ratelimit
+
+    rule = ratelimit.Rule("batch", ratelimit.parse_limits("20/minute"), "批量", "batches")
+    assert ratelimit.Limiter([rule], enabled=False).most("batch") is None

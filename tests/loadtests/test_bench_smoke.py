@@ -7,11 +7,12 @@ proves ``make bench`` works; the load-test helpers are checked without starting 
 from __future__ import annotations
 
 import argparse
+import shutil
 from pathlib import Path
 
 import pytest
 
-from loadtests import bench
+from loadtests import bench, bench_verify
 from loadtests.common import PUBLIC_URL, garbage_texts, licence_subject, percentile
 from loadtests.run_load import (
     PUBLIC_ALL,
@@ -186,3 +187,31 @@ def test_server_errors_keeps_one_per_kind_with_our_frames() -> None:
     assert 'at File "/repo/gateway/issuance.py", line 267, in issue' in found[0]
     assert "site-packages" not in found[0]
     assert server_errors("INFO all quiet") == []
+
+
+def test_verify_bench_reports_its_rows_at_tiny_scale() -> None:
+    rows = bench_verify.rows(scale=0.01)
+
+    assert [r.name for r in rows] == list(bench_verify.ROW_NAMES)
+    raw = rows[0]
+    assert raw.rate > 0
+    if shutil.which("wrk") is None:  # the rows say so; nothing to judge
+        assert all(r.note == "wrk missing" for r in rows[1:])
+        return
+    for row in rows[1:]:
+        assert row.rate > 0, row
+        assert row.baseline == raw.rate
+        assert row.ratio is not None
+        assert row.ratio > 0, row
+        assert "0 errors" in row.note, row.note
+    assert (rows[1].passed is not None) == (bench_verify.cores() is not None)  # 2 CPUs: judged
+    assert "access log on" in rows[2].name
+    assert rows[2].passed is None
+
+
+def test_the_wrk_script_posts_each_body_in_turn() -> None:
+    script = bench_verify.lua_script("/api/v1/verify", [b'{"qr":"a"}', b'{"qr":"b"}'])
+    assert '[==[{"qr":"a"}]==]' in script
+    assert '"POST", "/api/v1/verify"' in script
+    with pytest.raises(ValueError, match="closer"):
+        bench_verify.lua_script("/x", [b"]==]"])

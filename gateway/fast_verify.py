@@ -1,0 +1,327 @@
+"""The verify fast path (issue 13): ``POST /api/v1/verify`` and ``POST /api/v1/verify/batch``
+answered by a bare ASGI layer in front of the FastAPI app, with the least work a request.
+
+Through FastAPI a verify cost ~290 µs of CPU of which the signature check is ~45 µs: routing,
+~10 middleware layers, pydantic and the dependencies took most of the rest. This layer does the
+same steps once each, in the same order as the app's layers do them:
+
+1. only a ``POST`` to one of the two paths with ``Content-Type: application/json`` and at most
+   one ``Content-Length`` within the body bound is taken; anything else goes to the app untouched;
+2. the per-address budget ``verify`` (``verify_batch`` for a batch, one a QR) is spent
+   (:mod:`gateway.address_limits`), before a byte of the body is read: 429 with
+   ``Retry-After``, as the app answers it; a batch of more QRs than that budget ever admits at
+   once is handed to the app, whose route answers 422;
+3. the body is read up to its bound and parsed with orjson; a body that is exactly what
+   ``VerifyBody`` / ``VerifyBatchBody`` accept is verified here (:func:`decide`), the answer is
+   ``verification_json`` + ``verify_extras`` (a revoked or suspended answer reads its record in
+   a worker thread, as the route does), with ``nosniff`` and ``X-Request-ID``, counted and logged
+   under the route's template (:func:`gateway.observe.answered`).
+
+A request it does not answer itself after it has started reading (a body over the bound, bad
+JSON, any input ``VerifyBody`` refuses, a remote key's compromise that needs the issuing city's
+confirmation, a client gone mid-body) is handed to the app with the body read so far replayed
+and the budget marked spent (:data:`gateway.address_limits.SPENT`): the app then answers it
+exactly as it answers any request, 413 and 422 texts included, because it is the same code.
+
+Deliberately not here: the checks' texts (the app's), the verification itself
+(:mod:`verify.verifier`), the OpenAPI document (the FastAPI routes in
+:mod:`gateway.routes.verify` stay and document both endpoints).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from gateway import observe, verify_extras
+from gateway.address_limits import SPENT, client_address, refuse
+from gateway.confirmations import Confirmer
+from gateway.core import Gateway
+from gateway.errors import TooManyRequests
+from gateway.freshness import verifier_bound
+from gateway.http_errors import NOSNIFF
+from gateway.observe import AccessLog, Observed
+from gateway.ratelimit import Limiter
+from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
+from verify.reasons import Reason
+from verify.result import VerificationResult
+from verify.verifier import verify_scanned
+
+log = logging.getLogger("ecert.http")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+SINGLE = "/api/v1/verify"
+BATCH = "/api/v1/verify/batch"
+RULE = "verify"  # the per-address budget of single verifies
+BATCH_RULE = "verify_batch"  # the per-address budget of batches, one a QR
+# Set when a batch's QRs past the first were spent here before the request was handed on (a
+# remote key's compromise to confirm): the route does not spend them again.
+BATCH_SPENT = "ecert.batch_budget_spent"
+# The content types taken here; any other (``+json`` types, parameters) goes to the app, which
+# knows them all.
+JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
+_JSON_HEADER = (b"content-type", b"application/json")
+_INTERNAL = orjson.dumps(
+    {
+        "detail": {
+            "code": "internal",
+            "message": "服务器内部错误，请稍后重试",
+            "message_en": "internal error; try again later",
+        }
+    }
+)
+
+
+def needs_confirmation(result: VerificationResult) -> bool:
+    """True when ``result`` is a remote issuer's compromised key that the issuing city may yet
+    confirm (:meth:`gateway.confirmations.Confirmer.ask`): the one answer that needs network."""
+    remote = result.issuer is not None and result.issuer.expires_at is not None
+    return result.reason is Reason.KEY_NOT_VALID_AT_ISSUANCE and remote and bool(result.token)
+
+
+def decide(
+    gw: Gateway, confirmer: Confirmer, scanned: str, *, confirmed: set[bytes] | None = None
+) -> VerificationResult:
+    """The verification of ``scanned`` from the live in-memory state: CPU only, no I/O."""
+    state = gw.state
+    now = gw.clock()
+    confirmer.revalidate(state.trust, state.version, now)
+    return verify_scanned(
+        scanned, trust=state.trust, statuses=state.statuses, now=now,
+        confirmed=confirmer.confirmed if confirmed is None else confirmed,
+        max_status_age=verifier_bound(gw),
+    )  # fmt: skip
+
+
+async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[dict[str, Any]]:
+    """The HTTP answers of ``results``: ``verification_json`` and the gateway's extras, those
+    that need a record read in one worker thread (never on the event loop)."""
+    extras = [verify_extras.extras_without_io(gw, r) for r in results]
+    if any(e is None for e in extras):
+        missing = [i for i, e in enumerate(extras) if e is None]
+        read = await asyncio.to_thread(
+            lambda: [verify_extras.extras(gw, results[i]) for i in missing]
+        )
+        for i, extra in zip(missing, read, strict=True):
+            extras[i] = extra
+    return [{**verification_json(r), **(e or {})} for r, e in zip(results, extras, strict=True)]
+
+
+def qr_of(body: object) -> str | None:
+    """The text of a body ``VerifyBody`` accepts as it is, else None (the app answers it)."""
+    if type(body) is not dict or len(body) != 1:
+        return None
+    qr = body.get("qr")
+    return qr if type(qr) is str and 0 < len(qr) <= QR_MAX_CHARS else None
+
+
+def qrs_of(body: object) -> list[str] | None:
+    """The texts of a body ``VerifyBatchBody`` accepts as it is, else None."""
+    if type(body) is not dict or len(body) != 1:
+        return None
+    qrs = body.get("qrs")
+    if type(qrs) is not list or not 0 < len(qrs) <= BATCH_MAX_QRS:
+        return None
+    for qr in qrs:
+        if type(qr) is not str or not 0 < len(qr) <= QR_MAX_CHARS:
+            return None
+    return qrs
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What :func:`gateway.observe.route_template` reads of a route: its path template."""
+
+    path: str
+
+
+_ROUTES = {SINGLE: _Route(SINGLE), BATCH: _Route(BATCH)}
+
+
+class _Handed(Exception):
+    """The request goes to the app after all (the body read so far is replayed)."""
+
+
+class FastVerify:
+    """ASGI: the verify fast path in front of ``app`` (the gateway's FastAPI app)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        gw: Gateway,
+        confirmer: Confirmer,
+        limiter: Limiter,
+        observed: Observed,
+        access_log: AccessLog | None,
+        body_limit: int,
+    ) -> None:
+        self.app = app
+        self.gw = gw
+        self.confirmer = confirmer
+        self.limiter = limiter
+        self.observed = observed
+        self.access_log = access_log
+        self.body_limit = body_limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+        if path != SINGLE and path != BATCH:
+            await self.app(scope, receive, send)
+            return
+        content_type = declared = rid = None
+        types = lengths = 0
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type, types = value, types + 1
+            elif name == b"content-length":
+                declared, lengths = value, lengths + 1
+            elif name == observe.REQUEST_ID_HEADER and rid is None:
+                rid = value
+        too_long = declared is not None and (
+            not declared.isdigit() or int(declared) > self.body_limit
+        )
+        if (
+            types != 1
+            or lengths > 1
+            or content_type is None
+            or content_type.lower() not in JSON_TYPES
+            or too_long
+        ):
+            await self.app(scope, receive, send)  # the app's own checks answer these
+            return
+        await self._answer(scope, receive, send, path, rid)
+
+    async def _answer(
+        self, scope: Scope, receive: Receive, send: Send, path: str, rid: bytes | None
+    ) -> None:
+        started = time.perf_counter()
+        request_id = rid if rid is not None and observe.sane_id(rid) else observe.new_id()
+        status = 500
+        read: list[Message] = []
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [
+                    *message["headers"],
+                    NOSNIFF,
+                    (observe.REQUEST_ID_HEADER, request_id),
+                ]
+            await send(message)
+
+        try:
+            if self.limiter.enabled:
+                try:
+                    self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
+                except TooManyRequests as exc:
+                    await refuse(scope, sent, exc)
+                    return
+            body = await self._body(receive, read)
+            if path == SINGLE:
+                qr = qr_of(body)
+                if qr is None:
+                    raise _Handed
+                texts = [qr]
+            else:
+                batch = qrs_of(body)
+                if batch is None:
+                    raise _Handed
+                texts = batch
+                most = self.limiter.most(BATCH_RULE)
+                if most is not None and len(texts) > most:
+                    raise _Handed  # more than the budget ever admits: the route's 422
+                if len(texts) > 1 and self.limiter.enabled:
+                    try:  # one a QR: the request's own was spent above
+                        self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
+                    except TooManyRequests as exc:
+                        scope["route"] = _ROUTES[path]  # the route's refusal, as the app's
+                        await refuse(scope, sent, exc)
+                        return
+                    scope[BATCH_SPENT] = True
+            results = [decide(self.gw, self.confirmer, text) for text in texts]
+            if any(needs_confirmation(r) for r in results):
+                raise _Handed  # the route asks the issuing city (rare; network, in a thread)
+            scope["route"] = _ROUTES[path]
+            for result in results:
+                self.observed.verify_answered(result.reason.value)
+            out = await answers(self.gw, results)
+            content = orjson.dumps(out[0] if path == SINGLE else {"results": out})
+            await sent(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", str(len(content)).encode()), _JSON_HEADER],
+                }
+            )
+            await sent({"type": "http.response.body", "body": content})
+        except _Handed:
+            scope[SPENT] = True
+            await self.app(scope, _replay(read, receive), send)
+            return
+        except Exception:
+            log.exception("verify fast path failed on %s", path)
+            if status == 500:  # nothing sent yet: the house 500, as the app's last handler
+                await sent(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-length", str(len(_INTERNAL)).encode()),
+                            _JSON_HEADER,
+                        ],
+                    }
+                )
+                await sent({"type": "http.response.body", "body": _INTERNAL})
+        observe.answered(self.observed, self.access_log, scope, request_id, status, started)
+
+    async def _body(self, receive: Receive, read: list[Message]) -> object:
+        """The parsed body, each message kept in ``read``; :class:`_Handed` for a body over the
+        bound, a client gone, or what orjson cannot parse (the app answers each)."""
+        size = 0
+        while True:
+            message = await receive()
+            read.append(message)
+            if message["type"] != "http.request":
+                raise _Handed
+            size += len(message.get("body", b""))
+            if size > self.body_limit:
+                raise _Handed
+            if not message.get("more_body", False):
+                break
+        data = (
+            read[0].get("body", b"")
+            if len(read) == 1
+            else b"".join(m.get("body", b"") for m in read)
+        )
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            raise _Handed from None
+
+
+def _replay(read: list[Message], receive: Receive) -> Receive:
+    """``receive`` that first gives back the messages already read."""
+    pending = list(reversed(read))
+
+    async def again() -> Message:
+        if pending:
+            return pending.pop()
+        return await receive()
+
+    return again
