@@ -10,6 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 # make load: the city on 3 processes behind HAProxy on PostgreSQL (LOAD_ARGS= for one gateway)
 LOAD_ARGS ?= --cluster 3 --mix cluster
+BENCH_ARGS ?=
 
 .PHONY: run test lint types pytest interop-deps bench load clean demo-federation demo-cluster
 
@@ -53,8 +54,11 @@ pytest: $(STAMP) interop-deps
 
 test: lint types pytest
 
+# make bench: every part in one run (BENCH_ARGS="--only verify" for one); its PostgreSQL rows make
+# and drop a throw-away database on ECERT_BENCH_DATABASE_URL's server.
 bench: $(STAMP)
-	$(BIN)/python -m loadtests.bench
+	ECERT_BENCH_DATABASE_URL="$${ECERT_BENCH_DATABASE_URL-postgresql+psycopg://postgres@127.0.0.1:5432/postgres}" \
+		$(BIN)/python -m loadtests.bench $(BENCH_ARGS)
 
 load: $(STAMP)
 	$(BIN)/python -m loadtests.run_load $(LOAD_ARGS)

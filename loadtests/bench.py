@@ -762,15 +762,87 @@ def run(scale: float = 1.0, *, profile: bool = False) -> Report:
     return report
 
 
+SECTIONS = ("core", "verify", "issue", "procs")
+BENCH_PLOT = Path(".ecert") / "bench" / "throughput-by-processes.png"
+
+
+@dataclass
+class Section:
+    """One part of ``make bench``: its printed report and the names of its missed targets."""
+
+    name: str
+    text: str
+    failures: list[str]
+
+
+def _section(name: str, scale: float, *, profile: bool, plot: Path) -> Section:
+    """Run one part. The issue 13 parts are imported here, not at the top: each imports this
+    module's row and report types."""
+    if name == "core":
+        report = run(scale, profile=profile)
+        return Section(name, report.format(), report.failures)
+    if name == "verify":
+        from loadtests import bench_verify
+
+        started = time.perf_counter()
+        verify = Report(scale=scale, rows=bench_verify.rows(scale))
+        verify.elapsed = time.perf_counter() - started
+        return Section(name, verify.format(), verify.failures)
+    if name == "issue":
+        from loadtests import bench_issue
+
+        issued = bench_issue.run(scale)
+        return Section(name, issued.format(), issued.failures)
+    from loadtests import bench_procs
+
+    procs = bench_procs.run(scale, plot=plot)
+    failed = [] if procs.passed else [f"{bench_procs.REUSEPORT}: 2 processes / 1"]
+    return Section(name, bench_procs.format_report(procs) + f"\n  plot: {plot}\n", failed)
+
+
+def summary(sections: Sequence[Section]) -> str:
+    """The one verdict of a whole ``make bench`` run, every part's missed targets listed."""
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (float("nan"),) * 3
+    failed = [f"{s.name}: {f}" for s in sections for f in s.failures]
+    head = (
+        f"\n=== make bench: {len(sections)} parts ({', '.join(s.name for s in sections)}) · "
+        f"load average now {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}\n"
+    )
+    if not failed:
+        return head + "RESULT: PASS: every target of every part met\n"
+    return (
+        head
+        + f"RESULT: FAIL: {len(failed)} targets missed\n"
+        + "".join(f"  FAIL  {f}\n" for f in failed)
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtests.bench", description=__doc__)
     parser.add_argument("--scale", type=float, default=1.0, help="shrink or grow every size")
     parser.add_argument(
         "--profile", action="store_true", help="add a cProfile of verify_scanned(QR text)"
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(SECTIONS),
+        help=f"comma-separated parts to run, of {', '.join(SECTIONS)} (default: all)",
+    )
+    parser.add_argument(
+        "--plot", type=Path, default=BENCH_PLOT, help="where the processes part draws its plot"
+    )
     args = parser.parse_args(argv)
-    report = run(args.scale, profile=args.profile)
-    print(report.format(), flush=True)
+    wanted = [s.strip() for s in args.only.split(",") if s.strip()]
+    unknown = sorted(set(wanted) - set(SECTIONS))
+    if unknown or not wanted:
+        parser.error(f"--only takes some of {', '.join(SECTIONS)}, found {unknown or 'nothing'}")
+    sections = []
+    for name in (s for s in SECTIONS if s in wanted):
+        log(f"=== part {name}")
+        section = _section(name, args.scale, profile=args.profile, plot=args.plot)
+        print(section.text, flush=True)
+        sections.append(section)
+    print(summary(sections), flush=True)
     return 0  # the bench reports; a missed target is printed as FAIL, not an exit code
 
 

@@ -195,6 +195,21 @@ def raw_sign_rate(seconds: float) -> float:
 # --- databases ----------------------------------------------------------------------------------
 
 
+def _unreachable(base: str) -> str | None:
+    """Why the PostgreSQL server of ``base`` cannot be used (``None``: it can): a bench on a
+    machine without one skips its PostgreSQL rows and says so instead of stopping."""
+    try:
+        engine = create_engine(make_url(base))
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        finally:
+            engine.dispose()
+    except Exception as exc:  # any reason at all: reported in the skipped rows' note
+        return str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return None
+
+
 @contextmanager
 def pg_database(base: str) -> Iterator[str]:
     """A throw-away database on the server of ``base``, dropped afterwards; its URL."""
@@ -567,6 +582,10 @@ def run(
     raw_sign = raw_sign_rate(sizes.sign_seconds)
     report.rows.append(Row(RAW_SIGN, raw_sign, target="baseline"))
     skipped = f"skipped: set {BENCH_DB_ENV} to a PostgreSQL server URL to measure it"
+    unreachable = _unreachable(pg_base) if pg_base else None
+    if unreachable is not None:
+        skipped = f"skipped: cannot connect to {BENCH_DB_ENV}'s server ({unreachable})"
+        pg_base = ""
     with tempfile.TemporaryDirectory(prefix="ecert-bench-issue-") as tmp:
         root = Path(tmp)
         log(f"2: HTTP issuance, {CLIENTS} clients for {sizes.http_seconds} s, PostgreSQL")
