@@ -109,6 +109,9 @@ class Leadership:
         self._closed = True
         if self._lock.acquire(timeout=CLOSE_WAIT):
             try:
+                if self.leading and self._conn is not None and not self._conn.closed:
+                    with contextlib.suppress(psycopg.Error):  # else it ends with the session
+                        self._conn.execute("SELECT pg_advisory_unlock(%s)", (SYNC_LOCK_KEY,))
                 self._drop()
                 self.leading = False
             finally:
