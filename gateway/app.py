@@ -392,8 +392,8 @@ def create_app(
             await work.stop(SHUTDOWN_GRACE)
             leadership.close()  # another process takes the lead on its next try
             health.leader = False
-            if listener is not None:
-                listener.stop(timeout=0)  # a daemon thread: ends with the process if not before
+            if listener is not None:  # a daemon thread: left to end with the process past this
+                listener.stop(timeout=notify.WAIT + SHUTDOWN_GRACE / 2)
             if access_log is not None:
                 access_log.close()
 
