@@ -16,6 +16,10 @@ How it measures, and why:
   machine falls on every count alike; each figure is the median of the rounds. The raw ES256
   verify rate (one core) is measured before every round, and each HTTP rate is also given as
   a ratio to it, per process.
+- Before the load, how connections spread: :data:`CONNECTIONS` connections opened at once,
+  :data:`SPREAD_RUNS` times, on ``uvicorn --workers 2`` (one socket both processes accept
+  from: the process that wakes first takes what is queued) and on ``ecert serve --workers 2``
+  (a socket a process, the kernel hashing each connection to one).
 - Any non-2xx answer, socket error or timeout counted by ``wrk`` is reported; a round with any
   is marked. The answers are checked VALID before the load starts.
 
@@ -26,6 +30,8 @@ Run with ``python -m loadtests.bench_procs`` (``--scale 0.01`` for a smoke run).
 from __future__ import annotations
 
 import argparse
+import http.client
+import json
 import os
 import re
 import resource
@@ -33,10 +39,12 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from cryptography.hazmat.primitives import hashes
@@ -59,6 +67,9 @@ TARGET = 1.8  # 2 processes against 1 (issue 13)
 CONNECTIONS = 32  # wrk's connections: enough that the kernel's hash gives every worker a share
 PROCESSES = (1, 2, 3, 4)
 WRK = "/usr/bin/wrk"  # Debian's package
+SHARED = "uvicorn --workers 2 (one shared socket)"
+REUSEPORT = "ecert serve --workers 2 (SO_REUSEPORT)"
+SPREAD_RUNS = 10
 PLOT = REPO / "docs" / "throughput-by-processes.png"
 _READY = 60.0  # seconds for a server to say it started
 _WRK_RATE = re.compile(r"^Requests/sec:\s+([0-9.]+)", re.MULTILINE)
@@ -90,6 +101,8 @@ class ProcsReport:
     raw: list[float] = field(default_factory=list)  # raw ES256 verify/s, one core, per round
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # connections opened at once, split between two processes, per run, per way of serving
+    spread: dict[str, list[list[int]]] = field(default_factory=dict)
 
     def processes(self) -> list[int]:
         return sorted({r.processes for r in self.rounds})
@@ -198,6 +211,8 @@ def run(
         script = root / "verify.lua"
         bodies = ",".join('"' + '{\\"qr\\": \\"' + t + '\\"}"' for t in texts)
         script.write_text(_LUA % bodies, encoding="utf-8")
+        report.spread = spread(data_dir, root, runs=max(1, round(SPREAD_RUNS * scale)),
+                               connections=CONNECTIONS)  # fmt: skip
         for _ in range(rounds):
             report.raw.append(raw_verify_rate(min(1.0, seconds / 5)))
             for n in processes:
@@ -218,6 +233,78 @@ def _issue(client: httpx.Client, api_key: str, n: int) -> str:
     if answer.status_code != 201:
         raise SetupError(f"issue answered {answer.status_code}: {answer.text[:500]}")
     return str(answer.json()["qr_text"])
+
+
+def shared_socket_app() -> Any:
+    """The city of ``ECERT_DATA_DIR`` as an app factory, for ``uvicorn --workers 2 --factory``:
+    the one-shared-socket way of running several processes that :func:`spread` compares."""
+    from cli.common import open_gateway
+    from gateway.app import create_app
+
+    return create_app(open_gateway(Path(os.environ["ECERT_DATA_DIR"])))
+
+
+@contextmanager
+def _uvicorn_shared(data_dir: Path, log: Path) -> Iterator[str]:
+    """``uvicorn --workers 2`` (one listening socket, both processes accepting from it)."""
+    port = free_port()
+    uvicorn = Path(ecert_bin()).with_name("uvicorn")
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - the environment's uvicorn, fixed arguments
+            [str(uvicorn), "--factory", "loadtests.bench_procs:shared_socket_app", "--workers",
+             "2", "--host", LOOPBACK, "--port", str(port), "--no-access-log"],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO,
+            env=child_env(ECERT_DATA_DIR=str(data_dir), ECERT_ACCESS_LOG="off",
+                          ECERT_FEDERATION_SYNC="false"),
+        )  # fmt: skip
+    try:
+        deadline = time.monotonic() + _READY
+        while log.read_text(encoding="utf-8", errors="replace").count("startup complete") < 2:
+            if process.poll() is not None or time.monotonic() > deadline:
+                said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
+                raise SetupError(f"uvicorn --workers 2 did not start:\n{said}")
+            time.sleep(0.1)
+        yield f"http://{LOOPBACK}:{port}"
+    finally:
+        stop(process)
+
+
+def _split(url: str, connections: int) -> list[int]:
+    """Open ``connections`` connections at once (as a load generator does), then ask each which
+    process answers it; how many each process got, largest first."""
+    host, port = url.removeprefix("http://").split(":")
+    opened = [http.client.HTTPConnection(host, int(port), timeout=10) for _ in range(connections)]
+    try:
+        for conn in opened:
+            conn.connect()
+        pids = []
+        for conn in opened:
+            conn.request("GET", "/healthz")
+            pids.append(json.loads(conn.getresponse().read())["process"]["pid"])
+    finally:
+        for conn in opened:
+            conn.close()
+    return sorted(Counter(pids).values(), reverse=True)
+
+
+def spread(
+    data_dir: Path, root: Path, *, runs: int, connections: int
+) -> dict[str, list[list[int]]]:
+    """How ``connections`` connections opened at once fall on two processes, ``runs`` times:
+    ``uvicorn --workers 2`` (one shared socket) against ``ecert serve --workers 2``
+    (``SO_REUSEPORT``)."""
+    found: dict[str, list[list[int]]] = {}
+    ways: dict[str, Callable[[], AbstractContextManager[str]]] = {
+        SHARED: lambda: _uvicorn_shared(data_dir, root / "uvicorn-shared.log"),
+        REUSEPORT: lambda: _served(data_dir, 2, root / "serve-spread.log"),
+    }
+    for name, serving in ways.items():
+        with serving() as url:
+            found[name] = []
+            for _ in range(runs):
+                found[name].append(_split(url, connections))
+                time.sleep(0.2)  # the previous run's connections closed on both sides
+    return found
 
 
 def write_plot(report: ProcsReport, path: Path) -> None:
@@ -275,6 +362,11 @@ def format_report(report: ProcsReport) -> str:
     errors = [f"{r.processes}: {r.errors}" for r in report.rounds if r.errors]
     if errors:
         lines.append(f"  errors seen by wrk: {'; '.join(errors)}")
+    for name, runs in report.spread.items():
+        one_took_all = sum(1 for split in runs if len(split) == 1)
+        shown = " ".join("/".join(map(str, split)) for split in runs)
+        lines.append(f"  {CONNECTIONS} connections on 2 processes, {name}: {shown} "
+                     f"(one process took all in {one_took_all} of {len(runs)} runs)")  # fmt: skip
     lines.append(f"  load average before {report.load_before[0]:.2f}, after "
                  f"{report.load_after[0]:.2f} (1 min)")  # fmt: skip
     return "\n".join(lines)

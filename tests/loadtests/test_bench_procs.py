@@ -28,6 +28,12 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
         assert r.client_cores > 0, r
     assert report.raw_verify > 0
     assert report.ratio == report.rate(2) / report.rate(1)
+    assert set(report.spread) == {bench_procs.SHARED, bench_procs.REUSEPORT}
+    for runs in report.spread.values():
+        assert runs, report.spread
+        for split in runs:  # every connection answered by one of the two processes
+            assert sum(split) == bench_procs.CONNECTIONS, split
+            assert 1 <= len(split) <= 2, split
     assert plot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
     text = bench_procs.format_report(report)
     assert "2 processes / 1 process:" in text
