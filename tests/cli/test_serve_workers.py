@@ -30,6 +30,7 @@ from tests.cli.conftest import City
 from tests.cli.helpers import READY_TIMEOUT, Served, ecert, free_port
 from tests.conftest import PG_ENV, PG_HOW, pg_database
 from tests.gateway.helpers import auth, licence_body
+from tests.gateway.holders import fresh_licence
 
 pytestmark = pytest.mark.slow
 
@@ -249,3 +250,43 @@ def test_the_lead_moves_to_another_process_when_the_leader_is_killed_on_postgres
         a.proc.wait(timeout=BOUND)
         _wait_for("B leads", lambda: _leader(b.url, {pid_b}) == pid_b, timeout=10.0)
         print(f"\nleader killed; the other leads {time.monotonic() - killed:.1f}s later")
+
+
+def test_on_sqlite_every_worker_writes_and_a_revocation_reaches_all_by_the_poll(
+    tmp_path: Path, city: City
+) -> None:
+    """SQLite is allowed with several workers: WAL, one writer at a time (``BEGIN IMMEDIATE``
+    waits its turn). SQLite has no notifications: the poll (here every second) carries a
+    revocation to the other workers."""
+    env = {"ECERT_REFRESH_INTERVAL": "1", "ECERT_RATE_LIMITS": "false"}
+    key = city.agency["api_key"]
+    with Served(["serve", *city.args(), "--workers", "2"], tmp_path, env=env) as served:
+        _started(served)
+        workers = _workers(served.url, 2)
+        writers: set[int] = set()
+        issued = []
+        for _ in range(TRIES):  # fresh connections until both workers have issued
+            with httpx.Client(timeout=10.0) as client:
+                answer = client.post(f"{served.url}/api/v1/credentials", headers=auth(key),
+                                     json={"type": "business-licence",
+                                           "subject": fresh_licence()})  # fmt: skip
+            assert answer.status_code == 201, answer.text
+            writers.add(int(answer.headers[WORKER]))
+            issued.append(answer.json())
+            if writers == workers:
+                break
+        assert writers == workers
+        revoked = httpx.post(f"{served.url}/api/v1/credentials/{issued[0]['id']}/revoke",
+                             json={"reason": "企业申请注销"}, headers=auth(key),
+                             timeout=10.0)  # fmt: skip
+        assert revoked.status_code == 200, revoked.text
+        done = time.monotonic()
+        late: set[int] = set()
+        while late != workers:  # answers to requests sent after one poll and slack: REVOKED
+            assert time.monotonic() < done + WAIT, f"not every worker answered: {late}"
+            pid, reason, sent = _verify(served.url, issued[0]["qr_text"])
+            if sent > done + 1.0 + PROMPT:
+                assert reason == "REVOKED", f"{pid} answered {reason} {sent - done:.2f}s on"
+                late.add(pid)
+        for credential in issued[1:]:  # the others' writes are everyone's
+            assert _verify(served.url, credential["qr_text"])[1] == "VALID"
