@@ -20,6 +20,9 @@ How it measures, and why:
   :data:`SPREAD_RUNS` times, on ``uvicorn --workers 2`` (one socket both processes accept
   from: the process that wakes first takes what is queued) and on ``ecert serve --workers 2``
   (a socket a process, the kernel hashing each connection to one).
+- The servers' CPU time (every process of each, ``/proc``) per request is printed beside the
+  rates: when neighbours hold the cores, throughput cannot show the scaling, and the CPU
+  cost says whether the processes themselves cost more per request.
 - Any non-2xx answer, socket error or timeout counted by ``wrk`` is reported; a round with any
   is marked. The answers are checked VALID before the load starts.
 
@@ -92,6 +95,7 @@ class Round:
     rate: float  # verify/s
     client_cores: float  # wrk's CPU seconds per second of load
     errors: str  # "" when none
+    server_cpu_us: float  # the server's CPU time (all its processes) per request, µs
 
 
 @dataclass
@@ -109,6 +113,9 @@ class ProcsReport:
 
     def rate(self, processes: int) -> float:
         return median([r.rate for r in self.rounds if r.processes == processes])
+
+    def server_cpu_us(self, processes: int) -> float:
+        return median([r.server_cpu_us for r in self.rounds if r.processes == processes])
 
     def client_cores(self, processes: int) -> float:
         return median([r.client_cores for r in self.rounds if r.processes == processes])
@@ -141,8 +148,29 @@ def raw_verify_rate(seconds: float) -> float:
     return done / elapsed
 
 
+@dataclass(frozen=True)
+class _Server:
+    url: str
+    pid: int
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time so far of the server and every process under it (its
+        workers), from Linux ``/proc`` (proc(5): ``stat`` fields 14 and 15)."""
+        total, pending = 0.0, [self.pid]
+        while pending:
+            pid = pending.pop()
+            try:
+                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+            except OSError:  # ended meanwhile
+                continue
+            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
+            pending.extend(int(c) for c in children)
+        return total
+
+
 @contextmanager
-def _served(data_dir: Path, processes: int, log: Path) -> Iterator[str]:
+def _served(data_dir: Path, processes: int, log: Path) -> Iterator[_Server]:
     """``ecert serve`` (``--workers N`` past one) on a free loopback port; its URL once it says
     it started; stopped on exit."""
     port = free_port()
@@ -161,7 +189,7 @@ def _served(data_dir: Path, processes: int, log: Path) -> Iterator[str]:
                 said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
                 raise SetupError(f"`ecert serve --workers {processes}` did not start:\n{said}")
             time.sleep(0.1)
-        yield f"http://{LOOPBACK}:{port}"
+        yield _Server(f"http://{LOOPBACK}:{port}", process.pid)
     finally:
         stop(process)
 
@@ -199,8 +227,9 @@ def run(
         root = Path(tmp)
         data_dir = root / "data"
         _, api_key = prepare_data_dir(data_dir)
-        urls = {n: stack.enter_context(_served(data_dir, n, root / f"serve-{n}.log"))
-                for n in processes}  # fmt: skip
+        servers = {n: stack.enter_context(_served(data_dir, n, root / f"serve-{n}.log"))
+                   for n in processes}  # fmt: skip
+        urls = {n: server.url for n, server in servers.items()}
         with httpx.Client(base_url=urls[processes[0]], timeout=10.0) as client:
             texts = [_issue(client, api_key, n) for n in range(5)]
             for url in urls.values():
@@ -216,8 +245,10 @@ def run(
         for _ in range(rounds):
             report.raw.append(raw_verify_rate(min(1.0, seconds / 5)))
             for n in processes:
+                cpu = servers[n].cpu_seconds()
                 rate, cores, errors = _wrk(urls[n], script, seconds, CONNECTIONS)
-                report.rounds.append(Round(n, rate, cores, errors))
+                cpu_us = 1e6 * (servers[n].cpu_seconds() - cpu) / max(1.0, rate * seconds)
+                report.rounds.append(Round(n, rate, cores, errors, cpu_us))
     report.load_after = os.getloadavg()
     if plot is not None:
         write_plot(report, plot)
@@ -269,6 +300,12 @@ def _uvicorn_shared(data_dir: Path, log: Path) -> Iterator[str]:
         stop(process)
 
 
+@contextmanager
+def _served_url(data_dir: Path, processes: int, log: Path) -> Iterator[str]:
+    with _served(data_dir, processes, log) as server:
+        yield server.url
+
+
 def _split(url: str, connections: int) -> list[int]:
     """Open ``connections`` connections at once (as a load generator does), then ask each which
     process answers it; how many each process got, largest first."""
@@ -296,7 +333,7 @@ def spread(
     found: dict[str, list[list[int]]] = {}
     ways: dict[str, Callable[[], AbstractContextManager[str]]] = {
         SHARED: lambda: _uvicorn_shared(data_dir, root / "uvicorn-shared.log"),
-        REUSEPORT: lambda: _served(data_dir, 2, root / "serve-spread.log"),
+        REUSEPORT: lambda: _served_url(data_dir, 2, root / "serve-spread.log"),
     }
     for name, serving in ways.items():
         with serving() as url:
@@ -350,15 +387,20 @@ def format_report(report: ProcsReport) -> str:
         "interleaved rounds, medians)",
         f"  raw ES256 verify (cryptography, 1 core): {raw:,.0f}/s",
         f"  {'processes':>9} {'verify/s':>10} {'vs 1':>6} {'per process / raw':>18} "
-        f"{'client cores':>13}",
+        f"{'server CPU µs/req':>18} {'client cores':>13}",
     ]
     one = report.rate(1)
     for n in report.processes():
         rate = report.rate(n)
+        cpu, client = report.server_cpu_us(n), report.client_cores(n)
         lines.append(f"  {n:>9} {rate:>10,.0f} {rate / one:>6.2f} {rate / n / raw:>18.3f} "
-                     f"{report.client_cores(n):>13.2f}")  # fmt: skip
+                     f"{cpu:>18.0f} {client:>13.2f}")  # fmt: skip
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(f"  2 processes / 1 process: {report.ratio:.2f} (target ≥ {TARGET}) {verdict}")
+    # A request's CPU cost on 2 processes against 1: near 1 when the processes add no work of
+    # their own. Measured on busy cores it rises (fewer requests per wake-up of each loop).
+    cost = report.server_cpu_us(2) / report.server_cpu_us(1)
+    lines.append(f"  CPU per request, 2 processes / 1: {cost:.2f}")
     errors = [f"{r.processes}: {r.errors}" for r in report.rounds if r.errors]
     if errors:
         lines.append(f"  errors seen by wrk: {'; '.join(errors)}")

@@ -26,6 +26,7 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
         assert r.rate > 0, r
         assert r.errors == "", r
         assert r.client_cores > 0, r
+        assert r.server_cpu_us > 0, r
     assert report.raw_verify > 0
     assert report.ratio == report.rate(2) / report.rate(1)
     assert set(report.spread) == {bench_procs.SHARED, bench_procs.REUSEPORT}
@@ -38,4 +39,5 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
     text = bench_procs.format_report(report)
     assert "2 processes / 1 process:" in text
     assert "raw ES256 verify" in text
+    assert "CPU per request, 2 processes / 1:" in text
     assert ("PASS" in text) != ("FAIL" in text)
