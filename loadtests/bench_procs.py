@@ -184,14 +184,26 @@ def _served(data_dir: Path, processes: int, log: Path) -> Iterator[_Server]:
         )  # fmt: skip
     try:
         deadline = time.monotonic() + _READY
-        while "网关已启动" not in log.read_text(encoding="utf-8", errors="replace"):
+        url = f"http://{LOOPBACK}:{port}"
+        # Said started (every worker serving, with --workers), and answering (1 process says
+        # it before it listens).
+        while "网关已启动" not in log.read_text(encoding="utf-8", errors="replace") or not _answers(
+            url
+        ):
             if process.poll() is not None or time.monotonic() > deadline:
                 said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
                 raise SetupError(f"`ecert serve --workers {processes}` did not start:\n{said}")
             time.sleep(0.1)
-        yield _Server(f"http://{LOOPBACK}:{port}", process.pid)
+        yield _Server(url, process.pid)
     finally:
         stop(process)
+
+
+def _answers(url: str) -> bool:
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+    except httpx.TransportError:
+        return False
 
 
 def _wrk(url: str, script: Path, seconds: float, connections: int) -> tuple[float, float, str]:
@@ -369,8 +381,10 @@ def write_plot(report: ProcsReport, path: Path) -> None:
     axes.set_xlabel("gateway processes (ecert serve --workers N)")
     axes.set_ylabel("verifies per second")
     axes.set_ylim(0, max(rates + ideal) * 1.3)
+    load = f"{report.load_before[0]:.1f}–{report.load_after[0]:.1f}"
     axes.set_title(f"One city on N processes, {cores} cores; raw ES256 verify "
-                   f"{report.raw_verify:,.0f}/s per core", fontsize=9)  # fmt: skip
+                   f"{report.raw_verify:,.0f}/s per core; load average {load}",
+                   fontsize=9)  # fmt: skip
     axes.legend(loc="lower right", fontsize=8)
     axes.grid(alpha=0.3)
     figure.tight_layout()
