@@ -382,7 +382,7 @@ def write_plot(report: ProcsReport, path: Path) -> None:
     axes.set_ylabel("verifies per second")
     axes.set_ylim(0, max(rates + ideal) * 1.3)
     load = f"{report.load_before[0]:.1f}–{report.load_after[0]:.1f}"
-    axes.set_title(f"One city on N processes, {cores} cores; raw ES256 verify "
+    axes.set_title(f"One city on N processes, {cores} cores\nraw ES256 verify "
                    f"{report.raw_verify:,.0f}/s per core; load average {load}",
                    fontsize=9)  # fmt: skip
     axes.legend(loc="lower right", fontsize=8)
