@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import errno
 import logging
+import os
 import socket
+from collections.abc import Callable
 from contextlib import closing
 from pathlib import Path
 from typing import Annotated
@@ -19,6 +21,7 @@ import typer
 import uvicorn
 
 from cli.common import DEFAULT_DATA_DIR, DEMO_MARKER, DataDir, gateway_at, say
+from cli.workers import MAX_WORKERS, Supervisor
 from gateway import agencies, demo, publicurl
 from gateway.app import REQUEST_GRACE, create_app
 from gateway.coalesce import CoalescingHttpTools
@@ -36,6 +39,19 @@ PublicUrl = Annotated[
         "changed by `ecert city set-url`) and refuses to start otherwise",
     ),
 ]
+
+
+Workers = Annotated[
+    int,
+    typer.Option(
+        "--workers",
+        min=1,
+        max=MAX_WORKERS,
+        help="Worker processes serving the city on one port (SO_REUSEPORT; restarted if one "
+        "dies). 工作进程数",
+    ),
+]
+WORKER_HEADER = "X-Ecert-Worker"  # the answering process's id, on every answer
 
 
 DemoPublicUrl = Annotated[
@@ -58,13 +74,20 @@ class CannotListen(EcertError):
     """The address to serve on cannot be bound (taken, not this host's, not permitted)."""
 
 
-def bind(host: str, port: int) -> socket.socket:
+class WorkersFailed(EcertError):
+    """``ecert serve --workers N``: a worker could not start serving."""
+
+
+def bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
     """A TCP socket bound to ``host:port`` (as uvicorn binds: ``SO_REUSEADDR``, IPv6 for a
-    host with a colon), not yet listening; :class:`CannotListen` when the port cannot be had."""
+    host with a colon), not yet listening; :class:`CannotListen` when the port cannot be had.
+    ``reuse_port``: one of several sockets of one city on the port (``--workers``)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         sock.bind((host, port))
     except OSError as exc:
         sock.close()
@@ -84,13 +107,45 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _run(gw: Gateway, sock: socket.socket) -> None:
+def bind_all(host: str, port: int, count: int) -> list[socket.socket]:
+    """``count`` sockets bound to ``host:port`` with ``SO_REUSEPORT`` (one a worker). The port
+    is first bound once without it, so a port another process holds (even one that set
+    ``SO_REUSEPORT`` itself, such as another ``ecert serve --workers``) is the usual error."""
+    bind(host, port).close()
+    sockets: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            sockets.append(bind(host, port, reuse_port=True))
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+    return sockets
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, calling ``on_ready`` once it serves (its lifespan started, its socket
+    listening)."""
+
+    def __init__(self, config: uvicorn.Config, on_ready: Callable[[], None] | None) -> None:
+        super().__init__(config)
+        self._on_ready = on_ready
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started and not self.should_exit and self._on_ready is not None:
+            self._on_ready()
+
+
+def _run(gw: Gateway, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
     """Serve until SIGTERM or SIGINT, then stop within 5 s whatever clients, peers and
     background work are doing (issue 8, "a shutdown that ends"): requests in flight get
     ``REQUEST_GRACE`` seconds to finish (uvicorn's graceful shutdown; without a bound it waits
     for every open request, and a client that sent half a body held the process, its port
     already closed, until that client gave up); a request still running then is cancelled;
-    then the app's lifespan stops its background work within ``SHUTDOWN_GRACE``."""
+    then the app's lifespan stops its background work within ``SHUTDOWN_GRACE``. ``on_ready``
+    is called once the server serves. Every answer carries the serving process's id
+    (``X-Ecert-Worker``): which of a city's processes answered, for operators and tests."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     host, port = sock.getsockname()[:2]
     config = uvicorn.Config(
@@ -105,9 +160,10 @@ def _run(gw: Gateway, sock: socket.socket) -> None:
         # httptools, each answer's head and body in one socket write (gateway.coalesce)
         http=CoalescingHttpTools,
         timeout_graceful_shutdown=REQUEST_GRACE,
+        headers=[(WORKER_HEADER, str(os.getpid()))],
     )
     try:
-        uvicorn.Server(config).run(sockets=[sock])
+        _Server(config, on_ready).run(sockets=[sock])
     finally:
         sock.close()
 
@@ -127,20 +183,60 @@ def serve(
     host: Host = "127.0.0.1",
     port: Port = 8000,
     public_url: PublicUrl = None,
+    workers: Workers = 1,
 ) -> None:
     """Serve the gateway over HTTP, under the city's public URL. 启动网关"""
+    if workers > 1:
+        _serve_workers(data_dir, host, port, public_url, workers)
+        return
     # Bound before anything says the gateway started; closed however the command ends.
     with closing(bind(host, port)) as sock, gateway_at(data_dir) as gw:
-        # The city's URL, never this process's own: every process of one city prints one URL.
-        url = publicurl.agree(gw, public_url)
-        with gw.sessions() as session:
-            city = gw.city(session)
-        say(
-            f"{city.name} ({city.code}) gateway on {_listening(host, port)}, public URL {url} · "
-            f"网关已启动，公共网址 {url}"
-        )
+        say(_started(gw, host, port, public_url))
         _warn_if_cannot_print(gw)
         _run(gw, sock)
+
+
+def _started(gw: Gateway, host: str, port: int, public_url: str | None, workers: int = 1) -> str:
+    """The line that says the city serves (checking first that ``public_url``, if given, is the
+    city's: every process of one city prints one URL, never its own)."""
+    url = publicurl.agree(gw, public_url)
+    with gw.sessions() as session:
+        city = gw.city(session)
+    processes = f" ({workers} processes 个进程)" if workers > 1 else ""
+    return (
+        f"{city.name} ({city.code}) gateway on {_listening(host, port)}{processes}, public URL "
+        f"{url} · 网关已启动，公共网址 {url}"
+    )
+
+
+def _serve_workers(
+    data_dir: Path, host: str, port: int, public_url: str | None, workers: int
+) -> None:
+    """``--workers N`` (:mod:`cli.workers`): the sockets bound and the city checked in this
+    process, which then closes its database and supervises N workers; "started" is said once,
+    when all of them serve."""
+    sockets = bind_all(host, port, workers)
+    try:
+        with gateway_at(data_dir) as gw:  # migrated and checked once, closed before forking
+            started = _started(gw, host, port, public_url, workers)
+            _warn_if_cannot_print(gw)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
+
+    def work(sock: socket.socket, on_ready: Callable[[], None]) -> None:
+        with gateway_at(data_dir) as gw:
+            _run(gw, sock, on_ready)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    status = Supervisor(sockets, work).run(on_ready=lambda: say(started))
+    if status != 0:
+        raise WorkersFailed(
+            f"网关未能以 {workers} 个进程运行：有工作进程未能启动或反复退出（原因见上方日志） · "
+            f"the gateway could not run on {workers} processes: expected every worker serving, "
+            "found one that could not start or kept exiting (its log is above)"
+        )
 
 
 def demo_cmd(

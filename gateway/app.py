@@ -22,9 +22,11 @@ from fastapi.staticfiles import StaticFiles
 from gateway import (
     address_limits,
     auditheads,
+    cluster,
     error_texts,
     fast_verify,
     http_errors,
+    notify,
     observe,
     openapi_doc,
     public_docs,
@@ -294,12 +296,20 @@ async def _refresher(live: StateHolder, interval: float, work: Background) -> No
 
 
 async def _federation_sync(
-    gw: Gateway, fetcher: HttpFetcher, health: SyncHealth, work: Background
+    gw: Gateway,
+    fetcher: HttpFetcher,
+    health: SyncHealth,
+    work: Background,
+    leadership: cluster.Leadership,
 ) -> None:
     """Keep peers' trust data fresh: status lists by their ttl, the trust list every
     ``federation_refresh`` seconds (jittered; backing off while peers keep failing); and every
     ``use_report_retry`` seconds, the use reports whose retry is due (:mod:`gateway.use_reports`:
-    each report's own back-off decides which)."""
+    each report's own back-off decides which).
+
+    Only the process of the city that leads (:mod:`gateway.cluster`) does any of it; the others
+    try to take the lead on every wake-up (every 2 s at most, ±20 %), so when the leader dies
+    another takes over within one wake-up of PostgreSQL dropping the dead leader's session."""
     interval = gw.settings.federation_refresh
     tick = min(interval, 2.0)
     due = 0.0
@@ -309,6 +319,10 @@ async def _federation_sync(
     while True:
         await asyncio.sleep(tick * (0.8 + 0.4 * _jitter.random()))
         try:
+            health.leader = await work.run(leadership.lead)
+            if not health.leader:
+                due = 0.0  # a process that takes over the lead syncs at once
+                continue
             if not await work.run(trustsync.federated, gw):
                 continue
             loop_now = asyncio.get_running_loop().time()
@@ -374,8 +388,14 @@ def create_app(
         peers.stop.clear()  # this app's stop: its fetcher aborts on it, its syncs check it
         work = Background(peers.stop)
         tasks = [asyncio.create_task(_refresher(gw.live, gw.settings.refresh_interval, work))]
+        # Other processes' state changes, told at once on PostgreSQL (gateway.notify).
+        listener = None
+        if gw.engine.dialect.name == "postgresql":
+            listener = notify.StateListener(gw.settings.db_url, gw.live.refresh_if_changed)
+            listener.start()
+        leadership = cluster.Leadership(gw.settings.db_url)
         if gw.settings.federation_sync:
-            tasks.append(asyncio.create_task(_federation_sync(gw, peers, health, work)))
+            tasks.append(asyncio.create_task(_federation_sync(gw, peers, health, work, leadership)))
         try:
             yield
         finally:
@@ -389,6 +409,10 @@ def create_app(
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
             await work.stop(SHUTDOWN_GRACE)
+            leadership.close()  # another process takes the lead on its next try
+            health.leader = False
+            if listener is not None:  # a daemon thread: left to end with the process past this
+                listener.stop(timeout=notify.WAIT + SHUTDOWN_GRACE / 2)
             if access_log is not None:
                 access_log.close()
 

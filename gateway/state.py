@@ -4,7 +4,8 @@
 (:func:`mark_changed`), which gives it a :class:`StateChange`; once the transaction committed,
 whoever opened it hands the change to the state holder (``gw.live.changed(change)``), which
 rebuilds. A function working inside its caller's transaction returns the change to that caller.
-Other processes sharing the database notice the version change on their next poll. The verify
+Other processes sharing the database are told on commit (PostgreSQL ``NOTIFY``,
+:mod:`gateway.notify`) and notice the version change on their next poll anyway. The verify
 hot path reads ``Gateway.state`` (one attribute load) and never queries the database.
 """
 
@@ -19,6 +20,7 @@ import orjson
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from gateway import notify
 from gateway.models import (
     AgencyRow,
     CityRow,
@@ -63,13 +65,16 @@ class StateChange:
 
 
 def mark_changed(session: Session) -> StateChange:
-    """Record a change verifiers must see: other processes notice the shared version; this one
-    rebuilds when the returned change is applied, after the commit."""
+    """Record a change verifiers must see: other processes are told on commit (PostgreSQL
+    ``NOTIFY``, :mod:`gateway.notify`) or notice the shared version on their next poll; this
+    one rebuilds when the returned change is applied, after the commit."""
     version = session.scalar(
         update(CityRow)
         .values(state_version=CityRow.state_version + 1)
         .returning(CityRow.state_version)
     )
+    if version is not None:
+        notify.announce(session, version)  # delivered on commit only
     return StateChange(version=version or 0)  # 0: no city yet, no state to see it
 
 

@@ -96,6 +96,7 @@ class SyncHealth:
     failures: dict[str, str] = field(default_factory=dict)
     consecutive_failures: int = 0
     last_error: str | None = None
+    leader: bool = False  # whether this process leads the city's sync (gateway.cluster)
 
     def record(self, report: SyncReport, now: int) -> None:
         self.last_sync_at, self.last_version = now, report.version

@@ -5,6 +5,7 @@ The documents (not /healthz) are answered through :mod:`gateway.public_docs`: CO
 
 from __future__ import annotations
 
+import os
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request, Response
@@ -95,4 +96,7 @@ def health(gw: GatewayDep, sync: SyncHealthDep, limiter: LimiterDep) -> dict[str
         "keys": len(state.trust.keys),
         "status_lists": len(state.statuses),
         "rate_limits": limiter.health(),  # where the budgets are kept; Redis down → "memory"
+        # which process of the city answered, and whether it leads the background sync
+        # (gateway.cluster: one process of a city at a time)
+        "process": {"pid": os.getpid(), "sync_leader": sync.leader},
     }
