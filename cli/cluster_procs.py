@@ -22,16 +22,19 @@ What HAProxy does for the city (HAProxy 2.6 configuration manual, sections 4.2 a
   answer is the same however often it is asked. Issuance and status changes are never
   repeated by the balancer: the client sees the error and decides (an issuance is idempotent
   per batch row, not per request);
-- what no balancer can do: send a request again once its answer has begun. uvicorn writes an
-  answer's headers and its body separately; a process killed between the two leaves the
-  client a cut answer (HAProxy logs ``SD``), which a verify client may simply repeat;
+- what no balancer can do: send a request again once its answer has begun. ``ecert serve``
+  writes an answer's head and body in one socket write (:mod:`gateway.coalesce`), so a process
+  killed mid-answer is rare; should it happen the client has a cut answer (HAProxy logs ``SD``),
+  which a verify client may simply repeat;
 - ``X-Forwarded-For``: uvicorn trusts it from 127.0.0.1 (its ``forwarded_allow_ips``
   default), so the gateways' per-address rate limits count clients, not HAProxy;
 - timeouts bound every wait: connect 2 s, a client's request 10 s, a server's answer 15 s.
 
-Deliberately not here: the command (:mod:`cli.cluster_demo`), what the processes serve, and
-leader election for the background federation sync: only the first process runs it
-(``ECERT_FEDERATION_SYNC=off`` on the others).
+Every process may run the background federation sync: one at a time leads it (a PostgreSQL
+advisory lock, :mod:`gateway.cluster`), and a revocation made through one process reaches the
+others on commit (``LISTEN``/``NOTIFY``, :mod:`gateway.notify`).
+
+Deliberately not here: the command (:mod:`cli.cluster_demo`) and what the processes serve.
 """
 
 from __future__ import annotations
@@ -294,12 +297,10 @@ def start_cluster(
     deadline = time.monotonic() + ready_timeout
     try:
         for i, gw_port in enumerate(gateway_ports, start=1):
-            # Until a leader is elected among them, the first process alone runs the sync.
-            own = {**base, "ECERT_FEDERATION_SYNC": "on" if i == 1 else "off"}
             cmd = [str(ecert_bin()), "serve", "--data-dir", str(data_dir),
                    "--host", LOOPBACK, "--port", str(gw_port)]  # fmt: skip
             cluster.gateways.append(
-                _spawn(f"gateway {i}", gw_port, cmd, child_env(own), data_dir / f"gateway-{i}.log")
+                _spawn(f"gateway {i}", gw_port, cmd, child_env(base), data_dir / f"gateway-{i}.log")
             )
         for gw in cluster.gateways:
             wait_healthy(gw, gw.url, deadline)
