@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, MutableMapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +45,7 @@ from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.errors import TooManyRequests
 from gateway.freshness import verifier_bound
-from gateway.http_errors import NOSNIFF
+from gateway.http_errors import NOSNIFF, ASGIApp, Message, Receive, Scope, Send
 from gateway.observe import AccessLog, Observed
 from gateway.ratelimit import Limiter
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
@@ -54,12 +54,6 @@ from verify.result import VerificationResult
 from verify.verifier import verify_scanned
 
 log = logging.getLogger("ecert.http")
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 SINGLE = "/api/v1/verify"
 BATCH = "/api/v1/verify/batch"

@@ -67,6 +67,7 @@ from loadtests.common import (
     licence_subject,
     median,
     stop,
+    throwaway_database,
 )
 
 BENCH_DB_ENV = "ECERT_BENCH_DATABASE_URL"
@@ -208,24 +209,6 @@ def _unreachable(base: str) -> str | None:
     except Exception as exc:  # any reason at all: reported in the skipped rows' note
         return str(getattr(exc, "orig", None) or exc).splitlines()[0]
     return None
-
-
-@contextmanager
-def pg_database(base: str) -> Iterator[str]:
-    """A throw-away database on the server of ``base``, dropped afterwards; its URL."""
-    url = make_url(base)
-    name = f"ecert_bench_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def _cpu_seconds(pid: int) -> float | None:
@@ -592,7 +575,7 @@ def run(
         if not http or "postgres" not in databases:
             pass
         elif pg_base:
-            with pg_database(pg_base) as url:
+            with throwaway_database(pg_base, "ecert_bench") as url:
                 found = http_issue(root / "http-pg", url, sizes.http_seconds)
             report.rows.append(http_row(HTTP_PG, found, raw_sign, p99_target=P99_PG_MS,
                                         per_core_target=PER_CORE_TARGET))  # fmt: skip
@@ -612,7 +595,7 @@ def run(
         if "postgres" not in databases:
             pass
         elif pg_base:
-            with pg_database(pg_base) as url:
+            with throwaway_database(pg_base, "ecert_bench") as url:
                 batch = batch_issue(root / "batch-pg", url, sizes.batch_rows)
             report.rows.append(batch_row(f"{BATCH_PG} {sizes.batch_rows:,}", batch, raw_sign))
             report.chunks[BATCH_PG] = batch.chunks

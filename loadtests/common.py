@@ -19,6 +19,7 @@ import base64
 import json
 import os
 import random
+import secrets
 import socket
 import subprocess
 import sys
@@ -319,3 +320,31 @@ def issue_http(client: httpx.Client, server: GatewayServer, subject: dict[str, A
     if response.status_code != 201:
         raise SetupError(f"issue answered {response.status_code}: {response.text[:500]}")
     return response.json()
+
+
+@contextmanager
+def throwaway_database(server_url: str, prefix: str = "ecert_load") -> Iterator[str]:
+    """A new ``<prefix>_<random>`` database on the server of ``server_url``, dropped after (every
+    connection to it closed first); its URL. :class:`SetupError` when the server cannot make
+    one. The database code is imported here, not at the top (see the module's note)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = make_url(server_url)
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
+    try:
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'CREATE DATABASE "{name}"'))
+        except SQLAlchemyError as exc:
+            shown = url.render_as_string(hide_password=True)
+            raise SetupError(f"cannot make a database on {shown}: {exc}") from exc
+        try:
+            yield url.set(database=name).render_as_string(hide_password=False)
+        finally:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        admin.dispose()

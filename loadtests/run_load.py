@@ -31,18 +31,24 @@ import argparse
 import csv
 import os
 import re
-import secrets
 import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from loadtests.common import REPO, SetupError, child_env, free_port, running_gateway, stop
+from loadtests.common import (
+    REPO,
+    SetupError,
+    child_env,
+    free_port,
+    running_gateway,
+    stop,
+    throwaway_database,
+)
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 TOTAL = "Aggregated"
@@ -254,32 +260,6 @@ def _plan(args: argparse.Namespace) -> str:
         f"{args.users} users, spawn {args.spawn_rate:g}/s, wait {args.wait} s, "
         f"{args.run_time} s{mix}"
     )
-
-
-@contextmanager
-def throwaway_database(server_url: str) -> Iterator[str]:
-    """A new ``ecert_load_<random>`` database on the server of ``server_url``, dropped after."""
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-    from sqlalchemy.exc import SQLAlchemyError
-
-    url = make_url(server_url)
-    name = f"ecert_load_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 3})
-    try:
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'CREATE DATABASE "{name}"'))
-        except SQLAlchemyError as exc:
-            shown = url.render_as_string(hide_password=True)
-            raise SetupError(f"cannot make a database on {shown}: {exc}") from exc
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 def raw_es256(seconds: float = 1.0) -> tuple[float, float]:

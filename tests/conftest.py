@@ -7,7 +7,6 @@ test session creates its own throw-away database on that server and drops it at 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import text
 
 from gateway import agencies
 from gateway.core import Gateway
 from gateway.models import Base
 from gateway.settings import Settings
+from loadtests.common import throwaway_database
 
 if TYPE_CHECKING:
     from tests.gateway.trustmark_helpers import Desk
@@ -59,19 +58,8 @@ def pg_server_url() -> Iterator[str | None]:
 @contextmanager
 def pg_database(base: str) -> Iterator[str]:
     """A new, empty database on the server of ``base`` (dropped afterwards); yields its URL."""
-    url = make_url(base)
-    name = f"ecert_test_{secrets.token_hex(4)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            yield url.set(database=name).render_as_string(hide_password=False)
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
+    with throwaway_database(base, "ecert_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
