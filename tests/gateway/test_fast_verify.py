@@ -472,7 +472,9 @@ def test_a_batch_handed_on_for_a_confirmation_spends_its_budget_once(
     tmp_path: Path, clock: FakeClock
 ) -> None:
     with federation_of(tmp_path, clock) as fed:
-        hz, sz, amr, _psb = _region(fed, rate_limit_verify_batch="4/minute")
+        # An hour's window: the sliding counter's windows are aligned to the clock, and a run that
+        # crossed a minute's end between its batches saw part of its spending weighed away.
+        hz, sz, amr, _psb = _region(fed, rate_limit_verify_batch="4/hour")
         clock.advance(100)
         _, genuine, _ = _issue(hz, amr, 21)
         with hz.sessions() as session:
