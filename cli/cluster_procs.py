@@ -50,11 +50,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
+from cli import ready
 from trust.errors import EcertError
 
 LOOPBACK = "127.0.0.1"
@@ -241,23 +241,17 @@ def _spawn(name: str, port: int, cmd: list[str], env: Mapping[str, str], log: Pa
 def wait_healthy(process: Process, url: str, deadline: float) -> None:
     """Until ``url/healthz`` answers 200; :class:`ClusterError` when the process exits first
     or ``deadline`` (monotonic) passes."""
-    last = "no answer yet"
-    with httpx.Client(timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if not process.alive():
-                raise ClusterError(
-                    f"{process.name} 启动失败 · {process.name} exited {process.proc.returncode} "
-                    f"before it was ready:\n{process.log_tail()}"
-                )
-            try:
-                if client.get(f"{url}/healthz").status_code == 200:
-                    return
-            except httpx.TransportError as exc:
-                last = str(exc) or type(exc).__name__
-            time.sleep(0.1)
+    missed = ready.wait_healthy(url, exit_code=process.proc.poll, deadline=deadline)
+    if missed is None:
+        return
+    if missed.exit_code is not None:
+        raise ClusterError(
+            f"{process.name} 启动失败 · {process.name} exited {missed.exit_code} "
+            f"before it was ready:\n{process.log_tail()}"
+        )
     raise ClusterError(
-        f"{process.name} 未就绪 · {process.name} did not answer {url}/healthz in time ({last}):\n"
-        f"{process.log_tail()}"
+        f"{process.name} 未就绪 · {process.name} did not answer {url}/healthz in time "
+        f"({missed.last}):\n{process.log_tail()}"
     )
 
 

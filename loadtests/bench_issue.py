@@ -68,6 +68,7 @@ from loadtests.common import (
     median,
     stop,
     throwaway_database,
+    wait_ready,
 )
 
 BENCH_DB_ENV = "ECERT_BENCH_DATABASE_URL"
@@ -341,27 +342,10 @@ def serving(root: Path, db_url: str | None) -> Iterator[GatewayServer]:
         )  # fmt: skip
     server = GatewayServer(data_dir, port, made["id"], made["api_key"], process, log_path)
     try:
-        _wait_healthy(server, 60.0)
+        wait_ready(server, 60.0)
         yield server
     finally:
         stop(process)
-
-
-def _wait_healthy(server: GatewayServer, timeout: float) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    with httpx.Client(base_url=server.base_url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise SetupError(f"`ecert serve` exited early:\n{server.log_tail()}")
-            try:
-                if client.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-    raise SetupError(f"`ecert serve` not ready after {timeout:.0f} s:\n{server.log_tail()}")
 
 
 def _bodies(path: Path, first: int, count: int) -> Path:

@@ -33,6 +33,7 @@ from typing import Any
 import httpx
 from stdnum.cn import uscc
 
+from cli import ready
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from trust.claims import CREDENTIAL_TYP
 from trust.encoding import jws_to_numeric, numeric_to_jws
@@ -240,24 +241,20 @@ def make_anchor(data_dir: Path) -> None:
     _ecert(["federation", "sync", "--json"], data_dir)
 
 
-def _wait_ready(server: GatewayServer, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    last = "no answer yet"
-    with httpx.Client(base_url=server.base_url, timeout=2.0) as client:
-        while time.monotonic() < deadline:
-            if server.process.poll() is not None:
-                raise SetupError(
-                    f"`ecert serve` exited {server.process.returncode} before it was ready:\n"
-                    f"{server.log_tail()}"
-                )
-            try:
-                if client.get("/healthz").status_code == 200:
-                    return
-            except httpx.TransportError as exc:
-                last = str(exc) or type(exc).__name__
-            time.sleep(0.1)
+def wait_ready(server: GatewayServer, timeout: float) -> None:
+    """Until ``server`` answers ``/healthz``; :class:`SetupError` if it exits or ``timeout``
+    seconds pass."""
+    missed = ready.wait_healthy(
+        server.base_url, exit_code=server.process.poll, deadline=time.monotonic() + timeout
+    )
+    if missed is None:
+        return
+    if missed.exit_code is not None:
+        raise SetupError(
+            f"`ecert serve` exited {missed.exit_code} before it was ready:\n{server.log_tail()}"
+        )
     raise SetupError(
-        f"`ecert serve` not ready after {timeout:.0f} s ({last}):\n{server.log_tail()}"
+        f"`ecert serve` not ready after {timeout:.0f} s ({missed.last}):\n{server.log_tail()}"
     )
 
 
@@ -304,7 +301,7 @@ def running_gateway(
         )
     server = GatewayServer(data_dir, port, agency_id, api_key, process, log_path)
     try:
-        _wait_ready(server, ready_timeout)
+        wait_ready(server, ready_timeout)
         yield server
     finally:
         stop(process)

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
+from cli import ready
 
 ECERT = Path(sys.executable).with_name("ecert")
 TIMEOUT = 60  # seconds, for every ecert subprocess
@@ -251,20 +251,17 @@ class Served:
     def _wait_ready(self) -> None:
         assert self.proc is not None
         deadline = time.monotonic() + READY_TIMEOUT
-        with httpx.Client(timeout=2.0) as client:
-            while time.monotonic() < deadline:
-                if self.proc.poll() is not None:
-                    raise AssertionError(
-                        f"`ecert {' '.join(self.args)}` exited {self.proc.returncode} before "
-                        f"it was ready:\n{self.output()}"
-                    )
-                try:
-                    if client.get(f"{self.url}/healthz").status_code == 200:
-                        return
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
-        raise AssertionError(f"{self.url}/healthz did not answer in {READY_TIMEOUT}s")
+        missed = ready.wait_healthy(self.url, exit_code=self.proc.poll, deadline=deadline)
+        if missed is None:
+            return
+        if missed.exit_code is not None:
+            raise AssertionError(
+                f"`ecert {' '.join(self.args)}` exited {missed.exit_code} before "
+                f"it was ready:\n{self.output()}"
+            )
+        raise AssertionError(
+            f"{self.url}/healthz did not answer in {READY_TIMEOUT}s ({missed.last})"
+        )
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL after :data:`STOP_GRACE` seconds."""
