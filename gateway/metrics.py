@@ -112,6 +112,19 @@ def freshness_metrics(gw: Gateway) -> Iterator[Metric]:
 SOURCES: list[Source] = [audit_metrics, issuance_metrics, freshness_metrics]
 
 
+def leader_metric(leads: bool) -> Metric:
+    """``ecert_federation_sync_leader``: 1 while this process leads its city's federation sync
+    (:mod:`gateway.cluster`: one process of a city at a time), else 0. Summed over a city's
+    processes it is 1; 0 everywhere means no process syncs (``ECERT_FEDERATION_SYNC`` off, or
+    between a leader's death and another's next try)."""
+    gauge = GaugeMetricFamily(
+        "ecert_federation_sync_leader",
+        "1 while this process leads its city's federation sync, else 0",
+    )
+    gauge.add_metric([], 1 if leads else 0)
+    return gauge
+
+
 class _GatewayCollector(Collector):
     def __init__(self, gw: Gateway, sources: Iterable[Source]) -> None:
         self.gw = gw
@@ -128,8 +141,14 @@ def registry_for(gw: Gateway, sources: Iterable[Source] = SOURCES) -> CollectorR
     return registry
 
 
-def render(gw: Gateway, requests: CollectorRegistry | None = None) -> bytes:
+def render(
+    gw: Gateway, requests: CollectorRegistry | None = None, *, sync_leader: bool | None = None
+) -> bytes:
     """The metrics of ``gw`` as Prometheus text (format 0.0.4), followed by ``requests`` (the
-    serving app's own counters, :class:`gateway.observe.Observed`) when given."""
-    text = generate_latest(registry_for(gw))
+    serving app's own counters, :class:`gateway.observe.Observed`) when given; with
+    ``sync_leader`` (the serving process's), :func:`leader_metric` too."""
+    sources = (
+        SOURCES if sync_leader is None else [*SOURCES, lambda _gw: [leader_metric(sync_leader)]]
+    )
+    text = generate_latest(registry_for(gw, sources))
     return text if requests is None else text + generate_latest(requests)

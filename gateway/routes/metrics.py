@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from gateway import metrics, observe
-from gateway.deps import GatewayDep
+from gateway.deps import GatewayDep, SyncHealthDep
 
 router = APIRouter(tags=["public 公开"])
 
@@ -16,7 +16,8 @@ router = APIRouter(tags=["public 公开"])
     response_class=Response,
     responses={200: {"content": {metrics.CONTENT_TYPE.split(";")[0]: {}}}},
 )
-def metrics_text(gw: GatewayDep, request: Request) -> Response:
+def metrics_text(gw: GatewayDep, sync: SyncHealthDep, request: Request) -> Response:
     observed = observe.of(request.scope)
     requests = None if observed is None else observed.registry
-    return Response(metrics.render(gw, requests), media_type=metrics.CONTENT_TYPE)
+    text = metrics.render(gw, requests, sync_leader=sync.leader)
+    return Response(text, media_type=metrics.CONTENT_TYPE)

@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 import time
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from gateway.cluster import Leadership, connect
 from gateway.core import Gateway
 from tests.gateway.helpers import client_for
@@ -62,6 +64,7 @@ def test_healthz_says_which_process_answered_and_that_it_leads(gw: Gateway) -> N
                 break
             assert time.monotonic() < deadline, f"not leading after {WAIT}s: {shown}"
             time.sleep(0.1)
+        assert _leader_gauge(client.get("/metrics").text) == 1.0
     other = Leadership(gw.settings.db_url)
     try:
         assert other.lead() is True  # the app let go when it stopped
@@ -75,8 +78,21 @@ def test_with_the_sync_off_no_process_leads(gw: Gateway) -> None:
     with client_for(off) as client:
         time.sleep(3.0)  # past the first wake-up a sync loop would have had (2 s ± 20 %)
         assert client.get("/healthz").json()["process"]["sync_leader"] is False
+        assert _leader_gauge(client.get("/metrics").text) == 0.0
     other = Leadership(gw.settings.db_url)
     try:
         assert other.lead() is True  # nobody took it
     finally:
         other.close()
+
+
+def _leader_gauge(exposition: str) -> float:
+    """The value of ``ecert_federation_sync_leader`` in a ``/metrics`` answer."""
+    found = [
+        sample.value
+        for family in text_string_to_metric_families(exposition)
+        if family.name == "ecert_federation_sync_leader"
+        for sample in family.samples
+    ]
+    assert len(found) == 1, found
+    return found[0]
