@@ -56,10 +56,12 @@ from loadtests.common import (
     CITY_CODE,
     CITY_NAME,
     LONG_NAME,
+    MIN_CPU_TICKS,
     PSB_NAME,
     PSB_TYPES,
     PSB_USCC,
     PUBLIC_URL,
+    cpu_ms_each,
     issue_http,
     licence_subject,
     median,
@@ -504,6 +506,14 @@ class HttpResult:
     server_cpu_ms: float | None
 
 
+def server_cpu_note(ms: float | None) -> str:
+    """The HTTP row's words on the server's CPU time a request (None: too little to measure)."""
+    if ms is None:
+        return f"server CPU too little to measure (under {MIN_CPU_TICKS} clock ticks)"
+    alone = f"~{1000 / ms:,.0f}/s a core if the server had one to itself"
+    return f"server CPU {ms:.2f} ms a request ({alone})"
+
+
 def _http(root: Path, sizes: Sizes) -> HttpResult:
     limits = httpx.Limits(max_connections=HTTP_THREADS, max_keepalive_connections=HTTP_THREADS)
     with (
@@ -551,11 +561,7 @@ def _http(root: Path, sizes: Sizes) -> HttpResult:
         elapsed = time.perf_counter() - start
         cpu_after = server.cpu_seconds()
     done = len(latencies) + errors
-    cpu_ms = (
-        None
-        if cpu_before is None or cpu_after is None or not done
-        else 1000 * (cpu_after - cpu_before) / done
-    )
+    cpu_ms = cpu_ms_each(cpu_before, cpu_after, done)
     return HttpResult(
         rate=len(latencies) / elapsed,
         p50_ms=1000 * percentile(latencies, 50),
@@ -706,12 +712,6 @@ def run(scale: float = 1.0, *, profile: bool = False) -> Report:
 
             log(f"3: HTTP verify, {sizes.http_requests} requests from {HTTP_THREADS} threads")
             http = _http(root / "http", sizes)
-            cpu = (
-                ""
-                if http.server_cpu_ms is None
-                else f"; server CPU {http.server_cpu_ms:.2f} ms a request "
-                f"(~{1000 / http.server_cpu_ms:,.0f}/s a core if the server had one to itself)"
-            )
             report.rows.append(
                 Row(
                     HTTP_VERIFY,
@@ -723,7 +723,7 @@ def run(scale: float = 1.0, *, profile: bool = False) -> Report:
                     http.errors == 0,
                     f"p50 {http.p50_ms:.2f} ms, p99 {http.p99_ms:.2f} ms; {http.ok} ok, "
                     f"{http.errors} errors; {HTTP_THREADS} client threads in this process, "
-                    f"sharing the CPUs with the server{cpu}",
+                    f"sharing the CPUs with the server; {server_cpu_note(http.server_cpu_ms)}",
                 )
             )
 

@@ -62,6 +62,8 @@ from loadtests.common import (
     GatewayServer,
     SetupError,
     child_env,
+    cpu_ms_each,
+    cpu_seconds,
     ecert_bin,
     free_port,
     licence_subject,
@@ -212,14 +214,6 @@ def _unreachable(base: str) -> str | None:
     return None
 
 
-def _cpu_seconds(pid: int) -> float | None:
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (OSError, IndexError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _pg_backends(url: str) -> list[int]:
     """Process ids of the PostgreSQL backends connected to ``url``'s database (not this one)."""
     engine = create_engine(url)
@@ -239,7 +233,7 @@ def _pg_backends(url: str) -> list[int]:
 
 
 def _cpu_of(pids: Sequence[int]) -> float:
-    return sum(_cpu_seconds(pid) or 0.0 for pid in pids)
+    return sum(cpu_seconds(pid, children=False) or 0.0 for pid in pids)
 
 
 # --- 2: single HTTP issuance --------------------------------------------------------------------
@@ -389,11 +383,7 @@ def http_issue(root: Path, db_url: str | None, seconds: int) -> HttpResult:
         cpu_after, pg_after = server.cpu_seconds(), _cpu_of(backends)
     requests = answer["requests"]
     errors = sum(answer[k] for k in ("status", "connect", "read", "write", "timeout"))
-    gateway_ms = (
-        None
-        if cpu_before is None or cpu_after is None or not requests
-        else 1000 * (cpu_after - cpu_before) / requests
-    )
+    gateway_ms = cpu_ms_each(cpu_before, cpu_after, requests)
     return HttpResult(
         requests=requests,
         errors=errors,
@@ -401,7 +391,7 @@ def http_issue(root: Path, db_url: str | None, seconds: int) -> HttpResult:
         p50_ms=answer["p50_us"] / 1000,
         p99_ms=answer["p99_us"] / 1000,
         gateway_cpu_ms=gateway_ms,
-        pg_cpu_ms=1000 * (pg_after - pg_before) / requests if db_url and requests else None,
+        pg_cpu_ms=cpu_ms_each(pg_before, pg_after, requests) if db_url else None,
     )
 
 

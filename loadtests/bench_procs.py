@@ -58,6 +58,7 @@ from loadtests.common import (
     REPO,
     SetupError,
     child_env,
+    cpu_seconds,
     ecert_bin,
     free_port,
     licence_subject,
@@ -154,19 +155,8 @@ class _Server:
     pid: int
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time so far of the server and every process under it (its
-        workers), from Linux ``/proc`` (proc(5): ``stat`` fields 14 and 15)."""
-        total, pending = 0.0, [self.pid]
-        while pending:
-            pid = pending.pop()
-            try:
-                stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-            except OSError:  # ended meanwhile
-                continue
-            total += (int(stat[11]) + int(stat[12])) / os.sysconf("SC_CLK_TCK")
-            pending.extend(int(c) for c in children)
-        return total
+        """User + system CPU time so far of the server and every process under it (its workers)."""
+        return cpu_seconds(self.pid) or 0.0
 
 
 @contextmanager
@@ -413,8 +403,10 @@ def format_report(report: ProcsReport) -> str:
     lines.append(f"  2 processes / 1 process: {report.ratio:.2f} (target ≥ {TARGET}) {verdict}")
     # A request's CPU cost on 2 processes against 1: near 1 when the processes add no work of
     # their own. Measured on busy cores it rises (fewer requests per wake-up of each loop).
-    cost = report.server_cpu_us(2) / report.server_cpu_us(1)
-    lines.append(f"  CPU per request, 2 processes / 1: {cost:.2f}")
+    one_cpu = report.server_cpu_us(1)
+    if one_cpu > 0:
+        cost = report.server_cpu_us(2) / one_cpu
+        lines.append(f"  CPU per request, 2 processes / 1: {cost:.2f}")
     errors = [f"{r.processes}: {r.errors}" for r in report.rounds if r.errors]
     if errors:
         lines.append(f"  errors seen by wrk: {'; '.join(errors)}")

@@ -49,6 +49,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from loadtests.bench import Report, Row, format_report
 from loadtests.common import (
     GatewayServer,
+    child_pids,
+    cpu_seconds,
     issue_http,
     licence_subject,
     median,
@@ -103,22 +105,10 @@ def cores() -> tuple[int, int] | None:
     return (usable[0], usable[1]) if len(usable) >= 2 else None
 
 
-def _children(pid: int) -> list[int]:
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):  # a process that ended meanwhile
-            continue
-        if ppid == pid:
-            found.append(int(stat.parent.name))
-    return found
-
-
 def pin_process(pid: int, core: int) -> None:
     """Every thread of ``pid`` and of its child processes onto ``core`` (threads and processes
     started later inherit it)."""
-    for child in _children(pid):
+    for child in child_pids(pid):
         pin_process(child, core)
     try:
         tasks = list(Path(f"/proc/{pid}/task").iterdir())
@@ -256,18 +246,6 @@ def _texts(server: GatewayServer) -> list[str]:
     return [str(answer["qr_text"]) for answer in issued]
 
 
-def tree_cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds of ``pid`` and its child processes so far (``/proc``)."""
-    total = 0.0
-    for one in (pid, *_children(pid)):
-        try:
-            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # proc(5)
-    return total
-
-
 @dataclass
 class RawSlice:
     calls: int
@@ -338,11 +316,11 @@ def rows(scale: float = 1.0) -> list[Row]:
                 before = raw_slice(raw, sizes.raw_seconds / 2, server_core)
                 if case is not None:
                     pid = case.server.process.pid
-                    cpu0 = tree_cpu_seconds(pid)
+                    cpu0 = cpu_seconds(pid) or 0.0
                     got = run_wrk(
                         case.server.base_url, case.script, sizes.http_seconds, client_core
                     )
-                    used = tree_cpu_seconds(pid) - cpu0
+                    used = (cpu_seconds(pid) or cpu0) - cpu0
                 after = raw_slice(raw, sizes.raw_seconds / 2, server_core)
                 wall = (before.calls + after.calls) / (before.wall + after.wall)
                 per_cpu = (before.calls + after.calls) / max(before.cpu + after.cpu, 1e-9)

@@ -188,13 +188,55 @@ class GatewayServer:
 
     def cpu_seconds(self) -> float | None:
         """User + system CPU time of the server process so far (Linux ``/proc``), else None."""
+        return cpu_seconds(self.process.pid, children=False)
+
+
+# The kernel counts a process's CPU time in clock ticks (10 ms at the usual 100 Hz), so a reading
+# of fewer ticks than this says little: 30 fast requests can read 0 ms.
+MIN_CPU_TICKS = 10
+CLOCK_TICK_SECONDS = 1.0 / os.sysconf("SC_CLK_TCK")
+
+
+def child_pids(pid: int) -> list[int]:
+    """Process ids whose parent is ``pid`` (Linux ``/proc``)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            return None
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # a process that ended meanwhile
+            continue
+        if ppid == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_seconds(pid: int, *, children: bool = True) -> float | None:
+    """User + system CPU seconds so far of ``pid`` and, with ``children``, of every process
+    under it (Linux ``/proc``); None when ``pid`` has ended or there is no ``/proc``."""
+    total, pending, seen = 0.0, [pid], False
+    while pending:
+        one = pending.pop()
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):  # ended meanwhile
+            continue
+        seen = True
         # proc(5): utime and stime are fields 14 and 15; fields[0] here is field 3 (state).
-        ticks = int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        total += (int(fields[11]) + int(fields[12])) * CLOCK_TICK_SECONDS
+        if children:
+            pending.extend(child_pids(one))
+    return total if seen else None
+
+
+def cpu_ms_each(before: float | None, after: float | None, count: int) -> float | None:
+    """CPU milliseconds a request between two :func:`cpu_seconds` readings, or None when either
+    reading failed, nothing was counted, or the time used is too few clock ticks to mean much."""
+    if before is None or after is None or count <= 0:
+        return None
+    used = after - before
+    if used < MIN_CPU_TICKS * CLOCK_TICK_SECONDS:
+        return None
+    return 1000.0 * used / count
 
 
 def _ecert(args: list[str], data_dir: Path) -> str:
