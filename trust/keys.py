@@ -242,6 +242,6 @@ class SigningKey:
     def sign(self, signing_input: bytes) -> bytes:
         """Raw JWS signature bytes over ``signing_input``."""
         if isinstance(self.private, ec.EllipticCurvePrivateKey):
-            r, s = decode_dss_signature(self.private.sign(signing_input, ec.ECDSA(hashes.SHA256())))
+            r, s = decode_dss_signature(self.private.sign(signing_input, _ECDSA_SHA256))
             return r.to_bytes(_P256_COORD, "big") + s.to_bytes(_P256_COORD, "big")
         return self.private.sign(signing_input)

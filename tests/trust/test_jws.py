@@ -95,6 +95,38 @@ def test_pyjwt_verifies_our_tokens() -> None:
     assert jwt.api_jws.decode(token, KEY.public.key, algorithms=["ES256"]) == b'{"iat":1}'
 
 
+@pytest.mark.parametrize("extra", [None, {"jwk": {"kty": "OKP"}}])
+def test_our_tokens_are_what_pyjwt_writes(extra: dict[str, object] | None) -> None:
+    # Signing no longer goes through pyjwt (issue 13: 67 µs a token against 21 µs for the
+    # signature): the header and payload bytes stay what pyjwt wrote, and an Ed25519 signature,
+    # being deterministic, is byte for byte pyjwt's.
+    payload = {"iat": 1, "名称": "杭州"}
+    for key in (KEY, ED_KEY):
+        ours = sign_compact(payload, key, typ=TYP, kid="k1", extra_headers=extra)
+        theirs = jwt.api_jws.encode(
+            json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode(),
+            key.private,
+            algorithm=key.alg,
+            headers={"typ": TYP, "kid": "k1", **(extra or {})},
+            sort_headers=False,
+        )
+        assert ours.rsplit(".", 1)[0] == theirs.rsplit(".", 1)[0]
+        if key is ED_KEY:
+            assert ours == theirs
+        else:
+            assert len(b64url_decode(ours.rsplit(".", 1)[1])) == 64
+            assert jwt.api_jws.decode(ours, key.public.key, algorithms=[key.alg]) == (
+                json.dumps(payload, ensure_ascii=False, separators=(",", ":")).encode()
+            )
+
+
+def test_alg_is_the_keys_not_an_extra_header() -> None:
+    from trust.errors import SignatureError
+
+    with pytest.raises(SignatureError, match="'alg' cannot be an extra header"):
+        sign_compact({"a": 1}, KEY, typ=TYP, extra_headers={"alg": "none"})
+
+
 def test_we_verify_pyjwt_tokens() -> None:
     token = jwt.api_jws.encode(
         b'{"a":1}', KEY.private, algorithm="ES256", headers={"kid": KEY.kid, "typ": TYP}
