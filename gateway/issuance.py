@@ -382,16 +382,34 @@ def issue(
 def issue_answered(
     gw: Gateway, *, agency_id: str, request: IssueRequest, idempotency_key: str | None = None
 ) -> tuple[CredentialRow, bool, dict[str, Any]]:
-    """:func:`issue`, and its :func:`credential_summary`, rendered once, inside the transaction.
+    """:func:`issue`, and its :func:`credential_summary`, rendered once, inside the transaction:
+    committed together with the other issuances of this process waiting at the same moment
+    (:mod:`gateway.issue_groups`), answered as :func:`issue_alone` answers it."""
+    _check_idempotency_key(idempotency_key)
+    from gateway.issue_groups import groups_of  # it builds on this module
+
+    return groups_of(gw).issue(
+        agency_id=agency_id, request=request, idempotency_key=idempotency_key
+    )
+
+
+def _check_idempotency_key(idempotency_key: str | None) -> None:
+    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
+        raise FieldError.single(
+            "Idempotency-Key", "length", "幂等键长度须为 1–200", "must be 1-200 chars"
+        )
+
+
+def issue_alone(
+    gw: Gateway, *, agency_id: str, request: IssueRequest, idempotency_key: str | None = None
+) -> tuple[CredentialRow, bool, dict[str, Any]]:
+    """One issuance in a transaction of its own, and its :func:`credential_summary`.
 
     Statements: one for the agency (locked), its key and the public URL; the holder rule's
     look-up; the serial; the status slot (two); the insert; the audit leaf's three
     (:mod:`gateway.audit`). The row answered is built from the values inserted, not read back.
     """
-    if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
-        raise FieldError.single(
-            "Idempotency-Key", "length", "幂等键长度须为 1–200", "must be 1-200 chars"
-        )
+    _check_idempotency_key(idempotency_key)
     for attempt in range(_RETRIES):
         now = gw.clock()
         try:

@@ -1,0 +1,216 @@
+"""Issuances waiting at one moment share one transaction (issue 13: 8 clients queued on the
+agency's row lock, one transaction of ~9 statements each), and each is answered as it would be
+alone. Groups are formed deterministically here: the first issuance is held inside its
+transaction until the others are queued behind it."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway import issuance, issue_groups
+from gateway.core import Gateway
+from gateway.errors import Conflict
+from gateway.models import CredentialRow
+from tests.conftest import Agency
+from tests.gateway.test_issuance_speed import TYPE, licence, statements
+from trust.errors import FieldError
+
+WAIT = 30.0  # seconds any step of these tests may take at most
+
+
+def _request(n: int, **changes: str) -> issuance.IssueRequest:
+    return issuance.IssueRequest(TYPE, licence(n, **changes))
+
+
+@contextmanager
+def held_first(gw: Gateway, waiting: int) -> Iterator[Callable[..., Future[Any]]]:
+    """Submit issuances; the first holds its transaction open until ``waiting`` more are queued
+    behind it, so those form the next group together."""
+    groups = issue_groups.groups_of(gw)
+    release = threading.Event()
+    real = issuance.load_signer
+    calls = 0
+
+    def slow_first(*args: Any, **kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            assert release.wait(WAIT), "the others never queued"
+        return real(*args, **kwargs)
+
+    def queued() -> int:
+        with groups._lock:
+            return len(groups._pending)
+
+    pool = ThreadPoolExecutor(waiting + 1)
+    first = True
+
+    def submit(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+        nonlocal first
+        future = pool.submit(fn, *args, **kwargs)
+        if first:  # the leader must be inside its transaction before the others arrive
+            first = False
+            for _ in range(int(WAIT * 100)):
+                if calls:
+                    break
+                threading.Event().wait(0.01)
+            assert calls, "the first issuance never started"
+        return future
+
+    setattr(issuance, "load_signer", slow_first)  # noqa: B010 - restored below
+    try:
+        yield submit
+        for _ in range(int(WAIT * 100)):
+            if queued() >= waiting:
+                break
+            threading.Event().wait(0.01)
+        assert queued() >= waiting, f"expected {waiting} queued, found {queued()}"
+        release.set()
+    finally:
+        setattr(issuance, "load_signer", real)  # noqa: B010
+        pool.shutdown(wait=True)
+
+
+def _issue(
+    gw: Gateway, agency: Agency, request: issuance.IssueRequest, key: str | None = None
+) -> Any:
+    return issuance.issue_answered(gw, agency_id=agency.id, request=request, idempotency_key=key)
+
+
+def _wrong_check_digit(code: str) -> str:
+    return code[:-1] + ("0" if code[-1] != "0" else "1")
+
+
+def _count(gw: Gateway) -> int:
+    with gw.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(CredentialRow)) or 0)
+
+
+def test_waiting_issuances_share_one_transaction_and_each_is_answered(
+    gw: Gateway, amr: Agency
+) -> None:
+    groups = issue_groups.groups_of(gw)
+    with statements(gw) as seen, held_first(gw, 8) as submit:
+        futures = [submit(_issue, gw, amr, _request(n)) for n in range(9)]
+    answers = [f.result(WAIT) for f in futures]
+    assert groups.largest == 8, (groups.groups, groups.largest)
+    assert all(created for _, created, _ in answers)
+    serials = sorted(row.serial for row, _, _ in answers)
+    assert len(set(serials)) == 9
+    assert [int(s) for s in serials] == list(range(int(serials[0]), int(serials[0]) + 9))
+    for row, _, summary in answers:
+        assert summary["id"] == row.id
+        assert summary["status"] == "valid"
+    assert _count(gw) == 9
+    # Two transactions' statements, not nine: the group of eight ran as few as one alone.
+    inserts = [s for s in seen if s.lstrip().upper().startswith("INSERT INTO CREDENTIALS")]
+    assert len(inserts) == 2, inserts
+    assert len(seen) <= 2 * 12, seen
+
+
+def test_a_bad_request_in_a_group_is_refused_alone(gw: Gateway, amr: Agency) -> None:
+    with held_first(gw, 3) as submit:
+        futures = [
+            submit(_issue, gw, amr, _request(0)),
+            submit(_issue, gw, amr, _request(1)),
+            submit(_issue, gw, amr, _request(2, uscc=_wrong_check_digit(licence(2)["uscc"]))),
+            submit(_issue, gw, amr, _request(3)),
+        ]
+    assert [futures[n].result(WAIT)[1] for n in (0, 1, 3)] == [True, True, True]
+    with pytest.raises(FieldError) as refused:
+        futures[2].result(WAIT)
+    assert [e["code"] for e in refused.value.errors] == ["uscc_checksum"], refused.value.errors
+    assert _count(gw) == 3
+
+
+def test_one_holder_twice_in_a_group_is_issued_once(gw: Gateway, amr: Agency) -> None:
+    with held_first(gw, 2) as submit:
+        futures = [
+            submit(_issue, gw, amr, _request(0)),
+            submit(_issue, gw, amr, _request(7)),
+            submit(_issue, gw, amr, _request(7, name="同一主体另一名称有限公司")),
+        ]
+    issued, _, _ = futures[1].result(WAIT)
+    with pytest.raises(FieldError) as refused:
+        futures[2].result(WAIT)
+    (error,) = refused.value.errors
+    assert error["code"] == "holder_has_live"
+    assert issued.id in error["message_en"]
+    assert issued.id in error["message"]
+    assert _count(gw) == 2
+
+
+def test_one_idempotency_key_twice_in_a_group_issues_once_and_replays(
+    gw: Gateway, amr: Agency
+) -> None:
+    with held_first(gw, 3) as submit:
+        futures = [
+            submit(_issue, gw, amr, _request(0)),
+            submit(_issue, gw, amr, _request(5), "key-5"),
+            submit(_issue, gw, amr, _request(5), "key-5"),
+            submit(_issue, gw, amr, _request(6), "key-5"),
+        ]
+    first, created, _ = futures[1].result(WAIT)
+    again, replayed_created, summary = futures[2].result(WAIT)
+    assert created
+    assert not replayed_created
+    assert again.id == first.id == summary["id"]
+    with pytest.raises(Conflict, match="different request"):
+        futures[3].result(WAIT)
+    assert _count(gw) == 2
+
+
+def test_a_group_that_cannot_be_answered_is_issued_alone_and_skips_no_serial(
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = issuance.credential_summary
+
+    def fails_for_one(gw_: Gateway, row: CredentialRow) -> dict[str, Any]:
+        if row.holder_name == licence(2)["name"]:
+            raise ValueError("cannot render this one")
+        return real(gw_, row)
+
+    monkeypatch.setattr(issuance, "credential_summary", fails_for_one)
+    monkeypatch.setattr(issue_groups, "credential_summary", fails_for_one)
+    with held_first(gw, 3) as submit:
+        futures = [submit(_issue, gw, amr, _request(n)) for n in range(4)]
+    with pytest.raises(ValueError, match="cannot render"):
+        futures[2].result(WAIT)
+    rows = [futures[n].result(WAIT)[0] for n in (0, 1, 3)]
+    assert _count(gw) == 3
+    serials = sorted(int(r.serial) for r in rows)
+    assert serials == list(range(serials[0], serials[0] + 3))  # the failed one left no gap
+
+
+def test_the_leader_hands_on_once_answered(
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(issue_groups, "MAX_GROUP", 1)
+    ran_on: list[tuple[str, str]] = []
+    real = issue_groups._issue_together
+
+    def noting(gw_: Gateway, group: Any) -> Any:
+        ran_on.append((group[0].request.subject["name"], threading.current_thread().name))
+        return real(gw_, group)
+
+    monkeypatch.setattr(issue_groups, "_issue_together", noting)
+    names: dict[str, str] = {}
+
+    def named(n: int) -> Any:
+        names[licence(n)["name"]] = threading.current_thread().name
+        return _issue(gw, amr, _request(n))
+
+    with held_first(gw, 3) as submit:
+        futures = [submit(named, n) for n in range(4)]
+    assert all(f.result(WAIT)[1] for f in futures)
+    # Each request's group ran on its own thread: no request served the others' groups after
+    # its own was answered.
+    assert [thread for _, thread in ran_on] == [names[name] for name, _ in ran_on]
+    assert issue_groups.groups_of(gw)._leading is False
