@@ -24,7 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import Connection, Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -245,7 +245,19 @@ def rotate_key(
         return _listing(_row(session, new_id), now), key
 
 
-def authenticate(session: Session, presented: str, *, now: int) -> Principal:
+def _key_query() -> Select[Any]:
+    c = ApiKeyRow.__table__.c  # Core columns: a request's key read without ORM bookkeeping
+    return select(
+        c.id, c.agency_id, c.secret_hash, c.scopes, c.revoked_at, c.expires_at, c.last_used_at
+    ).where(c.id == bindparam("key_id"))
+
+
+# Built once: building costs more CPU than running it. Read through a Core connection, a key's
+# check cost ~220 µs of CPU against ~570 µs through a Session's ``get`` (issue 13's profile).
+_KEY = _key_query()
+
+
+def authenticate(db: Connection | Session, presented: str, *, now: int) -> Principal:
     """Check an ``ek_<id>_<secret>`` API key at ``now``; :class:`KeyRefused` otherwise."""
     key_id = key_id_of(presented)
     if key_id is None:
@@ -254,7 +266,7 @@ def authenticate(session: Session, presented: str, *, now: int) -> Principal:
             "expected an API key of the form ek_<id>_<secret>",
             known=None,
         )
-    row = session.get(ApiKeyRow, key_id)
+    row = db.execute(_KEY, {"key_id": key_id}).first()
     secret = presented.split("_", 2)[2]
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
         raise KeyRefused(
