@@ -24,6 +24,7 @@ from gateway import (
     auditheads,
     cluster,
     error_texts,
+    fast_issue,
     fast_verify,
     http_errors,
     notify,
@@ -373,10 +374,12 @@ def create_app(
     fetcher: HttpFetcher | None = None,
     access_log_default: str = "off",
     verify_fast_path: bool = True,
+    issue_fast_path: bool = True,
 ) -> FastAPI:
     """The app of ``gw``. ``access_log_default`` (``json`` or ``off``) applies when the
     settings leave ``ECERT_ACCESS_LOG`` unset (:mod:`gateway.observe`). ``verify_fast_path``
-    off leaves every verify to the FastAPI routes (tests compare the two)."""
+    off leaves every verify to the FastAPI routes, ``issue_fast_path`` off every issuance (tests
+    compare the two)."""
     peers = fetcher or HttpFetcher()
     health = SyncHealth()
     access_log = observe.access_log_for(gw.settings, default=access_log_default)
@@ -479,12 +482,25 @@ def create_app(
     observed = observe.Observed()
     app.add_middleware(observe.Observe, observed=observed, access_log=access_log)
     _build_routes_now(app)
+    inner: ASGIApp = functools.partial(FastAPI.__call__, app)
+    if issue_fast_path:
+        # In front of the app too: plain JSON issuances with an API key (gateway.fast_issue).
+        inner = fast_issue.FastIssue(
+            inner,
+            gw=gw,
+            limiter=services.limiter,
+            last_use=services.last_use,
+            observed=observed,
+            access_log=access_log,
+            body_limit=JSON_BODY_LIMIT,
+            handlers=app.exception_handlers,
+        )
     if verify_fast_path:
         # In front of the app and every layer above, FastAPI's own included (issue 13): plain
         # JSON verifies are answered there, the rest handed on (gateway.fast_verify). The app
         # still documents both routes.
         app.front = fast_verify.FastVerify(
-            functools.partial(FastAPI.__call__, app),
+            inner,
             gw=gw,
             confirmer=services.confirmer,
             limiter=services.limiter,
@@ -492,6 +508,8 @@ def create_app(
             access_log=access_log,
             body_limit=JSON_BODY_LIMIT,
         )
+    elif issue_fast_path:
+        app.front = inner
     return app
 
 

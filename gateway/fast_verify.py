@@ -266,7 +266,7 @@ class FastVerify:
             await sent({"type": "http.response.body", "body": content})
         except _Handed:
             scope[SPENT] = True
-            await self.app(scope, _replay(read, receive), send)
+            await self.app(scope, replay(read, receive), send)
             return
         except Exception:
             log.exception("verify fast path failed on %s", path)
@@ -309,7 +309,7 @@ class FastVerify:
             raise _Handed from None
 
 
-def _replay(read: list[Message], receive: Receive) -> Receive:
+def replay(read: list[Message], receive: Receive) -> Receive:
     """``receive`` that first gives back the messages already read."""
     pending = list(reversed(read))
 

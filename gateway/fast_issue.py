@@ -1,0 +1,335 @@
+"""The issuance fast path (issue 13): ``POST /api/v1/credentials`` answered by a bare ASGI layer
+in front of the FastAPI app, with one worker thread a request.
+
+Through FastAPI an issuance cost ~1.7 ms of event-loop CPU before and after its transaction:
+routing, ~10 middleware layers, pydantic, and three worker-thread hops (the key check, the
+scope check and the endpoint each in a thread of their own). This layer does the same steps once
+each, in the order the app's layers do them:
+
+1. only a ``POST`` with ``Content-Type: application/json``, at most one ``Content-Length``
+   within the body bound, one ``Authorization: Bearer …``, at most one ``Idempotency-Key`` the
+   route accepts, and no ``Origin`` is taken; anything else goes to the app untouched;
+2. the per-address budget ``issue_address`` is spent before a byte of the body is read
+   (:mod:`gateway.address_limits`): 429 as the app answers it;
+3. the body is read up to its bound, parsed with orjson and validated by ``IssueBody`` itself;
+   a lock-out of the key or the address is looked up (:mod:`gateway.auth_guard`);
+4. in one worker thread: the key is checked (:func:`gateway.api_keys.authenticate`), its scope,
+   its budgets ``api_key`` and ``issue``, its last use noted, the credential issued
+   (:func:`gateway.issuance.issue_answered`, grouped with others waiting) and its answer built
+   and serialised through ``IssuedCredential``, as the route's response model does;
+5. an error the issuance raises on purpose (a refused subject, a conflict, a spent budget) is
+   answered by the app's own exception handler for it, so its status, body and headers are the
+   app's; ``nosniff`` and ``X-Request-ID`` are added, the answer counted and logged under the
+   route's template (:func:`gateway.observe.answered`).
+
+Handed to the app, with the body read so far replayed and the per-address budget marked spent
+(:data:`gateway.address_limits.SPENT`): a body over the bound, bad JSON, anything ``IssueBody``
+refuses or deeply nested, a wallet offer, a key that does not authenticate or lacks the
+``issue`` scope, a locked-out key or address, a client gone mid-body. The app then answers
+each exactly as it answers any request (its 401, 403, 413, 422 and 429 texts), because it is the
+same code; none of them has written anything.
+
+Deliberately not here: the checks' texts (the app's), issuing (:mod:`gateway.issuance`), the
+OpenAPI document (the FastAPI route in :mod:`gateway.routes.credentials` stays and documents
+the endpoint).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway import api_keys, auth_guard, credential_views, issuance, observe
+from gateway.address_limits import PER_ADDRESS, SPENT, client_address, refuse
+from gateway.api_keys import LastUse
+from gateway.core import Gateway
+from gateway.errors import TooManyRequests
+from gateway.fast_verify import JSON_TYPES, replay
+from gateway.http_errors import NOSNIFF, ASGIApp, Message, Receive, Scope, Send
+from gateway.observe import AccessLog, Observed
+from gateway.ratelimit import Limiter
+from gateway.schemas import IssueBody, IssuedCredential
+from trust.errors import EcertError
+
+log = logging.getLogger("ecert.http")
+
+PATH = "/api/v1/credentials"
+RULE = PER_ADDRESS[f"POST {PATH}"]
+SCOPE = "issue"
+MAX_IDEMPOTENCY_KEY = 200  # the route's Header(max_length=200)
+# Brackets a body may hold and still be taken here: an issuance body has a few; a deeply
+# nested one goes to the app, whose JSON parser decides what it answers (a house 400).
+MAX_BRACKETS = 64
+_JSON_HEADER = (b"content-type", b"application/json")
+_REPLAYED = (b"idempotent-replayed", b"true")
+_INTERNAL = orjson.dumps(
+    {
+        "detail": {
+            "code": "internal",
+            "message": "服务器内部错误，请稍后重试",
+            "message_en": "internal error; try again later",
+        }
+    }
+)
+
+Handlers = Mapping[Any, Callable[..., Any]]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """What :func:`gateway.observe.route_template` reads of a route: its path template."""
+
+    path: str
+
+
+_ROUTE = _Route(PATH)
+
+
+class _Handed(Exception):
+    """The request goes to the app after all (the body read so far is replayed)."""
+
+
+@dataclass(frozen=True)
+class _Issued:
+    created: bool
+    content: bytes
+
+
+def issue_body(data: bytes) -> IssueBody | None:
+    """The body ``IssueBody`` accepts as it is (no wallet offer), else None (the app answers)."""
+    if data.count(b"[") + data.count(b"{") > MAX_BRACKETS:
+        return None
+    try:
+        parsed = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        return None
+    if type(parsed) is not dict:
+        return None
+    try:
+        body = IssueBody.model_validate(parsed)
+    except ValidationError:
+        return None
+    return None if body.wallet_offer else body
+
+
+def render(answer: dict[str, Any]) -> bytes:
+    """The route's answer bytes: through its response model, then as ``JSONResponse`` renders."""
+    content = IssuedCredential.model_validate(answer).model_dump(mode="json")
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
+
+
+class FastIssue:
+    """ASGI: the issuance fast path in front of ``app`` (the module's docstring)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        gw: Gateway,
+        limiter: Limiter,
+        last_use: LastUse,
+        observed: Observed,
+        access_log: AccessLog | None,
+        body_limit: int,
+        handlers: Handlers,
+    ) -> None:
+        self.app = app
+        self.gw = gw
+        self.limiter = limiter
+        self.last_use = last_use
+        self.observed = observed
+        self.access_log = access_log
+        self.body_limit = body_limit
+        self.handlers = handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        content_type = declared = authorization = key = rid = None
+        types = lengths = auths = keys = 0
+        origin = False
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                content_type, types = value, types + 1
+            elif name == b"content-length":
+                declared, lengths = value, lengths + 1
+            elif name == b"authorization":
+                authorization, auths = value, auths + 1
+            elif name == b"idempotency-key":
+                key, keys = value, keys + 1
+            elif name == b"origin":
+                origin = True
+            elif name == observe.REQUEST_ID_HEADER and rid is None:
+                rid = value
+        too_long = declared is not None and (
+            not declared.isdigit() or int(declared) > self.body_limit
+        )
+        if (
+            types != 1
+            or lengths > 1
+            or content_type is None
+            or content_type.lower() not in JSON_TYPES
+            or too_long
+            or auths != 1
+            or authorization is None
+            or not authorization.startswith(b"Bearer ")
+            or keys > 1
+            or origin
+        ):
+            await self.app(scope, receive, send)  # the app's own checks answer these
+            return
+        idempotency_key = None if key is None else key.decode("latin-1")
+        if idempotency_key is not None and len(idempotency_key) > MAX_IDEMPOTENCY_KEY:
+            await self.app(scope, receive, send)  # the route's header check: 422
+            return
+        presented = authorization.decode("latin-1").removeprefix("Bearer ").strip()
+        await self._answer(scope, receive, send, presented, idempotency_key, rid)
+
+    async def _answer(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        presented: str,
+        idempotency_key: str | None,
+        rid: bytes | None,
+    ) -> None:
+        started = time.perf_counter()
+        request_id = rid if rid is not None and observe.sane_id(rid) else observe.new_id()
+        status = 500
+        read: list[Message] = []
+
+        async def sent(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+                message["headers"] = [
+                    *message["headers"],
+                    NOSNIFF,
+                    (observe.REQUEST_ID_HEADER, request_id),
+                ]
+            await send(message)
+
+        try:
+            address = client_address(scope)
+            if self.limiter.enabled:
+                try:
+                    self.limiter.hit(RULE, address)
+                except TooManyRequests as exc:
+                    await refuse(scope, sent, exc)
+                    return
+            body = issue_body(await self._body(receive, read))
+            if body is None:
+                raise _Handed
+            try:
+                auth_guard.refuse_if_locked(
+                    self.limiter, kind="apikey", key_id=api_keys.key_id_of(presented),
+                    address=address,
+                )  # fmt: skip
+            except TooManyRequests:
+                raise _Handed from None  # the app counts and answers it
+            scope["route"] = _ROUTE
+            try:
+                issued = await asyncio.to_thread(self._issue, presented, body, idempotency_key)
+            except EcertError as exc:
+                await self._refused(scope, receive, sent, exc)
+            else:
+                headers = [(b"content-length", str(len(issued.content)).encode()), _JSON_HEADER]
+                if not issued.created:
+                    headers.append(_REPLAYED)
+                await sent(
+                    {
+                        "type": "http.response.start",
+                        "status": 201 if issued.created else 200,
+                        "headers": headers,
+                    }
+                )
+                await sent({"type": "http.response.body", "body": issued.content})
+        except _Handed:
+            scope.pop("route", None)
+            scope[SPENT] = True
+            await self.app(scope, replay(read, receive), send)
+            return
+        except Exception:
+            log.exception("issuance fast path failed")
+            if status == 500:  # nothing sent yet: the house 500, as the app's last handler
+                await sent(
+                    {
+                        "type": "http.response.start",
+                        "status": 500,
+                        "headers": [
+                            (b"content-length", str(len(_INTERNAL)).encode()),
+                            _JSON_HEADER,
+                        ],
+                    }
+                )
+                await sent({"type": "http.response.body", "body": _INTERNAL})
+        observe.answered(self.observed, self.access_log, scope, request_id, status, started)
+
+    def _issue(self, presented: str, body: IssueBody, idempotency_key: str | None) -> _Issued:
+        """Steps 4 of the module's docstring, in a worker thread; :class:`_Handed` when the key
+        does not authenticate or lacks the scope (nothing spent, nothing written)."""
+        gw = self.gw
+        try:
+            with gw.engine.connect() as connection:
+                principal = api_keys.authenticate(connection, presented, now=gw.clock())
+        except api_keys.KeyRefused:
+            raise _Handed from None
+        if SCOPE not in principal.scopes:
+            raise _Handed
+        self.limiter.hit("api_key", principal.key_id)
+        self.last_use.note(gw, principal)
+        self.limiter.hit(SCOPE, principal.key_id)
+        row, created, summary = issuance.issue_answered(
+            gw,
+            agency_id=principal.agency_id,
+            request=issuance.IssueRequest(
+                type=body.type,
+                subject=body.subject,
+                valid_from=body.valid_from,
+                valid_until=body.valid_until,
+            ),
+            idempotency_key=idempotency_key,
+        )
+        return _Issued(created, render(credential_views.issued(gw, row, summary=summary)))
+
+    async def _refused(self, scope: Scope, receive: Receive, send: Send, exc: EcertError) -> None:
+        """``exc`` answered by the app's own exception handler for it."""
+        for kind in type(exc).__mro__:
+            handler = self.handlers.get(kind)
+            if handler is not None:
+                response: Response = await handler(Request(scope, receive), exc)
+                await response(scope, receive, send)
+                return
+        raise exc  # pragma: no cover - the app handles every EcertError
+
+    async def _body(self, receive: Receive, read: list[Message]) -> bytes:
+        """The body, each message kept in ``read``; :class:`_Handed` for a body over the bound
+        or a client gone (the app answers each)."""
+        size = 0
+        while True:
+            message = await receive()
+            read.append(message)
+            if message["type"] != "http.request":
+                raise _Handed
+            size += len(message.get("body", b""))
+            if size > self.body_limit:
+                raise _Handed
+            if not message.get("more_body", False):
+                break
+        if len(read) == 1:
+            return bytes(read[0].get("body", b""))
+        return b"".join(m.get("body", b"") for m in read)
