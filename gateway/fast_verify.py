@@ -101,15 +101,22 @@ def decide(
 async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[dict[str, Any]]:
     """The HTTP answers of ``results``: ``verification_json`` and the gateway's extras, those
     that need a record read in one worker thread (never on the event loop)."""
-    extras = [verify_extras.extras_without_io(gw, r) for r in results]
-    if any(e is None for e in extras):
-        missing = [i for i, e in enumerate(extras) if e is None]
+    out = [verification_json(r) for r in results]
+    who = verify_extras.held_answered_by(gw)  # once for the lot: the same for every answer
+    missing = []
+    for i, (result, answer) in enumerate(zip(results, out, strict=True)):
+        if who is None or result.reason in verify_extras.DETAILED:
+            missing.append(i)
+        else:  # verify_extras.extras_without_io, inline: the verify hot path
+            answer["answered_by"] = who
+            answer["status_detail"] = None
+    if missing:
         read = await asyncio.to_thread(
             lambda: [verify_extras.extras(gw, results[i]) for i in missing]
         )
         for i, extra in zip(missing, read, strict=True):
-            extras[i] = extra
-    return [{**verification_json(r), **(e or {})} for r, e in zip(results, extras, strict=True)]
+            out[i].update(extra)
+    return out
 
 
 def qr_of(body: object) -> str | None:

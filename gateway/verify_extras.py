@@ -37,7 +37,9 @@ _answering: weakref.WeakKeyDictionary[Gateway, tuple[int, dict[str, str]]] = (
 _lock = threading.Lock()
 
 
-def _held(gw: Gateway) -> dict[str, str] | None:
+def held_answered_by(gw: Gateway) -> dict[str, str] | None:
+    """:func:`answered_by` when it is held for the live state version, else None (reading it
+    needs the database)."""
     with _lock:
         held = _answering.get(gw)
     return held[1] if held is not None and held[0] == gw.state.version else None
@@ -46,7 +48,7 @@ def _held(gw: Gateway) -> dict[str, str] | None:
 def answered_by(gw: Gateway) -> dict[str, str]:
     """This gateway's name, code and URL, as of its live state."""
     version = gw.state.version
-    held = _held(gw)
+    held = held_answered_by(gw)
     if held is not None:
         return held
     with gw.sessions() as session:
@@ -131,7 +133,7 @@ def extras(gw: Gateway, result: VerificationResult) -> dict[str, Any]:
 def extras_without_io(gw: Gateway, result: VerificationResult) -> dict[str, Any] | None:
     """:func:`extras` when it needs no database read (most answers: not revoked or suspended,
     the city's identity held), else None: the event loop calls :func:`extras` in a thread."""
-    who = _held(gw)
+    who = held_answered_by(gw)
     if who is None or result.reason in DETAILED:
         return None
     return {"answered_by": who, "status_detail": None}
