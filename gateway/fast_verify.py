@@ -98,6 +98,27 @@ def decide(
     )  # fmt: skip
 
 
+def decide_all(gw: Gateway, confirmer: Confirmer, texts: Sequence[str]) -> list[VerificationResult]:
+    """:func:`decide` for each of ``texts`` from one reading of the live state, the clock and
+    the verifier's bound: a batch is answered at one instant, from one snapshot."""
+    state = gw.state
+    now = gw.clock()
+    confirmer.revalidate(state.trust, state.version, now)
+    trust, statuses, confirmed = state.trust, state.statuses, confirmer.confirmed
+    bound = verifier_bound(gw)
+    return [
+        verify_scanned(
+            text,
+            trust=trust,
+            statuses=statuses,
+            now=now,
+            confirmed=confirmed,
+            max_status_age=bound,
+        )
+        for text in texts
+    ]
+
+
 async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[dict[str, Any]]:
     """The HTTP answers of ``results``: ``verification_json`` and the gateway's extras, those
     that need a record read in one worker thread (never on the event loop)."""
@@ -255,12 +276,16 @@ class FastVerify:
                         await refuse(scope, sent, exc)
                         return
                     scope[BATCH_SPENT] = True
-            results = [decide(self.gw, self.confirmer, text) for text in texts]
+            results = decide_all(self.gw, self.confirmer, texts)
             if any(needs_confirmation(r) for r in results):
                 raise _Handed  # the route asks the issuing city (rare; network, in a thread)
             scope["route"] = _ROUTES[path]
+            reasons: dict[str, int] = {}
             for result in results:
-                self.observed.verify_answered(result.reason.value)
+                reason = result.reason.value
+                reasons[reason] = reasons.get(reason, 0) + 1
+            for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
+                self.observed.verify_answered(reason, answered)
             out = await answers(self.gw, results)
             content = orjson.dumps(out[0] if path == SINGLE else {"results": out})
             await sent(
