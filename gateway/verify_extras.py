@@ -35,11 +35,18 @@ _answering: weakref.WeakKeyDictionary[Gateway, tuple[int, dict[str, str]]] = (
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
+# The last entry written, read without the lock or a weak key: one process serves one gateway,
+# and a look-up of the weak dictionary (a new weak reference a call) costs more than a verify's
+# answer (issue 13). Replaced whole, so a reader sees an old entry or a new one.
+_last: tuple[weakref.ref[Gateway], int, dict[str, str]] | None = None
 
 
 def held_answered_by(gw: Gateway) -> dict[str, str] | None:
     """:func:`answered_by` when it is held for the live state version, else None (reading it
     needs the database)."""
+    last = _last
+    if last is not None and last[0]() is gw:
+        return last[2] if last[1] == gw.state.version else None
     with _lock:
         held = _answering.get(gw)
     return held[1] if held is not None and held[0] == gw.state.version else None
@@ -47,6 +54,7 @@ def held_answered_by(gw: Gateway) -> dict[str, str] | None:
 
 def answered_by(gw: Gateway) -> dict[str, str]:
     """This gateway's name, code and URL, as of its live state."""
+    global _last
     version = gw.state.version
     held = held_answered_by(gw)
     if held is not None:
@@ -57,6 +65,7 @@ def answered_by(gw: Gateway) -> dict[str, str]:
         who = {"name": city.name, "code": city.code, "url": city.public_url}
     with _lock:
         _answering[gw] = (version, who)
+        _last = (weakref.ref(gw), version, who)
     return who
 
 

@@ -140,8 +140,10 @@ def test_a_new_trust_snapshot_renames_the_type_and_its_labels_in_the_next_answer
 
 def test_an_equal_issuer_built_anew_is_rendered_from_itself_not_matched_by_value() -> None:
     twin = replace(AMR)
-    assert twin == AMR and twin is not AMR
+    assert twin == AMR
+    assert twin is not AMR
     result = verify_scanned(_token(), trust=TRUST, statuses=STATUSES, now=NOW)
     mine = verification_json(result)["issuer"]
     theirs = verification_json(result._replace(issuer=twin))["issuer"]
-    assert mine == theirs and mine is not theirs
+    assert mine == theirs
+    assert mine is not theirs
