@@ -66,6 +66,8 @@ BATCH_SPENT = "ecert.batch_budget_spent"
 # knows them all.
 JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
 _JSON_HEADER = (b"content-type", b"application/json")
+_KEY_NOT_VALID = Reason.KEY_NOT_VALID_AT_ISSUANCE
+_DETAILED = frozenset(verify_extras.DETAILED)
 _INTERNAL = orjson.dumps(
     {
         "detail": {
@@ -80,8 +82,10 @@ _INTERNAL = orjson.dumps(
 def needs_confirmation(result: VerificationResult) -> bool:
     """True when ``result`` is a remote issuer's compromised key that the issuing city may yet
     confirm (:meth:`gateway.confirmations.Confirmer.ask`): the one answer that needs network."""
+    if result.reason is not _KEY_NOT_VALID:  # first: almost every answer stops here
+        return False
     remote = result.issuer is not None and result.issuer.expires_at is not None
-    return result.reason is Reason.KEY_NOT_VALID_AT_ISSUANCE and remote and bool(result.token)
+    return remote and bool(result.token)
 
 
 def decide(
@@ -98,18 +102,48 @@ def decide(
     )  # fmt: skip
 
 
+def decide_all(gw: Gateway, confirmer: Confirmer, texts: Sequence[str]) -> list[VerificationResult]:
+    """:func:`decide` for each of ``texts`` from one reading of the live state, the clock and
+    the verifier's bound: a batch is answered at one instant, from one snapshot."""
+    state = gw.state
+    now = gw.clock()
+    confirmer.revalidate(state.trust, state.version, now)
+    trust, statuses, confirmed = state.trust, state.statuses, confirmer.confirmed
+    bound = verifier_bound(gw)
+    return [
+        verify_scanned(
+            text,
+            trust=trust,
+            statuses=statuses,
+            now=now,
+            confirmed=confirmed,
+            max_status_age=bound,
+        )
+        for text in texts
+    ]
+
+
 async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[dict[str, Any]]:
     """The HTTP answers of ``results``: ``verification_json`` and the gateway's extras, those
     that need a record read in one worker thread (never on the event loop)."""
-    extras = [verify_extras.extras_without_io(gw, r) for r in results]
-    if any(e is None for e in extras):
-        missing = [i for i, e in enumerate(extras) if e is None]
+    who = verify_extras.held_answered_by(gw)  # once for the lot: the same for every answer
+    out: list[dict[str, Any]] = []
+    missing = []
+    for result in results:
+        answer = verification_json(result)
+        if who is None or result.reason in _DETAILED:
+            missing.append(len(out))
+        else:  # verify_extras.extras_without_io, inline: the verify hot path
+            answer["answered_by"] = who
+            answer["status_detail"] = None
+        out.append(answer)
+    if missing:
         read = await asyncio.to_thread(
             lambda: [verify_extras.extras(gw, results[i]) for i in missing]
         )
         for i, extra in zip(missing, read, strict=True):
-            extras[i] = extra
-    return [{**verification_json(r), **(e or {})} for r, e in zip(results, extras, strict=True)]
+            out[i].update(extra)
+    return out
 
 
 def qr_of(body: object) -> str | None:
@@ -248,12 +282,15 @@ class FastVerify:
                         await refuse(scope, sent, exc)
                         return
                     scope[BATCH_SPENT] = True
-            results = [decide(self.gw, self.confirmer, text) for text in texts]
+            results = decide_all(self.gw, self.confirmer, texts)
             if any(needs_confirmation(r) for r in results):
                 raise _Handed  # the route asks the issuing city (rare; network, in a thread)
             scope["route"] = _ROUTES[path]
+            reasons: dict[Reason, int] = {}
             for result in results:
-                self.observed.verify_answered(result.reason.value)
+                reasons[result.reason] = reasons.get(result.reason, 0) + 1
+            for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
+                self.observed.verify_answered(reason.value, answered)
             out = await answers(self.gw, results)
             content = orjson.dumps(out[0] if path == SINGLE else {"results": out})
             await sent(

@@ -105,13 +105,14 @@ class Observed:
         children[0].inc()
         children[1].observe(seconds)
 
-    def verify_answered(self, reason: str) -> None:
+    def verify_answered(self, reason: str, answers: int = 1) -> None:
+        """Count ``answers`` verification answers of ``reason`` (a batch's, in one step)."""
         child = self._reasons.get(reason)
         if child is None:
             if len(self._reasons) >= MAX_REASONS:
                 return
             child = self._reasons.setdefault(reason, self.verify_answers.labels(reason))
-        child.inc()
+        child.inc(answers)
 
 
 def verify_answered(scope: Scope, reason: str) -> None:

@@ -35,9 +35,18 @@ _answering: weakref.WeakKeyDictionary[Gateway, tuple[int, dict[str, str]]] = (
     weakref.WeakKeyDictionary()
 )
 _lock = threading.Lock()
+# The last entry written, read without the lock or a weak key: one process serves one gateway,
+# and a look-up of the weak dictionary (a new weak reference a call) costs more than a verify's
+# answer (issue 13). Replaced whole, so a reader sees an old entry or a new one.
+_last: tuple[weakref.ref[Gateway], int, dict[str, str]] | None = None
 
 
-def _held(gw: Gateway) -> dict[str, str] | None:
+def held_answered_by(gw: Gateway) -> dict[str, str] | None:
+    """:func:`answered_by` when it is held for the live state version, else None (reading it
+    needs the database)."""
+    last = _last
+    if last is not None and last[0]() is gw:
+        return last[2] if last[1] == gw.state.version else None
     with _lock:
         held = _answering.get(gw)
     return held[1] if held is not None and held[0] == gw.state.version else None
@@ -45,8 +54,9 @@ def _held(gw: Gateway) -> dict[str, str] | None:
 
 def answered_by(gw: Gateway) -> dict[str, str]:
     """This gateway's name, code and URL, as of its live state."""
+    global _last
     version = gw.state.version
-    held = _held(gw)
+    held = held_answered_by(gw)
     if held is not None:
         return held
     with gw.sessions() as session:
@@ -55,6 +65,7 @@ def answered_by(gw: Gateway) -> dict[str, str]:
         who = {"name": city.name, "code": city.code, "url": city.public_url}
     with _lock:
         _answering[gw] = (version, who)
+        _last = (weakref.ref(gw), version, who)
     return who
 
 
@@ -131,7 +142,7 @@ def extras(gw: Gateway, result: VerificationResult) -> dict[str, Any]:
 def extras_without_io(gw: Gateway, result: VerificationResult) -> dict[str, Any] | None:
     """:func:`extras` when it needs no database read (most answers: not revoked or suspended,
     the city's identity held), else None: the event loop calls :func:`extras` in a thread."""
-    who = _held(gw)
+    who = held_answered_by(gw)
     if who is None or result.reason in DETAILED:
         return None
     return {"answered_by": who, "status_detail": None}

@@ -40,6 +40,10 @@ SHORT_KID_BYTES = 9  # 72 bits, exactly 12 base64url characters: a prefix of the
 LEGACY_SHORT_KID_BYTES = 8  # what tokens issued before carry: 11 characters, not a prefix
 _ECDSA_SHA256 = ec.ECDSA(hashes.SHA256())  # stateless: one instance serves every verify
 _P256_COORD = 32
+# The DER heads of a 32-byte P-256 integer without leading zero bytes, by its high bit (set: a
+# 0x00 in front keeps it positive), and of the sequence of two, by how many such 0x00 it holds.
+_INTEGER_HEAD = (b"\x02\x20", b"\x02\x21\x00")
+_SEQUENCE_HEAD = (b"\x30\x44", b"\x30\x45", b"\x30\x46")
 
 PublicKeyObject = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 PrivateKeyObject = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -189,7 +193,11 @@ def _p256_der(signature: bytes) -> bytes:
 
     Byte for byte what ``encode_dss_signature`` makes, without building two Python integers
     on the verify hot path; a test checks the two agree."""
-    body = _der_integer(signature[:_P256_COORD]) + _der_integer(signature[_P256_COORD:])
+    r, s = signature[:_P256_COORD], signature[_P256_COORD:]
+    if r[0] and s[0]:  # no leading zero byte (255 in 256 each): a table look-up per head
+        r_head, s_head = _INTEGER_HEAD[r[0] >> 7], _INTEGER_HEAD[s[0] >> 7]
+        return _SEQUENCE_HEAD[len(r_head) + len(s_head) - 4] + r_head + r + s_head + s
+    body = _der_integer(r) + _der_integer(s)
     return b"\x30" + len(body).to_bytes(1, "big") + body
 
 

@@ -33,6 +33,9 @@ _RETRY_LONGEST_SIDE = 1600  # second pass: phone photos are downscaled to this
 _JWS = re.compile(r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+")
 _DIGIT_CHARS = frozenset("0123456789")
 _URL = re.compile(r"https?://", re.IGNORECASE)
+# The part before '#' of a verify URL with no white space in it (``\S`` is what str.split
+# splits on).
+_PLAIN_URL = re.compile(r"https?://\S*", re.IGNORECASE)
 _QR_ONLY = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.QRCode)
 # What Pillow raises on damaged or hostile files, besides its own OSError subclasses.
 _PILLOW_ERRORS = (
@@ -55,7 +58,8 @@ def _describe(text: str) -> str:
 def _token_from(payload: str, *, what: str) -> str:
     if payload[:1] in _DIGIT_CHARS:  # a compact JWS starts with 'e' ('{"' in base64url)
         token = numeric_to_jws(payload)  # checks the digits; only JWS characters come out
-        if token.count(".") != 2 or token.startswith(".") or ".." in token or token.endswith("."):
+        parts = token.split(".")  # cheaper than count() and a search for "..": the hot path
+        if len(parts) != 3 or not (parts[0] and parts[1] and parts[2]):
             raise DataError(
                 f"expected {what} to be digits encoding a compact JWS, found digits that decode "
                 f"to {_describe(token)}"
@@ -75,6 +79,20 @@ def extract_token(scanned: str) -> str:
         raise DataError(
             f"scanned text is {len(scanned)} characters, at most {MAX_SCAN_LENGTH} allowed"
         )
+    # The common form first: a verify URL without white space, QR digits after '#'. Digits
+    # cannot hide white space from numeric_to_jws (it refuses any), so when this answers, the
+    # general path below would have answered the same; on any failure that path decides.
+    head, sep, fragment = scanned.partition("#")
+    if sep and fragment[:1] in _DIGIT_CHARS and _PLAIN_URL.fullmatch(head):
+        try:
+            return _token_from(fragment, what="the text after '#'")
+        except DataError:
+            pass
+    return _token_in_any_form(scanned)
+
+
+def _token_in_any_form(scanned: str) -> str:
+    """:func:`extract_token` for every form it takes, white space anywhere (its general path)."""
     text = "".join(scanned.split())  # scanner guns append CR, LF or Tab; pastes wrap
     if not text:
         raise DataError("expected a verify URL, QR digits or a compact JWS, found nothing")

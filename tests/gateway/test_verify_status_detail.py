@@ -5,12 +5,16 @@ does not say which gateway answered")."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
+from typing import cast
 
 import pytest
 from sqlalchemy import event
 
-from gateway import issuance, status, trustsync
+from gateway import issuance, publicurl, status, trustsync, verify_extras
 from gateway.core import Gateway
 from gateway.models import CredentialRow
 from tests.conftest import Agency, FakeClock
@@ -130,3 +134,66 @@ def test_another_citys_revocation_says_plainly_what_is_known(
     assert "gives no date, reason or kind" in detail["note"]["en"]
     assert detail["status_as_of"] == answer["freshness"]["status"]
     assert answer["answered_by"]["name"] == "苏州市"
+
+
+def test_a_changed_public_url_is_in_the_next_answer_not_the_one_held(
+    gw: Gateway, amr: Agency
+) -> None:
+    # The city's identity is held per live state version (read without a lock, issue 13): a
+    # change of the city makes a new version, and the next answer reads it again.
+    _cid, token = _licence(gw, amr.id)
+    with client_for(gw) as client:
+        before = client.post("/api/v1/verify", json={"qr": token}).json()["answered_by"]
+        publicurl.set_public_url(gw, "https://ecert-new.hangzhou.gov.cn", actor="t")
+        after = client.post("/api/v1/verify", json={"qr": token}).json()["answered_by"]
+        batch = client.post("/api/v1/verify/batch", json={"qrs": [token]}).json()["results"]
+    assert before["url"] == "https://ecert.hangzhou.gov.cn"
+    assert after == {"name": "杭州市", "code": "330100", "url": "https://ecert-new.hangzhou.gov.cn"}
+    assert batch[0]["answered_by"] == after
+
+
+class _City:
+    """What :func:`verify_extras.answered_by` reads of a gateway: its live state's version and,
+    once a version, its city row. Two of them may share a version number, as two real
+    gateways' databases may."""
+
+    def __init__(self, name: str, version: int) -> None:
+        self.state = SimpleNamespace(version=version)
+        self.row = SimpleNamespace(name=name, code="330100", public_url=f"https://{name}.cn")
+        self.reads = 0
+
+    @contextmanager
+    def sessions(self) -> Iterator[SimpleNamespace]:
+        self.reads += 1
+        yield SimpleNamespace(get=lambda _table, _id: self.row)
+
+
+def test_the_city_held_is_each_gateways_own_and_of_its_live_version() -> None:
+    hz, sz = _City("杭州市", 7), _City("苏州市", 7)
+    assert verify_extras.answered_by(cast(Gateway, hz))["name"] == "杭州市"
+    assert verify_extras.held_answered_by(cast(Gateway, sz)) is None  # the same version, not it
+    assert verify_extras.answered_by(cast(Gateway, sz))["name"] == "苏州市"
+    held = verify_extras.held_answered_by(cast(Gateway, hz))
+    assert held is not None
+    assert held["name"] == "杭州市"
+    assert (hz.reads, sz.reads) == (1, 1)
+    hz.state.version = 8
+    assert verify_extras.held_answered_by(cast(Gateway, hz)) is None
+    hz.row.name = "杭州市（新）"
+    assert verify_extras.answered_by(cast(Gateway, hz))["name"] == "杭州市（新）"
+    assert hz.reads == 2
+
+
+def test_two_gateways_in_one_process_each_answer_as_themselves(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    with federation_of(tmp_path, clock) as fed:
+        hz, sz, amr, _psb = _region(fed)
+        _cid, token = _licence(hz, amr)
+        _sync(fed, sz)
+        named = [
+            fed.client(city.public_url).post("/api/v1/verify", json={"qr": token}).json()
+            for city in (hz, sz, hz, sz)
+        ]
+    assert [a["reason"] for a in named] == ["VALID"] * 4
+    assert [a["answered_by"]["name"] for a in named] == ["杭州市", "苏州市", "杭州市", "苏州市"]

@@ -11,11 +11,13 @@ from typing import Any
 
 import pytest
 import zxingcpp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from PIL import Image
 
 from trust.encoding import jws_to_numeric
 from trust.errors import DataError
-from verify.scan import MAX_SCAN_LENGTH, decode_image, extract_token
+from verify.scan import MAX_SCAN_LENGTH, _token_in_any_form, decode_image, extract_token
 
 # extract_token does not verify: a fixed, well-formed token keeps the tables readable.
 TOKEN = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImVjZXJ0K2p3dCJ9.eyJ0IjoiYmwifQ.c2lnbmF0dXJlLWJ5dGVz_-"
@@ -209,3 +211,35 @@ def test_damaged_files_raise_only_data_error(make: Callable[[], bytes]) -> None:
         except DataError:
             continue
         assert all(isinstance(text, str) for text in texts)
+
+
+def _outcome(extract: Callable[[str], str], scanned: str) -> str:
+    try:
+        return "token " + extract(scanned)
+    except DataError as exc:
+        return "error " + str(exc)
+
+
+_PIECES = st.sampled_from(
+    [HOST + "/v", "http://127.0.0.1:8000/v", "HTTPS://X.CN/V", "#", "##", DIGITS, DIGITS[:-1],
+     DIGITS[:40], "1212", "9999", TOKEN, "a..c", " ", "\r\n", "\t", "\u3000", "\x1c", "0", "x"]
+)  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(st.lists(_PIECES, max_size=6))
+def test_the_url_shortcut_answers_as_the_general_path(pieces: list[str]) -> None:
+    # extract_token tries the common form (a URL without white space, digits after '#')
+    # first: for any text it must answer, token or error text, as the general path alone does.
+    scanned = "".join(pieces)
+    assert _outcome(extract_token, scanned) == _outcome(_token_in_any_form, scanned)
+
+
+@pytest.mark.parametrize(
+    "scanned",
+    [f"{HOST}/v#{DIGITS}", f"{HOST}/v#{DIGITS}\r\n", f"{HOST}\u3000/v#{DIGITS}",
+     f"{HOST}/v#{DIGITS[:20]} {DIGITS[20:]}", f"{HOST}/v#{DIGITS}#{DIGITS}"],
+    ids=["plain", "crlf", "ideographic-space-in-host", "space-in-digits", "two-fragments"],
+)  # fmt: skip
+def test_the_url_shortcut_and_the_general_path_agree_on_url_forms(scanned: str) -> None:
+    assert _outcome(extract_token, scanned) == _outcome(_token_in_any_form, scanned)
