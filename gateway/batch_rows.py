@@ -46,6 +46,7 @@ from gateway.issuance import (
     IssueRequest,
     Prepared,
     _write,
+    canonical_text,
     load_signer,
     one_writer,
     prepare,
@@ -63,12 +64,16 @@ Label = Callable[[int], tuple[str, str]]
 Validated = Sequence[dict[str, Any] | None] | None
 
 
-def row_key(type_: str, subject: Any, ref: str | None) -> str:
-    """A register row's identity: its ``ref`` within the type, else its type and subject."""
+def row_key(type_: str, subject: Any, ref: str | None, *, subject_text: str | None = None) -> str:
+    """A register row's identity: its ``ref`` within the type, else its type and subject.
+    ``subject_text``: ``canonical_text(subject)``, when the caller made it already."""
     if ref:
         body = json.dumps(["ref", type_, ref], ensure_ascii=False)
         return "r:" + hashlib.sha256(body.encode()).hexdigest()
-    body = json.dumps([type_, subject], sort_keys=True, ensure_ascii=False)
+    if subject_text is None:
+        subject_text = canonical_text(subject)
+    # canonical_text([type_, subject]), written around the subject's text
+    body = f"[{canonical_text(type_)}, {subject_text}]"
     return "c:" + hashlib.sha256(body.encode()).hexdigest()
 
 
