@@ -41,7 +41,12 @@ class AuditLogDamaged(Conflict):
 
 
 def canonical(leaf: dict[str, Any]) -> bytes:
-    return json.dumps(leaf, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    return _CANONICAL.encode(leaf).encode()
+
+
+# json.dumps(leaf, sort_keys=True, separators=(",", ":"), ensure_ascii=False), its encoder
+# built once instead of on every call.
+_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
 def leaf_of(row: AuditRow) -> dict[str, Any]:

@@ -62,7 +62,11 @@ def canonical_text(value: Any) -> str:
     """The JSON text that request fingerprints and register row identities hash: keys sorted,
     the default ``", "`` and ``": "`` separators, not ASCII-escaped. The hashes are stored and
     compared across runs: its bytes never change."""
-    return json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return _CANONICAL.encode(value)
+
+
+# What json.dumps(value, sort_keys=True, ensure_ascii=False) builds on every call (~0.7 µs).
+_CANONICAL = json.JSONEncoder(sort_keys=True, ensure_ascii=False)
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cli.batch_register import DEFAULT_REF, row_request
+from gateway import auditlog
 from gateway.batch_rows import row_key
 from gateway.issuance import IssueRequest, canonical_text
 from tests.issuers.samples import SAMPLE_SUBJECTS
@@ -118,4 +119,16 @@ def test_known_answers_from_before() -> None:
     assert by_ref.row_key == "r:f77a54d2bdd80fc3cb5ff85afdc91e956d6cf27a33cf1d2eef07317b32179f5b"
     assert by_ref.fingerprint() == (
         "32c50f47a257e07d9d1b48427609f6cd9ef5ed9a68515725bf1674a19a942030"
+    )
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.dictionaries(st.text(max_size=8), JSON, max_size=6))
+def test_an_audit_leaf_is_the_json_it_was_before(leaf: dict[str, Any]) -> None:
+    before = json.dumps(leaf, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    assert auditlog.canonical(leaf) == before
+    chinese = {**leaf, "actor": "市场监管局", "detail": {"原因": "“吊销” \\ \t"}}
+    assert (
+        auditlog.canonical(chinese)
+        == json.dumps(chinese, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
     )
