@@ -96,6 +96,7 @@ def _leaves(session: Session, _flush: UOWTransaction, _objects: Iterable[Any] | 
         return
     carriers.sort(key=lambda row: inspect(row).insert_order or 0)
     carried = session.info.get(_CARRIED, {})
+    session.info.pop(_LATEST, None)  # flushed: the next act starts a carrier of its own
     entries: list[dict[str, Any]] = []
     for row in carriers:
         given = row.__dict__

@@ -171,7 +171,7 @@ def test_postgres_lookups_stay_on_their_indexes_as_the_agency_grows(
     through another index instead of looking each key up. A chunk first brings the statistics
     up to date (``keep_statistics``), and every look-up of a chunk then uses its own index."""
     if not empty_db_url.startswith("postgresql"):
-        pytest.skip("query plans are PostgreSQL's (SQLite uses the unique indexes unprompted)")
+        pytest.skip("PostgreSQL's plans (SQLite's: the test of its holder look-ups below)")
     gw = _open(empty_db_url, tmp_path, clock, migrate=True)
     try:
         agencies.init_city(gw, code="330100", name="杭州市",
