@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
 
 from gateway.batch_rows import row_key
-from gateway.issuance import IssueRequest
+from gateway.issuance import IssueRequest, canonical_text
 from trust.errors import DataError
 
 MAX_ROWS = 2_000_000
@@ -193,12 +193,13 @@ def row_request(type_: str, batch_id: str, line: int, record: dict[str, Any]) ->
     record = dict(record)
     meta = {k: record.pop(k, None) for k in META_COLUMNS}
     subject = record.pop("subject", record)
+    subject_text = canonical_text(subject)  # hashed for the identity and the fingerprint
     ref = meta["ref"]
-    if ref is None or ref == "":
-        digest = hashlib.sha256(
-            json.dumps([type_, subject], sort_keys=True, ensure_ascii=False).encode()
-        ).hexdigest()
-        ref = digest[:DEFAULT_REF]
+    given = ref not in (None, "")
+    content_key = None if given else row_key(type_, subject, None, subject_text=subject_text)
+    if content_key is not None:
+        # the default ref: the start of the same hash of the type and subject ("c:" + hex)
+        ref = content_key[2 : 2 + DEFAULT_REF]
     elif isinstance(ref, int) and not isinstance(ref, bool):
         ref = str(ref)
     if not isinstance(ref, str) or len(batch_id) + 1 + len(ref) > MAX_REF:
@@ -214,7 +215,8 @@ def row_request(type_: str, batch_id: str, line: int, record: dict[str, Any]) ->
         valid_from=meta["valid_from"],
         valid_until=meta["valid_until"],
         batch_ref=f"{batch_id}:{ref}",
-        row_key=row_key(type_, subject, ref if meta["ref"] not in (None, "") else None),
+        row_key=content_key or row_key(type_, subject, ref),
+        subject_text=subject_text,
     )
 
 

@@ -51,6 +51,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import SchemaError, relevance
 
@@ -157,6 +158,14 @@ def _unbounded(schema: Mapping[str, Any], where: str) -> str | None:
     return None
 
 
+def fast_field_validator(schema: Mapping[str, Any]) -> jsonschema_rs.Validator:
+    """``schema`` (Draft 2020-12) in jsonschema-rs, built as ``FieldSpec.validator`` is: formats
+    are annotations, not asserted (no ``format_checker`` there), and no remote ``$ref`` is
+    fetched. Whether the two agree on every shipped field is tested
+    (``tests/issuers/test_fast_validator.py``)."""
+    return jsonschema_rs.Draft202012Validator(dict(schema), validate_formats=False, offline=True)
+
+
 @dataclass(frozen=True)
 class Derivation:
     """How the issuer computes a derived field: from field ``source`` by rule ``rule``."""
@@ -176,6 +185,9 @@ class FieldSpec:
     required: bool
     visibility: str
     validator: Draft202012Validator = field(repr=False, compare=False, hash=False)
+    # The same schema in jsonschema-rs (Rust): ~25x faster to say a value is valid (issue 13).
+    # Only its "valid" is used; an invalid value's problems come from ``validator`` (their texts).
+    fast_validator: jsonschema_rs.Validator = field(repr=False, compare=False, hash=False)
     disclosable: bool = False  # selectively disclosable in the SD-JWT VC
     derived: Derivation | None = None  # computed by the issuer, never submitted
 
@@ -224,6 +236,7 @@ class FieldSpec:
             required=data["required"],
             visibility=data["visibility"],
             validator=Draft202012Validator(schema),
+            fast_validator=fast_field_validator(schema),
             disclosable=data["disclosable"],
             derived=Derivation(data["derived"]["from"], data["derived"]["rule"])
             if "derived" in data

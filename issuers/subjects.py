@@ -1,7 +1,8 @@
 """The check of a subject (the fields a certificate is issued about) against its credential type.
 
 :func:`validate_subject` normalises what an agency sent (NFC, stripped, USCC and ID numbers
-upper-cased), checks each field against its JSON Schema fragment and the type file's extension
+upper-cased), checks each field against its JSON Schema fragment (jsonschema-rs says whether a
+value is valid; jsonschema words the problems of one that is not) and the type file's extension
 checks (:mod:`issuers.validation`), and checks that a birth date or sex agrees with the holder's
 ID number (GB 11643). It reports every problem at once, field by field, in zh and en. A
 derived field (``"derived"`` in the type file, e.g. ``id_number_masked``) is the issuer's to
@@ -86,7 +87,7 @@ def validate_subject(
         except FieldError as exc:
             problems.extend(exc.errors)
             continue
-        found = schema_problems(spec.name, spec.schema, spec.validator.iter_errors(value))
+        found = _schema_problems(spec, value)
         if found:
             problems.extend(found)
             continue
@@ -105,6 +106,18 @@ def validate_subject(
     if problems:
         raise FieldError(problems)
     return out
+
+
+def _schema_problems(spec: FieldSpec, value: Any) -> list[dict[str, str]]:
+    """The field's JSON Schema problems: none when jsonschema-rs finds the value valid (issue
+    13: ~0.15 µs a field instead of ~3.6 µs through jsonschema), else jsonschema's own, so an
+    invalid value's messages are what they were."""
+    try:
+        if spec.fast_validator.is_valid(value):
+            return []
+    except ValueError:  # a value it cannot convert (a lone surrogate): jsonschema decides
+        pass
+    return schema_problems(spec.name, spec.schema, spec.validator.iter_errors(value))
 
 
 def _derived_problem(spec: FieldSpec) -> dict[str, str]:

@@ -18,7 +18,15 @@ from trust.errors import DataError
 
 _NUMERIC_OFFSET = 45  # '-' is the lowest character of the base64url alphabet plus '.'
 _JWS_ALPHABET = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
-_DIGIT_PAIRS = {ord(ch): f"{ord(ch) - _NUMERIC_OFFSET:02d}" for ch in _JWS_ALPHABET}
+# Each character's two digits as one packed-BCD byte (``0x37`` for "37"), so that ``bytes.hex``
+# writes them; any other byte becomes 0xAA, which no character's digits give.
+_NOT_JWS = 0xAA
+_DIGIT_BYTES = bytes(
+    16 * ((b - _NUMERIC_OFFSET) // 10) + (b - _NUMERIC_OFFSET) % 10
+    if chr(b) in _JWS_ALPHABET
+    else _NOT_JWS
+    for b in range(256)
+)
 
 
 _FROM_URLSAFE = bytes.maketrans(b"-_+/=", b"+/!!!")
@@ -81,13 +89,17 @@ def check_b64url_spelling(text: str) -> None:
 
 
 def jws_to_numeric(token: str) -> str:
-    """Compact JWS → digits (two per character), by one ``str.translate`` (a loop over the
-    characters cost more than signing the token)."""
-    digits = token.translate(_DIGIT_PAIRS)
-    if len(digits) != 2 * len(token):  # a character outside the alphabet was left as it is
+    """Compact JWS → digits (two per character): ``bytes.translate`` to packed BCD, then
+    ``bytes.hex`` (~1 µs a token; a ``str.translate`` to digit pairs cost ~16 µs, a loop over
+    the characters more than signing the token)."""
+    try:
+        packed = token.encode("ascii").translate(_DIGIT_BYTES)
+    except UnicodeEncodeError:
+        packed = bytes([_NOT_JWS])
+    if _NOT_JWS in packed:
         bad = next(ch for ch in token if ch not in _JWS_ALPHABET)
         raise DataError(f"character {bad!r} cannot appear in a compact JWS")
-    return digits
+    return packed.hex()
 
 
 def is_ascii_digits(text: str) -> bool:

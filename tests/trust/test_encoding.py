@@ -27,6 +27,23 @@ def test_numeric_round_trip(token: str) -> None:
     assert numeric_to_jws(digits) == token
 
 
+@given(st.text(alphabet=st.sampled_from(JWS_CHARS) | st.characters(), max_size=60))
+def test_numeric_form_is_two_digits_a_character_or_names_the_first_stranger(text: str) -> None:
+    strangers = [ch for ch in text if ch not in JWS_CHARS]
+    if not strangers:
+        assert jws_to_numeric(text) == "".join(f"{ord(ch) - 45:02d}" for ch in text)
+        return
+    with pytest.raises(DataError) as refused:
+        jws_to_numeric(text)
+    assert str(refused.value) == f"character {strangers[0]!r} cannot appear in a compact JWS"
+
+
+@pytest.mark.parametrize("token", ["a=b", "a b.c", "a.杭.c", "a\x00", "ab/c", "\ud800", "a:b"])
+def test_a_character_outside_the_jws_alphabet_is_refused(token: str) -> None:
+    with pytest.raises(DataError, match="cannot appear in a compact JWS"):
+        jws_to_numeric(token)
+
+
 def test_numeric_form_matches_smart_health_cards_offsets() -> None:
     # SHC: ord(c) - 45, two digits each: '-' → 00, '.' → 01, 'e' → 56.
     assert jws_to_numeric("-.e") == "000156"
