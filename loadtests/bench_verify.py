@@ -28,6 +28,7 @@ whose row and report types this reuses).
 
 from __future__ import annotations
 
+import argparse
 import os
 import re
 import resource
@@ -388,9 +389,13 @@ def rows(scale: float = 1.0) -> list[Row]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    scale = float((argv or sys.argv[1:] or ["1.0"])[0])
+    parser = argparse.ArgumentParser(prog="python -m loadtests.bench_verify", description=__doc__)
+    parser.add_argument("--scale", type=float, default=1.0, help="shrink or grow every size")
+    args = parser.parse_args(argv)
+    if not args.scale > 0:
+        parser.error(f"--scale must be above 0, found {args.scale}")
     started = time.perf_counter()
-    report = Report(scale=scale, rows=rows(scale))
+    report = Report(scale=args.scale, rows=rows(args.scale))
     report.elapsed = time.perf_counter() - started
     print(format_report(report), flush=True)
     return 0
