@@ -204,6 +204,21 @@ def test_a_rolled_back_transaction_records_nothing(gw: Gateway) -> None:
     assert [r.action for r in rows[before:]] == ["test.once"]
 
 
+def test_a_tree_state_read_before_a_flush_is_not_stale_after_it(gw: Gateway) -> None:
+    # The tree state is written back with a Core UPDATE (issue 13): a copy the session held
+    # from before must not answer the old size afterwards.
+    with gw.transaction() as session:
+        held = session.get(AuditTreeRow, 1)
+        assert held is not None
+        before = held.size
+        audit.record(session, at=1, actor="t", action="test.one", subject="x")
+        audit.record(session, at=2, actor="t", action="test.two", subject="y")
+        session.flush()
+        assert held.size == before + 2
+        assert session.get(AuditTreeRow, 1) is held
+    assert _tree(gw).size == before + 2
+
+
 # --- proofs and entries over HTTP --------------------------------------------------------------
 
 
