@@ -483,32 +483,19 @@ def create_app(
     app.add_middleware(observe.Observe, observed=observed, access_log=access_log)
     _build_routes_now(app)
     inner: ASGIApp = functools.partial(FastAPI.__call__, app)
+    shared: dict[str, Any] = {"gw": gw, "limiter": services.limiter, "observed": observed,
+                              "access_log": access_log, "body_limit": JSON_BODY_LIMIT}  # fmt: skip
     if issue_fast_path:
         # In front of the app too: plain JSON issuances with an API key (gateway.fast_issue).
         inner = fast_issue.FastIssue(
-            inner,
-            gw=gw,
-            limiter=services.limiter,
-            last_use=services.last_use,
-            observed=observed,
-            access_log=access_log,
-            body_limit=JSON_BODY_LIMIT,
-            handlers=app.exception_handlers,
+            inner, last_use=services.last_use, handlers=app.exception_handlers, **shared
         )
     if verify_fast_path:
         # In front of the app and every layer above, FastAPI's own included (issue 13): plain
         # JSON verifies are answered there, the rest handed on (gateway.fast_verify). The app
         # still documents both routes.
-        app.front = fast_verify.FastVerify(
-            inner,
-            gw=gw,
-            confirmer=services.confirmer,
-            limiter=services.limiter,
-            observed=observed,
-            access_log=access_log,
-            body_limit=JSON_BODY_LIMIT,
-        )
-    elif issue_fast_path:
+        inner = fast_verify.FastVerify(inner, confirmer=services.confirmer, **shared)
+    if issue_fast_path or verify_fast_path:
         app.front = inner
     return app
 

@@ -52,12 +52,10 @@ from starlette.responses import Response
 from gateway import api_keys, auth_guard, credential_views, issuance, observe
 from gateway.address_limits import PER_ADDRESS, SPENT, client_address, refuse
 from gateway.api_keys import LastUse
-from gateway.core import Gateway
 from gateway.errors import TooManyRequests
-from gateway.fast_verify import JSON_TYPES, replay
-from gateway.http_errors import NOSNIFF, ASGIApp, Message, Receive, Scope, Send
-from gateway.observe import AccessLog, Observed
-from gateway.ratelimit import Limiter
+from gateway.fast_path import Answer, FastPath, Handed, read_body, replay
+from gateway.http_errors import ASGIApp, Message, Receive, Scope, Send
+from gateway.routes.credentials import issue_request
 from gateway.schemas import IssueBody, IssuedCredential
 from trust.errors import EcertError
 
@@ -70,17 +68,7 @@ MAX_IDEMPOTENCY_KEY = 200  # the route's Header(max_length=200)
 # Brackets a body may hold and still be taken here: an issuance body has a few; a deeply
 # nested one goes to the app, whose JSON parser decides what it answers (a house 400).
 MAX_BRACKETS = 64
-_JSON_HEADER = (b"content-type", b"application/json")
 _REPLAYED = (b"idempotent-replayed", b"true")
-_INTERNAL = orjson.dumps(
-    {
-        "detail": {
-            "code": "internal",
-            "message": "服务器内部错误，请稍后重试",
-            "message_en": "internal error; try again later",
-        }
-    }
-)
 
 Handlers = Mapping[Any, Callable[..., Any]]
 
@@ -93,10 +81,6 @@ class _Route:
 
 
 _ROUTE = _Route(PATH)
-
-
-class _Handed(Exception):
-    """The request goes to the app after all (the body read so far is replayed)."""
 
 
 @dataclass(frozen=True)
@@ -130,28 +114,14 @@ def render(answer: dict[str, Any]) -> bytes:
     ).encode("utf-8")
 
 
-class FastIssue:
+class FastIssue(FastPath):
     """ASGI: the issuance fast path in front of ``app`` (the module's docstring)."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        gw: Gateway,
-        limiter: Limiter,
-        last_use: LastUse,
-        observed: Observed,
-        access_log: AccessLog | None,
-        body_limit: int,
-        handlers: Handlers,
+        self, app: ASGIApp, *, last_use: LastUse, handlers: Handlers, **shared: Any
     ) -> None:
-        self.app = app
-        self.gw = gw
-        self.limiter = limiter
+        super().__init__(app, **shared)
         self.last_use = last_use
-        self.observed = observed
-        self.access_log = access_log
-        self.body_limit = body_limit
         self.handlers = handlers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -174,15 +144,8 @@ class FastIssue:
                 origin = True
             elif name == observe.REQUEST_ID_HEADER and rid is None:
                 rid = value
-        too_long = declared is not None and (
-            not declared.isdigit() or int(declared) > self.body_limit
-        )
         if (
-            types != 1
-            or lengths > 1
-            or content_type is None
-            or content_type.lower() not in JSON_TYPES
-            or too_long
+            not self.plain_json(types, content_type, lengths, declared)
             or auths != 1
             or authorization is None
             or not authorization.startswith(b"Bearer ")
@@ -208,21 +171,8 @@ class FastIssue:
         rid: bytes | None,
     ) -> None:
         started = time.perf_counter()
-        request_id = rid if rid is not None and observe.sane_id(rid) else observe.new_id()
-        status = 500
+        sent = Answer(send, rid)
         read: list[Message] = []
-
-        async def sent(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                message["headers"] = [
-                    *message["headers"],
-                    NOSNIFF,
-                    (observe.REQUEST_ID_HEADER, request_id),
-                ]
-            await send(message)
-
         try:
             address = client_address(scope)
             if self.limiter.enabled:
@@ -231,77 +181,56 @@ class FastIssue:
                 except TooManyRequests as exc:
                     await refuse(scope, sent, exc)
                     return
-            body = issue_body(await self._body(receive, read))
+            body = issue_body(await read_body(receive, read, self.body_limit))
             if body is None:
-                raise _Handed
+                raise Handed
             try:
                 auth_guard.refuse_if_locked(
                     self.limiter, kind="apikey", key_id=api_keys.key_id_of(presented),
                     address=address,
                 )  # fmt: skip
             except TooManyRequests:
-                raise _Handed from None  # the app counts and answers it
+                raise Handed from None  # the app counts and answers it
             scope["route"] = _ROUTE
             try:
                 issued = await asyncio.to_thread(self._issue, presented, body, idempotency_key)
             except EcertError as exc:
                 await self._refused(scope, receive, sent, exc)
             else:
-                headers = [(b"content-length", str(len(issued.content)).encode()), _JSON_HEADER]
-                if not issued.created:
-                    headers.append(_REPLAYED)
-                await sent(
-                    {
-                        "type": "http.response.start",
-                        "status": 201 if issued.created else 200,
-                        "headers": headers,
-                    }
-                )
-                await sent({"type": "http.response.body", "body": issued.content})
-        except _Handed:
+                if issued.created:
+                    await sent.json(201, issued.content)
+                else:
+                    await sent.json(200, issued.content, _REPLAYED)
+        except Handed:
             scope.pop("route", None)
             scope[SPENT] = True
             await self.app(scope, replay(read, receive), send)
             return
         except Exception:
             log.exception("issuance fast path failed")
-            if status == 500:  # nothing sent yet: the house 500, as the app's last handler
-                await sent(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-length", str(len(_INTERNAL)).encode()),
-                            _JSON_HEADER,
-                        ],
-                    }
-                )
-                await sent({"type": "http.response.body", "body": _INTERNAL})
-        observe.answered(self.observed, self.access_log, scope, request_id, status, started)
+            await sent.internal()
+        observe.answered(
+            self.observed, self.access_log, scope, sent.request_id, sent.status, started
+        )
 
     def _issue(self, presented: str, body: IssueBody, idempotency_key: str | None) -> _Issued:
-        """Steps 4 of the module's docstring, in a worker thread; :class:`_Handed` when the key
-        does not authenticate or lacks the scope (nothing spent, nothing written)."""
+        """Step 4 of the module's docstring, in a worker thread; ``Handed`` when the key does not
+        authenticate or lacks the scope (nothing spent, nothing written)."""
         gw = self.gw
         try:
             with gw.engine.connect() as connection:
                 principal = api_keys.authenticate(connection, presented, now=gw.clock())
         except api_keys.KeyRefused:
-            raise _Handed from None
+            raise Handed from None
         if SCOPE not in principal.scopes:
-            raise _Handed
+            raise Handed
         self.limiter.hit("api_key", principal.key_id)
         self.last_use.note(gw, principal)
         self.limiter.hit(SCOPE, principal.key_id)
         row, created, summary = issuance.issue_answered(
             gw,
             agency_id=principal.agency_id,
-            request=issuance.IssueRequest(
-                type=body.type,
-                subject=body.subject,
-                valid_from=body.valid_from,
-                valid_until=body.valid_until,
-            ),
+            request=issue_request(body),
             idempotency_key=idempotency_key,
         )
         return _Issued(created, render(credential_views.issued(gw, row, summary=summary)))
@@ -315,21 +244,3 @@ class FastIssue:
                 await response(scope, receive, send)
                 return
         raise exc  # pragma: no cover - the app handles every EcertError
-
-    async def _body(self, receive: Receive, read: list[Message]) -> bytes:
-        """The body, each message kept in ``read``; :class:`_Handed` for a body over the bound
-        or a client gone (the app answers each)."""
-        size = 0
-        while True:
-            message = await receive()
-            read.append(message)
-            if message["type"] != "http.request":
-                raise _Handed
-            size += len(message.get("body", b""))
-            if size > self.body_limit:
-                raise _Handed
-            if not message.get("more_body", False):
-                break
-        if len(read) == 1:
-            return bytes(read[0].get("body", b""))
-        return b"".join(m.get("body", b"") for m in read)

@@ -44,10 +44,9 @@ from gateway.address_limits import SPENT, client_address, refuse
 from gateway.confirmations import Confirmer
 from gateway.core import Gateway
 from gateway.errors import TooManyRequests
+from gateway.fast_path import Answer, FastPath, Handed, read_body, replay
 from gateway.freshness import verifier_bound
-from gateway.http_errors import NOSNIFF, ASGIApp, Message, Receive, Scope, Send
-from gateway.observe import AccessLog, Observed
-from gateway.ratelimit import Limiter
+from gateway.http_errors import ASGIApp, Message, Receive, Scope, Send
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
 from verify.reasons import Reason
 from verify.result import VerificationResult
@@ -62,21 +61,8 @@ BATCH_RULE = "verify_batch"  # the per-address budget of batches, one a QR
 # Set when a batch's QRs past the first were spent here before the request was handed on (a
 # remote key's compromise to confirm): the route does not spend them again.
 BATCH_SPENT = "ecert.batch_budget_spent"
-# The content types taken here; any other (``+json`` types, parameters) goes to the app, which
-# knows them all.
-JSON_TYPES = frozenset({b"application/json", b"application/json; charset=utf-8"})
-_JSON_HEADER = (b"content-type", b"application/json")
 _KEY_NOT_VALID = Reason.KEY_NOT_VALID_AT_ISSUANCE
 _DETAILED = frozenset(verify_extras.DETAILED)
-_INTERNAL = orjson.dumps(
-    {
-        "detail": {
-            "code": "internal",
-            "message": "服务器内部错误，请稍后重试",
-            "message_en": "internal error; try again later",
-        }
-    }
-)
 
 
 def needs_confirmation(result: VerificationResult) -> bool:
@@ -177,31 +163,12 @@ class _Route:
 _ROUTES = {SINGLE: _Route(SINGLE), BATCH: _Route(BATCH)}
 
 
-class _Handed(Exception):
-    """The request goes to the app after all (the body read so far is replayed)."""
-
-
-class FastVerify:
+class FastVerify(FastPath):
     """ASGI: the verify fast path in front of ``app`` (the gateway's FastAPI app)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        gw: Gateway,
-        confirmer: Confirmer,
-        limiter: Limiter,
-        observed: Observed,
-        access_log: AccessLog | None,
-        body_limit: int,
-    ) -> None:
-        self.app = app
-        self.gw = gw
+    def __init__(self, app: ASGIApp, *, confirmer: Confirmer, **shared: Any) -> None:
+        super().__init__(app, **shared)
         self.confirmer = confirmer
-        self.limiter = limiter
-        self.observed = observed
-        self.access_log = access_log
-        self.body_limit = body_limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -220,16 +187,7 @@ class FastVerify:
                 declared, lengths = value, lengths + 1
             elif name == observe.REQUEST_ID_HEADER and rid is None:
                 rid = value
-        too_long = declared is not None and (
-            not declared.isdigit() or int(declared) > self.body_limit
-        )
-        if (
-            types != 1
-            or lengths > 1
-            or content_type is None
-            or content_type.lower() not in JSON_TYPES
-            or too_long
-        ):
+        if not self.plain_json(types, content_type, lengths, declared):
             await self.app(scope, receive, send)  # the app's own checks answer these
             return
         await self._answer(scope, receive, send, path, rid)
@@ -238,21 +196,8 @@ class FastVerify:
         self, scope: Scope, receive: Receive, send: Send, path: str, rid: bytes | None
     ) -> None:
         started = time.perf_counter()
-        request_id = rid if rid is not None and observe.sane_id(rid) else observe.new_id()
-        status = 500
+        sent = Answer(send, rid)
         read: list[Message] = []
-
-        async def sent(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-                message["headers"] = [
-                    *message["headers"],
-                    NOSNIFF,
-                    (observe.REQUEST_ID_HEADER, request_id),
-                ]
-            await send(message)
-
         try:
             if self.limiter.enabled:
                 try:
@@ -260,20 +205,23 @@ class FastVerify:
                 except TooManyRequests as exc:
                     await refuse(scope, sent, exc)
                     return
-            body = await self._body(receive, read)
+            try:
+                body = orjson.loads(await read_body(receive, read, self.body_limit))
+            except orjson.JSONDecodeError:
+                raise Handed from None
             if path == SINGLE:
                 qr = qr_of(body)
                 if qr is None:
-                    raise _Handed
+                    raise Handed
                 texts = [qr]
             else:
                 batch = qrs_of(body)
                 if batch is None:
-                    raise _Handed
+                    raise Handed
                 texts = batch
                 most = self.limiter.most(BATCH_RULE)
                 if most is not None and len(texts) > most:
-                    raise _Handed  # more than the budget ever admits: the route's 422
+                    raise Handed  # more than the budget ever admits: the route's 422
                 if len(texts) > 1 and self.limiter.enabled:
                     try:  # one a QR: the request's own was spent above
                         self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
@@ -284,7 +232,7 @@ class FastVerify:
                     scope[BATCH_SPENT] = True
             results = decide_all(self.gw, self.confirmer, texts)
             if any(needs_confirmation(r) for r in results):
-                raise _Handed  # the route asks the issuing city (rare; network, in a thread)
+                raise Handed  # the route asks the issuing city (rare; network, in a thread)
             scope["route"] = _ROUTES[path]
             reasons: dict[Reason, int] = {}
             for result in results:
@@ -292,67 +240,14 @@ class FastVerify:
             for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
                 self.observed.verify_answered(reason.value, answered)
             out = await answers(self.gw, results)
-            content = orjson.dumps(out[0] if path == SINGLE else {"results": out})
-            await sent(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", str(len(content)).encode()), _JSON_HEADER],
-                }
-            )
-            await sent({"type": "http.response.body", "body": content})
-        except _Handed:
+            await sent.json(200, orjson.dumps(out[0] if path == SINGLE else {"results": out}))
+        except Handed:
             scope[SPENT] = True
             await self.app(scope, replay(read, receive), send)
             return
         except Exception:
             log.exception("verify fast path failed on %s", path)
-            if status == 500:  # nothing sent yet: the house 500, as the app's last handler
-                await sent(
-                    {
-                        "type": "http.response.start",
-                        "status": 500,
-                        "headers": [
-                            (b"content-length", str(len(_INTERNAL)).encode()),
-                            _JSON_HEADER,
-                        ],
-                    }
-                )
-                await sent({"type": "http.response.body", "body": _INTERNAL})
-        observe.answered(self.observed, self.access_log, scope, request_id, status, started)
-
-    async def _body(self, receive: Receive, read: list[Message]) -> object:
-        """The parsed body, each message kept in ``read``; :class:`_Handed` for a body over the
-        bound, a client gone, or what orjson cannot parse (the app answers each)."""
-        size = 0
-        while True:
-            message = await receive()
-            read.append(message)
-            if message["type"] != "http.request":
-                raise _Handed
-            size += len(message.get("body", b""))
-            if size > self.body_limit:
-                raise _Handed
-            if not message.get("more_body", False):
-                break
-        data = (
-            read[0].get("body", b"")
-            if len(read) == 1
-            else b"".join(m.get("body", b"") for m in read)
+            await sent.internal()
+        observe.answered(
+            self.observed, self.access_log, scope, sent.request_id, sent.status, started
         )
-        try:
-            return orjson.loads(data)
-        except orjson.JSONDecodeError:
-            raise _Handed from None
-
-
-def replay(read: list[Message], receive: Receive) -> Receive:
-    """``receive`` that first gives back the messages already read."""
-    pending = list(reversed(read))
-
-    async def again() -> Message:
-        if pending:
-            return pending.pop()
-        return await receive()
-
-    return again
