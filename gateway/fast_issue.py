@@ -2,8 +2,8 @@
 in front of the FastAPI app, with one worker thread a request.
 
 Through FastAPI an issuance cost ~1.7 ms of event-loop CPU before and after its transaction:
-routing, ~10 middleware layers, pydantic, and three worker-thread hops (the key check, the
-scope check and the endpoint each in a thread of their own). This layer does the same steps once
+routing, ~10 middleware layers, pydantic, and a worker-thread hop for each of the key check and
+the endpoint (three before the scope check became async). This layer does the same steps once
 each, in the order the app's layers do them:
 
 1. only a ``POST`` with ``Content-Type: application/json``, at most one ``Content-Length``
