@@ -1,4 +1,5 @@
-"""Append-only record of who did what and when (全过程留痕): the one entry point, :func:`record`.
+"""Append-only record of who did what and when (全过程留痕): :func:`record` one act,
+:func:`record_many` acts made together.
 
 Every call becomes one leaf of this gateway's Merkle audit log (:mod:`gateway.auditlog`) in the
 same transaction as the act it records: the row is added to the session like any other, and
@@ -8,11 +9,9 @@ a batch of 5,000 credentials takes the lock once, after its signing). A transact
 back records nothing.
 
 Issue 13: an ORM object a leaf cost ~14 µs to make and add and more to take out again at the
-flush. The first act recorded in a (sub)transaction is an ORM row, the *carrier*; the acts
-recorded after it, while it waits in the same (sub)transaction, are plain entries that ride on
-it: the flush writes the carrier, then its entries, in the order recorded. A rollback drops the
-carrier and with it its entries; an act recorded in another (sub)transaction, or after a flush,
-starts a carrier of its own.
+flush. Acts recorded together (:func:`record_many`, a batch's issuances) are one ORM row, the
+*carrier*, and plain entries that ride on it: the flush writes the carrier, then its entries,
+in order. A rollback drops the carrier and with it its entries. Nothing is kept on the session.
 
 Details hold ids and hashes only, never personal data (names, ID numbers, free-text reasons):
 :func:`text_hash` turns a text that may hold some into a SHA-256 hex digest.
@@ -25,7 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import event, insert, inspect
@@ -35,42 +34,39 @@ from gateway import auditlog
 from gateway.models import AuditRow
 
 
-def record(
-    session: Session, *, at: int, actor: str, action: str, subject: str, **detail: Any
-) -> None:
-    """Record one act; an actor or subject longer than its column (an entity id may be 256
-    characters) is recorded as its hash, ``sha256:<hex>``, never cut or refused."""
-    entry = {
+def entry(*, at: int, actor: str, action: str, subject: str, **detail: Any) -> dict[str, Any]:
+    """One act as :func:`record_many` takes it; an actor or subject longer than its column (an
+    entity id may be 256 characters) is recorded as its hash, ``sha256:<hex>``, never cut or
+    refused."""
+    return {
         "at": at,
         "actor": _fitting(actor, MAX_ACTOR),
         "action": action,
         "subject": _fitting(subject, MAX_SUBJECT),
         "detail": detail,
     }
-    here = session.get_nested_transaction() or session.get_transaction()
-    latest = session.info.get(_LATEST)
-    if latest is not None:
-        carrier, where, entries = latest
-        if where is here and inspect(carrier).pending:
-            entries.append(entry)
-            return
-    carrier = AuditRow(**entry)
+
+
+def record(
+    session: Session, *, at: int, actor: str, action: str, subject: str, **detail: Any
+) -> None:
+    """Record one act (:func:`entry` says how it is written)."""
+    record_many(session, [entry(at=at, actor=actor, action=action, subject=subject, **detail)])
+
+
+def record_many(session: Session, entries: Sequence[dict[str, Any]]) -> None:
+    """Record acts made together, in order (a batch's issuances): the first is an ORM row, the
+    rest ride on it and are written right after it at the flush. A rollback drops it and them."""
+    if not entries:
+        return
+    carrier = AuditRow(**entries[0])
+    if len(entries) > 1:
+        _RIDERS[carrier] = list(entries[1:])
     session.add(carrier)
-    entries = []
-    carried: weakref.WeakKeyDictionary[AuditRow, list[dict[str, Any]]] = session.info.setdefault(
-        _CARRIED, weakref.WeakKeyDictionary()
-    )
-    carried[carrier] = entries
-    session.info[_LATEST] = (
-        carrier,
-        session.get_nested_transaction() or session.get_transaction(),
-        entries,
-    )
 
 
-# session.info keys: each waiting carrier's entries; the latest carrier, its (sub)transaction
-# and entries (an act recorded there, while it waits, rides on it).
-_CARRIED, _LATEST = "ecert.audit.carried", "ecert.audit.latest"
+# The acts riding on each carrier not yet flushed (gone with a carrier a rollback drops).
+_RIDERS: weakref.WeakKeyDictionary[AuditRow, list[dict[str, Any]]] = weakref.WeakKeyDictionary()
 _COLUMNS = ("at", "actor", "action", "subject", "detail")
 
 
@@ -95,13 +91,11 @@ def _leaves(session: Session, _flush: UOWTransaction, _objects: Iterable[Any] | 
     if not carriers:
         return
     carriers.sort(key=lambda row: inspect(row).insert_order or 0)
-    carried = session.info.get(_CARRIED, {})
-    session.info.pop(_LATEST, None)  # flushed: the next act starts a carrier of its own
     entries: list[dict[str, Any]] = []
     for row in carriers:
         given = row.__dict__
         entries.append({k: given[k] for k in _COLUMNS})
-        entries.extend(carried.pop(row, ()))
+        entries.extend(_RIDERS.pop(row, ()))
         session.expunge(row)  # written below, in one executemany, not by the unit of work
     if auditlog.has_leaves(session):
         auditlog.assign(session, entries)

@@ -348,11 +348,12 @@ def _write(
             row["row_content"] = p.request.fingerprint() if p.request.row_key else None
     # Core, not the ORM's bulk insert: one executemany, no per-row bookkeeping.
     session.connection().execute(_INSERT_CREDENTIALS, rows)
-    for row in rows:  # one audit leaf each, written with the batch when it commits
-        audit.record(session, at=now, actor=actor or f"agency:{agency.id}",
-                     action="credential.issue",
-                     subject=row["id"], type=row["type"], identifier=row["identifier"],
-                     kid=row["kid"], token_hash=row["token_hash"])  # fmt: skip
+    audit.record_many(session, [  # one audit leaf each, written with the batch when it commits
+        audit.entry(at=now, actor=actor or f"agency:{agency.id}", action="credential.issue",
+                    subject=row["id"], type=row["type"], identifier=row["identifier"],
+                    kid=row["kid"], token_hash=row["token_hash"])
+        for row in rows
+    ])  # fmt: skip
     return rows, change
 
 

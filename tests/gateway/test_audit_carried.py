@@ -1,6 +1,6 @@
-"""Acts recorded after the first of a (sub)transaction ride on its ORM row (issue 13), and still
-become leaves in the order recorded, with the hashes their rows give, or not at all when their
-(sub)transaction rolls back."""
+"""Acts recorded together ride on one ORM row (issue 13, :func:`gateway.audit.record_many`), and
+still become leaves in the order recorded, with the hashes their rows give, or not at all when
+their (sub)transaction rolls back; acts recorded one by one keep their order around them."""
 
 from __future__ import annotations
 
@@ -43,12 +43,17 @@ def _checked(gw: Gateway, before: int) -> list[str]:
 def test_many_acts_of_one_transaction_are_leaves_in_the_order_recorded(gw: Gateway) -> None:
     before = _size(gw)
     with gw.transaction() as session:
-        for i in range(700):
-            audit.record(session, at=i, actor="t", action="test.many", subject=f"s{i}", n=i)
-        # one ORM row carries them all
-        assert sum(isinstance(o, AuditRow) for o in session.new) == 1
-    assert _checked(gw, before) == [f"s{i}" for i in range(700)]
-    assert [r.detail for r in _new_leaves(gw, before)][:3] == [{"n": 0}, {"n": 1}, {"n": 2}]
+        audit.record(session, at=0, actor="t", action="test.one", subject="first")
+        audit.record_many(
+            session,
+            [audit.entry(at=i, actor="t", action="test.many", subject=f"s{i}", n=i)
+             for i in range(700)],
+        )  # fmt: skip
+        audit.record(session, at=0, actor="t", action="test.one", subject="last")
+        # one ORM row carries the 700, and one each the acts recorded alone
+        assert sum(isinstance(o, AuditRow) for o in session.new) == 3
+    assert _checked(gw, before) == ["first", *(f"s{i}" for i in range(700)), "last"]
+    assert [r.detail for r in _new_leaves(gw, before)][1:4] == [{"n": 0}, {"n": 1}, {"n": 2}]
 
 
 def test_a_flush_between_acts_keeps_their_order(gw: Gateway) -> None:
@@ -70,8 +75,11 @@ def test_a_savepoint_keeps_or_drops_exactly_its_own_acts(gw: Gateway, inner: str
         audit.record(session, at=1, actor="t", action="test.sp", subject="before-1")
         audit.record(session, at=1, actor="t", action="test.sp", subject="before-2")
         savepoint = session.begin_nested()
-        audit.record(session, at=1, actor="t", action="test.sp", subject="inside-1")
-        audit.record(session, at=1, actor="t", action="test.sp", subject="inside-2")
+        audit.record_many(
+            session,
+            [audit.entry(at=1, actor="t", action="test.sp", subject=f"inside-{n}")
+             for n in (1, 2)],
+        )  # fmt: skip
         if inner == "released":
             savepoint.commit()
         else:
@@ -85,8 +93,10 @@ def test_a_savepoint_keeps_or_drops_exactly_its_own_acts(gw: Gateway, inner: str
 def test_acts_of_a_rolled_back_transaction_leave_nothing_behind(gw: Gateway) -> None:
     before = _size(gw)
     with gw.sessions() as session:
-        for i in range(5):
-            audit.record(session, at=1, actor="t", action="test.never", subject=f"n{i}")
+        audit.record_many(
+            session,
+            [audit.entry(at=1, actor="t", action="test.never", subject=f"n{i}") for i in range(5)],
+        )
         session.rollback()
         # the same session, the next transaction: only what it records
         audit.record(session, at=1, actor="t", action="test.once", subject="x")
