@@ -214,3 +214,32 @@ def test_the_leader_hands_on_once_answered(
     # its own was answered.
     assert [thread for _, thread in ran_on] == [names[name] for name, _ in ran_on]
     assert issue_groups.groups_of(gw)._leading is False
+
+
+def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every wait is bounded: a request still queued (not in a group) after QUEUE_WAIT seconds
+    # is refused with a 409 that says nothing was issued, and leaves the queue.
+    monkeypatch.setattr(issue_groups, "QUEUE_WAIT", 0.2)
+    monkeypatch.setattr(issue_groups, "_POLL", 0.05)
+    groups = issue_groups.groups_of(gw)
+    inside, release = threading.Event(), threading.Event()
+    real = issuance.load_signer
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        assert release.wait(WAIT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(issuance, "load_signer", held)
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(_issue, gw, amr, _request(0))
+        assert inside.wait(WAIT)  # the first leads, its group taken, held in its transaction
+        with pytest.raises(Conflict, match="nothing was issued"):
+            _issue(gw, amr, _request(1))
+        with groups._lock:
+            assert list(groups._pending) == []
+        release.set()
+        assert first.result(WAIT)[1]
+    assert _count(gw) == 1
