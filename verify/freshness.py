@@ -29,7 +29,9 @@ __all__ = [
     "MIN_STATUS_AGE",
     "StatusAge",
     "check_status_age_bound",
+    "older_than",
     "status_age",
+    "stricter",
     "strictest",
     "too_old_detail",
 ]
@@ -39,6 +41,21 @@ def strictest(*bounds: int | None) -> int | None:
     """The strictest (smallest) of the bounds that are set; ``None`` when none is."""
     given = [b for b in bounds if b is not None]
     return min(given) if given else None
+
+
+def stricter(first: int | None, second: int | None) -> int | None:
+    """:func:`strictest` of two bounds, without building a list (the verify hot path)."""
+    if first is None:
+        return second
+    if second is None:
+        return first
+    return first if first <= second else second
+
+
+def older_than(seconds: int, bound: int | None) -> bool:
+    """Whether data ``seconds`` old breaks ``bound`` (None: no bound); the rule of
+    :attr:`StatusAge.too_old`, asked before a :class:`StatusAge` is built."""
+    return bound is not None and seconds > bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +69,7 @@ class StatusAge:
     @property
     def too_old(self) -> bool:
         """Whether a VALID read from this data must become STATUS_UNAVAILABLE."""
-        return self.bound is not None and self.seconds > self.bound
+        return older_than(self.seconds, self.bound)
 
 
 def status_age(*, as_of: int, now: int, bound: int | None) -> StatusAge:

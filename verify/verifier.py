@@ -41,7 +41,7 @@ from trust.jws import (
 )
 from trust.snapshot import IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
-from verify.freshness import status_age, too_old_detail
+from verify.freshness import older_than, status_age, stricter, too_old_detail
 from verify.reasons import Reason
 from verify.result import CredentialView, VerificationResult
 from verify.scan import extract_token
@@ -286,16 +286,12 @@ def verify_scanned(
             raise _Fail(Reason.NOT_YET_VALID, f"valid from {credential.valid_from}, now {now}")
         if exp is not None and exp <= now - leeway:
             raise _Fail(Reason.EXPIRED, f"expired at {exp}, now {now}")
-        by_type = ctype.max_status_age  # strictest(by_type, max_status_age), inline
-        if by_type is None or max_status_age is None:
-            bound = max_status_age if by_type is None else by_type
-        else:
-            bound = by_type if by_type <= max_status_age else max_status_age
+        bound = stricter(ctype.max_status_age, max_status_age)
         status_as_of, value, idx, uri = _status_of(payload, issuer, statuses, now)
         if value != statuslist.VALID:
             _refuse_status(value, idx, uri)
-        if bound is not None and max(0, now - status_as_of) > bound:  # status_age().too_old
-            why = f"a {ctype.code}" if bound == by_type else "this verifier"
+        if older_than(max(0, now - status_as_of), bound):  # the message only when it is
+            why = f"a {ctype.code}" if bound == ctype.max_status_age else "this verifier"
             check_status_age(status_as_of, now, bound=bound, uri=uri, why=why)
     except _Fail as fail:
         reason, detail = fail.reason, fail.detail
