@@ -20,11 +20,11 @@ import hashlib
 import hmac
 import secrets
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, or_, select, update
+from sqlalchemy import Connection, Row, Select, bindparam, or_, select, update
 from sqlalchemy.orm import Session
 
 from gateway import audit
@@ -249,16 +249,21 @@ def _key_query() -> Select[Any]:
     c = ApiKeyRow.__table__.c  # Core columns: a request's key read without ORM bookkeeping
     return select(
         c.id, c.agency_id, c.secret_hash, c.scopes, c.revoked_at, c.expires_at, c.last_used_at
-    ).where(c.id == bindparam("key_id"))
+    )
 
 
 # Built once: building costs more CPU than running it. Read through a Core connection, a key's
 # check cost ~220 µs of CPU against ~570 µs through a Session's ``get`` (issue 13's profile).
-_KEY = _key_query()
+_KEY = _key_query().where(ApiKeyRow.__table__.c.id == bindparam("key_id"))
 
 
 def authenticate(db: Connection | Session, presented: str, *, now: int) -> Principal:
     """Check an ``ek_<id>_<secret>`` API key at ``now``; :class:`KeyRefused` otherwise."""
+    key_id = _key_id_or_refused(presented)
+    return _checked(db.execute(_KEY, {"key_id": key_id}).first(), presented, now)
+
+
+def _key_id_or_refused(presented: str) -> str:
     key_id = key_id_of(presented)
     if key_id is None:
         raise KeyRefused(
@@ -266,7 +271,11 @@ def authenticate(db: Connection | Session, presented: str, *, now: int) -> Princ
             "expected an API key of the form ek_<id>_<secret>",
             known=None,
         )
-    row = db.execute(_KEY, {"key_id": key_id}).first()
+    return key_id
+
+
+def _checked(row: Row[Any] | None, presented: str, now: int) -> Principal:
+    """``presented`` against its key's row as read: the :class:`Principal`, or KeyRefused."""
     secret = presented.split("_", 2)[2]
     if row is None or not hmac.compare_digest(row.secret_hash, _digest(secret)):
         raise KeyRefused(
@@ -293,6 +302,82 @@ def authenticate(db: Connection | Session, presented: str, *, now: int) -> Princ
         scopes=frozenset(row.scopes),
         last_used_at=row.last_used_at,
     )
+
+
+# --- keys checked again where they are used (issue 13) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recheck:
+    """A key a request was taken on, to be checked again in the transaction that acts on it:
+    it must still authenticate, hold ``scope`` and belong to ``agency_id``."""
+
+    presented: str
+    scope: str
+    agency_id: str
+
+
+class KeyChanged(Exception):
+    """A key, checked again in the acting transaction, no longer authenticates or allows what
+    it was taken for (revoked, expired, replaced or deleted meanwhile). Nothing was written for
+    its request; the caller answers it through the full check, which says why."""
+
+
+_KEYS = _key_query().where(ApiKeyRow.__table__.c.id.in_(bindparam("key_ids", expanding=True)))
+
+
+def recheck_many(db: Connection, wanted: Sequence[Recheck], *, now: int) -> list[KeyChanged | None]:
+    """Each of ``wanted`` checked again against its key's row, read in ``db``'s transaction in
+    one statement: None where it still holds, :class:`KeyChanged` where it does not."""
+    ids = sorted({key_id for w in wanted if (key_id := key_id_of(w.presented)) is not None})
+    rows = {row.id: row for row in db.execute(_KEYS, {"key_ids": ids})} if ids else {}
+    verdicts: list[KeyChanged | None] = []
+    for w in wanted:
+        try:
+            principal = _checked(rows.get(key_id_of(w.presented) or ""), w.presented, now)
+        except KeyRefused as exc:
+            verdicts.append(KeyChanged(exc.message_en))
+            continue
+        if w.scope not in principal.scopes or principal.agency_id != w.agency_id:
+            verdicts.append(KeyChanged(f"the key no longer has the scope {w.scope!r}"))
+        else:
+            verdicts.append(None)
+    return verdicts
+
+
+class KnownKeys:
+    """The keys that authenticated in this process, by id: their agency, scopes and secret's
+    hash, so that a request on one is taken without a statement of its own, and checked again
+    (:func:`recheck_many`) in the transaction that acts on it, with the others of its group.
+
+    Only a hint: a key is recognised when the secret presented hashes to the one remembered
+    (a wrong secret is never taken on a remembered id: it goes to the full check, which counts
+    the failure); whether it still holds is decided by the row read in the acting transaction,
+    so a revocation takes effect there at once. Bounded: at most :attr:`MAX` keys, forgotten
+    all at once when full (each is learnt again by its next full check)."""
+
+    MAX = 10_000
+
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[str, Principal]] = {}
+
+    def learn(self, presented: str, principal: Principal) -> None:
+        if len(self._known) >= self.MAX:
+            self._known = {}
+        self._known[principal.key_id] = (_digest(presented.split("_", 2)[2]), principal)
+
+    def forget(self, presented: str) -> None:
+        self._known.pop(key_id_of(presented) or "", None)
+
+    def recognise(self, presented: str) -> Principal | None:
+        """The remembered principal of ``presented`` when its secret is the one remembered."""
+        key_id = key_id_of(presented)
+        found = None if key_id is None else self._known.get(key_id)
+        if found is None:
+            return None
+        digest, principal = found
+        secret = presented.split("_", 2)[2]
+        return principal if hmac.compare_digest(digest, _digest(secret)) else None
 
 
 class LastUse:

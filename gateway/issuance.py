@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import audit, holder_rule, slots
+from gateway import api_keys, audit, holder_rule, slots
 from gateway.clock import iso, today_in_china
 from gateway.core import Gateway, NotInitialised
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -398,16 +398,23 @@ def issue(
 
 
 def issue_answered(
-    gw: Gateway, *, agency_id: str, request: IssueRequest, idempotency_key: str | None = None
+    gw: Gateway,
+    *,
+    agency_id: str,
+    request: IssueRequest,
+    idempotency_key: str | None = None,
+    recheck: api_keys.Recheck | None = None,
 ) -> tuple[CredentialRow, bool, dict[str, Any]]:
     """:func:`issue`, and its :func:`credential_summary`, rendered once, inside the transaction:
     committed together with the other issuances of this process waiting at the same moment
-    (:mod:`gateway.issue_groups`), answered as :func:`issue_alone` answers it."""
+    (:mod:`gateway.issue_groups`), answered as :func:`issue_alone` answers it. ``recheck``: the
+    API key the request was taken on, checked again in that transaction
+    (:class:`gateway.api_keys.KeyChanged` when it no longer holds)."""
     _check_idempotency_key(idempotency_key)
     from gateway.issue_groups import groups_of  # it builds on this module
 
     return groups_of(gw).issue(
-        agency_id=agency_id, request=request, idempotency_key=idempotency_key
+        agency_id=agency_id, request=request, idempotency_key=idempotency_key, recheck=recheck
     )
 
 
@@ -419,7 +426,12 @@ def _check_idempotency_key(idempotency_key: str | None) -> None:
 
 
 def issue_alone(
-    gw: Gateway, *, agency_id: str, request: IssueRequest, idempotency_key: str | None = None
+    gw: Gateway,
+    *,
+    agency_id: str,
+    request: IssueRequest,
+    idempotency_key: str | None = None,
+    recheck: api_keys.Recheck | None = None,
 ) -> tuple[CredentialRow, bool, dict[str, Any]]:
     """One issuance in a transaction of its own, and its :func:`credential_summary`.
 
@@ -432,6 +444,10 @@ def issue_alone(
         now = gw.clock()
         try:
             with one_writer(gw), gw.transaction() as session:
+                if recheck is not None:
+                    (changed,) = api_keys.recheck_many(session.connection(), [recheck], now=now)
+                    if changed is not None:
+                        raise changed
                 # The holder rule reads, then writes: lock the agency's row (NO KEY UPDATE, as a
                 # batch does) so that two issuances for one holder do not both pass it.
                 one_per_holder = not gw.types.get(request.type).several_live_per_holder

@@ -21,11 +21,12 @@ import pytest
 from fastapi.testclient import TestClient
 from stdnum.cn import uscc
 
-from gateway import api_keys, fast_issue
+from gateway import api_keys, fast_issue, issue_groups
 from gateway.app import JSON_BODY_LIMIT, create_app
 from gateway.core import Gateway
 from tests.conftest import Agency
 from tests.gateway.test_fast_verify import _counted, settings_of
+from tests.gateway.test_issue_groups import held_first
 from tests.issuers.samples import SAMPLE_SUBJECTS
 
 URL = "/api/v1/credentials"
@@ -219,6 +220,58 @@ def test_keys_that_do_not_authenticate_or_lack_the_scope_answer_as_the_route_doe
         ):
             answer = same_refusal(fast, slow, json=body, headers=headers)
             assert answer.status_code in (401, 403), answer.text
+
+
+def test_a_known_key_revoked_or_mistyped_answers_as_the_route_does(
+    gw: Gateway, amr: Agency, taken: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A key that authenticated once is recognised by its secret's hash and checked again in
+    # the issuing transaction (one statement for a group), not in one of its own: revoked
+    # since, its next request is refused as the route refuses it, and nothing is issued.
+    with gw.transaction() as session:
+        key = api_keys.new_api_key(
+            session, agency_id=amr.id, scopes=["issue"], now=gw.clock(), expires_at=None, label="k"
+        )
+    full_checks = []
+    real = api_keys.authenticate
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        full_checks.append(args[1])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(api_keys, "authenticate", counted)
+    with both(gw) as (fast, slow):
+        for n in (40, 41):
+            body = {"type": "business-licence", "subject": licence(n)}
+            assert fast.post(URL, json=body, headers=auth(key)).status_code == 201
+        assert full_checks == [key]  # the second was recognised
+        wrong = key[:-2] + ("xx" if not key.endswith("xx") else "yy")
+        body = {"type": "business-licence", "subject": licence(42)}
+        same_refusal(fast, slow, json=body, headers=auth(wrong))  # never taken on a known id
+        api_keys.revoke_key(gw, key_id=key.split("_", 2)[1], actor="test")
+        before = len(fast.get(URL, headers=auth(amr.api_key)).json()["items"])
+        for _ in range(2):
+            answer = same_refusal(fast, slow, json=body, headers=auth(key))
+            assert answer.status_code == 401
+            assert "revoked" in answer.text
+        assert len(fast.get(URL, headers=auth(amr.api_key)).json()["items"]) == before
+    assert taken.count(licence(42)["name"]) == 3  # taken, refused in the transaction, handed
+
+
+def test_eight_clients_issuing_at_once_wait_in_one_group(gw: Gateway, amr: Agency) -> None:
+    # Issue 13's profile: with 8 clients, every group held 6, as the fast path's worker threads
+    # came from asyncio's default executor (6 threads on 2 cores): 2 requests could not even
+    # wait to be grouped. The first issuance is held in its transaction until 8 more wait.
+    groups = issue_groups.groups_of(gw)
+    with both(gw) as (fast, _), held_first(gw, 8) as submit:
+
+        def post(n: int) -> int:
+            body = {"type": "business-licence", "subject": licence(50 + n)}
+            return fast.post(URL, json=body, headers=auth(amr.api_key)).status_code
+
+        futures = [submit(post, n) for n in range(9)]
+    assert [f.result(60) for f in futures] == [201] * 9
+    assert groups.largest == 8, (groups.groups, groups.largest)
 
 
 def test_a_request_from_a_browser_origin_is_the_apps(

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
-from gateway import issuance, issue_groups
+from gateway import api_keys, issuance, issue_groups
 from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import CredentialRow
@@ -243,3 +243,75 @@ def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
         release.set()
         assert first.result(WAIT)[1]
     assert _count(gw) == 1
+
+
+def test_a_key_revoked_since_its_request_was_taken_refuses_that_request_alone(
+    gw: Gateway, amr: Agency
+) -> None:
+    # A request taken on a key the process knew is checked again inside the group's
+    # transaction: revoked meanwhile, it is refused (KeyChanged) and nothing is issued for it;
+    # the others of its group are issued.
+    with gw.transaction() as session:
+        doomed = api_keys.new_api_key(
+            session, agency_id=amr.id, scopes=["issue"], now=gw.clock(), expires_at=None, label="d"
+        )
+
+    def keyed(n: int, presented: str) -> Any:
+        recheck = api_keys.Recheck(presented, "issue", amr.id)
+        return issuance.issue_answered(gw, agency_id=amr.id, request=_request(n), recheck=recheck)
+
+    # Revoked after the process took the request on it (here: before, as the leader's held
+    # transaction would keep SQLite's writer waiting).
+    api_keys.revoke_key(gw, key_id=doomed.split("_", 2)[1], actor="test")
+    with held_first(gw, 2) as submit:
+        futures = [
+            submit(keyed, n, key) for n, key in enumerate((amr.api_key, doomed, amr.api_key))
+        ]
+    assert futures[0].result(WAIT)[1]
+    assert futures[2].result(WAIT)[1]
+    with pytest.raises(api_keys.KeyChanged, match="revoked"):
+        futures[1].result(WAIT)
+    assert _count(gw) == 2
+    assert issue_groups.groups_of(gw).largest == 2  # the refused one was in the group
+
+
+def test_a_key_without_the_scope_or_of_another_agency_is_refused_alone(
+    gw: Gateway, amr: Agency
+) -> None:
+    with gw.transaction() as session:
+        reader = api_keys.new_api_key(
+            session, agency_id=amr.id, scopes=["read"], now=gw.clock(), expires_at=None, label="r"
+        )
+    for recheck in (
+        api_keys.Recheck(reader, "issue", amr.id),
+        api_keys.Recheck(amr.api_key, "issue", "another-agency"),
+        api_keys.Recheck(amr.api_key[:-2] + "zz", "issue", amr.id),  # not its secret
+    ):
+        with pytest.raises(api_keys.KeyChanged):
+            issuance.issue_answered(gw, agency_id=amr.id, request=_request(5), recheck=recheck)
+    assert _count(gw) == 0
+
+
+def test_a_leader_waits_for_as_many_requests_as_were_about_lately(
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 8 clients issuing one after another formed groups of ~3: each leader took what had
+    # arrived, while the rest of the clients' requests were on their way. A leader now waits
+    # (at most LINGER) for as many as were about at once since the last group was taken.
+    monkeypatch.setattr(issue_groups, "LINGER", WAIT)  # here: until they are all there
+    groups = issue_groups.groups_of(gw)
+    groups._peak = 3
+    with ThreadPoolExecutor(3) as pool:
+        futures = [pool.submit(_issue, gw, amr, _request(n)) for n in range(3)]
+        assert all(f.result(WAIT)[1] for f in futures)
+    assert (groups.groups, groups.largest) == (1, 3)
+
+
+def test_a_leader_waits_no_longer_than_linger(
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(issue_groups, "LINGER", 0.05)
+    groups = issue_groups.groups_of(gw)
+    groups._peak = 8  # 8 were about lately; now one request comes alone
+    assert _issue(gw, amr, _request(0))[1]
+    assert (groups.groups, groups.largest, groups._peak) == (1, 1, 1)
