@@ -100,6 +100,7 @@ class IssueGroups:
         self._arrived = threading.Condition(self._lock)
         self._alive = 0  # requests in :meth:`issue` now
         self._peak = 0  # the most at once since the last group was taken: a leader awaits them
+        self._lingering = False  # a leader is waiting for them
         self._leading = False
         self.groups = 0  # groups run (read by tests)
         self.largest = 0  # the most requests one group held
@@ -119,7 +120,8 @@ class IssueGroups:
             self._pending.append(job)
             self._alive += 1
             self._peak = max(self._peak, self._alive)
-            self._arrived.notify()
+            if self._lingering and self._all_there():
+                self._arrived.notify()  # only then: a wake-up costs the waiter a GIL hand-off
             if not self._leading:
                 self._leading = job.lead = True
         try:
@@ -159,8 +161,12 @@ class IssueGroups:
                 with self._lock:
                     # As many as were about at once since the last group: most of them ask
                     # again as soon as they are answered. Waited for at most LINGER.
-                    if len(self._pending) < min(MAX_GROUP, self._peak):
-                        self._arrived.wait_for(self._all_there, LINGER)
+                    if not self._all_there():
+                        self._lingering = True
+                        try:
+                            self._arrived.wait_for(self._all_there, LINGER)
+                        finally:
+                            self._lingering = False
                     group = self._take()
                     self._peak = self._alive
                 self._run(group)
