@@ -471,7 +471,7 @@ def issue_alone(
                          "request_hash": request.fingerprint(), "credential_id": written["id"],
                          "created_at": now},
                     )  # fmt: skip
-                row = CredentialRow(**written)  # detached: the values just inserted
+                row = answered_row(written)
                 # What the caller is answered is rendered before the commit: should any of it
                 # fail, the credential and its serial are rolled back with it (issue 11).
                 summary = credential_summary(gw, row)
@@ -527,6 +527,19 @@ def issue_many(
     if errors:
         raise FieldError(errors)
     return written, sum(1 for o in outcomes if o.already)
+
+
+def answered_row(values: dict[str, Any]) -> CredentialRow:
+    """The row an issuance answers with, built from the values just inserted: a transient object
+    never added to a session, its attributes set as the ORM sets a loaded row's (into its
+    ``__dict__``), without the constructor's per-attribute events (24 µs against 1.3 µs a
+    credential). Adding it to a session would insert nothing of them: it is only read."""
+    row: CredentialRow = _NEW_CREDENTIAL()
+    row.__dict__.update(values)
+    return row
+
+
+_NEW_CREDENTIAL = CredentialRow.__mapper__.class_manager.new_instance
 
 
 def qr_text_for(gw: Gateway, row: CredentialRow) -> str:

@@ -313,7 +313,7 @@ def _issue_together(gw: Gateway, group: Sequence[_Job]) -> tuple[list[Outcome], 
             if keys:
                 session.connection().execute(issuance._INSERT_IDEMPOTENCY, keys)
             for n, values in zip(todo, written, strict=True):
-                issued = CredentialRow(**values)  # detached: the values just inserted
+                issued = issuance.answered_row(values)
                 # Rendered before the commit: should one fail, the group rolls back and each
                 # request is issued alone, the failing one rolled back with its answer.
                 outcomes[n] = (issued, True, credential_summary(gw, issued))

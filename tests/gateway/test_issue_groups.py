@@ -12,7 +12,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 
 from gateway import api_keys, issuance, issue_groups
 from gateway.core import Gateway
@@ -315,3 +315,17 @@ def test_a_leader_waits_no_longer_than_linger(
     groups._peak = 8  # 8 were about lately; now one request comes alone
     assert _issue(gw, amr, _request(0))[1]
     assert (groups.groups, groups.largest, groups._peak) == (1, 1, 1)
+
+
+def test_the_answered_row_reads_as_the_orm_built_one(gw: Gateway, amr: Agency) -> None:
+    row, _, _ = _issue(gw, amr, _request(0))
+    columns = [c.key for c in CredentialRow.__mapper__.column_attrs]
+    with gw.sessions() as session:
+        stored = session.get(CredentialRow, row.id)
+        assert stored is not None
+        values = {k: getattr(stored, k) for k in columns}
+    built = CredentialRow(**values)
+    fast = issuance.answered_row(dict(values))
+    assert {k: getattr(fast, k) for k in columns} == {k: getattr(built, k) for k in columns}
+    assert inspect(fast).transient
+    assert issuance.credential_summary(gw, fast) == issuance.credential_summary(gw, built)
