@@ -336,10 +336,14 @@ def recheck_many(db: Connection, wanted: Sequence[Recheck], *, now: int) -> list
         try:
             principal = _checked(rows.get(key_id_of(w.presented) or ""), w.presented, now)
         except KeyRefused as exc:
-            verdicts.append(KeyChanged(exc.message_en))
+            verdicts.append(KeyChanged(f"{exc.message_zh} · {exc.message_en}"))
             continue
-        if w.scope not in principal.scopes or principal.agency_id != w.agency_id:
-            verdicts.append(KeyChanged(f"the key no longer has the scope {w.scope!r}"))
+        if w.scope not in principal.scopes:
+            verdicts.append(KeyChanged(f"接口密钥没有 {w.scope} 权限 · the key lacks the scope "
+                                       f"{w.scope!r}"))  # fmt: skip
+        elif principal.agency_id != w.agency_id:
+            verdicts.append(KeyChanged(f"接口密钥不属于机构 {w.agency_id} · the key is not "
+                                       f"agency {w.agency_id}'s"))  # fmt: skip
         else:
             verdicts.append(None)
     return verdicts
