@@ -20,6 +20,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -111,6 +112,16 @@ class CredentialRow(Base):
         # migration 0016, gateway.credential_query).
         Index("ix_credentials_agency_issued", "agency_id", "issued_at", "id"),
         Index("ix_credentials_agency_valid_until", "agency_id", "valid_until"),
+        # A holder's credentials of a type (the holder rule, a search by holder code) in one
+        # index, and a delegated copy's original in one of only the copies, so that no plan
+        # reads every credential for ``delegated_from IS NULL`` or a type (migration 0017).
+        Index("ix_credentials_holder_code", "holder_code", "type"),
+        Index(
+            "ix_credentials_delegated_from",
+            "delegated_from",
+            postgresql_where=text("delegated_from IS NOT NULL"),
+            sqlite_where=text("delegated_from IS NOT NULL"),
+        ),
     )
     __mapper_args__ = {"eager_defaults": False}  # noqa: RUF012 - never read back on INSERT
     id: Mapped[str] = mapped_column(String(40), primary_key=True)
@@ -120,7 +131,7 @@ class CredentialRow(Base):
     serial: Mapped[str] = mapped_column(String(32))
     version: Mapped[str] = mapped_column(String(3))
     subject: Mapped[dict[str, Any]]
-    holder_code: Mapped[str] = mapped_column(String(32), index=True)
+    holder_code: Mapped[str] = mapped_column(String(32))
     holder_code_type: Mapped[str] = mapped_column(String(3))  # 111 ID number, 001 USCC
     holder_name: Mapped[str] = mapped_column(String(256))
     region_code: Mapped[str] = mapped_column(String(6))  # 管辖属地编码 (GB/T 2260)
@@ -137,7 +148,7 @@ class CredentialRow(Base):
     supersedes: Mapped[str | None] = mapped_column(String(40))
     # A delegated copy (委托用证, ``delegations``) names the credential it was delegated from;
     # its agency's views of issued credentials leave copies out.
-    delegated_from: Mapped[str | None] = mapped_column(String(40), index=True)
+    delegated_from: Mapped[str | None] = mapped_column(String(40))
     # Added by 0015, set for credentials issued from a register: the row's identity and a hash
     # of its content (gateway.batch_rows). FetchedValue: an INSERT that does not set them (code
     # run on a schema before 0015) leaves them out; NULL is their default.
