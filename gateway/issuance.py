@@ -29,7 +29,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import audit, holder_rule, slots
+from gateway import audit, bulk_insert, holder_rule, slots
 from gateway.clock import iso, today_in_china
 from gateway.core import Gateway, NotInitialised
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -346,8 +346,11 @@ def _write(
         for p, row in zip(items, rows, strict=True):
             row["row_key"] = p.request.row_key
             row["row_content"] = p.request.fingerprint() if p.request.row_key else None
-    # Core, not the ORM's bulk insert: one executemany, no per-row bookkeeping.
-    session.connection().execute(_INSERT_CREDENTIALS, rows)
+    # Core, not the ORM's bulk insert: no per-row bookkeeping; a batch on PostgreSQL is one COPY.
+    if len(rows) >= bulk_insert.COPY_FROM:
+        bulk_insert.insert_rows(session.connection(), _CREDENTIALS, rows)
+    else:
+        session.connection().execute(_INSERT_CREDENTIALS, rows)
     audit.record_many(session, [  # one audit leaf each, written with the batch when it commits
         audit.entry(at=now, actor=actor or f"agency:{agency.id}", action="credential.issue",
                     subject=row["id"], type=row["type"], identifier=row["identifier"],
@@ -357,7 +360,8 @@ def _write(
     return rows, change
 
 
-_INSERT_CREDENTIALS = insert(cast(Table, CredentialRow.__table__))
+_CREDENTIALS = cast(Table, CredentialRow.__table__)
+_INSERT_CREDENTIALS = insert(_CREDENTIALS)
 _INSERT_IDEMPOTENCY = insert(cast(Table, IdempotencyRow.__table__))
 
 
