@@ -152,10 +152,13 @@ def _lookups_of(gw: Gateway, agency: Agency, grown: int) -> list[tuple[Any, str]
     keys = [f"c:grown{n}" for n in range(1, grown, grown // 500)]
     refs = [f"grown:{n}" for n in range(1, grown, grown // 500)]
     holders = [f"H{n}" for n in range(1, grown, grown // 500)]
+    # the chunk's own "already issued?" statements, as this database runs them
+    postgres = gw.engine.dialect.name == "postgresql"
+    issued = batch_rows._ISSUED
     return [
-        (select(c.id).where(c.agency_id == agency.id, c.row_key.in_(keys)),
+        (issued[("row_key", postgres)].params(agency_id=agency.id, values=keys),
          "uq_credentials_row_key"),
-        (select(c.id).where(c.agency_id == agency.id, c.batch_ref.in_(refs)),
+        (issued[("batch_ref", postgres)].params(agency_id=agency.id, values=refs),
          "uq_credentials_batch_row"),
         (select(c.holder_code, c.id).where(
             c.type == TYPE, c.holder_code.in_(holders),
