@@ -7,7 +7,8 @@ plan a row. The rows stored are the same: JSON columns get the text SQLAlchemy's
 would send (``json.dumps`` of the value), every other value goes as psycopg adapts it.
 
 Used for inserts of at least :data:`COPY_FROM` rows (a single issuance keeps its plain INSERT:
-one round trip either way). SQLite (and any other database) gets the executemany it had.
+one round trip either way). SQLite gets the executemany it had, run on the driver's cursor with
+the rows as tuples; any other database, SQLAlchemy's executemany.
 
 Deliberately not here: which rows to write (:mod:`gateway.issuance`, :mod:`gateway.auditlog`).
 """
@@ -29,14 +30,50 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     """Insert ``rows`` (each with the same keys, column names of ``table``) into ``table``."""
     if not rows:
         return
-    if connection.dialect.name != "postgresql" or len(rows) < COPY_FROM:
-        connection.execute(insert(table).inline(), list(rows))
-        return
+    name = connection.dialect.name
     names = list(rows[0])
-    if any(len(row) != len(names) for row in rows):  # COPY takes one column list for all
+    same = all(len(row) == len(names) for row in rows)  # one column list for all
+    if len(rows) < COPY_FROM or not same or name not in ("postgresql", "sqlite"):
         connection.execute(insert(table).inline(), list(rows))
-        return
-    _copy(connection, table, names, rows)
+    elif name == "postgresql":
+        _copy(connection, table, names, rows)
+    else:
+        _sqlite_many(connection, table, names, rows)
+
+
+def _sqlite_many(
+    connection: Connection, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """SQLite: the executemany SQLAlchemy would run, on the driver's cursor, each row a tuple
+    made by the columns' own bind processors (SQLAlchemy builds a parameter dict a row, a tenth
+    of the insert's time, issue 13)."""
+    dialect = connection.dialect
+    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    quoted = dialect.identifier_preparer
+    columns = ", ".join(quoted.quote(name) for name in names)
+    marks = ", ".join("?" for _ in names)
+    # Names from the table's own metadata, quoted; every value is bound.
+    statement = f"INSERT INTO {quoted.format_table(table)} ({columns}) VALUES ({marks})"  # noqa: S608
+    processed = [(at, p) for at, p in enumerate(processors) if p is not None]
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        given = [row[name] for name in names]
+        for at, process in processed:
+            given[at] = process(given[at])
+        values.append(tuple(given))
+    raw = connection.connection.driver_connection
+    assert raw is not None  # a checked-out connection
+    cursor = raw.cursor()
+    error = dialect.loaded_dbapi.Error
+    try:
+        connection.dispatch.before_cursor_execute(connection, cursor, statement, None, None, True)
+        try:
+            cursor.executemany(statement, values)
+        except error as exc:  # as SQLAlchemy raises it: a taken key is an IntegrityError
+            raise DBAPIError.instance(statement, None, exc, error) from exc
+        connection.dispatch.after_cursor_execute(connection, cursor, statement, None, None, True)
+    finally:
+        cursor.close()
 
 
 def _copy(

@@ -14,6 +14,7 @@ one (:mod:`gateway.holder_rule`). A rejected request persists nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -51,7 +52,7 @@ from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP
 from trust.errors import FieldError
 from trust.identifiers import LicenceIdentifier
 from trust.jws import sign_compact
-from trust.keys import SigningKey
+from trust.keys import SigningKey, short_kid
 
 FIRST_VERSION = "001"
 MAX_BATCH = 5000
@@ -197,8 +198,10 @@ def mint(
     status_code: str = "01",
     batch_ref: str | None = None,
     supersedes: str | None = None,
+    credential_id: str | None = None,
 ) -> dict[str, Any]:
-    """Sign one credential and return its row values (the caller inserts them)."""
+    """Sign one credential and return its row values (the caller inserts them).
+    ``credential_id``: its id when the caller drew it (default: 10 random bytes, hex)."""
     list_row, idx = slot
     ident = LicenceIdentifier(
         type_code=ctype.type_code, agency_code=agency.uscc, serial=serial, version=version
@@ -213,9 +216,9 @@ def mint(
         idx=idx,
         uri=list_row.uri,
     )
-    token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=key.public.short_kid)
+    token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=_short_kid(key.public.kid))
     return {
-        "id": secrets.token_hex(10),
+        "id": secrets.token_hex(_ID_BYTES) if credential_id is None else credential_id,
         "agency_id": agency.id,
         "type": ctype.code,
         "identifier": str(ident),
@@ -238,6 +241,19 @@ def mint(
         "batch_ref": batch_ref,
         "supersedes": supersedes,
     }
+
+
+_ID_BYTES = 10
+# A key's short kid, decoded and encoded again on every call of its property: once a key here.
+_short_kid = functools.lru_cache(maxsize=64)(short_kid)
+
+
+def _ids(count: int) -> list[str]:
+    """``count`` credential ids as :func:`mint` draws one (10 random bytes, hex), from one read
+    of the system's random source instead of one a row."""
+    drawn = secrets.token_bytes(_ID_BYTES * count).hex()
+    step = 2 * _ID_BYTES
+    return [drawn[at : at + step] for at in range(0, len(drawn), step)]
 
 
 @dataclass(frozen=True)
@@ -325,6 +341,7 @@ def _write(
     taken, change = gw.slots.allocate(
         session, agency_id=agency.id, count=len(items), public_url=public_url, now=now
     )
+    ids = _ids(len(items))
     rows = [
         mint(
             key,
@@ -339,6 +356,7 @@ def _write(
             slot=(list_row, idx),
             now=now,
             batch_ref=p.request.batch_ref,
+            credential_id=ids[offset],
         )
         for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
     ]
