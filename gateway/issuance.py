@@ -128,26 +128,25 @@ def prepare(
     """Every check that needs no lock: type, authorisation, subject, validity window.
 
     ``validated_subject`` is what :func:`validate_subject` answered for this request's subject
-    earlier in the same run (a register's first pass): it is not validated again (issue 13:
-    every register row was validated twice). The window is computed again: it depends on
-    ``now``."""
+    earlier in the same run (a register's first pass): it is not validated again, nor are its
+    printed dates filled again (issue 13: every register row was validated twice). The window
+    is computed again: it depends on ``now``."""
     ctype = gw.types.get(request.type)
     if ctype.code not in agency.types:
         raise Forbidden(
             f"agency {agency.name} is not authorised to issue {ctype.code!r}; "
             f"it may issue {agency.types}"
         )
-    # valid_from / valid_until: the credential's window, printed or not (gateway.validity_window)
-    raw = with_printed_dates(
-        ctype, request.subject, valid_from=request.valid_from, valid_until=request.valid_until
-    )
-    subject = (
-        validated_subject
-        if validated_subject is not None
-        else validate_subject(
+    subject = validated_subject
+    if subject is None:
+        # valid_from / valid_until: the credential's window, printed or not
+        # (gateway.validity_window); a validated subject had its printed dates filled already.
+        raw = with_printed_dates(
+            ctype, request.subject, valid_from=request.valid_from, valid_until=request.valid_until
+        )
+        subject = validate_subject(
             ctype, raw, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
         )
-    )
     valid_from, until = window(
         ctype, subject, valid_from=request.valid_from, valid_until=request.valid_until, now=now
     )
