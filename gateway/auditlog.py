@@ -27,6 +27,7 @@ from sqlalchemy import Table, bindparam, insert, inspect, select, update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.util import identity_key
 
+from gateway import bulk_insert
 from gateway.errors import Conflict
 from gateway.models import AuditNodeRow, AuditRow, AuditTreeRow
 from trust import merkle
@@ -150,7 +151,7 @@ def assign(session: Session, entries: Sequence[Mapping[str, Any]]) -> None:
         _push(compact, hashed, nodes)
         del leaf["index"]
         values.append({**leaf, "leaf_index": compact.size - 1, "leaf_hash": hashed})
-    connection.execute(insert(AuditRow).inline(), values)
+    bulk_insert.insert_rows(connection, cast(Table, AuditRow.__table__), values)
     if nodes:
         connection.execute(insert(AuditNodeRow).inline(), nodes)
     size = compact.size

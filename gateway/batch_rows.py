@@ -32,9 +32,10 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select, text
+from sqlalchemy import Select, Table, any_, bindparam, select, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -139,19 +140,23 @@ def _existing(session: Session, agency_id: str, plans: list[_Plan]) -> None:
     keys = sorted({p.request.row_key for p in plans if p.request.row_key})
     by_ref: dict[str, CredentialRow] = {}
     by_key: dict[str, CredentialRow] = {}
-    for values, column in ((refs, CredentialRow.batch_ref), (keys, CredentialRow.row_key)):
-        for start in range(0, len(values), _STEP):
-            found = session.scalars(
-                select(CredentialRow).where(
-                    CredentialRow.agency_id == agency_id,
-                    column.in_(values[start : start + _STEP]),
-                )
+    postgres = session.get_bind().dialect.name == "postgresql"
+    for values, by in ((refs, "batch_ref"), (keys, "row_key")):
+        step = (len(values) or 1) if postgres else _STEP  # one array on PostgreSQL
+        for start in range(0, len(values), step):
+            query = _ISSUED[(by, postgres)]
+            found = session.execute(
+                query, {"agency_id": agency_id, "values": values[start : start + step]}
             )
-            for row in found:
-                if row.batch_ref is not None:
-                    by_ref[row.batch_ref] = row
-                if row.row_key is not None:
-                    by_key[row.row_key] = row
+            for cid, identifier, token, batch_ref, key, content in found:
+                # Detached, of the columns read: only these are looked at (nothing lazy).
+                row = CredentialRow(id=cid, identifier=identifier, token=token,
+                                    batch_ref=batch_ref, row_key=key,
+                                    row_content=content)  # fmt: skip
+                if batch_ref is not None:
+                    by_ref[batch_ref] = row
+                if key is not None:
+                    by_key[key] = row
     for plan in plans:
         if plan.problems:
             continue
@@ -176,6 +181,32 @@ def _existing(session: Session, agency_id: str, plans: list[_Plan]) -> None:
             )
         else:
             plan.existing = match
+
+
+def _issued_query(by: str, *, postgres: bool) -> Select[Any]:
+    """The agency's credentials whose ``by`` (``batch_ref`` or ``row_key``) is one of
+    ``values``: on PostgreSQL ``= ANY(array)``, one parameter however many values (a 500-value
+    ``IN`` cost psycopg more CPU to bind than the server took to answer, issue 13); elsewhere an
+    expanding ``IN``. Only the columns a plan reads."""
+    c = _CREDENTIALS.c
+    column = c[by]
+    match = (
+        column == any_(bindparam("values", type_=postgresql.ARRAY(column.type)))
+        if postgres
+        else column.in_(bindparam("values", expanding=True))
+    )
+    return select(c.id, c.identifier, c.token, c.batch_ref, c.row_key, c.row_content).where(
+        c.agency_id == bindparam("agency_id"), match
+    )
+
+
+_CREDENTIALS = cast(Table, CredentialRow.__table__)
+# Built once: building a statement costs more CPU than running it (issue 13's profile).
+_ISSUED = {
+    (by, postgres): _issued_query(by, postgres=postgres)
+    for by in ("batch_ref", "row_key")
+    for postgres in (False, True)
+}
 
 
 def _validate(
@@ -336,9 +367,20 @@ def issue_chunk(
 # SQLite at most _SQLITE_SAMPLE an index, ~15 ms).
 _STALE_ROWS, _STALE_SHARE = 1000, 0.5
 _SQLITE_SAMPLE = 1000
+# PostgreSQL: the rows now and the rows the last ANALYZE counted. (Not n_mod_since_analyze: an
+# ANALYZE of some columns leaves it as it was, and the batch analyses only the columns it looks
+# rows up by.)
 _STALENESS = text(
-    "SELECT s.n_mod_since_analyze, c.reltuples FROM pg_stat_user_tables s "
+    "SELECT s.n_live_tup - greatest(c.reltuples, 0), c.reltuples FROM pg_stat_user_tables s "
     "JOIN pg_class c ON c.oid = s.relid WHERE s.relid = 'credentials'::regclass"
+)
+# What a chunk's look-ups filter on: "already issued?" (agency_id, batch_ref, row_key) and the
+# holder rule (type, holder_code, status_code, delegated_from, valid_until). Only these are
+# sampled: a third of the time of a whole-table ANALYZE (the token and subject columns are
+# the wide ones); autovacuum's own ANALYZE keeps the others.
+_ANALYZE = text(
+    "ANALYZE credentials (agency_id, batch_ref, row_key, type, holder_code, status_code, "
+    "delegated_from, valid_until)"
 )
 # SQLite: the rows the last ANALYZE counted (sqlite_stat1: "rows, rows a key prefix…" an index;
 # sampled at analysis_limit, each index's count is an estimate, 11,817 to 20,496 of 20,001 rows:
@@ -352,7 +394,8 @@ _SQLITE_ROWS = text("SELECT max(rowid) FROM credentials")
 
 
 def keep_statistics(gw: Gateway) -> bool:
-    """``ANALYZE credentials`` when its statistics are stale; whether it did.
+    """``ANALYZE credentials`` (on PostgreSQL, of the columns a chunk looks rows up by) when
+    its statistics are stale; whether it did.
 
     Issue 13: a 100k register slowed from 0.14 s to 1.8 s a chunk on PostgreSQL. With no
     statistics (or those of a table a tenth its size) the planner takes ``row_key IN (500
@@ -382,11 +425,11 @@ def _keep_postgres(gw: Gateway) -> bool:
         found = conn.execute(_STALENESS).first()
         if found is None:
             return False
-        changed, rows = int(found[0] or 0), max(float(found[1] or 0), 0.0)
+        changed, rows = max(float(found[0] or 0), 0.0), max(float(found[1] or 0), 0.0)
         conn.rollback()
         if not _stale(changed, rows):
             return False
-        conn.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE credentials"))
+        conn.execution_options(isolation_level="AUTOCOMMIT").execute(_ANALYZE)
     return True
 
 

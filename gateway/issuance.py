@@ -14,6 +14,7 @@ one (:mod:`gateway.holder_rule`). A rejected request persists nothing.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import secrets
@@ -29,7 +30,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import api_keys, audit, holder_rule, slots
+from gateway import api_keys, audit, bulk_insert, holder_rule, slots
 from gateway.clock import iso, today_in_china
 from gateway.core import Gateway, NotInitialised
 from gateway.errors import Conflict, Forbidden, NotFound
@@ -51,7 +52,7 @@ from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP
 from trust.errors import FieldError
 from trust.identifiers import LicenceIdentifier
 from trust.jws import sign_compact
-from trust.keys import SigningKey
+from trust.keys import SigningKey, short_kid
 
 FIRST_VERSION = "001"
 MAX_BATCH = 5000
@@ -127,26 +128,25 @@ def prepare(
     """Every check that needs no lock: type, authorisation, subject, validity window.
 
     ``validated_subject`` is what :func:`validate_subject` answered for this request's subject
-    earlier in the same run (a register's first pass): it is not validated again (issue 13:
-    every register row was validated twice). The window is computed again: it depends on
-    ``now``."""
+    earlier in the same run (a register's first pass): it is not validated again, nor are its
+    printed dates filled again (issue 13: every register row was validated twice). The window
+    is computed again: it depends on ``now``."""
     ctype = gw.types.get(request.type)
     if ctype.code not in agency.types:
         raise Forbidden(
             f"agency {agency.name} is not authorised to issue {ctype.code!r}; "
             f"it may issue {agency.types}"
         )
-    # valid_from / valid_until: the credential's window, printed or not (gateway.validity_window)
-    raw = with_printed_dates(
-        ctype, request.subject, valid_from=request.valid_from, valid_until=request.valid_until
-    )
-    subject = (
-        validated_subject
-        if validated_subject is not None
-        else validate_subject(
+    subject = validated_subject
+    if subject is None:
+        # valid_from / valid_until: the credential's window, printed or not
+        # (gateway.validity_window); a validated subject had its printed dates filled already.
+        raw = with_printed_dates(
+            ctype, request.subject, valid_from=request.valid_from, valid_until=request.valid_until
+        )
+        subject = validate_subject(
             ctype, raw, uscc_allowlist=gw.settings.allowlist, today=today_in_china(now)
         )
-    )
     valid_from, until = window(
         ctype, subject, valid_from=request.valid_from, valid_until=request.valid_until, now=now
     )
@@ -197,8 +197,10 @@ def mint(
     status_code: str = "01",
     batch_ref: str | None = None,
     supersedes: str | None = None,
+    credential_id: str | None = None,
 ) -> dict[str, Any]:
-    """Sign one credential and return its row values (the caller inserts them)."""
+    """Sign one credential and return its row values (the caller inserts them).
+    ``credential_id``: its id when the caller drew it (default: 10 random bytes, hex)."""
     list_row, idx = slot
     ident = LicenceIdentifier(
         type_code=ctype.type_code, agency_code=agency.uscc, serial=serial, version=version
@@ -213,9 +215,9 @@ def mint(
         idx=idx,
         uri=list_row.uri,
     )
-    token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=key.public.short_kid)
+    token = sign_compact(claims, key, typ=CREDENTIAL_TYP, kid=_short_kid(key.public.kid))
     return {
-        "id": secrets.token_hex(10),
+        "id": secrets.token_hex(_ID_BYTES) if credential_id is None else credential_id,
         "agency_id": agency.id,
         "type": ctype.code,
         "identifier": str(ident),
@@ -238,6 +240,19 @@ def mint(
         "batch_ref": batch_ref,
         "supersedes": supersedes,
     }
+
+
+_ID_BYTES = 10
+# A key's short kid, decoded and encoded again on every call of its property: once a key here.
+_short_kid = functools.lru_cache(maxsize=64)(short_kid)
+
+
+def _ids(count: int) -> list[str]:
+    """``count`` credential ids as :func:`mint` draws one (10 random bytes, hex), from one read
+    of the system's random source instead of one a row."""
+    drawn = secrets.token_bytes(_ID_BYTES * count).hex()
+    step = 2 * _ID_BYTES
+    return [drawn[at : at + step] for at in range(0, len(drawn), step)]
 
 
 @dataclass(frozen=True)
@@ -325,6 +340,7 @@ def _write(
     taken, change = gw.slots.allocate(
         session, agency_id=agency.id, count=len(items), public_url=public_url, now=now
     )
+    ids = _ids(len(items))
     rows = [
         mint(
             key,
@@ -339,6 +355,7 @@ def _write(
             slot=(list_row, idx),
             now=now,
             batch_ref=p.request.batch_ref,
+            credential_id=ids[offset],
         )
         for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
     ]
@@ -346,8 +363,11 @@ def _write(
         for p, row in zip(items, rows, strict=True):
             row["row_key"] = p.request.row_key
             row["row_content"] = p.request.fingerprint() if p.request.row_key else None
-    # Core, not the ORM's bulk insert: one executemany, no per-row bookkeeping.
-    session.connection().execute(_INSERT_CREDENTIALS, rows)
+    # Core, not the ORM's bulk insert: no per-row bookkeeping; a batch on PostgreSQL is one COPY.
+    if len(rows) >= bulk_insert.COPY_FROM:
+        bulk_insert.insert_rows(session.connection(), _CREDENTIALS, rows)
+    else:
+        session.connection().execute(_INSERT_CREDENTIALS, rows)
     audit.record_many(session, [  # one audit leaf each, written with the batch when it commits
         audit.entry(at=now, actor=actor or f"agency:{agency.id}", action="credential.issue",
                     subject=row["id"], type=row["type"], identifier=row["identifier"],
@@ -357,7 +377,8 @@ def _write(
     return rows, change
 
 
-_INSERT_CREDENTIALS = insert(cast(Table, CredentialRow.__table__))
+_CREDENTIALS = cast(Table, CredentialRow.__table__)
+_INSERT_CREDENTIALS = insert(_CREDENTIALS)
 _INSERT_IDEMPOTENCY = insert(cast(Table, IdempotencyRow.__table__))
 
 

@@ -44,6 +44,7 @@ sign, store or display anything; it knows types only.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -394,26 +395,26 @@ class CredentialType:
                 return spec
         raise DataError(f"type {self.code} has no field {name!r}")
 
-    @property
+    @functools.cached_property
     def qr_fields(self) -> tuple[FieldSpec, ...]:
         """Fields signed into the QR token (public too)."""
         return tuple(f for f in self.fields if f.visibility == "qr")
 
-    @property
+    @functools.cached_property
     def public_fields(self) -> tuple[FieldSpec, ...]:
         """Fields the gateway may show online: ``qr`` and ``public``."""
         return tuple(f for f in self.fields if f.visibility in ("qr", "public"))
 
-    @property
+    @functools.cached_property
     def personal_fields(self) -> tuple[FieldSpec, ...]:
         return tuple(f for f in self.fields if f.visibility == "personal")
 
-    @property
+    @functools.cached_property
     def submitted_fields(self) -> tuple[FieldSpec, ...]:
         """Fields the agency submits (every field but the derived ones)."""
         return tuple(f for f in self.fields if f.derived is None)
 
-    @property
+    @functools.cached_property
     def derived_fields(self) -> tuple[FieldSpec, ...]:
         """Fields the issuer computes from another field (:mod:`issuers.derived`)."""
         return tuple(f for f in self.fields if f.derived is not None)

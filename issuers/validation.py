@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 import jsonschema
 from jsonschema.exceptions import relevance
-from stdnum.cn import ric, uscc
+from stdnum.cn import ric
 from stdnum.exceptions import ValidationError
 
 from issuers.regions import RegionCodeError, RegionTable
@@ -40,6 +40,19 @@ ID_NUMBER_LENGTH = 18
 # code, 18 the check character; letters I, O, Z, S, V are never used.
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_SHAPE = re.compile(rf"[{_USCC_ALPHABET}]{{2}}[0-9]{{6}}[{_USCC_ALPHABET}]{{10}}")
+_USCC_VALUES = {c: n for n, c in enumerate(_USCC_ALPHABET)}
+_USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(USCC_LENGTH - 1))
+
+
+def uscc_check_character(first17: str) -> str:
+    """GB 32100-2015 校验码 of a USCC's first 17 characters (of the USCC alphabet): weights 3^i
+    mod 31, check = (31 - Σ value × weight mod 31) mod 31. What ``stdnum.cn.uscc`` computes
+    (tests compare them), without its clean-up of separators: ~1 µs instead of ~12 µs, a third
+    of a licence's whole check (issue 13)."""
+    total = sum(_USCC_VALUES[c] * w for c, w in zip(first17, _USCC_WEIGHTS, strict=True))
+    return _USCC_ALPHABET[-total % 31]
+
+
 _ID_SHAPE = re.compile(r"[0-9]{17}[0-9X]")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _SHOWN = 24
@@ -167,8 +180,7 @@ def validate_uscc(
         raise fail(field, "uscc_length", found=len(text))
     if not _USCC_SHAPE.fullmatch(text):
         raise fail(field, "uscc_charset", found=_shown(text))
-    # GB 32100-2015 校验码: weights 3^i mod 31, check = (31 - sum mod 31) mod 31.
-    expected = str(uscc.calc_check_digit(text[:-1]))
+    expected = uscc_check_character(text[:-1])
     if text[-1] != expected and text not in {a.strip().upper() for a in allowlist}:
         raise fail(field, "uscc_checksum", expected=expected, found=text[-1])
     return text

@@ -259,3 +259,16 @@ def test_rows_another_run_issues_after_the_first_look_are_found_issued_not_refus
     problems = batch_rows.check_chunk(gw, agency_id=amr.id, requests=requests, label=str)
     assert problems == [[], [], []]
     assert count(gw) == 3
+
+
+def test_a_chunk_draws_each_credential_its_own_id_as_one_issuance_does(
+    gw: Any, amr: Agency
+) -> None:
+    """Issue 13: a chunk draws its ids from one read of the random source, each 10 bytes (20
+    hex characters) as :func:`issuance.mint` draws one."""
+    written, _ = issuance.issue_many(gw, agency_id=amr.id, requests=rows_of(120, "ids"))
+    ids = [row["id"] for row in written]
+    assert len(set(ids)) == len(ids) == 120
+    assert all(len(i) == 20 and int(i, 16) >= 0 for i in ids)
+    one, _ = issuance.issue(gw, agency_id=amr.id, request=issuance.IssueRequest(TYPE, licence(999)))
+    assert len(one.id) == 20

@@ -1,0 +1,98 @@
+"""Many rows in one statement (issue 13, :mod:`gateway.bulk_insert`): on PostgreSQL a ``COPY``
+stores what the executemany it replaces stored, JSON text included, and a taken key is the
+``IntegrityError`` the issuing retry loop catches; small inserts stay plain ``INSERT``s."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any, cast
+
+import pytest
+from sqlalchemy import Table, event, insert, select, text
+from sqlalchemy.exc import IntegrityError
+
+from gateway import bulk_insert
+from gateway.core import Gateway
+from gateway.models import AuditRow
+
+AUDIT = cast(Table, AuditRow.__table__)
+BASE = 1_000_000  # leaf indexes above the city's own leaves
+DETAILS: list[dict[str, Any]] = [
+    {"type": "business-licence", "identifier": "杭州市·0001", "n": 7, "none": None},
+    {"nested": {"list": [1, "二", None], "quote": 'a "b" \\ c\n\t'}, "empty": {}},
+    {},
+]
+
+
+def _rows(first: int, count: int) -> list[dict[str, Any]]:
+    return [
+        {"at": 1_700_000_000 + n, "actor": "agency:测试", "action": "credential.issue",
+         "subject": f"s{n}", "detail": DETAILS[n % len(DETAILS)], "leaf_index": BASE + n,
+         "leaf_hash": bytes([n % 256]) * 32}
+        for n in range(first, first + count)
+    ]  # fmt: skip
+
+
+@contextmanager
+def statements(gw: Gateway) -> Iterator[list[str]]:
+    seen: list[str] = []
+
+    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    event.listen(gw.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(gw.engine, "before_cursor_execute", note)
+
+
+def _stored(gw: Gateway, low: int, high: int) -> list[tuple[Any, ...]]:
+    """The rows as stored, JSON as its text where the database keeps the text."""
+    detail = "detail::text" if gw.engine.dialect.name == "postgresql" else "detail"
+    query = text(
+        f"SELECT at, actor, action, subject, {detail}, leaf_hash FROM audit_log "  # noqa: S608
+        "WHERE leaf_index >= :low AND leaf_index < :high ORDER BY leaf_index"
+    )
+    with gw.engine.connect() as conn:
+        found = conn.execute(query, {"low": BASE + low, "high": BASE + high})
+        return [tuple(r) for r in found]
+
+
+def test_a_bulk_insert_stores_what_an_executemany_stores(gw: Gateway) -> None:
+    count = bulk_insert.COPY_FROM + 10
+    with gw.engine.begin() as conn:
+        conn.execute(insert(AUDIT).inline(), _rows(0, count))
+    with statements(gw) as seen, gw.engine.begin() as conn:
+        bulk_insert.insert_rows(conn, AUDIT, _rows(count, count))
+    copied = [s for s in seen if "audit_log" in s]
+    assert len(copied) == 1, seen  # one statement for all the rows
+    if gw.engine.dialect.name == "postgresql":
+        assert copied[0].startswith("COPY")
+    plain, bulk = _stored(gw, 0, count), _stored(gw, count, 2 * count)
+    assert [r[1:3] + r[4:5] for r in bulk] == [r[1:3] + r[4:5] for r in plain]
+    assert [bytes(r[5]) for r in bulk] == [bytes([n % 256]) * 32 for n in range(count, 2 * count)]
+    with gw.sessions() as session:
+        read = list(
+            session.scalars(select(AuditRow.detail).where(AuditRow.leaf_index >= BASE + count))
+        )
+    assert read == [DETAILS[n % len(DETAILS)] for n in range(count, 2 * count)]
+
+
+def test_a_taken_key_is_an_integrity_error_and_writes_nothing(gw: Gateway) -> None:
+    count = bulk_insert.COPY_FROM + 1
+    with gw.engine.begin() as conn:
+        bulk_insert.insert_rows(conn, AUDIT, _rows(0, count))
+    again = _rows(count, count)
+    again[-1]["leaf_index"] = BASE + 3  # taken
+    with pytest.raises(IntegrityError), gw.engine.begin() as conn:
+        bulk_insert.insert_rows(conn, AUDIT, again)
+    assert len(_stored(gw, 0, 10 * count)) == count
+
+
+def test_a_few_rows_are_a_plain_insert(gw: Gateway) -> None:
+    with statements(gw) as seen, gw.engine.begin() as conn:
+        bulk_insert.insert_rows(conn, AUDIT, _rows(0, 3))
+    assert [s.split()[:3] for s in seen if "audit_log" in s] == [["INSERT", "INTO", "audit_log"]]
+    assert len(_stored(gw, 0, 10)) == 3
