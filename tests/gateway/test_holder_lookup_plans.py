@@ -12,14 +12,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
-from gateway import agencies, holder_rule
+from gateway import holder_rule
 from gateway.core import Gateway
-from gateway.models import CredentialRow
-from tests.conftest import FakeClock, make_agency
-from tests.gateway.test_batch_identity import _open
-from tests.gateway.test_issuance_speed import TYPE, _grow, _plan, _sqlite_plan, issue_one
+from tests.conftest import FakeClock
+from tests.gateway.test_issuance_speed import (
+    TYPE,
+    _grow,
+    _plan,
+    _sqlite_plan,
+    one_issued,
+    the_one,
+)
 
 _SQLITE_GROW = text(
     """
@@ -46,25 +51,15 @@ def _holders_look_up(gw: Gateway) -> Any:
 def test_the_holder_look_up_reads_only_the_holder_index_without_statistics(
     empty_db_url: str, tmp_path: Path, clock: FakeClock
 ) -> None:
-    gw = _open(empty_db_url, tmp_path, clock, migrate=True)
-    try:
-        agencies.init_city(gw, code="330100", name="杭州市",
-                           public_url="https://ecert.hangzhou.gov.cn", actor="test")  # fmt: skip
-        amr = make_agency(gw, name="杭州市市场监督管理局", uscc="11330100MB1958123M",
-                          types=[TYPE])  # fmt: skip
-        issue_one(gw, amr, 900)
+    with one_issued(empty_db_url, tmp_path, clock) as (gw, _):
         if gw.engine.dialect.name == "postgresql":
-            with gw.sessions() as session:
-                template = session.execute(select(CredentialRow.__table__.c.id)).scalar_one()
-            _grow(gw, template)  # no ANALYZE since: what a grown gateway's planner may see
+            _grow(gw, the_one(gw))  # no ANALYZE since: what a grown gateway's planner may see
             plan = _plan(gw, _holders_look_up(gw))
         else:
             with gw.engine.begin() as conn:
                 conn.execute(_SQLITE_GROW, {"n": 20_000})
             plan = _sqlite_plan(gw, _holders_look_up(gw))
-        assert "ix_credentials_holder_code" in plan, plan
-        assert "ix_credentials_delegated_from" not in plan, plan
-        assert "ix_credentials_agency_type" not in plan, plan
-        assert "Seq Scan" not in plan, plan
-    finally:
-        gw.close()
+    assert "ix_credentials_holder_code" in plan, plan
+    assert "ix_credentials_delegated_from" not in plan, plan
+    assert "ix_credentials_agency_type" not in plan, plan
+    assert "Seq Scan" not in plan, plan

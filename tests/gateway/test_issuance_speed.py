@@ -177,16 +177,8 @@ def test_postgres_lookups_stay_on_their_indexes_as_the_agency_grows(
     up to date (``keep_statistics``), and every look-up of a chunk then uses its own index."""
     if not empty_db_url.startswith("postgresql"):
         pytest.skip("PostgreSQL's plans (SQLite's: the test of its holder look-ups below)")
-    gw = _open(empty_db_url, tmp_path, clock, migrate=True)
-    try:
-        agencies.init_city(gw, code="330100", name="杭州市",
-                           public_url="https://ecert.hangzhou.gov.cn", actor="test")  # fmt: skip
-        amr = make_agency(gw, name="杭州市市场监督管理局", uscc="11330100MB1958123M",
-                          types=[TYPE])  # fmt: skip
-        issue_one(gw, amr, 900)
-        with gw.sessions() as session:
-            template = session.execute(select(CredentialRow.__table__.c.id)).scalar_one()
-        _grow(gw, template)
+    with one_issued(empty_db_url, tmp_path, clock) as (gw, amr):
+        _grow(gw, the_one(gw))
         stale = {index: _plan(gw, statement) for statement, index in _lookups(gw, amr)}
         # What the issue measured: a look-up leaves its unique index for a scan of many rows.
         assert any(index not in plan for index, plan in stale.items()), stale
@@ -198,8 +190,27 @@ def test_postgres_lookups_stay_on_their_indexes_as_the_agency_grows(
             assert index in plan, plan
             assert "ix_credentials_agency_type" not in plan, plan
             assert "Seq Scan" not in plan, plan
+
+
+@contextmanager
+def one_issued(url: str, tmp_path: Path, clock: FakeClock) -> Iterator[tuple[Gateway, Agency]]:
+    """A new gateway on ``url`` (migrated) whose market regulator issued one licence."""
+    gw = _open(url, tmp_path, clock, migrate=True)
+    try:
+        agencies.init_city(gw, code="330100", name="杭州市",
+                           public_url="https://ecert.hangzhou.gov.cn", actor="test")  # fmt: skip
+        amr = make_agency(gw, name="杭州市市场监督管理局", uscc="11330100MB1958123M",
+                          types=[TYPE])  # fmt: skip
+        issue_one(gw, amr, 900)
+        yield gw, amr
     finally:
         gw.close()
+
+
+def the_one(gw: Gateway) -> str:
+    """The id of the one credential :func:`one_issued` issued."""
+    with gw.sessions() as session:
+        return str(session.execute(select(CredentialRow.__table__.c.id)).scalar_one())
 
 
 def _sqlite_plan(gw: Gateway, statement: Any) -> str:

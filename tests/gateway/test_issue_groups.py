@@ -245,16 +245,21 @@ def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
     assert _count(gw) == 1
 
 
+def _new_key(gw: Gateway, agency: Agency, scope: str) -> str:
+    with gw.transaction() as session:
+        now = gw.clock()
+        return api_keys.new_api_key(
+            session, agency_id=agency.id, scopes=[scope], now=now, expires_at=None, label=scope
+        )
+
+
 def test_a_key_revoked_since_its_request_was_taken_refuses_that_request_alone(
     gw: Gateway, amr: Agency
 ) -> None:
     # A request taken on a key the process knew is checked again inside the group's
     # transaction: revoked meanwhile, it is refused (KeyChanged) and nothing is issued for it;
     # the others of its group are issued.
-    with gw.transaction() as session:
-        doomed = api_keys.new_api_key(
-            session, agency_id=amr.id, scopes=["issue"], now=gw.clock(), expires_at=None, label="d"
-        )
+    doomed = _new_key(gw, amr, "issue")
 
     def keyed(n: int, presented: str) -> Any:
         recheck = api_keys.Recheck(presented, "issue", amr.id)
@@ -278,10 +283,7 @@ def test_a_key_revoked_since_its_request_was_taken_refuses_that_request_alone(
 def test_a_key_without_the_scope_or_of_another_agency_is_refused_alone(
     gw: Gateway, amr: Agency
 ) -> None:
-    with gw.transaction() as session:
-        reader = api_keys.new_api_key(
-            session, agency_id=amr.id, scopes=["read"], now=gw.clock(), expires_at=None, label="r"
-        )
+    reader = _new_key(gw, amr, "read")
     for recheck in (
         api_keys.Recheck(reader, "issue", amr.id),
         api_keys.Recheck(amr.api_key, "issue", "another-agency"),
