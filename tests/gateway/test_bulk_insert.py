@@ -4,17 +4,16 @@ stores what the executemany it replaces stored, JSON text included, and a taken 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, event, insert, select, text
+from sqlalchemy import Table, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from gateway import bulk_insert
 from gateway.core import Gateway
 from gateway.models import AuditRow
+from tests.gateway.test_issuance_speed import statements
 
 AUDIT = cast(Table, AuditRow.__table__)
 BASE = 1_000_000  # leaf indexes above the city's own leaves
@@ -32,20 +31,6 @@ def _rows(first: int, count: int) -> list[dict[str, Any]]:
          "leaf_hash": bytes([n % 256]) * 32}
         for n in range(first, first + count)
     ]  # fmt: skip
-
-
-@contextmanager
-def statements(gw: Gateway) -> Iterator[list[str]]:
-    seen: list[str] = []
-
-    def note(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        seen.append(statement)
-
-    event.listen(gw.engine, "before_cursor_execute", note)
-    try:
-        yield seen
-    finally:
-        event.remove(gw.engine, "before_cursor_execute", note)
 
 
 def _stored(gw: Gateway, low: int, high: int) -> list[tuple[Any, ...]]:
