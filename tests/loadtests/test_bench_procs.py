@@ -40,4 +40,22 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
     assert "2 processes / 1 process:" in text
     assert "raw ES256 verify" in text
     assert "CPU per request, 2 processes / 1:" in text
+    assert "client SCHED_BATCH" in text  # the default: the client as a batch job
+    assert report.ceiling == pytest.approx(
+        2 * report.server_cpu_us(1) / (report.server_cpu_us(1) + report.client_cpu_us(2))
+    )
+    assert "2·s/(s + w)" in text
     assert ("PASS" in text) != ("FAIL" in text)
+
+
+def test_the_client_script_formats_its_requests_once() -> None:
+    """wrk's ``request()`` hands out prebuilt requests: nothing formatted a request."""
+    script = bench_procs._LUA % '"{}"'
+    request = script[script.index("request = function()") :]
+    assert "wrk.format" not in request
+    assert "wrk.format" in script[: script.index("request = function()")]
+
+
+def test_an_unknown_client_policy_is_refused() -> None:
+    with pytest.raises(ValueError, match="client policy"):
+        bench_procs.run(scale=0.01, processes=(1, 2), plot=None, client_policy="realtime")
