@@ -50,7 +50,7 @@ from gateway.http_errors import ASGIApp, Message, Receive, Scope, Send
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
 from verify.reasons import Reason
 from verify.result import VerificationResult
-from verify.verifier import verify_scanned
+from verify.verifier import verify_many, verify_scanned
 
 log = logging.getLogger("ecert.http")
 
@@ -94,19 +94,10 @@ def decide_all(gw: Gateway, confirmer: Confirmer, texts: Sequence[str]) -> list[
     state = gw.state
     now = gw.clock()
     confirmer.revalidate(state.trust, state.version, now)
-    trust, statuses, confirmed = state.trust, state.statuses, confirmer.confirmed
-    bound = verifier_bound(gw)
-    return [
-        verify_scanned(
-            text,
-            trust=trust,
-            statuses=statuses,
-            now=now,
-            confirmed=confirmed,
-            max_status_age=bound,
-        )
-        for text in texts
-    ]
+    return verify_many(
+        texts, trust=state.trust, statuses=state.statuses, now=now,
+        confirmed=confirmer.confirmed, max_status_age=verifier_bound(gw),
+    )  # fmt: skip
 
 
 async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[dict[str, Any]]:
