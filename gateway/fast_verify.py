@@ -222,12 +222,14 @@ class FastVerify(FastPath):
                         return
                     scope[BATCH_SPENT] = True
             results = decide_all(self.gw, self.confirmer, texts)
-            if any(needs_confirmation(r) for r in results):
-                raise Handed  # the route asks the issuing city (rare; network, in a thread)
-            scope["route"] = _ROUTES[path]
             reasons: dict[Reason, int] = {}
             for result in results:
-                reasons[result.reason] = reasons.get(result.reason, 0) + 1
+                reason = result.reason
+                reasons[reason] = reasons.get(reason, 0) + 1
+            # Only a compromised key's answer may need one (needs_confirmation): looked at then.
+            if _KEY_NOT_VALID in reasons and any(needs_confirmation(r) for r in results):
+                raise Handed  # the route asks the issuing city (rare; network, in a thread)
+            scope["route"] = _ROUTES[path]
             for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
                 self.observed.verify_answered(reason.value, answered)
             out = await answers(self.gw, results)
