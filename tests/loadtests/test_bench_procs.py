@@ -4,7 +4,10 @@ bench computes, never a speed: the machine running the tests is shared."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -59,3 +62,13 @@ def test_the_client_script_formats_its_requests_once() -> None:
 def test_an_unknown_client_policy_is_refused() -> None:
     with pytest.raises(ValueError, match="client policy"):
         bench_procs.run(scale=0.01, processes=(1, 2), plot=None, client_policy="realtime")
+
+
+def test_the_client_runs_as_a_batch_job() -> None:
+    """What ``_wrk`` starts wrk with: a child process (and the threads it starts) SCHED_BATCH."""
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import os; print(os.sched_getscheduler(0))"],
+        stdout=subprocess.PIPE, text=True, preexec_fn=bench_procs._as_batch_job,
+    )  # fmt: skip
+    out, _ = child.communicate(timeout=30)
+    assert int(out) == os.SCHED_BATCH
