@@ -39,6 +39,10 @@ How it measures, and why:
 - The servers' CPU time (every process of each, ``/proc``) per request is printed beside the
   rates: when neighbours hold the cores, throughput cannot show the scaling, and the CPU
   cost says whether the processes themselves cost more per request.
+- Beside them, what the rest of the machine did meanwhile (``/proc/stat``): the cores other
+  work used (the machine's busy time less the server's and the client's) and the cores left
+  idle. On a machine shared with other work, 2 processes fall short of 2× by the cores others
+  took; idle cores would mean the servers waited for the client.
 - Any non-2xx answer, socket error or timeout counted by ``wrk`` is reported; a round with any
   is marked. The answers are checked VALID before the load starts.
 
@@ -119,6 +123,10 @@ class Round:
     client_cores: float  # wrk's CPU seconds per second of load
     errors: str  # "" when none
     server_cpu_us: float  # the server's CPU time (all its processes) per request, µs
+    # Cores the rest of the machine used meanwhile (/proc/stat less the server and the client),
+    # and cores left idle: busy neighbours, not the gateway, when 2 processes fall short of 2×.
+    other_cores: float = 0.0
+    idle_cores: float = 0.0
 
     @property
     def client_cpu_us(self) -> float:
@@ -152,6 +160,12 @@ class ProcsReport:
     def client_cpu_us(self, processes: int) -> float:
         return median([r.client_cpu_us for r in self.rounds if r.processes == processes])
 
+    def other_cores(self, processes: int) -> float:
+        return median([r.other_cores for r in self.rounds if r.processes == processes])
+
+    def idle_cores(self, processes: int) -> float:
+        return median([r.idle_cores for r in self.rounds if r.processes == processes])
+
     @property
     def ceiling(self) -> float:
         """The most 2 saturated processes can give against 1 with this client on the same two
@@ -171,6 +185,14 @@ class ProcsReport:
     @property
     def passed(self) -> bool:
         return self.ratio >= TARGET and not any(r.errors for r in self.rounds)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, idle) clock ticks of every CPU so far (``/proc/stat``; idle counts I/O wait)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks[:8]) - idle, idle
 
 
 def raw_verify_rate(seconds: float) -> float:
@@ -300,10 +322,15 @@ def run(
         for _ in range(rounds):
             report.raw.append(raw_verify_rate(min(1.0, seconds / 5)))
             for n in processes:
-                cpu = servers[n].cpu_seconds()
+                cpu, ticks, wall = servers[n].cpu_seconds(), machine_ticks(), time.perf_counter()
                 rate, cores, errors = _wrk(urls[n], script, seconds, CONNECTIONS, client_policy)
-                cpu_us = 1e6 * (servers[n].cpu_seconds() - cpu) / max(1.0, rate * seconds)
-                report.rounds.append(Round(n, rate, cores, errors, cpu_us))
+                wall = time.perf_counter() - wall
+                used = servers[n].cpu_seconds() - cpu
+                busy, idle = (b - a for a, b in zip(ticks, machine_ticks(), strict=True))
+                cpus = (os.cpu_count() or 1) / max(1, busy + idle)
+                others = max(0.0, busy * cpus - used / wall - cores)
+                each = 1e6 * used / max(1.0, rate * seconds)
+                report.rounds.append(Round(n, rate, cores, errors, each, others, idle * cpus))
     report.load_after = os.getloadavg()
     if plot is not None:
         write_plot(report, plot)
@@ -445,7 +472,8 @@ def format_report(report: ProcsReport) -> str:
         "interleaved rounds, medians)",
         f"  raw ES256 verify (cryptography, 1 core): {raw:,.0f}/s",
         f"  {'processes':>9} {'verify/s':>10} {'vs 1':>6} {'per process / raw':>18} "
-        f"{'server CPU µs/req':>18} {'client cores':>13} {'client µs/req':>14}",
+        f"{'server CPU µs/req':>18} {'client cores':>13} {'client µs/req':>14} "
+        f"{'others cores':>13} {'idle cores':>11}",
     ]
     one = report.rate(1)
     for n in report.processes():
@@ -453,7 +481,8 @@ def format_report(report: ProcsReport) -> str:
         cpu, client = report.server_cpu_us(n), report.client_cores(n)
         lines.append(f"  {n:>9} {rate:>10,.0f} {rate / one:>6.2f} {rate / n / raw:>18.3f} "
                      f"{cpu:>18.0f} {client:>13.2f} "
-                     f"{report.client_cpu_us(n):>14.1f}")  # fmt: skip
+                     f"{report.client_cpu_us(n):>14.1f} {report.other_cores(n):>13.2f} "
+                     f"{report.idle_cores(n):>11.2f}")  # fmt: skip
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(f"  2 processes / 1 process: {report.ratio:.2f} (target ≥ {TARGET}) {verdict}")
     lines.append(f"  the most 2 processes can give with this client on the same cores, "

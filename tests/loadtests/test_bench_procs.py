@@ -30,6 +30,8 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
         assert r.errors == "", r
         assert r.client_cores > 0, r
         assert r.server_cpu_us > 0, r
+        assert r.other_cores >= 0, r
+        assert r.idle_cores >= 0, r
     assert report.raw_verify > 0
     assert report.ratio == report.rate(2) / report.rate(1)
     assert set(report.spread) == {bench_procs.SHARED, bench_procs.REUSEPORT}
@@ -48,6 +50,8 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
         2 * report.server_cpu_us(1) / (report.server_cpu_us(1) + report.client_cpu_us(2))
     )
     assert "2·s/(s + w)" in text
+    assert "others cores" in text
+    assert "idle cores" in text
     assert ("PASS" in text) != ("FAIL" in text)
 
 
