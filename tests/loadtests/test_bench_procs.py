@@ -45,7 +45,7 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
     assert "2 processes / 1 process:" in text
     assert "raw ES256 verify" in text
     assert "CPU per request, 2 processes / 1:" in text
-    assert "client SCHED_BATCH" in text  # the default: the client as a batch job
+    assert "client SCHED_OTHER" in text  # the default scheduling policy
     assert report.ceiling == pytest.approx(
         2 * report.server_cpu_us(1) / (report.server_cpu_us(1) + report.client_cpu_us(2))
     )
@@ -68,8 +68,8 @@ def test_an_unknown_client_policy_is_refused() -> None:
         bench_procs.run(scale=0.01, processes=(1, 2), plot=None, client_policy="realtime")
 
 
-def test_the_client_runs_as_a_batch_job() -> None:
-    """What ``_wrk`` starts wrk with: a child process (and the threads it starts) SCHED_BATCH."""
+def test_the_batch_client_runs_as_a_batch_job() -> None:
+    """What ``_wrk`` starts wrk with under ``--client-policy batch``: SCHED_BATCH."""
     child = subprocess.Popen(
         [sys.executable, "-c", "import os; print(os.sched_getscheduler(0))"],
         stdout=subprocess.PIPE, text=True, preexec_fn=bench_procs._as_batch_job,
