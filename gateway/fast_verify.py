@@ -50,7 +50,7 @@ from gateway.http_errors import ASGIApp, Message, Receive, Scope, Send
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
 from verify.reasons import Reason
 from verify.result import VerificationResult
-from verify.verifier import verify_scanned
+from verify.verifier import verify_many, verify_scanned
 
 log = logging.getLogger("ecert.http")
 
@@ -94,19 +94,10 @@ def decide_all(gw: Gateway, confirmer: Confirmer, texts: Sequence[str]) -> list[
     state = gw.state
     now = gw.clock()
     confirmer.revalidate(state.trust, state.version, now)
-    trust, statuses, confirmed = state.trust, state.statuses, confirmer.confirmed
-    bound = verifier_bound(gw)
-    return [
-        verify_scanned(
-            text,
-            trust=trust,
-            statuses=statuses,
-            now=now,
-            confirmed=confirmed,
-            max_status_age=bound,
-        )
-        for text in texts
-    ]
+    return verify_many(
+        texts, trust=state.trust, statuses=state.statuses, now=now,
+        confirmed=confirmer.confirmed, max_status_age=verifier_bound(gw),
+    )  # fmt: skip
 
 
 async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[dict[str, Any]]:
@@ -231,12 +222,14 @@ class FastVerify(FastPath):
                         return
                     scope[BATCH_SPENT] = True
             results = decide_all(self.gw, self.confirmer, texts)
-            if any(needs_confirmation(r) for r in results):
-                raise Handed  # the route asks the issuing city (rare; network, in a thread)
-            scope["route"] = _ROUTES[path]
             reasons: dict[Reason, int] = {}
             for result in results:
-                reasons[result.reason] = reasons.get(result.reason, 0) + 1
+                reason = result.reason
+                reasons[reason] = reasons.get(reason, 0) + 1
+            # Only a compromised key's answer may need one (needs_confirmation): looked at then.
+            if _KEY_NOT_VALID in reasons and any(needs_confirmation(r) for r in results):
+                raise Handed  # the route asks the issuing city (rare; network, in a thread)
+            scope["route"] = _ROUTES[path]
             for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
                 self.observed.verify_answered(reason.value, answered)
             out = await answers(self.gw, results)

@@ -7,11 +7,26 @@ How it measures, and why:
 - One city (SQLite, five business licences issued over HTTP) served at once by one server per
   process count, each on its own loopback port: ``ecert serve`` (1 process) and ``ecert serve
   --workers N``. Rate limits and the access log are off (the gateway is measured, not them).
-- The load generator is ``wrk`` (Debian's, C, one thread, a Lua script that POSTs the licences'
-  QR texts in turn) over :data:`CONNECTIONS` keep-alive connections. The client competes for
-  the same two cores as the servers; a C client spends a small share of a core where a
-  Python client would spend more than the server it drives. Its CPU time is measured
-  (``getrusage`` of the finished child) and printed as the cores the client used.
+- The load generator is ``wrk`` (Debian's, C, one thread) over :data:`CONNECTIONS` keep-alive
+  connections, one request at a time on each (no pipelining), POSTing the licences' QR texts
+  in turn. The client competes for the same two cores as the servers, so it is kept as light
+  as it can be, the same for every process count:
+
+  - its requests are formatted once, when the script starts (``init``); the script's
+    ``request()`` only hands out the next prebuilt one (formatting each request with
+    ``wrk.format`` cost the client ~3 µs of its ~15 µs of CPU a request);
+  - it runs with the default scheduling policy. ``--client-policy batch`` runs it as a batch
+    job instead (``SCHED_BATCH``, ``sched(7)``: an arriving answer does not switch a server
+    out; the client reads the answers that arrived meanwhile when a server yields its core).
+    Measured interleaved on an otherwise quiet machine, that cut the client's CPU (~0.15 →
+    ~0.11 cores at 2 processes) and the servers' involuntary switches (~0.6 → ~0.05 a
+    request) but left ~0.1 core idle while servers waited for the client, against ~0.02:
+    no gain in throughput, so it is not the default.
+
+  With server CPU *s* and client CPU *w* a request (both measured and printed), two
+  saturated processes can at best reach 2·s/(s + w) of one process: the report prints that
+  ceiling beside the measured ratio. Client CPU is measured with ``getrusage`` of the
+  finished child.
 - Rounds are interleaved (1, 2, … processes, then again) so a neighbour's burst on the shared
   machine falls on every count alike; each figure is the median of the rounds. The raw ES256
   verify rate (one core) is measured before every round, and each HTTP rate is also given as
@@ -23,6 +38,10 @@ How it measures, and why:
 - The servers' CPU time (every process of each, ``/proc``) per request is printed beside the
   rates: when neighbours hold the cores, throughput cannot show the scaling, and the CPU
   cost says whether the processes themselves cost more per request.
+- Beside them, what the rest of the machine did meanwhile (``/proc/stat``): the cores other
+  work used (the machine's busy time less the server's and the client's) and the cores left
+  idle. On a machine shared with other work, 2 processes fall short of 2× by the cores others
+  took; idle cores would mean the servers waited for the client.
 - Any non-2xx answer, socket error or timeout counted by ``wrk`` is reported; a round with any
   is marked. The answers are checked VALID before the load starts.
 
@@ -79,15 +98,21 @@ _READY = 60.0  # seconds for a server to say it started
 _WRK_RATE = re.compile(r"^Requests/sec:\s+([0-9.]+)", re.MULTILINE)
 _WRK_ERRORS = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)|Socket errors:(.*)$", re.MULTILINE)
 _LUA = """\
-wrk.method = "POST"
-wrk.headers["Content-Type"] = "application/json"
+-- Every request formatted once (init), then handed out in turn: no formatting a request.
 local bodies = {%s}
+local requests = {}
 local i = 0
+init = function(args)
+  for k, body in ipairs(bodies) do
+    requests[k] = wrk.format("POST", nil, {["Content-Type"] = "application/json"}, body)
+  end
+end
 request = function()
-  i = i %% #bodies + 1
-  return wrk.format(nil, nil, nil, bodies[i])
+  i = i %% #requests + 1
+  return requests[i]
 end
 """
+CLIENT_POLICIES = ("normal", "batch")  # the client's scheduling policy (see the docstring)
 
 
 @dataclass
@@ -97,11 +122,21 @@ class Round:
     client_cores: float  # wrk's CPU seconds per second of load
     errors: str  # "" when none
     server_cpu_us: float  # the server's CPU time (all its processes) per request, µs
+    # Cores the rest of the machine used meanwhile (/proc/stat less the server and the client),
+    # and cores left idle: busy neighbours, not the gateway, when 2 processes fall short of 2×.
+    other_cores: float = 0.0
+    idle_cores: float = 0.0
+
+    @property
+    def client_cpu_us(self) -> float:
+        """The client's CPU time per request, µs."""
+        return 1e6 * self.client_cores / self.rate if self.rate > 0 else 0.0
 
 
 @dataclass
 class ProcsReport:
     seconds: float
+    client_policy: str = CLIENT_POLICIES[0]
     rounds: list[Round] = field(default_factory=list)
     raw: list[float] = field(default_factory=list)  # raw ES256 verify/s, one core, per round
     load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)
@@ -121,6 +156,22 @@ class ProcsReport:
     def client_cores(self, processes: int) -> float:
         return median([r.client_cores for r in self.rounds if r.processes == processes])
 
+    def client_cpu_us(self, processes: int) -> float:
+        return median([r.client_cpu_us for r in self.rounds if r.processes == processes])
+
+    def other_cores(self, processes: int) -> float:
+        return median([r.other_cores for r in self.rounds if r.processes == processes])
+
+    def idle_cores(self, processes: int) -> float:
+        return median([r.idle_cores for r in self.rounds if r.processes == processes])
+
+    @property
+    def ceiling(self) -> float:
+        """The most 2 saturated processes can give against 1 with this client on the same two
+        cores: 2·s/(s + w), s the server's CPU a request on 1 process, w the client's on 2."""
+        one = self.server_cpu_us(1)
+        return 2 * one / (one + self.client_cpu_us(2)) if one > 0 else 0.0
+
     @property
     def raw_verify(self) -> float:
         return median(self.raw)
@@ -133,6 +184,14 @@ class ProcsReport:
     @property
     def passed(self) -> bool:
         return self.ratio >= TARGET and not any(r.errors for r in self.rounds)
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(busy, idle) clock ticks of every CPU so far (``/proc/stat``; idle counts I/O wait)."""
+    with open("/proc/stat", encoding="ascii") as stat:
+        ticks = [int(t) for t in stat.readline().split()[1:]]
+    idle = ticks[3] + ticks[4]
+    return sum(ticks[:8]) - idle, idle
 
 
 def raw_verify_rate(seconds: float) -> float:
@@ -196,14 +255,23 @@ def _answers(url: str) -> bool:
         return False
 
 
-def _wrk(url: str, script: Path, seconds: float, connections: int) -> tuple[float, float, str]:
-    """``wrk`` against ``url``: (requests/s, the client's CPU cores used, errors or "")."""
+def _as_batch_job() -> None:
+    """In the client's process before it runs ``wrk`` (its threads inherit it): ``SCHED_BATCH``."""
+    os.sched_setscheduler(0, os.SCHED_BATCH, os.sched_param(0))
+
+
+def _wrk(
+    url: str, script: Path, seconds: float, connections: int, policy: str = CLIENT_POLICIES[0]
+) -> tuple[float, float, str]:
+    """``wrk`` against ``url`` as ``policy`` (:data:`CLIENT_POLICIES`): (requests/s, the
+    client's CPU cores used, errors or "")."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     wall = time.perf_counter()
     done = subprocess.run(  # noqa: S603 - Debian's wrk, fixed arguments
         [WRK, "-t1", f"-c{connections}", f"-d{max(1, round(seconds))}s", "--timeout", "10s",
          "-s", str(script), f"{url}/api/v1/verify"],
         capture_output=True, text=True, timeout=seconds + 60, check=False,
+        preexec_fn=_as_batch_job if policy == "batch" else None,
     )  # fmt: skip
     wall = time.perf_counter() - wall
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -216,15 +284,21 @@ def _wrk(url: str, script: Path, seconds: float, connections: int) -> tuple[floa
 
 
 def run(
-    scale: float = 1.0, *, processes: Sequence[int] = PROCESSES, plot: Path | None = PLOT
+    scale: float = 1.0,
+    *,
+    processes: Sequence[int] = PROCESSES,
+    plot: Path | None = PLOT,
+    client_policy: str = CLIENT_POLICIES[0],
 ) -> ProcsReport:
     """Measure; write the plot to ``plot`` (``None``: no plot). ``scale`` shrinks the rounds
-    and their length (the smoke test runs 0.01)."""
+    and their length (the smoke test runs 0.01); ``client_policy``: :data:`CLIENT_POLICIES`."""
+    if client_policy not in CLIENT_POLICIES:
+        raise ValueError(f"client policy must be one of {CLIENT_POLICIES}, found {client_policy!r}")
     if shutil.which(WRK) is None:
         raise SetupError(f"{WRK} is not installed: apt-get install -y wrk")
     seconds = max(1.0, 5.0 * scale)
     rounds = max(1, round(3 * scale))
-    report = ProcsReport(seconds=seconds, load_before=os.getloadavg())
+    report = ProcsReport(seconds=seconds, client_policy=client_policy, load_before=os.getloadavg())
     with tempfile.TemporaryDirectory(prefix="ecert-bench-procs-") as tmp, ExitStack() as stack:
         root = Path(tmp)
         data_dir = root / "data"
@@ -247,10 +321,15 @@ def run(
         for _ in range(rounds):
             report.raw.append(raw_verify_rate(min(1.0, seconds / 5)))
             for n in processes:
-                cpu = servers[n].cpu_seconds()
-                rate, cores, errors = _wrk(urls[n], script, seconds, CONNECTIONS)
-                cpu_us = 1e6 * (servers[n].cpu_seconds() - cpu) / max(1.0, rate * seconds)
-                report.rounds.append(Round(n, rate, cores, errors, cpu_us))
+                cpu, ticks, wall = servers[n].cpu_seconds(), machine_ticks(), time.perf_counter()
+                rate, cores, errors = _wrk(urls[n], script, seconds, CONNECTIONS, client_policy)
+                wall = time.perf_counter() - wall
+                used = servers[n].cpu_seconds() - cpu
+                busy, idle = (b - a for a, b in zip(ticks, machine_ticks(), strict=True))
+                cpus = (os.cpu_count() or 1) / max(1, busy + idle)
+                others = max(0.0, busy * cpus - used / wall - cores)
+                each = 1e6 * used / max(1.0, rate * seconds)
+                report.rounds.append(Round(n, rate, cores, errors, each, others, idle * cpus))
     report.load_after = os.getloadavg()
     if plot is not None:
         write_plot(report, plot)
@@ -386,21 +465,27 @@ def write_plot(report: ProcsReport, path: Path) -> None:
 def format_report(report: ProcsReport) -> str:
     raw = report.raw_verify
     lines = [
-        f"HTTP verify by processes (wrk, 1 thread, {CONNECTIONS} connections, "
+        f"HTTP verify by processes (wrk, 1 thread, {CONNECTIONS} connections, client "
+        f"{'SCHED_BATCH' if report.client_policy == 'batch' else 'SCHED_OTHER'}, "
         f"{report.seconds:.0f} s × {len(report.rounds) // max(1, len(report.processes()))} "
         "interleaved rounds, medians)",
         f"  raw ES256 verify (cryptography, 1 core): {raw:,.0f}/s",
         f"  {'processes':>9} {'verify/s':>10} {'vs 1':>6} {'per process / raw':>18} "
-        f"{'server CPU µs/req':>18} {'client cores':>13}",
+        f"{'server CPU µs/req':>18} {'client cores':>13} {'client µs/req':>14} "
+        f"{'others cores':>13} {'idle cores':>11}",
     ]
     one = report.rate(1)
     for n in report.processes():
         rate = report.rate(n)
         cpu, client = report.server_cpu_us(n), report.client_cores(n)
         lines.append(f"  {n:>9} {rate:>10,.0f} {rate / one:>6.2f} {rate / n / raw:>18.3f} "
-                     f"{cpu:>18.0f} {client:>13.2f}")  # fmt: skip
+                     f"{cpu:>18.0f} {client:>13.2f} "
+                     f"{report.client_cpu_us(n):>14.1f} {report.other_cores(n):>13.2f} "
+                     f"{report.idle_cores(n):>11.2f}")  # fmt: skip
     verdict = "PASS" if report.passed else "FAIL"
     lines.append(f"  2 processes / 1 process: {report.ratio:.2f} (target ≥ {TARGET}) {verdict}")
+    lines.append(f"  the most 2 processes can give with this client on the same cores, "
+                 f"2·s/(s + w): {report.ceiling:.2f}")  # fmt: skip
     # A request's CPU cost on 2 processes against 1: near 1 when the processes add no work of
     # their own. Measured on busy cores it rises (fewer requests per wake-up of each loop).
     one_cpu = report.server_cpu_us(1)
@@ -425,9 +510,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--processes", default=",".join(map(str, PROCESSES)))
     parser.add_argument("--plot", type=Path, default=PLOT)
+    parser.add_argument(
+        "--client-policy",
+        choices=CLIENT_POLICIES,
+        default=CLIENT_POLICIES[0],
+        help="the client's scheduling policy: the default (normal) or SCHED_BATCH (batch)",
+    )
     args = parser.parse_args(argv)
     counts = sorted({int(n) for n in args.processes.split(",")} | {1, 2})
-    report = run(args.scale, processes=counts, plot=args.plot)
+    report = run(args.scale, processes=counts, plot=args.plot, client_policy=args.client_policy)
     print(format_report(report))
     print(f"  plot: {args.plot}")
     return 0

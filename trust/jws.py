@@ -158,6 +158,19 @@ def _checked_header_any_kid(
     return header, alg
 
 
+class PreparedJWS(NamedTuple):
+    """A compact JWS checked up to its signature (:func:`prepare_compact`): the header read and
+    checked, the signature and the signing input decoded, the payload's spelling checked but
+    not decoded."""
+
+    header: Mapping[str, Any]
+    alg: str
+    kid: str
+    signature: bytes
+    signing_input: bytes
+    payload_segment: str
+
+
 def verify_compact(
     token: str,
     keys_for_kid: Callable[[str], Iterable[PublicKey]],
@@ -168,24 +181,48 @@ def verify_compact(
     """Verify a compact JWS against trusted keys; raise a :class:`SignatureError` subclass.
 
     ``keys_for_kid`` maps the token's (untrusted) ``kid`` hint to the trusted keys it may name.
+    The three steps, in this order, are also callable one by one (a batch verifier checks
+    its tokens' signatures one after the other): :func:`prepare_compact`, :func:`signed_by`,
+    :func:`payload_of`.
     """
+    prepared = prepare_compact(token, typ=typ, max_length=max_length)
+    key = signed_by(prepared, keys_for_kid)
+    return VerifiedJWS(prepared.header, payload_of(prepared), key)
+
+
+def prepare_compact(
+    token: str, *, typ: str | frozenset[str], max_length: int = MAX_TOKEN_LENGTH
+) -> PreparedJWS:
+    """Every check of :func:`verify_compact` before the signature's: size, structure, header
+    (algorithm, ``crit``, ``typ``, ``kid``), the signature's and the payload's spelling."""
     h64, p64, s64 = _split_compact(token, max_length)
     header, alg, kid = _checked_header(h64, typ)
     signature, signing_input = _signature_and_input(token, h64, p64, s64)
+    return PreparedJWS(header, alg, kid, signature, signing_input, p64)
 
-    key = None
+
+def signed_by(
+    prepared: PreparedJWS, keys_for_kid: Callable[[str], Iterable[PublicKey]]
+) -> PublicKey:
+    """The trusted key, among those the (untrusted) ``kid`` names, whose signature verifies:
+    :class:`UnknownKey` when none of them is of the token's algorithm, :class:`BadSignature`
+    when none verifies."""
+    alg, kid = prepared.alg, prepared.kid
     known = False
     for candidate in keys_for_kid(kid):
         if candidate.alg == alg:
             known = True
-            if candidate.verify(signature, signing_input):
-                key = candidate
-                break
+            if candidate.verify(prepared.signature, prepared.signing_input):
+                return candidate
     if not known:
         raise UnknownKey(f"no trusted {alg} key has kid {kid!r}")
-    if key is None:
-        raise BadSignature(f"signature does not verify with the trusted key(s) for kid {kid!r}")
-    return VerifiedJWS(header, _payload(p64), key)
+    raise BadSignature(f"signature does not verify with the trusted key(s) for kid {kid!r}")
+
+
+def payload_of(prepared: PreparedJWS) -> dict[str, Any]:
+    """The payload of a token whose signature verified (:func:`signed_by`): a JSON object, or
+    :class:`MalformedToken`."""
+    return _payload(prepared.payload_segment)
 
 
 def verify_compact_with_key(

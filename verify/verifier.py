@@ -24,8 +24,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Container, Mapping
-from typing import Any, NoReturn
+from collections.abc import Container, Mapping, Sequence
+from typing import Any, NoReturn, cast
 
 from trust import statuslist
 from trust.claims import CLAIM_FIELDS, CLAIM_SERIAL, CLAIM_TYPE, CREDENTIAL_TYP, MAX_QR_FIELDS
@@ -34,11 +34,14 @@ from trust.identifiers import LicenceIdentifier
 from trust.jws import (
     BadSignature,
     MalformedToken,
+    PreparedJWS,
     UnknownKey,
     UnsupportedToken,
-    VerifiedJWS,
-    verify_compact,
+    payload_of,
+    prepare_compact,
+    signed_by,
 )
+from trust.keys import PublicKey
 from trust.snapshot import IssuerRecord, KeyRecord, TrustSnapshot, TypeInfo
 from trust.statuslist import StatusSource
 from verify.freshness import older_than, status_age, stricter, too_old_detail
@@ -203,11 +206,30 @@ def jws_failure(exc: SignatureError) -> _Fail:
     return _Fail(JWS_REASONS[type(exc)], str(exc))
 
 
-def _open(token: str, trust: TrustSnapshot) -> VerifiedJWS:
+def _prepared(token: str, trust: TrustSnapshot, now: int) -> PreparedJWS:
+    """Steps 2 and 3: the trust snapshot's expiry, then the token up to its signature."""
+    if trust.expires_at is not None and now >= trust.expires_at:
+        raise _Fail(Reason.TRUST_LIST_STALE, f"trust data expired at {trust.expires_at}")
     try:
-        return verify_compact(token, trust.public_keys, typ=CREDENTIAL_TYP)
+        return prepare_compact(token, typ=CREDENTIAL_TYP)
     except JWS_ERRORS as exc:
         raise jws_failure(exc) from exc
+
+
+def _signed_by(prepared: PreparedJWS, trust: TrustSnapshot) -> PublicKey:
+    """Step 4: the trusted key whose signature verifies."""
+    try:
+        return signed_by(prepared, trust.public_keys)
+    except JWS_ERRORS as exc:
+        raise jws_failure(exc) from exc
+
+
+def _token(scanned: str) -> str:
+    """Step 1."""
+    try:
+        return extract_token(scanned)
+    except DataError as exc:
+        raise _Fail(Reason.MALFORMED, str(exc)) from exc
 
 
 def verify_scanned(
@@ -227,22 +249,94 @@ def verify_scanned(
     ``max_status_age`` is the verifier's own bound on the age of status data (its role's, its
     gateway's); the credential type's applies too, and the stricter wins.
     """
+    token: str | None = None
+    try:
+        token = _token(scanned)
+        prepared = _prepared(token, trust, now)
+        key = _signed_by(prepared, trust)
+    except _Fail as fail:
+        return _refused(fail, trust, now, token)
+    return _signed(token, prepared, key, trust, statuses, now, leeway, confirmed, max_status_age)
+
+
+def verify_many(
+    texts: Sequence[str],
+    *,
+    trust: TrustSnapshot,
+    statuses: Mapping[str, StatusSource],
+    now: int,
+    leeway: int = 0,
+    confirmed: Container[bytes] = frozenset(),
+    max_status_age: int | None = None,
+) -> list[VerificationResult]:
+    """:func:`verify_scanned` of each of ``texts``, in order, answering exactly as it does (each
+    text goes through the same steps in the same order; texts do not affect each other), with
+    the signatures checked one after the other: every text read up to its signature first,
+    then the signatures, then the rest. Back to back, the signature checks keep their code and
+    tables in the CPU's caches: measured in process on batches of 64 (issue 13), the checks
+    cost ~1 µs more each than in a loop of nothing else, against ~3 µs between the parsing of
+    tokens, and a batch answered through the app ~2 µs less CPU a QR (of ~83)."""
+    results: list[VerificationResult | None] = []
+    opened: list[tuple[int, str, PreparedJWS]] = []  # (where, token, the token up to its signature)
+    for text in texts:
+        token = None
+        try:
+            token = _token(text)
+            opened.append((len(results), token, _prepared(token, trust, now)))
+            results.append(None)
+        except _Fail as fail:
+            results.append(_refused(fail, trust, now, token))
+    signed: list[tuple[int, str, PreparedJWS, PublicKey]] = []
+    for at, token, prepared in opened:  # the signatures, back to back
+        try:
+            signed.append((at, token, prepared, _signed_by(prepared, trust)))
+        except _Fail as fail:
+            results[at] = _refused(fail, trust, now, token)
+    for at, token, prepared, key in signed:
+        results[at] = _signed(
+            token, prepared, key, trust, statuses, now, leeway, confirmed, max_status_age
+        )
+    return cast(list[VerificationResult], results)  # every place filled above
+
+
+def _refused(fail: _Fail, trust: TrustSnapshot, now: int, token: str | None) -> VerificationResult:
+    """The answer of a token refused before its signature verified."""
+    return VerificationResult(  # positional: the verify hot path
+        fail.reason,
+        fail.detail,
+        now,  # checked_at
+        None,  # credential
+        None,  # issuer
+        trust.as_of,  # trust_as_of
+        None,  # status_as_of
+        token,
+        None,  # status_max_age
+    )
+
+
+def _signed(
+    token: str,
+    prepared: PreparedJWS,
+    key: PublicKey,
+    trust: TrustSnapshot,
+    statuses: Mapping[str, StatusSource],
+    now: int,
+    leeway: int,
+    confirmed: Container[bytes],
+    max_status_age: int | None,
+) -> VerificationResult:
+    """Steps 5 to 10 of a token whose signature verified with ``key``."""
     credential: CredentialView | None = None
     issuer_view: IssuerRecord | None = None
-    token: str | None = None
     status_as_of: int | None = None
     bound: int | None = None
     reason, detail = _VALID, _VALID_DETAIL
     try:
         try:
-            token = extract_token(scanned)
-        except DataError as exc:
-            raise _Fail(Reason.MALFORMED, str(exc)) from exc
-        if trust.expires_at is not None and now >= trust.expires_at:
-            raise _Fail(Reason.TRUST_LIST_STALE, f"trust data expired at {trust.expires_at}")
-        verified = _open(token, trust)
-        payload = verified.payload
-        rec = trust.record_for(verified.key)
+            payload = payload_of(prepared)
+        except JWS_ERRORS as exc:
+            raise jws_failure(exc) from exc
+        rec = trust.record_for(key)
         issuer = trust.issuers[rec.issuer_id]
         issuer_view = issuer
         if issuer.expires_at is not None and now >= issuer.expires_at:
