@@ -762,7 +762,7 @@ def run(scale: float = 1.0, *, profile: bool = False) -> Report:
     return report
 
 
-SECTIONS = ("core", "verify", "issue", "procs")
+SECTIONS = ("core", "verify", "issue", "procs", "revoke")
 BENCH_PLOT = Path(".ecert") / "bench" / "throughput-by-processes.png"
 
 
@@ -793,6 +793,12 @@ def _section(name: str, scale: float, *, profile: bool, plot: Path) -> Section:
 
         issued = bench_issue.run(scale)
         return Section(name, issued.format(), issued.failures)
+    if name == "revoke":
+        from loadtests import bench_notify
+
+        told = bench_notify.run(scale)
+        late = [] if told.passed is not False else ["a revocation answered by every process"]
+        return Section(name, bench_notify.format_report(told) + "\n", late)
     from loadtests import bench_procs
 
     procs = bench_procs.run(scale, plot=plot)

@@ -1,7 +1,13 @@
 """A state change committed by one process of a city is told to every other at once (PostgreSQL
-``LISTEN``/``NOTIFY``, :mod:`gateway.notify`): a revocation is answered by another process within
-a second, without its poll. Two gateways in one test stand for two processes (each its own
-engine, state and listener connection); real processes: ``tests/cli/test_serve_workers.py``.
+``LISTEN``/``NOTIFY``, :mod:`gateway.notify`): a revocation is answered by another process
+without its poll. Two gateways in one test stand for two processes (each its own engine, state
+and listener connection); real processes: ``tests/cli/test_serve_workers.py``.
+
+The other gateway here has no poll at all, so the notification is the only way the revocation
+can reach it: the tests wait for it within a bound far above any machine's load (:data:`WAIT`)
+and print how long it took. How fast (issue 13: every process within 1 s) is measured by
+``make bench`` (``loadtests/bench_notify.py``), not here: CI once saw this test, then bounded at
+1 s, fail on a loaded machine.
 """
 
 from __future__ import annotations
@@ -22,8 +28,7 @@ from tests.issuers.samples import SAMPLE_SUBJECTS
 from verify.reasons import Reason
 from verify.verifier import verify_scanned
 
-PROMPT = 1.0  # seconds: the bound the issue sets for every process to answer a revocation
-WAIT = 10.0  # seconds: the bound of a listener's (re)connection
+WAIT = 10.0  # seconds: the bound of a listener's (re)connection and of a change reaching it
 
 
 def _reason(gw: Gateway, token: str) -> Reason:
@@ -48,16 +53,18 @@ def listening(gw: Gateway) -> Iterator[notify.StateListener]:
 
 
 def _revoked_within(other: Gateway, token: str, since: float) -> float:
-    """Seconds from ``since`` until ``other`` answers REVOKED, polled every 10 ms without asking
-    it to refresh; fails past :data:`PROMPT`."""
-    while time.monotonic() - since <= PROMPT:
+    """Seconds from ``since`` until ``other`` answers REVOKED, asked every 10 ms without asking
+    it to refresh; fails past :data:`WAIT`. Once REVOKED, it stays so."""
+    while time.monotonic() - since <= WAIT:
         if _reason(other, token) is Reason.REVOKED:
-            return time.monotonic() - since
+            seconds = time.monotonic() - since
+            assert _reason(other, token) is Reason.REVOKED
+            return seconds
         time.sleep(0.01)
-    raise AssertionError(f"still {_reason(other, token)} {PROMPT}s after the revocation")
+    raise AssertionError(f"still {_reason(other, token)} {WAIT}s after the revocation")
 
 
-def test_a_revocation_in_one_process_is_answered_by_another_within_a_second(
+def test_a_revocation_in_one_process_is_answered_by_another_without_its_poll(
     gw: Gateway, amr: Agency, clock: FakeClock
 ) -> None:
     _postgres(gw)
@@ -67,12 +74,14 @@ def test_a_revocation_in_one_process_is_answered_by_another_within_a_second(
             "business-licence", SAMPLE_SUBJECTS["business-licence"]))  # fmt: skip
         other.reload()
         assert _reason(other, row.token) is Reason.VALID
-        with listening(other):
-            since = time.monotonic()
+        with listening(other) as listener:
+            before = listener.notified
             status.change(gw, credential_id=row.id, action="revoke", reason="x", actor="t",
                           agency_id=None)  # fmt: skip
-            seconds = _revoked_within(other, row.token, since)
-        print(f"\nrevocation answered by the other process after {seconds * 1000:.0f} ms")
+            seconds = _revoked_within(other, row.token, time.monotonic())
+            assert listener.notified > before  # told, the only way it could learn
+        print(f"\nrevocation answered by the other process {seconds * 1000:.0f} ms after it "
+              "committed")  # fmt: skip
     finally:
         other.close()
 
