@@ -405,8 +405,12 @@ class LastUse:
 
     def note(self, gw: Gateway, principal: Principal) -> None:
         now = gw.clock()
-        if not self.due(principal, now):
-            return
+        if self.due(principal, now):
+            self.write(gw, principal, now)
+
+    def write(self, gw: Gateway, principal: Principal, now: int) -> None:
+        """The write :meth:`note` makes when :meth:`due` says so (a caller on an event loop asks
+        :meth:`due` there and writes in a thread)."""
         with gw.transaction() as session:
             session.execute(
                 update(ApiKeyRow)

@@ -1,5 +1,5 @@
 """The issuance fast path (issue 13): ``POST /api/v1/credentials`` answered by a bare ASGI layer
-in front of the FastAPI app, with one worker thread a request.
+in front of the FastAPI app, awaiting its group's thread without a thread of its own.
 
 Through FastAPI an issuance cost ~1.7 ms of event-loop CPU before and after its transaction:
 routing, ~10 middleware layers, pydantic, and a worker-thread hop for each of the key check and
@@ -13,13 +13,14 @@ each, in the order the app's layers do them:
    (:mod:`gateway.address_limits`): 429 as the app answers it;
 3. the body is read up to its bound, parsed with orjson and validated by ``IssueBody`` itself;
    a lock-out of the key or the address is looked up (:mod:`gateway.auth_guard`);
-4. in one worker thread: the key is checked (:func:`gateway.api_keys.authenticate`; a key that
-   authenticated before in this process is recognised by its secret's hash
-   (:class:`gateway.api_keys.KnownKeys`) and checked again inside the issuing transaction with
-   the others of its group, one statement for all, instead of in a transaction of its own), its
-   scope, its budgets ``api_key`` and ``issue``, its last use noted, the credential issued
-   (:func:`gateway.issuance.issue_answered`, grouped with others waiting) and its answer built
-   and serialised through ``IssuedCredential``, as the route's response model does;
+4. the key is checked: one that authenticated before in this process is recognised by its
+   secret's hash (:class:`gateway.api_keys.KnownKeys`) and checked again inside the issuing
+   transaction with the others of its group, one statement for all; any other is checked in a
+   worker thread (:func:`gateway.api_keys.authenticate`). Then its scope, its budgets
+   ``api_key`` and ``issue``, its last use noted (written in a worker thread when due), the
+   credential issued (:func:`gateway.issue_groups.issue_answered_async`: grouped with others
+   waiting, awaited on a future, no thread of its own) and its answer built and serialised
+   through ``IssuedCredential``, as the route's response model does;
 5. an error the issuance raises on purpose (a refused subject, a conflict, a spent budget) is
    answered by the app's own exception handler for it, so its status, body and headers are the
    app's; ``nosniff`` and ``X-Request-ID`` are added, the answer counted and logged under the
@@ -52,7 +53,7 @@ from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway import api_keys, auth_guard, credential_views, issuance, observe
+from gateway import api_keys, auth_guard, credential_views, issue_groups, observe
 from gateway.address_limits import PER_ADDRESS, SPENT, client_address, refuse
 from gateway.api_keys import LastUse
 from gateway.errors import TooManyRequests
@@ -197,12 +198,7 @@ class FastIssue(FastPath):
                 raise Handed from None  # the app counts and answers it
             scope["route"] = _ROUTE
             try:
-                # anyio's worker threads (40 a loop, as the app's sync routes use), not asyncio's
-                # default executor: its 6 threads on 2 cores let only 6 of 8 clients' issuances
-                # wait to be grouped at once, so every group held 6 (issue 13's profile).
-                issued = await anyio.to_thread.run_sync(
-                    self._issue, presented, body, idempotency_key
-                )
+                issued = await self._issue(presented, body, idempotency_key)
             except EcertError as exc:
                 await self._refused(scope, receive, sent, exc)
             else:
@@ -222,28 +218,26 @@ class FastIssue(FastPath):
             self.observed, self.access_log, scope, sent.request_id, sent.status, started
         )
 
-    def _issue(self, presented: str, body: IssueBody, idempotency_key: str | None) -> _Issued:
-        """Step 4 of the module's docstring, in a worker thread; ``Handed`` when the key does not
-        authenticate or lacks the scope (nothing spent, nothing written)."""
+    async def _issue(self, presented: str, body: IssueBody, idempotency_key: str | None) -> _Issued:
+        """Step 4 of the module's docstring; ``Handed`` when the key does not authenticate or
+        lacks the scope (nothing spent, nothing written). Worker threads (anyio's, as the app's
+        sync routes use) only for a key not seen before and a last use due to be written."""
         gw = self.gw
         principal = self.known.recognise(presented)
         recheck = None
         if principal is None:
-            try:
-                with gw.engine.connect() as connection:
-                    principal = api_keys.authenticate(connection, presented, now=gw.clock())
-            except api_keys.KeyRefused:
-                raise Handed from None
-            self.known.learn(presented, principal)
+            principal = await anyio.to_thread.run_sync(self._authenticate, presented)
         else:  # checked again in the issuing transaction, with the others of its group
             recheck = api_keys.Recheck(presented, SCOPE, principal.agency_id)
         if SCOPE not in principal.scopes:
             raise Handed
         self.limiter.hit("api_key", principal.key_id)
-        self.last_use.note(gw, principal)
+        now = gw.clock()
+        if self.last_use.due(principal, now):
+            await anyio.to_thread.run_sync(self.last_use.write, gw, principal, now)
         self.limiter.hit(SCOPE, principal.key_id)
         try:
-            row, created, summary = issuance.issue_answered(
+            row, created, summary = await issue_groups.issue_answered_async(
                 gw,
                 agency_id=principal.agency_id,
                 request=issue_request(body),
@@ -254,6 +248,17 @@ class FastIssue(FastPath):
             self.known.forget(presented)
             raise Handed from None  # the app's check says why (its 401 or 403)
         return _Issued(created, render(credential_views.issued(gw, row, summary=summary)))
+
+    def _authenticate(self, presented: str) -> api_keys.Principal:
+        """The full key check (in a worker thread), learnt when it passes; ``Handed`` if not."""
+        gw = self.gw
+        try:
+            with gw.engine.connect() as connection:
+                principal = api_keys.authenticate(connection, presented, now=gw.clock())
+        except api_keys.KeyRefused:
+            raise Handed from None
+        self.known.learn(presented, principal)
+        return principal
 
     async def _refused(self, scope: Scope, receive: Receive, send: Send, exc: EcertError) -> None:
         """``exc`` answered by the app's own exception handler for it."""

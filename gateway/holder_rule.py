@@ -24,7 +24,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
-from sqlalchemy import Select, bindparam, or_, select
+from sqlalchemy import Select, any_, bindparam, or_, select
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from gateway.models import CredentialRow
@@ -40,21 +41,37 @@ def live_for(
     """``{holder code: id}`` of a live credential of ``ctype`` each of ``holders`` holds."""
     wanted = sorted({h for h in holders if h})
     found: dict[str, str] = {}
-    for start in range(0, len(wanted), _STEP):
-        values = {"type": ctype.code, "holders": wanted[start : start + _STEP], "now": now}
-        for holder, cid in session.execute(_LIVE, values):
+    postgres = session.get_bind().dialect.name == "postgresql"
+    step = (len(wanted) or 1) if postgres else _STEP  # one array on PostgreSQL
+    for start in range(0, len(wanted), step):
+        values = {"type": ctype.code, "holders": wanted[start : start + step], "now": now}
+        for holder, cid in session.execute(_LIVE[postgres], values):
             found.setdefault(holder, cid)
     return found
 
 
-def _live_query() -> Select[str, str]:
+def _live_query(*, postgres: bool) -> Select[str, str]:
+    """On PostgreSQL the holders and the live codes are bound as arrays (``= ANY``): one
+    statement text whatever the count, prepared once by the driver. An ``IN`` list is
+    rendered again for every execution, which cost a group of 8 issuances twice what its
+    other look-ups did (issue 13's profile); SQLite has no arrays."""
     c = CredentialRow.__table__.c  # Core columns: no ORM bookkeeping for two plain values
+    if postgres:
+        of_holders = c.holder_code == any_(
+            bindparam("holders", type_=postgresql.ARRAY(c.holder_code.type))
+        )
+        live = c.status_code == any_(
+            bindparam("live", _LIVE_CODES_PG, type_=postgresql.ARRAY(c.status_code.type))
+        )
+    else:
+        of_holders = c.holder_code.in_(bindparam("holders", expanding=True))
+        live = c.status_code.in_(LIVE_CODES)
     return (
         select(c.holder_code, c.id)
         .where(
             c.type == bindparam("type"),
-            c.holder_code.in_(bindparam("holders", expanding=True)),
-            c.status_code.in_(LIVE_CODES),
+            of_holders,
+            live,
             c.delegated_from.is_(None),
             or_(c.valid_until.is_(None), c.valid_until > bindparam("now")),
         )
@@ -62,7 +79,9 @@ def _live_query() -> Select[str, str]:
     )
 
 
-_LIVE = _live_query()  # built once: building costs more CPU than running it
+_LIVE_CODES_PG = list(LIVE_CODES)
+# Built once: building costs more CPU than running it. By "on PostgreSQL".
+_LIVE = {postgres: _live_query(postgres=postgres) for postgres in (False, True)}
 
 
 def holder_of(ctype: CredentialType, subject: Mapping[str, object]) -> str:

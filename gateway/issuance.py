@@ -431,7 +431,7 @@ def issue_answered(
     (:mod:`gateway.issue_groups`), answered as :func:`issue_alone` answers it. ``recheck``: the
     API key the request was taken on, checked again in that transaction
     (:class:`gateway.api_keys.KeyChanged` when it no longer holds)."""
-    _check_idempotency_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     from gateway.issue_groups import groups_of  # it builds on this module
 
     return groups_of(gw).issue(
@@ -439,7 +439,7 @@ def issue_answered(
     )
 
 
-def _check_idempotency_key(idempotency_key: str | None) -> None:
+def check_idempotency_key(idempotency_key: str | None) -> None:
     if idempotency_key is not None and not 1 <= len(idempotency_key) <= 200:
         raise FieldError.single(
             "Idempotency-Key", "length", "幂等键长度须为 1–200", "must be 1-200 chars"
@@ -460,7 +460,7 @@ def issue_alone(
     look-up; the serial; the status slot (two); the insert; the audit leaf's three
     (:mod:`gateway.audit`). The row answered is built from the values inserted, not read back.
     """
-    _check_idempotency_key(idempotency_key)
+    check_idempotency_key(idempotency_key)
     for attempt in range(_RETRIES):
         now = gw.clock()
         try:

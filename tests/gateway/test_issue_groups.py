@@ -5,6 +5,7 @@ transaction until the others are queued behind it."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -110,7 +111,11 @@ def test_waiting_issuances_share_one_transaction_and_each_is_answered(
         assert summary["status"] == "valid"
     assert _count(gw) == 9
     # Two transactions' statements, not nine: the group of eight ran as few as one alone.
-    inserts = [s for s in seen if s.lstrip().upper().startswith("INSERT INTO CREDENTIALS")]
+    inserts = [
+        s
+        for s in seen
+        if s.lstrip().upper().startswith(("INSERT INTO CREDENTIALS", "COPY CREDENTIALS"))
+    ]
     assert len(inserts) == 2, inserts
     assert len(seen) <= 2 * 12, seen
 
@@ -189,31 +194,86 @@ def test_a_group_that_cannot_be_answered_is_issued_alone_and_skips_no_serial(
     assert serials == list(range(serials[0], serials[0] + 3))  # the failed one left no gap
 
 
-def test_the_leader_hands_on_once_answered(
+def test_groups_run_on_the_group_thread_which_ends_when_idle(
     gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # No request's own thread runs a group (before, the first request led, and served the
+    # others' groups until its own was answered): the group thread does, and ends once nothing
+    # has waited for IDLE seconds, so a closed gateway leaves no thread behind.
     monkeypatch.setattr(issue_groups, "MAX_GROUP", 1)
-    ran_on: list[tuple[str, str]] = []
+    monkeypatch.setattr(issue_groups, "IDLE", 0.05)
+    ran_on: list[str] = []
     real = issue_groups._issue_together
 
     def noting(gw_: Gateway, group: Any) -> Any:
-        ran_on.append((group[0].request.subject["name"], threading.current_thread().name))
+        ran_on.append(threading.current_thread().name)
         return real(gw_, group)
 
     monkeypatch.setattr(issue_groups, "_issue_together", noting)
-    names: dict[str, str] = {}
-
-    def named(n: int) -> Any:
-        names[licence(n)["name"]] = threading.current_thread().name
-        return _issue(gw, amr, _request(n))
-
     with held_first(gw, 3) as submit:
-        futures = [submit(named, n) for n in range(4)]
+        futures = [submit(_issue, gw, amr, _request(n)) for n in range(4)]
     assert all(f.result(WAIT)[1] for f in futures)
-    # Each request's group ran on its own thread: no request served the others' groups after
-    # its own was answered.
-    assert [thread for _, thread in ran_on] == [names[name] for name, _ in ran_on]
-    assert issue_groups.groups_of(gw)._leading is False
+    assert ran_on == ["ecert-issue-groups"] * 4
+    groups = issue_groups.groups_of(gw)
+    runner = groups._runner
+    assert runner is not None
+    runner.join(WAIT)
+    assert not runner.is_alive(), "the group thread outlived its idle bound"
+    assert groups._runner is None
+    assert _issue(gw, amr, _request(9))[1]  # and a new one starts for the next request
+    assert groups._runner is not runner
+    assert groups._alive == 0
+
+
+def test_a_request_on_an_event_loop_waits_on_a_future_not_a_thread(
+    gw: Gateway, amr: Agency
+) -> None:
+    # The fast path's requests await their group on the loop: 8 of them at once take no
+    # thread each, form one group, and are answered together.
+    groups = issue_groups.groups_of(gw)
+    before = threading.active_count()
+
+    async def eight() -> list[Any]:
+        return list(
+            await asyncio.gather(
+                *(
+                    issue_groups.issue_answered_async(gw, agency_id=amr.id, request=_request(n))
+                    for n in range(8)
+                )
+            )
+        )
+
+    answers = asyncio.run(eight())
+    assert all(created for _, created, _ in answers)
+    assert len({row.id for row, _, _ in answers}) == 8
+    assert threading.active_count() <= before + 1  # the group thread at most
+    assert groups.largest >= 2, (groups.groups, groups.largest)
+    assert _count(gw) == 8
+
+
+def test_a_request_on_an_event_loop_not_taken_in_time_is_refused(
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(issue_groups, "QUEUE_WAIT", 0.2)
+    inside, release = threading.Event(), threading.Event()
+    real = issuance.load_signer
+
+    def held(*args: Any, **kwargs: Any) -> Any:
+        inside.set()
+        assert release.wait(WAIT)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(issuance, "load_signer", held)
+    with ThreadPoolExecutor(1) as pool:
+        first = pool.submit(_issue, gw, amr, _request(0))
+        assert inside.wait(WAIT)
+        with pytest.raises(Conflict, match="nothing was issued"):
+            asyncio.run(issue_groups.issue_answered_async(gw, agency_id=amr.id,
+                                                          request=_request(1)))  # fmt: skip
+        release.set()
+        assert first.result(WAIT)[1]
+    assert _count(gw) == 1
+    assert issue_groups.groups_of(gw)._alive == 0
 
 
 def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
