@@ -69,6 +69,7 @@ from loadtests.common import (
     free_port,
     licence_subject,
     median,
+    run_ecert,
     stop,
     throwaway_database,
     wait_ready,
@@ -301,14 +302,7 @@ class HttpResult:
 
 
 def _ecert(args: list[str], data_dir: Path, env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
-        [str(ecert_bin()), *args, "--data-dir", str(data_dir)],
-        capture_output=True, text=True, env=env, timeout=120, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SetupError(f"`ecert {' '.join(args[:2])}` exited {done.returncode}: "
-                         f"{(done.stderr or done.stdout).strip()[-2000:]}")  # fmt: skip
-    return done.stdout
+    return run_ecert([*args, "--data-dir", str(data_dir)], env)
 
 
 @contextmanager

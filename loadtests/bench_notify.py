@@ -31,11 +31,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,15 +45,13 @@ from loadtests.common import (
     AMR_USCC,
     CITY_CODE,
     CITY_NAME,
-    LOOPBACK,
     PUBLIC_URL,
     SetupError,
     child_env,
-    ecert_bin,
-    free_port,
     licence_subject,
     median,
-    stop,
+    run_ecert,
+    served,
     throwaway_database,
 )
 
@@ -65,8 +61,6 @@ REVOCATIONS = 20
 WORKERS = 2  # of the first server; the second is one process
 TRIES = 64  # fresh connections to reach each of two workers (each 1/2: a miss < 2⁻⁶³)
 ASK_BOUND = 10.0  # seconds a revocation may take before the bench gives up on it
-_READY = 60.0  # seconds for a server to say it started
-_STARTED = "网关已启动"
 _WORKER = "x-ecert-worker"
 
 
@@ -85,49 +79,6 @@ class NotifyReport:
     @property
     def passed(self) -> bool | None:
         return None if self.skipped else self.worst_ms <= TARGET_MS
-
-
-def _ecert(args: list[str], env: dict[str, str]) -> str:
-    done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
-        [str(ecert_bin()), *args], capture_output=True, text=True, env=env, timeout=120,
-        check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SetupError(f"`ecert {' '.join(args[:2])}` exited {done.returncode}: "
-                         f"{(done.stderr or done.stdout).strip()[-2000:]}")  # fmt: skip
-    return done.stdout
-
-
-@contextmanager
-def _serving(args: list[str], env: dict[str, str], log: Path) -> Iterator[str]:
-    """``ecert serve`` with ``args`` on a free loopback port, its URL once it said it started
-    and answers; stopped on every exit path."""
-    port = free_port()
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-            [str(ecert_bin()), "serve", *args, "--host", LOOPBACK, "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
-        )  # fmt: skip
-    url = f"http://{LOOPBACK}:{port}"
-    try:
-        deadline = time.monotonic() + _READY
-        while _STARTED not in log.read_text(encoding="utf-8", errors="replace") or not _answers(
-            url
-        ):
-            if process.poll() is not None or time.monotonic() > deadline:
-                said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-                raise SetupError(f"`ecert serve {' '.join(args[-2:])}` did not start:\n{said}")
-            time.sleep(0.1)
-        yield url
-    finally:
-        stop(process)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
-    except httpx.TransportError:
-        return False
 
 
 def _pinned(url: str, count: int, stack: ExitStack) -> dict[int, httpx.Client]:
@@ -196,15 +147,15 @@ def run(scale: float = 1.0, *, pg_url: str | None = None) -> NotifyReport:
                         ECERT_ACCESS_LOG="off", ECERT_FEDERATION_SYNC="false",
                         ECERT_RATE_LIMITS="false")  # fmt: skip
         where = ["--data-dir", str(root / "data")]
-        _ecert(["init", *where, "--city-code", CITY_CODE, "--city-name", CITY_NAME,
-                "--public-url", PUBLIC_URL], env)  # fmt: skip
-        added = _ecert(["agency", "add", *where, "--json", "--name", AMR_NAME, "--uscc", AMR_USCC,
-                        "--types", ",".join(AMR_TYPES)], env)  # fmt: skip
+        run_ecert(["init", *where, "--city-code", CITY_CODE, "--city-name", CITY_NAME,
+                   "--public-url", PUBLIC_URL], env)  # fmt: skip
+        added = run_ecert(["agency", "add", *where, "--json", "--name", AMR_NAME,
+                           "--uscc", AMR_USCC, "--types", ",".join(AMR_TYPES)], env)  # fmt: skip
         made = json.loads(added)
         key = str(made["api_key"])
-        many = stack.enter_context(_serving([*where, "--workers", str(WORKERS)], env,
-                                            root / "serve-workers.log"))  # fmt: skip
-        single = stack.enter_context(_serving(where, env, root / "serve-one.log"))
+        many, _ = stack.enter_context(served([*where, "--workers", str(WORKERS)], env,
+                                             root / "serve-workers.log"))  # fmt: skip
+        single, _ = stack.enter_context(served(where, env, root / "serve-one.log"))
         clients = _pinned(many, WORKERS, stack)
         clients.update(_pinned(single, 1, stack))
         writer = next(iter(_pinned(single, 1, stack).values()))

@@ -83,6 +83,7 @@ from loadtests.common import (
     licence_subject,
     median,
     prepare_data_dir,
+    served,
     stop,
 )
 
@@ -222,37 +223,10 @@ class _Server:
 def _served(data_dir: Path, processes: int, log: Path) -> Iterator[_Server]:
     """``ecert serve`` (``--workers N`` past one) on a free loopback port; its URL once it says
     it started; stopped on exit."""
-    port = free_port()
     workers = ["--workers", str(processes)] if processes > 1 else []
-    with log.open("wb") as out:
-        process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
-            [str(ecert_bin()), "serve", "--data-dir", str(data_dir), "--host", LOOPBACK,
-             "--port", str(port), *workers],
-            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            env=child_env(ECERT_ACCESS_LOG="off", ECERT_FEDERATION_SYNC="false"),
-        )  # fmt: skip
-    try:
-        deadline = time.monotonic() + _READY
-        url = f"http://{LOOPBACK}:{port}"
-        # Said started (every worker serving, with --workers), and answering (1 process says
-        # it before it listens).
-        while "网关已启动" not in log.read_text(encoding="utf-8", errors="replace") or not _answers(
-            url
-        ):
-            if process.poll() is not None or time.monotonic() > deadline:
-                said = log.read_text(encoding="utf-8", errors="replace")[-3000:]
-                raise SetupError(f"`ecert serve --workers {processes}` did not start:\n{said}")
-            time.sleep(0.1)
-        yield _Server(url, process.pid)
-    finally:
-        stop(process)
-
-
-def _answers(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
-    except httpx.TransportError:
-        return False
+    env = child_env(ECERT_ACCESS_LOG="off", ECERT_FEDERATION_SYNC="false")
+    with served(["--data-dir", str(data_dir), *workers], env, log) as (url, pid):
+        yield _Server(url, pid)
 
 
 def _as_batch_job() -> None:

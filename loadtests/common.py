@@ -240,16 +240,7 @@ def cpu_ms_each(before: float | None, after: float | None, count: int) -> float 
 
 
 def _ecert(args: list[str], data_dir: Path) -> str:
-    cmd = [str(ecert_bin()), *args, "--data-dir", str(data_dir)]
-    done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
-        cmd, capture_output=True, text=True, env=child_env(), timeout=120, check=False
-    )
-    if done.returncode != 0:
-        raise SetupError(
-            f"`ecert {' '.join(args[:2])}` exited {done.returncode}: "
-            f"{(done.stderr or done.stdout).strip()[-_LOG_TAIL:]}"
-        )
-    return done.stdout
+    return run_ecert([*args, "--data-dir", str(data_dir)], child_env())
 
 
 def prepare_data_dir(
@@ -310,6 +301,54 @@ def stop(process: subprocess.Popen[bytes], timeout: float = _STOP_TIMEOUT) -> No
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait(timeout)
+
+
+def run_ecert(args: list[str], env: dict[str, str]) -> str:
+    """``ecert *args`` with ``env`` (:func:`child_env`'s); its output, :class:`SetupError` if it
+    fails."""
+    done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+        [str(ecert_bin()), *args], capture_output=True, text=True, env=env, timeout=120,
+        check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SetupError(f"`ecert {' '.join(args[:2])}` exited {done.returncode}: "
+                         f"{(done.stderr or done.stdout).strip()[-_LOG_TAIL:]}")  # fmt: skip
+    return done.stdout
+
+
+def answers(url: str) -> bool:
+    """Whether a gateway answers ``GET /healthz`` on ``url`` now."""
+    try:
+        return httpx.get(f"{url}/healthz", timeout=2.0).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+@contextmanager
+def served(args: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[str, int]]:
+    """``ecert serve *args`` on a free loopback port, its output to ``log``: its URL and pid
+    once it said it started (every worker serving, with ``--workers``) and answers (one process
+    says it before it listens); stopped on every exit path."""
+    port = free_port()
+    with log.open("wb") as out:
+        process = subprocess.Popen(  # noqa: S603 - our own console script, fixed arguments
+            [str(ecert_bin()), "serve", *args, "--host", LOOPBACK, "--port", str(port)],
+            stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env,
+        )  # fmt: skip
+    url = f"http://{LOOPBACK}:{port}"
+    try:
+        deadline = time.monotonic() + _READY_TIMEOUT
+        while _STARTED not in log.read_text(encoding="utf-8", errors="replace") or not answers(url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                said = log.read_text(encoding="utf-8", errors="replace")[-_LOG_TAIL:]
+                raise SetupError(f"`ecert serve {' '.join(args)}` did not start:\n{said}")
+            time.sleep(0.1)
+        yield url, process.pid
+    finally:
+        stop(process)
+
+
+_STARTED = "网关已启动"  # what `ecert serve` says once every process serves
 
 
 @contextmanager

@@ -251,33 +251,9 @@ def test_a_request_on_an_event_loop_waits_on_a_future_not_a_thread(
     assert _count(gw) == 8
 
 
-def test_a_request_on_an_event_loop_not_taken_in_time_is_refused(
-    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(issue_groups, "QUEUE_WAIT", 0.2)
-    inside, release = threading.Event(), threading.Event()
-    real = issuance.load_signer
-
-    def held(*args: Any, **kwargs: Any) -> Any:
-        inside.set()
-        assert release.wait(WAIT)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(issuance, "load_signer", held)
-    with ThreadPoolExecutor(1) as pool:
-        first = pool.submit(_issue, gw, amr, _request(0))
-        assert inside.wait(WAIT)
-        with pytest.raises(Conflict, match="nothing was issued"):
-            asyncio.run(issue_groups.issue_answered_async(gw, agency_id=amr.id,
-                                                          request=_request(1)))  # fmt: skip
-        release.set()
-        assert first.result(WAIT)[1]
-    assert _count(gw) == 1
-    assert issue_groups.groups_of(gw)._alive == 0
-
-
+@pytest.mark.parametrize("waiting", ["in a thread", "on an event loop"])
 def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
-    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch
+    gw: Gateway, amr: Agency, monkeypatch: pytest.MonkeyPatch, waiting: str
 ) -> None:
     # Every wait is bounded: a request still queued (not in a group) after QUEUE_WAIT seconds
     # is refused with a 409 that says nothing was issued, and leaves the queue.
@@ -292,17 +268,25 @@ def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
         assert release.wait(WAIT)
         return real(*args, **kwargs)
 
+    def second() -> Any:
+        if waiting == "in a thread":
+            return _issue(gw, amr, _request(1))
+        return asyncio.run(
+            issue_groups.issue_answered_async(gw, agency_id=amr.id, request=_request(1))
+        )
+
     monkeypatch.setattr(issuance, "load_signer", held)
-    with ThreadPoolExecutor(2) as pool:
+    with ThreadPoolExecutor(1) as pool:
         first = pool.submit(_issue, gw, amr, _request(0))
-        assert inside.wait(WAIT)  # the first leads, its group taken, held in its transaction
+        assert inside.wait(WAIT)  # the first's group taken, held in its transaction
         with pytest.raises(Conflict, match="nothing was issued"):
-            _issue(gw, amr, _request(1))
+            second()
         with groups._lock:
             assert list(groups._pending) == []
         release.set()
         assert first.result(WAIT)[1]
     assert _count(gw) == 1
+    assert groups._alive == 0
 
 
 def _new_key(gw: Gateway, agency: Agency, scope: str) -> str:
