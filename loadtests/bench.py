@@ -12,10 +12,11 @@ Measures, in this order, on this machine and in this run:
 5. QR encode/s (``issuers.qr.render_png``) and the QR version each shipped credential type
    reaches at ECC M with the public URL ``https://ecert.hangzhou.gov.cn``.
 
-The machine is shared and noisy, so the library rows are measured interleaved with the raw
-baseline (alternating slices within each round) and their ratio is the median of the per-round
-ratios. Every rate is the median of a few repeats where repeats are cheap. The bench reports
-and exits 0 even when a target is missed; a FAIL is printed clearly.
+The machine is shared and noisy, so the library rows are rates a CPU-second of the bench's
+thread (:func:`_timed`), measured interleaved with the raw baseline (alternating slices within
+each round), and their ratio is the median of the per-round ratios. Every rate is the median of
+a few repeats where repeats are cheap. The bench reports and exits 0 even when a target is
+missed; a FAIL is printed clearly.
 
 It does not tune anything or change product code; ``--scale`` shrinks every size (the smoke test
 runs it at 0.01).
@@ -265,21 +266,24 @@ def format_report(report: Report) -> str:
 
 
 def _timed(fn: Callable[[], object], seconds: float, batch: int) -> tuple[int, float]:
-    """Call ``fn`` in whole batches for at least ``seconds``: ``(calls, elapsed seconds)``."""
+    """Call ``fn`` in whole batches for at least ``seconds`` of the wall clock: ``(calls, CPU
+    seconds of this thread spent)``. CPU time, not wall time: on a shared machine the time
+    a neighbour held the core is no one's, and the library rows' ratios to the raw baseline
+    swung from 0.62 to 1.06 between rounds when it counted (issue 13, at a load of 3 to 4 on
+    2 cores). Every function here runs in this thread alone, so its CPU time is its cost."""
     calls = 0
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.thread_time()
     deadline = start + seconds
     while True:
         for _ in range(batch):
             fn()
         calls += batch
-        now = time.perf_counter()
-        if now >= deadline:
-            return calls, now - start
+        if time.perf_counter() >= deadline:
+            return calls, max(time.thread_time() - cpu, 1e-9)
 
 
 def rate_of(fn: Callable[[], object], seconds: float, *, batch: int = 20) -> float:
-    """Calls a second of ``fn``, timed over at least ``seconds``."""
+    """Calls a CPU-second of ``fn``, timed over at least ``seconds``."""
     calls, elapsed = _timed(fn, seconds, batch)
     return calls / elapsed
 
@@ -287,9 +291,10 @@ def rate_of(fn: Callable[[], object], seconds: float, *, batch: int = 20) -> flo
 def interleaved(
     fns: Sequence[Callable[[], object]], seconds: float, *, slices: int = 10, batch: int = 20
 ) -> list[float]:
-    """Calls a second of each of ``fns``, each timed for ``seconds`` in all, in alternating
-    slices: on a shared machine a burst of someone else's load then hits every function
-    alike, and the ratios between them stay meaningful."""
+    """Calls a CPU-second of each of ``fns``, each timed for ``seconds`` in all, in
+    alternating slices: on a shared machine a burst of someone else's load (which slows what
+    runs on the other hyperthread or evicts caches) then hits every function alike, and the
+    ratios between them stay meaningful."""
     calls = [0] * len(fns)
     spent = [0.0] * len(fns)
     for _ in range(slices):
