@@ -15,7 +15,9 @@ same steps once each, in the same order as the app's layers do them:
    ``VerifyBody`` / ``VerifyBatchBody`` accept is verified here (:func:`decide`), the answer is
    ``verification_json`` + ``verify_extras`` (a revoked or suspended answer reads its record in
    a worker thread, as the route does), with ``nosniff`` and ``X-Request-ID``, counted and logged
-   under the route's template (:func:`gateway.observe.answered`).
+   under the route's template (:func:`gateway.observe.answered`). A VALID answer is written from
+   a byte template of its issuer and type (:class:`ValidAnswers`): the same bytes, for less work
+   than building the answer's dictionaries and serialising them.
 
 A request it does not answer itself after it has started reading (a body over the bound, bad
 JSON, any input ``VerifyBody`` refuses, a remote key's compromise that needs the issuing city's
@@ -31,11 +33,13 @@ Deliberately not here: the checks' texts (the app's), the verification itself
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import secrets
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple, cast
 
 import orjson
 
@@ -48,9 +52,11 @@ from gateway.fast_path import Answer, FastPath, Handed, read_body, replay
 from gateway.freshness import verifier_bound
 from gateway.http_errors import ASGIApp, Message, Receive, Scope, Send
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
+from trust.snapshot import IssuerRecord, TypeInfo
 from verify.reasons import Reason
-from verify.result import VerificationResult
-from verify.verifier import verify_many, verify_scanned
+from verify.result import CredentialView, VerificationResult
+from verify.result_json import iso
+from verify.verifier import VALID_DETAIL, verify_many, verify_scanned
 
 log = logging.getLogger("ecert.http")
 
@@ -62,6 +68,7 @@ BATCH_RULE = "verify_batch"  # the per-address budget of batches, one a QR
 # remote key's compromise to confirm): the route does not spend them again.
 BATCH_SPENT = "ecert.batch_budget_spent"
 _KEY_NOT_VALID = Reason.KEY_NOT_VALID_AT_ISSUANCE
+_VALID = Reason.VALID
 _DETAILED = frozenset(verify_extras.DETAILED)
 
 
@@ -123,6 +130,166 @@ async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[di
     return out
 
 
+# --- VALID answers from byte templates ----------------------------------------------------------
+
+# The parts of a VALID answer that change from one certificate or moment to the next, in the
+# order ``verification_json`` writes them; everything between them depends only on the issuer,
+# the type and the answering city (``answered_by``), and is held as bytes.
+_SLOTS = 10
+_NULL = b"null"
+_HELD_TEMPLATES = 1024  # templates kept (issuer × type × city identity); a city has far fewer
+_HELD_LABELS = 256  # field names a template keeps the rendering of
+
+
+@functools.lru_cache(maxsize=4096)
+def _iso_json(ts: int) -> bytes:
+    """``iso(ts)`` as JSON; cached like ``iso``: an answer's times repeat (issue 13)."""
+    return orjson.dumps(iso(ts))
+
+
+class _Template(NamedTuple):
+    """One issuer's VALID answers of one type, as answered by one city: the constant pieces
+    around the :data:`_SLOTS` changing values, and each field name's rendering up to its
+    value (``{"name":…,"label":…,"value":``)."""
+
+    issuer: IssuerRecord
+    info: TypeInfo
+    who: dict[str, str]
+    pieces: tuple[bytes, ...]  # empty: no template (the answer is built as a dictionary)
+    fields: dict[str, bytes]
+
+
+def _probe(info: TypeInfo, issuer: IssuerRecord, values: dict[str, Any]) -> dict[str, Any]:
+    """``verification_json`` of a VALID answer of ``info`` from ``issuer`` with ``values``."""
+    view = CredentialView(info, None, values, 0, 0, None)
+    return verification_json(VerificationResult(_VALID, VALID_DETAIL, 0, view, issuer, 0, 0))
+
+
+def _template(issuer: IssuerRecord, info: TypeInfo, who: dict[str, str]) -> _Template:
+    """The template of ``verification_json`` + the extras of a VALID answer: that answer
+    serialised once with a random marker in each changing place, then cut at the markers. No
+    pieces when a marker is not found exactly once (a name in the trust data holding one: the
+    answer is then built as a dictionary, as ever)."""
+    marks = [f"\x00{secrets.token_hex(8)}\x00" for _ in range(_SLOTS)]
+    answer = _probe(info, issuer, {})
+    credential = answer["credential"] = dict(answer["credential"])  # a fresh dict: ours
+    freshness = answer["freshness"] = dict(answer["freshness"])
+    at = iter(marks)
+    for name in ("identifier", "fields", "issued_at", "valid_from", "valid_until"):
+        credential[name] = next(at)
+    answer["checked_at"] = next(at)
+    for name in ("trust", "status", "status_age_seconds", "status_max_age_seconds"):
+        freshness[name] = next(at)
+    answer["answered_by"] = who
+    answer["status_detail"] = None
+    rest = orjson.dumps(answer)
+    pieces = []
+    for mark in marks:
+        cut = orjson.dumps(mark)
+        if rest.count(cut) != 1:
+            return _Template(issuer, info, who, (), {})
+        piece, _, rest = rest.partition(cut)
+        pieces.append(piece)
+    pieces.append(rest)
+    return _Template(issuer, info, who, tuple(pieces), {})
+
+
+def _field_head(template: _Template, name: str) -> bytes:
+    """``{"name":…,"label":…,"value":`` of field ``name`` as ``verification_json`` writes it."""
+    head = template.fields.get(name)
+    if head is None:
+        field = _probe(template.info, template.issuer, {name: None})["credential"]["fields"][0]
+        head = orjson.dumps(field)[: -len(b"null}")]
+        if len(template.fields) < _HELD_LABELS:
+            template.fields[name] = head
+    return head
+
+
+def _fields_json(template: _Template, values: Any) -> bytes:
+    """The ``fields`` of an answer: each field's held head, its value, ``}``."""
+    heads = template.fields
+    parts = []
+    for name, value in values.items():
+        head = heads.get(name)
+        if head is None:
+            head = _field_head(template, name)
+        parts.append(head + orjson.dumps(value) + b"}")
+    return b"[" + b",".join(parts) + b"]"
+
+
+class ValidAnswers:
+    """The bytes of VALID answers (``orjson.dumps`` of ``verification_json`` + the extras,
+    byte for byte) from templates held per issuer, type and answering city, matched by
+    identity: a new trust snapshot or city record is a new object and gets a new template."""
+
+    def __init__(self) -> None:
+        self._held: dict[tuple[int, int, int], _Template] = {}
+
+    def render(self, result: VerificationResult, who: dict[str, str]) -> bytes | None:
+        """The answer to ``result``, or None when no template applies (not VALID, …)."""
+        cred = result.credential
+        issuer = result.issuer
+        status_as_of = result.status_as_of
+        if (
+            result.reason is not _VALID
+            or cred is None
+            or issuer is None
+            or status_as_of is None
+            or result.detail != VALID_DETAIL
+        ):
+            return None
+        info = cred.type_info
+        key = (id(issuer), id(info), id(who))
+        template = self._held.get(key)
+        # Held beside the objects themselves, so an id is not reused while its entry is held.
+        if template is None or not (
+            template.issuer is issuer and template.info is info and template.who is who
+        ):
+            if len(self._held) >= _HELD_TEMPLATES:
+                self._held.clear()
+            template = self._held[key] = _template(issuer, info, who)
+        if not template.pieces:
+            return None  # no template for these (see _template)
+        checked_at = result.checked_at
+        max_age = result.status_max_age
+        trust = result.trust_as_of
+        until = cred.valid_until
+        p = template.pieces
+        return b"".join((
+            p[0], _NULL if cred.identifier is None else orjson.dumps(cred.identifier),
+            p[1], _fields_json(template, cred.values),
+            p[2], _iso_json(cred.issued_at),
+            p[3], _iso_json(cred.valid_from),
+            p[4], _NULL if until is None else _iso_json(until),
+            p[5], _iso_json(checked_at),
+            p[6], _NULL if trust is None else _iso_json(trust),
+            p[7], _iso_json(status_as_of),
+            p[8], b"%d" % max(0, checked_at - status_as_of),
+            p[9], _NULL if max_age is None else b"%d" % max_age,
+            p[10],
+        ))  # fmt: skip
+
+
+async def answer_bytes(
+    gw: Gateway, results: Sequence[VerificationResult], valid: ValidAnswers
+) -> list[bytes]:
+    """The serialised HTTP answers of ``results``, each what ``orjson.dumps`` makes of
+    :func:`answers`' entry: a VALID answer from ``valid``'s templates, any other built and
+    serialised (a revoked or suspended one reads its record in a worker thread)."""
+    who = verify_extras.held_answered_by(gw)
+    out: list[bytes | None] = []
+    rest: list[VerificationResult] = []
+    for result in results:
+        done = valid.render(result, who) if who is not None else None
+        out.append(done)
+        if done is None:
+            rest.append(result)
+    if not rest:
+        return cast(list[bytes], out)  # every entry rendered above
+    built = iter(await answers(gw, rest))
+    return [done if done is not None else orjson.dumps(next(built)) for done in out]
+
+
 def qr_of(body: object) -> str | None:
     """The text of a body ``VerifyBody`` accepts as it is, else None (the app answers it)."""
     if type(body) is not dict or len(body) != 1:
@@ -160,6 +327,7 @@ class FastVerify(FastPath):
     def __init__(self, app: ASGIApp, *, confirmer: Confirmer, **shared: Any) -> None:
         super().__init__(app, **shared)
         self.confirmer = confirmer
+        self.valid = ValidAnswers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -190,50 +358,9 @@ class FastVerify(FastPath):
         sent = Answer(send, rid)
         read: list[Message] = []
         try:
-            if self.limiter.enabled:
-                try:
-                    self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
-                except TooManyRequests as exc:
-                    await refuse(scope, sent, exc)
-                    return
-            try:
-                body = orjson.loads(await read_body(receive, read, self.body_limit))
-            except orjson.JSONDecodeError:
-                raise Handed from None
-            if path == SINGLE:
-                qr = qr_of(body)
-                if qr is None:
-                    raise Handed
-                texts = [qr]
-            else:
-                batch = qrs_of(body)
-                if batch is None:
-                    raise Handed
-                texts = batch
-                most = self.limiter.most(BATCH_RULE)
-                if most is not None and len(texts) > most:
-                    raise Handed  # more than the budget ever admits: the route's 422
-                if len(texts) > 1 and self.limiter.enabled:
-                    try:  # one a QR: the request's own was spent above
-                        self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
-                    except TooManyRequests as exc:
-                        scope["route"] = _ROUTES[path]  # the route's refusal, as the app's
-                        await refuse(scope, sent, exc)
-                        return
-                    scope[BATCH_SPENT] = True
-            results = decide_all(self.gw, self.confirmer, texts)
-            reasons: dict[Reason, int] = {}
-            for result in results:
-                reason = result.reason
-                reasons[reason] = reasons.get(reason, 0) + 1
-            # Only a compromised key's answer may need one (needs_confirmation): looked at then.
-            if _KEY_NOT_VALID in reasons and any(needs_confirmation(r) for r in results):
-                raise Handed  # the route asks the issuing city (rare; network, in a thread)
-            scope["route"] = _ROUTES[path]
-            for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
-                self.observed.verify_answered(reason.value, answered)
-            out = await answers(self.gw, results)
-            await sent.json(200, orjson.dumps(out[0] if path == SINGLE else {"results": out}))
+            content = await self._content(scope, receive, sent, read, path)
+            if content is not None:
+                await sent.json(200, content)
         except Handed:
             scope[SPENT] = True
             await self.app(scope, replay(read, receive), send)
@@ -244,3 +371,71 @@ class FastVerify(FastPath):
         observe.answered(
             self.observed, self.access_log, scope, sent.request_id, sent.status, started
         )
+
+    async def _content(
+        self, scope: Scope, receive: Receive, sent: Answer, read: list[Message], path: str
+    ) -> bytes | None:
+        """The answer's body; None when the budget refused the request (its 429 sent, counted
+        and logged as the app's are); :class:`Handed` when the app answers it."""
+        if self.limiter.enabled:
+            try:
+                self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
+            except TooManyRequests as exc:
+                await refuse(scope, sent, exc)
+                return None
+        try:
+            body = orjson.loads(await read_body(receive, read, self.body_limit))
+        except orjson.JSONDecodeError:
+            raise Handed from None
+        if path == SINGLE:
+            return await self._one(scope, body)
+        return await self._many(scope, sent, body)
+
+    async def _one(self, scope: Scope, body: object) -> bytes:
+        """The answer to a single verify's body (:class:`Handed` when the app answers it)."""
+        qr = qr_of(body)
+        if qr is None:
+            raise Handed
+        gw = self.gw
+        result = decide(gw, self.confirmer, qr)
+        reason = result.reason
+        if reason is _KEY_NOT_VALID and needs_confirmation(result):
+            raise Handed  # the route asks the issuing city (rare; network, in a thread)
+        scope["route"] = _ROUTES[SINGLE]
+        self.observed.verify_answered(reason.value)
+        who = verify_extras.held_answered_by(gw)
+        content = self.valid.render(result, who) if who is not None else None
+        if content is None:
+            content = orjson.dumps((await answers(gw, [result]))[0])
+        return content
+
+    async def _many(self, scope: Scope, sent: Answer, body: object) -> bytes | None:
+        """The answer to a batch's body, None when its budget refused it (429 sent), or
+        :class:`Handed`."""
+        texts = qrs_of(body)
+        if texts is None:
+            raise Handed
+        most = self.limiter.most(BATCH_RULE)
+        if most is not None and len(texts) > most:
+            raise Handed  # more than the budget ever admits: the route's 422
+        if len(texts) > 1 and self.limiter.enabled:
+            try:  # one a QR: the request's own was spent above
+                self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
+            except TooManyRequests as exc:
+                scope["route"] = _ROUTES[BATCH]  # the route's refusal, as the app's
+                await refuse(scope, sent, exc)
+                return None
+            scope[BATCH_SPENT] = True
+        results = decide_all(self.gw, self.confirmer, texts)
+        reasons: dict[Reason, int] = {}
+        for result in results:
+            reason = result.reason
+            reasons[reason] = reasons.get(reason, 0) + 1
+        # Only a compromised key's answer may need one (needs_confirmation): looked at then.
+        if _KEY_NOT_VALID in reasons and any(needs_confirmation(r) for r in results):
+            raise Handed  # the route asks the issuing city (rare; network, in a thread)
+        scope["route"] = _ROUTES[BATCH]
+        for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
+            self.observed.verify_answered(reason.value, answered)
+        out = await answer_bytes(self.gw, results, self.valid)
+        return b'{"results":[' + b",".join(out) + b"]}"
