@@ -321,6 +321,10 @@ class _Route:
 _ROUTES = {SINGLE: _Route(SINGLE), BATCH: _Route(BATCH)}
 
 
+class _Refused(Exception):
+    """The per-address budget refused the request: its 429 is sent."""
+
+
 class FastVerify(FastPath):
     """ASGI: the verify fast path in front of ``app`` (the gateway's FastAPI app)."""
 
@@ -358,9 +362,29 @@ class FastVerify(FastPath):
         sent = Answer(send, rid)
         read: list[Message] = []
         try:
-            content = await self._content(scope, receive, sent, read, path)
-            if content is not None:
-                await sent.json(200, content)
+            content: bytes | None = None
+            if self.limiter.enabled:
+                try:
+                    self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
+                except TooManyRequests as exc:
+                    await refuse(scope, sent, exc)  # counted and logged below, as the app's
+                    raise _Refused from None
+            try:
+                body = orjson.loads(await read_body(receive, read, self.body_limit))
+            except orjson.JSONDecodeError:
+                raise Handed from None
+            if path == SINGLE:  # inline, not a coroutine of its own: the hot path
+                result = self._one(scope, body)
+                who = verify_extras.held_answered_by(self.gw)
+                if who is not None:
+                    content = self.valid.render(result, who)
+                if content is None:
+                    content = orjson.dumps((await answers(self.gw, [result]))[0])
+            else:
+                content = await self._many(scope, sent, body)
+            await sent.json(200, content)
+        except _Refused:
+            pass
         except Handed:
             scope[SPENT] = True
             await self.app(scope, replay(read, receive), send)
@@ -372,46 +396,23 @@ class FastVerify(FastPath):
             self.observed, self.access_log, scope, sent.request_id, sent.status, started
         )
 
-    async def _content(
-        self, scope: Scope, receive: Receive, sent: Answer, read: list[Message], path: str
-    ) -> bytes | None:
-        """The answer's body; None when the budget refused the request (its 429 sent, counted
-        and logged as the app's are); :class:`Handed` when the app answers it."""
-        if self.limiter.enabled:
-            try:
-                self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
-            except TooManyRequests as exc:
-                await refuse(scope, sent, exc)
-                return None
-        try:
-            body = orjson.loads(await read_body(receive, read, self.body_limit))
-        except orjson.JSONDecodeError:
-            raise Handed from None
-        if path == SINGLE:
-            return await self._one(scope, body)
-        return await self._many(scope, sent, body)
-
-    async def _one(self, scope: Scope, body: object) -> bytes:
-        """The answer to a single verify's body (:class:`Handed` when the app answers it)."""
+    def _one(self, scope: Scope, body: object) -> VerificationResult:
+        """The verification of a single verify's body, counted (:class:`Handed` when the app
+        answers it)."""
         qr = qr_of(body)
         if qr is None:
             raise Handed
-        gw = self.gw
-        result = decide(gw, self.confirmer, qr)
+        result = decide(self.gw, self.confirmer, qr)
         reason = result.reason
         if reason is _KEY_NOT_VALID and needs_confirmation(result):
             raise Handed  # the route asks the issuing city (rare; network, in a thread)
         scope["route"] = _ROUTES[SINGLE]
         self.observed.verify_answered(reason.value)
-        who = verify_extras.held_answered_by(gw)
-        content = self.valid.render(result, who) if who is not None else None
-        if content is None:
-            content = orjson.dumps((await answers(gw, [result]))[0])
-        return content
+        return result
 
-    async def _many(self, scope: Scope, sent: Answer, body: object) -> bytes | None:
-        """The answer to a batch's body, None when its budget refused it (429 sent), or
-        :class:`Handed`."""
+    async def _many(self, scope: Scope, sent: Answer, body: object) -> bytes:
+        """The answer to a batch's body; :class:`_Refused` when its budget refused it (429
+        sent), :class:`Handed` when the app answers it."""
         texts = qrs_of(body)
         if texts is None:
             raise Handed
@@ -424,7 +425,7 @@ class FastVerify(FastPath):
             except TooManyRequests as exc:
                 scope["route"] = _ROUTES[BATCH]  # the route's refusal, as the app's
                 await refuse(scope, sent, exc)
-                return None
+                raise _Refused from None
             scope[BATCH_SPENT] = True
         results = decide_all(self.gw, self.confirmer, texts)
         reasons: dict[Reason, int] = {}
