@@ -157,6 +157,8 @@ class _Template(NamedTuple):
     who: dict[str, str]
     pieces: tuple[bytes, ...]  # empty: no template (the answer is built as a dictionary)
     fields: dict[str, bytes]
+    # The last answer's tail (see ValidAnswers.render): (its times, its bytes), in one slot.
+    tail: list[tuple[tuple[int | None, ...], bytes]]
 
 
 def _probe(info: TypeInfo, issuer: IssuerRecord, values: dict[str, Any]) -> dict[str, Any]:
@@ -187,11 +189,14 @@ def _template(issuer: IssuerRecord, info: TypeInfo, who: dict[str, str]) -> _Tem
     for mark in marks:
         cut = orjson.dumps(mark)
         if rest.count(cut) != 1:
-            return _Template(issuer, info, who, (), {})
+            return _Template(issuer, info, who, (), {}, [((), b"")])
         piece, _, rest = rest.partition(cut)
         pieces.append(piece)
     pieces.append(rest)
-    return _Template(issuer, info, who, tuple(pieces), {})
+    return _Template(issuer, info, who, tuple(pieces), {}, [((), b"")])
+
+
+_NO_TEMPLATE = _Template(cast(IssuerRecord, None), cast(TypeInfo, None), {}, (), {}, [((), b"")])
 
 
 def _field_head(template: _Template, name: str) -> bytes:
@@ -217,6 +222,21 @@ def _fields_json(template: _Template, values: Any) -> bytes:
     return b"[" + b",".join(parts) + b"]"
 
 
+def _tail(
+    p: tuple[bytes, ...], checked_at: int, trust: int | None, status_as_of: int,
+    max_age: int | None,
+) -> bytes:  # fmt: skip
+    """A VALID answer from its ``checked_at`` on (the template's pieces 5 to 10)."""
+    return b"".join((
+        p[5], _iso_json(checked_at),
+        p[6], _NULL if trust is None else _iso_json(trust),
+        p[7], _iso_json(status_as_of),
+        p[8], b"%d" % max(0, checked_at - status_as_of),
+        p[9], _NULL if max_age is None else b"%d" % max_age,
+        p[10],
+    ))  # fmt: skip
+
+
 class ValidAnswers:
     """The bytes of VALID answers (``orjson.dumps`` of ``verification_json`` + the extras,
     byte for byte) from templates held per issuer, type and answering city, matched by
@@ -224,6 +244,7 @@ class ValidAnswers:
 
     def __init__(self) -> None:
         self._held: dict[tuple[int, int, int], _Template] = {}
+        self._last = _NO_TEMPLATE
 
     def render(self, result: VerificationResult, who: dict[str, str]) -> bytes | None:
         """The answer to ``result``, or None when no template applies (not VALID, …)."""
@@ -239,34 +260,39 @@ class ValidAnswers:
         ):
             return None
         info = cred.type_info
-        key = (id(issuer), id(info), id(who))
-        template = self._held.get(key)
-        # Held beside the objects themselves, so an id is not reused while its entry is held.
-        if template is None or not (
-            template.issuer is issuer and template.info is info and template.who is who
-        ):
-            if len(self._held) >= _HELD_TEMPLATES:
-                self._held.clear()
-            template = self._held[key] = _template(issuer, info, who)
+        template = self._last  # most answers are of the issuer and type of the one before
+        if not (template.issuer is issuer and template.info is info and template.who is who):
+            key = (id(issuer), id(info), id(who))
+            found = self._held.get(key)
+            # Held beside the objects themselves: an id is not reused while its entry is held.
+            if found is None or not (
+                found.issuer is issuer and found.info is info and found.who is who
+            ):
+                if len(self._held) >= _HELD_TEMPLATES:
+                    self._held.clear()
+                found = self._held[key] = _template(issuer, info, who)
+            template = self._last = found
         if not template.pieces:
             return None  # no template for these (see _template)
         checked_at = result.checked_at
-        max_age = result.status_max_age
-        trust = result.trust_as_of
         until = cred.valid_until
         p = template.pieces
+        # From ``checked_at`` on, an answer depends only on when it was made and on the
+        # snapshot's times: the same for a whole batch, and for every answer of a second.
+        when = (checked_at, result.trust_as_of, status_as_of, result.status_max_age)
+        held = template.tail[0]
+        if held[0] == when:
+            tail = held[1]
+        else:
+            tail = _tail(p, *when)
+            template.tail[0] = (when, tail)  # replaced whole: a reader sees one or the other
         return b"".join((
             p[0], _NULL if cred.identifier is None else orjson.dumps(cred.identifier),
             p[1], _fields_json(template, cred.values),
             p[2], _iso_json(cred.issued_at),
             p[3], _iso_json(cred.valid_from),
             p[4], _NULL if until is None else _iso_json(until),
-            p[5], _iso_json(checked_at),
-            p[6], _NULL if trust is None else _iso_json(trust),
-            p[7], _iso_json(status_as_of),
-            p[8], b"%d" % max(0, checked_at - status_as_of),
-            p[9], _NULL if max_age is None else b"%d" % max_age,
-            p[10],
+            tail,
         ))  # fmt: skip
 
 
