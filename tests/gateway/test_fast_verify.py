@@ -24,7 +24,15 @@ import orjson
 import pytest
 from fastapi.testclient import TestClient
 
-from gateway import fast_verify, issuance, keystore, status, trustsync, verify_extras
+from gateway import (
+    fast_verify,
+    issuance,
+    keystore,
+    status,
+    trustsync,
+    valid_answers,
+    verify_extras,
+)
 from gateway.app import JSON_BODY_LIMIT, create_app
 from gateway.core import Gateway
 from gateway.models import SigningKeyRow
@@ -551,7 +559,7 @@ def test_a_templated_valid_answer_is_the_built_answer_byte_for_byte(
     )  # fmt: skip
     texts = {**hz, "personal": personal.token, "permit": permit.token}
     who = verify_extras.answered_by(gw)
-    valid = fast_verify.ValidAnswers()
+    valid = valid_answers.ValidAnswers()
     rendered = {}
     for name, text in texts.items():
         first = _verified(gw, text)
@@ -579,7 +587,7 @@ def test_a_new_city_record_or_trust_snapshot_gets_a_new_template(
     """Templates are matched by identity: another ``answered_by`` (the city renamed) or
     another snapshot's issuer renders afresh, never from the old bytes."""
     result = _verified(gw, hz["valid QR"])
-    valid = fast_verify.ValidAnswers()
+    valid = valid_answers.ValidAnswers()
     who = verify_extras.answered_by(gw)
     first = valid.render(result, who)
     renamed = {**who, "name": "杭州市（新）"}
@@ -603,11 +611,11 @@ def test_trust_data_holding_a_marker_is_answered_without_a_template(
     text its quotes are escaped) is no way to bend an answer: no template is made, and the
     answer is built as a dictionary."""
     made = itertools.count()  # markers 0, 1, 2 … in hex: the first one known
-    monkeypatch.setattr(fast_verify.secrets, "token_hex", lambda n: f"{next(made):0{2 * n}x}")
+    monkeypatch.setattr(valid_answers.secrets, "token_hex", lambda n: f"{next(made):0{2 * n}x}")
     result = _verified(gw, hz["valid QR"])
     assert result.issuer is not None
     tricky = result._replace(issuer=dataclasses.replace(result.issuer, name=f"\x00{0:016x}\x00"))
-    valid = fast_verify.ValidAnswers()
+    valid = valid_answers.ValidAnswers()
     who = verify_extras.answered_by(gw)
     assert valid.render(tricky, who) is None
     assert valid.render(result, who) is not None  # the markers, unguessed, cut cleanly
