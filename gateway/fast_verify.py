@@ -9,8 +9,8 @@ same steps once each, in the same order as the app's layers do them:
    one ``Content-Length`` within the body bound is taken; anything else goes to the app untouched;
 2. the per-address budget ``verify`` (``verify_batch`` for a batch, one a QR) is spent
    (:mod:`gateway.address_limits`), before a byte of the body is read: 429 with
-   ``Retry-After``, as the app answers it; a batch of more QRs than that budget ever admits at
-   once is handed to the app, whose route answers 422;
+   ``Retry-After``, as the app answers it, counted and logged as the app's are; a batch of
+   more QRs than that budget ever admits at once is handed to the app, whose route answers 422;
 3. the body is read up to its bound and parsed with orjson; a body that is exactly what
    ``VerifyBody`` / ``VerifyBatchBody`` accept is verified here (:func:`decide`), the answer is
    ``verification_json`` + ``verify_extras`` (a revoked or suspended answer reads its record in

@@ -23,6 +23,8 @@ from typing import Any
 import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway import (
     fast_verify,
@@ -640,3 +642,32 @@ def test_the_fast_paths_429s_are_counted_and_logged_as_the_apps(
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     refused = [(line["route"], line["status"]) for line in lines if line["status"] == 429]
     assert refused == [("unmatched", 429)] * 4  # 2 a client
+
+
+_VALUES = st.dictionaries(
+    st.text(max_size=12),
+    st.one_of(
+        st.text(max_size=40),
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+    ),
+    max_size=8,
+)
+
+
+def test_any_signed_fields_are_templated_as_they_are_built(gw: Gateway, hz: dict[str, str]) -> None:
+    """Field names and values of any kind (quotes, escapes, control characters, Chinese, big
+    numbers, floats; names the type does not label), shown as the built answer shows them."""
+    first = _verified(gw, hz["valid QR"])
+    assert first.credential is not None
+    valid = valid_answers.ValidAnswers()
+    who = verify_extras.answered_by(gw)
+
+    @settings(max_examples=150, deadline=None)
+    @given(_VALUES)
+    def check(values: dict[str, Any]) -> None:
+        assert first.credential is not None
+        result = first._replace(credential=first.credential._replace(values=values))
+        assert valid.render(result, who) == _dict_answer(gw, result)
+
+    check()
