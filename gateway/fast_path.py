@@ -7,6 +7,7 @@ Deliberately not here: what each path takes, checks and answers.
 
 from __future__ import annotations
 
+import os
 import secrets
 from typing import TYPE_CHECKING
 
@@ -74,6 +75,8 @@ class Handed(Exception):
 
 _IDS_AT_ONCE = 256
 _ids: list[bytes] = []
+# A forked process (``ecert serve --workers``) must not hand out its parent's drawn ids.
+os.register_at_fork(after_in_child=_ids.clear)
 
 
 def new_id() -> bytes:
