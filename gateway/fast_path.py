@@ -7,6 +7,8 @@ Deliberately not here: what each path takes, checks and answers.
 
 from __future__ import annotations
 
+import os
+import secrets
 from typing import TYPE_CHECKING
 
 import orjson
@@ -71,13 +73,33 @@ class Handed(Exception):
     """The request goes to the app after all (the body read so far is replayed)."""
 
 
+_IDS_AT_ONCE = 256
+_ids: list[bytes] = []
+# A forked process (``ecert serve --workers``) must not hand out its parent's drawn ids.
+os.register_at_fork(after_in_child=_ids.clear)
+
+
+def new_id() -> bytes:
+    """:func:`gateway.observe.new_id` drawn from the system's random source 256 at a time:
+    one ``getrandom`` call for 256 answers instead of one each (the verify hot path). Safe
+    across threads (apps served from several): each list operation is atomic."""
+    try:
+        return _ids.pop()
+    except IndexError:
+        drawn = secrets.token_hex(8 * _IDS_AT_ONCE).encode()
+        fresh = [drawn[i : i + 16] for i in range(0, len(drawn), 16)]
+        rid = fresh.pop()
+        _ids.extend(fresh)
+        return rid
+
+
 class Answer:
     """One answer of a fast path: sends through ``send`` with ``nosniff`` and the request id
     added, remembering the status sent (500 until one is)."""
 
     def __init__(self, send: Send, rid: bytes | None) -> None:
         self._send = send
-        self.request_id = rid if rid is not None and observe.sane_id(rid) else observe.new_id()
+        self.request_id = rid if rid is not None and observe.sane_id(rid) else new_id()
         self.status = 500
 
     async def __call__(self, message: Message) -> None:
@@ -91,10 +113,13 @@ class Answer:
         await self._send(message)
 
     async def json(self, status: int, content: bytes, *extra: tuple[bytes, bytes]) -> None:
-        """A JSON answer of ``content`` (serialised already) with ``extra`` headers."""
-        headers = [(b"content-length", str(len(content)).encode()), JSON_HEADER, *extra]
-        await self({"type": "http.response.start", "status": status, "headers": headers})
-        await self({"type": "http.response.body", "body": content})
+        """A JSON answer of ``content`` (serialised already) with ``extra`` headers: the
+        headers :meth:`__call__` adds written in place (the verify hot path)."""
+        self.status = status
+        headers = [(b"content-length", b"%d" % len(content)), JSON_HEADER, *extra, NOSNIFF,
+                   (observe.REQUEST_ID_HEADER, self.request_id)]  # fmt: skip
+        await self._send({"type": "http.response.start", "status": status, "headers": headers})
+        await self._send({"type": "http.response.body", "body": content})
 
     async def internal(self) -> None:
         """The house 500, as the app's last handler answers, when nothing was sent yet."""

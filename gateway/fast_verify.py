@@ -9,13 +9,15 @@ same steps once each, in the same order as the app's layers do them:
    one ``Content-Length`` within the body bound is taken; anything else goes to the app untouched;
 2. the per-address budget ``verify`` (``verify_batch`` for a batch, one a QR) is spent
    (:mod:`gateway.address_limits`), before a byte of the body is read: 429 with
-   ``Retry-After``, as the app answers it; a batch of more QRs than that budget ever admits at
-   once is handed to the app, whose route answers 422;
+   ``Retry-After``, as the app answers it, counted and logged as the app's are; a batch of
+   more QRs than that budget ever admits at once is handed to the app, whose route answers 422;
 3. the body is read up to its bound and parsed with orjson; a body that is exactly what
    ``VerifyBody`` / ``VerifyBatchBody`` accept is verified here (:func:`decide`), the answer is
    ``verification_json`` + ``verify_extras`` (a revoked or suspended answer reads its record in
    a worker thread, as the route does), with ``nosniff`` and ``X-Request-ID``, counted and logged
-   under the route's template (:func:`gateway.observe.answered`).
+   under the route's template (:func:`gateway.observe.answered`). A VALID answer is written from
+   a byte template of its issuer and type (:mod:`gateway.valid_answers`): the same bytes, for
+   less work than building the answer's dictionaries and serialising them.
 
 A request it does not answer itself after it has started reading (a body over the bound, bad
 JSON, any input ``VerifyBody`` refuses, a remote key's compromise that needs the issuing city's
@@ -35,7 +37,7 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -48,6 +50,7 @@ from gateway.fast_path import Answer, FastPath, Handed, read_body, replay
 from gateway.freshness import verifier_bound
 from gateway.http_errors import ASGIApp, Message, Receive, Scope, Send
 from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS, verification_json
+from gateway.valid_answers import ValidAnswers
 from verify.reasons import Reason
 from verify.result import VerificationResult
 from verify.verifier import verify_many, verify_scanned
@@ -123,6 +126,26 @@ async def answers(gw: Gateway, results: Sequence[VerificationResult]) -> list[di
     return out
 
 
+async def answer_bytes(
+    gw: Gateway, results: Sequence[VerificationResult], valid: ValidAnswers
+) -> list[bytes]:
+    """The serialised HTTP answers of ``results``, each what ``orjson.dumps`` makes of
+    :func:`answers`' entry: a VALID answer from ``valid``'s templates, any other built and
+    serialised (a revoked or suspended one reads its record in a worker thread)."""
+    who = verify_extras.held_answered_by(gw)
+    out: list[bytes | None] = []
+    rest: list[VerificationResult] = []
+    for result in results:
+        done = valid.render(result, who) if who is not None else None
+        out.append(done)
+        if done is None:
+            rest.append(result)
+    if not rest:
+        return cast(list[bytes], out)  # every entry rendered above
+    built = iter(await answers(gw, rest))
+    return [done if done is not None else orjson.dumps(next(built)) for done in out]
+
+
 def qr_of(body: object) -> str | None:
     """The text of a body ``VerifyBody`` accepts as it is, else None (the app answers it)."""
     if type(body) is not dict or len(body) != 1:
@@ -154,12 +177,17 @@ class _Route:
 _ROUTES = {SINGLE: _Route(SINGLE), BATCH: _Route(BATCH)}
 
 
+class _Refused(Exception):
+    """The per-address budget refused the request: its 429 is sent."""
+
+
 class FastVerify(FastPath):
     """ASGI: the verify fast path in front of ``app`` (the gateway's FastAPI app)."""
 
     def __init__(self, app: ASGIApp, *, confirmer: Confirmer, **shared: Any) -> None:
         super().__init__(app, **shared)
         self.confirmer = confirmer
+        self.valid = ValidAnswers()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -181,59 +209,34 @@ class FastVerify(FastPath):
         if not self.plain_json(types, content_type, lengths, declared):
             await self.app(scope, receive, send)  # the app's own checks answer these
             return
-        await self._answer(scope, receive, send, path, rid)
-
-    async def _answer(
-        self, scope: Scope, receive: Receive, send: Send, path: str, rid: bytes | None
-    ) -> None:
+        # From here on in this coroutine, not one of its own: the verify hot path.
         started = time.perf_counter()
         sent = Answer(send, rid)
         read: list[Message] = []
         try:
+            content: bytes | None = None
             if self.limiter.enabled:
                 try:
                     self.limiter.hit(RULE if path == SINGLE else BATCH_RULE, client_address(scope))
                 except TooManyRequests as exc:
-                    await refuse(scope, sent, exc)
-                    return
+                    await refuse(scope, sent, exc)  # counted and logged below, as the app's
+                    raise _Refused from None
             try:
                 body = orjson.loads(await read_body(receive, read, self.body_limit))
             except orjson.JSONDecodeError:
                 raise Handed from None
-            if path == SINGLE:
-                qr = qr_of(body)
-                if qr is None:
-                    raise Handed
-                texts = [qr]
+            if path == SINGLE:  # inline, not a coroutine of its own: the hot path
+                result = self._one(scope, body)
+                who = verify_extras.held_answered_by(self.gw)
+                if who is not None:
+                    content = self.valid.render(result, who)
+                if content is None:
+                    content = orjson.dumps((await answers(self.gw, [result]))[0])
             else:
-                batch = qrs_of(body)
-                if batch is None:
-                    raise Handed
-                texts = batch
-                most = self.limiter.most(BATCH_RULE)
-                if most is not None and len(texts) > most:
-                    raise Handed  # more than the budget ever admits: the route's 422
-                if len(texts) > 1 and self.limiter.enabled:
-                    try:  # one a QR: the request's own was spent above
-                        self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
-                    except TooManyRequests as exc:
-                        scope["route"] = _ROUTES[path]  # the route's refusal, as the app's
-                        await refuse(scope, sent, exc)
-                        return
-                    scope[BATCH_SPENT] = True
-            results = decide_all(self.gw, self.confirmer, texts)
-            reasons: dict[Reason, int] = {}
-            for result in results:
-                reason = result.reason
-                reasons[reason] = reasons.get(reason, 0) + 1
-            # Only a compromised key's answer may need one (needs_confirmation): looked at then.
-            if _KEY_NOT_VALID in reasons and any(needs_confirmation(r) for r in results):
-                raise Handed  # the route asks the issuing city (rare; network, in a thread)
-            scope["route"] = _ROUTES[path]
-            for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
-                self.observed.verify_answered(reason.value, answered)
-            out = await answers(self.gw, results)
-            await sent.json(200, orjson.dumps(out[0] if path == SINGLE else {"results": out}))
+                content = await self._many(scope, sent, body)
+            await sent.json(200, content)
+        except _Refused:
+            pass
         except Handed:
             scope[SPENT] = True
             await self.app(scope, replay(read, receive), send)
@@ -244,3 +247,48 @@ class FastVerify(FastPath):
         observe.answered(
             self.observed, self.access_log, scope, sent.request_id, sent.status, started
         )
+
+    def _one(self, scope: Scope, body: object) -> VerificationResult:
+        """The verification of a single verify's body, counted (:class:`Handed` when the app
+        answers it)."""
+        qr = qr_of(body)
+        if qr is None:
+            raise Handed
+        result = decide(self.gw, self.confirmer, qr)
+        reason = result.reason
+        if reason is _KEY_NOT_VALID and needs_confirmation(result):
+            raise Handed  # the route asks the issuing city (rare; network, in a thread)
+        scope["route"] = _ROUTES[SINGLE]
+        self.observed.verify_answered(reason.value)
+        return result
+
+    async def _many(self, scope: Scope, sent: Answer, body: object) -> bytes:
+        """The answer to a batch's body; :class:`_Refused` when its budget refused it (429
+        sent), :class:`Handed` when the app answers it."""
+        texts = qrs_of(body)
+        if texts is None:
+            raise Handed
+        most = self.limiter.most(BATCH_RULE)
+        if most is not None and len(texts) > most:
+            raise Handed  # more than the budget ever admits: the route's 422
+        if len(texts) > 1 and self.limiter.enabled:
+            try:  # one a QR: the request's own was spent above
+                self.limiter.hit(BATCH_RULE, client_address(scope), cost=len(texts) - 1)
+            except TooManyRequests as exc:
+                scope["route"] = _ROUTES[BATCH]  # the route's refusal, as the app's
+                await refuse(scope, sent, exc)
+                raise _Refused from None
+            scope[BATCH_SPENT] = True
+        results = decide_all(self.gw, self.confirmer, texts)
+        reasons: dict[Reason, int] = {}
+        for result in results:
+            reason = result.reason
+            reasons[reason] = reasons.get(reason, 0) + 1
+        # Only a compromised key's answer may need one (needs_confirmation): looked at then.
+        if _KEY_NOT_VALID in reasons and any(needs_confirmation(r) for r in results):
+            raise Handed  # the route asks the issuing city (rare; network, in a thread)
+        scope["route"] = _ROUTES[BATCH]
+        for reason, answered in reasons.items():  # a lock and a sum a reason, not a QR
+            self.observed.verify_answered(reason.value, answered)
+        out = await answer_bytes(self.gw, results, self.valid)
+        return b'{"results":[' + b",".join(out) + b"]}"

@@ -79,15 +79,21 @@ def extract_token(scanned: str) -> str:
         raise DataError(
             f"scanned text is {len(scanned)} characters, at most {MAX_SCAN_LENGTH} allowed"
         )
-    # The common form first: a verify URL without white space, QR digits after '#'. Digits
-    # cannot hide white space from numeric_to_jws (it refuses any), so when this answers, the
-    # general path below would have answered the same; on any failure that path decides.
+    # The common forms first: a verify URL without white space, QR digits after '#' (digits
+    # cannot hide white space from numeric_to_jws: it refuses any), and a bare compact JWS. When
+    # one answers, the general path below would have answered the same; on any failure that
+    # path decides.
     head, sep, fragment = scanned.partition("#")
-    if sep and fragment[:1] in _DIGIT_CHARS and _PLAIN_URL.fullmatch(head):
-        try:
-            return _token_from(fragment, what="the text after '#'")
-        except DataError:
-            pass
+    if sep:
+        if fragment[:1] in _DIGIT_CHARS and _PLAIN_URL.fullmatch(head):
+            try:
+                return _token_from(fragment, what="the text after '#'")
+            except DataError:
+                pass
+    elif scanned[:1] not in _DIGIT_CHARS and _JWS.fullmatch(scanned):
+        # A bare compact JWS: no white space, no URL (':' is not in it), not digits, so the
+        # general path would answer it as it is; the pass over white space is skipped.
+        return scanned
     return _token_in_any_form(scanned)
 
 

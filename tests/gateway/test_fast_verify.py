@@ -10,17 +10,31 @@ bodies and other content types. The batch endpoint answers each text as the sing
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import hmac
+import itertools
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from gateway import issuance, keystore, status, trustsync
+from gateway import (
+    fast_verify,
+    issuance,
+    keystore,
+    status,
+    trustsync,
+    valid_answers,
+    verify_extras,
+)
 from gateway.app import JSON_BODY_LIMIT, create_app
 from gateway.core import Gateway
 from gateway.models import SigningKeyRow
@@ -35,6 +49,9 @@ from trust.claims import CREDENTIAL_TYP
 from trust.encoding import b64url_decode, b64url_encode
 from trust.jws import sign_compact
 from trust.keys import EDDSA, SigningKey
+from verify.reasons import Reason
+from verify.result import VerificationResult
+from verify.verifier import verify_scanned
 
 URL = "/api/v1/verify"
 BATCH = "/api/v1/verify/batch"
@@ -73,6 +90,7 @@ def same(fast: TestClient, slow: TestClient, path: str, **request: Any) -> Any:
         assert a.headers.get(name) == b.headers.get(name), (name, request, a.headers, b.headers)
     assert a.headers["x-request-id"], a.headers
     assert a.json() == b.json(), request
+    assert a.content == b.content, request  # byte for byte, not only the same JSON
     return a
 
 
@@ -128,6 +146,24 @@ def forged(gw: Gateway, agency_id: str, token: str) -> dict[str, str]:
         )[:QR_MAX_CHARS],
         "signature padding": _with_segment(token, 2, s64 + "="),
         "wrong typ": sign_compact(claims, key, typ="JWT", kid=kid),
+        # Numbers JSON writers spell differently (orjson 1e16, Python's json 1e+16), in a
+        # signed field: the answer shows them as the route does.
+        "float fields": sign_compact(
+            {
+                **claims,
+                "c": {
+                    **claims["c"],
+                    "big": 1e16,
+                    "small": 1.5e-7,
+                    "half": 0.5,
+                    "neg": -2.0,
+                    "int": 12,
+                },
+            },
+            key,
+            typ=CREDENTIAL_TYP,
+            kid=kid,
+        ),
         "header only": h64,
         "valid, spaces around": f"  {token}\n",  # a scanner's white space is dropped
     }
@@ -168,6 +204,7 @@ def test_every_text_of_the_corpus_answers_the_same(gw: Gateway, hz: dict[str, st
     assert reasons["expired"] == "EXPIRED"
     assert reasons["another key under the kid"] == "BAD_SIGNATURE"
     assert {n for n, r in reasons.items() if r == "VALID"} == {
+        "float fields",
         "valid token",
         "valid QR",
         "valid, spaces around",
@@ -492,3 +529,145 @@ def test_a_batch_handed_on_for_a_confirmation_spends_its_budget_once(
         assert [r["reason"] for r in first.json()["results"]] == ["VALID", "VALID"]
         assert client.post(BATCH, json={"qrs": [genuine, genuine]}).status_code == 200  # 4 spent
         assert client.post(BATCH, json={"qrs": [genuine]}).status_code == 429
+
+
+# --- VALID answers from byte templates -------------------------------------------------------
+
+
+def _dict_answer(gw: Gateway, result: VerificationResult) -> bytes:
+    """The answer as the route builds it: ``answers``' dictionary, serialised."""
+    return orjson.dumps(asyncio.run(fast_verify.answers(gw, [result]))[0])
+
+
+def _verified(gw: Gateway, text: str) -> VerificationResult:
+    state = gw.state
+    return verify_scanned(text, trust=state.trust, statuses=state.statuses, now=gw.clock())
+
+
+def test_a_templated_valid_answer_is_the_built_answer_byte_for_byte(
+    gw: Gateway, amr: Agency, psb: Agency, hz: dict[str, str]
+) -> None:
+    """Every VALID answer of the corpus, of a personal type (its own message) and of another
+    type: rendered from the template, the same bytes as the dictionary serialised; any other
+    answer has no template (it is built as ever)."""
+    personal, _ = issuance.issue(
+        gw, agency_id=psb.id,
+        request=issuance.IssueRequest("resident-eid", SAMPLE_SUBJECTS["resident-eid"]),
+    )  # fmt: skip
+    permit, _ = issuance.issue(
+        gw, agency_id=amr.id,
+        request=issuance.IssueRequest("food-business-permit",
+                                      SAMPLE_SUBJECTS["food-business-permit"]),
+    )  # fmt: skip
+    texts = {**hz, "personal": personal.token, "permit": permit.token}
+    who = verify_extras.answered_by(gw)
+    valid = valid_answers.ValidAnswers()
+    rendered = {}
+    for name, text in texts.items():
+        first = _verified(gw, text)
+        later = first._replace(checked_at=first.checked_at + 7, status_max_age=None)
+        for result in (first, first, later, first):  # made, held; other times; back again
+            got = valid.render(result, who)
+            if result.reason is Reason.VALID:
+                assert got == _dict_answer(gw, result), name
+            else:
+                assert got is None, name
+        rendered[name] = valid.render(first, who)
+    assert rendered["personal"] is not None
+    assert "持证人" in rendered["personal"].decode()
+    assert {n for n, r in rendered.items() if r is not None} >= {
+        "valid QR",
+        "float fields",
+        "personal",
+        "permit",
+    }
+
+
+def test_a_new_city_record_or_trust_snapshot_gets_a_new_template(
+    gw: Gateway, hz: dict[str, str]
+) -> None:
+    """Templates are matched by identity: another ``answered_by`` (the city renamed) or
+    another snapshot's issuer renders afresh, never from the old bytes."""
+    result = _verified(gw, hz["valid QR"])
+    valid = valid_answers.ValidAnswers()
+    who = verify_extras.answered_by(gw)
+    first = valid.render(result, who)
+    renamed = {**who, "name": "杭州市（新）"}
+    again = valid.render(result, renamed)
+    assert first is not None
+    assert again is not None
+    assert "杭州市（新）".encode() in again
+    assert "杭州市（新）".encode() not in first
+    assert again == orjson.dumps({**orjson.loads(first), "answered_by": renamed})
+    assert result.issuer is not None
+    moved = result._replace(issuer=dataclasses.replace(result.issuer, name="某市某局"))
+    assert valid.render(moved, who) == orjson.dumps(
+        {**orjson.loads(first), "issuer": {**orjson.loads(first)["issuer"], "name": "某市某局"}}
+    )
+
+
+def test_trust_data_holding_a_marker_is_answered_without_a_template(
+    gw: Gateway, hz: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An issuer named exactly as a template's marker (were it ever guessed; within a longer
+    text its quotes are escaped) is no way to bend an answer: no template is made, and the
+    answer is built as a dictionary."""
+    made = itertools.count()  # markers 0, 1, 2 … in hex: the first one known
+    monkeypatch.setattr(valid_answers.secrets, "token_hex", lambda n: f"{next(made):0{2 * n}x}")
+    result = _verified(gw, hz["valid QR"])
+    assert result.issuer is not None
+    tricky = result._replace(issuer=dataclasses.replace(result.issuer, name=f"\x00{0:016x}\x00"))
+    valid = valid_answers.ValidAnswers()
+    who = verify_extras.answered_by(gw)
+    assert valid.render(tricky, who) is None
+    assert valid.render(result, who) is not None  # the markers, unguessed, cut cleanly
+    answer = asyncio.run(fast_verify.answer_bytes(gw, [tricky, result], valid))
+    assert answer == [_dict_answer(gw, tricky), _dict_answer(gw, result)]
+
+
+def test_the_fast_paths_429s_are_counted_and_logged_as_the_apps(
+    gw: Gateway, hz: dict[str, str], tmp_path: Path
+) -> None:
+    """A request the budget refuses is counted and logged by the fast path as by the app."""
+    log_file = tmp_path / "access.log"
+    with both(
+        gw, rate_limits=True, rate_limit_verify="1/minute", access_log="json",
+        access_log_file=log_file,
+    ) as (fast, slow):  # fmt: skip
+        for client in (fast, slow):
+            codes = [client.post(URL, json={"qr": hz["valid QR"]}).status_code for _ in range(3)]
+            assert codes == [200, 429, 429]
+        metric = 'ecert_http_requests_total{method="POST",route="unmatched",status="429"}'
+        assert _counted(fast, metric) == _counted(slow, metric) == 2.0
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    refused = [(line["route"], line["status"]) for line in lines if line["status"] == 429]
+    assert refused == [("unmatched", 429)] * 4  # 2 a client
+
+
+_VALUES = st.dictionaries(
+    st.text(max_size=12),
+    st.one_of(
+        st.text(max_size=40),
+        st.integers(min_value=-(2**63), max_value=2**64 - 1),
+        st.floats(allow_nan=False, allow_infinity=False),
+    ),
+    max_size=8,
+)
+
+
+def test_any_signed_fields_are_templated_as_they_are_built(gw: Gateway, hz: dict[str, str]) -> None:
+    """Field names and values of any kind (quotes, escapes, control characters, Chinese, big
+    numbers, floats; names the type does not label), shown as the built answer shows them."""
+    first = _verified(gw, hz["valid QR"])
+    assert first.credential is not None
+    valid = valid_answers.ValidAnswers()
+    who = verify_extras.answered_by(gw)
+
+    @settings(max_examples=150, deadline=None)
+    @given(_VALUES)
+    def check(values: dict[str, Any]) -> None:
+        assert first.credential is not None
+        result = first._replace(credential=first.credential._replace(values=values))
+        assert valid.render(result, who) == _dict_answer(gw, result)
+
+    check()

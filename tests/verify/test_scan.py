@@ -222,15 +222,17 @@ def _outcome(extract: Callable[[str], str], scanned: str) -> str:
 
 _PIECES = st.sampled_from(
     [HOST + "/v", "http://127.0.0.1:8000/v", "HTTPS://X.CN/V", "#", "##", DIGITS, DIGITS[:-1],
-     DIGITS[:40], "1212", "9999", TOKEN, "a..c", " ", "\r\n", "\t", "\u3000", "\x1c", "0", "x"]
+     DIGITS[:40], "1212", "9999", TOKEN, "a..c", " ", "\r\n", "\t", "\u3000", "\x1c", "0", "x",
+     "a.b", ".c", "9.a.b", "é", "-_"]
 )  # fmt: skip
 
 
 @settings(max_examples=400)
 @given(st.lists(_PIECES, max_size=6))
 def test_the_url_shortcut_answers_as_the_general_path(pieces: list[str]) -> None:
-    # extract_token tries the common form (a URL without white space, digits after '#')
-    # first: for any text it must answer, token or error text, as the general path alone does.
+    # extract_token tries the common forms (a URL without white space, digits after '#'; a
+    # bare compact JWS) first: for any text it must answer, token or error text, as the
+    # general path alone does.
     scanned = "".join(pieces)
     assert _outcome(extract_token, scanned) == _outcome(_token_in_any_form, scanned)
 
