@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 HOW = (
@@ -33,6 +33,10 @@ FLAGS = [
     "--disable-dev-shm-usage",
 ]
 TIMEOUT_MS = 15_000  # every wait of a page is bounded
+# The context's default (below) bounds a page's actions; expect()'s assertions have their own,
+# 5 s, which a loaded 2-core machine once ran past while a page polled for an answer (a full
+# run with other tests beside it). They get the same bound as every other wait.
+expect.set_options(timeout=TIMEOUT_MS)
 
 
 def chromium_path() -> str | None:
