@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from fastapi.testclient import TestClient
@@ -89,3 +91,16 @@ def race_past(
         t.start()
     for t in threads:
         t.join(timeout=30)
+
+
+T = TypeVar("T")
+
+
+def on_own_loop(make: Callable[[], Coroutine[Any, Any, T]], timeout: float = 30.0) -> T:
+    """``make()`` run to its end on an event loop of its own, in a thread of its own: the
+    suite's main thread may hold a running loop left by an earlier test's library
+    (Playwright's sync API keeps one), and ``asyncio.run`` refuses to start beside it (a full
+    run failed 11 tests so). Bounded by ``timeout`` seconds."""
+    with ThreadPoolExecutor(1) as pool:
+        future = pool.submit(lambda: asyncio.run(asyncio.wait_for(make(), timeout)))
+        return future.result(timeout + 5.0)

@@ -4,10 +4,10 @@ together, in order, and nothing kept is lost or delayed past a close, an EOF or 
 from __future__ import annotations
 
 import asyncio
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from gateway.coalesce import FLUSH_AT, CoalescingTransport
+from tests.gateway.helpers import on_own_loop
 
 
 class _Recorder(asyncio.Transport):
@@ -46,11 +46,7 @@ class _Recorder(asyncio.Transport):
 
 
 def _run(body: Any) -> None:
-    """``body()`` on an event loop of its own, in a thread of its own: the suite's main thread
-    may hold a running loop left by an earlier test's library (Playwright's sync API keeps one),
-    and ``asyncio.run`` refuses to start beside it."""
-    with ThreadPoolExecutor(1) as pool:
-        pool.submit(lambda: asyncio.run(asyncio.wait_for(body(), timeout=5))).result(timeout=10)
+    on_own_loop(body, timeout=5)
 
 
 def test_the_writes_of_one_turn_go_out_as_one_at_its_end() -> None:

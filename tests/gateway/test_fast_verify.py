@@ -10,7 +10,6 @@ bodies and other content types. The batch endpoint answers each text as the sing
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import hmac
 import itertools
@@ -42,6 +41,7 @@ from gateway.schemas import BATCH_MAX_QRS, QR_MAX_CHARS
 from loadtests.common import garbage_texts
 from tests.conftest import Agency, FakeClock
 from tests.gateway.federation_helpers import federation_of
+from tests.gateway.helpers import on_own_loop
 from tests.gateway.test_federation_sync import _region, _sync
 from tests.issuers.samples import SAMPLE_SUBJECTS
 from tests.verify.test_canonical_tokens import B64URL, _same_bytes, _with_segment
@@ -536,7 +536,7 @@ def test_a_batch_handed_on_for_a_confirmation_spends_its_budget_once(
 
 def _dict_answer(gw: Gateway, result: VerificationResult) -> bytes:
     """The answer as the route builds it: ``answers``' dictionary, serialised."""
-    return orjson.dumps(asyncio.run(fast_verify.answers(gw, [result]))[0])
+    return orjson.dumps(on_own_loop(lambda: fast_verify.answers(gw, [result]))[0])
 
 
 def _verified(gw: Gateway, text: str) -> VerificationResult:
@@ -621,7 +621,7 @@ def test_trust_data_holding_a_marker_is_answered_without_a_template(
     who = verify_extras.answered_by(gw)
     assert valid.render(tricky, who) is None
     assert valid.render(result, who) is not None  # the markers, unguessed, cut cleanly
-    answer = asyncio.run(fast_verify.answer_bytes(gw, [tricky, result], valid))
+    answer = on_own_loop(lambda: fast_verify.answer_bytes(gw, [tricky, result], valid))
     assert answer == [_dict_answer(gw, tricky), _dict_answer(gw, result)]
 
 

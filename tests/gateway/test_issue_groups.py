@@ -20,6 +20,7 @@ from gateway.core import Gateway
 from gateway.errors import Conflict
 from gateway.models import CredentialRow
 from tests.conftest import Agency
+from tests.gateway.helpers import on_own_loop
 from tests.gateway.test_issuance_speed import TYPE, licence, statements
 from trust.errors import FieldError
 
@@ -231,22 +232,24 @@ def test_a_request_on_an_event_loop_waits_on_a_future_not_a_thread(
     # The fast path's requests await their group on the loop: 8 of them at once take no
     # thread each, form one group, and are answered together.
     groups = issue_groups.groups_of(gw)
-    before = threading.active_count()
+    counts: list[int] = []
 
     async def eight() -> list[Any]:
-        return list(
-            await asyncio.gather(
-                *(
-                    issue_groups.issue_answered_async(gw, agency_id=amr.id, request=_request(n))
-                    for n in range(8)
-                )
+        counts.append(threading.active_count())
+        answered = await asyncio.gather(
+            *(
+                issue_groups.issue_answered_async(gw, agency_id=amr.id, request=_request(n))
+                for n in range(8)
             )
         )
+        counts.append(threading.active_count())
+        return list(answered)
 
-    answers = asyncio.run(eight())
+    answers = on_own_loop(eight)
     assert all(created for _, created, _ in answers)
     assert len({row.id for row, _, _ in answers}) == 8
-    assert threading.active_count() <= before + 1  # the group thread at most
+    before, after = counts
+    assert after <= before + 1, counts  # the group thread at most
     assert groups.largest >= 2, (groups.groups, groups.largest)
     assert _count(gw) == 8
 
@@ -271,8 +274,8 @@ def test_a_request_not_taken_in_time_is_refused_and_nothing_is_issued(
     def second() -> Any:
         if waiting == "in a thread":
             return _issue(gw, amr, _request(1))
-        return asyncio.run(
-            issue_groups.issue_answered_async(gw, agency_id=amr.id, request=_request(1))
+        return on_own_loop(
+            lambda: issue_groups.issue_answered_async(gw, agency_id=amr.id, request=_request(1))
         )
 
     monkeypatch.setattr(issuance, "load_signer", held)
