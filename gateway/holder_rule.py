@@ -61,7 +61,7 @@ def _live_query(*, postgres: bool) -> Select[str, str]:
             bindparam("holders", type_=postgresql.ARRAY(c.holder_code.type))
         )
         live = c.status_code == any_(
-            bindparam("live", _LIVE_CODES_PG, type_=postgresql.ARRAY(c.status_code.type))
+            bindparam("live", list(LIVE_CODES), type_=postgresql.ARRAY(c.status_code.type))
         )
     else:
         of_holders = c.holder_code.in_(bindparam("holders", expanding=True))
@@ -79,7 +79,6 @@ def _live_query(*, postgres: bool) -> Select[str, str]:
     )
 
 
-_LIVE_CODES_PG = list(LIVE_CODES)
 # Built once: building costs more CPU than running it. By "on PostgreSQL".
 _LIVE = {postgres: _live_query(postgres=postgres) for postgres in (False, True)}
 
