@@ -185,3 +185,25 @@ def test_print_parse_round_trip(type_code: str, agency: str, serial: str, versio
     ident = LicenceIdentifier(type_code, agency, serial, version)
     assert LicenceIdentifier.parse(str(ident)) == ident
     assert LicenceIdentifier.from_jti(type_code, agency, ident.jti) == ident
+
+
+_CHARS = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@given(st.text(_CHARS, max_size=60), st.text(_CHARS, max_size=40))
+def test_the_resumable_check_character_is_stdnums(prefix: str, rest: str) -> None:
+    """trust.identifiers computes MOD 37,36 itself so that it can resume after an agency's
+    prefix (issue 13); python-stdnum's answer is the reference, for any split of any text."""
+    from stdnum.iso7064 import mod_37_36
+
+    from trust.identifiers import check_character
+
+    assert check_character(prefix, rest) == mod_37_36.calc_check_digit(prefix + rest)
+    assert check_character(prefix, rest) == check_character(prefix, rest)  # the cached state
+
+
+def test_the_check_character_refuses_a_character_outside_its_alphabet() -> None:
+    from trust.identifiers import check_character
+
+    with pytest.raises(KeyError):
+        check_character("11100000000013338W032", "ab")
