@@ -341,32 +341,36 @@ def _write(
         session, agency_id=agency.id, count=len(items), public_url=public_url, now=now
     )
     ids = _ids(len(items))
-    rows = [
-        mint(
-            key,
-            kid,
-            agency=agency,
-            ctype=p.ctype,
-            subject=p.subject,
-            serial=slots.serial_text(year, first + offset),
-            version=FIRST_VERSION,
-            valid_from=p.valid_from,
-            valid_until=p.valid_until,
-            slot=(list_row, idx),
-            now=now,
-            batch_ref=p.request.batch_ref,
-            credential_id=ids[offset],
-        )
-        for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True))
-    ]
-    if any(p.request.row_key for p in items):  # left out otherwise: a schema before 0015
-        for p, row in zip(items, rows, strict=True):
-            row["row_key"] = p.request.row_key
-            row["row_content"] = p.request.fingerprint() if p.request.row_key else None
-    # Core, not the ORM's bulk insert: no per-row bookkeeping; a batch on PostgreSQL is one COPY.
-    if len(rows) >= bulk_insert.COPY_FROM:
-        bulk_insert.insert_rows(session.connection(), _CREDENTIALS, rows)
+    keyed = any(p.request.row_key for p in items)  # left out otherwise: a schema before 0015
+
+    def minted() -> Iterator[dict[str, Any]]:
+        for offset, (p, (list_row, idx)) in enumerate(zip(items, taken, strict=True)):
+            row = mint(
+                key,
+                kid,
+                agency=agency,
+                ctype=p.ctype,
+                subject=p.subject,
+                serial=slots.serial_text(year, first + offset),
+                version=FIRST_VERSION,
+                valid_from=p.valid_from,
+                valid_until=p.valid_until,
+                slot=(list_row, idx),
+                now=now,
+                batch_ref=p.request.batch_ref,
+                credential_id=ids[offset],
+            )
+            if keyed:
+                row["row_key"] = p.request.row_key
+                row["row_content"] = p.request.fingerprint() if p.request.row_key else None
+            yield row
+
+    # Core, not the ORM's bulk insert: no per-row bookkeeping; a batch on PostgreSQL is one COPY,
+    # a register's chunk written while it is signed.
+    if len(items) >= bulk_insert.COPY_FROM:
+        rows = bulk_insert.insert_streamed(session.connection(), _CREDENTIALS, minted(), len(items))
     else:
+        rows = list(minted())
         session.connection().execute(_INSERT_CREDENTIALS, rows)
     audit.record_many(session, [  # one audit leaf each, written with the batch when it commits
         audit.entry(at=now, actor=actor or f"agency:{agency.id}", action="credential.issue",

@@ -81,3 +81,43 @@ def test_one_row_is_a_plain_insert(gw: Gateway) -> None:
         bulk_insert.insert_rows(conn, AUDIT, _rows(0, 1))
     assert [s.split()[:3] for s in seen if "audit_log" in s] == [["INSERT", "INTO", "audit_log"]]
     assert len(_stored(gw, 0, 10)) == 1
+
+
+def test_streamed_rows_are_stored_as_inserted_rows_and_answered_in_order(gw: Gateway) -> None:
+    """A register's chunk goes into the COPY while it is made (issue 13): the same rows stored,
+    each row the generator made answered once, in order."""
+    count = bulk_insert.STREAM_FROM + 5
+    with gw.engine.begin() as conn:
+        bulk_insert.insert_rows(conn, AUDIT, _rows(0, count))
+    made: list[int] = []
+
+    def rows() -> Any:
+        for row in _rows(count, count):
+            made.append(row["leaf_index"])
+            yield row
+
+    with statements(gw) as seen, gw.engine.begin() as conn:
+        answered = bulk_insert.insert_streamed(conn, AUDIT, rows(), count)
+    assert [r["leaf_index"] for r in answered] == made == [BASE + n for n in range(count, 2 * count)]
+    assert len([s for s in seen if "audit_log" in s]) == 1
+    plain, streamed = _stored(gw, 0, count), _stored(gw, count, 2 * count)
+    assert [r[1:3] + r[4:5] for r in streamed] == [r[1:3] + r[4:5] for r in plain]
+
+
+def test_a_row_that_fails_to_be_made_leaves_nothing_of_the_stream(gw: Gateway) -> None:
+    count = bulk_insert.STREAM_FROM + 5
+
+    def rows() -> Any:
+        for n, row in enumerate(_rows(0, count)):
+            if n == count - 2:
+                raise RuntimeError("signing failed")  # as a failure while minting would
+            yield row
+
+    with pytest.raises(RuntimeError, match="signing failed"), gw.engine.begin() as conn:
+        bulk_insert.insert_streamed(conn, AUDIT, rows(), count)
+    assert _stored(gw, 0, 10 * count) == []
+    taken = _rows(0, count)
+    taken[-1]["leaf_index"] = BASE  # the first row's: a key taken within the stream
+    with pytest.raises(IntegrityError), gw.engine.begin() as conn:
+        bulk_insert.insert_streamed(conn, AUDIT, iter(taken), count)
+    assert _stored(gw, 0, 10 * count) == []
