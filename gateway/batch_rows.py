@@ -34,12 +34,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Select, Table, any_, bindparam, select, text
-from sqlalchemy.dialects import postgresql
+from sqlalchemy import Select, Table, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gateway import holder_rule
+from gateway import holder_rule, value_lists
 from gateway.core import Gateway
 from gateway.db import WRITE_OPTION
 from gateway.errors import Conflict, NotFound
@@ -185,16 +184,11 @@ def _existing(session: Session, agency_id: str, plans: list[_Plan]) -> None:
 
 def _issued_query(by: str, *, postgres: bool) -> Select[Any]:
     """The agency's credentials whose ``by`` (``batch_ref`` or ``row_key``) is one of
-    ``values``: on PostgreSQL ``= ANY(array)``, one parameter however many values (a 500-value
-    ``IN`` cost psycopg more CPU to bind than the server took to answer, issue 13); elsewhere an
-    expanding ``IN``. Only the columns a plan reads."""
+    ``values`` (:func:`gateway.value_lists.one_of`: on PostgreSQL one parameter however many
+    values; a 500-value ``IN`` cost psycopg more CPU to bind than the server took to answer,
+    issue 13). Only the columns a plan reads."""
     c = _CREDENTIALS.c
-    column = c[by]
-    match = (
-        column == any_(bindparam("values", type_=postgresql.ARRAY(column.type)))
-        if postgres
-        else column.in_(bindparam("values", expanding=True))
-    )
+    match = value_lists.one_of(c[by], "values", postgres=postgres)
     return select(c.id, c.identifier, c.token, c.batch_ref, c.row_key, c.row_content).where(
         c.agency_id == bindparam("agency_id"), match
     )

@@ -28,6 +28,7 @@ from sqlalchemy import Select, any_, bindparam, or_, select
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
+from gateway import value_lists
 from gateway.models import CredentialRow
 from issuers.credential_types import CredentialType
 
@@ -51,20 +52,18 @@ def live_for(
 
 
 def _live_query(*, postgres: bool) -> Select[str, str]:
-    """On PostgreSQL the holders and the live codes are bound as arrays (``= ANY``): one
-    statement text whatever the count, prepared once by the driver. An ``IN`` list is
-    rendered again for every execution, which cost a group of 8 issuances twice what its
-    other look-ups did (issue 13's profile); SQLite has no arrays."""
+    """On PostgreSQL the holders are bound as one value (:func:`gateway.value_lists.one_of`)
+    and the live codes as an array (``= ANY``): one statement text whatever the count,
+    prepared once by the driver. An ``IN`` list is rendered again for every execution, which
+    cost a group of 8 issuances twice what its other look-ups did (issue 13's profile); SQLite
+    has no arrays."""
     c = CredentialRow.__table__.c  # Core columns: no ORM bookkeeping for two plain values
-    if postgres:
-        of_holders = c.holder_code == any_(
-            bindparam("holders", type_=postgresql.ARRAY(c.holder_code.type))
-        )
+    of_holders = value_lists.one_of(c.holder_code, "holders", postgres=postgres)
+    if postgres:  # two codes: an array cheap to bind, and no IN list rendered each time
         live = c.status_code == any_(
             bindparam("live", list(LIVE_CODES), type_=postgresql.ARRAY(c.status_code.type))
         )
     else:
-        of_holders = c.holder_code.in_(bindparam("holders", expanding=True))
         live = c.status_code.in_(LIVE_CODES)
     return (
         select(c.holder_code, c.id)

@@ -98,7 +98,8 @@ def test_streamed_rows_are_stored_as_inserted_rows_and_answered_in_order(gw: Gat
 
     with statements(gw) as seen, gw.engine.begin() as conn:
         answered = bulk_insert.insert_streamed(conn, AUDIT, rows(), count)
-    assert [r["leaf_index"] for r in answered] == made == [BASE + n for n in range(count, 2 * count)]
+    assert [r["leaf_index"] for r in answered] == made
+    assert made == [BASE + n for n in range(count, 2 * count)]
     assert len([s for s in seen if "audit_log" in s]) == 1
     plain, streamed = _stored(gw, 0, count), _stored(gw, count, 2 * count)
     assert [r[1:3] + r[4:5] for r in streamed] == [r[1:3] + r[4:5] for r in plain]

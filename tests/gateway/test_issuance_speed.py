@@ -148,7 +148,6 @@ def _lookups(gw: Gateway, agency: Agency) -> list[tuple[Any, str]]:
 
 def _lookups_of(gw: Gateway, agency: Agency, grown: int) -> list[tuple[Any, str]]:
     """A chunk's three look-ups of 500 keys each, and the index each should use."""
-    c = CredentialRow.__table__.c
     keys = [f"c:grown{n}" for n in range(1, grown, grown // 500)]
     refs = [f"grown:{n}" for n in range(1, grown, grown // 500)]
     holders = [f"H{n}" for n in range(1, grown, grown // 500)]
@@ -160,9 +159,7 @@ def _lookups_of(gw: Gateway, agency: Agency, grown: int) -> list[tuple[Any, str]
          "uq_credentials_row_key"),
         (issued[("batch_ref", postgres)].params(agency_id=agency.id, values=refs),
          "uq_credentials_batch_row"),
-        (select(c.holder_code, c.id).where(
-            c.type == TYPE, c.holder_code.in_(holders),
-            c.status_code.in_(holder_rule.LIVE_CODES), c.delegated_from.is_(None)),
+        (holder_rule._LIVE[postgres].params(type=TYPE, holders=holders, now=0),
          "ix_credentials_holder_code"),
     ]  # fmt: skip
 
