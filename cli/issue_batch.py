@@ -41,7 +41,7 @@ from rich.progress import (
 from cli import batch_register
 from cli.batch_register import Problem, RegisterError
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
-from gateway import batch_issue, batch_rows, issuance, wallet
+from gateway import batch_issue, batch_rows, issuance, sqlite_checkpoints, wallet
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.issuance import IssueRequest
@@ -221,10 +221,15 @@ def issue_register(
     case: nothing to keep); a subject that validation changed (spaces stripped, a code
     upper-cased, a printed date filled in) goes to an anonymous temporary file, read back in
     order by pass 2. Rows found issued already in pass 1 are validated by pass 2 if it has to
-    issue them after all."""
+    issue them after all. On SQLite the WAL is checkpointed by a thread of its own meanwhile
+    (:mod:`gateway.sqlite_checkpoints`), not by each chunk's commit."""
     ctype = gw.types.get(type_)
     marks = bytearray()  # a row in file order: _NOT_VALIDATED, _AS_GIVEN or _SPILLED
-    with _long_lived_frozen(), tempfile.TemporaryFile("w+", encoding="utf-8") as spill:
+    with (
+        _long_lived_frozen(),
+        sqlite_checkpoints.background_checkpoints(gw.engine),
+        tempfile.TemporaryFile("w+", encoding="utf-8") as spill,
+    ):
 
         def check(chunk: list[tuple[int, IssueRequest]]) -> list[Problem]:
             lines = [n for n, _ in chunk]
