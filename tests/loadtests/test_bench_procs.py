@@ -33,6 +33,9 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
         assert r.other_cores >= 0, r
         assert r.idle_cores >= 0, r
     assert report.raw_verify > 0
+    assert len(report.raw_both) == 1
+    assert report.raw_both[0] > 0  # two processes, one on each core, measured together
+    assert report.raw_scaling == report.raw_both[0] / report.raw_verify
     assert report.ratio == report.rate(2) / report.rate(1)
     assert set(report.spread) == {bench_procs.SHARED, bench_procs.REUSEPORT}
     for runs in report.spread.values():
@@ -44,6 +47,7 @@ def test_bench_procs_measures_one_and_two_processes_and_plots(tmp_path: Path) ->
     text = bench_procs.format_report(report)
     assert "2 processes / 1 process:" in text
     assert "raw ES256 verify" in text
+    assert "2 processes at once, one on each core" in text
     assert "CPU per request, 2 processes / 1:" in text
     assert "client SCHED_OTHER" in text  # the default scheduling policy
     assert report.ceiling == pytest.approx(
