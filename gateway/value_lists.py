@@ -1,14 +1,15 @@
 """``column`` is one of a list of values bound as one parameter, one statement text whatever
 the count: a chunk's "already issued?" keys and a holder rule's holder codes.
 
-On PostgreSQL the list goes as the text of a JSON array and the statement reads it back with
-``json_array_elements_text``. Issue 13: bound as a PostgreSQL array (``= ANY(%s)``), psycopg
-built the array value element by element in Python, 2.27 ms of this process's CPU for 1,000 keys
-against 0.13 ms for the JSON text (``orjson``, one C call), and a register's chunk runs three
-such look-ups in each of its two passes (~13 µs a row of ~190). The server's side is the same
-kind of work either way: it takes each value and looks it up in the column's index
-(``tests/gateway/test_issuance_speed.py`` checks the plans). Elsewhere (SQLite) an expanding
-``IN``, which has no arrays.
+On PostgreSQL the list goes as the text of a JSON array, and the statement makes it an array
+again: ``column = ANY(ARRAY(SELECT json_array_elements_text(:values::json)))``. Issue 13: bound
+as a PostgreSQL array (``= ANY(%s)``), psycopg built the array value element by element in
+Python, 2.27 ms of this process's CPU for 1,000 keys against 0.13 ms for the JSON text
+(``orjson``, one C call), and a register's chunk runs three such look-ups in each of its two
+passes (~13 µs a row of ~190). The server plans it as it plans an array parameter, one index
+look-up a value (``tests/gateway/test_issuance_speed.py`` and ``test_holder_lookup_plans.py``
+check the plans, a small table with kept generic plans included). Elsewhere (SQLite) an
+expanding ``IN``, which has no arrays.
 
 Deliberately not here: which columns are looked up (:mod:`gateway.batch_rows`,
 :mod:`gateway.holder_rule`).
@@ -21,7 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Text, bindparam, cast, func, select
+from sqlalchemy import JSON, ColumnElement, Text, any_, bindparam, cast, func, select
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
 
@@ -52,4 +53,10 @@ def one_of(column: ColumnElement[Any], name: str, *, postgres: bool) -> ColumnEl
     if not postgres:
         return column.in_(bindparam(name, expanding=True))
     values = cast(bindparam(name, type_=_JsonTextArray()), JSON)
-    return column.in_(select(func.json_array_elements_text(values)).scalar_subquery())
+    # ``= ANY(ARRAY(SELECT …))``, not ``IN (SELECT …)``: PostgreSQL takes a set-returning
+    # function to return 100 rows whatever it is given, and for an ``IN`` it read a table of up
+    # to ~2,000 credentials whole rather than look 100 values up (an issuing group's 8 holders:
+    # 1.58 ms of PostgreSQL CPU an issuance against 0.52); an array from a sub-select is planned
+    # as an array parameter is, one index look-up a value.
+    listed = func.array(select(func.json_array_elements_text(values)).scalar_subquery())
+    return column == any_(listed)
