@@ -83,11 +83,12 @@ def insert_streamed(
     return made
 
 
-def _sqlite_statement(
-    connection: Connection, table: Table, names: list[str]
-) -> tuple[str, list[tuple[int, Callable[[Any], Any]]]]:
-    """The INSERT of ``names`` into ``table`` for the driver, and the columns' bind processors
-    (those that have one, by position)."""
+def _sqlite_many(
+    connection: Connection, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """SQLite: the executemany SQLAlchemy would run, on the driver's cursor, each row a tuple
+    made by the columns' own bind processors (SQLAlchemy builds a parameter dict a row, a tenth
+    of the insert's time, issue 13)."""
     dialect = connection.dialect
     processors = [table.c[name].type.bind_processor(dialect) for name in names]
     quoted = dialect.identifier_preparer
@@ -95,30 +96,17 @@ def _sqlite_statement(
     marks = ", ".join("?" for _ in names)
     # Names from the table's own metadata, quoted; every value is bound.
     statement = f"INSERT INTO {quoted.format_table(table)} ({columns}) VALUES ({marks})"  # noqa: S608
-    return statement, [(at, p) for at, p in enumerate(processors) if p is not None]
-
-
-def _bound(
-    row: Mapping[str, Any], names: list[str], processed: list[tuple[int, Callable[[Any], Any]]]
-) -> tuple[Any, ...]:
-    given = [row[name] for name in names]
-    for at, process in processed:
-        given[at] = process(given[at])
-    return tuple(given)
-
-
-def _sqlite_many(
-    connection: Connection, table: Table, names: list[str], rows: Sequence[Mapping[str, Any]]
-) -> None:
-    """SQLite: the executemany SQLAlchemy would run, on the driver's cursor, each row a tuple
-    made by the columns' own bind processors (SQLAlchemy builds a parameter dict a row, a tenth
-    of the insert's time, issue 13)."""
-    statement, processed = _sqlite_statement(connection, table, names)
-    values = [_bound(row, names, processed) for row in rows]
+    processed = [(at, p) for at, p in enumerate(processors) if p is not None]
+    values: list[tuple[Any, ...]] = []
+    for row in rows:
+        given = [row[name] for name in names]
+        for at, process in processed:
+            given[at] = process(given[at])
+        values.append(tuple(given))
     raw = connection.connection.driver_connection
     assert raw is not None  # a checked-out connection
     cursor = raw.cursor()
-    error = connection.dialect.loaded_dbapi.Error
+    error = dialect.loaded_dbapi.Error
     try:
         connection.dispatch.before_cursor_execute(connection, cursor, statement, None, None, True)
         try:

@@ -90,14 +90,21 @@ def test_streamed_rows_are_stored_as_inserted_rows_and_answered_in_order(gw: Gat
     with gw.engine.begin() as conn:
         bulk_insert.insert_rows(conn, AUDIT, _rows(0, count))
     made: list[int] = []
+    announced_before_the_last: list[str] = []
 
     def rows() -> Any:
         for row in _rows(count, count):
+            if len(made) == count - 1:  # what had been sent when the last row was made
+                announced_before_the_last.extend(s for s in seen if "audit_log" in s)
             made.append(row["leaf_index"])
             yield row
 
     with statements(gw) as seen, gw.engine.begin() as conn:
         answered = bulk_insert.insert_streamed(conn, AUDIT, rows(), count)
+    if gw.engine.dialect.name == "postgresql":  # the COPY was open while the rows were made
+        assert [s.split()[0] for s in announced_before_the_last] == ["COPY"]
+    else:  # SQLite: made first, then inserted
+        assert announced_before_the_last == []
     assert [r["leaf_index"] for r in answered] == made
     assert made == [BASE + n for n in range(count, 2 * count)]
     assert len([s for s in seen if "audit_log" in s]) == 1
