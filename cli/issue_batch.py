@@ -25,6 +25,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Annotated, Any
 
@@ -41,7 +42,7 @@ from rich.progress import (
 from cli import batch_register
 from cli.batch_register import Problem, RegisterError
 from cli.common import DEFAULT_DATA_DIR, DataDir, JsonOut, emit_json, gateway_at, say
-from gateway import batch_issue, batch_rows, issuance, sqlite_checkpoints, wallet
+from gateway import batch_issue, batch_rows, issuance, presign, sqlite_checkpoints, wallet
 from gateway.clock import iso
 from gateway.core import Gateway
 from gateway.issuance import IssueRequest
@@ -49,6 +50,12 @@ from issuers.credential_types import CredentialType
 from trust.errors import DataError, EcertError, FieldError
 
 CHUNK = 1000  # rows a transaction
+# Registers of this many rows are signed by a second process too (gateway.presign): starting it
+# costs ~0.5 s of the other core, overlapping pass 1.
+SIGN_AHEAD_FROM = 3 * CHUNK
+# The fewest bytes a register row takes (a business licence's takes ~300): a file of
+# SIGN_AHEAD_FROM rows' worth has its signer started before pass 1 (it may hold fewer rows).
+ROW_BYTES_AT_LEAST = 100
 OFFER_COLUMNS = ("ref", "credential_id", "identifier", "offer_uri", "tx_code", "expires_at")
 
 
@@ -212,6 +219,7 @@ def issue_register(
     sheet: _Sheet | None,
     done: dict[str, int],
     on_chunk: Callable[[int, int], None] | None = None,
+    sign_ahead_from: int | None = SIGN_AHEAD_FROM,
 ) -> int:
     """The two passes over a register; the number of rows. ``on_chunk(rows, done so far)`` is
     called once pass 1 passed and after each chunk commits (the progress bar, the bench).
@@ -222,14 +230,24 @@ def issue_register(
     upper-cased, a printed date filled in) goes to an anonymous temporary file, read back in
     order by pass 2. Rows found issued already in pass 1 are validated by pass 2 if it has to
     issue them after all. On SQLite the WAL is checkpointed by a thread of its own meanwhile
-    (:mod:`gateway.sqlite_checkpoints`), not by each chunk's commit."""
+    (:mod:`gateway.sqlite_checkpoints`), not by each chunk's commit.
+
+    A register of at least ``sign_ahead_from`` rows (None: never) has each chunk signed by a
+    second process while the chunk before it is written (:mod:`gateway.presign`). The worker
+    takes ~1 s to start: it is started before pass 1 when the file is large enough to hold that
+    many rows (:data:`ROW_BYTES_AT_LEAST` a row), else once pass 1 has read them."""
     ctype = gw.types.get(type_)
     marks = bytearray()  # a row in file order: _NOT_VALIDATED, _AS_GIVEN or _SPILLED
     with (
         _long_lived_frozen(),
         sqlite_checkpoints.background_checkpoints(gw.engine),
+        presign.second_signer() as ahead,
         tempfile.TemporaryFile("w+", encoding="utf-8") as spill,
     ):
+        if sign_ahead_from is not None and (
+            file.stat().st_size >= sign_ahead_from * ROW_BYTES_AT_LEAST
+        ):
+            ahead.start()
 
         def check(chunk: list[tuple[int, IssueRequest]]) -> list[Problem]:
             lines = [n for n, _ in chunk]
@@ -244,6 +262,8 @@ def issue_register(
                 else:
                     marks.append(_SPILLED)
                     spill.write(json.dumps([line, checked.subject], ensure_ascii=False) + "\n")
+            if sign_ahead_from is not None and len(marks) >= sign_ahead_from:
+                ahead.start()
             # Repeated rows are named file-wide by the scan itself (batch_register._same_rows).
             kept = [[e for e in c.problems if e["code"] != "duplicate"] for c in found]
             return _problems(lines, kept)
@@ -255,9 +275,38 @@ def issue_register(
         ordinal = 0
         if on_chunk is not None:
             on_chunk(scanned.rows, 0)
-        # Pass 2: the same rows, read again, a chunk at a time.
-        for chunk in batch_register.numbered_chunks(scanned, chunk_size):
-            lines = [n for n, _ in chunk]
+
+        def write(step: _Step) -> None:
+            lines = [n for n, _ in step.chunk]
+            outcomes, _ = batch_rows.issue_chunk(
+                gw, agency_id=agency, requests=[r for _, r in step.chunk], label=_label(lines),
+                all_or_nothing=True, validated=step.validated,
+                presigned=None if step.pending is None else step.pending.collect(),
+            )  # fmt: skip
+            refused = _problems(lines, [o.problems for o in outcomes])
+            if refused:  # found by this pass only: the database changed since pass 1
+                raise RegisterError(file, refused)
+            for outcome in outcomes:
+                done["skipped" if outcome.already else "issued"] += 1
+                if sheet is not None:
+                    sheet.writerow(batch_issue.result_line(_row_result(lines, outcome)))
+            _flush(sheet)
+            if on_chunk is not None:
+                on_chunk(scanned.rows, step.through)
+
+        # Pass 2: the same rows, read again, a chunk at a time; with a second signer, a chunk is
+        # handed to it before the one before it is written.
+        before: _Step | None = None
+        chunks = batch_register.numbered_chunks(scanned, chunk_size)
+        while True:
+            try:
+                chunk = next(chunks, None)
+            except RegisterError:  # the file changed: the chunk read before it is issued first
+                if before is not None:
+                    write(before)
+                raise
+            if chunk is None:
+                break
             validated: list[dict[str, Any] | None] = []
             for line, request in chunk:
                 mark = marks[ordinal]
@@ -270,21 +319,26 @@ def issue_register(
                     validated.append(subject)
                 else:
                     validated.append(None)
-            outcomes, _ = batch_rows.issue_chunk(
-                gw, agency_id=agency, requests=[r for _, r in chunk], label=_label(lines),
-                all_or_nothing=True, validated=validated,
-            )  # fmt: skip
-            refused = _problems(lines, [o.problems for o in outcomes])
-            if refused:  # found by this pass only: the database changed since pass 1
-                raise RegisterError(file, refused)
-            for outcome in outcomes:
-                done["skipped" if outcome.already else "issued"] += 1
-                if sheet is not None:
-                    sheet.writerow(batch_issue.result_line(_row_result(lines, outcome)))
-            _flush(sheet)
-            if on_chunk is not None:
-                on_chunk(scanned.rows, ordinal)
+            pending = ahead.sign_ahead(
+                gw, agency_id=agency, requests=[r for _, r in chunk], validated=validated
+            )
+            if before is not None:
+                write(before)
+            before = _Step(chunk, validated, pending, ordinal)
+        if before is not None:
+            write(before)
     return scanned.rows
+
+
+@dataclass(frozen=True)
+class _Step:
+    """A chunk of pass 2: its rows, their validated subjects, the worker's signing of it (or
+    None) and the rows read through it."""
+
+    chunk: list[tuple[int, IssueRequest]]
+    validated: list[dict[str, Any] | None]
+    pending: presign.Pending | None
+    through: int
 
 
 _NOT_VALIDATED, _AS_GIVEN, _SPILLED = 0, 1, 2

@@ -48,11 +48,14 @@ from gateway.issuance import (
     Prepared,
     _write,
     canonical_text,
+    insert_minted,
     load_signer,
     one_writer,
     prepare,
+    short_text,
 )
 from gateway.models import AgencyRow, CredentialRow
+from gateway.presign import Presigned
 from issuers.qr import qr_text
 from trust.errors import FieldError
 
@@ -74,7 +77,7 @@ def row_key(type_: str, subject: Any, ref: str | None, *, subject_text: str | No
     if subject_text is None:
         subject_text = canonical_text(subject)
     # canonical_text([type_, subject]), written around the subject's text
-    body = f"[{canonical_text(type_)}, {subject_text}]"
+    body = f"[{short_text(type_)}, {subject_text}]"
     return "c:" + hashlib.sha256(body.encode()).hexdigest()
 
 
@@ -204,12 +207,29 @@ _ISSUED = {
 
 
 def _validate(
-    gw: Gateway, agency: AgencyRow, plans: list[_Plan], now: int, validated: Validated
+    gw: Gateway,
+    agency: AgencyRow,
+    plans: list[_Plan],
+    now: int,
+    validated: Validated,
+    signed: Presigned | None,
 ) -> None:
+    ahead = {} if signed is None else signed.prepared()
     for position, plan in enumerate(plans):
         if plan.problems or plan.existing is not None:
             continue
         subject = None if validated is None else validated[position]
+        ready = ahead.get(position)
+        if (
+            ready is not None
+            and ready.request is plan.request
+            and ready.subject is subject
+            and ready.ctype.code in agency.types
+        ):
+            # Prepared when it was signed, as of this same ``now`` (Presigned.now), from this
+            # same request and validated subject: prepare() would answer the same again.
+            plan.prepared = ready
+            continue
         try:
             plan.prepared = prepare(gw, agency, plan.request, now, validated_subject=subject)
         except FieldError as exc:
@@ -261,13 +281,15 @@ def plan_chunk(
     now: int,
     label: Label,
     validated: Validated = None,
+    signed: Presigned | None = None,
 ) -> list[_Plan]:
     """Each request's fate, read from the database; writes nothing. ``validated``: for each
-    request, its subject as validated earlier in this run, or None to validate it here."""
+    request, its subject as validated earlier in this run, or None to validate it here.
+    ``signed``: the chunk's rows signed ahead, whose preparation is taken as it was."""
     plans = [_Plan(r) for r in requests]
     _repeats(plans, label)
     _existing(session, agency.id, plans)
-    _validate(gw, agency, plans, now, validated)
+    _validate(gw, agency, plans, now, validated, signed)
     _one_per_holder(session, plans, now, label)
     return plans
 
@@ -313,12 +335,16 @@ def issue_chunk(
     all_or_nothing: bool,
     actor: str | None = None,
     validated: Validated = None,
+    presigned: Presigned | None = None,
 ) -> tuple[list[Outcome], list[dict[str, Any]]]:
     """Issue a chunk in one transaction: each request's :class:`Outcome`, in order, and the
     rows written. With ``all_or_nothing`` a refused row writes nothing (every outcome is then
     reported, the good rows with no id). ``actor`` is who the audit log names (default: the
     agency). ``validated``: each request's subject as :func:`check_rows` validated it earlier in
-    this run (None: validate it here)."""
+    this run (None: validate it here). ``presigned``: rows signed ahead for this chunk
+    (:mod:`gateway.presign`): the chunk is planned as of the moment they were signed and they
+    are inserted when the plan issues exactly them; otherwise they are dropped and the chunk
+    is signed here."""
     if len(requests) > MAX_BATCH:
         raise FieldError.single(
             "batch", "size", f"每批最多 {MAX_BATCH} 条，实际 {len(requests)} 条",
@@ -326,27 +352,37 @@ def issue_chunk(
         )  # fmt: skip
     keep_statistics(gw)
     for attempt in range(_RETRIES):
-        now = gw.clock()
+        now = gw.clock() if presigned is None else presigned.now
         try:
             with one_writer(gw), gw.transaction() as session:
                 # Lock, then read what is issued: a run that waited here sees every row the run
                 # before it committed (issue 8). NO KEY UPDATE: it does not block the key-share
                 # locks that inserting credentials takes.
                 signer = load_signer(session, agency_id, lock=True)
-                plans = plan_chunk(gw, session, signer.agency, requests, now, label, validated)
+                plans = plan_chunk(
+                    gw, session, signer.agency, requests, now, label, validated, presigned
+                )
                 refused = any(p.problems for p in plans)
                 todo = [p.prepared for p in plans if p.prepared is not None]
                 written: list[dict[str, Any]] = []
                 change = None
                 if todo and not (all_or_nothing and refused):
-                    written, change = _write(gw, session, signer, todo, now, actor)
+                    if presigned is not None and presigned.matches(
+                        signer, [p.prepared for p in plans]
+                    ):
+                        written = insert_minted(
+                            session, signer.agency, iter(presigned.rows), len(todo), now, actor
+                        )
+                    else:
+                        written, change = _write(gw, session, signer, todo, now, actor)
                 outcomes = _outcomes(gw, plans, written)
             gw.live.changed(change)
             return outcomes, written
         except IntegrityError as exc:
             # A status slot, a 流水号 year or a row taken by another process at the same
-            # moment (one that skipped the lock): start over, which re-reads.
+            # moment (one that skipped the lock): start over, which re-reads and signs here.
             gw.slots.forget()
+            presigned = None
             if attempt == _RETRIES - 1:
                 raise Conflict(
                     f"其他进程同时在签发，{_RETRIES} 次重试均冲突，本批未签发；请重新运行以续签 · "

@@ -33,6 +33,42 @@ COPY_FROM = 2  # rows: one row goes as a plain INSERT
 STREAM_FROM = 256
 
 
+class JsonText(str):
+    """A JSON column's value already as the text SQLAlchemy's JSON type binds for it,
+    ``json.dumps(value)`` (the gateway sets no other serializer), made ahead: by the process
+    that signs a register's chunks (:mod:`gateway.presign`), so that the one inserting them
+    does not. Written as it is; read back as the value it encodes."""
+
+    __slots__ = ()
+
+    @classmethod
+    def of(cls, value: Any) -> JsonText:
+        return cls(json.dumps(value))
+
+
+def plain(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """``rows`` with any :class:`JsonText` back as the value it encodes: for a statement that
+    binds through SQLAlchemy's JSON type, which would encode the text again."""
+    names = [c.name for c in table.columns if isinstance(c.type, JSON)]
+    if not any(type(row.get(name)) is JsonText for row in rows for name in names):
+        return list(rows)
+    return [
+        {k: json.loads(v) if type(v) is JsonText else v for k, v in row.items()} for row in rows
+    ]
+
+
+def _ahead_or(encode: Callable[[Any], Any], default: bool) -> Callable[[Any], Any]:
+    """A JSON column's ``encode``, taking a :class:`JsonText` as it is when ``default`` (the
+    serializer is ``json.dumps``, which made it), else encoding the value it holds."""
+
+    def encoded(value: Any) -> Any:
+        if type(value) is JsonText:
+            return value if default else encode(json.loads(value))
+        return encode(value)
+
+    return encoded
+
+
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows`` (each with the same keys, column names of ``table``) into ``table``."""
     if not rows:
@@ -41,7 +77,7 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     names = list(rows[0])
     same = all(len(row) == len(names) for row in rows)  # one column list for all
     if len(rows) < COPY_FROM or not same or name not in ("postgresql", "sqlite"):
-        connection.execute(insert(table).inline(), list(rows))
+        connection.execute(insert(table).inline(), plain(table, rows))
     elif name == "postgresql":
         _copy(connection, table, names, rows)
     else:
@@ -90,7 +126,14 @@ def _sqlite_many(
     made by the columns' own bind processors (SQLAlchemy builds a parameter dict a row, a tenth
     of the insert's time, issue 13)."""
     dialect = connection.dialect
-    processors = [table.c[name].type.bind_processor(dialect) for name in names]
+    default = getattr(dialect, "_json_serializer", None) is None
+    processors: list[Callable[[Any], Any] | None] = [
+        table.c[name].type.bind_processor(dialect) for name in names
+    ]
+    for at, name in enumerate(names):
+        process = processors[at]
+        if process is not None and isinstance(table.c[name].type, JSON):
+            processors[at] = _ahead_or(process, default)
     quoted = dialect.identifier_preparer
     columns = ", ".join(quoted.quote(name) for name in names)
     marks = ", ".join("?" for _ in names)
@@ -121,9 +164,8 @@ def _sqlite_many(
 def _copy(
     connection: Connection, table: Table, names: list[str], rows: Iterable[Mapping[str, Any]]
 ) -> None:
-    serializer: Callable[[Any], str] = getattr(connection.dialect, "_json_serializer", None) or (
-        json.dumps
-    )
+    custom: Callable[[Any], str] | None = getattr(connection.dialect, "_json_serializer", None)
+    serializer = _ahead_or(custom or json.dumps, custom is None)
     # JSON columns as SQLAlchemy's JSON type binds them: a None is JSON ``null`` unless the
     # type says ``none_as_null``.
     kinds = [table.c[name].type for name in names]

@@ -222,6 +222,16 @@ class FieldSpec:
         value = self.schema.get("x-check")
         return value if isinstance(value, str) else None
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled without its validators, built again from the schema when unpickled:
+        jsonschema's hold local functions, which do not pickle (a type sent to the process that
+        signs a register's chunks, :mod:`gateway.presign`)."""
+        return (
+            _field_spec,
+            (self.name, self.label_zh, self.label_en, dict(self.schema), self.required,
+             self.visibility, self.disclosable, self.derived),
+        )  # fmt: skip
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> FieldSpec:
         schema = dict(data["schema"])
@@ -243,6 +253,23 @@ class FieldSpec:
             if "derived" in data
             else None,
         )
+
+
+def _field_spec(
+    name: str,
+    label_zh: str,
+    label_en: str,
+    schema: dict[str, Any],
+    required: bool,
+    visibility: str,
+    disclosable: bool,
+    derived: Derivation | None,
+) -> FieldSpec:
+    """A :class:`FieldSpec` as unpickled: its validators built from its schema."""
+    return FieldSpec(
+        name, label_zh, label_en, schema, required, visibility,
+        Draft202012Validator(schema), fast_field_validator(schema), disclosable, derived,
+    )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ import csv
 import itertools
 import json
 import os
+import resource
 import secrets
 import shutil
 import subprocess
@@ -469,6 +470,8 @@ class BatchResult:
     # what else runs; CPU a row moves much less.
     cpu: float = 0.0
     db_cpu: float | None = None
+    # CPU seconds of the child processes the run waited for: the second signer (gateway.presign).
+    worker_cpu: float = 0.0
 
     @property
     def rate(self) -> float:
@@ -478,6 +481,11 @@ class BatchResult:
     def cpu_us(self) -> float:
         """This process's CPU microseconds a row."""
         return 1e6 * self.cpu / self.rows
+
+    @property
+    def worker_cpu_us(self) -> float:
+        """The second signer's CPU microseconds a row."""
+        return 1e6 * self.worker_cpu / self.rows
 
     @property
     def db_cpu_us(self) -> float | None:
@@ -511,17 +519,27 @@ def batch_issue(root: Path, db_url: str | None, rows: int) -> BatchResult:
         # The database's backends: those open now (the setup's), and any the run opens.
         before = {pid: _cpu_of([pid]) for pid in (_pg_backends(db_url) if db_url else [])}
         start, cpu_start = time.perf_counter(), time.process_time()
+        children = _children_cpu()
         issue_register(
             gw, file=register, kind="csv", agency=agency, type_="business-licence",
             batch_id="bench", chunk_size=CHUNK, sheet=None, done=done, on_chunk=chunk_done,
         )  # fmt: skip
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+        worker_cpu = _children_cpu() - children
         later = _pg_backends(db_url) if db_url else []
         db_cpu = sum(_cpu_of([pid]) - before.get(pid, 0.0) for pid in later)
     if done["issued"] != rows:
         raise SetupError(f"issue-batch issued {done['issued']} of {rows} rows")
     chunks = [b - a for a, b in itertools.pairwise(marks)]
-    return BatchResult(rows, seconds, marks[0] - start, chunks, cpu, db_cpu if db_url else None)
+    return BatchResult(
+        rows, seconds, marks[0] - start, chunks, cpu, db_cpu if db_url else None, worker_cpu
+    )
+
+
+def _children_cpu() -> float:
+    """CPU seconds of this process's children it has waited for (user and system)."""
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def batch_row(name: str, result: BatchResult, raw_sign: float) -> Row:
@@ -537,7 +555,8 @@ def batch_row(name: str, result: BatchResult, raw_sign: float) -> Row:
         f"{result.rows:,} rows in {result.seconds:.1f} s (pass 1 {result.first_pass:.1f} s); "
         f"chunks of {CHUNK}: first {result.chunks[0]:.2f} s, last {result.chunks[-1]:.2f} s, "
         f"median of the last {result.edge} / of the first {result.edge} = {flat:.2f}×; "
-        f"CPU {result.cpu_us:.0f} µs a row in this process"
+        f"CPU {result.cpu_us:.0f} µs a row in this process, {result.worker_cpu_us:.0f} µs in the "
+        "second signer"
         + ("" if result.db_cpu_us is None else f", {result.db_cpu_us:.0f} µs in PostgreSQL"),
     )
 

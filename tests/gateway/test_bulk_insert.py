@@ -4,10 +4,12 @@ stores what the executemany it replaces stored, JSON text included, and a taken 
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any, cast
 
 import pytest
-from sqlalchemy import Table, insert, select, text
+from sqlalchemy import JSON, Column, Integer, MetaData, Table, create_engine, insert, select, text
 from sqlalchemy.exc import IntegrityError
 
 from gateway import bulk_insert
@@ -129,3 +131,44 @@ def test_a_row_that_fails_to_be_made_leaves_nothing_of_the_stream(gw: Gateway) -
     with pytest.raises(IntegrityError), gw.engine.begin() as conn:
         bulk_insert.insert_streamed(conn, AUDIT, iter(taken), count)
     assert _stored(gw, 0, 10 * count) == []
+
+
+@pytest.mark.parametrize("count", [1, 3 * len(DETAILS), bulk_insert.STREAM_FROM + 2])
+def test_json_made_ahead_is_stored_as_its_value_would_be(gw: Gateway, count: int) -> None:
+    """A JSON value made into text by the process that signed it (``JsonText``, issue 13's
+    second signer) is stored as the value itself is: the same text, read back as the same
+    value, on a plain INSERT (1 row), an executemany or COPY, and a streamed COPY."""
+    given, ahead = _rows(0, count), _rows(count, count)
+    for plain, row in zip(given, ahead, strict=True):
+        plain["detail"] = row["detail"]
+        row["detail"] = bulk_insert.JsonText.of(row["detail"])
+    with gw.engine.begin() as conn:
+        bulk_insert.insert_rows(conn, AUDIT, given)
+        bulk_insert.insert_streamed(conn, AUDIT, iter(ahead), count)
+    as_given, made_ahead = _stored(gw, 0, count), _stored(gw, count, 2 * count)
+    assert [r[4] for r in made_ahead] == [r[4] for r in as_given]
+    with gw.sessions() as session:
+        read = list(
+            session.scalars(select(AuditRow.detail).where(AuditRow.leaf_index >= BASE + count))
+        )
+    assert read == [DETAILS[n % len(DETAILS)] for n in range(count, 2 * count)]
+
+
+def test_json_made_ahead_goes_through_a_serializer_of_the_engines_own() -> None:
+    """An engine with a JSON serializer of its own stores its text, not the default text a
+    ``JsonText`` was made with (the gateway sets none; this keeps the two from diverging)."""
+    compact = functools.partial(json.dumps, separators=(",", ":"), sort_keys=True)
+    engine = create_engine("sqlite://", json_serializer=compact)
+    table = Table("t", MetaData(), Column("id", Integer, primary_key=True), Column("v", JSON))
+    value = {"b": [1, "二"], "a": None}
+    try:
+        table.create(engine)
+        with engine.begin() as conn:
+            bulk_insert.insert_rows(
+                conn, table, [{"id": n, "v": bulk_insert.JsonText.of(value)} for n in range(3)]
+            )
+            bulk_insert.insert_rows(conn, table, [{"id": 9, "v": bulk_insert.JsonText.of(value)}])
+            stored = conn.execute(text("SELECT v FROM t ORDER BY id")).scalars().all()
+    finally:
+        engine.dispose()
+    assert stored == [compact(value)] * 4

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import pickle
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
@@ -565,3 +566,30 @@ def test_every_personal_field_of_the_personal_types_is_disclosable() -> None:
         assert ctype.disclosable_fields == ctype.fields, code
     licence = registry.get("business-licence")
     assert licence.disclosable_fields == ()
+
+
+def test_a_type_pickles_whole_and_validates_as_before() -> None:
+    """A type crosses to another process (issue 13: the worker that signs a register's chunks):
+    pickled, its fields' validators are built again from their schemas and answer as the
+    originals do, on every shipped type and its sample subject."""
+    registry = TypeRegistry.load()
+    for code, subject in SAMPLE_SUBJECTS.items():
+        ctype = registry.get(code)
+        again = pickle.loads(pickle.dumps(ctype))  # noqa: S301 - our own bytes, just made
+        assert again == ctype
+        assert [f.name for f in again.qr_fields] == [f.name for f in ctype.qr_fields]
+        for original, copied in zip(ctype.fields, again.fields, strict=True):
+            assert copied.validator is not original.validator
+            assert copied.validator.schema == original.validator.schema
+        assert validate_subject(again, dict(subject), today=SAMPLE_TODAY) == validate_subject(
+            ctype, dict(subject), today=SAMPLE_TODAY
+        )
+        broken = {**subject, ctype.holder_code_field: "x"}
+
+        assert _problems(again, broken) == _problems(ctype, broken)
+
+
+def _problems(ctype: CredentialType, subject: dict[str, Any]) -> list[dict[str, str]]:
+    with pytest.raises(FieldError) as caught:
+        validate_subject(ctype, dict(subject), today=SAMPLE_TODAY)
+    return caught.value.errors
