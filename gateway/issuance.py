@@ -340,26 +340,27 @@ def load_signer(session: Session, agency_id: str, *, lock: bool) -> Signer:
 @dataclass(frozen=True)
 class Reservation:
     """What a group of credentials is numbered with before it is signed: the year of its
-    流水号 and the first of its consecutive serials, a status slot and an id each, and the
-    change to apply once the reserving transaction commits (a status list made for them)."""
+    流水号 and the first of its consecutive serials, a status slot and an id each."""
 
     year: int
     first_serial: int
     slots: list[tuple[StatusListRow, int]]
     ids: list[str]
-    change: StateChange | None
 
 
-def reserve(gw: Gateway, session: Session, signer: Signer, count: int, now: int) -> Reservation:
+def reserve(
+    gw: Gateway, session: Session, signer: Signer, count: int, now: int
+) -> tuple[Reservation, StateChange | None]:
     """Reserve serials, status slots and ids for ``count`` credentials of ``signer``'s agency,
-    in ``session``'s transaction."""
+    in ``session``'s transaction; and the change to apply once it commits (a status list made
+    for them)."""
     agency = signer.agency
     year = today_in_china(now).year
     first = slots.reserve_serials(session, agency_id=agency.id, year=year, count=count)
     taken, change = gw.slots.allocate(
         session, agency_id=agency.id, count=count, public_url=signer.url(), now=now
     )
-    return Reservation(year, first, taken, _ids(count), change)
+    return Reservation(year, first, taken, _ids(count)), change
 
 
 def minted_rows(
@@ -407,9 +408,9 @@ def _write(
     """Sign and insert ``items``; the rows, and the change to apply after the commit (a status
     list made for them). ``actor`` is who the audit log names (default: the agency)."""
     key, kid = signer.key(gw)
-    reservation = reserve(gw, session, signer, len(items), now)
+    reservation, change = reserve(gw, session, signer, len(items), now)
     made = minted_rows(key, kid, signer.agency, items, reservation, now)
-    return insert_minted(session, signer.agency, made, len(items), now, actor), reservation.change
+    return insert_minted(session, signer.agency, made, len(items), now, actor), change
 
 
 def insert_minted(

@@ -29,7 +29,7 @@ import importlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -212,10 +212,10 @@ class SecondSigner:
                     for n in positions
                 ]
                 key, kid = signer.key(gw)
-                reservation = reserve(gw, session, signer, len(items), now)
+                reservation, change = reserve(gw, session, signer, len(items), now)
         except EcertError:
             return None
-        gw.live.changed(reservation.change)
+        gw.live.changed(change)
         agency = signer.agency
         job = _Job(
             key.private.private_bytes(
@@ -229,7 +229,7 @@ class SecondSigner:
                 Prepared(i.request.for_signing(), i.ctype, i.subject, i.valid_from, i.valid_until)
                 for i in items
             ],
-            replace(reservation, change=None),
+            reservation,
             now,
         )
         return Pending(

@@ -223,6 +223,7 @@ def test_the_gateway_hands_every_state_change_on() -> None:
         "open_list",
         "allocate",
         "_write",
+        "reserve",
         "_renew",
         "_repin",
     } <= set(made)
