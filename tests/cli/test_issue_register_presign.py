@@ -166,9 +166,9 @@ def test_a_chunk_whose_worker_died_is_signed_here(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The worker is killed once it was handed the second chunk: the wait for that chunk sees
-    it gone (not the whole ``WAIT_SECONDS``), the worker is ended, and that chunk and every
-    later one are signed here."""
+    """The worker is killed once it was handed the second chunk: a chunk it had not answered
+    is signed here as soon as the worker is seen gone (not after the whole ``WAIT_SECONDS``),
+    and so is every later one."""
     gw, agency = city
     register = write_register(tmp_path / "r.csv", ROWS, FIRST)
     monkeypatch.setattr(presign, "WAIT_SECONDS", 600.0)  # a wait this long would fail the run
@@ -189,8 +189,9 @@ def test_a_chunk_whose_worker_died_is_signed_here(
     started = time.monotonic()
     assert run(gw, agency, register, sign_ahead_from=1) == {"issued": ROWS, "skipped": 0}
     assert time.monotonic() - started < 60
-    # The first chunk was signed by the worker unless it was killed signing it; no later one.
-    assert matched in ([], [True])
+    # The chunks the worker answered before it was killed (none, the first, or the first two:
+    # it may have sent the second's rows already); none handed over after the kill.
+    assert matched in ([], [True], [True, True])
     assert multiprocessing.active_children() == []
     rows = stored(gw)
     assert len({r[3] for r in rows}) == ROWS
