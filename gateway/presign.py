@@ -25,7 +25,6 @@ around it (claims, JSON, base64, the row) does not.
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, wait
 from contextlib import contextmanager
@@ -66,11 +65,6 @@ class _Job:
     items: list[Prepared]
     reservation: Reservation
     now: int
-
-
-def _warm() -> None:
-    """The worker's first step: what signing needs, imported before the first chunk comes."""
-    importlib.import_module("gateway.issuance")
 
 
 def _sign(job: _Job) -> list[dict[str, Any]]:
@@ -177,7 +171,7 @@ class SecondSigner:
         """Spawn the worker, once, without waiting for it: a register's first pass runs
         meanwhile."""
         if self._worker is None and not self._closed:
-            self._worker = WorkerProcess(_sign, _warm)
+            self._worker = WorkerProcess(_sign)  # ready once it imported this module
 
     def close(self) -> None:
         """End the worker; a chunk it is signing is dropped, not waited for. It is not

@@ -34,12 +34,10 @@ class WorkerGone(RuntimeError):
     """The worker process ended before it answered."""
 
 
-def _serve(
-    work: Callable[[Any], Any], jobs: Connection, answers: Connection, warm: Callable[[], None]
-) -> None:
-    """The worker's loop: its process id once ``warm`` ran, then each job's answer, as
-    ``(True, answer)`` or ``(False, the exception)``, until the jobs' pipe closes."""
-    warm()
+def _serve(work: Callable[[Any], Any], jobs: Connection, answers: Connection) -> None:
+    """The worker's loop: its process id once it has imported ``work``'s module (to unpickle
+    it), then each job's answer, as ``(True, answer)`` or ``(False, the exception)``, until the
+    jobs' pipe closes."""
     answers.send((True, os.getpid()))
     while True:
         try:
@@ -53,20 +51,16 @@ def _serve(
         answers.send(answer)
 
 
-def _nothing() -> None:
-    return None
-
-
 class WorkerProcess(Generic[Job, Answer]):
-    """A spawned process running ``work`` on each job :meth:`submit` sends it; ``warm`` runs
-    first in it (imports). :attr:`started` answers the process id once it is ready."""
+    """A spawned process running ``work`` (a module-level function) on each job :meth:`submit`
+    sends it. :attr:`started` answers the process id once it is ready."""
 
-    def __init__(self, work: Callable[[Job], Answer], warm: Callable[[], None] = _nothing) -> None:
+    def __init__(self, work: Callable[[Job], Answer]) -> None:
         context = multiprocessing.get_context("spawn")  # this process has threads: no fork
         jobs_in, self._jobs = context.Pipe(duplex=False)
         self._answers, answers_out = context.Pipe(duplex=False)
         self._process = context.Process(
-            target=_serve, args=(work, jobs_in, answers_out, warm), daemon=True,
+            target=_serve, args=(work, jobs_in, answers_out), daemon=True,
             name="ecert-worker",
         )  # fmt: skip
         self._process.start()
