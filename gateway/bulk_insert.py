@@ -18,6 +18,7 @@ Deliberately not here: which rows to write (:mod:`gateway.issuance`, :mod:`gatew
 
 from __future__ import annotations
 
+import functools
 import itertools
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -49,12 +50,18 @@ class JsonText(str):
 def plain(table: Table, rows: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     """``rows`` with any :class:`JsonText` back as the value it encodes: for a statement that
     binds through SQLAlchemy's JSON type, which would encode the text again."""
-    names = [c.name for c in table.columns if isinstance(c.type, JSON)]
+    names = _json_columns(table)
     if not any(type(row.get(name)) is JsonText for row in rows for name in names):
         return list(rows)
     return [
         {k: json.loads(v) if type(v) is JsonText else v for k, v in row.items()} for row in rows
     ]
+
+
+@functools.lru_cache(maxsize=64)
+def _json_columns(table: Table) -> tuple[str, ...]:
+    """The names of ``table``'s JSON columns (looked at on every single issuance's insert)."""
+    return tuple(c.name for c in table.columns if isinstance(c.type, JSON))
 
 
 def _ahead_or(encode: Callable[[Any], Any], default: bool) -> Callable[[Any], Any]:

@@ -52,8 +52,8 @@ from trust.errors import EcertError
 from trust.keys import PublicKey, SigningKey
 
 # The most a chunk's signed rows are waited for once its turn comes: a chunk of 5,000 rows signs
-# in about half a second; a worker that died leaves its result waited for this long, then the
-# chunk is signed here.
+# in about half a second. A worker that died fails its chunks at once; one that hangs is waited
+# for this long, then ended, and the chunk is signed here.
 WAIT_SECONDS = 60.0
 
 
@@ -81,46 +81,43 @@ def _sign(job: _Job) -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Presigned:
-    """A chunk's rows signed ahead, and what they were signed for: the clock reading, key and
-    agency, and each signed request's position in the chunk, subject and window."""
+    """A chunk's rows signed ahead (:attr:`rows`), and what they were signed for (:attr:`of`)."""
+
+    of: Pending
+    rows: list[dict[str, Any]]
+
+    @property
+    def now(self) -> int:
+        """The clock reading the rows were signed at: their chunk is planned as of it."""
+        return self.of.now
+
+    def prepared(self) -> dict[int, Prepared]:
+        """Each signed request's preparation by its position in the chunk: the chunk's plan
+        takes it as it is (:func:`gateway.batch_rows.plan_chunk`)."""
+        return dict(zip(self.of.positions, self.of.items, strict=True))
+
+    def matches(self, signer: Signer, planned: Sequence[Prepared | None]) -> bool:
+        """Whether ``planned`` (a chunk's plan made under the lock at :attr:`now`, None for a
+        row not issued now) issues exactly the preparations signed, in their places, with the
+        key and the agency they were signed with."""
+        agency = signer.agency
+        if signer.kid != self.of.kid or (agency.uscc, agency.region_code) != self.of.agency:
+            return False
+        issued = [(n, p) for n, p in enumerate(planned) if p is not None]
+        return [n for n, _ in issued] == self.of.positions and all(
+            p is ahead for (_, p), ahead in zip(issued, self.of.items, strict=True)
+        )
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A chunk being signed by the worker (:meth:`SecondSigner.sign_ahead`): the clock reading,
+    key and agency it is signed with, and each signed request's position in the chunk and
+    preparation."""
 
     now: int
     kid: str
     agency: tuple[str, str]  # uscc, region_code
-    positions: list[int]
-    items: list[Prepared]
-    rows: list[dict[str, Any]]
-
-    def prepared(self) -> dict[int, Prepared]:
-        """Each signed request's preparation by its position in the chunk."""
-        return dict(zip(self.positions, self.items, strict=True))
-
-    def matches(self, signer: Signer, planned: Sequence[Prepared | None]) -> bool:
-        """Whether ``planned`` (a chunk's plan made under the lock at :attr:`now`, None for a
-        row not issued now) issues exactly these rows, as they were signed, by this key."""
-        agency = signer.agency
-        if signer.kid != self.kid or (agency.uscc, agency.region_code) != self.agency:
-            return False
-        issued = [(n, p) for n, p in enumerate(planned) if p is not None]
-        if [n for n, _ in issued] != self.positions:
-            return False
-        return all(
-            p.subject is ahead.subject  # the same validated subject object, not an equal one
-            and p.ctype.code == ahead.ctype.code
-            and p.request.batch_ref == ahead.request.batch_ref
-            and p.request.row_key == ahead.request.row_key
-            and (p.valid_from, p.valid_until) == (ahead.valid_from, ahead.valid_until)
-            for (_, p), ahead in zip(issued, self.items, strict=True)
-        )
-
-
-@dataclass
-class Pending:
-    """A chunk being signed by the worker (:meth:`SecondSigner.sign_ahead`)."""
-
-    now: int
-    kid: str
-    agency: tuple[str, str]
     positions: list[int]
     items: list[Prepared]
     result: Future[list[dict[str, Any]]]
@@ -139,7 +136,7 @@ class Pending:
         if len(rows) != len(self.items):
             self.signer.close()
             return None
-        return Presigned(self.now, self.kid, self.agency, self.positions, self.items, rows)
+        return Presigned(self, rows)
 
 
 class SecondSigner:

@@ -86,11 +86,20 @@ def audit_issues(gw: Gateway) -> int:
     return int(found or 0)
 
 
-def assert_all_valid(gw: Gateway, tokens: list[str]) -> None:
+def assert_all_valid(gw: Gateway, tokens: list[str]) -> list[tuple[Any, ...]]:
+    """Each token verified VALID by ``gw``: what a counter is shown of each (identifier, type,
+    fields, window)."""
     state, now = gw.state, gw.clock()
+    shown = []
     for token in tokens:
         result = verify_scanned(token, trust=state.trust, statuses=state.statuses, now=now)
         assert result.reason is Reason.VALID, result.detail
+        view = result.credential
+        assert view is not None
+        shown.append(
+            (view.identifier, view.type_info.code, view.values, view.valid_from, view.valid_until)
+        )
+    return shown
 
 
 def test_rows_signed_ahead_are_stored_as_rows_signed_here(
@@ -105,7 +114,7 @@ def test_rows_signed_ahead_are_stored_as_rows_signed_here(
     assert [int(r[0][-7:]) for r in ahead] == list(range(1, ROWS + 1))  # no serial skipped
     assert len({r[3] for r in ahead}) == ROWS
     assert audit_issues(gw) == ROWS
-    assert_all_valid(gw, [r[2] for r in ahead])
+    shown_ahead = assert_all_valid(gw, [r[2] for r in ahead])
     assert run(gw, agency, register, sign_ahead_from=1) == {"issued": 0, "skipped": ROWS}
 
     # The same register signed in this process, in another city: the same subjects' text.
@@ -115,6 +124,14 @@ def test_rows_signed_ahead_are_stored_as_rows_signed_here(
             "skipped": 0,
         }
         signed_here = stored(here)
+        shown_here = assert_all_valid(here, [r[2] for r in signed_here])
+    # What a counter is shown: the same 证照标识, type and fields, and the same window but for
+    # the seconds between the two runs.
+    assert [s[:3] for s in shown_ahead] == [s[:3] for s in shown_here]
+    for ahead_view, here_view in zip(shown_ahead, shown_here, strict=True):
+        assert abs(ahead_view[3] - here_view[3]) <= 5  # valid from
+        assert (ahead_view[4] is None) == (here_view[4] is None)
+        assert ahead_view[4] is None or abs(ahead_view[4] - here_view[4]) <= 5  # valid until
     if empty_db_url.startswith("sqlite"):  # the same text, byte for byte (PostgreSQL: its own)
         assert [r[1] for r in ahead] == [r[1] for r in signed_here]
     assert [r[3:] for r in ahead] == [r[3:] for r in signed_here]  # identity and content
@@ -138,7 +155,7 @@ def test_a_chunk_issued_elsewhere_after_it_was_signed_is_signed_here(
         signed = collect(self, wait)
         chunks.append(len(chunks))
         if len(chunks) == 2 and signed is not None:
-            request = signed.items[1].request  # as another run of the register would
+            request = signed.of.items[1].request  # as another run of the register would
             outcomes, _ = batch_rows.issue_chunk(
                 gw, agency_id=agency, requests=[request], label=lambda n: ("", ""),
                 all_or_nothing=True,
